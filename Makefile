@@ -1,0 +1,59 @@
+# Concord's two commands are `make demo` and `make test`; the rest are their building blocks.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test lint format bench vendor deps test-deps browser clean
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.test: $(VENV)/.runtime requirements-test.txt requirements-test-nodeps.txt
+	$(PY) -m pip install --quiet -r requirements-test.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-test-nodeps.txt
+	touch $@
+
+deps: $(VENV)/.runtime
+test-deps: $(VENV)/.test
+
+# htmx and Chart.js come from the npm registry (package-lock.json) and are copied to static/vendor/.
+static/vendor/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+	cp node_modules/chart.js/dist/chart.umd.min.js static/vendor/chart.umd.min.js
+	touch $@
+
+vendor: static/vendor/.stamp
+
+browser:
+	@scripts/ensure-chromium
+
+# Starts Concord with demo data on SQLite at http://127.0.0.1:8000 (safe to run again).
+demo: deps vendor
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py demo_data
+	scripts/serve-demo
+
+# The whole test suite. Uses DATABASE_URL / CELERY_BROKER_URL when set (CI: PostgreSQL + Redis).
+test: test-deps vendor browser
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: test-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: test-deps
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# Benchmarks print ratios against a baseline measured in the same run; they need PostgreSQL.
+bench: test-deps vendor
+	scripts/run-benchmarks
+
+clean:
+	rm -rf var static/vendor node_modules

@@ -1,0 +1,17 @@
+"""Top-level URLs: auth, the apps' pages, the admin and the REST API."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="projects:list", permanent=False)),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("config.api_urls")),
+    path("projects/", include("projects.urls")),
+    path("projects/<slug:slug>/", include("labeling.urls")),
+    path("projects/<slug:slug>/", include("consistency.urls")),
+]

@@ -1,0 +1,46 @@
+"""Writes for guidelines: editing the draft and publishing it as a new, immutable version."""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Max
+
+from core.errors import ApplicationError
+from projects.models import Project
+
+from .models import GuidelineDraft, GuidelineVersion
+
+MAX_GUIDELINE_CHARS = 200_000
+
+
+@transaction.atomic
+def guideline_draft_save(*, project: Project, user: AbstractBaseUser, body: str) -> GuidelineDraft:
+    if len(body) > MAX_GUIDELINE_CHARS:
+        raise ApplicationError(f"The guideline is longer than {MAX_GUIDELINE_CHARS:,} characters.")
+    draft, _ = GuidelineDraft.objects.select_for_update().get_or_create(project=project)
+    draft.body = body
+    draft.updated_by = user
+    draft.save()
+    return draft
+
+
+@transaction.atomic
+def guideline_publish(*, project: Project, user: AbstractBaseUser, changelog: str) -> GuidelineVersion:
+    """Publish the draft as version n+1. The project row lock serialises concurrent publishes;
+    the unique (project, number) constraint backs it."""
+    changelog = (changelog or "").strip()
+    if not changelog:
+        raise ApplicationError("Write a changelog line: what changed in this version, and why.")
+    Project.objects.select_for_update().get(pk=project.pk)
+    draft, _ = GuidelineDraft.objects.select_for_update().get_or_create(project=project)
+    if not draft.body.strip():
+        raise ApplicationError("The draft is empty; write the guideline before publishing it.")
+    latest = project.guideline_versions.order_by("-number").first()
+    if latest is not None and latest.body == draft.body:
+        raise ApplicationError(f"The draft is identical to version {latest.number}; nothing to publish.")
+    number = (project.guideline_versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    version = GuidelineVersion.objects.create(
+        project=project, number=number, body=draft.body, changelog=changelog[:500], author=user
+    )
+    draft.based_on = version
+    draft.save(update_fields=["based_on", "updated_at"])
+    return version

@@ -1,0 +1,5 @@
+"""Pages of the labeling app, under /projects/<slug>/."""
+
+app_name = "labeling"
+
+urlpatterns: list = []

@@ -1,0 +1,77 @@
+"""Forms for the project pages: they parse and validate input; services do the writing."""
+
+from django import forms
+from django.core.validators import RegexValidator
+
+from .models import Project, Role
+
+slug_validator = RegexValidator(r"^[a-z0-9][a-z0-9-]*$", "Use lowercase letters, digits and hyphens.")
+
+
+class ProjectCreateForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    slug = forms.SlugField(
+        max_length=80, validators=[slug_validator], help_text="Used in addresses: /projects/<slug>/"
+    )
+    description = forms.CharField(widget=forms.Textarea, required=False)
+    overlap = forms.IntegerField(min_value=1, max_value=25, initial=3, help_text="Raters per example (k).")
+
+
+class ProjectSettingsForm(forms.ModelForm):
+    visible_metadata = forms.CharField(
+        required=False,
+        help_text="Metadata fields shown to labelers, separated by commas (e.g. channel, language).",
+    )
+
+    class Meta:
+        model = Project
+        fields = ["name", "description", "overlap", "lease_minutes", "labels_are_ordinal"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["overlap"].min_value = 1
+        self.fields["overlap"].max_value = 25
+        self.fields["lease_minutes"].min_value = 1
+        self.fields["lease_minutes"].max_value = 24 * 60
+        if self.instance and not self.is_bound:
+            self.initial["visible_metadata"] = ", ".join(self.instance.visible_metadata or [])
+
+    def clean_visible_metadata(self) -> list[str]:
+        raw = self.cleaned_data.get("visible_metadata") or ""
+        fields = [part.strip() for part in raw.split(",") if part.strip()]
+        if len(fields) > 20:
+            raise forms.ValidationError("Show at most 20 metadata fields.")
+        return fields
+
+
+class LabelForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    shortcut_key = forms.CharField(max_length=1, min_length=1, label="Key")
+    colour = forms.RegexField(
+        regex=r"^#[0-9a-fA-F]{6}$",
+        initial="#4c78a8",
+        max_length=7,
+        widget=forms.TextInput(attrs={"type": "color"}),
+    )
+    position = forms.IntegerField(min_value=0, max_value=1000, required=False)
+    description = forms.CharField(max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class MemberForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=Role.choices)
+    password = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput,
+        strip=False,
+        help_text="Only to create a new account; leave empty for an existing user.",
+    )
+
+
+class GuidelineDraftForm(forms.Form):
+    body = forms.CharField(required=False, widget=forms.Textarea(attrs={"class": "guideline"}), strip=False)
+
+
+class GuidelinePublishForm(forms.Form):
+    changelog = forms.CharField(max_length=500, help_text="One line: what changed and why.")

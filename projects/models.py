@@ -1,0 +1,182 @@
+"""Projects, who may work in them (Membership), their label set, and the examples to label."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from core.models import TimeStampedModel
+
+RESERVED_SHORTCUT_KEYS = ("a", "s", "u", "n", "?")  # ambiguous, skip, undo, note, help
+
+
+class Project(TimeStampedModel):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    description = models.TextField(blank=True)
+    overlap = models.PositiveSmallIntegerField(
+        default=3, help_text="How many distinct raters label each example (k)."
+    )
+    labels_are_ordinal = models.BooleanField(
+        default=False, help_text="Labels are ordered (e.g. a severity scale): weighted statistics apply."
+    )
+    lease_minutes = models.PositiveSmallIntegerField(
+        default=30, help_text="How long a handed-out example is held for one labeler."
+    )
+    visible_metadata = models.JSONField(
+        default=list, blank=True, help_text="Metadata fields shown to labelers next to the text."
+    )
+    # Disagreement rules (the review workflow): a majority share at or above the threshold
+    # is accepted or queued for an SME; anything below is always queued.
+    majority_threshold = models.FloatField(default=0.66)
+    accept_majority = models.BooleanField(default=False)
+    extra_raters_on_split = models.PositiveSmallIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(overlap__gte=1, overlap__lte=25), name="project_overlap_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(lease_minutes__gte=1, lease_minutes__lte=24 * 60), name="project_lease_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(majority_threshold__gt=0.5, majority_threshold__lte=1.0),
+                name="project_majority_threshold_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(extra_raters_on_split__lte=10), name="project_extra_raters_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    MANAGER = "manager", "Manager"
+    SME = "sme", "Subject-matter expert"
+    LABELER = "labeler", "Labeler"
+
+
+class Membership(TimeStampedModel):
+    """A user's single role in one project; the same person may hold other roles elsewhere."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+
+    class Meta:
+        ordering = ["project", "role", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "project"], name="membership_one_role_per_project"),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} of {self.project}"
+
+
+class Label(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="labels")
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    shortcut_key = models.CharField(max_length=1, help_text="One key, 1-9 or a letter other than a, s, u, n.")
+    colour = models.CharField(max_length=7, default="#4c78a8", help_text="#rrggbb")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["project", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="label_name_unique_in_project"),
+            models.UniqueConstraint(fields=["project", "shortcut_key"], name="label_key_unique_in_project"),
+            models.CheckConstraint(
+                condition=Q(shortcut_key__regex=r"^[0-9a-z]$") & ~Q(shortcut_key__in=RESERVED_SHORTCUT_KEYS),
+                name="label_key_valid",
+            ),
+            models.CheckConstraint(condition=Q(colour__regex=r"^#[0-9a-fA-F]{6}$"), name="label_colour_hex"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImportBatch(TimeStampedModel):
+    """One uploaded file and the background job that imports it, with its progress and errors."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Kind(models.TextChoices):
+        EXAMPLES = "examples", "Examples"
+        ANNOTATIONS = "annotations", "Annotations"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_batches")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.EXAMPLES)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source_name = models.CharField(max_length=255)
+    file_format = models.CharField(max_length=16)
+    stored_file = models.CharField(max_length=500, blank=True, help_text="Path in private storage.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    bytes_total = models.BigIntegerField(default=0)
+    bytes_read = models.BigIntegerField(default=0)
+    rows_read = models.BigIntegerField(default=0)
+    rows_created = models.BigIntegerField(default=0)
+    rows_skipped = models.BigIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    error_count = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.source_name} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.SUCCEEDED:
+            return 100
+        if not self.bytes_total:
+            return 0
+        return min(99, int(100 * self.bytes_read / self.bytes_total))
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+
+class Example(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="examples")
+    external_id = models.CharField(max_length=255)
+    text = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    import_batch = models.ForeignKey(
+        ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="examples"
+    )
+    # Denormalised count of annotations, kept by the labeling services under the example's
+    # row lock, so choosing the next example never counts annotations per request.
+    annotation_count = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "external_id"], name="example_external_id_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "annotation_count", "id"], name="example_project_count_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id}: {self.text[:40]}"

@@ -1,0 +1,46 @@
+"""Reads about projects, always scoped to what the requesting user may see."""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, QuerySet
+
+from core.errors import AccessDenied, NotFound
+
+from .models import ImportBatch, Membership, Project, Role
+
+
+def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
+    """The projects the user is a member of, with their role and example count."""
+    return (
+        Project.objects.filter(memberships__user=user)
+        .annotate(n_examples=Count("examples", distinct=True))
+        .order_by("name")
+    )
+
+
+def membership_get(*, user: AbstractBaseUser, slug: str, roles: tuple[str, ...] | None = None) -> Membership:
+    """The user's membership of project `slug`.
+
+    Raises NotFound when the user is not a member (so outsiders cannot tell whether a project
+    exists) and AccessDenied when the member's role is not among `roles`.
+    """
+    if not user.is_authenticated:
+        raise NotFound("Project not found.")
+    try:
+        membership = Membership.objects.select_related("project").get(user=user, project__slug=slug)
+    except Membership.DoesNotExist:
+        raise NotFound("Project not found.") from None
+    if roles is not None and membership.role not in roles:
+        allowed = " or ".join(Role(r).label.lower() for r in roles)
+        raise AccessDenied(f"Only a {allowed} of this project can do that.")
+    return membership
+
+
+def project_members(*, project: Project) -> QuerySet[Membership]:
+    return project.memberships.select_related("user").order_by("role", "user__username")
+
+
+def import_batch_get(*, project: Project, batch_id: int) -> ImportBatch:
+    try:
+        return project.import_batches.get(pk=batch_id)
+    except ImportBatch.DoesNotExist:
+        raise NotFound("Import not found.") from None

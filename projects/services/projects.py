@@ -1,0 +1,176 @@
+"""Writes for projects, their labels and their members. Each function is one use case and
+owns its transaction."""
+
+from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from consistency.models import GuidelineDraft
+from core.errors import ApplicationError, NotFound
+
+from ..models import RESERVED_SHORTCUT_KEYS, Label, Membership, Project, Role
+
+PROJECT_EDITABLE_FIELDS = (
+    "name",
+    "description",
+    "overlap",
+    "lease_minutes",
+    "labels_are_ordinal",
+    "visible_metadata",
+)
+
+
+@transaction.atomic
+def project_create(
+    *, name: str, slug: str, creator: AbstractBaseUser | None, description: str = "", overlap: int = 3
+) -> Project:
+    """Create a project; its creator becomes its first manager."""
+    if Project.objects.filter(slug=slug).exists():
+        raise ApplicationError(f"A project with the address '{slug}' already exists; choose another.")
+    project = Project(name=name, slug=slug, description=description, overlap=overlap, created_by=creator)
+    project.full_clean()
+    try:
+        with transaction.atomic():
+            project.save()
+    except IntegrityError:
+        raise ApplicationError(
+            f"A project with the address '{slug}' already exists; choose another."
+        ) from None
+    if creator is not None:
+        Membership.objects.create(user=creator, project=project, role=Role.MANAGER)
+    GuidelineDraft.objects.create(project=project, body="", updated_by=creator)
+    return project
+
+
+@transaction.atomic
+def project_update(*, project: Project, **fields) -> Project:
+    unknown = set(fields) - set(PROJECT_EDITABLE_FIELDS)
+    if unknown:
+        raise ApplicationError(f"These settings cannot be changed here: {', '.join(sorted(unknown))}.")
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    for name, value in fields.items():
+        setattr(project, name, value)
+    project.full_clean()
+    project.save(update_fields=[*fields, "updated_at"])
+    return project
+
+
+def _validate_shortcut(key: str) -> str:
+    key = (key or "").strip().lower()
+    if len(key) != 1 or not key.isascii() or not key.isalnum():
+        raise ApplicationError("The shortcut must be one key: a digit or a letter.")
+    if key in RESERVED_SHORTCUT_KEYS:
+        raise ApplicationError(
+            f"'{key}' is reserved (a = ambiguous, s = skip, u = undo, n = note); choose another key."
+        )
+    return key
+
+
+@transaction.atomic
+def label_save(
+    *,
+    project: Project,
+    name: str,
+    shortcut_key: str,
+    description: str = "",
+    colour: str = "#4c78a8",
+    position: int | None = None,
+    label_id: int | None = None,
+) -> Label:
+    """Create a label, or update one of this project's labels."""
+    Project.objects.select_for_update().get(pk=project.pk)  # serialise label edits
+    key = _validate_shortcut(shortcut_key)
+    if label_id is None:
+        label = Label(project=project)
+        if position is None:
+            position = (
+                (project.labels.aggregate(m=Max("position"))["m"] or 0) + 1 if project.labels.exists() else 0
+            )
+    else:
+        try:
+            label = project.labels.get(pk=label_id)
+        except Label.DoesNotExist:
+            raise NotFound("Label not found.") from None
+    name = (name or "").strip()
+    clash = project.labels.exclude(pk=label.pk)
+    if clash.filter(name__iexact=name).exists():
+        raise ApplicationError(f"There is already a label named '{name}'.")
+    if clash.filter(shortcut_key=key).exists():
+        raise ApplicationError(f"The key '{key}' is already the shortcut of another label.")
+    label.name, label.shortcut_key, label.description, label.colour = name, key, description, colour
+    if position is not None:
+        label.position = position
+    try:
+        label.full_clean(exclude=["project"])
+    except ValidationError as exc:
+        raise ApplicationError(
+            "; ".join(f"{f}: {' '.join(m)}" for f, m in exc.message_dict.items())
+        ) from None
+    label.save()
+    return label
+
+
+@transaction.atomic
+def label_delete(*, project: Project, label_id: int) -> None:
+    try:
+        label = project.labels.select_for_update().get(pk=label_id)
+    except Label.DoesNotExist:
+        raise NotFound("Label not found.") from None
+    used = label.annotations.count()
+    if used:
+        raise ApplicationError(
+            f"'{label.name}' is used by {used} annotation(s) and cannot be deleted; rename it instead."
+        )
+    label.delete()
+
+
+@transaction.atomic
+def membership_save(*, project: Project, username: str, role: str, password: str = "") -> Membership:
+    """Give a user a role in the project. A new username creates an account when a password is given."""
+    if role not in Role.values:
+        raise ApplicationError(f"Unknown role '{role}'.")
+    User = get_user_model()
+    username = (username or "").strip()
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        if not password:
+            raise ApplicationError(f"There is no user '{username}'. Give a password to create the account.")
+        user = User(username=username)
+        try:
+            user.full_clean(exclude=["password"])
+        except ValidationError as exc:
+            raise ApplicationError(" ".join(exc.messages)) from None
+        try:
+            password_validation.validate_password(password, user)
+        except ValidationError as exc:
+            raise ApplicationError("Password: " + " ".join(exc.messages)) from None
+        user.set_password(password)
+        user.save()
+    # Lock the project's memberships so two managers demoting each other cannot leave none.
+    members = list(project.memberships.select_for_update())
+    membership = next((m for m in members if m.user_id == user.pk), None)
+    if membership is None:
+        return Membership.objects.create(user=user, project=project, role=role)
+    if membership.role == Role.MANAGER and role != Role.MANAGER:
+        _ensure_other_manager(members, membership)
+    membership.role = role
+    membership.save(update_fields=["role", "updated_at"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, project: Project, membership_id: int) -> None:
+    members = list(project.memberships.select_for_update())
+    membership = next((m for m in members if m.pk == membership_id), None)
+    if membership is None:
+        raise NotFound("Member not found.")
+    if membership.role == Role.MANAGER:
+        _ensure_other_manager(members, membership)
+    membership.delete()
+
+
+def _ensure_other_manager(members: list[Membership], leaving: Membership) -> None:
+    if not any(m.role == Role.MANAGER and m.pk != leaving.pk for m in members):
+        raise ApplicationError("A project needs at least one manager; make someone else manager first.")

@@ -1,0 +1,24 @@
+"""Project pages: the list, a project, its settings and imports."""
+
+from django.urls import path
+
+from .views import imports, pages
+
+app_name = "projects"
+
+urlpatterns = [
+    path("", pages.project_list, name="list"),
+    path("new/", pages.project_create, name="create"),
+    path("<slug:slug>/", pages.project_detail, name="detail"),
+    path("<slug:slug>/settings/", pages.project_settings, name="settings"),
+    path("<slug:slug>/settings/labels/", pages.label_save, name="label_save"),
+    path("<slug:slug>/settings/labels/<int:label_id>/delete/", pages.label_delete, name="label_delete"),
+    path("<slug:slug>/settings/members/", pages.member_save, name="member_save"),
+    path(
+        "<slug:slug>/settings/members/<int:membership_id>/remove/", pages.member_remove, name="member_remove"
+    ),
+    path("<slug:slug>/settings/guideline/", pages.guideline_edit, name="guideline"),
+    path("<slug:slug>/settings/guideline/publish/", pages.guideline_publish, name="guideline_publish"),
+    path("<slug:slug>/import/", imports.import_upload, name="import"),
+    path("<slug:slug>/import/<int:batch_id>/", imports.import_status, name="import_status"),
+]

@@ -1,0 +1,212 @@
+"""Project pages: my projects, a project, and the managers' settings (labels, members, guideline)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from consistency import selectors as guideline_selectors
+from consistency import services as guideline_services
+from core.errors import ApplicationError
+
+from ..access import project_role_required
+from ..forms import (
+    GuidelineDraftForm,
+    GuidelinePublishForm,
+    LabelForm,
+    MemberForm,
+    ProjectCreateForm,
+    ProjectSettingsForm,
+)
+from ..models import Role
+from ..selectors import project_list_for_user, project_members
+from ..services import projects as services
+
+
+@login_required
+def project_list(request):
+    projects = project_list_for_user(user=request.user)
+    roles = dict(request.user.memberships.values_list("project_id", "role"))
+    rows = [(project, Role(roles[project.pk]).label) for project in projects]
+    return render(request, "projects/list.html", {"rows": rows})
+
+
+@login_required
+def project_create(request):
+    form = ProjectCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project = services.project_create(creator=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_error("slug", exc.message)
+        else:
+            messages.success(request, f"Project '{project.name}' created. Add labels and members next.")
+            return redirect("projects:settings", slug=project.slug)
+    return render(request, "projects/create.html", {"form": form})
+
+
+@project_role_required()
+def project_detail(request, slug):
+    project = request.project
+    counts = project.examples.aggregate(
+        total=Count("id"),
+        complete=Count("id", filter=Q(annotation_count__gte=project.overlap)),
+        started=Count("id", filter=Q(annotation_count__gt=0, annotation_count__lt=project.overlap)),
+    )
+    context = {
+        "project": project,
+        "counts": counts,
+        "labels": project.labels.all(),
+        "guideline": guideline_selectors.guideline_in_force(project=project),
+        "is_manager": request.membership.role == Role.MANAGER,
+        "is_reviewer": request.membership.role in (Role.MANAGER, Role.SME),
+        "is_labeler": request.membership.role == Role.LABELER,
+    }
+    return render(request, "projects/detail.html", context)
+
+
+def _settings_context(request, **overrides):
+    project = request.project
+    context = {
+        "project": project,
+        "settings_form": ProjectSettingsForm(instance=project),
+        "label_form": LabelForm(),
+        "member_form": MemberForm(),
+        "labels": project.labels.annotate(n_annotations=Count("annotations")),
+        "members": project_members(project=project),
+        "roles": Role.choices,
+        "versions": project.guideline_versions.select_related("author"),
+    }
+    context.update(overrides)
+    return context
+
+
+@project_role_required(Role.MANAGER)
+def project_settings(request, slug):
+    if request.method == "POST":
+        form = ProjectSettingsForm(request.POST, instance=request.project)
+        if form.is_valid():
+            fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
+            fields["visible_metadata"] = form.cleaned_data["visible_metadata"]
+            try:
+                services.project_update(project=request.project, **fields)
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, "Settings saved.")
+                return redirect("projects:settings", slug=slug)
+        return render(
+            request, "projects/settings.html", _settings_context(request, settings_form=form), status=400
+        )
+    return render(request, "projects/settings.html", _settings_context(request))
+
+
+@require_POST
+@project_role_required(Role.MANAGER)
+def label_save(request, slug):
+    form = LabelForm(request.POST)
+    label_id = request.POST.get("label_id") or None
+    if form.is_valid():
+        try:
+            label = services.label_save(
+                project=request.project,
+                label_id=int(label_id) if label_id and label_id.isdigit() else None,
+                **form.cleaned_data,
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Label '{label.name}' saved.")
+    else:
+        problems = "; ".join(f"{form.fields[f].label or f}: {' '.join(e)}" for f, e in form.errors.items())
+        messages.error(request, f"The label was not saved. {problems}")
+    return redirect("projects:settings", slug=slug)
+
+
+@require_POST
+@project_role_required(Role.MANAGER)
+def label_delete(request, slug, label_id):
+    try:
+        services.label_delete(project=request.project, label_id=label_id)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Label deleted.")
+    return redirect("projects:settings", slug=slug)
+
+
+@require_POST
+@project_role_required(Role.MANAGER)
+def member_save(request, slug):
+    form = MemberForm(request.POST)
+    if form.is_valid():
+        try:
+            membership = services.membership_save(project=request.project, **form.cleaned_data)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request, f"{membership.user.username} is now {membership.get_role_display().lower()}."
+            )
+    else:
+        messages.error(request, "Give a username and a role.")
+    return redirect("projects:settings", slug=slug)
+
+
+@require_POST
+@project_role_required(Role.MANAGER)
+def member_remove(request, slug, membership_id):
+    try:
+        services.membership_remove(project=request.project, membership_id=membership_id)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Member removed.")
+    return redirect("projects:settings", slug=slug)
+
+
+@project_role_required(Role.MANAGER, Role.SME)
+def guideline_edit(request, slug):
+    """Edit the draft (managers and SMEs write guidelines); managers publish it."""
+    project = request.project
+    draft = guideline_selectors.guideline_draft_get(project=project)
+    form = GuidelineDraftForm(request.POST or None, initial={"body": draft.body})
+    if request.method == "POST" and form.is_valid():
+        try:
+            guideline_services.guideline_draft_save(
+                project=project, user=request.user, body=form.cleaned_data["body"]
+            )
+        except ApplicationError as exc:
+            form.add_error("body", exc.message)
+        else:
+            messages.success(request, "Draft saved. Publish it when it is ready.")
+            return redirect("projects:guideline", slug=slug)
+    context = {
+        "project": project,
+        "draft": draft,
+        "form": form,
+        "publish_form": GuidelinePublishForm(),
+        "in_force": guideline_selectors.guideline_in_force(project=project),
+        "versions": project.guideline_versions.select_related("author"),
+        "can_publish": request.membership.role == Role.MANAGER,
+    }
+    return render(request, "projects/guideline.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+@project_role_required(Role.MANAGER)
+def guideline_publish(request, slug):
+    form = GuidelinePublishForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Write a changelog line (at most 500 characters) to publish.")
+        return redirect("projects:guideline", slug=slug)
+    try:
+        version = guideline_services.guideline_publish(
+            project=request.project, user=request.user, changelog=form.cleaned_data["changelog"]
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Version {version.number} published; new annotations are stamped with it.")
+    return redirect("projects:guideline", slug=slug)

@@ -1,0 +1,95 @@
+"""Shared fixtures: a project with labels, one client per role, and the rule that tests which
+need PostgreSQL, Redis or a browser fail instead of skipping when CONCORD_REQUIRE_SERVICES=1 (CI)."""
+
+import os
+
+import pytest
+from django.db import connection
+
+from projects.models import Role
+
+from .factories import PASSWORD, LabelFactory, MembershipFactory, ProjectFactory, UserFactory
+
+REQUIRE_SERVICES = os.environ.get("CONCORD_REQUIRE_SERVICES") == "1"
+
+
+def skip_or_fail(reason: str) -> None:
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (CONCORD_REQUIRE_SERVICES=1, so this is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _require_postgres(request):
+    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        skip_or_fail("needs PostgreSQL: set DATABASE_URL=postgres://...")
+
+
+@pytest.fixture
+def project(db):
+    project = ProjectFactory(name="Support tickets", slug="support")
+    for position, (name, key) in enumerate(
+        [("billing", "1"), ("bug", "2"), ("feature", "3"), ("other", "4")]
+    ):
+        LabelFactory(project=project, name=name, shortcut_key=key, position=position)
+    return project
+
+
+@pytest.fixture
+def other_project(db):
+    project = ProjectFactory(name="Other", slug="other")
+    LabelFactory(project=project, name="yes", shortcut_key="1")
+    LabelFactory(project=project, name="no", shortcut_key="2")
+    return project
+
+
+def _member(project, role, username):
+    user = UserFactory(username=username)
+    MembershipFactory(user=user, project=project, role=role)
+    return user
+
+
+@pytest.fixture
+def manager(project):
+    return _member(project, Role.MANAGER, "manager")
+
+
+@pytest.fixture
+def sme(project):
+    return _member(project, Role.SME, "sme")
+
+
+@pytest.fixture
+def labeler(project):
+    return _member(project, Role.LABELER, "labeler")
+
+
+@pytest.fixture
+def outsider(other_project):
+    """A manager of another project: may use Concord but must see nothing of `project`."""
+    return _member(other_project, Role.MANAGER, "outsider")
+
+
+def _client_for(client, user):
+    assert client.login(username=user.username, password=PASSWORD)
+    return client
+
+
+@pytest.fixture
+def manager_client(client, manager):
+    return _client_for(client, manager)
+
+
+@pytest.fixture
+def sme_client(client, sme):
+    return _client_for(client, sme)
+
+
+@pytest.fixture
+def labeler_client(client, labeler):
+    return _client_for(client, labeler)
+
+
+@pytest.fixture
+def outsider_client(client, outsider):
+    return _client_for(client, outsider)
