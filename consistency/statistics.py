@@ -1,0 +1,1105 @@
+"""Inter-rater agreement statistics and consensus labels as pure, vectorised NumPy functions.
+
+Input everywhere: equal-length integer arrays ``items``, ``raters``, ``labels`` (one row per annotation,
+each (item, rater) pair at most once) and ``n_labels``; labels are codes ``0..n_labels-1``, ordered by
+code when ``ordinal=True``. Item and rater codes may be any integers (e.g. database ids); they are
+remapped internally and reported back unchanged. No Django here: the caller builds the arrays.
+
+Conventions shared by all coefficients
+--------------------------------------
+* Items with fewer than two ratings carry no information about agreement and are left out, except in
+  Gwet's AC1, whose category prevalences use every rated item (as Gwet's own software, irrCAC, does).
+* A degenerate input (no item with two ratings, a single rater, a single category in use, zero expected
+  disagreement) gives ``Estimate(value=None, reason=...)``, never NaN and never an exception.
+* Confidence intervals (95 %) are nonparametric percentile bootstraps over items (seeded, so reports
+  are reproducible), except Cohen's kappa (Fleiss-Cohen-Everitt 1969 large-sample standard error) and
+  Gwet's AC1 (Gwet's linearisation variance with a t interval, as irrCAC). Bounds are clipped to [-1, 1].
+* The bootstrap is exact but cheap: every statistic here depends on an item only through its row of
+  category counts, so items are grouped into distinct count patterns and a bootstrap replicate is a
+  vector of pattern multiplicities (multinomial), turning each replicate into a small matrix product.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import stats as sps
+
+DEFAULT_SEED = 20240601
+DEFAULT_N_BOOT = 1000
+
+# Bound on the bootstrap weight matrix (B_chunk x n_patterns float64): about 32 MB.
+_MAX_WEIGHT_CELLS = 4_000_000
+
+REASON_EMPTY = "There are no annotations."
+REASON_ONE_RATER = "Only one rater has labelled these items; agreement needs at least two raters."
+REASON_NO_OVERLAP = "No item has been labelled by two or more raters, so there is nothing to compare."
+REASON_ONE_ITEM = "Only one item has two or more ratings; agreement needs at least two such items."
+REASON_ONE_CATEGORY = (
+    "Every rating uses the same label, so agreement expected by chance is total and the "
+    "chance-corrected coefficient is undefined."
+)
+REASON_NO_EXPECTED_DISAGREEMENT = (
+    "Expected disagreement is zero (the raters' label distributions leave no room for chance "
+    "disagreement), so the coefficient is undefined."
+)
+REASON_ONE_LABEL_SCALE = "The label set has a single label, so agreement cannot be chance-corrected."
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A coefficient, its 95 % interval, and why it is missing when it is."""
+
+    value: float | None
+    ci95: tuple[float, float] | None
+    reason: str | None
+    n_items: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "ci95": list(self.ci95) if self.ci95 is not None else None,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class PairKappa:
+    """Cohen's kappa between two raters (codes as given by the caller)."""
+
+    rater_a: int
+    rater_b: int
+    n: int
+    estimate: Estimate
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rater_a": self.rater_a,
+            "rater_b": self.rater_b,
+            "n": self.n,
+            "value": self.estimate.value,
+            "ci95": list(self.estimate.ci95) if self.estimate.ci95 is not None else None,
+            "reason": self.estimate.reason,
+        }
+
+
+@dataclass(frozen=True)
+class MajorityVote:
+    """Per distinct item (sorted caller codes): winning label (-1 on a tie) and its vote share."""
+
+    items: np.ndarray
+    label: np.ndarray
+    share: np.ndarray
+    n_votes: np.ndarray
+
+
+@dataclass(frozen=True)
+class DawidSkene:
+    """Result of Dawid-Skene EM. ``confusion[r, true, given]``; rows of each rater's matrix sum to 1."""
+
+    items: np.ndarray
+    posterior: np.ndarray
+    map_label: np.ndarray
+    raters: np.ndarray
+    confusion: np.ndarray
+    priors: np.ndarray
+    n_iter: int
+    converged: bool
+    log_likelihood: float
+
+
+# --------------------------------------------------------------------------------------------------
+# Preparation
+
+
+@dataclass(frozen=True)
+class _Ratings:
+    item_codes: np.ndarray  # caller item code per internal item index
+    rater_codes: np.ndarray  # caller rater code per internal rater index
+    item: np.ndarray  # internal item index per annotation
+    rater: np.ndarray  # internal rater index per annotation
+    label: np.ndarray
+    n_labels: int
+    counts: np.ndarray  # (n_items, n_labels) int64
+    m: np.ndarray  # ratings per item
+    # Bootstrap objects shared by the coefficients of one call, so weights are drawn once.
+    cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def bootstrap(self, n_boot: int, seed: int | None) -> _Bootstrap:
+        key = ("bootstrap", n_boot, seed)
+        if key not in self.cache:
+            self.cache[key] = _Bootstrap(self.counts[self.pairable], n_boot, seed)
+        return self.cache[key]
+
+    @property
+    def n_raters(self) -> int:
+        return len(self.rater_codes)
+
+    @property
+    def n_annotations(self) -> int:
+        return len(self.label)
+
+    @property
+    def pairable(self) -> np.ndarray:
+        return self.m >= 2
+
+
+def _prepare(items: Any, raters: Any, labels: Any, n_labels: int) -> _Ratings:
+    items = np.asarray(items).ravel()
+    raters = np.asarray(raters).ravel()
+    labels = np.asarray(labels).ravel()
+    if not (len(items) == len(raters) == len(labels)):
+        raise ValueError("items, raters and labels must have the same length")
+    n_labels = int(n_labels)
+    if n_labels < 1:
+        raise ValueError("n_labels must be at least 1")
+    if len(labels):
+        if not np.issubdtype(labels.dtype, np.integer) and not np.all(np.equal(np.mod(labels, 1), 0)):
+            raise ValueError("labels must be integer codes")
+        labels = labels.astype(np.int64)
+        if labels.min() < 0 or labels.max() >= n_labels:
+            raise ValueError("labels must be codes in 0..n_labels-1")
+    else:
+        labels = labels.astype(np.int64)
+    item_codes, item = _encode(items)
+    rater_codes, rater = _encode(raters)
+    n_items = len(item_codes)
+    if len(item):
+        pair_key = item * len(rater_codes) + rater
+        if n_items * len(rater_codes) <= 8 * len(item) + 1_000_000:
+            duplicated = np.bincount(pair_key).max() > 1
+        else:
+            pair_key = np.sort(pair_key)
+            duplicated = (pair_key[1:] == pair_key[:-1]).any()
+        if duplicated:
+            raise ValueError("each (item, rater) pair may appear only once")
+    counts = np.bincount(item * n_labels + labels, minlength=n_items * n_labels).reshape(n_items, n_labels)
+    return _Ratings(
+        item_codes=item_codes,
+        rater_codes=rater_codes,
+        item=item,
+        rater=rater,
+        label=labels,
+        n_labels=n_labels,
+        counts=counts.astype(np.int64),
+        m=counts.sum(axis=1),
+    )
+
+
+def _encode(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values and each row's index among them (np.unique, but O(n) for small ids)."""
+    if len(values) and np.issubdtype(values.dtype, np.integer):
+        lo, hi = int(values.min()), int(values.max())
+        # Database ids are dense enough that a presence table beats sorting.
+        if hi - lo <= 8 * len(values) + 1_000_000:
+            shifted = (values - lo).astype(np.int64)
+            present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+            rank = np.cumsum(present) - 1
+            return np.nonzero(present)[0].astype(values.dtype) + lo, rank[shifted]
+    codes, inverse = np.unique(values, return_inverse=True)
+    return codes, inverse.ravel().astype(np.int64)
+
+
+def _basic_reason(data: _Ratings) -> str | None:
+    """Reason shared by every coefficient when the data cannot show agreement at all."""
+    if data.n_annotations == 0:
+        return REASON_EMPTY
+    if data.n_raters < 2:
+        return REASON_ONE_RATER
+    n_pairable = int(data.pairable.sum())
+    if n_pairable == 0:
+        return REASON_NO_OVERLAP
+    if n_pairable == 1:
+        return REASON_ONE_ITEM
+    return None
+
+
+def _clip_ci(lo: float, hi: float) -> tuple[float, float]:
+    return (float(np.clip(lo, -1.0, 1.0)), float(np.clip(hi, -1.0, 1.0)))
+
+
+def _none(reason: str, n_items: int = 0) -> Estimate:
+    return Estimate(value=None, ci95=None, reason=reason, n_items=int(n_items))
+
+
+# --------------------------------------------------------------------------------------------------
+# Bootstrap over items, via count patterns
+
+
+class _Bootstrap:
+    """Nonparametric bootstrap over items whose statistics depend only on their count rows.
+
+    Resampling n items with replacement is the same as drawing multinomial multiplicities for the
+    distinct count patterns, so each replicate reduces to ``weights @ per_pattern_statistic``.
+    """
+
+    def __init__(self, counts: np.ndarray, n_boot: int, seed: int | None) -> None:
+        self.n = len(counts)
+        self.n_boot = int(n_boot)
+        self.seed = seed
+        self.patterns, self.inverse, self.freq = _unique_rows(counts)
+        self.m = self.patterns.sum(axis=1)
+        self._kept: list[np.ndarray] | None = None
+
+    @property
+    def n_patterns(self) -> int:
+        return len(self.patterns)
+
+    def _weight_chunks(self) -> Iterator[np.ndarray]:
+        if self._kept is not None:
+            yield from self._kept
+            return
+        chunks = []
+        for w in self._draw_weight_chunks():
+            chunks.append(w)
+            yield w
+        # Keep the weights for the next statistic when they are small; otherwise redraw (same seed).
+        if len(chunks) == 1:
+            self._kept = chunks
+
+    def _draw_weight_chunks(self) -> Iterator[np.ndarray]:
+        # A fresh generator per call: every coefficient sees the same resamples, so intervals from
+        # one report are coherent and reproducible.
+        rng = np.random.default_rng(self.seed)
+        k = self.n_patterns
+        chunk = max(1, min(self.n_boot, _MAX_WEIGHT_CELLS // max(k, 1)))
+        # Multinomial draws cost B*k; index draws cost B*n. Use whichever is cheaper.
+        use_multinomial = k * 4 <= self.n
+        p = self.freq / self.n
+        # Items ordered by pattern, not by caller code, so intervals do not depend on how items are numbered.
+        item_pattern = np.repeat(np.arange(k), self.freq)
+        done = 0
+        while done < self.n_boot:
+            b = min(chunk, self.n_boot - done)
+            if use_multinomial:
+                w = rng.multinomial(self.n, p, size=b).astype(np.float64)
+            else:
+                b = max(1, min(b, _MAX_WEIGHT_CELLS // max(self.n, 1)))
+                idx = rng.integers(0, self.n, size=(b, self.n))
+                pat = item_pattern[idx] + (np.arange(b) * k)[:, None]
+                w = np.bincount(pat.ravel(), minlength=b * k).reshape(b, k).astype(np.float64)
+            done += b
+            yield w
+
+    def sums(self, per_pattern: Any) -> np.ndarray:
+        """Replicate sums (n_boot, s) of a per-item statistic.
+
+        ``per_pattern`` is either an (n_patterns, s) array or a function of a block of patterns
+        returning its rows, used when the full array would be large.
+        """
+        out = []
+        for w in self._weight_chunks():
+            if callable(per_pattern):
+                k = self.n_patterns
+                first = np.asarray(per_pattern(self.patterns[:1]))
+                width = first.shape[1]
+                block = max(1, _MAX_WEIGHT_CELLS // max(width, 1))
+                acc = np.zeros((len(w), width))
+                for s in range(0, k, block):
+                    acc += w[:, s : s + block] @ per_pattern(self.patterns[s : s + block])
+                out.append(acc)
+            else:
+                out.append(w @ per_pattern)
+        return np.concatenate(out, axis=0)
+
+
+def _unique_rows(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n, q = counts.shape
+    if n == 0:
+        return counts, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    base = int(counts.max()) + 1
+    # Mixed-radix keys are far faster than np.unique(axis=0) when they fit in int64.
+    if q * np.log2(max(base, 2)) < 62:
+        radix = base ** np.arange(q, dtype=np.int64)
+        keys = counts @ radix
+        _, first, inverse, freq = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+        return counts[first], inverse.ravel(), freq
+    patterns, inverse, freq = np.unique(counts, axis=0, return_inverse=True, return_counts=True)
+    return patterns, inverse.ravel(), freq
+
+
+def _percentile_ci(replicates: np.ndarray) -> tuple[float, float] | None:
+    finite = replicates[np.isfinite(replicates)]
+    # A replicate can be undefined (e.g. a resample with a single category); if most are, the
+    # interval would describe a different population, so give none.
+    if len(finite) < max(2, 0.5 * len(replicates)):
+        return None
+    lo, hi = np.percentile(finite, [2.5, 97.5])
+    return _clip_ci(lo, hi)
+
+
+# --------------------------------------------------------------------------------------------------
+# Coefficient kernels (work on a _Ratings)
+
+
+def _percent_agreement(data: _Ratings, n_boot: int, seed: int | None) -> Estimate:
+    reason = _basic_reason(data)
+    if reason:
+        return _none(reason)
+    c = data.counts[data.pairable]
+    n_items = len(c)
+
+    def per_item(cc: np.ndarray) -> np.ndarray:
+        m = cc.sum(axis=1)
+        return (cc * (cc - 1)).sum(axis=1) / (m * (m - 1))
+
+    value = float(per_item(c).mean())
+    ci = None
+    if n_items >= 2 and n_boot > 0:
+        boot = data.bootstrap(n_boot, seed)
+        s = boot.sums(np.column_stack([per_item(boot.patterns), np.ones(boot.n_patterns)]))
+        ci = _percentile_ci(s[:, 0] / s[:, 1])
+    return Estimate(value=value, ci95=ci, reason=None, n_items=n_items)
+
+
+def _fleiss_from_sums(pi_sum: np.ndarray, n: np.ndarray, cat: np.ndarray) -> np.ndarray:
+    """Generalised Fleiss kappa from (replicate) sums: sum of P_i, number of items, category totals."""
+    p_bar = pi_sum / n
+    p = cat / cat.sum(axis=-1, keepdims=True)
+    pe = (p**2).sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = (p_bar - pe) / (1 - pe)
+    return np.where(pe < 1 - 1e-12, k, np.nan)
+
+
+def _fleiss_kappa(data: _Ratings, n_boot: int, seed: int | None) -> Estimate:
+    reason = _basic_reason(data)
+    if reason:
+        return _none(reason)
+    c = data.counts[data.pairable]
+    n_items = len(c)
+    if (c.sum(axis=0) > 0).sum() < 2:
+        return _none(REASON_ONE_CATEGORY, n_items)
+
+    def per_item(cc: np.ndarray) -> np.ndarray:
+        m = cc.sum(axis=1)
+        return (cc * (cc - 1)).sum(axis=1) / (m * (m - 1))
+
+    value = float(_fleiss_from_sums(per_item(c).sum(), np.float64(n_items), c.sum(axis=0).astype(float)))
+    ci = None
+    if n_items >= 2 and n_boot > 0:
+        boot = data.bootstrap(n_boot, seed)
+        s = boot.sums(np.column_stack([per_item(boot.patterns), np.ones(boot.n_patterns), boot.patterns]))
+        ci = _percentile_ci(_fleiss_from_sums(s[:, 0], s[:, 1], s[:, 2:]))
+    return Estimate(value=value, ci95=ci, reason=None, n_items=n_items)
+
+
+def _ordinal_delta(marginals: np.ndarray) -> np.ndarray:
+    """Krippendorff's ordinal metric for (replicate) marginals n_g: (..., q) -> (..., q, q).
+
+    delta_ck = (sum_{g=c..k} n_g - (n_c + n_k)/2)^2 equals the squared distance between the
+    categories' mid-ranks, which is how it is computed here.
+    """
+    mid = np.cumsum(marginals, axis=-1) - marginals / 2.0
+    return (mid[..., :, None] - mid[..., None, :]) ** 2
+
+
+def _krippendorff_alpha(data: _Ratings, ordinal: bool, n_boot: int, seed: int | None) -> Estimate:
+    reason = _basic_reason(data)
+    if reason:
+        return _none(reason)
+    c = data.counts[data.pairable].astype(np.float64)
+    n_items = len(c)
+    marg = c.sum(axis=0)
+    if (marg > 0).sum() < 2:
+        return _none(REASON_ONE_CATEGORY, n_items)
+
+    def coincidence_rows(cc: np.ndarray) -> np.ndarray:
+        # Per item: its contribution C_c C_k / (m-1) to the coincidence matrix (diagonal excluded
+        # later by the metric, whose diagonal is zero).
+        cc = cc.astype(np.float64)
+        m = cc.sum(axis=1)
+        return (cc[:, :, None] * cc[:, None, :] / (m - 1)[:, None, None]).reshape(len(cc), -1)
+
+    q = data.n_labels
+
+    def alpha_from(o: np.ndarray, nc: np.ndarray) -> np.ndarray:
+        n = nc.sum(axis=-1)
+        delta = _ordinal_delta(nc) if ordinal else np.broadcast_to(1.0 - np.eye(q), nc.shape[:-1] + (q, q))
+        do = (o.reshape(nc.shape[:-1] + (q, q)) * delta).sum(axis=(-1, -2))
+        de = (nc[..., :, None] * nc[..., None, :] * delta).sum(axis=(-1, -2))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = 1.0 - (n - 1) * do / de
+        return np.where(de > 0, a, np.nan)
+
+    m = c.sum(axis=1)
+    o = (c / (m - 1)[:, None]).T @ c
+    value = alpha_from(o.ravel(), marg)
+    if not np.isfinite(value):
+        return _none(REASON_NO_EXPECTED_DISAGREEMENT, n_items)
+    ci = None
+    if n_items >= 2 and n_boot > 0:
+        boot = data.bootstrap(n_boot, seed)
+        if boot.n_patterns * q * q <= _MAX_WEIGHT_CELLS:
+            s_o = boot.sums(coincidence_rows(boot.patterns))
+        else:
+            s_o = boot.sums(coincidence_rows)
+        s_n = boot.sums(boot.patterns.astype(np.float64))
+        ci = _percentile_ci(alpha_from(s_o, s_n))
+    return Estimate(value=float(value), ci95=ci, reason=None, n_items=n_items)
+
+
+def _gwet_ac1(data: _Ratings) -> Estimate:
+    reason = _basic_reason(data)
+    if reason:
+        return _none(reason)
+    q = data.n_labels
+    if q < 2:
+        return _none(REASON_ONE_LABEL_SCALE, int(data.pairable.sum()))
+    c = data.counts.astype(np.float64)  # every rated item: Gwet's prevalences use them all
+    n = len(c)
+    r = c.sum(axis=1)
+    two = r >= 2
+    n2 = int(two.sum())
+    den = r * (r - 1)
+    pa_i = np.zeros(n)
+    pa_i[two] = (c[two] * (c[two] - 1)).sum(axis=1) / den[two]
+    pa = pa_i[two].mean()
+    pi = (c / r[:, None]).mean(axis=0)
+    pe = float((pi * (1 - pi)).sum() / (q - 1))
+    if pe >= 1 - 1e-12:
+        return _none(REASON_NO_EXPECTED_DISAGREEMENT, n2)
+    ac1 = (pa - pe) / (1 - pe)
+    # Gwet (2008) linearised variance, as in Gwet's AgreeStat / irrCAC.
+    ac1_i = (n / n2) * (pa_i - pe * two) / (1 - pe)
+    pe_i = (c @ (1 - pi)) / r / (q - 1)
+    ac1_ix = ac1_i - 2 * (1 - ac1) * (pe_i - pe) / (1 - pe)
+    ci = None
+    if n >= 2:
+        se = float(np.sqrt(((ac1_ix - ac1) ** 2).sum() / (n * (n - 1))))
+        if se > 0:
+            t = sps.t.ppf(0.975, df=n - 1)
+            ci = _clip_ci(ac1 - t * se, ac1 + t * se)
+        else:
+            ci = _clip_ci(ac1, ac1)
+    return Estimate(value=float(ac1), ci95=ci, reason=None, n_items=n2)
+
+
+def _pair_tables(data: _Ratings) -> tuple[np.ndarray, np.ndarray]:
+    """Contingency tables of every rater pair that shares an item.
+
+    Returns (pair_keys, tables): pair key = rater_a * n_raters + rater_b with rater_a < rater_b
+    (internal indices), tables (n_pairs, q, q) int64 with rows = rater_a's label.
+    """
+    q, r = data.n_labels, data.n_raters
+    order = np.lexsort((data.rater, data.item))
+    it, ra, la = data.item[order], data.rater[order], data.label[order]
+    end = np.cumsum(data.m)[it]  # one past the last annotation of the row's item
+    n_cells = r * r * q * q
+    dense = n_cells <= _MAX_WEIGHT_CELLS
+    acc = np.zeros(n_cells if dense else 0, dtype=np.int64)
+    parts: list[np.ndarray] = []
+    idx = np.arange(len(it))
+    max_m = int(data.m.max()) if len(data.m) else 0
+    # Loop over the offset within an item (at most the number of raters), never over annotations.
+    # Rows are sorted by rater inside an item, so row i and row i+k give rater_a < rater_b.
+    for k in range(1, max_m):
+        i = idx[idx + k < end]
+        j = i + k
+        cell = ((ra[i] * r + ra[j]) * q + la[i]) * q + la[j]
+        if dense:
+            acc += np.bincount(cell, minlength=n_cells)
+        else:
+            parts.append(cell)
+    if dense:
+        nz = np.nonzero(acc)[0]
+        cells, counts = nz, acc[nz]
+    elif parts:
+        cells, counts = np.unique(np.concatenate(parts), return_counts=True)
+    else:
+        cells = counts = np.zeros(0, dtype=np.int64)
+    pair_keys, pid = np.unique(cells // (q * q), return_inverse=True)
+    tables = np.zeros((len(pair_keys), q * q), dtype=np.int64)
+    tables[pid.ravel(), cells % (q * q)] = counts
+    return pair_keys, tables.reshape(-1, q, q)
+
+
+def _agreement_weights(q: int, ordinal: bool) -> np.ndarray:
+    if not ordinal or q < 2:
+        return np.eye(q)
+    d = np.subtract.outer(np.arange(q), np.arange(q)) / (q - 1)
+    return 1.0 - d**2
+
+
+def _cohen_kappa_pairs(data: _Ratings, ordinal: bool) -> list[PairKappa]:
+    if data.n_raters < 2 or data.n_annotations == 0:
+        return []
+    q = data.n_labels
+    keys, tables = _pair_tables(data)
+    n = tables.sum(axis=(1, 2)).astype(np.float64)
+    keep = n >= 2
+    tables, keys, n = tables[keep], keys[keep], n[keep]
+    if len(keys) == 0:
+        return []
+    w = _agreement_weights(q, ordinal)
+    p = tables / n[:, None, None]
+    row = p.sum(axis=2)
+    col = p.sum(axis=1)
+    po = (p * w).sum(axis=(1, 2))
+    pe = np.einsum("pi,pj,ij->p", row, col, w)
+    ok = pe < 1 - 1e-12
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappa = np.where(ok, (po - pe) / (1 - pe), np.nan)
+        # Fleiss, Cohen & Everitt (1969) large-sample variance of (weighted) kappa.
+        w_row = col @ w.T  # w̄_i. = sum_j p_.j w_ij
+        w_col = row @ w  # w̄_.j = sum_i p_i. w_ij
+        dev = w[None] - (w_row[:, :, None] + w_col[:, None, :]) * (1 - kappa)[:, None, None]
+        var = ((p * dev**2).sum(axis=(1, 2)) - (kappa - pe * (1 - kappa)) ** 2) / (n * (1 - pe) ** 2)
+    se = np.sqrt(np.clip(var, 0.0, None))
+    out = []
+    for idx in range(len(keys)):
+        a, b = divmod(int(keys[idx]), data.n_raters)
+        if not ok[idx]:
+            reason = (
+                REASON_ONE_CATEGORY
+                if ((tables[idx].sum(0) + tables[idx].sum(1)) > 0).sum() < 2
+                else REASON_NO_EXPECTED_DISAGREEMENT
+            )
+            est = _none(reason, int(n[idx]))
+        else:
+            k = float(kappa[idx])
+            ci = _clip_ci(k - 1.959963984540054 * se[idx], k + 1.959963984540054 * se[idx])
+            est = Estimate(value=k, ci95=ci, reason=None, n_items=int(n[idx]))
+        out.append(
+            PairKappa(
+                rater_a=_py(data.rater_codes[a]),
+                rater_b=_py(data.rater_codes[b]),
+                n=int(n[idx]),
+                estimate=est,
+            )
+        )
+    return out
+
+
+def _py(v: Any) -> Any:
+    """NumPy scalar -> plain Python value, so results are JSON-ready."""
+    return v.item() if hasattr(v, "item") else v
+
+
+def _per_label(data: _Ratings, n_boot: int, seed: int | None) -> list[dict[str, Any]]:
+    q = data.n_labels
+    all_counts = data.counts.sum(axis=0)
+    c = data.counts[data.pairable]
+    base = _basic_reason(data)
+    n_items = len(c)
+
+    def per_item(cc: np.ndarray) -> np.ndarray:
+        cc = cc.astype(np.float64)
+        m = cc.sum(axis=1)
+        return cc * (m[:, None] - cc) / (m * (m - 1))[:, None]
+
+    def kappa_j(dis_sum: np.ndarray, cat: np.ndarray) -> np.ndarray:
+        # Fleiss (1971) kappa_j = 1 - mean_i[n_ij(m_i-n_ij)/(m_i(m_i-1))] / (p_j(1-p_j)).
+        p = cat / cat.sum(axis=-1, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(p * (1 - p) > 0, 1 - dis_sum / (p * (1 - p)), np.nan)
+
+    values = np.full(q, np.nan)
+    reps = None
+    if not base:
+        marg = c.sum(axis=0).astype(np.float64)
+        values = kappa_j(per_item(c).mean(axis=0), marg)
+        if n_items >= 2 and n_boot > 0:
+            boot = data.bootstrap(n_boot, seed)
+            s = boot.sums(np.column_stack([per_item(boot.patterns), np.ones(boot.n_patterns), boot.patterns]))
+            reps = kappa_j(s[:, :q] / s[:, q : q + 1], s[:, q + 1 :])
+    out = []
+    for j in range(q):
+        if base:
+            est = _none(base, n_items)
+        elif not np.isfinite(values[j]):
+            reason = (
+                "No pairable rating uses this label."
+                if c[:, j].sum() == 0
+                else "Every pairable rating uses this label, so its kappa is undefined."
+            )
+            est = _none(reason, n_items)
+        else:
+            ci = _percentile_ci(reps[:, j]) if reps is not None else None
+            est = Estimate(value=float(values[j]), ci95=ci, reason=None, n_items=n_items)
+        total = int(all_counts.sum())
+        out.append(
+            {
+                "label": j,
+                "n_ratings": int(all_counts[j]),
+                "prevalence": float(all_counts[j] / total) if total else None,
+                **est.to_dict(),
+            }
+        )
+    return out
+
+
+def _label_confusion(data: _Ratings) -> list[dict[str, Any]]:
+    c = data.counts.astype(np.float64)
+    # Off-diagonal of C^T C counts, for each label pair, rater pairs on one item that split between them.
+    co = c.T @ c
+    iu = np.triu_indices(data.n_labels, k=1)
+    vals = co[iu].round().astype(np.int64)
+    order = np.lexsort((iu[1], iu[0], -vals))
+    return [
+        {"label_a": int(iu[0][i]), "label_b": int(iu[1][i]), "count": int(vals[i])}
+        for i in order
+        if vals[i] > 0
+    ]
+
+
+def _loo_majority_agreement(data: _Ratings) -> tuple[np.ndarray, np.ndarray]:
+    """Per rater: items where the others have a unique majority, and how many the rater matches."""
+    others = data.counts.astype(np.int32)[data.item]  # int32 halves the largest temporary
+    others[np.arange(len(data.label)), data.label] -= 1
+    top = others.max(axis=1)
+    unique_top = (others == top[:, None]).sum(axis=1) == 1
+    defined = (top > 0) & unique_top
+    match = defined & (others.argmax(axis=1) == data.label)
+    n_def = np.bincount(data.rater[defined], minlength=data.n_raters)
+    n_match = np.bincount(data.rater[match], minlength=data.n_raters)
+    return n_def, n_match
+
+
+def _gold_arrays(gold: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    if gold is None:
+        return None
+    if isinstance(gold, Mapping):
+        if not gold:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.asarray(list(gold.keys())), np.asarray(list(gold.values()), dtype=np.int64)
+    g_items, g_labels = gold
+    return np.asarray(g_items).ravel(), np.asarray(g_labels).ravel()
+
+
+def _per_rater(data: _Ratings, pairs: list[PairKappa], gold: Any) -> list[dict[str, Any]]:
+    r = data.n_raters
+    n_ann = np.bincount(data.rater, minlength=r)
+    code_index = {_py(code): i for i, code in enumerate(data.rater_codes)}
+    k_sum = np.zeros(r)
+    k_n = np.zeros(r, dtype=np.int64)
+    for pk in pairs:
+        if pk.estimate.value is None:
+            continue
+        for code in (pk.rater_a, pk.rater_b):
+            k_sum[code_index[code]] += pk.estimate.value
+            k_n[code_index[code]] += 1
+    if data.n_annotations:
+        n_def, n_match = _loo_majority_agreement(data)
+    else:
+        n_def = n_match = np.zeros(r, dtype=np.int64)
+    gold_arr = _gold_arrays(gold)
+    g_n = g_hit = None
+    if gold_arr is not None:
+        g_items, g_labels = gold_arr
+        # Map each annotation's item to its gold label (if any) without a Python dict lookup per row.
+        order = np.argsort(g_items, kind="stable")
+        gi, gl = g_items[order], g_labels[order]
+        item_code = data.item_codes[data.item]
+        pos = np.searchsorted(gi, item_code)
+        pos_c = np.clip(pos, 0, max(len(gi) - 1, 0))
+        has = (pos < len(gi)) & (gi[pos_c] == item_code) if len(gi) else np.zeros(len(item_code), bool)
+        hit = has & (gl[pos_c] == data.label) if len(gi) else has
+        g_n = np.bincount(data.rater[has], minlength=r)
+        g_hit = np.bincount(data.rater[hit], minlength=r)
+    out = []
+    for i in range(r):
+        out.append(
+            {
+                "rater": _py(data.rater_codes[i]),
+                "n_annotations": int(n_ann[i]),
+                "mean_kappa": float(k_sum[i] / k_n[i]) if k_n[i] else None,
+                "n_kappa_pairs": int(k_n[i]),
+                "loo_agreement": float(n_match[i] / n_def[i]) if n_def[i] else None,
+                "n_loo_items": int(n_def[i]),
+                "gold_accuracy": float(g_hit[i] / g_n[i]) if g_n is not None and g_n[i] else None,
+                "n_gold": int(g_n[i]) if g_n is not None else 0,
+            }
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Public API: coefficients
+
+
+def percent_agreement(
+    items: Any,
+    raters: Any,
+    labels: Any,
+    n_labels: int,
+    *,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int | None = DEFAULT_SEED,
+) -> Estimate:
+    """Mean over items with >=2 ratings of the share of agreeing rater pairs on the item.
+
+    CI: nonparametric percentile bootstrap over items.
+    """
+    return _percent_agreement(_prepare(items, raters, labels, n_labels), n_boot, seed)
+
+
+def cohen_kappa_pairs(
+    items: Any, raters: Any, labels: Any, n_labels: int, *, ordinal: bool = False
+) -> list[PairKappa]:
+    """Cohen's kappa for every rater pair sharing >=2 items (rater_a < rater_b by code).
+
+    Nominal: unweighted. Ordinal: quadratic weights on label codes (1 - (i-j)^2/(q-1)^2), which equals
+    sklearn's ``cohen_kappa_score(weights="quadratic", labels=range(n_labels))``.
+    CI: kappa +/- 1.96 * the Fleiss, Cohen & Everitt (1969) large-sample standard error.
+    """
+    return _cohen_kappa_pairs(_prepare(items, raters, labels, n_labels), ordinal)
+
+
+def fleiss_kappa(
+    items: Any,
+    raters: Any,
+    labels: Any,
+    n_labels: int,
+    *,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int | None = DEFAULT_SEED,
+) -> Estimate:
+    """Fleiss' kappa, generalised to a varying number of raters per item.
+
+    Over items with m_i >= 2 ratings: P_i = sum_j n_ij(n_ij-1) / (m_i(m_i-1)), P_bar = mean P_i,
+    p_j = share of category j among those items' ratings, P_e = sum p_j^2,
+    kappa = (P_bar - P_e) / (1 - P_e). Equals Fleiss (1971) / statsmodels when m_i is constant.
+    CI: percentile bootstrap over items.
+    """
+    return _fleiss_kappa(_prepare(items, raters, labels, n_labels), n_boot, seed)
+
+
+def krippendorff_alpha(
+    items: Any,
+    raters: Any,
+    labels: Any,
+    n_labels: int,
+    *,
+    ordinal: bool = False,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int | None = DEFAULT_SEED,
+) -> Estimate:
+    """Krippendorff's alpha (nominal or ordinal metric) from the coincidence matrix.
+
+    Units with fewer than two ratings are not pairable and contribute nothing. CI: percentile
+    bootstrap over units (the ordinal metric is recomputed in every replicate).
+    """
+    return _krippendorff_alpha(_prepare(items, raters, labels, n_labels), ordinal, n_boot, seed)
+
+
+def gwet_ac1(items: Any, raters: Any, labels: Any, n_labels: int) -> Estimate:
+    """Gwet's AC1 for any number of raters per item (Gwet 2008, 2014).
+
+    pa = mean over items with >=2 ratings of the share of agreeing pairs; pi_k = mean over all rated
+    items of n_ik/m_i; pe = sum_k pi_k(1-pi_k)/(q-1) with q = n_labels. Matches irrCAC
+    ``CAC(df, categories=range(n_labels)).gwet()`` including its variance and t interval.
+    Unweighted even for ordinal labels.
+    """
+    return _gwet_ac1(_prepare(items, raters, labels, n_labels))
+
+
+def per_label(
+    items: Any,
+    raters: Any,
+    labels: Any,
+    n_labels: int,
+    *,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int | None = DEFAULT_SEED,
+) -> list[dict[str, Any]]:
+    """Category-wise kappa (Fleiss 1971 kappa_j, generalised to varying raters), one dict per label:
+    {"label", "n_ratings", "prevalence", "value", "ci95", "reason"}.
+    """
+    return _per_label(_prepare(items, raters, labels, n_labels), n_boot, seed)
+
+
+def label_confusion(items: Any, raters: Any, labels: Any, n_labels: int) -> list[dict[str, Any]]:
+    """For each unordered pair of different labels, how many rater pairs on one item split between them.
+
+    List of {"label_a", "label_b", "count"} (label_a < label_b, count > 0), most confused first.
+    """
+    return _label_confusion(_prepare(items, raters, labels, n_labels))
+
+
+def per_rater(
+    items: Any,
+    raters: Any,
+    labels: Any,
+    n_labels: int,
+    *,
+    ordinal: bool = False,
+    gold: Any = None,
+) -> list[dict[str, Any]]:
+    """One dict per rater (caller codes), see ``agreement_summary`` for the keys.
+
+    ``gold`` is a mapping item code -> label code, or a pair of arrays (gold_items, gold_labels).
+    """
+    data = _prepare(items, raters, labels, n_labels)
+    return _per_rater(data, _cohen_kappa_pairs(data, ordinal), gold)
+
+
+def _coefficients(data: _Ratings, ordinal: bool, n_boot: int, seed: int | None) -> dict[str, Estimate]:
+    return {
+        "percent_agreement": _percent_agreement(data, n_boot, seed),
+        "fleiss_kappa": _fleiss_kappa(data, n_boot, seed),
+        "krippendorff_alpha": _krippendorff_alpha(data, ordinal, n_boot, seed),
+        "gwet_ac1": _gwet_ac1(data),
+    }
+
+
+def coefficients(
+    items: Any,
+    raters: Any,
+    labels: Any,
+    n_labels: int,
+    *,
+    ordinal: bool = False,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int | None = DEFAULT_SEED,
+) -> dict[str, Any]:
+    """The light summary for slices: counts and the four overall coefficients (as dicts)."""
+    data = _prepare(items, raters, labels, n_labels)
+    est = _coefficients(data, ordinal, n_boot, seed)
+    return {**_counts(data), **{k: v.to_dict() for k, v in est.items()}}
+
+
+def _counts(data: _Ratings) -> dict[str, int]:
+    return {
+        "n_items": int(len(data.item_codes)),
+        "n_items_overlap": int(data.pairable.sum()),
+        "n_raters": int(data.n_raters),
+        "n_annotations": int(data.n_annotations),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Diagnostics
+
+PARADOX_PREVALENCE = 0.8
+PARADOX_GAP = 0.25
+FEW_ITEMS = 30
+WIDE_CI = 0.4
+OUTLIER_GAP = 0.2
+
+
+def _diagnostics(
+    data: _Ratings, est: dict[str, Estimate], rater_rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    base = _basic_reason(data)
+    if base:
+        code = {
+            REASON_EMPTY: "no_data",
+            REASON_ONE_RATER: "one_rater",
+            REASON_NO_OVERLAP: "no_overlap",
+            REASON_ONE_ITEM: "one_item",
+        }[base]
+        return [{"code": code, "message": base}]
+    n_overlap = int(data.pairable.sum())
+    if n_overlap < FEW_ITEMS:
+        out.append(
+            {
+                "code": "few_items",
+                "message": (
+                    f"Only {n_overlap} items have two or more ratings; intervals will be wide. "
+                    f"Aim for at least {FEW_ITEMS} overlapping items."
+                ),
+            }
+        )
+    wide = [
+        name
+        for name, e in est.items()
+        if e.ci95 is not None and e.ci95[1] - e.ci95[0] > WIDE_CI and name != "percent_agreement"
+    ]
+    if wide:
+        out.append(
+            {
+                "code": "wide_interval",
+                "message": (
+                    "The 95% interval is wider than "
+                    f"{WIDE_CI} for {', '.join(n.replace('_', ' ') for n in wide)}: "
+                    "more overlapping items are needed before drawing conclusions."
+                ),
+            }
+        )
+    c = data.counts[data.pairable].sum(axis=0)
+    share = c / c.sum()
+    top = int(share.argmax())
+    pa = est["percent_agreement"].value
+    kappa = est["fleiss_kappa"].value
+    if share[top] > PARADOX_PREVALENCE and pa is not None and (kappa is None or pa - kappa > PARADOX_GAP):
+        kappa_txt = "undefined" if kappa is None else f"{kappa:.2f}"
+        out.append(
+            {
+                "code": "kappa_paradox",
+                "label": top,
+                "message": (
+                    f"Label {top} makes up {share[top]:.0%} of ratings. With such skewed prevalence, "
+                    f"kappa ({kappa_txt}) is much lower than raw agreement ({pa:.0%}) even when raters "
+                    "mostly agree; read Gwet's AC1 and per-label kappa alongside it."
+                ),
+            }
+        )
+    means = np.array([r["mean_kappa"] for r in rater_rows if r["mean_kappa"] is not None])
+    if len(means) >= 3:
+        med = float(np.median(means))
+        sd = float(means.std(ddof=1)) if len(means) > 2 else 0.0
+        mu = float(means.mean())
+        for r in rater_rows:
+            mk = r["mean_kappa"]
+            if mk is None:
+                continue
+            low_gap = mk < med - OUTLIER_GAP
+            low_sd = sd > 0 and mk < mu - 2 * sd
+            if low_gap or low_sd:
+                out.append(
+                    {
+                        "code": "outlier_rater",
+                        "rater": r["rater"],
+                        "message": (
+                            f"Rater {r['rater']} agrees much less with the others (mean pairwise kappa "
+                            f"{mk:.2f} against a median of {med:.2f}); check their understanding of the "
+                            "guidelines."
+                        ),
+                    }
+                )
+    return out
+
+
+def diagnostics(
+    items: Any,
+    raters: Any,
+    labels: Any,
+    n_labels: int,
+    *,
+    ordinal: bool = False,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int | None = DEFAULT_SEED,
+) -> list[dict[str, Any]]:
+    """Plain-English warnings, each {"code", "message", ...}; see ``agreement_summary``."""
+    data = _prepare(items, raters, labels, n_labels)
+    est = _coefficients(data, ordinal, n_boot, seed)
+    rows = _per_rater(data, _cohen_kappa_pairs(data, ordinal), None)
+    return _diagnostics(data, est, rows)
+
+
+def agreement_summary(
+    items: Any,
+    raters: Any,
+    labels: Any,
+    n_labels: int,
+    ordinal: bool = False,
+    gold: Any = None,
+    *,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int | None = DEFAULT_SEED,
+) -> dict[str, Any]:
+    """Everything the agreement report shows, JSON-ready. Rater and label values are codes."""
+    data = _prepare(items, raters, labels, n_labels)
+    est = _coefficients(data, ordinal, n_boot, seed)
+    pairs = _cohen_kappa_pairs(data, ordinal)
+    rater_rows = _per_rater(data, pairs, gold)
+    return {
+        **_counts(data),
+        "ordinal": bool(ordinal),
+        **{k: v.to_dict() for k, v in est.items()},
+        "cohen_kappa": [p.to_dict() for p in pairs],
+        "per_label": _per_label(data, n_boot, seed),
+        "per_rater": rater_rows,
+        "label_confusion": _label_confusion(data),
+        "diagnostics": _diagnostics(data, est, rater_rows),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Consensus
+
+
+def majority_vote(items: Any, labels: Any, n_labels: int) -> MajorityVote:
+    """Plurality label per item; -1 where the top count is tied. ``share`` = top count / votes."""
+    # Votes need no rater identity; give each its own so the one-vote-per-rater check holds.
+    data = _prepare(items, np.arange(len(np.asarray(items).ravel())), labels, n_labels)
+    c = data.counts
+    if len(c) == 0:
+        e = np.zeros(0, dtype=np.int64)
+        return MajorityVote(items=data.item_codes, label=e, share=np.zeros(0), n_votes=e)
+    top = c.max(axis=1)
+    tie = (c == top[:, None]).sum(axis=1) > 1
+    label = np.where(tie, -1, c.argmax(axis=1))
+    return MajorityVote(items=data.item_codes, label=label, share=top / data.m, n_votes=data.m)
+
+
+def dawid_skene(
+    items: Any,
+    raters: Any,
+    labels: Any,
+    n_labels: int,
+    *,
+    max_iter: int = 100,
+    tol: float = 1e-6,
+    smoothing: float = 0.01,
+) -> DawidSkene:
+    """Dawid & Skene (1979) EM for true labels and per-rater confusion matrices.
+
+    Starts from majority-vote soft labels (vote shares); works in log space; ``smoothing`` is a small
+    pseudo-count added to every confusion cell and prior so no probability is exactly zero.
+    Convergence: largest change of any posterior probability below ``tol``.
+    """
+    data = _prepare(items, raters, labels, n_labels)
+    q, r, n = data.n_labels, data.n_raters, len(data.item_codes)
+    if n == 0:
+        return DawidSkene(
+            items=data.item_codes,
+            posterior=np.zeros((0, q)),
+            map_label=np.zeros(0, dtype=np.int64),
+            raters=data.rater_codes,
+            confusion=np.zeros((r, q, q)),
+            priors=np.full(q, 1.0 / q),
+            n_iter=0,
+            converged=True,
+            log_likelihood=0.0,
+        )
+    post = data.counts / data.m[:, None]
+    rl = data.rater * q + data.label  # flat (rater, given label) index per annotation
+    converged = False
+    n_iter = 0
+    log_lik = 0.0
+    conf = np.zeros((r, q, q))
+    priors = np.full(q, 1.0 / q)
+    while n_iter < max_iter:
+        n_iter += 1
+        # M-step: expected counts of (rater, true j, given l).
+        t_ann = post[data.item]  # (n_ann, q)
+        counts = np.empty((r, q, q))
+        for j in range(q):
+            counts[:, j, :] = np.bincount(rl, weights=t_ann[:, j], minlength=r * q).reshape(r, q)
+        counts += smoothing
+        conf = counts / counts.sum(axis=2, keepdims=True)
+        priors = post.sum(axis=0) + smoothing
+        priors /= priors.sum()
+        # E-step: log posterior up to a constant.
+        log_conf = np.log(conf)
+        contrib = log_conf[data.rater, :, data.label]  # (n_ann, q): log P(given | true j)
+        logp = np.empty((n, q))
+        for j in range(q):
+            logp[:, j] = np.bincount(data.item, weights=contrib[:, j], minlength=n)
+        logp += np.log(priors)
+        mx = logp.max(axis=1, keepdims=True)
+        norm = mx[:, 0] + np.log(np.exp(logp - mx).sum(axis=1))
+        new_post = np.exp(logp - norm[:, None])
+        log_lik = float(norm.sum())
+        delta = float(np.abs(new_post - post).max())
+        post = new_post
+        if delta < tol:
+            converged = True
+            break
+    return DawidSkene(
+        items=data.item_codes,
+        posterior=post,
+        map_label=post.argmax(axis=1),
+        raters=data.rater_codes,
+        confusion=conf,
+        priors=priors,
+        n_iter=n_iter,
+        converged=converged,
+        log_likelihood=log_lik,
+    )
