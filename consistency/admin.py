@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import GuidelineDraft, GuidelineVersion
+from .models import AgreementReport, GuidelineDraft, GuidelineVersion
 
 
 @admin.register(GuidelineVersion)
@@ -23,3 +23,18 @@ class GuidelineVersionAdmin(admin.ModelAdmin):
 @admin.register(GuidelineDraft)
 class GuidelineDraftAdmin(admin.ModelAdmin):
     list_display = ["project", "updated_by", "updated_at"]
+
+
+@admin.register(AgreementReport)
+class AgreementReportAdmin(admin.ModelAdmin):
+    """Reports are append-only snapshots: visible here, never edited."""
+
+    list_display = ["project", "status", "trigger", "n_annotations", "created_at", "finished_at"]
+    list_filter = ["status", "project"]
+    exclude = ["result"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False

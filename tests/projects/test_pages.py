@@ -18,7 +18,7 @@ def urls(project, names):
 
 def test_anonymous_users_are_sent_to_login(client, project):
     for url in [reverse("projects:list"), *urls(project, MEMBER_PAGES + MANAGER_ONLY + REVIEWER_ONLY)]:
-        response = client.get(url)
+        response = client.post(url) if "publish" in url else client.get(url)
         assert response.status_code == 302, url
         assert response["Location"].startswith(reverse("login")), url
 

@@ -1,0 +1,66 @@
+"""`manage.py agreement SLUG [--json] [--slice FIELD]`: compute an agreement report now and print it.
+
+The report is computed synchronously by the same service the background job uses and stored like
+any other report, so `--json` prints exactly what GET /api/v1/projects/SLUG/agreement/ then returns.
+"""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from consistency.agreement import COEFFICIENTS, metadata_fields
+from consistency.models import AgreementReport
+from consistency.report_services import agreement_report_compute
+from projects.models import Project
+
+
+class Command(BaseCommand):
+    help = "Compute inter-rater agreement for a project and print it (a table, or the JSON contract)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug", help="The project's slug.")
+        parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
+        parser.add_argument(
+            "--slice", default="", metavar="FIELD", help="Also compute per value of this metadata field."
+        )
+
+    def handle(self, *args, slug: str, json: bool, slice: str, **options):  # noqa: A002
+        project = Project.objects.filter(slug=slug).first()
+        if project is None:
+            raise CommandError(f"No project with slug {slug!r}.")
+        if slice and slice not in metadata_fields(project=project):
+            known = ", ".join(metadata_fields(project=project)) or "none"
+            raise CommandError(
+                f"{slice!r} is not a metadata field of this project's examples (known: {known})."
+            )
+        report = agreement_report_compute(project_id=project.pk, slice_field=slice)
+        if report.status != AgreementReport.Status.SUCCEEDED:
+            raise CommandError(report.error or "The report could not be computed.")
+        if json:
+            self.stdout.write(_dumps(report.result))
+        else:
+            self.stdout.write(_table(report.result))
+
+
+def _dumps(result: dict) -> str:
+    return json.dumps(result, indent=2, ensure_ascii=False)
+
+
+def _number(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _table(result: dict) -> str:
+    lines = [
+        f"{result['n_annotations']} annotations, {result['n_items']} examples, {result['n_raters']} raters",
+        "",
+        f"{'coefficient':<20} {'value':>7}  95% interval",
+    ]
+    for name in COEFFICIENTS:
+        estimate = result[name]
+        ci = estimate["ci95"]
+        interval = f"[{_number(ci[0])}, {_number(ci[1])}]" if ci else (estimate["reason"] or "")
+        lines.append(f"{name.replace('_', ' '):<20} {_number(estimate['value']):>7}  {interval}")
+    for diagnostic in result["diagnostics"]:
+        lines.append(f"! {diagnostic['message']}")
+    return "\n".join(lines)

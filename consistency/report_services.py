@@ -1,0 +1,209 @@
+"""Writes for agreement reports: asking for one (now, or debounced after new annotations), and
+computing one, in a background job or synchronously for the command line."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from core.errors import NotFound
+from projects.models import Project
+
+from .agreement import agreement_compute, slice_field_clean
+from .models import AgreementReport
+from .tasks import agreement_report_task
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DEBOUNCE_SECONDS = 60
+
+
+def _stale_before():
+    """A report `running` for longer than the task's hard time limit lost its worker."""
+    return timezone.now() - timedelta(seconds=getattr(settings, "CELERY_TASK_TIME_LIMIT", 3600) + 60)
+
+
+def _queued_report(project_id: int) -> AgreementReport | None:
+    return AgreementReport.objects.filter(project_id=project_id, status=AgreementReport.Status.QUEUED).first()
+
+
+def _queue(report_id: int, countdown: int) -> None:
+    transaction.on_commit(lambda: agreement_report_task.apply_async(args=[report_id], countdown=countdown))
+
+
+def agreement_refresh_soon(
+    *, project_id: int, debounce_seconds: int = DEFAULT_DEBOUNCE_SECONDS
+) -> AgreementReport | None:
+    """Schedule a new agreement report `debounce_seconds` from now, unless one is already queued.
+
+    Call it after annotations are written (inside or outside their transaction): however many
+    annotations arrive within the window, one report is computed, when the task fires, on all of
+    them. A queued report is enough because it has not read the annotations yet. A report that is
+    already *running* may have read them before this call, so it does not count: a new queued one
+    is created (this is why the rule is "one queued report", not "one queued or running report").
+    Returns the new report, or None when one was already waiting.
+    """
+    if _queued_report(project_id) is not None:
+        return None
+    try:
+        with transaction.atomic():
+            report = AgreementReport.objects.create(
+                project_id=project_id,
+                status=AgreementReport.Status.QUEUED,
+                trigger=AgreementReport.Trigger.AUTO,
+                slice_field=_last_slice_field(project_id),
+                progress_text="Waiting for more annotations before computing",
+            )
+    except IntegrityError:
+        # Another submit queued one between our check and insert (the partial unique constraint).
+        return None
+    _queue(report.pk, max(0, int(debounce_seconds)))
+    return report
+
+
+def _last_slice_field(project_id: int) -> str:
+    """Automatic refreshes keep the slice field the managers last chose."""
+    last = (
+        AgreementReport.objects.filter(project_id=project_id, trigger=AgreementReport.Trigger.MANUAL)
+        .order_by("-created_at", "-id")
+        .values_list("slice_field", flat=True)
+        .first()
+    )
+    return last or ""
+
+
+def agreement_report_request(
+    *, project: Project, user: AbstractBaseUser | None, slice_field: str = ""
+) -> AgreementReport:
+    """Compute a report now (the dashboard's button). `slice_field` is checked against the metadata keys.
+
+    If a report is already waiting in the queue (e.g. a debounced refresh), that one is taken over:
+    it gets this request's slice field and requester and is started without waiting for its delay.
+    The task's claim makes the second delivery of its message a no-op.
+    """
+    slice_field = slice_field_clean(project=project, field=slice_field)
+    with transaction.atomic():
+        report = (
+            AgreementReport.objects.select_for_update()
+            .filter(project=project, status=AgreementReport.Status.QUEUED)
+            .first()
+        )
+        if report is not None:
+            report.slice_field = slice_field
+            report.requested_by = user if user is not None and user.is_authenticated else None
+            report.trigger = AgreementReport.Trigger.MANUAL
+            report.progress_text = "Waiting for a worker"
+            report.save(update_fields=["slice_field", "requested_by", "trigger", "progress_text"])
+        else:
+            try:
+                with transaction.atomic():
+                    report = AgreementReport.objects.create(
+                        project=project,
+                        status=AgreementReport.Status.QUEUED,
+                        trigger=AgreementReport.Trigger.MANUAL,
+                        requested_by=user if user is not None and user.is_authenticated else None,
+                        slice_field=slice_field,
+                        progress_text="Waiting for a worker",
+                    )
+            except IntegrityError:
+                report = _queued_report(project.pk)
+                if report is None:  # it was claimed in the meantime: queue a fresh one
+                    return agreement_report_request(project=project, user=user, slice_field=slice_field)
+        _queue(report.pk, 0)
+    return report
+
+
+def agreement_report_run(*, report_id: int) -> AgreementReport | None:
+    """Claim a queued report and compute it. The task's whole job.
+
+    The claim is one conditional UPDATE, so two deliveries of the same message cannot both run it.
+    A finished report is never recomputed. Returns the report, or None if it was not ours to run.
+    """
+    now = timezone.now()
+    claimed = (
+        AgreementReport.objects.filter(pk=report_id)
+        .filter(
+            Q(status=AgreementReport.Status.QUEUED)
+            | Q(status=AgreementReport.Status.RUNNING, started_at__lt=_stale_before())
+        )
+        .update(
+            status=AgreementReport.Status.RUNNING,
+            started_at=now,
+            progress_percent=0,
+            progress_text="Starting",
+        )
+    )
+    if not claimed:
+        return None
+    report = AgreementReport.objects.select_related("project").get(pk=report_id)
+    return _compute_into(report)
+
+
+def agreement_report_compute(
+    *,
+    project_id: int,
+    slice_field: str = "",
+    requested_by: AbstractBaseUser | None = None,
+    gold: Mapping[int, int] | None = None,
+) -> AgreementReport:
+    """Create a report and compute it right here (the `agreement` command). Same contract as the task."""
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        raise NotFound("Project not found.")
+    report = AgreementReport.objects.create(
+        project=project,
+        status=AgreementReport.Status.RUNNING,
+        trigger=AgreementReport.Trigger.COMMAND,
+        requested_by=requested_by,
+        slice_field=slice_field_clean(project=project, field=slice_field),
+        started_at=timezone.now(),
+        progress_text="Starting",
+    )
+    return _compute_into(report, gold=gold)
+
+
+def _compute_into(report: AgreementReport, *, gold: Mapping[int, int] | None = None) -> AgreementReport:
+    def progress(percent: int, text: str) -> None:
+        AgreementReport.objects.filter(pk=report.pk).update(
+            progress_percent=percent, progress_text=text[:200]
+        )
+
+    fields = [
+        "status",
+        "finished_at",
+        "progress_percent",
+        "progress_text",
+        "result",
+        "n_annotations",
+        "error",
+    ]
+    try:
+        # The slice field was checked when the report was created; check again in case the
+        # examples changed, because it ends up in a query.
+        slice_field = slice_field_clean(project=report.project, field=report.slice_field)
+        result = agreement_compute(
+            project=report.project, slice_field=slice_field, gold=gold, progress=progress
+        )
+    except Exception as exc:
+        logger.exception("Agreement report %s failed", report.pk)
+        report.status = AgreementReport.Status.FAILED
+        report.error = f"The report could not be computed ({type(exc).__name__})."
+        report.finished_at = timezone.now()
+        report.progress_text = "Failed"
+        report.save(update_fields=fields)
+        return report
+    report.status = AgreementReport.Status.SUCCEEDED
+    report.result = result
+    report.n_annotations = result["n_annotations"]
+    report.finished_at = timezone.now()
+    report.progress_percent = 100
+    report.progress_text = "Done"
+    report.save(update_fields=fields)
+    return report
