@@ -1,8 +1,11 @@
 """Forms for the project pages: they parse and validate input; services do the writing."""
 
 from django import forms
+from django.conf import settings
 from django.core.validators import RegexValidator
+from django.template.defaultfilters import filesizeformat
 
+from .importing import FORMATS, format_from_name
 from .models import Project, Role
 
 slug_validator = RegexValidator(r"^[a-z0-9][a-z0-9-]*$", "Use lowercase letters, digits and hyphens.")
@@ -75,3 +78,33 @@ class GuidelineDraftForm(forms.Form):
 
 class GuidelinePublishForm(forms.Form):
     changelog = forms.CharField(max_length=500, help_text="One line: what changed and why.")
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(
+        label="File",
+        help_text="CSV, TSV, JSON Lines (.jsonl) or a JSON array (.json), UTF-8, with a 'text' column "
+        "and optionally an 'id' column; other columns become metadata.",
+    )
+    file_format = forms.ChoiceField(
+        label="Format",
+        required=False,
+        choices=[("", "From the file name"), *((name, name.upper()) for name in FORMATS)],
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        upload = cleaned.get("file")
+        if upload is None:
+            return cleaned
+        limit = settings.CONCORD_IMPORT_MAX_FILE_BYTES
+        if upload.size > limit:
+            self.add_error(
+                "file", f"The file is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}."
+            )
+        if not cleaned.get("file_format") and format_from_name(upload.name) is None:
+            self.add_error(
+                "file",
+                "Name the file .csv, .tsv, .jsonl, .ndjson or .json, or choose its format.",
+            )
+        return cleaned

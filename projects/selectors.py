@@ -39,6 +39,11 @@ def project_members(*, project: Project) -> QuerySet[Membership]:
     return project.memberships.select_related("user").order_by("role", "user__username")
 
 
+def import_batch_list(*, project: Project) -> QuerySet[ImportBatch]:
+    """The project's imports, newest first."""
+    return project.import_batches.select_related("created_by").order_by("-created_at")
+
+
 def import_batch_get(*, project: Project, batch_id: int) -> ImportBatch:
     try:
         return project.import_batches.get(pk=batch_id)

@@ -1,0 +1,72 @@
+"""Import pages: upload a file (managers only) and watch its import job until it ends.
+
+The request only stores the file and queues the job; the import itself runs in the worker.
+"""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from core.errors import NotFound
+from core.htmx import render_page_or_partial
+from projects.access import project_role_required
+from projects.forms import ImportUploadForm
+from projects.models import Role
+from projects.selectors import import_batch_get, import_batch_list
+from projects.services.imports import import_batch_create
+
+RECENT_BATCHES = 10
+
+
+def _page_context(request, *, form, batch=None) -> dict:
+    return {
+        "project": request.project,
+        "form": form,
+        "batch": batch,
+        "recent_batches": import_batch_list(project=request.project)[:RECENT_BATCHES],
+        "max_file_bytes": settings.CONCORD_IMPORT_MAX_FILE_BYTES,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@project_role_required(Role.MANAGER)
+def import_upload(request, slug):
+    if request.method == "GET":
+        return render(request, "projects/import.html", _page_context(request, form=ImportUploadForm()))
+    form = ImportUploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            batch = import_batch_create(
+                project=request.project,
+                user=request.user,
+                uploaded_file_or_path=upload,
+                source_name=upload.name,
+                file_format=form.cleaned_data["file_format"] or None,
+            )
+        except ValidationError as exc:
+            form.add_error("file", exc.messages)
+        else:
+            if request.htmx:
+                return render(
+                    request, "projects/_import_status.html", {"project": request.project, "batch": batch}
+                )
+            return redirect("projects:import_status", slug=request.project.slug, batch_id=batch.id)
+    return render(request, "projects/import.html", _page_context(request, form=form), status=400)
+
+
+@require_http_methods(["GET"])
+@project_role_required(Role.MANAGER)
+def import_status(request, slug, batch_id):
+    try:
+        batch = import_batch_get(project=request.project, batch_id=batch_id)
+    except NotFound:
+        raise Http404("Import not found.") from None
+    return render_page_or_partial(
+        request,
+        page="projects/import.html",
+        partial="projects/_import_status.html",
+        context=_page_context(request, form=ImportUploadForm(), batch=batch),
+    )

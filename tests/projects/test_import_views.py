@@ -1,0 +1,213 @@
+"""The upload page and the import status page (managers only)."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from projects.models import Example, ImportBatch
+from tests.factories import ProjectFactory
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture(autouse=True)
+def private_storage(settings, tmp_path):
+    location = tmp_path / "private"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": location, "base_url": None},
+        },
+    }
+    return location
+
+
+@pytest.fixture
+def import_url(project):
+    return reverse("projects:import", args=[project.slug])
+
+
+def upload(name, content: bytes):
+    return SimpleUploadedFile(name, content, content_type="application/octet-stream")
+
+
+def status_url(batch):
+    return reverse("projects:import_status", args=[batch.project.slug, batch.id])
+
+
+def test_anonymous_is_sent_to_login(client, project, import_url):
+    response = client.get(import_url)
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+def test_labeler_is_refused(labeler_client, import_url):
+    assert labeler_client.get(import_url).status_code == 403
+    response = labeler_client.post(import_url, {"file": upload("a.csv", b"text\nx\n")})
+    assert response.status_code == 403
+    assert not ImportBatch.objects.exists()
+
+
+def test_sme_is_refused(sme_client, import_url):
+    assert sme_client.get(import_url).status_code == 403
+
+
+def test_member_of_another_project_gets_404(outsider_client, import_url):
+    assert outsider_client.get(import_url).status_code == 404
+
+
+def test_manager_sees_the_form(manager_client, import_url):
+    response = manager_client.get(import_url)
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert 'enctype="multipart/form-data"' in content
+    assert "No imports yet" in content
+    assert "style=" not in content  # the CSP forbids inline styles
+
+
+def test_upload_redirects_to_the_status_page_with_the_result(
+    manager_client, project, import_url, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = manager_client.post(
+            import_url, {"file": upload("tickets.csv", b"id,text,channel\n1,one,web\n2,two,app\n")}
+        )
+    batch = ImportBatch.objects.get()
+    assert response.status_code == 302
+    assert response.url == status_url(batch)
+    assert batch.project == project
+    assert batch.created_by.username == "manager"
+
+    page = manager_client.get(response.url)
+    content = page.content.decode()
+    assert page.status_code == 200
+    assert "<html" in content
+    assert "Imported 2 new examples" in content
+    assert "hx-trigger" not in content  # finished: no more polling
+    assert Example.objects.filter(project=project).count() == 2
+
+
+def test_the_request_does_not_import(manager_client, project, import_url, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = manager_client.post(import_url, {"file": upload("t.csv", b"text\nhello\n")})
+    assert response.status_code == 302
+    assert len(callbacks) == 1  # the job is queued after the commit ...
+    assert not Example.objects.exists()  # ... and the request itself wrote no example
+
+    page = manager_client.get(response.url, **HTMX)
+    content = page.content.decode()
+    assert 'hx-trigger="every 1s"' in content
+    assert f'href="{response.url}"' in content  # works without JavaScript too
+    assert "Queued" in content
+
+
+def test_failed_import_shows_the_error_table(
+    manager_client, project, import_url, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = manager_client.post(
+            import_url, {"file": upload("bad.csv", b"id,text\n1,fine\n2,\n3,a,b\n")}
+        )
+    page = manager_client.get(response.url)
+    content = page.content.decode()
+    assert "2 problems found" in content
+    assert "<td>3</td><td>text</td><td>the text is empty</td>" in content
+    assert "<td>4</td><td>—</td><td>expected 2 fields as in the header, found 3</td>" in content
+    assert not Example.objects.exists()
+
+
+def test_htmx_status_request_returns_only_the_partial(
+    manager_client, project, django_capture_on_commit_callbacks
+):
+    batch = ImportBatch.objects.create(
+        project=project,
+        source_name="big.csv",
+        file_format="csv",
+        status="running",
+        bytes_total=1000,
+        bytes_read=420,
+    )
+    response = manager_client.get(status_url(batch), **HTMX)
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in content
+    assert 'id="import-status"' in content
+    assert 'value="42"' in content  # the progress bar
+    assert 'hx-trigger="every 1s"' in content
+
+    full = manager_client.get(status_url(batch)).content.decode()
+    assert "<html" in full
+    assert 'id="import-status"' in full
+
+
+def test_htmx_upload_renders_the_status_partial(
+    manager_client, import_url, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        response = manager_client.post(import_url, {"file": upload("t.jsonl", b'{"text": "a"}\n')}, **HTMX)
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "<html" not in content
+    assert 'id="import-status"' in content
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, "This field is required"),
+        ({"file": upload("data.xlsx", b"text\nx\n")}, "Name the file .csv"),
+        ({"file": upload("empty.csv", b"")}, "The submitted file is empty"),
+    ],
+)
+def test_bad_uploads_get_a_form_error(manager_client, import_url, data, message):
+    response = manager_client.post(import_url, data)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not ImportBatch.objects.exists()
+
+
+def test_too_large_upload_gets_a_form_error(manager_client, import_url, settings):
+    settings.CONCORD_IMPORT_MAX_FILE_BYTES = 10
+    response = manager_client.post(import_url, {"file": upload("a.csv", b"text\n" + b"x" * 20 + b"\n")})
+    assert response.status_code == 400
+    assert "the limit is 10" in response.content.decode()
+    assert not ImportBatch.objects.exists()
+
+
+def test_explicit_format_allows_any_extension(manager_client, import_url, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = manager_client.post(
+            import_url, {"file": upload("export.txt", b"text\nhello\n"), "file_format": "csv"}
+        )
+    assert response.status_code == 302
+    assert ImportBatch.objects.get().rows_created == 1
+
+
+def test_batch_of_another_project_is_not_found(manager_client, project):
+    other = ProjectFactory(slug="elsewhere")
+    batch = ImportBatch.objects.create(project=other, source_name="x.csv", file_format="csv")
+    response = manager_client.get(reverse("projects:import_status", args=[project.slug, batch.id]))
+    assert response.status_code == 404
+
+
+def test_recent_imports_are_listed(manager_client, project, import_url):
+    ImportBatch.objects.create(project=project, source_name="older.csv", file_format="csv", status="failed")
+    content = manager_client.get(import_url).content.decode()
+    assert "older.csv" in content
+    assert "Failed" in content
+
+
+def test_status_says_saving_once_the_whole_file_is_read(manager_client, project):
+    batch = ImportBatch.objects.create(
+        project=project,
+        source_name="b.csv",
+        file_format="csv",
+        status="running",
+        bytes_total=10,
+        bytes_read=10,
+    )
+    content = manager_client.get(status_url(batch), **HTMX).content.decode()
+    assert "now checking and saving" in content
+    assert 'value="99"' in content
+    assert 'hx-trigger="every 1s"' in content
