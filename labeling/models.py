@@ -28,14 +28,18 @@ class Assignment(TimeStampedModel):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
     example = models.ForeignKey(Example, on_delete=models.CASCADE, related_name="assignments")
-    rater = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    # No index on rater alone: a rater's assignments are found through (project, rater, status),
+    # and the next-example query must probe (example, rater) per candidate, never walk a rater's
+    # whole history, so no index may tempt the planner to.
+    rater = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments", db_index=False
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.LEASED)
     slot = models.PositiveSmallIntegerField()
     expires_at = models.DateTimeField(null=True, blank=True)
     skip_reason = models.CharField(max_length=500, blank=True)
 
     class Meta:
-        ordering = ["project", "-updated_at"]
         constraints = [
             models.UniqueConstraint(fields=["example", "rater"], name="assignment_one_per_rater_and_example"),
             models.UniqueConstraint(

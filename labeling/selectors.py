@@ -1,0 +1,226 @@
+"""Reads for labeling: the candidate examples for a rater, their own work and progress, and the
+project-wide progress managers see. Nothing here reveals how other raters labeled an example."""
+
+import statistics
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from consistency.models import GuidelineVersion
+from core.errors import NotFound
+from projects.models import Example, Project, Role
+
+from .models import Annotation, Assignment
+
+
+def guideline_in_force(*, project: Project) -> GuidelineVersion | None:
+    """The latest published guideline version of the project, or None before the first one."""
+    return project.guideline_versions.order_by("-number").first()
+
+
+def annotation_is_editable(annotation: Annotation) -> bool:
+    """Whether the rater may still change or undo this annotation.
+
+    Rule: annotations made in Concord stay editable until their example is adjudicated.
+    Imported annotations are history, not the rater's live work, so they are never editable.
+    There is no adjudication model yet; the review workflow extends this function (e.g.
+    `and not Resolution.objects.filter(example_id=annotation.example_id).exists()`).
+    """
+    return annotation.source == Annotation.Source.LABELING
+
+
+def lease_current(*, project: Project, user: AbstractBaseUser) -> Assignment | None:
+    """The rater's lease in this project (live or expired), at most one by constraint."""
+    return (
+        Assignment.objects.select_related("example")
+        .filter(project=project, rater=user, status=Assignment.Status.LEASED)
+        .first()
+    )
+
+
+def example_candidates(*, project: Project, user: AbstractBaseUser, annotation_count: int, now: datetime):
+    """Examples of `project` with exactly `annotation_count` labels that `user` may still be given,
+    in id order (first in, first out).
+
+    Every filter is an index probe per example: the (project, annotation_count, id) index drives
+    the scan; the rater's own assignment and annotation are looked up by their unique
+    (example, rater) indexes; live leases by the partial index on leased assignments. No query
+    here counts annotations.
+    """
+    live_leases = (
+        Assignment.objects.filter(example=OuterRef("pk"), status=Assignment.Status.LEASED, expires_at__gt=now)
+        .order_by()
+        .values("example")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    # Scalar subqueries rather than NOT EXISTS: PostgreSQL keeps them as per-row probes of the
+    # unique (example, rater) indexes instead of turning them into anti-joins that read every
+    # assignment and annotation of a rater with a long history.
+    own_assignment = Assignment.objects.filter(
+        example=OuterRef("pk"),
+        rater=user,
+        status__in=[Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED, Assignment.Status.LEASED],
+    ).values("pk")[:1]
+    own_annotation = Annotation.objects.filter(example=OuterRef("pk"), rater=user).order_by().values("pk")[:1]
+    return (
+        Example.objects.filter(project=project, annotation_count=annotation_count)
+        .alias(
+            live=Coalesce(Subquery(live_leases, output_field=IntegerField()), Value(0)),
+            own_assignment=Subquery(own_assignment),
+            own_annotation=Subquery(own_annotation),
+        )
+        .filter(
+            live__lt=project.overlap - annotation_count,
+            own_assignment__isnull=True,
+            own_annotation__isnull=True,
+        )
+        .order_by("id")
+    )
+
+
+def labeler_progress(*, project: Project, user: AbstractBaseUser) -> dict:
+    """This rater's counts (today, overall) and how many examples of the project still need labels."""
+    mine = Annotation.objects.filter(rater=user, example__project=project)
+    start_of_day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    counts = mine.aggregate(total=Count("id"), today=Count("id", filter=Q(created_at__gte=start_of_day)))
+    return {
+        "today": counts["today"],
+        "total": counts["total"],
+        "remaining_examples": examples_remaining(project),
+    }
+
+
+REMAINING_CACHE_SECONDS = 15
+
+
+def examples_remaining(project: Project) -> int:
+    """How many examples of the project still need labels. Counting them reads a range of the
+    (project, annotation_count) index that grows with the project, so the figure is cached for
+    a few seconds per process instead of being counted on every labeling request."""
+    key = f"labeling:remaining:{project.pk}:{project.overlap}"
+    remaining = cache.get(key)
+    if remaining is None:
+        remaining = project.examples.filter(annotation_count__lt=project.overlap).count()
+        cache.set(key, remaining, REMAINING_CACHE_SECONDS)
+    return remaining
+
+
+def annotation_last_undoable(*, project: Project, user: AbstractBaseUser) -> Annotation | None:
+    """The rater's most recent annotation in the project, if it can still be undone."""
+    last = (
+        Annotation.objects.select_related("label")
+        .filter(rater=user, example__project=project, source=Annotation.Source.LABELING)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if last is None or not annotation_is_editable(last):
+        return None
+    return last
+
+
+def annotation_list_for_rater(*, project: Project, user: AbstractBaseUser) -> QuerySet[Annotation]:
+    """The rater's own annotations in the project, newest first."""
+    return (
+        Annotation.objects.select_related("example", "label", "guideline_version")
+        .filter(rater=user, example__project=project)
+        .order_by("-created_at", "-id")
+    )
+
+
+def annotation_get_for_rater(*, project: Project, user: AbstractBaseUser, annotation_id: int) -> Annotation:
+    """One of the rater's own annotations; anyone else's is NotFound, whoever asks."""
+    try:
+        return annotation_list_for_rater(project=project, user=user).get(pk=annotation_id)
+    except Annotation.DoesNotExist:
+        raise NotFound("Annotation not found.") from None
+
+
+def _median(values: list[int]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def project_progress(*, project: Project) -> dict:
+    """For managers: per labeler (done, skipped, median seconds per example) and how many
+    examples have 0..k labels."""
+    k = project.overlap
+    raters = (
+        project.memberships.filter(role=Role.LABELER)
+        .select_related("user")
+        .order_by("user__username")
+        .values_list("user_id", "user__username")
+    )
+    done = dict(
+        Annotation.objects.filter(example__project=project)
+        .values("rater_id")
+        .annotate(n=Count("id"))
+        .values_list("rater_id", "n")
+    )
+    skipped = dict(
+        Assignment.objects.filter(project=project, status=Assignment.Status.SKIPPED)
+        .values("rater_id")
+        .annotate(n=Count("id"))
+        .values_list("rater_id", "n")
+    )
+    medians = _median_ms_by_rater(project)
+    rows = []
+    seen = set()
+    for user_id, username in raters:
+        seen.add(user_id)
+        rows.append(
+            _progress_row(username, done.get(user_id, 0), skipped.get(user_id, 0), medians.get(user_id))
+        )
+    # Former labelers (or imported raters) who have work in the project still count.
+    if set(done) - seen:
+        names = dict(get_user_model().objects.filter(pk__in=set(done) - seen).values_list("pk", "username"))
+        for user_id, username in sorted(names.items(), key=lambda item: item[1]):
+            rows.append(_progress_row(username, done[user_id], skipped.get(user_id, 0), medians.get(user_id)))
+
+    by_count = dict(
+        project.examples.order_by()
+        .values("annotation_count")
+        .annotate(n=Count("id"))
+        .values_list("annotation_count", "n")
+    )
+    distribution = [{"labels": c, "examples": by_count.get(c, 0)} for c in range(k + 1)]
+    distribution[k]["examples"] += sum(n for c, n in by_count.items() if c > k)
+    total = sum(by_count.values())
+    return {
+        "labelers": rows,
+        "distribution": distribution,
+        "examples_total": total,
+        "examples_complete": distribution[k]["examples"],
+        "overlap": k,
+    }
+
+
+def _progress_row(username: str, done: int, skipped: int, median_ms: float | None) -> dict:
+    return {
+        "username": username,
+        "done": done,
+        "skipped": skipped,
+        "median_seconds": None if median_ms is None else round(median_ms / 1000, 1),
+    }
+
+
+def _median_ms_by_rater(project: Project) -> dict[int, float]:
+    timed = Annotation.objects.filter(example__project=project, time_spent_ms__isnull=False)
+    if connection.vendor == "postgresql":
+        sql, params = timed.values_list("rater_id", "time_spent_ms").query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT rater_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY time_spent_ms) "
+                f"FROM ({sql}) AS timed GROUP BY rater_id",
+                params,
+            )
+            return {rater_id: float(value) for rater_id, value in cursor.fetchall()}
+    values: dict[int, list[int]] = {}
+    for rater_id, ms in timed.values_list("rater_id", "time_spent_ms").iterator():
+        values.setdefault(rater_id, []).append(ms)
+    return {rater_id: _median(ms_list) for rater_id, ms_list in values.items()}

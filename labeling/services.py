@@ -1,0 +1,354 @@
+"""Writes for labeling: handing out examples under time-limited leases, submitting, skipping,
+undoing and editing annotations.
+
+Every check-then-write runs inside one transaction under the example's row lock and is backed
+by a constraint (labeling.models): at most k active slots per example, one assignment and one
+annotation per rater and example, one lease per rater and project.
+"""
+
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from consistency.report_services import agreement_refresh_soon
+from core.errors import AccessDenied, ApplicationError, NotFound
+from projects.models import Example, Label, Project, Role
+
+from .models import Annotation, Assignment
+from .selectors import (
+    annotation_get_for_rater,
+    annotation_is_editable,
+    annotation_last_undoable,
+    example_candidates,
+    guideline_in_force,
+    lease_current,
+)
+
+# How many locked candidates to try per label count before giving up on that count: a
+# candidate can turn out full under its lock when another rater took the last slot meanwhile.
+CANDIDATE_ATTEMPTS = 5
+MAX_TIME_SPENT_MS = 24 * 3600 * 1000
+LEASE_LOST_MESSAGE = (
+    "Your time on this example ran out and other labelers completed it, so this label was not saved."
+)
+
+
+def _lease_end(project: Project, now: datetime) -> datetime:
+    return now + timedelta(minutes=project.lease_minutes)
+
+
+def _lock_example(project: Project, example_id: int) -> Example:
+    try:
+        return project.examples.select_for_update().get(pk=example_id)
+    except (Example.DoesNotExist, ValueError, TypeError):
+        raise NotFound("Example not found.") from None
+
+
+class _Seats:
+    """The assignments of one locked example, after its expired leases were released."""
+
+    def __init__(self, example: Example, k: int, now: datetime):
+        leased, released = Assignment.Status.LEASED, Assignment.Status.RELEASED
+        fields = ("pk", "rater_id", "status", "slot", "expires_at")
+        rows = list(Assignment.objects.filter(example=example).values_list(*fields))
+        expired = {pk for pk, _, status, _, expires in rows if status == leased and expires <= now}
+        if expired:
+            # Abandoned leases go back to the pool: their slots are freed.
+            Assignment.objects.filter(pk__in=expired).update(status=released, updated_at=now)
+        statuses = {pk: released if pk in expired else status for pk, _, status, _, _ in rows}
+        self.by_rater = {rater_id: (pk, statuses[pk]) for pk, rater_id, _, _, _ in rows}
+        active = [(slot, statuses[pk]) for pk, _, _, slot, _ in rows if statuses[pk] in Assignment.ACTIVE]
+        live_leases = sum(1 for _, status in active if status == leased)
+        used = {slot for slot, _ in active}
+        self.free_slot = None
+        if example.annotation_count + live_leases < k:
+            self.free_slot = next((slot for slot in range(1, k + 1) if slot not in used), None)
+
+
+def _label_get(project: Project, label_id) -> Label:
+    try:
+        return project.labels.get(pk=label_id)
+    except (Label.DoesNotExist, ValueError, TypeError):
+        raise ApplicationError("Choose one of this project's labels.") from None
+
+
+def _clean_text(value: str | None, *, limit: int, what: str) -> str:
+    value = (value or "").strip()
+    if len(value) > limit:
+        raise ApplicationError(f"The {what} is too long (at most {limit} characters).")
+    return value
+
+
+def assignment_next(*, project: Project, user: AbstractBaseUser) -> Assignment | None:
+    """The example `user` should label now, held by a lease, or None when nothing is left for them.
+
+    A rater who still holds a lease gets the same example back (a reload burns nothing). Otherwise
+    examples that already have labels come first (most labels first, so examples finish and
+    agreement data arrives early), then the rest in id order; a rater never gets an example they
+    labeled or skipped, and no example gets more than k raters.
+    """
+    lease = lease_current(project=project, user=user)
+    if lease is not None and lease.expires_at > timezone.now():
+        return lease  # the common case: one indexed read, no transaction
+    if not project.memberships.filter(user=user, role=Role.LABELER).exists():
+        raise AccessDenied("Only a labeler of this project can label examples.")
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                return _assignment_next(project, user, lease if attempt == 0 else None, reread=attempt > 0)
+        except IntegrityError:
+            # Lost a race against the same rater in another tab (one lease per rater and
+            # project): the other request's lease wins and is returned on the next pass.
+            continue
+    raise ApplicationError("Could not reserve an example just now; please try again.")
+
+
+def _assignment_next(
+    project: Project, user: AbstractBaseUser, lease: Assignment | None, *, reread: bool
+) -> Assignment | None:
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        # A lease is cheap to lose in a crash (the example just returns to the pool), so its
+        # commit does not wait for the WAL flush. The candidate walk stops at the first free
+        # example, but its estimated cost (a whole index range) would trigger JIT compilation,
+        # which costs more than the query itself.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off; SET LOCAL jit = off")
+    if reread:
+        lease = lease_current(project=project, user=user)
+    if lease is not None:
+        if lease.expires_at > now:
+            return lease
+        example = _lock_example(project, lease.example_id)
+        lease = (
+            Assignment.objects.select_for_update()
+            .filter(pk=lease.pk, status=Assignment.Status.LEASED)
+            .first()
+        )
+        if lease is not None:
+            # Still leased means nobody released it, so its slot is still reserved: renew it.
+            if example.annotation_count < project.overlap:
+                lease.expires_at = _lease_end(project, now)
+                lease.save(update_fields=["expires_at", "updated_at"])
+                return lease
+            lease.status = Assignment.Status.RELEASED
+            lease.save(update_fields=["status", "updated_at"])
+
+    k = project.overlap
+    for count in range(k - 1, -1, -1):
+        tried: list[int] = []
+        for _ in range(CANDIDATE_ATTEMPTS):
+            candidates = example_candidates(project=project, user=user, annotation_count=count, now=now)
+            if tried:
+                candidates = candidates.exclude(pk__in=tried)
+            example = candidates.select_for_update(skip_locked=True, of=("self",)).first()
+            if example is None:
+                break
+            assignment = _claim(project, example, user, now)
+            if assignment is not None:
+                return assignment
+            tried.append(example.pk)
+    return None
+
+
+def _claim(project: Project, example: Example, user: AbstractBaseUser, now: datetime) -> Assignment | None:
+    """Under the example's lock: take a free slot for `user`, or None if the example is full.
+
+    The candidate query already excluded examples this rater labeled (also by import); the
+    unique (example, rater) constraint on annotations backs that up at submit time.
+    """
+    seats = _Seats(example, project.overlap, now)
+    mine = seats.by_rater.get(user.pk)
+    if (mine is not None and mine[1] != Assignment.Status.RELEASED) or seats.free_slot is None:
+        return None
+    expires_at = _lease_end(project, now)
+    if mine is None:
+        return Assignment.objects.create(
+            project=project, example=example, rater=user, slot=seats.free_slot, expires_at=expires_at
+        )
+    # The rater abandoned this example earlier and nobody filled it: give it back.
+    assignment = Assignment.objects.select_related("example").get(pk=mine[0])
+    assignment.status = Assignment.Status.LEASED
+    assignment.slot = seats.free_slot
+    assignment.expires_at = expires_at
+    assignment.skip_reason = ""
+    assignment.save(update_fields=["status", "slot", "expires_at", "skip_reason", "updated_at"])
+    return assignment
+
+
+def annotation_submit(
+    *,
+    project: Project,
+    user: AbstractBaseUser,
+    example_id: int,
+    label_id: int,
+    client_token: uuid.UUID | None,
+    ambiguous: bool = False,
+    ambiguous_note: str = "",
+    note: str = "",
+    time_spent_ms: int | None = None,
+) -> Annotation:
+    """Record `user`'s label for an example they hold a lease on; idempotent per client token.
+
+    A second submit with the same token (double click, retry after a lost response) returns the
+    annotation of the first. A lease that expired is still honoured while its slot is free (the
+    label is not thrown away when nobody needed the seat); once other raters have filled the
+    example, the submit is refused with LEASE_LOST_MESSAGE.
+    """
+    label = _label_get(project, label_id)
+    ambiguous_note = _clean_text(ambiguous_note, limit=1000, what="ambiguity note") if ambiguous else ""
+    note = _clean_text(note, limit=2000, what="note")
+    if time_spent_ms is not None:
+        time_spent_ms = min(max(int(time_spent_ms), 0), MAX_TIME_SPENT_MS)
+    try:
+        with transaction.atomic():
+            example = _lock_example(project, example_id)
+            if client_token is not None:
+                existing = Annotation.objects.filter(client_token=client_token).first()
+                if existing is not None:
+                    if existing.rater_id == user.pk and existing.example_id == example.pk:
+                        return existing
+                    raise ApplicationError("This form was already used. Reload the page and try again.")
+            assignment = Assignment.objects.select_for_update().filter(example=example, rater=user).first()
+            if assignment is None:
+                raise NotFound("This example is not assigned to you.")
+            _check_submittable(project, example, assignment)
+            annotation = Annotation.objects.create(
+                example=example,
+                rater=user,
+                label=label,
+                guideline_version=guideline_in_force(project=project),
+                ambiguous=bool(ambiguous),
+                ambiguous_note=ambiguous_note,
+                note=note,
+                time_spent_ms=time_spent_ms,
+                client_token=client_token,
+                source=Annotation.Source.LABELING,
+            )
+            assignment.status = Assignment.Status.SUBMITTED
+            assignment.save(update_fields=["status", "slot", "updated_at"])
+            Example.objects.filter(pk=example.pk).update(annotation_count=F("annotation_count") + 1)
+            if settings.CONCORD_AGREEMENT_AUTO_REFRESH:
+                # Debounced: at most one report waits per project, computed a while after it was asked for.
+                agreement_refresh_soon(
+                    project_id=project.pk, debounce_seconds=settings.CONCORD_AGREEMENT_DEBOUNCE_SECONDS
+                )
+            return annotation
+    except IntegrityError:
+        # Only reachable through a token reused on another example, or a bypassed check.
+        raise ApplicationError("This label could not be saved. Reload the page and try again.") from None
+
+
+def _check_submittable(project: Project, example: Example, assignment: Assignment) -> None:
+    """Under the example's lock: refuse labels the rater may not (or no longer) give."""
+    status = assignment.status
+    if status == Assignment.Status.SUBMITTED:
+        raise ApplicationError("You have already labeled this example.")
+    if status == Assignment.Status.SKIPPED:
+        raise ApplicationError("You skipped this example, so it can no longer be labeled by you.")
+    if status == Assignment.Status.LEASED:
+        # Live, or expired with its slot still reserved: nobody can have taken the seat.
+        if example.annotation_count >= project.overlap:
+            raise ApplicationError(LEASE_LOST_MESSAGE)
+        return
+    # Released: the lease expired and someone freed its slot; accept only if a seat is free.
+    slot = _Seats(example, project.overlap, timezone.now()).free_slot
+    if slot is None:
+        raise ApplicationError(LEASE_LOST_MESSAGE)
+    assignment.slot = slot
+
+
+def assignment_skip(
+    *, project: Project, user: AbstractBaseUser, example_id: int, reason: str = ""
+) -> Assignment:
+    """Give an example back: its slot is freed and the rater never gets it again."""
+    reason = _clean_text(reason, limit=500, what="reason")
+    with transaction.atomic():
+        example = _lock_example(project, example_id)
+        assignment = Assignment.objects.select_for_update().filter(example=example, rater=user).first()
+        if assignment is None:
+            raise NotFound("This example is not assigned to you.")
+        if assignment.status == Assignment.Status.SKIPPED:
+            return assignment
+        if assignment.status == Assignment.Status.SUBMITTED:
+            raise ApplicationError("You have already labeled this example; undo the label to skip it.")
+        assignment.status = Assignment.Status.SKIPPED
+        assignment.skip_reason = reason
+        assignment.save(update_fields=["status", "skip_reason", "updated_at"])
+        return assignment
+
+
+def annotation_undo(*, project: Project, user: AbstractBaseUser) -> Assignment:
+    """Delete the rater's most recent annotation (while editable) and hand its example back to them
+    as their live lease; a lease they held on another example is released."""
+    last = annotation_last_undoable(project=project, user=user)
+    if last is None:
+        raise ApplicationError("There is no label to undo.")
+    with transaction.atomic():
+        example = _lock_example(project, last.example_id)
+        annotation = Annotation.objects.select_for_update().filter(pk=last.pk, rater=user).first()
+        if annotation is None or not annotation_is_editable(annotation):
+            raise ApplicationError("That label can no longer be undone.")
+        now = timezone.now()
+        Assignment.objects.filter(project=project, rater=user, status=Assignment.Status.LEASED).exclude(
+            example=example
+        ).update(status=Assignment.Status.RELEASED, updated_at=now)
+        annotation.delete()
+        Example.objects.filter(pk=example.pk).update(
+            annotation_count=Greatest(F("annotation_count") - 1, Value(0))
+        )
+        example.refresh_from_db(fields=["annotation_count"])
+        assignment = Assignment.objects.select_for_update().filter(example=example, rater=user).first()
+        if assignment is not None and assignment.status == Assignment.Status.SUBMITTED:
+            assignment.status = Assignment.Status.LEASED  # keeps its slot: both states are active
+        else:
+            slot = _Seats(example, project.overlap, now).free_slot
+            if slot is None:
+                raise ApplicationError("That label can no longer be undone.")
+            if assignment is None:
+                assignment = Assignment(project=project, example=example, rater=user, slot=slot)
+            assignment.status = Assignment.Status.LEASED
+            assignment.slot = slot
+        assignment.expires_at = _lease_end(project, now)
+        assignment.save()
+        return assignment
+
+
+def annotation_update(
+    *,
+    project: Project,
+    user: AbstractBaseUser,
+    annotation_id: int,
+    label_id: int,
+    ambiguous: bool = False,
+    ambiguous_note: str = "",
+    note: str = "",
+) -> Annotation:
+    """Change one of the rater's own annotations while it is editable. The annotation is
+    re-stamped with the guideline in force, since the label is decided again under it."""
+    label = _label_get(project, label_id)
+    ambiguous_note = _clean_text(ambiguous_note, limit=1000, what="ambiguity note") if ambiguous else ""
+    note = _clean_text(note, limit=2000, what="note")
+    found = annotation_get_for_rater(project=project, user=user, annotation_id=annotation_id)
+    with transaction.atomic():
+        _lock_example(project, found.example_id)
+        annotation = Annotation.objects.select_for_update().filter(pk=found.pk, rater=user).first()
+        if annotation is None:
+            raise NotFound("Annotation not found.")
+        if not annotation_is_editable(annotation):
+            raise ApplicationError("This label has been adjudicated and can no longer be changed.")
+        annotation.label = label
+        annotation.ambiguous = bool(ambiguous)
+        annotation.ambiguous_note = ambiguous_note
+        annotation.note = note
+        annotation.guideline_version = guideline_in_force(project=project)
+        annotation.save(
+            update_fields=["label", "ambiguous", "ambiguous_note", "note", "guideline_version", "updated_at"]
+        )
+        return annotation

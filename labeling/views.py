@@ -1,0 +1,189 @@
+"""The labeler's pages (label, my work) and the manager's progress page. Thin: parse, call one
+service or selector, render the page or, for htmx, the work-area partial."""
+
+import uuid
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from core.errors import ApplicationError, NotFound
+from core.htmx import render_page_or_partial
+from projects.access import project_role_required
+from projects.models import Role
+
+from . import selectors, services
+from .forms import AnnotationEditForm, AnnotationSubmitForm, AssignmentSkipForm, first_error
+
+WORK_PAGE = "labeling/label.html"
+WORK_PARTIAL = "labeling/_work_area.html"
+
+
+def _work_context(request, *, notice: str = "", notice_level: str = "success") -> dict:
+    project, user = request.project, request.user
+    try:
+        assignment = services.assignment_next(project=project, user=user)
+    except ApplicationError as exc:
+        assignment, notice, notice_level = None, exc.message, "error"
+    example = assignment.example if assignment else None
+    metadata = []
+    if example is not None and isinstance(example.metadata, dict):
+        metadata = [
+            (field, example.metadata[field])
+            for field in project.visible_metadata or []
+            if field in example.metadata
+        ]
+    return {
+        "project": project,
+        "assignment": assignment,
+        "example": example,
+        "metadata": metadata,
+        "labels": list(project.labels.all()),
+        "client_token": uuid.uuid4(),
+        "progress": selectors.labeler_progress(project=project, user=user),
+        "undoable": selectors.annotation_last_undoable(project=project, user=user),
+        "notice": notice,
+        "notice_level": notice_level,
+    }
+
+
+def _after_action(request, slug: str, notice: str, level: str):
+    """htmx: the next example's work area, in place. Without JavaScript: POST, then redirect."""
+    if request.htmx:
+        return render(request, WORK_PARTIAL, _work_context(request, notice=notice, notice_level=level))
+    getattr(messages, level)(request, notice)
+    return redirect("labeling:label", slug=slug)
+
+
+@require_GET
+@project_role_required(Role.LABELER)
+def label_page(request, slug):
+    context = _work_context(request)
+    if not request.htmx:
+        context["guideline"] = selectors.guideline_in_force(project=request.project)
+    return render_page_or_partial(request, page=WORK_PAGE, partial=WORK_PARTIAL, context=context)
+
+
+@require_POST
+@project_role_required(Role.LABELER)
+def annotation_submit(request, slug, example_id):
+    form = AnnotationSubmitForm(request.POST)
+    if not form.is_valid():
+        return _after_action(request, slug, first_error(form), "error")
+    data = form.cleaned_data
+    try:
+        services.annotation_submit(
+            project=request.project,
+            user=request.user,
+            example_id=example_id,
+            label_id=data["label"],
+            client_token=data["client_token"],
+            ambiguous=data["ambiguous"],
+            ambiguous_note=data["ambiguous_note"],
+            note=data["note"],
+            time_spent_ms=data["time_spent_ms"],
+        )
+    except NotFound:
+        raise Http404("Example not found.") from None
+    except ApplicationError as exc:
+        return _after_action(request, slug, exc.message, "error")
+    return _after_action(request, slug, "Saved.", "success")
+
+
+@require_POST
+@project_role_required(Role.LABELER)
+def assignment_skip(request, slug, example_id):
+    form = AssignmentSkipForm(request.POST)
+    if not form.is_valid():
+        return _after_action(request, slug, first_error(form), "error")
+    try:
+        services.assignment_skip(
+            project=request.project,
+            user=request.user,
+            example_id=example_id,
+            reason=form.cleaned_data["reason"],
+        )
+    except NotFound:
+        raise Http404("Example not found.") from None
+    except ApplicationError as exc:
+        return _after_action(request, slug, exc.message, "error")
+    return _after_action(request, slug, "Skipped. You will not see that example again.", "success")
+
+
+@require_POST
+@project_role_required(Role.LABELER)
+def annotation_undo(request, slug):
+    try:
+        services.annotation_undo(project=request.project, user=request.user)
+    except NotFound:
+        raise Http404("Example not found.") from None
+    except ApplicationError as exc:
+        return _after_action(request, slug, exc.message, "error")
+    return _after_action(request, slug, "Your last label was undone. Label the example again.", "success")
+
+
+@require_GET
+@project_role_required(Role.LABELER)
+def my_work(request, slug):
+    annotations = selectors.annotation_list_for_rater(project=request.project, user=request.user)
+    page = Paginator(annotations, 25).get_page(request.GET.get("page"))
+    rows = [(annotation, selectors.annotation_is_editable(annotation)) for annotation in page.object_list]
+    return render(request, "labeling/my_work.html", {"project": request.project, "page": page, "rows": rows})
+
+
+@require_http_methods(["GET", "POST"])
+@project_role_required(Role.LABELER)
+def annotation_edit(request, slug, annotation_id):
+    project = request.project
+    try:
+        annotation = selectors.annotation_get_for_rater(
+            project=project, user=request.user, annotation_id=annotation_id
+        )
+    except NotFound:
+        raise Http404("Annotation not found.") from None
+    editable = selectors.annotation_is_editable(annotation)
+    initial = {
+        "label": annotation.label_id,
+        "ambiguous": annotation.ambiguous,
+        "ambiguous_note": annotation.ambiguous_note,
+        "note": annotation.note,
+    }
+    form = AnnotationEditForm(request.POST or None, initial=initial, project=project)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.annotation_update(
+                project=project,
+                user=request.user,
+                annotation_id=annotation.pk,
+                label_id=form.cleaned_data["label"],
+                ambiguous=form.cleaned_data["ambiguous"],
+                ambiguous_note=form.cleaned_data["ambiguous_note"],
+                note=form.cleaned_data["note"],
+            )
+        except NotFound:
+            raise Http404("Annotation not found.") from None
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Your label was updated.")
+            return redirect("labeling:my_work", slug=slug)
+    return render(
+        request,
+        "labeling/annotation_edit.html",
+        {"project": project, "annotation": annotation, "form": form, "editable": editable},
+    )
+
+
+@require_GET
+@project_role_required(Role.MANAGER)
+def progress(request, slug):
+    data = selectors.project_progress(project=request.project)
+    chart = {
+        "distribution": data["distribution"],
+        "labelers": [{"username": row["username"], "done": row["done"]} for row in data["labelers"]],
+    }
+    return render(
+        request, "labeling/progress.html", {"project": request.project, "data": data, "chart": chart}
+    )

@@ -1,0 +1,93 @@
+"""The next-example query stays an index walk on a large project: PostgreSQL's plan must not
+scan the annotation or assignment tables, whose size grows with every label."""
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from labeling.selectors import example_candidates
+from projects.models import Role
+from tests.factories import LabelFactory, MembershipFactory, ProjectFactory, UserFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+N_EXAMPLES = 50_000
+N_RATERS = 30
+
+
+def _fill(project, raters, label):
+    """N_EXAMPLES examples: 60% done (3 labels), 20% with 2, 10% with 1, the rest untouched,
+    each label backed by a submitted assignment (about 200k annotations)."""
+    rater_ids = [r.pk for r in raters]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO projects_example
+                (project_id, external_id, text, data, metadata, annotation_count, created_at)
+            SELECT %s, 'e' || n, 'text ' || n, '{}', '{}',
+                   CASE WHEN n %% 10 < 6 THEN 3 WHEN n %% 10 < 8 THEN 2 WHEN n %% 10 < 9 THEN 1 ELSE 0 END,
+                   now()
+            FROM generate_series(1, %s) AS n
+            """,
+            [project.pk, N_EXAMPLES],
+        )
+        cursor.execute(
+            """
+            INSERT INTO labeling_assignment
+                (project_id, example_id, rater_id, status, slot, expires_at, skip_reason,
+                 created_at, updated_at)
+            SELECT e.project_id, e.id, (%s::bigint[])[1 + (e.id + s) %% %s], 'submitted', s, NULL, '',
+                   now(), now()
+            FROM projects_example e, generate_series(1, 3) AS s
+            WHERE e.project_id = %s AND s <= e.annotation_count
+            """,
+            [rater_ids, len(rater_ids), project.pk],
+        )
+        cursor.execute(
+            """
+            INSERT INTO labeling_annotation
+                (example_id, rater_id, label_id, ambiguous, ambiguous_note, note, source,
+                 created_at, updated_at)
+            SELECT a.example_id, a.rater_id, %s, false, '', '', 'labeling', now(), now()
+            FROM labeling_assignment a WHERE a.project_id = %s
+            """,
+            [label.pk, project.pk],
+        )
+        cursor.execute("ANALYZE projects_example; ANALYZE labeling_assignment; ANALYZE labeling_annotation;")
+
+
+def explain(queryset) -> str:
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def test_next_example_query_uses_indexes_not_table_scans():
+    project = ProjectFactory(slug="big", overlap=3)
+    label = LabelFactory(project=project, shortcut_key="1")
+    raters = [UserFactory(username=f"big{n}") for n in range(N_RATERS)]
+    for rater in raters:
+        MembershipFactory(user=rater, project=project, role=Role.LABELER)
+    _fill(project, raters, label)
+
+    # The rater with the longest history: walking it per candidate would be the expensive mistake.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT rater_id FROM labeling_annotation GROUP BY rater_id ORDER BY count(*) DESC LIMIT 1"
+        )
+        heavy_id = cursor.fetchone()[0]
+    heavy = next(rater for rater in raters if rater.pk == heavy_id)
+    for count in (2, 1, 0):
+        candidates = example_candidates(
+            project=project, user=heavy, annotation_count=count, now=timezone.now()
+        )
+        plan = explain(candidates.select_for_update(skip_locked=True, of=("self",))[:1])
+        print(f"\n-- annotation_count={count}\n{plan}")
+        assert "Seq Scan on labeling_annotation" not in plan, plan
+        assert "Seq Scan on labeling_assignment" not in plan, plan
+        assert "Seq Scan on projects_example" not in plan, plan
+        assert "example_project_count_idx" in plan, plan
+        # The rater's own history is probed per candidate through the (example, rater) indexes.
+        assert "annotation_one_per_rater_and_example" in plan, plan
+        assert "assignment_one_per_rater_and_example" in plan, plan
