@@ -142,6 +142,11 @@ CONCORD_IMPORT_MAX_TEXT_CHARS = env_int("CONCORD_IMPORT_MAX_TEXT_CHARS", 20_000)
 CONCORD_IMPORT_MAX_ID_CHARS = 255
 CONCORD_IMPORT_MAX_METADATA_CHARS = env_int("CONCORD_IMPORT_MAX_METADATA_CHARS", 10_000)
 
+# Agreement reports are recomputed automatically this many seconds after new annotations
+# arrive (one waiting report per project, whatever the number of annotations).
+CONCORD_AGREEMENT_AUTO_REFRESH = env_bool("CONCORD_AGREEMENT_AUTO_REFRESH", True)
+CONCORD_AGREEMENT_DEBOUNCE_SECONDS = env_int("CONCORD_AGREEMENT_DEBOUNCE_SECONDS", 60)
+
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 X_FRAME_OPTIONS = "DENY"
@@ -158,6 +163,7 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_in": str(_queue_dir / "queue"),
         "data_folder_out": str(_queue_dir / "queue"),
         "processed_folder": str(_queue_dir / "processed"),
+        "control_folder": str(_queue_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ACKS_LATE = True

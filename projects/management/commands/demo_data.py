@@ -1,0 +1,122 @@
+"""Loads the "Support tickets" demo project: 300 messages, four labels, six people, guideline
+version 1, and annotations made through the real labeling services by simulated raters of
+uneven reliability, so the demo has real disagreements and examples still waiting."""
+
+import random
+import uuid
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from consistency.report_services import agreement_report_compute
+from consistency.services import guideline_draft_save, guideline_publish
+from labeling.services import annotation_submit, assignment_next, assignment_skip
+from projects.demo import GUIDELINE_V1, LABELS, RATERS, generate_messages, simulated_label
+from projects.models import Example, Project, Role
+from projects.services.projects import label_save, membership_save, project_create
+
+SLUG = "support-tickets"
+PASSWORD = "concord-demo"
+PEOPLE = [("maya", Role.MANAGER), ("sam", Role.SME)] + [(r.username, Role.LABELER) for r in RATERS]
+# Stop after this many annotations: most examples get their k labels, the rest still wait.
+ANNOTATION_BUDGET = 620
+
+
+class Command(BaseCommand):
+    help = "Create the demo project with its people and annotations (does nothing if it exists)."
+
+    def handle(self, *args, **options):
+        if Project.objects.filter(slug=SLUG).exists():
+            self.stdout.write("The demo project already exists; nothing to load.")
+        else:
+            self._load()
+        self._print_logins()
+
+    @transaction.atomic
+    def _load(self) -> None:
+        User = get_user_model()
+        users = {}
+        for username, _role in PEOPLE:
+            user, _ = User.objects.get_or_create(
+                username=username, defaults={"email": f"{username}@example.com"}
+            )
+            user.set_password(PASSWORD)
+            user.save()
+            users[username] = user
+        project = project_create(
+            name="Support tickets",
+            slug=SLUG,
+            creator=users["maya"],
+            overlap=3,
+            description="Route incoming customer messages by intent. Three labelers see each message.",
+        )
+        for username, role in PEOPLE[1:]:
+            membership_save(project=project, username=username, role=role)
+        for position, (name, key, colour, description) in enumerate(LABELS):
+            label_save(
+                project=project,
+                name=name,
+                shortcut_key=key,
+                colour=colour,
+                description=description,
+                position=position,
+            )
+        project.visible_metadata = ["channel", "language"]
+        project.save(update_fields=["visible_metadata"])
+        guideline_draft_save(project=project, user=users["sam"], body=GUIDELINE_V1)
+        guideline_publish(
+            project=project, user=users["maya"], changelog="First version of the intent guideline."
+        )
+
+        messages = generate_messages(300)
+        Example.objects.bulk_create(
+            Example(project=project, external_id=m.external_id, text=m.text, metadata=m.metadata)
+            for m in messages
+        )
+        by_external_id = {m.external_id: m for m in messages}
+        label_ids = dict(project.labels.values_list("name", "id"))
+        self._simulate_labeling(project, users, by_external_id, label_ids)
+        # A first agreement report, so the dashboard has something to show from the start.
+        agreement_report_compute(project_id=project.pk, slice_field="channel", requested_by=users["maya"])
+
+    def _simulate_labeling(self, project, users, by_external_id, label_ids) -> None:
+        rng = random.Random(11)
+        done = 0
+        while done < ANNOTATION_BUDGET:
+            progressed = False
+            for rater in RATERS:
+                assignment = assignment_next(project=project, user=users[rater.username])
+                if assignment is None:
+                    continue
+                progressed = True
+                example = assignment.example
+                if rng.random() < 0.02:
+                    assignment_skip(
+                        project=project,
+                        user=users[rater.username],
+                        example_id=example.pk,
+                        reason="Not sure what the customer means.",
+                    )
+                    continue
+                label, ambiguous = simulated_label(rng, rater, by_external_id[example.external_id])
+                annotation_submit(
+                    project=project,
+                    user=users[rater.username],
+                    example_id=example.pk,
+                    label_id=label_ids[label],
+                    client_token=uuid.uuid4(),
+                    ambiguous=ambiguous,
+                    ambiguous_note="Two intents in one message." if ambiguous else "",
+                    time_spent_ms=rng.randint(2500, 25000),
+                )
+                done += 1
+            if not progressed:
+                break
+
+    def _print_logins(self) -> None:
+        self.stdout.write(self.style.SUCCESS("\nConcord demo: http://127.0.0.1:8000/"))
+        self.stdout.write(f"Every demo account's password is: {PASSWORD}")
+        for username, role in PEOPLE:
+            self.stdout.write(f"  {username:<6} {Role(role).label}")
+        self.stdout.write("")
