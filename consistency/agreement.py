@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain
 from typing import Any
 
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import F, IntegerField, Value
+from django.db.models import Case, F, IntegerField, Value, When
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -59,6 +59,25 @@ class AgreementArrays:
     # With a slice field: per annotation a code into `slice_names` (the field's values, None if missing).
     slice_codes: np.ndarray | None = None
     slice_names: list[str | None] | None = None
+    # 1 for a current annotation, 0 for one superseded by relabeling (kept for per-version history).
+    current: np.ndarray | None = None
+
+    def subset(self, mask: np.ndarray) -> AgreementArrays:
+        return replace(
+            self,
+            items=self.items[mask],
+            raters=self.raters[mask],
+            labels=self.labels[mask],
+            versions=self.versions[mask],
+            slice_codes=None if self.slice_codes is None else self.slice_codes[mask],
+            current=None if self.current is None else self.current[mask],
+        )
+
+    def current_only(self) -> AgreementArrays:
+        """The annotations that count for the examples now (relabeled ones' old labels left out)."""
+        if self.current is None or bool(self.current.all()):
+            return self
+        return self.subset(self.current == 1)
 
     @property
     def n_labels(self) -> int:
@@ -117,12 +136,13 @@ def agreement_arrays(*, project: Project, slice_field: str = "") -> AgreementArr
     queryset = (
         Annotation.objects.filter(example__project=project)
         .annotate(
-            version=Coalesce("guideline_version__number", Value(NO_VERSION), output_field=IntegerField())
+            version=Coalesce("guideline_version__number", Value(NO_VERSION), output_field=IntegerField()),
+            current=Case(When(superseded_at__isnull=True, then=Value(1)), default=Value(0)),
         )
         .order_by()
-        .values_list("example_id", "rater_id", "label_id", "version")
+        .values_list("example_id", "rater_id", "label_id", "version", "current")
     )
-    numeric = _fetch_int_matrix(queryset, n_columns=4)
+    numeric = _fetch_int_matrix(queryset, n_columns=5)
     # Label ids -> codes in label order, vectorised.
     id_array = np.asarray(label_ids, dtype=np.int64)
     order = np.argsort(id_array)
@@ -140,6 +160,7 @@ def agreement_arrays(*, project: Project, slice_field: str = "") -> AgreementArr
         ordinal=project.labels_are_ordinal,
         slice_codes=slice_codes,
         slice_names=slice_names,
+        current=numeric[:, 4].copy(),
     )
 
 
@@ -203,7 +224,7 @@ def usernames(*, user_ids: np.ndarray) -> dict[int, str]:
 def gold_codes(*, arrays: AgreementArrays, gold: Mapping[int, int] | None) -> dict[int, int] | None:
     """Gold labels as {example id: label code}. `gold` maps example ids to label ids.
 
-    No gold labels exist in Concord yet; this is the hook for them (labels of other projects ignored).
+    The report passes the SME gold labels of current resolutions (labels of other projects ignored).
     """
     if gold is None:
         return None
@@ -226,22 +247,28 @@ def agreement_compute(
     """
     report = progress or (lambda percent, text: None)
     report(5, "Reading annotations")
-    arrays = agreement_arrays(project=project, slice_field=slice_field)
+    every = agreement_arrays(project=project, slice_field=slice_field)
+    # Overall figures, slices and per-rater rows use the current annotations only; the per-version
+    # figures use every annotation, so the agreement before a relabeling stays visible.
+    arrays = every.current_only()
     names = usernames(user_ids=arrays.raters)
     report(25, "Computing overall agreement")
+    codes = gold_codes(arrays=arrays, gold=gold)
     summary = stats.agreement_summary(
         arrays.items,
         arrays.raters,
         arrays.labels,
         max(arrays.n_labels, 1),
         ordinal=arrays.ordinal,
-        gold=gold_codes(arrays=arrays, gold=gold),
+        gold=codes,
         n_boot=n_boot,
     )
+    summary["per_rater"] = _with_gold_per_label(summary["per_rater"], arrays, codes)
     result = _with_names(summary, arrays.label_names, names)
     result["labels"] = list(arrays.label_names)
     report(60, "Computing agreement per guideline version")
-    result["by_guideline_version"] = _by_guideline_version(arrays, n_boot, summary)
+    whole = summary if every is arrays else None
+    result["by_guideline_version"] = _by_guideline_version(every, n_boot, whole)
     result["slice_field"] = slice_field or None
     if slice_field:
         report(80, f"Computing agreement per value of {slice_field}")
@@ -251,6 +278,34 @@ def agreement_compute(
     result["computed_at"] = timezone.now().isoformat()
     report(100, "Done")
     return result
+
+
+def _with_gold_per_label(
+    rows: list[dict[str, Any]], arrays: AgreementArrays, gold: dict[int, int] | None
+) -> list[dict[str, Any]]:
+    """Add each rater's accuracy against the gold labels per gold label:
+    `gold_accuracy_per_label` = [{label (code), n_gold, accuracy}] for the labels that have gold."""
+    if not gold:
+        return [{**row, "gold_accuracy_per_label": []} for row in rows]
+    g_items = np.fromiter(gold.keys(), dtype=np.int64, count=len(gold))
+    g_labels = np.fromiter(gold.values(), dtype=np.int64, count=len(gold))
+    order = np.argsort(g_items)
+    g_items, g_labels = g_items[order], g_labels[order]
+    pos = np.searchsorted(g_items, arrays.items)
+    pos_clipped = np.minimum(pos, max(len(g_items) - 1, 0))
+    has_gold = (pos < len(g_items)) & (g_items[pos_clipped] == arrays.items)
+    truth = np.where(has_gold, g_labels[pos_clipped], -1)
+    out = []
+    for row in rows:
+        mine = has_gold & (arrays.raters == int(row["rater"]))
+        per_label = []
+        for code in np.unique(truth[mine]):
+            cell = mine & (truth == code)
+            n = int(cell.sum())
+            hits = int((arrays.labels[cell] == code).sum())
+            per_label.append({"label": int(code), "n_gold": n, "accuracy": hits / n if n else None})
+        out.append({**row, "gold_accuracy_per_label": per_label})
+    return out
 
 
 def _subset_coefficients(arrays: AgreementArrays, mask: np.ndarray, n_boot: int) -> dict[str, Any]:
@@ -318,7 +373,17 @@ def _with_names(
         : len(label_names)
     ]
     result["per_rater"] = sorted(
-        ({**row, "rater": rater(row["rater"])} for row in summary["per_rater"]), key=lambda r: r["rater"]
+        (
+            {
+                **row,
+                "rater": rater(row["rater"]),
+                "gold_accuracy_per_label": [
+                    {**cell, "label": label(cell["label"])} for cell in row.get("gold_accuracy_per_label", [])
+                ],
+            }
+            for row in summary["per_rater"]
+        ),
+        key=lambda r: r["rater"],
     )
     result["label_confusion"] = [
         {**row, "label_a": label(row["label_a"]), "label_b": label(row["label_b"])}
@@ -415,3 +480,23 @@ def _estimate(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         return {"value": None, "ci95": None, "reason": None}
     return {"value": value.get("value"), "ci95": value.get("ci95"), "reason": value.get("reason")}
+
+
+def before_after(*, result: dict[str, Any]) -> dict[str, Any] | None:
+    """The two latest guideline versions side by side, per coefficient, with a plain-words verdict
+    only where the 95% intervals do not overlap; None with fewer than two versions."""
+    rows = [row for row in result.get("by_guideline_version") or [] if row.get("version")]
+    if len(rows) < 2:
+        return None
+    before, after = rows[-2], rows[-1]
+    out = []
+    for key in COEFFICIENTS:
+        old, new = _estimate(before.get(key)), _estimate(after.get(key))
+        verdict = "not yet distinguishable"
+        if old["ci95"] and new["ci95"] and old["value"] is not None and new["value"] is not None:
+            if new["ci95"][0] > old["ci95"][1]:
+                verdict = f"rose from {old['value']:.2f} to {new['value']:.2f} after v{after['version']}"
+            elif new["ci95"][1] < old["ci95"][0]:
+                verdict = f"fell from {old['value']:.2f} to {new['value']:.2f} after v{after['version']}"
+        out.append({"key": key, "before": old, "after": new, "verdict": verdict})
+    return {"before": before["version"], "after": after["version"], "coefficients": out}

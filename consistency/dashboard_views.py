@@ -14,6 +14,7 @@ from projects.models import Role
 
 from .agreement import (
     COEFFICIENTS,
+    before_after,
     kappa_matrix,
     metadata_fields,
     report_get,
@@ -22,6 +23,7 @@ from .agreement import (
     report_pending,
 )
 from .report_services import agreement_report_request
+from .review_selectors import review_queue_count
 
 COEFFICIENT_NAMES = {
     "percent_agreement": "Percent agreement",
@@ -34,6 +36,15 @@ REVIEWERS = (Role.MANAGER, Role.SME)
 
 def _coefficient_rows(row: dict) -> list[dict]:
     return [{"key": key, "name": COEFFICIENT_NAMES[key], **(row.get(key) or {})} for key in COEFFICIENTS]
+
+
+def _before_after_rows(result: dict) -> dict | None:
+    comparison = before_after(result=result)
+    if comparison is not None:
+        for row in comparison["coefficients"]:
+            row["name"] = COEFFICIENT_NAMES[row["key"]]
+            row["cells"] = [row["before"], row["after"]]
+    return comparison
 
 
 @require_GET
@@ -54,6 +65,13 @@ def agreement_dashboard(request, slug):
         "fields": fields,
         "chosen_slice": chosen or (result or {}).get("slice_field") or "",
         "names": COEFFICIENT_NAMES,
+        "is_manager": request.membership.role == Role.MANAGER,
+        "open_disagreements": review_queue_count(project=project),
+        "relabel_scopes": [
+            ("disagreements", "The examples whose disagreements led to the change"),
+            ("older", "Every example labeled under an older version"),
+            ("sample", "A random sample of those"),
+        ],
     }
     if result:
         history = report_history(project=project)
@@ -75,6 +93,7 @@ def agreement_dashboard(request, slug):
                     {"value": row["value"], "n_items": row["n_items"], "coefficients": _coefficient_rows(row)}
                     for row in (result.get("slices") or {}).get("values", [])
                 ],
+                "before_after": _before_after_rows(result),
                 "slice_outdated": bool(chosen) and chosen != result.get("slice_field"),
                 "matrix": kappa_matrix(result=result),
                 "chart_data": {

@@ -114,3 +114,150 @@ class AgreementReport(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+
+class ConsensusLabel(models.Model):
+    """The current consensus of one example: what the dataset release reads.
+
+    Rewritten by the disagreement rules (unanimous, majority), by an SME's resolution (gold, or
+    excluded with no label), and removed when the example goes back for relabeling.
+    """
+
+    class Source(models.TextChoices):
+        GOLD = "gold", "SME gold label"
+        UNANIMOUS = "unanimous", "Unanimous"
+        MAJORITY = "majority", "Accepted majority"
+        EXCLUDED = "excluded", "Excluded as genuinely ambiguous"
+
+    example = models.OneToOneField("projects.Example", on_delete=models.CASCADE, related_name="consensus")
+    label = models.ForeignKey(
+        "projects.Label", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    source = models.CharField(max_length=16, choices=Source.choices)
+    agreement = models.FloatField(null=True, blank=True, help_text="Share of raters who chose the label.")
+    n_raters = models.PositiveSmallIntegerField(default=0)
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(source__in=["gold", "unanimous", "majority", "excluded"]),
+                name="consensus_source_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(source="excluded", label__isnull=True)
+                | (~Q(source="excluded") & Q(label__isnull=False)),
+                name="consensus_label_matches_source",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"example {self.example_id}: {self.label_id} ({self.source})"
+
+
+class Disagreement(models.Model):
+    """An example the rules sent to the SME queue. At most one open per example."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+
+    class Reason(models.TextChoices):
+        SPLIT = "split", "Votes split evenly"
+        BELOW_THRESHOLD = "below_threshold", "Majority below the threshold"
+        AMBIGUOUS = "ambiguous", "Flagged ambiguous by a rater"
+        MAJORITY_REVIEW = "majority_review", "Majority sent for review"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="disagreements")
+    example = models.ForeignKey("projects.Example", on_delete=models.CASCADE, related_name="disagreements")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    # The two most-voted labels, for filtering the queue by label pair (label_b null: one label only).
+    label_a = models.ForeignKey(
+        "projects.Label", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    label_b = models.ForeignKey(
+        "projects.Label", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    majority_share = models.FloatField(null=True, blank=True)
+    guideline_versions = models.ManyToManyField(GuidelineVersion, blank=True, related_name="disagreements")
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["example"], condition=Q(status="open"), name="disagreement_one_open_per_example"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "resolved"]), name="disagreement_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(reason__in=["split", "below_threshold", "ambiguous", "majority_review"]),
+                name="disagreement_reason_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "status", "created_at"], name="disagreement_queue_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"disagreement {self.pk} on example {self.example_id} ({self.status})"
+
+
+class Resolution(models.Model):
+    """An SME's final word on a disagreement. Never edited: a revision is a new resolution that
+    supersedes the previous one (unique, so two concurrent revisions cannot both win). The current
+    resolution of an example is its newest."""
+
+    class Verdict(models.TextChoices):
+        GOLD = "gold", "Gold label"
+        EXCLUDED = "excluded", "Genuinely ambiguous: keep out of the dataset"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="resolutions")
+    disagreement = models.ForeignKey(Disagreement, on_delete=models.CASCADE, related_name="resolutions")
+    example = models.ForeignKey("projects.Example", on_delete=models.CASCADE, related_name="resolutions")
+    label = models.ForeignKey(
+        "projects.Label", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    guideline_gap = models.BooleanField(default=False)
+    rationale = models.TextField(blank=True)
+    sme = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="resolutions")
+    supersedes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["example", "-created_at", "-id"]
+        constraints = [
+            # One first resolution per disagreement; revisions chain through `supersedes`.
+            models.UniqueConstraint(
+                fields=["disagreement"],
+                condition=Q(supersedes__isnull=True),
+                name="resolution_one_first_per_disagreement",
+            ),
+            models.CheckConstraint(
+                condition=Q(verdict="gold", label__isnull=False) | Q(verdict="excluded", label__isnull=True),
+                name="resolution_label_matches_verdict",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"resolution {self.pk} of example {self.example_id} ({self.verdict})"
+
+
+class WorkedExample(models.Model):
+    """A resolved case an SME added to the guideline draft, linked back to its example."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="worked_examples")
+    resolution = models.OneToOneField(Resolution, on_delete=models.CASCADE, related_name="worked_example")
+    example = models.ForeignKey("projects.Example", on_delete=models.CASCADE, related_name="worked_examples")
+    text = models.TextField(help_text="The Markdown appended to the draft.")
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"worked example from resolution {self.resolution_id}"

@@ -18,6 +18,7 @@ from projects.models import Project
 
 from .agreement import agreement_compute, slice_field_clean
 from .models import AgreementReport
+from .review_selectors import gold_labels
 from .tasks import agreement_report_task
 
 logger = logging.getLogger(__name__)
@@ -188,6 +189,9 @@ def _compute_into(report: AgreementReport, *, gold: Mapping[int, int] | None = N
         # The slice field was checked when the report was created; check again in case the
         # examples changed, because it ends up in a query.
         slice_field = slice_field_clean(project=report.project, field=report.slice_field)
+        if gold is None:
+            # Human-level performance: each rater against the SME gold labels of current resolutions.
+            gold = gold_labels(project=report.project)
         result = agreement_compute(
             project=report.project, slice_field=slice_field, gold=gold, progress=progress
         )

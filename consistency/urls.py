@@ -1,16 +1,34 @@
-"""Pages of the consistency app, under /projects/<slug>/: published guidelines and the agreement
-dashboard."""
+"""Pages of the consistency app, under /projects/<slug>/: published guidelines and their diff, the
+agreement dashboard, and the SME review queue."""
 
 from django.urls import path
 
-from . import dashboard_views, views
+from . import dashboard_views, review_views, views
 
 app_name = "consistency"
 
 urlpatterns = [
     path("guidelines/", views.guideline_versions, name="guidelines"),
     path("guidelines/v<int:number>/", views.guideline_version_detail, name="guideline_version"),
+    path("guidelines/diff/", views.guideline_diff, name="guideline_diff"),
+    path(
+        "guidelines/v<int:number>/dismiss/", views.guideline_banner_dismiss, name="guideline_banner_dismiss"
+    ),
     path("agreement/", dashboard_views.agreement_dashboard, name="agreement_dashboard"),
     path("agreement/reports/", dashboard_views.agreement_report_create, name="agreement_report_create"),
     path("agreement/status/", dashboard_views.agreement_report_status, name="agreement_report_status"),
+    path("review/", review_views.review_queue, name="review_queue"),
+    path("review/<int:disagreement_id>/", review_views.review_item, name="review_item"),
+    path("review/<int:disagreement_id>/resolve/", review_views.review_resolve, name="review_resolve"),
+    path(
+        "review/resolutions/<int:resolution_id>/revise/",
+        review_views.resolution_revise,
+        name="resolution_revise",
+    ),
+    path(
+        "review/resolutions/<int:resolution_id>/worked-example/",
+        review_views.worked_example_add,
+        name="worked_example_add",
+    ),
+    path("review/relabel/", review_views.relabel_request, name="relabel_request"),
 ]

@@ -1,11 +1,14 @@
-"""Guideline pages every member may read: the published versions, never the draft."""
+"""Guideline pages every member may read: the published versions and the diff between two of
+them, never the draft; and dismissing the "new version" banner."""
 
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
 from projects.access import project_role_required
 
-from .selectors import guideline_in_force
+from .guideline_diff import diff_html, diff_stats
+from .selectors import BANNER_SESSION_KEY, guideline_in_force
 
 
 @project_role_required()
@@ -30,3 +33,44 @@ def guideline_version_detail(request, slug, number):
     return render(
         request, "consistency/guideline_version.html", {"project": request.project, "version": version}
     )
+
+
+def _version_number(raw, default: int | None) -> int | None:
+    return int(raw) if isinstance(raw, str) and raw.isdigit() else default
+
+
+@require_GET
+@project_role_required()
+def guideline_diff(request, slug):
+    """Word-level diff between two published versions (?a=1&b=2; defaults: the two latest)."""
+    project = request.project
+    numbers = list(project.guideline_versions.order_by("number").values_list("number", flat=True))
+    if len(numbers) < 2:
+        return render(
+            request, "consistency/guideline_diff.html", {"project": project, "numbers": numbers, "old": None}
+        )
+    a = _version_number(request.GET.get("a"), numbers[-2])
+    b = _version_number(request.GET.get("b"), numbers[-1])
+    versions = {v.number: v for v in project.guideline_versions.filter(number__in=[a, b])}
+    if a not in versions or b not in versions:
+        raise Http404("No such guideline version.")
+    old, new = versions[a], versions[b]
+    context = {
+        "project": project,
+        "numbers": numbers,
+        "old": old,
+        "new": new,
+        "diff": diff_html(old.body, new.body),
+        "stats": diff_stats(old.body, new.body),
+    }
+    return render(request, "consistency/guideline_diff.html", context)
+
+
+@require_POST
+@project_role_required()
+def guideline_banner_dismiss(request, slug, number):
+    """Hide the "new guideline version" banner up to version `number` (kept in the session)."""
+    dismissed = request.session.get(BANNER_SESSION_KEY, {})
+    dismissed[str(request.project.pk)] = int(number)
+    request.session[BANNER_SESSION_KEY] = dismissed
+    return redirect("labeling:label", slug=slug)

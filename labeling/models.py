@@ -92,11 +92,18 @@ class Annotation(TimeStampedModel):
     # Idempotency key from the labeling form: a retried or double submit carries the same token.
     client_token = models.UUIDField(null=True, blank=True, unique=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.LABELING)
+    # Set when the example was sent back for relabeling under a newer guideline: the annotation
+    # stays as history (agreement per guideline version) but no longer counts for the example.
+    superseded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["example", "created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["example", "rater"], name="annotation_one_per_rater_and_example"),
+            models.UniqueConstraint(
+                fields=["example", "rater"],
+                condition=Q(superseded_at__isnull=True),
+                name="annotation_one_current_per_rater_and_example",
+            ),
             models.CheckConstraint(
                 condition=Q(source__in=["labeling", "import"]), name="annotation_source_valid"
             ),

@@ -8,11 +8,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from consistency.models import GuidelineVersion
+from consistency.models import ConsensusLabel, GuidelineVersion
 from core.errors import NotFound
 from projects.models import Example, Project, Role
 
@@ -27,12 +27,32 @@ def guideline_in_force(*, project: Project) -> GuidelineVersion | None:
 def annotation_is_editable(annotation: Annotation) -> bool:
     """Whether the rater may still change or undo this annotation.
 
-    Rule: annotations made in Concord stay editable until their example is adjudicated.
+    Rule: annotations made in Concord stay editable until their example is adjudicated (an SME's
+    resolution set its consensus to gold or excluded) or sent back for relabeling (superseded).
     Imported annotations are history, not the rater's live work, so they are never editable.
-    There is no adjudication model yet; the review workflow extends this function (e.g.
-    `and not Resolution.objects.filter(example_id=annotation.example_id).exists()`).
     """
-    return annotation.source == Annotation.Source.LABELING
+    if annotation.source != Annotation.Source.LABELING or annotation.superseded_at is not None:
+        return False
+    return not ConsensusLabel.objects.filter(
+        example_id=annotation.example_id,
+        source__in=[ConsensusLabel.Source.GOLD, ConsensusLabel.Source.EXCLUDED],
+    ).exists()
+
+
+def annotations_editable(annotations: list[Annotation]) -> set[int]:
+    """The ids of `annotations` that annotation_is_editable would allow, in one query (a page of
+    the rater's work)."""
+    decided = set(
+        ConsensusLabel.objects.filter(
+            example_id__in={a.example_id for a in annotations},
+            source__in=[ConsensusLabel.Source.GOLD, ConsensusLabel.Source.EXCLUDED],
+        ).values_list("example_id", flat=True)
+    )
+    return {
+        a.pk
+        for a in annotations
+        if a.source == Annotation.Source.LABELING and a.superseded_at is None and a.example_id not in decided
+    }
 
 
 def lease_current(*, project: Project, user: AbstractBaseUser) -> Assignment | None:
@@ -68,7 +88,11 @@ def example_candidates(*, project: Project, user: AbstractBaseUser, annotation_c
         rater=user,
         status__in=[Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED, Assignment.Status.LEASED],
     ).values("pk")[:1]
-    own_annotation = Annotation.objects.filter(example=OuterRef("pk"), rater=user).order_by().values("pk")[:1]
+    own_annotation = (
+        Annotation.objects.filter(example=OuterRef("pk"), rater=user, superseded_at__isnull=True)
+        .order_by()
+        .values("pk")[:1]
+    )
     return (
         Example.objects.filter(project=project, annotation_count=annotation_count)
         .alias(
@@ -77,7 +101,8 @@ def example_candidates(*, project: Project, user: AbstractBaseUser, annotation_c
             own_annotation=Subquery(own_annotation),
         )
         .filter(
-            live__lt=project.overlap - annotation_count,
+            # The example's effective k is overlap + the extra raters granted on a split.
+            live__lt=project.overlap + F("extra_raters") - annotation_count,
             own_assignment__isnull=True,
             own_annotation__isnull=True,
         )
@@ -116,7 +141,12 @@ def annotation_last_undoable(*, project: Project, user: AbstractBaseUser) -> Ann
     """The rater's most recent annotation in the project, if it can still be undone."""
     last = (
         Annotation.objects.select_related("label")
-        .filter(rater=user, example__project=project, source=Annotation.Source.LABELING)
+        .filter(
+            rater=user,
+            example__project=project,
+            source=Annotation.Source.LABELING,
+            superseded_at__isnull=True,
+        )
         .order_by("-created_at", "-id")
         .first()
     )

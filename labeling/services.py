@@ -17,6 +17,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from consistency.report_services import agreement_refresh_soon
+from consistency.review_services import disagreement_detect, effective_k
 from core.errors import AccessDenied, ApplicationError, NotFound
 from projects.models import Example, Label, Project, Role
 
@@ -34,6 +35,7 @@ from .selectors import (
 # candidate can turn out full under its lock when another rater took the last slot meanwhile.
 CANDIDATE_ATTEMPTS = 5
 MAX_TIME_SPENT_MS = 24 * 3600 * 1000
+MAX_SLOTS = 25  # the assignment slot check constraint
 LEASE_LOST_MESSAGE = (
     "Your time on this example ran out and other labelers completed it, so this label was not saved."
 )
@@ -133,14 +135,15 @@ def _assignment_next(
         )
         if lease is not None:
             # Still leased means nobody released it, so its slot is still reserved: renew it.
-            if example.annotation_count < project.overlap:
+            if example.annotation_count < effective_k(project=project, example=example):
                 lease.expires_at = _lease_end(project, now)
                 lease.save(update_fields=["expires_at", "updated_at"])
                 return lease
             lease.status = Assignment.Status.RELEASED
             lease.save(update_fields=["status", "updated_at"])
 
-    k = project.overlap
+    # Examples that were granted extra raters (adaptive overlap) can hold up to overlap + m labels.
+    k = min(project.overlap + project.extra_raters_on_split, MAX_SLOTS)
     for count in range(k - 1, -1, -1):
         tried: list[int] = []
         for _ in range(CANDIDATE_ATTEMPTS):
@@ -163,7 +166,7 @@ def _claim(project: Project, example: Example, user: AbstractBaseUser, now: date
     The candidate query already excluded examples this rater labeled (also by import); the
     unique (example, rater) constraint on annotations backs that up at submit time.
     """
-    seats = _Seats(example, project.overlap, now)
+    seats = _Seats(example, effective_k(project=project, example=example), now)
     mine = seats.by_rater.get(user.pk)
     if (mine is not None and mine[1] != Assignment.Status.RELEASED) or seats.free_slot is None:
         return None
@@ -234,6 +237,8 @@ def annotation_submit(
             assignment.status = Assignment.Status.SUBMITTED
             assignment.save(update_fields=["status", "slot", "updated_at"])
             Example.objects.filter(pk=example.pk).update(annotation_count=F("annotation_count") + 1)
+            # Under the example's lock: the rules see every current annotation, this one included.
+            disagreement_detect(project=project, example=example)
             if settings.CONCORD_AGREEMENT_AUTO_REFRESH:
                 # Debounced: at most one report waits per project, computed a while after it was asked for.
                 agreement_refresh_soon(
@@ -254,11 +259,11 @@ def _check_submittable(project: Project, example: Example, assignment: Assignmen
         raise ApplicationError("You skipped this example, so it can no longer be labeled by you.")
     if status == Assignment.Status.LEASED:
         # Live, or expired with its slot still reserved: nobody can have taken the seat.
-        if example.annotation_count >= project.overlap:
+        if example.annotation_count >= effective_k(project=project, example=example):
             raise ApplicationError(LEASE_LOST_MESSAGE)
         return
     # Released: the lease expired and someone freed its slot; accept only if a seat is free.
-    slot = _Seats(example, project.overlap, timezone.now()).free_slot
+    slot = _Seats(example, effective_k(project=project, example=example), timezone.now()).free_slot
     if slot is None:
         raise ApplicationError(LEASE_LOST_MESSAGE)
     assignment.slot = slot
@@ -308,7 +313,7 @@ def annotation_undo(*, project: Project, user: AbstractBaseUser) -> Assignment:
         if assignment is not None and assignment.status == Assignment.Status.SUBMITTED:
             assignment.status = Assignment.Status.LEASED  # keeps its slot: both states are active
         else:
-            slot = _Seats(example, project.overlap, now).free_slot
+            slot = _Seats(example, effective_k(project=project, example=example), now).free_slot
             if slot is None:
                 raise ApplicationError("That label can no longer be undone.")
             if assignment is None:
@@ -317,6 +322,7 @@ def annotation_undo(*, project: Project, user: AbstractBaseUser) -> Assignment:
             assignment.slot = slot
         assignment.expires_at = _lease_end(project, now)
         assignment.save()
+        disagreement_detect(project=project, example=example)
         return assignment
 
 
@@ -337,7 +343,7 @@ def annotation_update(
     note = _clean_text(note, limit=2000, what="note")
     found = annotation_get_for_rater(project=project, user=user, annotation_id=annotation_id)
     with transaction.atomic():
-        _lock_example(project, found.example_id)
+        example = _lock_example(project, found.example_id)
         annotation = Annotation.objects.select_for_update().filter(pk=found.pk, rater=user).first()
         if annotation is None:
             raise NotFound("Annotation not found.")
@@ -351,4 +357,5 @@ def annotation_update(
         annotation.save(
             update_fields=["label", "ambiguous", "ambiguous_note", "note", "guideline_version", "updated_at"]
         )
+        disagreement_detect(project=project, example=example)
         return annotation

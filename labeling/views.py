@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from consistency.selectors import BANNER_SESSION_KEY, guideline_banner_version
 from core.errors import ApplicationError, NotFound
 from core.htmx import render_page_or_partial
 from projects.access import project_role_required
@@ -63,6 +64,10 @@ def label_page(request, slug):
     context = _work_context(request)
     if not request.htmx:
         context["guideline"] = selectors.guideline_in_force(project=request.project)
+        dismissed = request.session.get(BANNER_SESSION_KEY, {}).get(str(request.project.pk))
+        context["banner"] = guideline_banner_version(
+            project=request.project, user=request.user, dismissed_number=dismissed
+        )
     return render_page_or_partial(request, page=WORK_PAGE, partial=WORK_PARTIAL, context=context)
 
 
@@ -129,7 +134,9 @@ def annotation_undo(request, slug):
 def my_work(request, slug):
     annotations = selectors.annotation_list_for_rater(project=request.project, user=request.user)
     page = Paginator(annotations, 25).get_page(request.GET.get("page"))
-    rows = [(annotation, selectors.annotation_is_editable(annotation)) for annotation in page.object_list]
+    annotations = list(page.object_list)
+    editable = selectors.annotations_editable(annotations)
+    rows = [(annotation, annotation.pk in editable) for annotation in annotations]
     return render(request, "labeling/my_work.html", {"project": request.project, "page": page, "rows": rows})
 
 

@@ -28,8 +28,30 @@ class ProjectSettingsForm(forms.ModelForm):
 
     class Meta:
         model = Project
-        fields = ["name", "description", "overlap", "lease_minutes", "labels_are_ordinal"]
+        fields = [
+            "name",
+            "description",
+            "overlap",
+            "lease_minutes",
+            "labels_are_ordinal",
+            "majority_threshold",
+            "accept_majority",
+            "extra_raters_on_split",
+        ]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        labels = {
+            "majority_threshold": "Majority threshold",
+            "accept_majority": "Accept majorities without review",
+            "extra_raters_on_split": "Extra raters on a split",
+        }
+        help_texts = {
+            "majority_threshold": "Share of raters (above 0.5, at most 1) a label needs to count as a "
+            "majority, e.g. 0.66 for 2 of 3. Anything below goes to the SME review queue.",
+            "accept_majority": "If off, majorities also go to the review queue; only unanimous "
+            "examples go straight to the clean set.",
+            "extra_raters_on_split": "When the votes split, first ask up to this many more raters "
+            "(0 to 10) before queueing the example for an SME.",
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -37,8 +59,27 @@ class ProjectSettingsForm(forms.ModelForm):
         self.fields["overlap"].max_value = 25
         self.fields["lease_minutes"].min_value = 1
         self.fields["lease_minutes"].max_value = 24 * 60
+        # The review rules keep their current values when a form leaves them out.
+        self.fields["majority_threshold"].required = False
+        self.fields["extra_raters_on_split"].required = False
         if self.instance and not self.is_bound:
             self.initial["visible_metadata"] = ", ".join(self.instance.visible_metadata or [])
+
+    def clean_majority_threshold(self) -> float:
+        value = self.cleaned_data["majority_threshold"]
+        if value is None:
+            return self.instance.majority_threshold
+        if not 0.5 < value <= 1.0:
+            raise forms.ValidationError("Use a share above 0.5 and at most 1 (e.g. 0.66).")
+        return value
+
+    def clean_extra_raters_on_split(self) -> int:
+        value = self.cleaned_data["extra_raters_on_split"]
+        if value is None:
+            return self.instance.extra_raters_on_split
+        if not 0 <= value <= 10:
+            raise forms.ValidationError("Ask at most 10 extra raters.")
+        return value
 
     def clean_visible_metadata(self) -> list[str]:
         raw = self.cleaned_data.get("visible_metadata") or ""

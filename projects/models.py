@@ -167,6 +167,9 @@ class Example(models.Model):
     # Denormalised count of annotations, kept by the labeling services under the example's
     # row lock, so choosing the next example never counts annotations per request.
     annotation_count = models.PositiveSmallIntegerField(default=0)
+    # Raters asked on top of the project's overlap because the votes split (adaptive overlap):
+    # the example's effective k is overlap + extra_raters.
+    extra_raters = models.PositiveSmallIntegerField(default=0, db_default=0)  # raw imports omit it
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

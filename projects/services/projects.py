@@ -19,6 +19,9 @@ PROJECT_EDITABLE_FIELDS = (
     "lease_minutes",
     "labels_are_ordinal",
     "visible_metadata",
+    "majority_threshold",
+    "accept_majority",
+    "extra_raters_on_split",
 )
 
 

@@ -32,7 +32,12 @@ def data(project, other_project):
     AnnotationFactory(example=e2, rater=alice, label=labels[1])
     AnnotationFactory(example=e3, rater=bob, label=labels[1])
     # Another project's annotations never leak in.
-    AnnotationFactory(example=ExampleFactory(project=other_project, metadata={"secret": 1}), rater=alice)
+    # An explicit label: a factory-made one takes a key from a global sequence that can collide.
+    AnnotationFactory(
+        example=ExampleFactory(project=other_project, metadata={"secret": 1}),
+        rater=alice,
+        label=other_project.labels.first(),
+    )
     return {"e": (e1, e2, e3), "alice": alice, "bob": bob, "labels": labels}
 
 

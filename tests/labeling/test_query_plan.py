@@ -89,5 +89,5 @@ def test_next_example_query_uses_indexes_not_table_scans():
         assert "Seq Scan on projects_example" not in plan, plan
         assert "example_project_count_idx" in plan, plan
         # The rater's own history is probed per candidate through the (example, rater) indexes.
-        assert "annotation_one_per_rater_and_example" in plan, plan
+        assert "annotation_one_current_per_rater_and_example" in plan, plan
         assert "assignment_one_per_rater_and_example" in plan, plan

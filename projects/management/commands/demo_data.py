@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from consistency.report_services import agreement_report_compute
+from consistency.review_services import disagreements_detect_all
 from consistency.services import guideline_draft_save, guideline_publish
 from labeling.services import annotation_submit, assignment_next, assignment_skip
 from projects.demo import GUIDELINE_V1, LABELS, RATERS, generate_messages, simulated_label
@@ -77,6 +78,10 @@ class Command(BaseCommand):
         by_external_id = {m.external_id: m for m in messages}
         label_ids = dict(project.labels.values_list("name", "id"))
         self._simulate_labeling(project, users, by_external_id, label_ids)
+        # Labeling already ran the disagreement rules per example; running them once more over every
+        # labeled example makes the demo's queue complete whatever path the data took in.
+        queued = disagreements_detect_all(project=project)
+        self.stdout.write(f"{queued} disagreements wait in the SME review queue.")
         # A first agreement report, so the dashboard has something to show from the start.
         agreement_report_compute(project_id=project.pk, slice_field="channel", requested_by=users["maya"])
 

@@ -1,0 +1,200 @@
+"""Reads for the review workflow: the SME queue with its filters and order, one review item with
+everything the SME needs to decide, the guideline sections of the labels involved, and the gold
+labels from current resolutions. Every read goes through the project the caller holds."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db.models import Q, QuerySet, TextField
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from core.errors import NotFound
+from core.markdown import render_markdown
+from labeling.models import Annotation
+from projects.models import Project
+
+from .agreement import metadata_fields
+from .models import Disagreement, Resolution
+
+AGE_CHOICES = {"1": 1, "7": 7, "30": 30}  # "opened more than N days ago"
+QUEUE_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """Already validated: label ids of the project, a known metadata key, an existing version."""
+
+    label_pair: tuple[int, int] | None = None
+    field: str = ""
+    value: str = ""
+    version: int | None = None
+    older_than_days: int | None = None
+
+
+def queue_filters_clean(*, project: Project, params) -> QueueFilters:
+    """Turn request parameters into filters, dropping anything that is not one of the project's
+    own labels, metadata keys or guideline versions (request strings never reach a lookup)."""
+    label_ids = set(project.labels.values_list("pk", flat=True))
+    pair = None
+    raw_pair = str(params.get("pair") or "")
+    if re.fullmatch(r"\d+-\d+", raw_pair):
+        a, b = sorted(int(part) for part in raw_pair.split("-"))
+        if a in label_ids and b in label_ids:
+            pair = (a, b)
+    field = str(params.get("field") or "")
+    if field and field not in metadata_fields(project=project):
+        field = ""
+    value = str(params.get("value") or "")[:500] if field else ""
+    version = None
+    raw_version = str(params.get("version") or "")
+    if raw_version.isdigit() and project.guideline_versions.filter(number=int(raw_version)).exists():
+        version = int(raw_version)
+    older = AGE_CHOICES.get(str(params.get("age") or ""))
+    return QueueFilters(label_pair=pair, field=field, value=value, version=version, older_than_days=older)
+
+
+def _pair(a: int | None, b: int | None) -> tuple[int | None, int | None]:
+    return (a, b) if (a or 0) <= (b or 0) else (b, a)
+
+
+def label_pair_counts(*, project: Project) -> Counter:
+    """Open disagreements per unordered label pair: how confused each pair is."""
+    rows = Disagreement.objects.filter(project=project, status=Disagreement.Status.OPEN).values_list(
+        "label_a_id", "label_b_id"
+    )
+    return Counter(_pair(a, b) for a, b in rows)
+
+
+def review_queue(
+    *, project: Project, filters: QueueFilters, limit: int = QUEUE_PAGE_SIZE
+) -> list[Disagreement]:
+    """Open disagreements matching `filters`, the most confused label pairs first, then oldest first."""
+    queryset = Disagreement.objects.filter(project=project, status=Disagreement.Status.OPEN)
+    if filters.label_pair is not None:
+        a, b = filters.label_pair
+        queryset = queryset.filter(Q(label_a_id=a, label_b_id=b) | Q(label_a_id=b, label_b_id=a))
+    if filters.field:
+        # KeyTextTransform takes the key as one name, never as a chain of lookups.
+        # Cast: a bare key transform compares as JSON on SQLite; the filter value is plain text.
+        value = Cast(KeyTextTransform(filters.field, "example__metadata"), TextField())
+        queryset = queryset.annotate(slice_value=value).filter(slice_value=filters.value)
+    if filters.version is not None:
+        queryset = queryset.filter(guideline_versions__number=filters.version)
+    if filters.older_than_days:
+        queryset = queryset.filter(created_at__lte=timezone.now() - timedelta(days=filters.older_than_days))
+    rows = list(queryset.distinct().values_list("pk", "label_a_id", "label_b_id", "created_at"))
+    counts = label_pair_counts(project=project)
+    rows.sort(key=lambda row: (-counts[_pair(row[1], row[2])], row[3], row[0]))
+    ids = [row[0] for row in rows[:limit]]
+    by_id = {
+        d.pk: d
+        for d in Disagreement.objects.filter(pk__in=ids).select_related("example", "label_a", "label_b")
+    }
+    for pk in ids:
+        by_id[pk].pair_count = counts[_pair(by_id[pk].label_a_id, by_id[pk].label_b_id)]
+    return [by_id[pk] for pk in ids]
+
+
+def review_queue_count(*, project: Project) -> int:
+    return Disagreement.objects.filter(project=project, status=Disagreement.Status.OPEN).count()
+
+
+def review_next(
+    *, project: Project, filters: QueueFilters, after_id: int | None = None
+) -> Disagreement | None:
+    """The next item to review in queue order (skipping `after_id`)."""
+    for disagreement in review_queue(project=project, filters=filters, limit=2):
+        if disagreement.pk != after_id:
+            return disagreement
+    return None
+
+
+def disagreement_get(*, project: Project, disagreement_id: int) -> Disagreement:
+    try:
+        return project.disagreements.select_related("example", "label_a", "label_b").get(pk=disagreement_id)
+    except (Disagreement.DoesNotExist, ValueError, TypeError):
+        raise NotFound("Disagreement not found.") from None
+
+
+HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+
+
+def guideline_section(body: str, title: str) -> str | None:
+    """The Markdown section of `body` under the heading whose text is `title` (case-insensitive),
+    up to the next heading of the same or a higher level; None if there is no such heading."""
+    lines = (body or "").splitlines()
+    wanted = title.strip().casefold()
+    for start, line in enumerate(lines):
+        match = HEADING.match(line)
+        if match and match.group(2).strip().casefold() == wanted:
+            level = len(match.group(1))
+            end = len(lines)
+            for i in range(start + 1, len(lines)):
+                other = HEADING.match(lines[i])
+                if other and len(other.group(1)) <= level:
+                    end = i
+                    break
+            return "\n".join(lines[start:end])
+    return None
+
+
+def review_item(*, project: Project, disagreement: Disagreement) -> dict:
+    """Everything one review page shows: the example, every rater's label and note by name, the
+    guideline sections of the labels involved, and the resolutions so far (newest first)."""
+    example = disagreement.example
+    annotations = list(
+        Annotation.objects.filter(example=example, superseded_at__isnull=True)
+        .select_related("rater", "label", "guideline_version")
+        .order_by("created_at", "id")
+    )
+    guideline = project.guideline_versions.order_by("-number").first()
+    involved_ids = {a.label_id for a in annotations} | {
+        pk for pk in (disagreement.label_a_id, disagreement.label_b_id) if pk
+    }
+    sections = []
+    for label in project.labels.filter(pk__in=involved_ids):
+        section = guideline_section(guideline.body, label.name) if guideline else None
+        sections.append({"label": label, "section": render_markdown(section) if section else None})
+    resolutions = list(
+        Resolution.objects.filter(example=example)
+        .select_related("sme", "label", "worked_example")
+        .order_by("-created_at", "-id")
+    )
+    metadata = sorted(example.metadata.items()) if isinstance(example.metadata, dict) else []
+    return {
+        "disagreement": disagreement,
+        "example": example,
+        "metadata": metadata,
+        "annotations": annotations,
+        "sections": sections,
+        "guideline": guideline,
+        "resolutions": resolutions,
+        "current_resolution": resolutions[0] if resolutions else None,
+    }
+
+
+def resolutions_current(*, project: Project) -> QuerySet[Resolution]:
+    """Resolutions nobody has revised."""
+    return Resolution.objects.filter(project=project, superseded_by__isnull=True)
+
+
+def gold_labels(*, project: Project) -> dict[int, int]:
+    """{example id: label id} from each example's current (newest) resolution with a gold label."""
+    gold: dict[int, int] = {}
+    rows = (
+        resolutions_current(project=project)
+        .order_by("created_at", "id")
+        .values_list("example_id", "verdict", "label_id")
+    )
+    for example_id, verdict, label_id in rows:
+        if verdict == Resolution.Verdict.GOLD:
+            gold[example_id] = label_id
+        else:
+            gold.pop(example_id, None)  # a newer exclusion replaces an older gold label
+    return gold

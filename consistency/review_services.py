@@ -1,0 +1,372 @@
+"""Writes for the review workflow: detecting disagreements (called by labeling under the example's
+lock), resolving and revising them, adding a resolved case to the guideline draft as a worked
+example, and sending examples back for relabeling after a new guideline version."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from core.errors import ApplicationError, NotFound
+from labeling.models import Annotation, Assignment
+from projects.models import Example, Label, Project
+
+from . import review
+from .models import ConsensusLabel, Disagreement, GuidelineDraft, GuidelineVersion, Resolution, WorkedExample
+from .services import MAX_GUIDELINE_CHARS
+
+MAX_SLOTS = 25  # the assignment slot check constraint
+MAX_RATIONALE_CHARS = 5000
+RELABEL_BATCH = 500
+WORKED_EXAMPLES_HEADING = "## Worked examples"
+ALREADY_RESOLVED_MESSAGE = (
+    "Another reviewer resolved this case while you were looking at it; "
+    "nothing was saved. Open it again to see their decision and revise it if needed."
+)
+
+
+def effective_k(*, project: Project, example: Example) -> int:
+    return min(project.overlap + example.extra_raters, MAX_SLOTS)
+
+
+def disagreement_detect(*, project: Project, example: Example) -> review.Outcome | None:
+    """Apply the project's rules to the example's current annotations and store the outcome.
+
+    Must run inside the caller's transaction with the example row locked (labeling's submit,
+    undo and update do). An example an SME has decided (gold or excluded) is left alone.
+    Returns the outcome, or None when the example was already decided by an SME.
+    """
+    consensus = ConsensusLabel.objects.filter(example=example).first()
+    if consensus is not None and consensus.source in (
+        ConsensusLabel.Source.GOLD,
+        ConsensusLabel.Source.EXCLUDED,
+    ):
+        return None
+    rows = list(
+        Annotation.objects.filter(example=example, superseded_at__isnull=True)
+        .order_by("created_at", "id")
+        .values_list("label_id", "ambiguous", "guideline_version_id")
+    )
+    outcome = review.decide(
+        [label_id for label_id, _, _ in rows],
+        k=effective_k(project=project, example=example),
+        threshold=project.majority_threshold,
+        accept_majority=project.accept_majority,
+        extra_allowed=project.extra_raters_on_split,
+        extra_asked=example.extra_raters,
+        ambiguous=any(flag for _, flag, _ in rows),
+    )
+    now = timezone.now()
+    open_disagreement = Disagreement.objects.filter(example=example, status=Disagreement.Status.OPEN)
+    if outcome.kind in (review.ACCEPT_UNANIMOUS, review.ACCEPT_MAJORITY):
+        source = (
+            ConsensusLabel.Source.UNANIMOUS
+            if outcome.kind == review.ACCEPT_UNANIMOUS
+            else ConsensusLabel.Source.MAJORITY
+        )
+        ConsensusLabel.objects.update_or_create(
+            example=example,
+            defaults={
+                "label_id": outcome.label,
+                "source": source,
+                "agreement": outcome.share,
+                "n_raters": outcome.n_votes,
+                "decided_at": now,
+            },
+        )
+        open_disagreement.delete()
+        return outcome
+    # Every other outcome means the example has no consensus (yet).
+    ConsensusLabel.objects.filter(example=example).delete()
+    if outcome.kind == review.PENDING:
+        # E.g. an undo took the example below k: whatever was queued no longer stands.
+        open_disagreement.delete()
+    elif outcome.kind == review.ASK_MORE:
+        open_disagreement.delete()
+        example.extra_raters += outcome.n_more
+        Example.objects.filter(pk=example.pk).update(extra_raters=example.extra_raters)
+    else:
+        fields = {
+            "reason": outcome.reason,
+            "label_a_id": outcome.label_a,
+            "label_b_id": outcome.label_b,
+            "majority_share": outcome.share,
+        }
+        disagreement = open_disagreement.select_for_update().first()
+        if disagreement is None:
+            disagreement = Disagreement.objects.create(project=project, example=example, **fields)
+        else:
+            for name, value in fields.items():
+                setattr(disagreement, name, value)
+            disagreement.save(update_fields=list(fields))
+        disagreement.guideline_versions.set({v for _, _, v in rows if v is not None})
+    return outcome
+
+
+def _lock_example(project: Project, example_id: int) -> Example:
+    try:
+        return project.examples.select_for_update().get(pk=example_id)
+    except (Example.DoesNotExist, ValueError, TypeError):
+        raise NotFound("Example not found.") from None
+
+
+def _verdict_fields(project: Project, *, verdict: str, label_id, rationale: str) -> tuple[Label | None, str]:
+    rationale = (rationale or "").strip()
+    if len(rationale) > MAX_RATIONALE_CHARS:
+        raise ApplicationError(f"The rationale is too long (at most {MAX_RATIONALE_CHARS} characters).")
+    if verdict == Resolution.Verdict.EXCLUDED:
+        return None, rationale
+    if verdict != Resolution.Verdict.GOLD:
+        raise ApplicationError("Choose a label, or rule the case genuinely ambiguous.")
+    try:
+        return project.labels.get(pk=label_id), rationale
+    except (Label.DoesNotExist, ValueError, TypeError):
+        raise ApplicationError("Choose one of this project's labels.") from None
+
+
+def _write_consensus(example: Example, resolution: Resolution) -> None:
+    gold = resolution.verdict == Resolution.Verdict.GOLD
+    n_raters = Annotation.objects.filter(example=example, superseded_at__isnull=True).count()
+    ConsensusLabel.objects.update_or_create(
+        example=example,
+        defaults={
+            "label": resolution.label,
+            "source": ConsensusLabel.Source.GOLD if gold else ConsensusLabel.Source.EXCLUDED,
+            "agreement": None,
+            "n_raters": n_raters,
+            "decided_at": resolution.created_at,
+        },
+    )
+
+
+def review_resolve(
+    *,
+    project: Project,
+    user: AbstractBaseUser,
+    disagreement_id: int,
+    verdict: str,
+    label_id: int | None = None,
+    rationale: str = "",
+    guideline_gap: bool = False,
+) -> Resolution:
+    """Decide an open disagreement: a gold label, or excluded as genuinely ambiguous.
+
+    The disagreement row lock serialises two reviewers on the same case; the second is told it
+    was already resolved (ALREADY_RESOLVED_MESSAGE), and the partial unique constraint (one first
+    resolution per disagreement) backs the check.
+    """
+    label, rationale = _verdict_fields(project, verdict=verdict, label_id=label_id, rationale=rationale)
+    try:
+        with transaction.atomic():
+            found = (
+                project.disagreements.filter(pk=disagreement_id).values_list("example_id", flat=True).first()
+            )
+            if found is None:
+                raise NotFound("Disagreement not found.")
+            example = _lock_example(project, found)
+            disagreement = project.disagreements.select_for_update().get(pk=disagreement_id)
+            if disagreement.status != Disagreement.Status.OPEN:
+                raise ApplicationError(ALREADY_RESOLVED_MESSAGE)
+            resolution = Resolution.objects.create(
+                project=project,
+                disagreement=disagreement,
+                example=example,
+                label=label,
+                verdict=verdict,
+                guideline_gap=bool(guideline_gap),
+                rationale=rationale,
+                sme=user,
+            )
+            disagreement.status = Disagreement.Status.RESOLVED
+            disagreement.resolved_at = resolution.created_at
+            disagreement.save(update_fields=["status", "resolved_at"])
+            _write_consensus(example, resolution)
+            return resolution
+    except IntegrityError:
+        raise ApplicationError(ALREADY_RESOLVED_MESSAGE) from None
+
+
+def resolution_revise(
+    *,
+    project: Project,
+    user: AbstractBaseUser,
+    resolution_id: int,
+    verdict: str,
+    label_id: int | None = None,
+    rationale: str = "",
+    guideline_gap: bool = False,
+) -> Resolution:
+    """Replace the current resolution of an example by a new one that supersedes it (history kept)."""
+    label, rationale = _verdict_fields(project, verdict=verdict, label_id=label_id, rationale=rationale)
+    try:
+        with transaction.atomic():
+            found = project.resolutions.filter(pk=resolution_id).values_list("example_id", flat=True).first()
+            if found is None:
+                raise NotFound("Resolution not found.")
+            example = _lock_example(project, found)
+            previous = project.resolutions.select_for_update().get(pk=resolution_id)
+            newest = Resolution.objects.filter(example=example).order_by("-created_at", "-id").first()
+            if newest.pk != previous.pk:
+                raise ApplicationError(
+                    "This resolution has already been revised; revise the newest one instead."
+                )
+            if not ConsensusLabel.objects.filter(
+                example=example, source__in=[ConsensusLabel.Source.GOLD, ConsensusLabel.Source.EXCLUDED]
+            ).exists():
+                raise ApplicationError(
+                    "This example was sent back for relabeling; its old resolution stays as history."
+                )
+            resolution = Resolution.objects.create(
+                project=project,
+                disagreement=previous.disagreement,
+                example=example,
+                label=label,
+                verdict=verdict,
+                guideline_gap=bool(guideline_gap),
+                rationale=rationale,
+                sme=user,
+                supersedes=previous,
+            )
+            _write_consensus(example, resolution)
+            return resolution
+    except IntegrityError:
+        raise ApplicationError(
+            "Someone else revised this resolution at the same time; reload to see theirs."
+        ) from None
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def worked_example_add(
+    *, project: Project, user: AbstractBaseUser, resolution_id: int, explanation: str = ""
+) -> WorkedExample:
+    """Append a resolved case to the guideline draft under "Worked examples", linked to its example."""
+    with transaction.atomic():
+        Project.objects.select_for_update().get(pk=project.pk)
+        resolution = project.resolutions.select_related("example", "label").filter(pk=resolution_id).first()
+        if resolution is None:
+            raise NotFound("Resolution not found.")
+        if WorkedExample.objects.filter(resolution=resolution).exists():
+            raise ApplicationError("This case is already a worked example in the draft.")
+        because = _one_line(explanation or resolution.rationale, 1000)
+        quoted = _one_line(resolution.example.text).replace('"', "'")
+        if resolution.verdict == Resolution.Verdict.GOLD:
+            line = f'- "{quoted}" is **{resolution.label.name}**'
+        else:
+            line = f'- "{quoted}" is genuinely ambiguous and kept out of the dataset'
+        if because:
+            line += f", because {because}"
+        line += f" (example `{resolution.example.external_id}`)"
+        draft, _ = GuidelineDraft.objects.select_for_update().get_or_create(project=project)
+        body = draft.body.rstrip("\n")
+        if WORKED_EXAMPLES_HEADING not in body.splitlines():
+            body = f"{body}\n\n{WORKED_EXAMPLES_HEADING}\n" if body else f"{WORKED_EXAMPLES_HEADING}\n"
+        body = f"{body}\n{line}\n"
+        if len(body) > MAX_GUIDELINE_CHARS:
+            raise ApplicationError(f"The guideline would be longer than {MAX_GUIDELINE_CHARS:,} characters.")
+        draft.body = body
+        draft.updated_by = user
+        draft.save()
+        return WorkedExample.objects.create(
+            project=project, resolution=resolution, example=resolution.example, text=line, added_by=user
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# Relabeling
+
+RELABEL_DISAGREEMENTS = "disagreements"
+RELABEL_OLDER = "older"
+RELABEL_SAMPLE = "sample"
+RELABEL_SCOPES = (RELABEL_DISAGREEMENTS, RELABEL_OLDER, RELABEL_SAMPLE)
+
+
+def _older_example_ids(project: Project, current: GuidelineVersion) -> list[int]:
+    return list(
+        Annotation.objects.filter(example__project=project, superseded_at__isnull=True)
+        .filter(Q(guideline_version__isnull=True) | Q(guideline_version__number__lt=current.number))
+        .order_by("example_id")
+        .values_list("example_id", flat=True)
+        .distinct()
+    )
+
+
+def _disagreement_example_ids(project: Project, current: GuidelineVersion) -> list[int]:
+    previous = project.guideline_versions.filter(number__lt=current.number).order_by("-number").first()
+    since = Q(created_at__lte=current.published_at)
+    if previous is not None:
+        since &= Q(created_at__gt=previous.published_at)
+    current_ids = Resolution.objects.filter(project=project, superseded_by__isnull=True)
+    return sorted(set(current_ids.filter(Q(guideline_gap=True) | since).values_list("example_id", flat=True)))
+
+
+def relabel_request(
+    *, project: Project, user: AbstractBaseUser, scope: str, n: int | None = None, seed: int | None = None
+) -> int:
+    """Send examples back for relabeling under the guideline in force; returns how many.
+
+    Scopes: the examples whose disagreements led to the change (resolutions tagged guideline gap,
+    or resolved since the previous version), every example labeled under an older version, or a
+    random sample of `n` of those.
+    """
+    current = project.guideline_versions.order_by("-number").first()
+    if current is None:
+        raise ApplicationError("Publish a guideline version before sending examples back for relabeling.")
+    if scope == RELABEL_DISAGREEMENTS:
+        ids = _disagreement_example_ids(project, current)
+    elif scope in (RELABEL_OLDER, RELABEL_SAMPLE):
+        ids = _older_example_ids(project, current)
+        if scope == RELABEL_SAMPLE:
+            if not n or n < 1:
+                raise ApplicationError("Say how many examples to sample (at least one).")
+            ids = sorted(random.Random(seed).sample(ids, min(n, len(ids))))
+    else:
+        raise ApplicationError("Choose which examples to send back.")
+    for start in range(0, len(ids), RELABEL_BATCH):
+        examples_relabel(project=project, example_ids=ids[start : start + RELABEL_BATCH])
+    return len(ids)
+
+
+@transaction.atomic
+def examples_relabel(*, project: Project, example_ids: Iterable[int]) -> int:
+    """One batch, one transaction, under the examples' row locks (in id order, so two batches never
+    deadlock): supersede their current annotations, reset counts, free every seat, and drop the
+    consensus and any open disagreement. Resolutions stay as history."""
+    locked = list(
+        project.examples.select_for_update()
+        .filter(pk__in=list(example_ids))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not locked:
+        return 0
+    now = timezone.now()
+    Annotation.objects.filter(example_id__in=locked, superseded_at__isnull=True).update(
+        superseded_at=now, updated_at=now
+    )
+    Example.objects.filter(pk__in=locked).update(annotation_count=0, extra_raters=0)
+    Assignment.objects.filter(example_id__in=locked).delete()
+    ConsensusLabel.objects.filter(example_id__in=locked).delete()
+    Disagreement.objects.filter(example_id__in=locked, status=Disagreement.Status.OPEN).delete()
+    return len(locked)
+
+
+def disagreements_detect_all(*, project: Project) -> int:
+    """Run detection on every example of the project that has annotations (the demo load, or after
+    changing the rules). One short transaction per example. Returns how many were queued."""
+    queued = 0
+    ids = list(project.examples.filter(annotation_count__gt=0).order_by("pk").values_list("pk", flat=True))
+    for example_id in ids:
+        with transaction.atomic():
+            example = _lock_example(project, example_id)
+            outcome = disagreement_detect(project=project, example=example)
+            queued += outcome is not None and outcome.kind == review.QUEUE
+    return queued

@@ -1,0 +1,98 @@
+"""The review loop in a real browser: an SME resolves a disagreement from the keyboard and adds it
+to the draft as a worked example; a manager publishes version 2; a labeler sees the banner and
+their next annotation is stamped with version 2."""
+
+import uuid
+
+import pytest
+
+from consistency.models import Disagreement, GuidelineDraft, Resolution
+from consistency.services import guideline_draft_save, guideline_publish
+from labeling import services
+from labeling.models import Annotation
+from projects.models import Role
+from tests.e2e.conftest import log_in
+from tests.factories import ExampleFactory, MembershipFactory, UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _label(project, user, name):
+    assignment = services.assignment_next(project=project, user=user)
+    services.annotation_submit(
+        project=project,
+        user=user,
+        example_id=assignment.example_id,
+        label_id=project.labels.get(name=name).pk,
+        client_token=uuid.uuid4(),
+        note=f"{user.username} thinks {name}",
+    )
+
+
+def test_sme_resolves_manager_publishes_labeler_sees_the_banner(
+    browser, live_server, page, login, project, manager, sme, labeler
+):
+    guideline_draft_save(project=project, user=manager, body="# Guideline\n\n## billing\nMoney matters.")
+    guideline_publish(project=project, user=manager, changelog="First version")
+    example = ExampleFactory(project=project, external_id="t-42", text="I was charged twice for one order")
+    raters = [labeler]
+    for n in range(2):
+        user = UserFactory(username=f"rater{n}")
+        MembershipFactory(user=user, project=project, role=Role.LABELER)
+        raters.append(user)
+    for user, name in zip(raters, ["billing", "bug", "billing"], strict=True):
+        _label(project, user, name)
+    disagreement = Disagreement.objects.get(example=example, status="open")
+    later = ExampleFactory(project=project, external_id="t-43", text="The app crashes on start")
+
+    # The SME, keyboard only: N for the rationale, Escape, then the label key.
+    login(sme)
+    page.goto(f"/projects/support/review/{disagreement.pk}/")
+    page.wait_for_selector("#resolve-form")
+    assert "rater0 thinks bug" in page.inner_text("#review-item")
+    assert "Money matters." in page.inner_text("#review-item")
+    page.keyboard.press("n")
+    page.keyboard.type("a double charge is a billing problem")
+    page.keyboard.press("Escape")
+    page.keyboard.press("1")  # billing
+    page.wait_for_selector("#queue-done")
+    resolution = Resolution.objects.get(disagreement=disagreement)
+    assert (resolution.label.name, resolution.sme, resolution.rationale) == (
+        "billing", sme, "a double charge is a billing problem",
+    )  # fmt: skip
+    page.click("#add-last-worked-example")
+    page.wait_for_selector("text=Added to the guideline draft")
+    draft = GuidelineDraft.objects.get(project=project).body
+    assert "## Worked examples" in draft
+    assert "`t-42`" in draft
+    assert page.csp_errors == []
+
+    # The manager publishes version 2 (the confirmation dialog is accepted).
+    manager_context = browser.new_context(base_url=live_server.url)
+    try:
+        log_in(manager_context, manager, live_server.url)
+        tab = manager_context.new_page()
+        tab.on("dialog", lambda dialog: dialog.accept())
+        tab.goto("/projects/support/settings/guideline/")
+        tab.fill("input[name=changelog]", "Worked example: double charges are billing")
+        tab.click("text=Publish saved draft")
+        tab.wait_for_selector("text=Version 2 published")
+    finally:
+        manager_context.close()
+
+    # The labeler sees the banner and labels under version 2.
+    labeler_context = browser.new_context(base_url=live_server.url)
+    try:
+        log_in(labeler_context, labeler, live_server.url)
+        tab = labeler_context.new_page()
+        tab.goto("/projects/support/label/")
+        banner = tab.inner_text("#guideline-banner")
+        assert "version 2" in banner
+        assert "double charges are billing" in banner
+        assert tab.locator("#work-area").get_attribute("data-example-id") == str(later.pk)
+        tab.keyboard.press("2")  # bug
+        tab.wait_for_selector("#nothing-left")
+    finally:
+        labeler_context.close()
+    annotation = Annotation.objects.get(example=later, rater=labeler)
+    assert (annotation.label.name, annotation.guideline_version.number) == ("bug", 2)
