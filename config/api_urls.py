@@ -1,11 +1,23 @@
-"""REST API, version 1. Every endpoint scopes its queryset to the caller's projects."""
+"""REST API, version 1. Every endpoint scopes its queryset to the caller's projects.
 
-from django.urls import path
+Each app keeps its project-scoped routes in `<app>/api/urls.py` as `project_urlpatterns`; they
+are mounted under projects/<slug>/ here, where core.api.ProjectRolePermission resolves the
+caller's membership. A new app's routes are added by adding its list below.
+"""
 
-from consistency.api.views import AgreementReportLatestApi
+from django.urls import include, path
+
+from consistency.api.urls import project_urlpatterns as consistency_project_urls
+from labeling.api.urls import project_urlpatterns as labeling_project_urls
+from projects.api.urls import project_urlpatterns as projects_project_urls
+from projects.api.views import ProjectListApi
 
 app_name = "api"
 
 urlpatterns: list = [
-    path("projects/<slug:slug>/agreement/", AgreementReportLatestApi.as_view(), name="project_agreement"),
+    path("projects/", ProjectListApi.as_view(), name="projects"),
+    path(
+        "projects/<slug:slug>/",
+        include(projects_project_urls + labeling_project_urls + consistency_project_urls),
+    ),
 ]

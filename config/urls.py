@@ -4,12 +4,20 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView
+
+from core.api_docs import ApiDocsView
+from core.api_tokens import api_token_revoke_view, api_tokens
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="projects:list", permanent=False)),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("account/tokens/", api_tokens, name="api_tokens"),
+    path("account/tokens/<int:token_id>/revoke/", api_token_revoke_view, name="api_token_revoke"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", ApiDocsView.as_view(url_name="api_schema"), name="api_docs"),
     path("api/v1/", include("config.api_urls")),
     path("projects/", include("projects.urls")),
     path("projects/<slug:slug>/", include("labeling.urls")),

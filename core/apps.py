@@ -3,3 +3,6 @@ from django.apps import AppConfig
 
 class CoreConfig(AppConfig):
     name = "core"
+
+    def ready(self) -> None:
+        from . import api_schema  # noqa: F401  (registers the OpenAPI auth scheme)

@@ -1,14 +1,18 @@
-"""Agreement over the REST API: the latest finished report's JSON, for managers and SMEs of the project."""
+"""Consistency over the REST API: published guideline versions (every member) and the latest
+agreement report's JSON (managers and SMEs)."""
 
-from rest_framework import exceptions, status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import AccessDenied, NotFound
-from projects.models import Role
-from projects.selectors import membership_get
+from consistency.models import GuidelineVersion
+from core.api import REVIEWERS, ProjectScopedMixin
 
 from ..agreement import report_latest_succeeded, report_pending
+from .selectors import guideline_version_get_api, guideline_version_list_api
+from .serializers import GuidelineVersionListSerializer, GuidelineVersionSerializer
 
 NOT_COMPUTED_MESSAGE = (
     "No agreement report has been computed for this project yet. Compute one on the agreement "
@@ -16,7 +20,7 @@ NOT_COMPUTED_MESSAGE = (
 )
 
 
-class AgreementReportLatestApi(APIView):
+class AgreementReportLatestApi(ProjectScopedMixin, APIView):
     """GET: the agreement JSON contract of the project's latest succeeded report.
 
     200 with the report's JSON (the same document `manage.py agreement SLUG --json` prints).
@@ -24,16 +28,18 @@ class AgreementReportLatestApi(APIView):
     when one is on its way, else null. Labelers get 403; non-members 404, as for a missing project.
     """
 
+    project_roles = REVIEWERS
+
+    @extend_schema(
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="The agreement JSON contract."),
+            404: OpenApiResponse(OpenApiTypes.OBJECT, description="No report yet, or no such project."),
+        }
+    )
     def get(self, request, slug: str):
-        try:
-            membership = membership_get(user=request.user, slug=slug, roles=(Role.MANAGER, Role.SME))
-        except NotFound as exc:
-            raise exceptions.NotFound(exc.message) from None
-        except AccessDenied as exc:
-            raise exceptions.PermissionDenied(exc.message) from None
-        report = report_latest_succeeded(project=membership.project)
+        report = report_latest_succeeded(project=request.project)
         if report is None:
-            pending = report_pending(project=membership.project)
+            pending = report_pending(project=request.project)
             return Response(
                 {"detail": NOT_COMPUTED_MESSAGE, "status": pending.status if pending else None},
                 status=status.HTTP_404_NOT_FOUND,
@@ -41,3 +47,23 @@ class AgreementReportLatestApi(APIView):
         response = Response(report.result)
         response["X-Agreement-Report-Id"] = str(report.pk)
         return response
+
+
+class GuidelineVersionListApi(ProjectScopedMixin, generics.ListAPIView):
+    """Published guideline versions, newest first (the first is the one in force)."""
+
+    serializer_class = GuidelineVersionListSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return GuidelineVersion.objects.none()
+        return guideline_version_list_api(project=self.request.project)
+
+
+class GuidelineVersionDetailApi(ProjectScopedMixin, APIView):
+    """One published guideline version, with its Markdown body."""
+
+    @extend_schema(responses=GuidelineVersionSerializer)
+    def get(self, request, slug: str, number: int):
+        version = guideline_version_get_api(project=request.project, number=number)
+        return Response(GuidelineVersionSerializer(version).data)

@@ -29,10 +29,12 @@ def test_managers_and_smes_get_the_latest_report(request, report, client_fixture
     assert response.json()["cohen_kappa"][0]["rater_a"] == "alice"
 
 
-def test_labelers_get_403_outsiders_404_anonymous_403(report, labeler_client, client):
+def test_labelers_get_403_anonymous_401(report, labeler_client, client):
     assert labeler_client.get(URL).status_code == 403
     client.logout()
-    assert client.get(URL).status_code == 403  # session auth only: DRF answers 403, not 401
+    response = client.get(URL)
+    assert response.status_code == 401  # token auth comes first, so DRF can ask for credentials
+    assert response["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_outsiders_cannot_tell_the_project_exists(report, outsider_client):

@@ -1,0 +1,51 @@
+"""OpenAPI description of our token authentication (drf-spectacular extension, loaded in apps.py)."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "core.api.ApiTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "A token from /account/tokens/."}
+
+
+ERROR_RESPONSES = {
+    "400": ("Invalid input: field names map to lists of messages, or `detail` says what is wrong.", False),
+    "401": ("Not authenticated: send a token (`Authorization: Bearer ...`) or a session cookie.", True),
+    "403": ("You are a member of the project, but your role does not allow this.", True),
+    "404": ("Not found (or not a project you are a member of), or no such page.", True),
+}
+
+
+def add_error_responses(result, generator, request, public):
+    """Post-processing hook: document the error answers every endpoint can give, so clients
+    (and the schema conformance tests) know their shape."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = {
+        "type": "object",
+        "properties": {"detail": {"type": "string"}},
+        "required": ["detail"],
+    }
+    schemas["ValidationError"] = {"type": "object", "additionalProperties": True}
+    for path, operations in result.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for code, (description, detail_only) in ERROR_RESPONSES.items():
+                has_input = "requestBody" in operation or any(
+                    parameter.get("in") == "query" for parameter in operation.get("parameters", [])
+                )
+                if code == "400" and not has_input:
+                    continue
+                if code == "403" and not path.startswith("/api/v1/projects/{slug}/"):
+                    continue
+                schema = {"$ref": "#/components/schemas/" + ("Error" if detail_only else "ValidationError")}
+                responses.setdefault(
+                    code,
+                    {
+                        "description": description,
+                        "content": {"application/json": {"schema": schema}},
+                    },
+                )
+    return result

@@ -1,0 +1,68 @@
+"""Writes for personal API tokens: create (the key is returned once), revoke, authenticate."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from core.errors import ApplicationError, NotFound
+from core.models import ApiToken
+
+KEY_PREFIX = "concord_"
+MAX_ACTIVE_TOKENS = 20
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+    """A new token for `user` and its key. The key is not stored and cannot be shown again."""
+    name = name.strip()
+    if not name:
+        raise ApplicationError("Give the token a name, e.g. the script or machine that will use it.")
+    with transaction.atomic():
+        active = ApiToken.objects.select_for_update().filter(user=user, revoked_at__isnull=True)
+        if len(active) >= MAX_ACTIVE_TOKENS:
+            raise ApplicationError(f"You have {MAX_ACTIVE_TOKENS} active tokens; revoke one first.")
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        token = ApiToken.objects.create(
+            user=user, name=name[:100], key_digest=_digest(key), key_prefix=key[: len(KEY_PREFIX) + 6]
+        )
+    return token, key
+
+
+def api_token_revoke(*, user: AbstractBaseUser, token_id: int) -> ApiToken:
+    """Revoke one of the user's own tokens (another user's token is NotFound). Idempotent."""
+    token = ApiToken.objects.filter(user=user, pk=token_id).first()
+    if token is None:
+        raise NotFound("Token not found.")
+    if token.revoked_at is None:
+        ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        token.refresh_from_db(fields=["revoked_at"])
+    return token
+
+
+def api_token_authenticate(*, key: str) -> ApiToken | None:
+    """The active token with this key (its user loaded), or None; records when it was last used."""
+    if not key.startswith(KEY_PREFIX) or len(key) > 200:
+        return None
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_digest=_digest(key), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    now = timezone.now()
+    touch_every = timedelta(seconds=settings.CONCORD_API_TOKEN_TOUCH_SECONDS)
+    if token.last_used_at is None or now - token.last_used_at > touch_every:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token

@@ -1,0 +1,71 @@
+"""Querysets behind the projects API, each scoped to a project the caller is a member of."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+
+from core.errors import NotFound
+from projects.models import Example, ImportBatch, Label, Membership, Project
+
+EXAMPLE_LIST_FIELDS = ("id", "project", "external_id", "text", "metadata", "annotation_count", "created_at")
+
+
+def membership_list_api(*, user: AbstractBaseUser) -> QuerySet[Membership]:
+    """The caller's memberships with their projects, one query."""
+    return (
+        Membership.objects.filter(user=user)
+        .select_related("project")
+        .only(
+            "id",
+            "role",
+            "project",
+            "project__id",
+            "project__name",
+            "project__slug",
+            "project__description",
+            "project__overlap",
+            "project__labels_are_ordinal",
+        )
+        .order_by("project__name", "project__id")
+    )
+
+
+def label_list_api(*, project: Project) -> QuerySet[Label]:
+    return project.labels.order_by("position", "id")
+
+
+def example_list_api(
+    *,
+    project: Project,
+    external_id: str | None = None,
+    created_after: datetime | None = None,
+    has_annotations: bool | None = None,
+) -> QuerySet[Example]:
+    """The project's examples with typed, allow-listed filters (never raw request keys)."""
+    queryset = project.examples.only(*EXAMPLE_LIST_FIELDS)
+    if external_id is not None:
+        queryset = queryset.filter(external_id=external_id)
+    if created_after is not None:
+        queryset = queryset.filter(created_at__gt=created_after)
+    if has_annotations is True:
+        queryset = queryset.filter(annotation_count__gt=0)
+    elif has_annotations is False:
+        queryset = queryset.filter(annotation_count=0)
+    return queryset
+
+
+def example_get_api(*, project: Project, example_id: int) -> Example:
+    example = project.examples.filter(pk=example_id).first()
+    if example is None:
+        raise NotFound("Example not found.")
+    return example
+
+
+def import_batch_get_api(*, project: Project, batch_id: int) -> ImportBatch:
+    batch = project.import_batches.filter(pk=batch_id, kind=ImportBatch.Kind.EXAMPLES).first()
+    if batch is None:
+        raise NotFound("Import not found.")
+    return batch

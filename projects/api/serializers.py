@@ -1,0 +1,123 @@
+"""Thin serializers for the projects API: field lists only, no queries of their own."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from core.api import NO_NUL_CHARACTERS
+from projects.importing import FORMATS
+from projects.models import Example, ImportBatch, Label, Membership, Project, Role
+
+
+class LabelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Label
+        fields = ["id", "name", "description", "shortcut_key", "colour", "position"]
+
+
+class ProjectListSerializer(serializers.ModelSerializer):
+    """One of the caller's projects, from their Membership, with their role."""
+
+    slug = serializers.CharField(source="project.slug")
+    name = serializers.CharField(source="project.name")
+    description = serializers.CharField(source="project.description")
+    overlap = serializers.IntegerField(source="project.overlap")
+    labels_are_ordinal = serializers.BooleanField(source="project.labels_are_ordinal")
+    role = serializers.ChoiceField(choices=Role.choices)
+
+    class Meta:
+        model = Membership
+        fields = ["slug", "name", "description", "overlap", "labels_are_ordinal", "role"]
+
+
+class GuidelineInForceSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    changelog = serializers.CharField()
+    published_at = serializers.DateTimeField()
+
+
+class ProjectDetailSerializer(serializers.ModelSerializer):
+    """Expects the view to pass `role`, `labels` and `guideline_in_force` in the context."""
+
+    role = serializers.SerializerMethodField()
+    labels = serializers.SerializerMethodField()
+    guideline_in_force = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = [
+            "slug",
+            "name",
+            "description",
+            "overlap",
+            "labels_are_ordinal",
+            "lease_minutes",
+            "role",
+            "labels",
+            "guideline_in_force",
+        ]
+
+    def get_role(self, project) -> str:
+        return self.context["role"]
+
+    @extend_schema_field(LabelSerializer(many=True))
+    def get_labels(self, project) -> list[dict]:
+        return LabelSerializer(self.context["labels"], many=True).data
+
+    @extend_schema_field(GuidelineInForceSerializer(allow_null=True))
+    def get_guideline_in_force(self, project) -> dict | None:
+        version = self.context["guideline_in_force"]
+        return GuidelineInForceSerializer(version).data if version is not None else None
+
+
+class ExampleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Example
+        fields = ["id", "external_id", "text", "metadata", "annotation_count", "created_at"]
+
+
+class ExampleFilterSerializer(serializers.Serializer):
+    external_id = serializers.CharField(required=False, max_length=255, validators=[NO_NUL_CHARACTERS])
+    created_after = serializers.DateTimeField(required=False, help_text="Only examples created after this.")
+    has_annotations = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class ImportRequestSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="CSV, TSV, JSON Lines or JSON; the format is read from the name.")
+    format = serializers.ChoiceField(choices=FORMATS, required=False, help_text="Overrides the file name.")
+
+
+class ImportQueuedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    url = serializers.URLField(help_text="Poll this for progress and errors.")
+
+
+class ImportErrorSerializer(serializers.Serializer):
+    line = serializers.IntegerField()
+    column = serializers.CharField(allow_blank=True)
+    message = serializers.CharField()
+
+
+class ImportBatchSerializer(serializers.ModelSerializer):
+    percent = serializers.IntegerField(read_only=True)
+    errors = ImportErrorSerializer(many=True)
+
+    class Meta:
+        model = ImportBatch
+        fields = [
+            "id",
+            "status",
+            "source_name",
+            "file_format",
+            "percent",
+            "bytes_total",
+            "bytes_read",
+            "rows_read",
+            "rows_created",
+            "rows_skipped",
+            "error_count",
+            "errors",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]

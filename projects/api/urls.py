@@ -1,0 +1,14 @@
+"""Project-scoped API routes of the projects app, mounted under api/v1/projects/<slug>/."""
+
+from django.urls import path
+
+from . import views
+
+project_urlpatterns = [
+    path("", views.ProjectDetailApi.as_view(), name="project"),
+    path("labels/", views.LabelListApi.as_view(), name="project_labels"),
+    path("examples/", views.ExampleListApi.as_view(), name="project_examples"),
+    path("examples/import/", views.ExampleImportApi.as_view(), name="project_examples_import"),
+    path("examples/<int:id>/", views.ExampleDetailApi.as_view(), name="project_example"),
+    path("imports/<int:id>/", views.ImportBatchDetailApi.as_view(), name="project_import"),
+]

@@ -1,0 +1,159 @@
+"""Projects API: my projects, one project's detail and labels, its examples and example imports.
+
+Every view under projects/<slug>/ resolves the caller's membership through
+core.api.ProjectRolePermission and reads only through that project.
+"""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from consistency.selectors import guideline_in_force
+from core.api import (
+    MANAGERS,
+    REVIEWERS,
+    AllowListOrderingFilter,
+    CursorPagination,
+    ProjectScopedMixin,
+    query_params_validate,
+)
+from projects.models import Example, Label, Membership
+from projects.services.imports import import_batch_create
+
+from .selectors import (
+    example_get_api,
+    example_list_api,
+    import_batch_get_api,
+    label_list_api,
+    membership_list_api,
+)
+from .serializers import (
+    ExampleFilterSerializer,
+    ExampleSerializer,
+    ImportBatchSerializer,
+    ImportQueuedSerializer,
+    ImportRequestSerializer,
+    LabelSerializer,
+    ProjectDetailSerializer,
+    ProjectListSerializer,
+)
+
+
+class ProjectListApi(generics.ListAPIView):
+    """The projects I am a member of, with my role in each."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = ProjectListSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Membership.objects.none()
+        return membership_list_api(user=self.request.user)
+
+
+class ProjectDetailApi(ProjectScopedMixin, APIView):
+    """One project: settings every member needs, its labels and the guideline version in force."""
+
+    @extend_schema(responses=ProjectDetailSerializer)
+    def get(self, request, slug: str):
+        project = request.project
+        serializer = ProjectDetailSerializer(
+            project,
+            context={
+                "role": request.membership.role,
+                "labels": list(label_list_api(project=project)),
+                "guideline_in_force": guideline_in_force(project=project),
+            },
+        )
+        return Response(serializer.data)
+
+
+class LabelListApi(ProjectScopedMixin, generics.ListAPIView):
+    """The project's labels in their display order."""
+
+    serializer_class = LabelSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Label.objects.none()
+        return label_list_api(project=self.request.project)
+
+
+@extend_schema(parameters=[ExampleFilterSerializer])
+class ExampleListApi(ProjectScopedMixin, generics.ListAPIView):
+    """The project's examples (managers and SMEs), cursor-paginated.
+
+    Labelers are refused: examples carry metadata the project hides from them and annotation
+    counts that reveal other raters' progress; they get examples through the labeling page.
+    """
+
+    project_roles = REVIEWERS
+    serializer_class = ExampleSerializer
+    pagination_class = CursorPagination
+    filter_backends = [AllowListOrderingFilter]
+    ordering_choices = ("id", "-id")
+    ordering = ["id"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Example.objects.none()
+        filters = query_params_validate(ExampleFilterSerializer, self.request)
+        return example_list_api(project=self.request.project, **filters)
+
+
+class ExampleDetailApi(ProjectScopedMixin, generics.RetrieveAPIView):
+    """One example of the project (managers and SMEs)."""
+
+    project_roles = REVIEWERS
+    serializer_class = ExampleSerializer
+    queryset = Example.objects.none()  # for the schema only; get_object reads through the project
+
+    def get_object(self):
+        return example_get_api(project=self.request.project, example_id=self.kwargs["id"])
+
+
+class ExampleImportApi(ProjectScopedMixin, APIView):
+    """Upload a file of examples (managers): the import runs in the background; poll `url`."""
+
+    project_roles = MANAGERS
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": ImportRequestSerializer},
+        responses={202: ImportQueuedSerializer, 400: OpenApiResponse(description="Invalid file or format.")},
+    )
+    def post(self, request, slug: str):
+        form = ImportRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        upload = form.validated_data["file"]
+        try:
+            batch = import_batch_create(
+                project=request.project,
+                user=request.user,
+                uploaded_file_or_path=upload,
+                source_name=upload.name,
+                file_format=form.validated_data.get("format") or None,
+            )
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError({"file": exc.messages}) from None
+        url = request.build_absolute_uri(
+            reverse("api:project_import", kwargs={"slug": request.project.slug, "id": batch.pk})
+        )
+        data = ImportQueuedSerializer({"id": batch.pk, "status": batch.status, "url": url}).data
+        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
+
+
+class ImportBatchDetailApi(ProjectScopedMixin, APIView):
+    """An import's status, progress percent, counts and its first errors (line, column, message)."""
+
+    project_roles = MANAGERS
+
+    @extend_schema(responses=ImportBatchSerializer)
+    def get(self, request, slug: str, id: int):
+        batch = import_batch_get_api(project=request.project, batch_id=id)
+        return Response(ImportBatchSerializer(batch).data)

@@ -1,0 +1,175 @@
+"""Who may call which /api/v1/ endpoint, taken from the URL configuration so no endpoint is missed.
+
+Every pattern under api/v1/ is filled with real ids of `project` and called by each kind of
+caller, by token and by browser session. Outsiders (members of another project only) get 404 for
+everything in `project`, anonymous callers 401, members with the wrong role 403. Responses to
+members never contain anything of the other project.
+"""
+
+import json
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from .conftest import OTHER_MARKER
+
+CALLERS = ("anonymous", "labeler", "sme", "manager", "outsider")
+ALL = {"anonymous": 401, "labeler": 200, "sme": 200, "manager": 200, "outsider": 404}
+REVIEWERS = {**ALL, "labeler": 403}
+MANAGERS = {**ALL, "labeler": 403, "sme": 403}
+
+# (URL name, method) -> expected status per caller. A new endpoint fails the test until it is added.
+EXPECTED = {
+    ("api:projects", "GET"): {**ALL, "outsider": 200},
+    ("api:project", "GET"): ALL,
+    ("api:project_labels", "GET"): ALL,
+    ("api:project_examples", "GET"): REVIEWERS,
+    ("api:project_example", "GET"): REVIEWERS,
+    ("api:project_examples_import", "POST"): {**MANAGERS, "manager": 202},
+    ("api:project_import", "GET"): MANAGERS,
+    ("api:project_annotations", "GET"): ALL,
+    ("api:project_agreement", "GET"): REVIEWERS,
+    ("api:project_guideline_versions", "GET"): ALL,
+    ("api:project_guideline_version", "GET"): ALL,
+}
+
+# (URL name, parameter) -> the value taken from the test data; `slug` is always the project's.
+PARAMETERS = {
+    ("api:project_example", "id"): lambda data: data.examples[0].pk,
+    ("api:project_import", "id"): lambda data: data.import_batch.pk,
+    ("api:project_guideline_version", "number"): lambda data: data.guideline.number,
+}
+
+PARAMETER_RE = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>\w+)>")
+
+
+def _walk(patterns, prefix="", namespace=""):
+    for entry in patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from _walk(entry.url_patterns, route, inner)
+        elif isinstance(entry, URLPattern):
+            yield route, f"{namespace}{entry.name}", entry.callback
+
+
+def api_endpoints():
+    """(route, URL name, methods) for every pattern under api/v1/."""
+    endpoints = []
+    for route, name, callback in _walk(get_resolver().url_patterns):
+        if not route.startswith("api/v1/"):
+            continue
+        view_class = callback.cls
+        methods = sorted(
+            method.upper()
+            for method in view_class.http_method_names
+            if method not in ("options", "head") and hasattr(view_class, method)
+        )
+        endpoints.append((route, name, methods))
+    return endpoints
+
+
+def fill(route: str, name: str, data) -> str:
+    def value(match):
+        parameter = match.group("name")
+        if parameter == "slug":
+            return data.project.slug
+        if (name, parameter) not in PARAMETERS:
+            pytest.fail(f"{route}: no test value for parameter {parameter!r}; add it to PARAMETERS")
+        return str(PARAMETERS[(name, parameter)](data))
+
+    return "/" + PARAMETER_RE.sub(value, route)
+
+
+def call(client, method: str, url: str):
+    if method == "GET":
+        return client.get(url)
+    if method == "POST":
+        upload = SimpleUploadedFile("rows.csv", b"id,text\nm-1,hello\n", content_type="text/csv")
+        return client.post(url, {"file": upload})
+    raise AssertionError(f"no request body known for {method} {url}")
+
+
+def test_the_table_covers_every_api_endpoint_and_nothing_else():
+    found = {(name, method) for _route, name, methods in api_endpoints() for method in methods}
+    assert found == set(EXPECTED), "update EXPECTED for the endpoints added or removed"
+
+
+@pytest.mark.parametrize("auth", ["token", "session"])
+def test_access_matrix(api_data, api_clients, auth):
+    clients = api_clients(auth)
+    failures = []
+    for route, name, methods in api_endpoints():
+        url = fill(route, name, api_data)
+        for method in methods:
+            for caller in CALLERS:
+                response = call(clients[caller], method, url)
+                expected = EXPECTED[(name, method)][caller]
+                if response.status_code != expected:
+                    failures.append(f"{caller} {method} {url}: {response.status_code}, expected {expected}")
+                    continue
+                if caller == "anonymous":
+                    assert response["WWW-Authenticate"].startswith("Bearer"), url
+                if caller != "outsider" and response.status_code < 300:
+                    assert OTHER_MARKER not in response.content.decode(), f"{caller} {url} leaks"
+                if caller == "outsider" and response.status_code == 404:
+                    assert "support" not in response.content.decode().lower()
+    assert not failures, "\n".join(failures)
+
+
+def _list_items(client, url):
+    body = client.get(url).json()
+    return body["results"]
+
+
+LIST_ENDPOINTS = ["labels/", "examples/", "annotations/", "guideline-versions/"]
+
+
+@pytest.mark.parametrize("path", LIST_ENDPOINTS)
+def test_project_lists_never_contain_the_other_projects_rows(api_data, api_clients, path):
+    """A manager of both projects still gets only the project in the URL."""
+    from projects.models import Membership, Role
+
+    clients = api_clients("token")
+    manager = clients["manager"]
+    Membership.objects.create(
+        user=api_data.project.memberships.get(role=Role.MANAGER).user,
+        project=api_data.other_project,
+        role=Role.MANAGER,
+    )
+    items = _list_items(manager, f"/api/v1/projects/{api_data.project.slug}/{path}")
+    assert items
+    assert OTHER_MARKER not in json.dumps(items)
+    other_ids = {
+        "labels/": set(api_data.other_project.labels.values_list("id", flat=True)),
+        "examples/": {example.pk for example in api_data.other_examples},
+        "annotations/": {a.pk for e in api_data.other_examples for a in e.annotations.all()},
+        "guideline-versions/": set(),
+    }[path]
+    assert not other_ids & {item.get("id") for item in items}
+    # and the other project's own list is reachable for that manager, so the check above means something
+    other_items = _list_items(manager, f"/api/v1/projects/{api_data.other_project.slug}/{path}")
+    assert OTHER_MARKER in json.dumps(other_items)
+
+
+def test_labelers_see_only_their_own_annotations(api_data, api_clients, labeler):
+    items = _list_items(api_clients("token")["labeler"], "/api/v1/projects/support/annotations/")
+    assert len(items) == len(api_data.examples)
+    assert {item["rater"] for item in items} == {labeler.username}
+
+
+def test_outsiders_project_list_shows_only_their_projects(api_data, api_clients):
+    items = _list_items(api_clients("token")["outsider"], "/api/v1/projects/")
+    assert [(item["slug"], item["role"]) for item in items] == [("other", "manager")]
+
+
+def test_unknown_projects_and_ids_are_404_for_members(api_data, api_clients):
+    manager = api_clients("token")["manager"]
+    assert manager.get("/api/v1/projects/nope/").status_code == 404
+    other_example = api_data.other_examples[0].pk
+    assert manager.get(f"/api/v1/projects/support/examples/{other_example}/").status_code == 404
+    other_batch = api_data.other_import_batch.pk
+    assert manager.get(f"/api/v1/projects/support/imports/{other_batch}/").status_code == 404
+    assert manager.get("/api/v1/projects/support/guideline-versions/99/").status_code == 404
