@@ -8,6 +8,7 @@ the project's label order (`position`, then id), which is also the order of an o
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -173,6 +174,8 @@ def _fetch_int_matrix(queryset, *, n_columns: int) -> np.ndarray:
     Python tuples alive instead of a million.
     """
     sql, params = queryset.query.sql_with_params()
+    if connection.vendor == "postgresql":
+        return _copy_int_matrix(sql, params, n_columns=n_columns)
     blocks = []
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -182,6 +185,25 @@ def _fetch_int_matrix(queryset, *, n_columns: int) -> np.ndarray:
                 np.fromiter(flat, dtype=np.int64, count=n_columns * len(rows)).reshape(-1, n_columns)
             )
     return np.concatenate(blocks) if blocks else np.zeros((0, n_columns), dtype=np.int64)
+
+
+def _copy_int_matrix(sql: str, params, *, n_columns: int) -> np.ndarray:
+    """PostgreSQL: stream the query through COPY ... TO STDOUT and let NumPy parse the text.
+
+    About twice as fast as fetching rows at a million annotations. Safe here because every column
+    is a non-null integer (the query coalesces the nullable ones), so the text is only digits,
+    minus signs, tabs and newlines; psycopg2's mogrify quotes the parameters.
+    """
+    buffer = io.StringIO()
+    with connection.cursor() as cursor:
+        query = cursor.cursor.mogrify(sql, params).decode()
+        cursor.cursor.copy_expert(f"COPY ({query}) TO STDOUT", buffer)
+    text = buffer.getvalue()
+    if not text:
+        return np.zeros((0, n_columns), dtype=np.int64)
+    # With a blank separator NumPy skips any run of whitespace: tabs and newlines alike.
+    values = np.fromstring(text, dtype=np.int64, sep=" ")
+    return values.reshape(-1, n_columns)
 
 
 def _slice_codes(project: Project, field: str, items: np.ndarray) -> tuple[np.ndarray, list[str | None]]:

@@ -44,7 +44,8 @@ def data(project, other_project):
 def test_arrays_have_one_row_per_annotation_and_codes_in_label_order(project, data):
     with CaptureQueriesContext(connection) as queries:
         arrays = agreement_arrays(project=project)
-    assert len(queries) == 2  # the labels, then the annotations
+    # The labels, then the annotations (on PostgreSQL read by COPY, which Django does not log).
+    assert len(queries) == (1 if connection.vendor == "postgresql" else 2)
     e1, e2, e3 = data["e"]
     rows = sorted(zip(arrays.items.tolist(), arrays.raters.tolist(), arrays.labels.tolist(), strict=True))
     alice, bob = data["alice"].pk, data["bob"].pk
@@ -58,7 +59,7 @@ def test_arrays_have_one_row_per_annotation_and_codes_in_label_order(project, da
 def test_slice_values_are_read_once_per_example(project, data):
     with CaptureQueriesContext(connection) as queries:
         arrays = agreement_arrays(project=project, slice_field="channel")
-    assert len(queries) == 3
+    assert len(queries) == (2 if connection.vendor == "postgresql" else 3)  # COPY is not logged
     e1, e2, e3 = data["e"]
     values = [arrays.slice_names[code] for code in arrays.slice_codes]
     by_item = dict(zip(arrays.items.tolist(), values, strict=True))
