@@ -1,8 +1,13 @@
 """Thin serializers for the consistency API."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from consistency.models import GuidelineVersion
+from consistency.models import Disagreement, GuidelineVersion, Resolution
+from consistency.review_services import MAX_RATIONALE_CHARS
+from core.api import NO_NUL_CHARACTERS
+
+from .selectors import disagreement_current_resolution, disagreement_votes
 
 
 class GuidelineVersionListSerializer(serializers.ModelSerializer):
@@ -16,3 +21,165 @@ class GuidelineVersionListSerializer(serializers.ModelSerializer):
 class GuidelineVersionSerializer(GuidelineVersionListSerializer):
     class Meta(GuidelineVersionListSerializer.Meta):
         fields = [*GuidelineVersionListSerializer.Meta.fields, "body"]
+
+
+class DisagreementExampleSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    text = serializers.CharField()
+
+
+class VoteSerializer(serializers.Serializer):
+    rater = serializers.CharField(source="rater.username")
+    label = serializers.CharField(source="label.name")
+    ambiguous = serializers.BooleanField()
+    ambiguous_note = serializers.CharField()
+    note = serializers.CharField()
+    guideline_version = serializers.IntegerField(source="guideline_version.number", allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class ResolutionSerializer(serializers.ModelSerializer):
+    label = serializers.CharField(
+        source="label.name", allow_null=True, help_text="The gold label; null when excluded."
+    )
+    sme = serializers.CharField(source="sme.username", help_text="Who resolved it.")
+    supersedes = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="The resolution this one revised, if any."
+    )
+
+    class Meta:
+        model = Resolution
+        fields = [
+            "id",
+            "disagreement",
+            "example",
+            "verdict",
+            "label",
+            "rationale",
+            "guideline_gap",
+            "sme",
+            "supersedes",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class DisagreementSerializer(serializers.ModelSerializer):
+    """Expects a disagreement from consistency.api.selectors.disagreement_list_api (prefetched)."""
+
+    example = DisagreementExampleSerializer()
+    label_a = serializers.CharField(
+        source="label_a.name", allow_null=True, help_text="The most-voted label (null if deleted)."
+    )
+    label_b = serializers.CharField(
+        source="label_b.name", allow_null=True, help_text="The runner-up; null when only one label was voted."
+    )
+    guideline_versions = serializers.SerializerMethodField(
+        help_text="Numbers of the guideline versions the votes were cast under."
+    )
+    votes = serializers.SerializerMethodField(help_text="The votes the disagreement is about.")
+    resolution = serializers.SerializerMethodField(help_text="The resolution in force; null while open.")
+
+    class Meta:
+        model = Disagreement
+        fields = [
+            "id",
+            "example",
+            "status",
+            "reason",
+            "label_a",
+            "label_b",
+            "majority_share",
+            "guideline_versions",
+            "created_at",
+            "resolved_at",
+            "votes",
+            "resolution",
+        ]
+        read_only_fields = fields
+
+    def get_guideline_versions(self, disagreement) -> list[int]:
+        return [version.number for version in disagreement.guideline_versions.all()]
+
+    @extend_schema_field(VoteSerializer(many=True))
+    def get_votes(self, disagreement) -> list[dict]:
+        return VoteSerializer(disagreement_votes(disagreement), many=True).data
+
+    @extend_schema_field(ResolutionSerializer(allow_null=True))
+    def get_resolution(self, disagreement) -> dict | None:
+        resolution = disagreement_current_resolution(disagreement)
+        return ResolutionSerializer(resolution).data if resolution is not None else None
+
+
+class DisagreementFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Disagreement.Status.choices, required=False)
+    reason = serializers.ChoiceField(choices=Disagreement.Reason.choices, required=False)
+    label = serializers.CharField(
+        required=False,
+        max_length=100,
+        validators=[NO_NUL_CHARACTERS],
+        help_text="A label's name: disagreements where it is one of the two most-voted labels.",
+    )
+    created_after = serializers.DateTimeField(
+        required=False, help_text="Only disagreements opened after this."
+    )
+
+
+VERDICT_LABEL = "label"
+VERDICT_EXCLUDE = "exclude"
+
+
+class DisagreementResolveSerializer(serializers.Serializer):
+    verdict = serializers.ChoiceField(
+        choices=[
+            (VERDICT_LABEL, "A gold label (give `label`)"),
+            (VERDICT_EXCLUDE, "Genuinely ambiguous: keep the example out of the dataset"),
+        ]
+    )
+    label = serializers.CharField(
+        required=False,
+        max_length=100,
+        validators=[NO_NUL_CHARACTERS],
+        help_text="The gold label's name; required for verdict `label`, not allowed for `exclude`.",
+    )
+    rationale = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=MAX_RATIONALE_CHARS,
+        validators=[NO_NUL_CHARACTERS],
+    )
+    guideline_gap = serializers.BooleanField(
+        required=False, default=False, help_text="The guideline does not cover this case."
+    )
+
+    def validate(self, attrs):
+        if attrs["verdict"] == VERDICT_LABEL and not attrs.get("label"):
+            raise serializers.ValidationError({"label": ["Give the gold label's name for verdict 'label'."]})
+        if attrs["verdict"] == VERDICT_EXCLUDE and attrs.get("label"):
+            raise serializers.ValidationError({"label": ["Leave out the label for verdict 'exclude'."]})
+        return attrs
+
+
+class GuidelineDiffQuerySerializer(serializers.Serializer):
+    a = serializers.IntegerField(
+        min_value=1, max_value=2_147_483_647, help_text="The older version's number."
+    )
+    b = serializers.IntegerField(
+        min_value=1, max_value=2_147_483_647, help_text="The newer version's number."
+    )
+
+
+class GuidelineDiffStatsSerializer(serializers.Serializer):
+    added = serializers.IntegerField(help_text="Words added.")
+    removed = serializers.IntegerField(help_text="Words removed.")
+
+
+class GuidelineDiffSerializer(serializers.Serializer):
+    a = serializers.IntegerField()
+    b = serializers.IntegerField()
+    html = serializers.CharField(
+        help_text="Escaped source of version b, with <del> and <ins> around changes."
+    )
+    stats = GuidelineDiffStatsSerializer()

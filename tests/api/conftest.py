@@ -3,9 +3,11 @@
 from dataclasses import dataclass
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
+from django.utils import timezone
 
-from consistency.models import AgreementReport
+from consistency.models import AgreementReport, Disagreement, Resolution
 from core.services import api_token_create
 from projects.models import ImportBatch, Label, Role
 from tests.factories import (
@@ -131,3 +133,55 @@ def api_clients(manager, sme, labeler, outsider):
         }
 
     return build
+
+
+@dataclass
+class ApiDisagreements:
+    open: object
+    other: object
+
+
+@pytest.fixture
+def api_disagreements(api_data, labeler, sme, outsider):
+    """An open disagreement in `project` (billing against bug, under guideline version 1) and a
+    resolved one in `other_project` whose every text field carries OTHER_MARKER."""
+    labels = {label.name: label for label in api_data.project.labels.all()}
+    example = ExampleFactory(
+        project=api_data.project, external_id="split-1", text="Charged twice, app crashed"
+    )
+    second = User.objects.get(username="second")
+    for rater, name in ((labeler, "billing"), (sme, "bug"), (second, "billing")):
+        AnnotationFactory(
+            example=example, rater=rater, label=labels[name], guideline_version=api_data.guideline
+        )
+    example.annotation_count = 3
+    example.save(update_fields=["annotation_count"])
+    disagreement = Disagreement.objects.create(
+        project=api_data.project,
+        example=example,
+        reason=Disagreement.Reason.BELOW_THRESHOLD,
+        label_a=labels["billing"],
+        label_b=labels["bug"],
+        majority_share=2 / 3,
+    )
+    disagreement.guideline_versions.set([api_data.guideline])
+
+    other_example = api_data.other_examples[0]
+    other = Disagreement.objects.create(
+        project=api_data.other_project,
+        example=other_example,
+        reason=Disagreement.Reason.AMBIGUOUS,
+        label_a=other_example.annotations.first().label,
+        status=Disagreement.Status.RESOLVED,
+        resolved_at=timezone.now(),
+    )
+    other.guideline_versions.set([api_data.other_guideline])
+    Resolution.objects.create(
+        project=api_data.other_project,
+        disagreement=other,
+        example=other_example,
+        verdict=Resolution.Verdict.EXCLUDED,
+        rationale=OTHER_MARKER,
+        sme=outsider,
+    )
+    return ApiDisagreements(open=disagreement, other=other)

@@ -33,6 +33,11 @@ EXPECTED = {
     ("api:project_agreement", "GET"): REVIEWERS,
     ("api:project_guideline_versions", "GET"): ALL,
     ("api:project_guideline_version", "GET"): ALL,
+    ("api:project_guideline_version_diff", "GET"): ALL,
+    ("api:project_disagreements", "GET"): REVIEWERS,
+    ("api:project_disagreement", "GET"): REVIEWERS,
+    # Called with the import's multipart body, which has no verdict: allowed roles get the 400.
+    ("api:project_disagreement_resolve", "POST"): {**REVIEWERS, "sme": 400, "manager": 400},
 }
 
 # (URL name, parameter) -> the value taken from the test data; `slug` is always the project's.
@@ -40,6 +45,16 @@ PARAMETERS = {
     ("api:project_example", "id"): lambda data: data.examples[0].pk,
     ("api:project_import", "id"): lambda data: data.import_batch.pk,
     ("api:project_guideline_version", "number"): lambda data: data.guideline.number,
+    ("api:project_disagreement", "id"): lambda data: data.project.disagreements.get().pk,
+    ("api:project_disagreement_resolve", "id"): lambda data: data.project.disagreements.get().pk,
+}
+
+# URL name -> the query string an endpoint needs to answer 200.
+QUERIES = {
+    "api:project_guideline_version_diff": lambda data: {
+        "a": data.guideline.number,
+        "b": data.guideline.number,
+    },
 }
 
 PARAMETER_RE = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>\w+)>")
@@ -83,9 +98,10 @@ def fill(route: str, name: str, data) -> str:
     return "/" + PARAMETER_RE.sub(value, route)
 
 
-def call(client, method: str, url: str):
+def call(client, method: str, url: str, name: str, data):
     if method == "GET":
-        return client.get(url)
+        query = QUERIES[name](data) if name in QUERIES else {}
+        return client.get(url, query)
     if method == "POST":
         upload = SimpleUploadedFile("rows.csv", b"id,text\nm-1,hello\n", content_type="text/csv")
         return client.post(url, {"file": upload})
@@ -98,14 +114,14 @@ def test_the_table_covers_every_api_endpoint_and_nothing_else():
 
 
 @pytest.mark.parametrize("auth", ["token", "session"])
-def test_access_matrix(api_data, api_clients, auth):
+def test_access_matrix(api_data, api_disagreements, api_clients, auth):
     clients = api_clients(auth)
     failures = []
     for route, name, methods in api_endpoints():
         url = fill(route, name, api_data)
         for method in methods:
             for caller in CALLERS:
-                response = call(clients[caller], method, url)
+                response = call(clients[caller], method, url, name, api_data)
                 expected = EXPECTED[(name, method)][caller]
                 if response.status_code != expected:
                     failures.append(f"{caller} {method} {url}: {response.status_code}, expected {expected}")
@@ -124,11 +140,11 @@ def _list_items(client, url):
     return body["results"]
 
 
-LIST_ENDPOINTS = ["labels/", "examples/", "annotations/", "guideline-versions/"]
+LIST_ENDPOINTS = ["labels/", "examples/", "annotations/", "guideline-versions/", "disagreements/"]
 
 
 @pytest.mark.parametrize("path", LIST_ENDPOINTS)
-def test_project_lists_never_contain_the_other_projects_rows(api_data, api_clients, path):
+def test_project_lists_never_contain_the_other_projects_rows(api_data, api_disagreements, api_clients, path):
     """A manager of both projects still gets only the project in the URL."""
     from projects.models import Membership, Role
 
@@ -147,6 +163,7 @@ def test_project_lists_never_contain_the_other_projects_rows(api_data, api_clien
         "examples/": {example.pk for example in api_data.other_examples},
         "annotations/": {a.pk for e in api_data.other_examples for a in e.annotations.all()},
         "guideline-versions/": set(),
+        "disagreements/": {api_disagreements.other.pk},
     }[path]
     assert not other_ids & {item.get("id") for item in items}
     # and the other project's own list is reachable for that manager, so the check above means something

@@ -65,12 +65,13 @@ def api_schema(wsgi_app):
 
 
 @pytest.fixture
-def path_values(api_data):
+def path_values(api_data, api_disagreements):
     """Path parameters that point at real rows of the project, so operations get past the 404."""
     return {
         "slug": api_data.project.slug,
         "/examples/{id}/": api_data.examples[0].pk,
         "/imports/{id}/": api_data.import_batch.pk,
+        "/disagreements/{id}/": api_disagreements.open.pk,
         "number": api_data.guideline.number,
     }
 
@@ -79,10 +80,13 @@ def _aim(case, values) -> None:
     if "slug" in case.path_parameters:
         case.path_parameters["slug"] = values["slug"]
     if "id" in case.path_parameters:
-        kind = "/examples/{id}/" if "/examples/{id}/" in case.path else "/imports/{id}/"
+        kind = next(key for key in values if key.startswith("/") and key in case.path)
         case.path_parameters["id"] = values[kind]
     if "number" in case.path_parameters:
         case.path_parameters["number"] = values["number"]
+    if case.path.endswith("/guideline-versions/diff/") and case.query:
+        # Version numbers play the part of ids here: aim them at the published version.
+        case.query.update({key: values["number"] for key in ("a", "b") if key in case.query})
 
 
 # Schemathesis' own pytest plugin (schema.parametrize with a fixture) does not run on pytest 9,

@@ -1,0 +1,135 @@
+"""The review workflow over the REST API: disagreements with their votes and resolutions
+(managers and SMEs), resolving one, and the word diff between two guideline versions (members)."""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import exceptions, generics, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from consistency.guideline_diff import diff_html, diff_stats
+from consistency.models import Disagreement, Resolution
+from consistency.review_services import ALREADY_RESOLVED_MESSAGE, review_resolve
+from core.api import (
+    REVIEWERS,
+    AllowListOrderingFilter,
+    CursorPagination,
+    ProjectScopedMixin,
+    query_params_validate,
+)
+from core.errors import ApplicationError
+
+from .selectors import (
+    disagreement_get_api,
+    disagreement_list_api,
+    guideline_version_get_api,
+    label_id_by_name,
+)
+from .serializers import (
+    VERDICT_EXCLUDE,
+    VERDICT_LABEL,
+    DisagreementFilterSerializer,
+    DisagreementResolveSerializer,
+    DisagreementSerializer,
+    GuidelineDiffQuerySerializer,
+    GuidelineDiffSerializer,
+    ResolutionSerializer,
+)
+
+VERDICTS = {VERDICT_LABEL: Resolution.Verdict.GOLD, VERDICT_EXCLUDE: Resolution.Verdict.EXCLUDED}
+
+
+class AlreadyResolved(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "already_resolved"
+
+
+CONFLICT_RESPONSE = OpenApiResponse(
+    inline_serializer("Conflict", {"detail": serializers.CharField()}),
+    description="Another reviewer resolved this disagreement first; nothing was saved.",
+)
+
+
+@extend_schema(parameters=[DisagreementFilterSerializer])
+class DisagreementListApi(ProjectScopedMixin, generics.ListAPIView):
+    """The project's disagreements, open and resolved, cursor-paginated, each with its example,
+    the votes, the guideline versions they were cast under and the resolution in force."""
+
+    project_roles = REVIEWERS
+    serializer_class = DisagreementSerializer
+    pagination_class = CursorPagination
+    filter_backends = [AllowListOrderingFilter]
+    ordering_choices = ("created_at", "-created_at", "id", "-id")
+    ordering = ["id"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Disagreement.objects.none()
+        filters = query_params_validate(DisagreementFilterSerializer, self.request)
+        return disagreement_list_api(project=self.request.project, **filters)
+
+
+class DisagreementDetailApi(ProjectScopedMixin, APIView):
+    """One disagreement of the project, with the same fields as the list."""
+
+    project_roles = REVIEWERS
+
+    @extend_schema(responses=DisagreementSerializer)
+    def get(self, request, slug: str, id: int):
+        disagreement = disagreement_get_api(project=request.project, disagreement_id=id)
+        return Response(DisagreementSerializer(disagreement).data)
+
+
+class DisagreementResolveApi(ProjectScopedMixin, APIView):
+    """Resolve an open disagreement (SMEs and managers): a gold label, or excluded as genuinely
+    ambiguous. 409 when someone else resolved it first; revise a resolution on the review page."""
+
+    project_roles = REVIEWERS
+
+    @extend_schema(
+        request=DisagreementResolveSerializer,
+        responses={201: ResolutionSerializer, 409: CONFLICT_RESPONSE},
+    )
+    def post(self, request, slug: str, id: int):
+        form = DisagreementResolveSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        label_id = None
+        if data["verdict"] == VERDICT_LABEL:
+            label_id = label_id_by_name(project=request.project, name=data["label"])
+            if label_id is None:
+                raise exceptions.ValidationError({"label": ["This project has no label of that name."]})
+        try:
+            resolution = review_resolve(
+                project=request.project,
+                user=request.user,
+                disagreement_id=id,
+                verdict=VERDICTS[data["verdict"]],
+                label_id=label_id,
+                rationale=data["rationale"],
+                guideline_gap=data["guideline_gap"],
+            )
+        except ApplicationError as exc:
+            # review_resolve signals the lost race with this message; every other domain error
+            # goes on to core.api.exception_handler (NotFound 404, the rest 400).
+            if exc.message == ALREADY_RESOLVED_MESSAGE:
+                raise AlreadyResolved(exc.message) from None
+            raise
+        return Response(ResolutionSerializer(resolution).data, status=status.HTTP_201_CREATED)
+
+
+class GuidelineVersionDiffApi(ProjectScopedMixin, APIView):
+    """The word-level changes from version `a` to version `b` of the published guideline, as HTML
+    (all text escaped; removals in <del>, additions in <ins>) with word counts."""
+
+    @extend_schema(parameters=[GuidelineDiffQuerySerializer], responses=GuidelineDiffSerializer)
+    def get(self, request, slug: str):
+        query = query_params_validate(GuidelineDiffQuerySerializer, request)
+        old = guideline_version_get_api(project=request.project, number=query["a"])
+        new = guideline_version_get_api(project=request.project, number=query["b"])
+        data = {
+            "a": old.number,
+            "b": new.number,
+            "html": str(diff_html(old.body, new.body)),
+            "stats": diff_stats(old.body, new.body),
+        }
+        return Response(GuidelineDiffSerializer(data).data)
