@@ -76,6 +76,8 @@ def ensure_database() -> None:
         sys.exit(
             "Set DATABASE_URL to a PostgreSQL database (e.g. postgres://postgres@127.0.0.1:5432/concord_bench)."
         )
+    if "bench" not in db["NAME"]:
+        sys.exit(f"Refusing to use database {db['NAME']!r}: its name must contain 'bench' (it is emptied).")
     admin = psycopg2.connect(
         dbname="postgres", user=db["USER"], host=db["HOST"], port=db["PORT"] or 5432, password=db["PASSWORD"]
     )
@@ -98,18 +100,9 @@ def drop_project() -> None:
         row = cursor.fetchone()
         if not row:
             return
-        pid = row[0]
-        cursor.execute(
-            "DELETE FROM labeling_annotation a USING projects_example e "
-            "WHERE a.example_id = e.id AND e.project_id = %s",
-            [pid],
-        )
-        cursor.execute("DELETE FROM labeling_assignment WHERE project_id = %s", [pid])
-        cursor.execute("DELETE FROM projects_example WHERE project_id = %s", [pid])
-        cursor.execute("DELETE FROM projects_label WHERE project_id = %s", [pid])
-        cursor.execute("DELETE FROM projects_membership WHERE project_id = %s", [pid])
-        cursor.execute("DELETE FROM consistency_guidelineversion WHERE project_id = %s", [pid])
-        cursor.execute("DELETE FROM projects_project WHERE id = %s", [pid])
+        # The benchmark's database is scratch space (ensure_database refuses any other), so the
+        # cascade reaches every table that hangs off the project, whatever later issues add.
+        cursor.execute("TRUNCATE projects_project CASCADE")
 
 
 def setup_data(n_examples: int, n_labelers: int) -> tuple[list[dict], int]:
