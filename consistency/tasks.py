@@ -14,3 +14,15 @@ def agreement_report_task(report_id: int) -> None:
     from consistency.report_services import agreement_report_run
 
     agreement_report_run(report_id=report_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def release_build_task(release_id: int) -> None:
+    """Build one DatasetRelease into private storage.
+
+    Idempotent: a ready or failed release is never rebuilt (releases are immutable), and one being
+    built by a live worker is left alone; one left by a dead worker is built again from the start.
+    """
+    from consistency.release_services import release_build_run
+
+    release_build_run(release_id=release_id)

@@ -1,9 +1,9 @@
 """Pages of the consistency app, under /projects/<slug>/: published guidelines and their diff, the
-agreement dashboard, and the SME review queue."""
+agreement dashboard, the SME review queue and dataset releases."""
 
 from django.urls import path
 
-from . import dashboard_views, review_views, views
+from . import dashboard_views, release_views, review_views, views
 
 app_name = "consistency"
 
@@ -31,4 +31,12 @@ urlpatterns = [
         name="worked_example_add",
     ),
     path("review/relabel/", review_views.relabel_request, name="relabel_request"),
+    path("releases/", release_views.release_list, name="releases"),
+    path("releases/diff/", release_views.release_diff, name="release_diff"),
+    path("releases/<str:tag>/", release_views.release_detail, name="release_detail"),
+    path(
+        "releases/<str:tag>/download/<str:file_format>/",
+        release_views.release_download,
+        name="release_download",
+    ),
 ]

@@ -6,6 +6,7 @@ Dataset releases add their routes here.
 from django.urls import path
 
 from . import review, views
+from .releases import release_api_urlpatterns
 
 project_urlpatterns = [
     path("agreement/", views.AgreementReportLatestApi.as_view(), name="project_agreement"),
@@ -28,4 +29,5 @@ project_urlpatterns = [
         review.DisagreementResolveApi.as_view(),
         name="project_disagreement_resolve",
     ),
+    *release_api_urlpatterns,
 ]

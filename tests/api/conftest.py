@@ -7,7 +7,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from consistency.models import AgreementReport, Disagreement, Resolution
+from consistency.models import AgreementReport, ConsensusLabel, Disagreement, Resolution
+from consistency.release_services import release_build
 from core.services import api_token_create
 from projects.models import ImportBatch, Label, Role
 from tests.factories import (
@@ -185,3 +186,36 @@ def api_disagreements(api_data, labeler, sme, outsider):
         sme=outsider,
     )
     return ApiDisagreements(open=disagreement, other=other)
+
+
+@dataclass
+class ApiReleases:
+    release: object
+    other: object
+
+
+def _release_of(project, examples, user, tag):
+    """Unanimous consensus labels for `examples`, then a release built from them now."""
+    label = project.labels.first()
+    for example in examples:
+        ConsensusLabel.objects.create(
+            example=example,
+            label=label,
+            source=ConsensusLabel.Source.UNANIMOUS,
+            agreement=1.0,
+            n_raters=3,
+            decided_at=timezone.now(),
+        )
+    release = release_build(project=project, user=user, tag=tag)
+    assert release.status == "ready", release.error
+    return release
+
+
+@pytest.fixture
+def api_releases(api_data, manager, outsider):
+    """A ready release "v1" of `project` (three of its examples) and a ready release of
+    `other_project` tagged OTHER_MARKER, whose items carry OTHER_MARKER too."""
+    return ApiReleases(
+        release=_release_of(api_data.project, api_data.examples[:3], manager, "v1"),
+        other=_release_of(api_data.other_project, api_data.other_examples, outsider, OTHER_MARKER),
+    )

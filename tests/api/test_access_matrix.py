@@ -38,6 +38,12 @@ EXPECTED = {
     ("api:project_disagreement", "GET"): REVIEWERS,
     # Called with the import's multipart body, which has no verdict: allowed roles get the 400.
     ("api:project_disagreement_resolve", "POST"): {**REVIEWERS, "sme": 400, "manager": 400},
+    ("api:project_releases", "GET"): REVIEWERS,
+    # The import's multipart body has no tag or policy (both optional): a release with the defaults.
+    ("api:project_releases", "POST"): {**REVIEWERS, "sme": 202, "manager": 202},
+    ("api:project_release_diff", "GET"): REVIEWERS,
+    ("api:project_release", "GET"): REVIEWERS,
+    ("api:project_release_download", "GET"): REVIEWERS,
 }
 
 # (URL name, parameter) -> the value taken from the test data; `slug` is always the project's.
@@ -47,6 +53,9 @@ PARAMETERS = {
     ("api:project_guideline_version", "number"): lambda data: data.guideline.number,
     ("api:project_disagreement", "id"): lambda data: data.project.disagreements.get().pk,
     ("api:project_disagreement_resolve", "id"): lambda data: data.project.disagreements.get().pk,
+    ("api:project_release", "tag"): lambda data: "v1",
+    ("api:project_release_download", "tag"): lambda data: "v1",
+    ("api:project_release_download", "file_format"): lambda data: "jsonl",
 }
 
 # URL name -> the query string an endpoint needs to answer 200.
@@ -55,6 +64,7 @@ QUERIES = {
         "a": data.guideline.number,
         "b": data.guideline.number,
     },
+    "api:project_release_diff": lambda data: {"old": "v1", "new": "v1"},
 }
 
 PARAMETER_RE = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>\w+)>")
@@ -108,13 +118,20 @@ def call(client, method: str, url: str, name: str, data):
     raise AssertionError(f"no request body known for {method} {url}")
 
 
+def _body(response) -> str:
+    """The text of a response, streamed (a release download) or not."""
+    if response.streaming:
+        return b"".join(response.streaming_content).decode()
+    return response.content.decode()
+
+
 def test_the_table_covers_every_api_endpoint_and_nothing_else():
     found = {(name, method) for _route, name, methods in api_endpoints() for method in methods}
     assert found == set(EXPECTED), "update EXPECTED for the endpoints added or removed"
 
 
 @pytest.mark.parametrize("auth", ["token", "session"])
-def test_access_matrix(api_data, api_disagreements, api_clients, auth):
+def test_access_matrix(api_data, api_disagreements, api_releases, api_clients, auth):
     clients = api_clients(auth)
     failures = []
     for route, name, methods in api_endpoints():
@@ -129,7 +146,7 @@ def test_access_matrix(api_data, api_disagreements, api_clients, auth):
                 if caller == "anonymous":
                     assert response["WWW-Authenticate"].startswith("Bearer"), url
                 if caller != "outsider" and response.status_code < 300:
-                    assert OTHER_MARKER not in response.content.decode(), f"{caller} {url} leaks"
+                    assert OTHER_MARKER not in _body(response), f"{caller} {url} leaks"
                 if caller == "outsider" and response.status_code == 404:
                     assert "support" not in response.content.decode().lower()
     assert not failures, "\n".join(failures)
@@ -190,3 +207,24 @@ def test_unknown_projects_and_ids_are_404_for_members(api_data, api_clients):
     other_batch = api_data.other_import_batch.pk
     assert manager.get(f"/api/v1/projects/support/imports/{other_batch}/").status_code == 404
     assert manager.get("/api/v1/projects/support/guideline-versions/99/").status_code == 404
+
+
+def test_the_other_projects_release_is_404_through_this_project(api_data, api_releases, api_clients):
+    """A release tag of another project names nothing here, not even for a manager of both."""
+    from projects.models import Membership, Role
+
+    Membership.objects.create(
+        user=api_data.project.memberships.get(role=Role.MANAGER).user,
+        project=api_data.other_project,
+        role=Role.MANAGER,
+    )
+    manager = api_clients("token")["manager"]
+    base = f"/api/v1/projects/{api_data.project.slug}/releases/"
+    for url in (
+        f"{base}{OTHER_MARKER}/",
+        f"{base}{OTHER_MARKER}/download/jsonl/",
+        f"{base}diff/?old=v1&new={OTHER_MARKER}",
+    ):
+        assert manager.get(url).status_code == 404, url
+    other_base = f"/api/v1/projects/{api_data.other_project.slug}/releases/"
+    assert manager.get(f"{other_base}{OTHER_MARKER}/").status_code == 200

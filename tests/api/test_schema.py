@@ -65,9 +65,10 @@ def api_schema(wsgi_app):
 
 
 @pytest.fixture
-def path_values(api_data, api_disagreements):
+def path_values(api_data, api_disagreements, api_releases):
     """Path parameters that point at real rows of the project, so operations get past the 404."""
     return {
+        "tag": api_releases.release.tag,
         "slug": api_data.project.slug,
         "/examples/{id}/": api_data.examples[0].pk,
         "/imports/{id}/": api_data.import_batch.pk,
@@ -84,6 +85,11 @@ def _aim(case, values) -> None:
         case.path_parameters["id"] = values[kind]
     if "number" in case.path_parameters:
         case.path_parameters["number"] = values["number"]
+    if "tag" in case.path_parameters:
+        # file_format is left as generated: its enum holds only the formats a ready release has.
+        case.path_parameters["tag"] = values["tag"]
+    if case.path.endswith("/releases/diff/") and case.query:
+        case.query.update({key: values["tag"] for key in ("old", "new") if key in case.query})
     if case.path.endswith("/guideline-versions/diff/") and case.query:
         # Version numbers play the part of ids here: aim them at the published version.
         case.query.update({key: values["number"] for key in ("a", "b") if key in case.query})

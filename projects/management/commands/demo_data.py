@@ -63,8 +63,11 @@ class Command(BaseCommand):
                 description=description,
                 position=position,
             )
+        # Review rules: a 2-of-3 majority is accepted; an even split first asks the fourth labeler.
         project.visible_metadata = ["channel", "language"]
-        project.save(update_fields=["visible_metadata"])
+        project.accept_majority = True
+        project.extra_raters_on_split = 1
+        project.save(update_fields=["visible_metadata", "accept_majority", "extra_raters_on_split"])
         guideline_draft_save(project=project, user=users["sam"], body=GUIDELINE_V1)
         guideline_publish(
             project=project, user=users["maya"], changelog="First version of the intent guideline."

@@ -1,0 +1,193 @@
+"""Dataset release pages under /projects/<slug>/releases/: the list with the form that cuts a new
+release, one release with its build progress (htmx polling, a plain Refresh link without JS), the
+downloads of its stored files, and the diff of two releases. Managers and SMEs only; labelers get
+403, other projects' users 404."""
+
+from django import forms
+from django.contrib import messages
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_GET, require_http_methods
+
+from core.errors import ApplicationError, NotFound
+from core.htmx import render_page_or_partial
+from projects.access import project_role_required
+from projects.models import Role
+
+from . import release_selectors as selectors
+from . import release_services as services
+from .agreement import metadata_fields
+from .releases import SOURCES, ReleasePolicy, json_array_chunks, json_array_size
+
+REVIEWERS = (Role.MANAGER, Role.SME)
+BLOCK_SIZE = 256 * 1024
+CONTENT_TYPES = {
+    "jsonl": "application/x-ndjson; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json; charset=utf-8",
+}
+
+
+class ReleaseForm(forms.Form):
+    tag = forms.CharField(required=False, max_length=40, help_text="Empty for the next vN.")
+    sources = forms.MultipleChoiceField(
+        choices=[(s, s.replace("_", "-")) for s in SOURCES],
+        initial=list(ReleasePolicy().sources),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    min_agreement = forms.FloatField(min_value=0, max_value=1, initial=0.0)
+    exclude_ambiguous = forms.BooleanField(required=False, initial=True)
+    include_rationale = forms.BooleanField(required=False)
+    include_raters = forms.BooleanField(required=False)
+    min_posterior = forms.FloatField(min_value=0, max_value=1, initial=0.9, help_text="For Dawid-Skene.")
+    train = forms.FloatField(min_value=0, max_value=1, initial=0.8)
+    dev = forms.FloatField(min_value=0, max_value=1, initial=0.1)
+    test = forms.FloatField(min_value=0, max_value=1, initial=0.1)
+    stratify_field = forms.ChoiceField(required=False, choices=[("", "label only")])
+
+    def __init__(self, *args, fields: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["stratify_field"].choices = [("", "label only")] + [(f, f"label and {f}") for f in fields]
+
+    def policy(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "sources": data["sources"],
+            "min_agreement": data["min_agreement"],
+            "exclude_ambiguous": data["exclude_ambiguous"],
+            "include_rationale": data["include_rationale"],
+            "include_raters": data["include_raters"],
+            "min_posterior": data["min_posterior"],
+            "ratios": [data["train"], data["dev"], data["test"]],
+            "stratify_field": data["stratify_field"],
+        }
+
+
+@require_http_methods(["GET", "POST"])
+@project_role_required(*REVIEWERS)
+def release_list(request, slug):
+    project = request.project
+    form = ReleaseForm(request.POST or None, fields=metadata_fields(project=project))
+    if request.method == "POST" and form.is_valid():
+        try:
+            release = services.release_create(
+                project=project, user=request.user, tag=form.cleaned_data["tag"], policy=form.policy()
+            )
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Release {release.tag} is being built.")
+            return redirect("consistency:release_detail", slug=project.slug, tag=release.tag)
+    releases = list(selectors.release_list(project=project)[:200])
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "consistency/releases.html",
+        {"project": project, "form": form, "releases": releases},
+        status=status,
+    )
+
+
+def _release(request, tag):
+    try:
+        return selectors.release_get(project=request.project, tag=tag)
+    except NotFound:
+        raise Http404("Release not found.") from None
+
+
+@require_GET
+@project_role_required(*REVIEWERS)
+def release_detail(request, slug, tag):
+    release = _release(request, tag)
+    label_split = [
+        {"label": label, **per_split}
+        for label, per_split in (release.counts.get("label_split") or {}).items()
+    ]
+    others = [
+        r
+        for r in selectors.release_list(project=request.project)
+        if r.pk != release.pk and r.status == "ready"
+    ]
+    return render_page_or_partial(
+        request,
+        page="consistency/release_detail.html",
+        partial="consistency/release_status.html",
+        context={
+            "project": request.project,
+            "release": release,
+            "label_split": label_split,
+            "others": others,
+        },
+    )
+
+
+@require_GET
+@project_role_required(*REVIEWERS)
+def release_download(request, slug, tag, file_format):
+    release = _release(request, tag)
+    try:
+        name, size = selectors.release_file_get(release=release, file_format=file_format)
+    except NotFound:
+        raise Http404("No such file.") from None
+    except ApplicationError:
+        return redirect("consistency:release_detail", slug=slug, tag=tag)
+    return release_file_response(release=release, name=name, size=size, file_format=file_format)
+
+
+def _json_array_stream(name: str):
+    # A generator: the response closes it when done (or on disconnect), which closes the file.
+    with default_storage.open(name, "rb") as handle:
+        yield from json_array_chunks(iter(lambda: handle.read(BLOCK_SIZE), b""))
+
+
+def release_file_response(
+    *, release, name: str, size: int, file_format: str
+) -> FileResponse | StreamingHttpResponse:
+    """Stream a stored release file as an attachment, never as something a browser would render.
+
+    JSON (an array) is the stored JSONL rewritten on the fly, so it costs no storage and stays flat.
+    """
+    filename = f"{release.project.slug}-{release.tag}.{file_format}"
+    if file_format == "json":
+        response = StreamingHttpResponse(_json_array_stream(name), content_type=CONTENT_TYPES["json"])
+        response["Content-Disposition"] = content_disposition_header(True, filename)
+        response["Content-Length"] = str(json_array_size(jsonl_bytes=size, n_lines=release.n_items))
+    else:
+        response = FileResponse(
+            default_storage.open(name, "rb"),
+            as_attachment=True,
+            filename=filename,
+            content_type=CONTENT_TYPES[file_format],
+        )
+        response.block_size = BLOCK_SIZE  # fewer, larger chunks than the 4 KiB default; still flat
+        response["Content-Length"] = str(size)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["X-Release-SHA256"] = release.sha256
+    return response
+
+
+@require_GET
+@project_role_required(*REVIEWERS)
+def release_diff(request, slug):
+    project = request.project
+    ready = [r for r in selectors.release_list(project=project) if r.status == "ready"]
+    old_tag, new_tag = request.GET.get("old", ""), request.GET.get("new", "")
+    diff = None
+    if old_tag and new_tag:
+        old, new = _release(request, old_tag), _release(request, new_tag)
+        diff = selectors.release_diff(old=old, new=new)
+    return render(
+        request,
+        "consistency/release_diff.html",
+        {
+            "project": project,
+            "ready": ready,
+            "old_tag": old_tag,
+            "new_tag": new_tag,
+            "diff": diff,
+            "releases_url": reverse("consistency:releases", args=[project.slug]),
+        },
+    )

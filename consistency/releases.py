@@ -1,0 +1,280 @@
+"""Pure pieces of dataset releases (no ORM): the release policy, stable stratified split assignment,
+pseudonymous rater ids, the canonical JSON text of a release line, and CSV formula escaping.
+
+The canonical JSON is PostgreSQL's `jsonb` text form (keys ordered by byte length, then bytes;
+", " and ": " separators; non-ASCII kept), so the PostgreSQL build can produce it in SQL with
+`jsonb_build_object(...)::text` and the Python path reproduces it byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
+
+SPLITS = ("train", "dev", "test")
+SOURCES = ("gold", "unanimous", "majority", "dawid_skene")
+DEFAULT_SOURCES = ("gold", "unanimous", "majority")
+TAG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
+RESERVED_TAGS = frozenset({"diff"})  # a page's path under releases/
+AGREEMENT_DECIMALS = 4
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class PolicyError(ValueError):
+    """A release policy that cannot be used; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class ReleasePolicy:
+    """What counts as clean and how it is split. Stored as JSON on the release."""
+
+    sources: tuple[str, ...] = DEFAULT_SOURCES
+    min_agreement: float = 0.0
+    exclude_ambiguous: bool = True
+    include_rationale: bool = False
+    include_raters: bool = False
+    use_dawid_skene: bool = False
+    min_posterior: float = 0.9
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    stratify_field: str = ""
+    seed: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["sources"] = list(self.sources)
+        data["ratios"] = list(self.ratios)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> ReleasePolicy:
+        """A validated policy from user input (missing keys take their defaults)."""
+        data = dict(data or {})
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise PolicyError(f"Unknown policy field(s): {', '.join(sorted(unknown))}.")
+        raw_sources = data.get("sources", DEFAULT_SOURCES)
+        if isinstance(raw_sources, str):
+            raw_sources = [s for s in raw_sources.split(",") if s]
+        raw_sources = [str(s) for s in raw_sources or ()]
+        bad = set(raw_sources) - set(SOURCES)
+        if bad:
+            raise PolicyError(f"Unknown source(s): {', '.join(sorted(bad))}.")
+        if not raw_sources:
+            raise PolicyError("Choose at least one source.")
+        sources = tuple(s for s in SOURCES if s in raw_sources)
+        if "dawid_skene" in sources:
+            data["use_dawid_skene"] = True
+        try:
+            min_agreement = float(data.get("min_agreement", 0.0))
+            min_posterior = float(data.get("min_posterior", 0.9))
+            ratios = tuple(float(r) for r in data.get("ratios", (0.8, 0.1, 0.1)))
+        except (TypeError, ValueError):
+            raise PolicyError("Agreement, posterior and ratios must be numbers.") from None
+        if not 0.0 <= min_agreement <= 1.0:
+            raise PolicyError("The minimum agreement must be between 0 and 1.")
+        if not 0.0 <= min_posterior <= 1.0:
+            raise PolicyError("The minimum posterior must be between 0 and 1.")
+        if len(ratios) != 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-6:
+            raise PolicyError("Give three split ratios (train, dev, test) that are >= 0 and sum to 1.")
+        use_ds = bool(data.get("use_dawid_skene", False))
+        if use_ds and "dawid_skene" not in sources:
+            sources = (*sources, "dawid_skene")
+        return cls(
+            sources=sources,
+            min_agreement=min_agreement,
+            exclude_ambiguous=bool(data.get("exclude_ambiguous", True)),
+            include_rationale=bool(data.get("include_rationale", False)),
+            include_raters=bool(data.get("include_raters", False)),
+            use_dawid_skene=use_ds,
+            min_posterior=min_posterior,
+            ratios=ratios,  # type: ignore[arg-type]
+            stratify_field=str(data.get("stratify_field") or ""),
+            seed=str(data.get("seed") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One example's current decision, before the policy is applied."""
+
+    external_id: str
+    label: str
+    source: str
+    agreement: float | None
+    n_raters: int
+    ambiguous: bool = False
+
+
+def passes_policy(candidate: Candidate, policy: ReleasePolicy) -> bool:
+    """Whether an example's decision is clean under the policy.
+
+    Gold is an SME's word: neither the agreement floor nor an ambiguous flag keeps it out.
+    """
+    if candidate.source not in policy.sources:
+        return False
+    if candidate.source == "gold":
+        return True
+    if policy.exclude_ambiguous and candidate.ambiguous:
+        return False
+    if candidate.agreement is None:  # unknown agreement passes only when no floor is asked for
+        return policy.min_agreement <= 0
+    return candidate.agreement + 1e-9 >= policy.min_agreement
+
+
+def _rank(seed: str, external_id: str) -> bytes:
+    return hashlib.sha256(f"{seed}\x1f{external_id}".encode()).digest()
+
+
+def splits_assign(
+    *,
+    items: Iterable[tuple[str, Any]],
+    previous: Mapping[str, str],
+    ratios: tuple[float, float, float],
+    seed: str,
+) -> dict[str, str]:
+    """{external_id: split} for `items` (external_id, stratum).
+
+    An example in `previous` keeps its split. The others are taken in the order of a hash of
+    (seed, external_id) within their stratum, each going to the split furthest below its share of
+    the stratum so far (ties: train, dev, test), so every stratum's counts stay within one
+    example of the ratios and the outcome does not depend on the input order.
+    """
+    strata: dict[Any, list[str]] = defaultdict(list)
+    result: dict[str, str] = {}
+    counts: dict[Any, Counter] = defaultdict(Counter)
+    for external_id, stratum in items:
+        split = previous.get(external_id)
+        if split in SPLITS:
+            result[external_id] = split
+            counts[stratum][split] += 1
+        else:
+            strata[stratum].append(external_id)
+    for stratum, new_ids in strata.items():
+        count = counts[stratum]
+        for external_id in sorted(new_ids, key=lambda eid: _rank(seed, eid)):
+            total = sum(count.values()) + 1
+            split = max(SPLITS, key=lambda s: (ratios[SPLITS.index(s)] * total - count[s], -SPLITS.index(s)))
+            count[split] += 1
+            result[external_id] = split
+    return result
+
+
+def rater_pseudonym(*, key: bytes, user_id: int) -> str:
+    """A stable pseudonymous rater id: no username, the same in every release of the project."""
+    return "r_" + hmac.new(key, str(user_id).encode(), hashlib.sha256).hexdigest()[:10]
+
+
+def agreement_text(value: float | None) -> str | None:
+    """The agreement as released: a fixed 4-decimal number, as PostgreSQL's round(x::numeric, 4)."""
+    if value is None:
+        return None
+    return str(Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-AGREEMENT_DECIMALS)))
+
+
+def _key_order(key: str) -> tuple[int, bytes]:
+    raw = key.encode()
+    return (len(raw), raw)
+
+
+def jsonb_text(value: Any) -> str:
+    """`value` in PostgreSQL's jsonb text form. Decimal prints as is (numbers we emit are ints or
+    fixed-point Decimals; floats are not emitted, so float formatting never has to match)."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, float):
+        # Only metadata read on SQLite gets here; PostgreSQL's path embeds its own jsonb text.
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, Mapping):
+        parts = (
+            f"{jsonb_text(str(k))}: {jsonb_text(v)}"
+            for k, v in sorted(value.items(), key=lambda kv: _key_order(str(kv[0])))
+        )
+        return "{" + ", ".join(parts) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(jsonb_text(v) for v in value) + "]"
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class ReleaseLine:
+    external_id: str
+    text: str
+    label: str
+    source: str
+    split: str
+    agreement: float | None
+    n_raters: int
+    guideline_versions: list[int]
+    metadata_json: str  # already in jsonb text form
+    rationale: str | None = None
+    raters: dict[str, str] | None = None
+
+
+def release_line(line: ReleaseLine, *, include_rationale: bool, include_raters: bool) -> str:
+    """One JSONL line (without the newline), identical to the SQL build's `jsonb_build_object`."""
+    agreement = agreement_text(line.agreement)
+    fields: dict[str, str] = {
+        "external_id": jsonb_text(line.external_id),
+        "text": jsonb_text(line.text),
+        "label": jsonb_text(line.label),
+        "source": jsonb_text(line.source),
+        "split": jsonb_text(line.split),
+        "agreement": agreement if agreement is not None else "null",
+        "n_raters": str(int(line.n_raters)),
+        "guideline_versions": jsonb_text([int(v) for v in line.guideline_versions]),
+        "metadata": line.metadata_json,
+    }
+    if include_rationale:
+        fields["rationale"] = jsonb_text(line.rationale)
+    if include_raters:
+        fields["raters"] = jsonb_text(line.raters)
+    return "{" + ", ".join(f"{jsonb_text(k)}: {fields[k]}" for k in sorted(fields, key=_key_order)) + "}"
+
+
+def csv_cell(value: Any) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula: a leading =, +, -, @, tab or CR
+    gets a single quote in front."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+CSV_COLUMNS = (
+    "external_id", "text", "label", "source", "split", "agreement", "n_raters",
+    "guideline_versions", "metadata",
+)  # fmt: skip
+
+
+def json_array_chunks(blocks: Iterable[bytes]) -> Iterator[bytes]:
+    """The JSONL file's blocks rewritten as one JSON array, streaming: "[\n", the lines joined by
+    ",\n", "\n]\n". Safe on raw bytes because a JSON line never holds a raw newline byte."""
+    yield b"[\n"
+    pending = b""
+    for block in blocks:
+        data = pending + block
+        if not data:
+            continue
+        pending = data[-1:]  # held back: the file's last newline must not get a comma
+        yield data[:-1].replace(b"\n", b",\n")
+    yield pending + b"]\n"
+
+
+def json_array_size(*, jsonl_bytes: int, n_lines: int) -> int:
+    """The size of json_array_chunks' output for a JSONL file of `jsonl_bytes` and `n_lines`."""
+    return jsonl_bytes + max(n_lines - 1, 0) + 4

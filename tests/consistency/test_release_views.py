@@ -1,0 +1,180 @@
+"""Release pages and API: who may see them, the build through the page, byte-identical downloads
+with safe headers, the diff page, and the API's list, create, detail, download and diff."""
+
+import hashlib
+import json
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from consistency.models import ConsensusLabel, DatasetRelease
+from consistency.release_services import release_build
+from tests.factories import ExampleFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def release(project, manager):
+    bug = project.labels.get(name="bug")
+    for n, text in enumerate(["=1+1", 'quote " \\ back', "line\nbreak"]):
+        ConsensusLabel.objects.create(
+            example=ExampleFactory(project=project, external_id=f"e{n}", text=text),
+            label=bug,
+            source="unanimous",
+            agreement=1.0,
+            n_raters=3,
+            decided_at=timezone.now(),
+        )
+    return release_build(project=project, user=manager, tag="v1")
+
+
+def _page_urls(project, release):
+    slug, tag = project.slug, release.tag
+    return [
+        reverse("consistency:releases", args=[slug]),
+        reverse("consistency:release_detail", args=[slug, tag]),
+        reverse("consistency:release_download", args=[slug, tag, "jsonl"]),
+        reverse("consistency:release_download", args=[slug, tag, "csv"]),
+        reverse("consistency:release_diff", args=[slug]) + f"?old={tag}&new={tag}",
+    ]
+
+
+def _api_urls(project, release):
+    base = f"/api/v1/projects/{project.slug}/releases/"
+    return [
+        base,
+        f"{base}{release.tag}/",
+        f"{base}{release.tag}/download/jsonl/",
+        f"{base}diff/?old=v1&new=v1",
+    ]
+
+
+@pytest.mark.parametrize("role_client", ["manager_client", "sme_client"])
+def test_managers_and_smes_see_every_release_url(request, role_client, project, release):
+    client = request.getfixturevalue(role_client)
+    for url in _page_urls(project, release) + _api_urls(project, release):
+        response = client.get(url)
+        assert response.status_code == 200, url
+
+
+def test_labelers_get_403_outsiders_404_anonymous_login(client, project, release, labeler, outsider):
+    urls = _page_urls(project, release) + _api_urls(project, release)
+    for url in urls:
+        response = client.get(url)
+        expected = 401 if url.startswith("/api/") else 302
+        assert response.status_code == expected, url
+    client.force_login(labeler)
+    for url in urls:
+        assert client.get(url).status_code == 403, url
+    assert (
+        client.post(reverse("consistency:releases", args=[project.slug]), {"sources": ["gold"]}).status_code
+        == 403
+    )
+    client.force_login(outsider)
+    for url in urls:
+        assert client.get(url).status_code == 404, url
+    assert (
+        client.post(
+            f"/api/v1/projects/{project.slug}/releases/", {}, content_type="application/json"
+        ).status_code
+        == 404
+    )
+
+
+def test_download_twice_gives_identical_bytes_and_safe_headers(manager_client, project, release):
+    url = reverse("consistency:release_download", args=[project.slug, release.tag, "jsonl"])
+    first = manager_client.get(url)
+    second = manager_client.get(url)
+    body = b"".join(first.streaming_content)
+    assert body == b"".join(second.streaming_content)
+    assert hashlib.sha256(body).hexdigest() == release.sha256
+    assert first["Content-Type"] == "application/x-ndjson; charset=utf-8"
+    assert first["Content-Disposition"] == 'attachment; filename="support-v1.jsonl"'
+    assert first["X-Content-Type-Options"] == "nosniff"
+    csv = manager_client.get(reverse("consistency:release_download", args=[project.slug, release.tag, "csv"]))
+    assert csv["Content-Type"] == "text/csv; charset=utf-8"
+    assert b"'=1+1" in b"".join(csv.streaming_content)
+    api = manager_client.get(
+        f"/api/v1/projects/{project.slug}/releases/v1/download/jsonl/", HTTP_ACCEPT="application/x-ndjson"
+    )
+    assert b"".join(api.streaming_content) == body
+    assert manager_client.get(url.replace("jsonl", "html")).status_code == 404
+    as_array = manager_client.get(url.replace("jsonl", "json"))
+    array_body = b"".join(as_array.streaming_content)
+    assert as_array["Content-Type"] == "application/json; charset=utf-8"
+    assert int(as_array["Content-Length"]) == len(array_body)
+    assert json.loads(array_body) == [json.loads(line) for line in body.split(b"\n") if line]
+
+
+def test_create_through_the_page_builds_in_the_task(
+    manager_client, project, release, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = manager_client.post(
+            reverse("consistency:releases", args=[project.slug]),
+            {"tag": "", "sources": ["gold", "unanimous"], "min_agreement": "0.5", "exclude_ambiguous": "on",
+             "min_posterior": "0.9", "train": "0.8", "dev": "0.1", "test": "0.1", "stratify_field": ""},
+        )  # fmt: skip
+    assert response.status_code == 302
+    new = DatasetRelease.objects.get(project=project, tag="v2")
+    assert response["Location"] == reverse("consistency:release_detail", args=[project.slug, "v2"])
+    assert new.status == "ready"
+    assert new.sha256 == release.sha256  # same data, same policy outcome, same bytes
+    assert new.policy["sources"] == ["gold", "unanimous"]
+    page = manager_client.get(response["Location"])
+    assert b"download-jsonl" in page.content
+    duplicate = manager_client.post(
+        reverse("consistency:releases", args=[project.slug]),
+        {"tag": "v1", "sources": ["gold"], "min_agreement": "0", "min_posterior": "0.9",
+         "train": "0.8", "dev": "0.1", "test": "0.1"},
+    )  # fmt: skip
+    assert duplicate.status_code == 400
+    assert b"already has a release tagged" in duplicate.content
+
+
+def test_progress_partial_polls_while_building(manager_client, project):
+    building = DatasetRelease.objects.create(
+        project=project, tag="wip", progress_percent=40, progress_text="Writing"
+    )
+    url = reverse("consistency:release_detail", args=[project.slug, building.tag])
+    page = manager_client.get(url)
+    assert b'hx-trigger="every 2s"' in page.content
+    assert b">Refresh</a>" in page.content
+    partial = manager_client.get(url, HTTP_HX_REQUEST="true")
+    assert b"<html" not in partial.content
+    assert b"Writing" in partial.content
+    download = manager_client.get(
+        reverse("consistency:release_download", args=[project.slug, "wip", "jsonl"])
+    )
+    assert download.status_code == 302
+
+
+def test_diff_page_and_api(manager_client, project, release, manager):
+    ConsensusLabel.objects.filter(example__external_id="e0").update(
+        label=project.labels.get(name="feature"), source="gold", agreement=None
+    )
+    release_build(project=project, user=manager, tag="v2")
+    page = manager_client.get(reverse("consistency:release_diff", args=[project.slug]) + "?old=v1&new=v2")
+    assert b"1 relabeled" in page.content
+    api = manager_client.get(f"/api/v1/projects/{project.slug}/releases/diff/?old=v1&new=v2").json()
+    assert api["counts"]["relabeled"] == 1
+    assert api["relabeled"][0] == {"external_id": "e0", "old_label": "bug", "new_label": "feature"}
+
+
+def test_api_create_and_detail(manager_client, project, release, django_capture_on_commit_callbacks):
+    url = f"/api/v1/projects/{project.slug}/releases/"
+    with django_capture_on_commit_callbacks(execute=True):
+        created = manager_client.post(
+            url, {"tag": "api-1", "policy": {"min_agreement": 0.5}}, content_type="application/json"
+        )
+    assert created.status_code == 202
+    detail = manager_client.get(f"{url}api-1/").json()
+    assert detail["status"] == "ready"
+    assert detail["n_items"] == 3
+    assert detail["sha256"] == release.sha256
+    listed = manager_client.get(url).json()
+    assert [r["tag"] for r in listed["results"]] == ["api-1", "v1"]
+    bad = manager_client.post(url, {"policy": {"ratios": [1, 1, 1]}}, content_type="application/json")
+    assert bad.status_code == 400

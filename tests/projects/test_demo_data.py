@@ -1,0 +1,40 @@
+"""The demo loads a realistic project once, through the real services, and is safe to run again."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from consistency.models import AgreementReport, Disagreement, GuidelineVersion
+from labeling.models import Annotation
+from projects.models import Project, Role
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_data_loads_a_project_with_real_disagreements_and_is_idempotent():
+    out = StringIO()
+    call_command("demo_data", stdout=out)
+    project = Project.objects.get(slug="support-tickets")
+    roles = sorted(project.memberships.values_list("role", flat=True))
+    assert roles.count(Role.LABELER) == 4
+    assert Role.MANAGER in roles
+    assert Role.SME in roles
+    assert project.examples.count() == 300
+    assert project.labels.count() == 4
+    assert all(label.shortcut_key and label.description for label in project.labels.all())
+    assert GuidelineVersion.objects.filter(project=project, number=1).exists()
+    annotations = Annotation.objects.filter(example__project=project)
+    assert annotations.filter(ambiguous=True).exists()
+    assert project.examples.filter(annotation_count=0).exists()  # still waiting for labels
+    assert project.examples.filter(annotation_count__gt=project.overlap).count() == 0
+    assert Disagreement.objects.filter(project=project, status="open").count() > 0
+    assert AgreementReport.objects.filter(project=project, status="succeeded").exists()
+    assert "concord-demo" in out.getvalue()
+
+    before = annotations.count()
+    again = StringIO()
+    call_command("demo_data", stdout=again)
+    assert "already exists" in again.getvalue()
+    assert annotations.count() == before
+    assert Project.objects.filter(slug="support-tickets").count() == 1
