@@ -126,13 +126,18 @@ REMAINING_CACHE_SECONDS = 15
 
 
 def examples_remaining(project: Project) -> int:
-    """How many examples of the project still need labels. Counting them reads a range of the
+    """How many examples of the project still need labels (k, or more after a split asked for extra
+    raters). Counting them reads a range of the
     (project, annotation_count) index that grows with the project, so the figure is cached for
     a few seconds per process instead of being counted on every labeling request."""
     key = f"labeling:remaining:{project.pk}:{project.overlap}"
     remaining = cache.get(key)
     if remaining is None:
-        remaining = project.examples.filter(annotation_count__lt=project.overlap).count()
+        # An example granted extra raters on a split needs overlap + extra_raters labels.
+        remaining = project.examples.filter(
+            Q(annotation_count__lt=project.overlap)
+            | Q(extra_raters__gt=0, annotation_count__lt=F("extra_raters") + project.overlap)
+        ).count()
         cache.set(key, remaining, REMAINING_CACHE_SECONDS)
     return remaining
 

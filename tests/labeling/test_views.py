@@ -3,10 +3,12 @@
 import uuid
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 
 from labeling import services
 from labeling.models import Annotation, Assignment
+from labeling.selectors import examples_remaining
 from projects.models import Example
 from tests.factories import ExampleFactory, GuidelineVersionFactory
 
@@ -236,3 +238,14 @@ def test_anonymous_users_are_sent_to_log_in(client, project):
     response = client.get(url("label", project))
     assert response.status_code == 302
     assert "/accounts/login/" in response.url
+
+
+def test_remaining_count_includes_examples_waiting_for_extra_raters(project, examples):
+    for example in examples:
+        example.annotation_count = project.overlap
+        example.save(update_fields=["annotation_count"])
+    assert examples_remaining(project) == 0
+    cache.clear()
+    examples[0].extra_raters = 1
+    examples[0].save(update_fields=["extra_raters"])
+    assert examples_remaining(project) == 1
