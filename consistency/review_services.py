@@ -30,6 +30,10 @@ ALREADY_RESOLVED_MESSAGE = (
 )
 
 
+class ResolutionConflict(ApplicationError):
+    """Another reviewer resolved (or revised) the case first: a conflict, not bad input."""
+
+
 def effective_k(*, project: Project, example: Example) -> int:
     return min(project.overlap + example.extra_raters, MAX_SLOTS)
 
@@ -171,7 +175,7 @@ def review_resolve(
             example = _lock_example(project, found)
             disagreement = project.disagreements.select_for_update().get(pk=disagreement_id)
             if disagreement.status != Disagreement.Status.OPEN:
-                raise ApplicationError(ALREADY_RESOLVED_MESSAGE)
+                raise ResolutionConflict(ALREADY_RESOLVED_MESSAGE)
             resolution = Resolution.objects.create(
                 project=project,
                 disagreement=disagreement,
@@ -188,7 +192,7 @@ def review_resolve(
             _write_consensus(example, resolution)
             return resolution
     except IntegrityError:
-        raise ApplicationError(ALREADY_RESOLVED_MESSAGE) from None
+        raise ResolutionConflict(ALREADY_RESOLVED_MESSAGE) from None
 
 
 def resolution_revise(

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from consistency.guideline_diff import diff_html, diff_stats
 from consistency.models import Disagreement, Resolution
-from consistency.review_services import ALREADY_RESOLVED_MESSAGE, review_resolve
+from consistency.review_services import ResolutionConflict, review_resolve
 from core.api import (
     REVIEWERS,
     AllowListOrderingFilter,
@@ -16,7 +16,6 @@ from core.api import (
     ProjectScopedMixin,
     query_params_validate,
 )
-from core.errors import ApplicationError
 
 from .selectors import (
     disagreement_get_api,
@@ -108,12 +107,9 @@ class DisagreementResolveApi(ProjectScopedMixin, APIView):
                 rationale=data["rationale"],
                 guideline_gap=data["guideline_gap"],
             )
-        except ApplicationError as exc:
-            # review_resolve signals the lost race with this message; every other domain error
-            # goes on to core.api.exception_handler (NotFound 404, the rest 400).
-            if exc.message == ALREADY_RESOLVED_MESSAGE:
-                raise AlreadyResolved(exc.message) from None
-            raise
+        except ResolutionConflict as exc:
+            # Every other domain error goes on to core.api.exception_handler (NotFound 404, the rest 400).
+            raise AlreadyResolved(exc.message) from None
         return Response(ResolutionSerializer(resolution).data, status=status.HTTP_201_CREATED)
 
 
