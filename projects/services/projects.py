@@ -88,9 +88,8 @@ def label_save(
     if label_id is None:
         label = Label(project=project)
         if position is None:
-            position = (
-                (project.labels.aggregate(m=Max("position"))["m"] or 0) + 1 if project.labels.exists() else 0
-            )
+            highest = project.labels.aggregate(m=Max("position"))["m"]
+            position = 0 if highest is None else highest + 1
     else:
         try:
             label = project.labels.get(pk=label_id)
