@@ -65,6 +65,12 @@ def labeler(project):
 
 
 @pytest.fixture
+def make_labelers(project):
+    """`make_labelers(n)`: n new labelers of `project`, named rater0, rater1, ..."""
+    return lambda n: [_member(project, Role.LABELER, f"rater{i}") for i in range(n)]
+
+
+@pytest.fixture
 def outsider(other_project):
     """A manager of another project: may use Concord but must see nothing of `project`."""
     return _member(other_project, Role.MANAGER, "outsider")

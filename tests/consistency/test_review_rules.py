@@ -9,8 +9,7 @@ from consistency import review
 from consistency.models import ConsensusLabel, Disagreement
 from core.errors import ApplicationError
 from labeling import services
-from projects.models import Role
-from tests.factories import ExampleFactory, GuidelineVersionFactory, MembershipFactory, UserFactory
+from tests.factories import ExampleFactory, GuidelineVersionFactory
 
 
 def decide(votes, **overrides):
@@ -81,13 +80,8 @@ class TestDecide:
 
 
 @pytest.fixture
-def raters(project):
-    users = []
-    for n in range(6):
-        user = UserFactory(username=f"rater{n}")
-        MembershipFactory(user=user, project=project, role=Role.LABELER)
-        users.append(user)
-    return users
+def raters(make_labelers):
+    return make_labelers(6)
 
 
 def label_one(project, user, example, label_name, **extra):

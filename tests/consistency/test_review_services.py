@@ -13,20 +13,14 @@ from consistency.services import guideline_draft_save, guideline_publish
 from core.errors import ApplicationError
 from labeling import services as labeling
 from labeling.models import Annotation, Assignment
-from projects.models import Role
-from tests.factories import ExampleFactory, MembershipFactory, UserFactory
+from tests.factories import ExampleFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def raters(project):
-    users = []
-    for n in range(3):
-        user = UserFactory(username=f"rater{n}")
-        MembershipFactory(user=user, project=project, role=Role.LABELER)
-        users.append(user)
-    return users
+def raters(make_labelers):
+    return make_labelers(3)
 
 
 def label(project, user, name):
