@@ -20,15 +20,24 @@ $(VENV)/.test: $(VENV)/.runtime requirements-test.txt requirements-test-nodeps.t
 deps: $(VENV)/.runtime
 test-deps: $(VENV)/.test
 
-# htmx and Chart.js come from the npm registry (package-lock.json) and are copied to static/vendor/.
-static/vendor/.stamp: package.json package-lock.json
+# htmx and Chart.js come from the npm registry (package-lock.json) and are copied to static/vendor/,
+# each with every file it refers to: collectstatic's manifest storage refuses a missing reference
+# (chart.umd.min.js names its source map).
+VENDOR_FILES := static/vendor/htmx.min.js static/vendor/chart.umd.min.js static/vendor/chart.umd.min.js.map
+
+node_modules/.concord-installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
-	mkdir -p static/vendor
-	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
-	cp node_modules/chart.js/dist/chart.umd.min.js static/vendor/chart.umd.min.js
 	touch $@
 
-vendor: static/vendor/.stamp
+static/vendor/htmx.min.js: node_modules/.concord-installed
+	@mkdir -p $(@D)
+	cp node_modules/htmx.org/dist/$(@F) $@
+
+static/vendor/chart.umd.min.js static/vendor/chart.umd.min.js.map: node_modules/.concord-installed
+	@mkdir -p $(@D)
+	cp node_modules/chart.js/dist/$(@F) $@
+
+vendor: $(VENDOR_FILES)
 
 browser:
 	@scripts/ensure-chromium
