@@ -3,10 +3,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+PORT ?= 8000
 
 .PHONY: demo test lint format bench vendor deps test-deps browser clean
 
 $(VENV)/.runtime: requirements.txt
+	@echo "==> Installing Python dependencies into $(VENV) (the first time takes a few minutes)"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
@@ -26,6 +28,7 @@ test-deps: $(VENV)/.test
 VENDOR_FILES := static/vendor/htmx.min.js static/vendor/chart.umd.min.js static/vendor/chart.umd.min.js.map
 
 node_modules/.concord-installed: package.json package-lock.json
+	@echo "==> Fetching htmx and Chart.js from npm"
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -42,11 +45,15 @@ vendor: $(VENDOR_FILES)
 browser:
 	@scripts/ensure-chromium
 
-# Starts Concord with demo data on SQLite at http://127.0.0.1:8000 (safe to run again).
+# Starts Concord with demo data on SQLite at http://127.0.0.1:$(PORT) (safe to run again):
+# `make demo PORT=8100` for another port. The demo settings run with DEBUG off.
+demo: export DJANGO_SETTINGS_MODULE = config.settings.demo
 demo: deps vendor
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py demo_data
-	scripts/serve-demo
+	@echo "==> Preparing the SQLite database under var/"
+	$(PY) manage.py migrate --noinput --verbosity 0
+	@echo "==> Loading the demo data"
+	$(PY) manage.py demo_data --port $(PORT)
+	scripts/serve-demo $(PORT)
 
 # The whole test suite. Uses DATABASE_URL / CELERY_BROKER_URL when set (CI: PostgreSQL + Redis).
 test: test-deps vendor browser

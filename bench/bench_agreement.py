@@ -187,7 +187,7 @@ def main() -> None:
         sys.exit("The benchmark needs PostgreSQL: set DATABASE_URL=postgres://...")
     recreate_database(url)
     os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"  # never the production default
     import django
 
     django.setup()

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"  # never the production default
 BENCH_DATABASE = "concord_bench_import"
 _server = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/concord")
 os.environ["DATABASE_URL"] = _server.rsplit("/", 1)[0] + "/" + BENCH_DATABASE

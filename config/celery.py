@@ -1,10 +1,11 @@
-"""The Celery application. The broker comes from settings; nothing connects at import time."""
-
-import os
+"""The Celery application. The broker comes from settings; nothing connects at import time.
+Like manage.py and WSGI it defaults to the production settings."""
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+from config.env import settings_module_default
+
+settings_module_default()
 
 app = Celery("concord")
 app.config_from_object("django.conf:settings", namespace="CELERY")

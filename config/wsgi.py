@@ -1,9 +1,9 @@
-"""WSGI entry point for gunicorn."""
-
-import os
+"""WSGI entry point for gunicorn. Like manage.py and Celery it defaults to the production settings."""
 
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
+from config.env import settings_module_default
+
+settings_module_default()
 
 application = get_wsgi_application()

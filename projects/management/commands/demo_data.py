@@ -22,20 +22,29 @@ PASSWORD = "concord-demo"
 PEOPLE = [("maya", Role.MANAGER), ("sam", Role.SME)] + [(r.username, Role.LABELER) for r in RATERS]
 # Stop after this many annotations: most examples get their k labels, the rest still wait.
 ANNOTATION_BUDGET = 620
+PROGRESS_EVERY = 100  # annotations between two progress lines
 
 
 class Command(BaseCommand):
     help = "Create the demo project with its people and annotations (does nothing if it exists)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8000, help="The port the demo is served on.")
 
     def handle(self, *args, **options):
         if Project.objects.filter(slug=SLUG).exists():
             self.stdout.write("The demo project already exists; nothing to load.")
         else:
             self._load()
-        self._print_logins()
+        self._print_logins(options["port"])
+
+    def _progress(self, message: str) -> None:
+        self.stdout.write(f"  {message}")
+        self.stdout.flush()
 
     @transaction.atomic
     def _load(self) -> None:
+        self._progress(f"Creating {len(PEOPLE)} demo accounts, the project and its {len(LABELS)} labels...")
         User = get_user_model()
         users = {}
         for username, _role in PEOPLE:
@@ -74,18 +83,21 @@ class Command(BaseCommand):
         )
 
         messages = generate_messages(300)
+        self._progress(f"Adding {len(messages)} customer messages to label...")
         Example.objects.bulk_create(
             Example(project=project, external_id=m.external_id, text=m.text, metadata=m.metadata)
             for m in messages
         )
         by_external_id = {m.external_id: m for m in messages}
         label_ids = dict(project.labels.values_list("name", "id"))
+        self._progress(f"{len(RATERS)} simulated labelers at work, through the real services...")
         self._simulate_labeling(project, users, by_external_id, label_ids)
         # Labeling already ran the disagreement rules per example; running them once more over every
         # labeled example makes the demo's queue complete whatever path the data took in.
         queued = disagreements_detect_all(project=project)
-        self.stdout.write(f"{queued} disagreements wait in the SME review queue.")
+        self._progress(f"{queued} disagreements wait in the SME review queue.")
         # A first agreement report, so the dashboard has something to show from the start.
+        self._progress("Computing the first agreement report...")
         agreement_report_compute(project_id=project.pk, slice_field="channel", requested_by=users["maya"])
 
     def _simulate_labeling(self, project, users, by_external_id, label_ids) -> None:
@@ -119,11 +131,13 @@ class Command(BaseCommand):
                     time_spent_ms=rng.randint(2500, 25000),
                 )
                 done += 1
+                if done % PROGRESS_EVERY == 0:
+                    self._progress(f"{done} of about {ANNOTATION_BUDGET} labels")
             if not progressed:
                 break
 
-    def _print_logins(self) -> None:
-        self.stdout.write(self.style.SUCCESS("\nConcord demo: http://127.0.0.1:8000/"))
+    def _print_logins(self, port: int) -> None:
+        self.stdout.write(self.style.SUCCESS(f"\nConcord demo: http://127.0.0.1:{port}/"))
         self.stdout.write(f"Every demo account's password is: {PASSWORD}")
         for username, role in PEOPLE:
             self.stdout.write(f"  {username:<6} {Role(role).label}")
