@@ -1,6 +1,10 @@
-"""Cross-cutting response headers and htmx request detection."""
+"""Cross-cutting middleware: request body limits, response headers and htmx request detection."""
 
 from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+
+from core.request_limits import BoundedBodyStream, RequestBodyTooLarge, request_body_limit
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -16,6 +20,56 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+
+
+def _too_large(request, message: str) -> HttpResponse:
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"detail": message}, status=413)
+    return HttpResponse(render_to_string("413.html", {"message": message}), status=413)
+
+
+class RequestBodyLimitMiddleware:
+    """First in MIDDLEWARE: enforces core.request_limits while the body is read.
+
+    A Content-Length over the URL's limit is answered 413 before anything is read. A chunked body
+    (no Content-Length; gunicorn de-chunks it and sets wsgi.input_terminated) is read through a
+    BoundedBodyStream, so it fails once it passes the limit; its missing CONTENT_LENGTH is set to
+    a non-zero placeholder, because Django and DRF read no body without one (the stream, not that
+    number, bounds what is read).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = request_body_limit(request)
+        length = request.META.get("CONTENT_LENGTH") or ""
+        if length.isdigit():
+            if int(length) > limit.body_bytes:
+                return _too_large(request, limit.message)
+        elif "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower() and request.META.get(
+            "wsgi.input_terminated"
+        ):
+            request._stream = BoundedBodyStream(request.META["wsgi.input"], limit)
+            request.META["CONTENT_LENGTH"] = str(min(limit.body_bytes, settings.DATA_UPLOAD_MAX_MEMORY_SIZE))
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.method != "POST" or getattr(view_func, "csrf_exempt", False):
+            return None
+        # CsrfViewMiddleware reads the form next, for its token; an error raised in there would be a
+        # 500, so the form is read here, where a body over the limit becomes a 413. (A file sent
+        # by an anonymous request is refused with a 403 before it is read: core.request_limits.)
+        try:
+            request.POST  # noqa: B018
+        except RequestBodyTooLarge as exc:
+            return _too_large(request, str(exc.detail))
+        return None
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, RequestBodyTooLarge):
+            return _too_large(request, str(exception.detail))
+        return None
 
 
 class ContentSecurityPolicyMiddleware:

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.middleware.RequestBodyLimitMiddleware",  # first: nothing may read a body before it
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -134,9 +135,18 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Request bodies are limited while they are read (core.request_limits): an upload URL takes one
+# import file plus its form, every other URL at most CONCORD_REQUEST_MAX_BYTES.
+CONCORD_REQUEST_MAX_BYTES = env_int("CONCORD_REQUEST_MAX_BYTES", 5 * 1024 * 1024)
+CONCORD_UPLOAD_URL_NAMES = ["projects:import", "api:project_examples_import"]
+DATA_UPLOAD_MAX_MEMORY_SIZE = CONCORD_REQUEST_MAX_BYTES
 # Uploads above this size go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "core.request_limits.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # Import limits (documented in the README).
 CONCORD_IMPORT_MAX_FILE_BYTES = env_int("CONCORD_IMPORT_MAX_FILE_BYTES", 2 * 1024**3)

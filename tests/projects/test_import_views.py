@@ -167,11 +167,11 @@ def test_bad_uploads_get_a_form_error(manager_client, import_url, data, message)
     assert not ImportBatch.objects.exists()
 
 
-def test_too_large_upload_gets_a_form_error(manager_client, import_url, settings):
+def test_too_large_upload_is_refused_while_it_is_read(manager_client, import_url, settings):
     settings.CONCORD_IMPORT_MAX_FILE_BYTES = 10
     response = manager_client.post(import_url, {"file": upload("a.csv", b"text\n" + b"x" * 20 + b"\n")})
-    assert response.status_code == 400
-    assert "the limit is 10" in response.content.decode()
+    assert response.status_code == 413
+    assert "The file is larger than the import limit of 10\xa0bytes." in response.content.decode()
     assert not ImportBatch.objects.exists()
 
 
