@@ -208,7 +208,7 @@ def gunicorn_download(base: str, path: str, cookie: str, worker_pid: int) -> dic
 def start_gunicorn(port: int, env: dict) -> tuple[subprocess.Popen, int]:
     process = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-         "--worker-class", "sync", "--timeout", "300", "--log-level", "warning"],
+         "--worker-class", "sync", "--timeout", "300", "--log-level", "warning", "--no-control-socket"],
         cwd=ROOT, env=env,
     )  # fmt: skip
     deadline = time.time() + 30
