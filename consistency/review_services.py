@@ -29,6 +29,10 @@ ALREADY_RESOLVED_MESSAGE = (
     "Another reviewer resolved this case while you were looking at it; "
     "nothing was saved. Open it again to see their decision and revise it if needed."
 )
+ALREADY_RESOLVED_BY_YOU_MESSAGE = (
+    "You already resolved this case (perhaps in another tab); nothing was saved. "
+    "Its decision is shown here; revise it if needed."
+)
 EXCLUSION_NEEDS_RATIONALE = (
     "Say why the case is genuinely ambiguous: a case kept out of the dataset needs a rationale."
 )
@@ -184,6 +188,9 @@ def review_resolve(
             example = _lock_example(project, found)
             disagreement = project.disagreements.select_for_update().get(pk=disagreement_id)
             if disagreement.status != Disagreement.Status.OPEN:
+                first = disagreement.resolutions.filter(supersedes__isnull=True).first()
+                if first is not None and first.sme_id == user.pk:  # e.g. from another tab
+                    raise ResolutionConflict(ALREADY_RESOLVED_BY_YOU_MESSAGE)
                 raise ResolutionConflict(ALREADY_RESOLVED_MESSAGE)
             resolution = Resolution.objects.create(
                 project=project,

@@ -2,6 +2,13 @@
 // server; keys typed into fields are left alone. Without this file the page works as plain forms.
 "use strict";
 (function () {
+  // Back and Forward load the case again from the server instead of restoring a snapshot: an
+  // earlier panel could offer to decide a case that has been decided since.
+  if (window.htmx) {
+    window.htmx.config.historyCacheSize = 0;
+    window.htmx.config.refreshOnHistoryMiss = true;
+  }
+
   function isTyping(target) {
     if (!target || !target.tagName) return false;
     const tag = target.tagName.toLowerCase();

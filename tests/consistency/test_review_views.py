@@ -5,6 +5,7 @@ the labelers' banner, and the managers' relabel form."""
 import uuid
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from consistency import review_services
@@ -162,7 +163,7 @@ def test_resolving_by_plain_form_redirects_to_the_next_case(sme_client, project,
     assert (resolution.label.name, resolution.rationale) == ("bug", "It crashes.")
 
 
-def test_resolving_by_htmx_swaps_in_the_next_case(sme_client, project, raters):
+def test_resolving_by_htmx_swaps_in_the_next_case(sme_client, project, raters, manager):
     first = disagree(project, raters, ["billing", "bug", "feature"])
     second = disagree(project, raters, ["billing", "bug", "other"])
     url = reverse("consistency:review_resolve", args=[project.slug, first.pk])
@@ -178,10 +179,16 @@ def test_resolving_by_htmx_swaps_in_the_next_case(sme_client, project, raters):
     assert response["HX-Push-Url"] == reverse("consistency:review_item", args=[project.slug, second.pk])
     assert "add-last-worked-example" in body
     assert ConsensusLabel.objects.get(example=first.example).source == "excluded"
-    # The same case again (a second SME's stale page): told, nothing saved.
+    # The same case again, from this SME's other tab, then from a second reviewer's stale page:
+    # each is told what happened, nothing is saved.
     again = sme_client.post(url, exclusion, HTTP_HX_REQUEST="true")
     assert again.status_code == 409
-    assert "Another reviewer resolved this case" in again.content.decode()
+    assert "You already resolved this case" in again.content.decode()
+    other = Client()
+    other.force_login(manager)
+    stale = other.post(url, exclusion, HTTP_HX_REQUEST="true")
+    assert stale.status_code == 409
+    assert "Another reviewer resolved this case" in stale.content.decode()
     assert Resolution.objects.count() == 1
 
 

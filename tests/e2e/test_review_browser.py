@@ -140,6 +140,13 @@ def test_the_panel_the_address_and_the_keys_stay_on_the_same_case(page, login, p
         (first.pk, "billing"),
         (second.pk, "bug"),
     ]
+    # Back shows the second case as it is now (decided), not a snapshot still offering "Decide".
+    page.go_back()
+    _wait_for_case(page, second)
+    assert page.url.endswith(f"/review/{second.pk}/")
+    assert page.inner_text("#resolve-form h2").startswith("Revise the decision")
+    page.go_forward()
+    _wait_for_case(page, third)
 
     # X without a rationale: told to write one; nothing saved.
     page.keyboard.press("x")
