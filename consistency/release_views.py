@@ -4,7 +4,6 @@ downloads of its stored files, and the diff of two releases. Managers and SMEs o
 403, other projects' users 404."""
 
 from django import forms
-from django.contrib import messages
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -79,7 +78,7 @@ def release_list(request, slug):
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, f"Release {release.tag} is being built.")
+            # No flash message: the release page shows the build's state and keeps it current.
             return redirect("consistency:release_detail", slug=project.slug, tag=release.tag)
     releases = list(selectors.release_list(project=project)[:200])
     status = 400 if request.method == "POST" else 200
@@ -106,11 +105,8 @@ def release_detail(request, slug, tag):
         {"label": label, **per_split}
         for label, per_split in (release.counts.get("label_split") or {}).items()
     ]
-    others = [
-        r
-        for r in selectors.release_list(project=request.project)
-        if r.pk != release.pk and r.status == "ready"
-    ]
+    ready = _ready(request.project)
+    others = [r for r in ready if r.pk != release.pk]
     return render_page_or_partial(
         request,
         page="consistency/release_detail.html",
@@ -120,8 +116,19 @@ def release_detail(request, slug, tag):
             "release": release,
             "label_split": label_split,
             "others": others,
+            "previous": _previous(ready, release),
         },
     )
+
+
+def _ready(project) -> list:
+    """The project's ready releases, newest first."""
+    return [r for r in selectors.release_list(project=project) if r.status == "ready"]
+
+
+def _previous(ready: list, release):
+    """The ready release cut just before `release` (what "what changed" compares it with)."""
+    return next((r for r in ready if (r.created_at, r.pk) < (release.created_at, release.pk)), None)
 
 
 @require_GET
@@ -172,9 +179,17 @@ def release_file_response(
 @require_GET
 @project_role_required(*REVIEWERS)
 def release_diff(request, slug):
+    """Added, removed and relabeled examples between two releases (?old=&new=). Without them it
+    compares the latest ready release with the one before it."""
     project = request.project
-    ready = [r for r in selectors.release_list(project=project) if r.status == "ready"]
+    ready = _ready(project)
     old_tag, new_tag = request.GET.get("old", ""), request.GET.get("new", "")
+    if not new_tag and ready:
+        new_tag = ready[0].tag
+    if not old_tag and new_tag:
+        newer = next((r for r in ready if r.tag == new_tag), None) or _release(request, new_tag)
+        previous = _previous(ready, newer)
+        old_tag = previous.tag if previous is not None else ""
     diff = None
     if old_tag and new_tag:
         old, new = _release(request, old_tag), _release(request, new_tag)

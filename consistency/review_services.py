@@ -5,6 +5,7 @@ example, and sending examples back for relabeling after a new guideline version.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -27,6 +28,13 @@ WORKED_EXAMPLES_HEADING = "## Worked examples"
 ALREADY_RESOLVED_MESSAGE = (
     "Another reviewer resolved this case while you were looking at it; "
     "nothing was saved. Open it again to see their decision and revise it if needed."
+)
+ALREADY_RESOLVED_BY_YOU_MESSAGE = (
+    "You already resolved this case (perhaps in another tab); nothing was saved. "
+    "Its decision is shown here; revise it if needed."
+)
+EXCLUSION_NEEDS_RATIONALE = (
+    "Say why the case is genuinely ambiguous: a case kept out of the dataset needs a rationale."
 )
 
 
@@ -124,6 +132,11 @@ def _verdict_fields(project: Project, *, verdict: str, label_id, rationale: str)
     if len(rationale) > MAX_RATIONALE_CHARS:
         raise ApplicationError(f"The rationale is too long (at most {MAX_RATIONALE_CHARS} characters).")
     if verdict == Resolution.Verdict.EXCLUDED:
+        # Excluding removes the example from every release; the reason must be on record.
+        if not rationale:
+            raise ApplicationError(
+                EXCLUSION_NEEDS_RATIONALE, extra={"rationale": [EXCLUSION_NEEDS_RATIONALE]}
+            )
         return None, rationale
     if verdict != Resolution.Verdict.GOLD:
         raise ApplicationError("Choose a label, or rule the case genuinely ambiguous.")
@@ -175,6 +188,9 @@ def review_resolve(
             example = _lock_example(project, found)
             disagreement = project.disagreements.select_for_update().get(pk=disagreement_id)
             if disagreement.status != Disagreement.Status.OPEN:
+                first = disagreement.resolutions.filter(supersedes__isnull=True).first()
+                if first is not None and first.sme_id == user.pk:  # e.g. from another tab
+                    raise ResolutionConflict(ALREADY_RESOLVED_BY_YOU_MESSAGE)
                 raise ResolutionConflict(ALREADY_RESOLVED_MESSAGE)
             resolution = Resolution.objects.create(
                 project=project,
@@ -205,7 +221,13 @@ def resolution_revise(
     rationale: str = "",
     guideline_gap: bool = False,
 ) -> Resolution:
-    """Replace the current resolution of an example by a new one that supersedes it (history kept)."""
+    """Replace the current resolution of an example by a new one that supersedes it (history kept).
+
+    If the revised decision was in the guideline draft as a worked example, that line is rewritten
+    for the new decision (the draft never keeps a worked example that contradicts the gold label),
+    and the new resolution owns the worked example. A line the draft no longer holds (removed or
+    rewritten by hand) is left alone; the new decision can then be added again.
+    """
     label, rationale = _verdict_fields(project, verdict=verdict, label_id=label_id, rationale=rationale)
     try:
         with transaction.atomic():
@@ -237,6 +259,7 @@ def resolution_revise(
                 supersedes=previous,
             )
             _write_consensus(example, resolution)
+            _worked_example_follow(project=project, user=user, previous=previous, resolution=resolution)
             return resolution
     except IntegrityError:
         raise ApplicationError(
@@ -249,36 +272,115 @@ def _one_line(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# The explanation box reads "because ...", so people type the word themselves.
+LEADING_BECAUSE = re.compile(r"^because\b[\s,:]*", re.IGNORECASE)
+
+
+def _worked_example_line(resolution: Resolution, explanation: str) -> str:
+    """The draft's Markdown line for a resolved case (one line: whitespace is collapsed)."""
+    because = LEADING_BECAUSE.sub("", _one_line(explanation, 1000)).strip()
+    quoted = _one_line(resolution.example.text).replace('"', "'")
+    if resolution.verdict == Resolution.Verdict.GOLD:
+        line = f'- "{quoted}" is **{resolution.label.name}**'
+    else:
+        line = f'- "{quoted}" is genuinely ambiguous and kept out of the dataset'
+    if because:
+        line += f", because {because}"
+    return line + f" (example `{resolution.example.external_id}`)"
+
+
+def _draft_line_replace(body: str, *, old_lines: list[str], new_line: str, external_id: str) -> str | None:
+    """`body` with the worked-example line of this example replaced by `new_line` (and any
+    duplicate of it dropped), or None when the draft holds no such line.
+
+    The line is found by its exact text, else as the one worked-example line that names the
+    example (an SME may have reworded it); line endings are kept as they are.
+    """
+    lines = body.splitlines(keepends=True)
+    wanted = {old.strip() for old in old_lines}
+    hits = [i for i, line in enumerate(lines) if line.strip() in wanted]
+    if not hits:
+        marker = f"(example `{external_id}`)"
+        named = [i for i, line in enumerate(lines) if line.startswith("- ") and marker in line]
+        hits = named if len(named) == 1 else []
+    if not hits:
+        return None
+    first = lines[hits[0]]
+    ending = first[len(first.rstrip("\r\n")) :] or "\n"
+    lines[hits[0]] = new_line + ending
+    for i in reversed(hits[1:]):
+        del lines[i]
+    return "".join(lines)
+
+
+def _draft_save(draft: GuidelineDraft, body: str, user: AbstractBaseUser) -> None:
+    if len(body) > MAX_GUIDELINE_CHARS:
+        raise ApplicationError(f"The guideline would be longer than {MAX_GUIDELINE_CHARS:,} characters.")
+    draft.body = body
+    draft.updated_by = user
+    draft.save()
+
+
+def _worked_example_follow(
+    *, project: Project, user: AbstractBaseUser, previous: Resolution, resolution: Resolution
+) -> None:
+    """Under the example's lock, after a revision: carry the previous decision's worked example
+    over to the new one, rewriting its line in the draft."""
+    draft = GuidelineDraft.objects.select_for_update().filter(project=project).first()
+    old = WorkedExample.objects.filter(resolution=previous).first()  # read under the draft lock
+    if draft is None or old is None:
+        return
+    same_decision = (previous.verdict, previous.label_id) == (resolution.verdict, resolution.label_id)
+    if same_decision and not resolution.rationale:
+        line = old.text  # nothing the line says has changed
+    else:
+        line = _worked_example_line(resolution, resolution.rationale)
+    body = _draft_line_replace(
+        draft.body, old_lines=[old.text], new_line=line, external_id=resolution.example.external_id
+    )
+    if body is None:
+        return
+    _draft_save(draft, body, user)
+    WorkedExample.objects.create(
+        project=project, resolution=resolution, example=resolution.example, text=line, added_by=user
+    )
+
+
 def worked_example_add(
     *, project: Project, user: AbstractBaseUser, resolution_id: int, explanation: str = ""
 ) -> WorkedExample:
-    """Append a resolved case to the guideline draft under "Worked examples", linked to its example."""
+    """Put a resolved case in the guideline draft under "Worked examples", linked to its example.
+
+    Only the example's current decision can be added. If the draft still holds a line for an
+    earlier decision on the same example, that line is replaced, never repeated.
+    """
     with transaction.atomic():
         Project.objects.select_for_update().get(pk=project.pk)
         resolution = project.resolutions.select_related("example", "label").filter(pk=resolution_id).first()
         if resolution is None:
             raise NotFound("Resolution not found.")
+        if Resolution.objects.filter(supersedes=resolution).exists():
+            raise ApplicationError("This decision has been revised since; add the current decision instead.")
         if WorkedExample.objects.filter(resolution=resolution).exists():
             raise ApplicationError("This case is already a worked example in the draft.")
-        because = _one_line(explanation or resolution.rationale, 1000)
-        quoted = _one_line(resolution.example.text).replace('"', "'")
-        if resolution.verdict == Resolution.Verdict.GOLD:
-            line = f'- "{quoted}" is **{resolution.label.name}**'
-        else:
-            line = f'- "{quoted}" is genuinely ambiguous and kept out of the dataset'
-        if because:
-            line += f", because {because}"
-        line += f" (example `{resolution.example.external_id}`)"
+        line = _worked_example_line(resolution, explanation or resolution.rationale)
         draft, _ = GuidelineDraft.objects.select_for_update().get_or_create(project=project)
-        body = draft.body.rstrip("\n")
-        if WORKED_EXAMPLES_HEADING not in body.splitlines():
-            body = f"{body}\n\n{WORKED_EXAMPLES_HEADING}\n" if body else f"{WORKED_EXAMPLES_HEADING}\n"
-        body = f"{body}\n{line}\n"
-        if len(body) > MAX_GUIDELINE_CHARS:
-            raise ApplicationError(f"The guideline would be longer than {MAX_GUIDELINE_CHARS:,} characters.")
-        draft.body = body
-        draft.updated_by = user
-        draft.save()
+        earlier = list(
+            WorkedExample.objects.filter(example=resolution.example).values_list("text", flat=True)
+        )
+        body = (
+            _draft_line_replace(
+                draft.body, old_lines=earlier, new_line=line, external_id=resolution.example.external_id
+            )
+            if earlier
+            else None
+        )
+        if body is None:
+            body = draft.body.rstrip("\n")
+            if WORKED_EXAMPLES_HEADING not in body.splitlines():
+                body = f"{body}\n\n{WORKED_EXAMPLES_HEADING}\n" if body else f"{WORKED_EXAMPLES_HEADING}\n"
+            body = f"{body}\n{line}\n"
+        _draft_save(draft, body, user)
         return WorkedExample.objects.create(
             project=project, resolution=resolution, example=resolution.example, text=line, added_by=user
         )

@@ -23,6 +23,14 @@ from .models import Resolution
 
 REVIEWERS = (Role.SME, Role.MANAGER)
 EXCLUDE_KEY = "x"
+EXCLUSION_HINT = (
+    "To keep a case out of the dataset, write why it is genuinely ambiguous in the rationale "
+    "first (N), then choose \u201cGenuinely ambiguous\u201d again."
+)
+STALE_PAGE_MESSAGE = (
+    "Nothing was saved: that form belonged to a different case than the one on screen. "
+    "Here is the case it named; decide it again if you meant to."
+)
 
 
 class ResolveForm(forms.Form):
@@ -31,6 +39,8 @@ class ResolveForm(forms.Form):
     rationale = forms.CharField(required=False, max_length=services.MAX_RATIONALE_CHARS, strip=True)
     guideline_gap = forms.BooleanField(required=False)
     filters = forms.CharField(required=False, max_length=2000)
+    # The second step of an exclusion: "yes" saves it, "no" goes back to the form.
+    confirm = forms.ChoiceField(choices=[("", ""), ("yes", "yes"), ("no", "no")], required=False)
 
     def clean(self):
         cleaned = super().clean()
@@ -38,6 +48,10 @@ class ResolveForm(forms.Form):
             cleaned["verdict"] = Resolution.Verdict.GOLD if cleaned.get("label") else ""
         if not cleaned["verdict"]:
             raise forms.ValidationError("Choose a label, or rule the case genuinely ambiguous.")
+        # The service enforces this too; checked here so the confirmation step never asks about
+        # an exclusion that would be refused.
+        if cleaned["verdict"] == Resolution.Verdict.EXCLUDED and not cleaned.get("rationale"):
+            raise forms.ValidationError(EXCLUSION_HINT)
         return cleaned
 
 
@@ -101,6 +115,12 @@ def review_queue(request, slug):
     )
 
 
+def _item_url(project, disagreement_id: int, filters: selectors.QueueFilters) -> str:
+    url = reverse("consistency:review_item", args=[project.slug, disagreement_id])
+    query = _filters_query(filters)
+    return f"{url}?{query}" if query else url
+
+
 def _item_context(
     request,
     disagreement,
@@ -110,6 +130,8 @@ def _item_context(
     notice_level="success",
     form_errors=None,
     last_resolution=None,
+    entered=None,
+    confirm_exclusion=False,
 ):
     project = request.project
     labels, exclude_key = _labels_with_keys(project)
@@ -123,42 +145,55 @@ def _item_context(
         "notice_level": notice_level,
         "form_errors": form_errors or [],
         "last_resolution": last_resolution,
+        # What the SME typed, kept when the page comes back to them (an error, "go back").
+        "entered": entered or {},
+        "confirm_exclusion": confirm_exclusion,
     }
 
 
-def _render_item(request, disagreement, *, filters, status=200, **extra):
-    return render_page_or_partial(
+def _render_item(request, disagreement, *, filters, status=200, url_change="", **extra):
+    """The review panel for `disagreement`. For htmx, `url_change` ("push" or "replace") makes
+    the address bar name the case shown, so the URL, the panel and the keys always agree."""
+    response = render_page_or_partial(
         request,
         page="consistency/review_item.html",
         partial="consistency/review_item_panel.html",
         context=_item_context(request, disagreement, filters=filters, **extra),
         status=status,
     )
+    if request.htmx and url_change:
+        header = "HX-Push-Url" if url_change == "push" else "HX-Replace-Url"
+        response[header] = _item_url(request.project, disagreement.pk, filters)
+    return response
 
 
-def _render_empty(request, *, filters, notice, last_resolution=None):
+def _render_empty(request, *, filters, notice, notice_level="success", last_resolution=None):
     context = {
         "project": request.project,
         "notice": notice,
-        "notice_level": "success",
+        "notice_level": notice_level,
         "filters_query": _filters_query(filters),
         "last_resolution": last_resolution,
+        "disagreement": None,
     }
-    return render_page_or_partial(
+    response = render_page_or_partial(
         request,
         page="consistency/review_item.html",
         partial="consistency/review_item_panel.html",
-        context={**context, "disagreement": None},
+        context=context,
     )
+    if request.htmx:
+        # No case on screen: the address names the (empty) queue, not the case just decided.
+        queue = reverse("consistency:review_queue", args=[request.project.slug])
+        query = _filters_query(filters)
+        response["HX-Push-Url"] = f"{queue}?{query}" if query else queue
+    return response
 
 
 @require_GET
 @project_role_required(*REVIEWERS)
 def review_item(request, slug, disagreement_id):
-    try:
-        disagreement = selectors.disagreement_get(project=request.project, disagreement_id=disagreement_id)
-    except NotFound:
-        raise Http404("No such disagreement.") from None
+    disagreement = _get_or_404(request, disagreement_id)
     return _render_item(request, disagreement, filters=_filters_from(request))
 
 
@@ -169,15 +204,58 @@ def _get_or_404(request, disagreement_id):
         raise Http404("No such disagreement.") from None
 
 
+def _shown_matches(request, disagreement) -> bool:
+    """Whether the form was posted from the page showing `disagreement` (its `shown` field).
+
+    Every decision form carries the id of the case on screen; a form whose target is another
+    case (a stale panel, an old tab, a crafted post) must not change that case's decision."""
+    return request.POST.get("shown", "") == str(disagreement.pk)
+
+
+def _refuse_mismatch(request, disagreement, filters):
+    return _render_item(
+        request,
+        disagreement,
+        filters=filters,
+        status=409,
+        notice=STALE_PAGE_MESSAGE,
+        notice_level="error",
+        url_change="replace",
+    )
+
+
+def _decision_step(request, disagreement, form, filters):
+    """The response before anything is saved, or None to go ahead: form errors, and the
+    confirmation step an exclusion needs (works without JavaScript: it is a second form)."""
+    if not form.is_valid():
+        errors = [e for errs in form.errors.values() for e in errs]
+        entered = {
+            "rationale": request.POST.get("rationale", ""),
+            "gap": bool(request.POST.get("guideline_gap")),
+        }
+        return _render_item(
+            request, disagreement, filters=filters, status=400, form_errors=errors, entered=entered
+        )
+    data = form.cleaned_data
+    if data["verdict"] != Resolution.Verdict.EXCLUDED or data["confirm"] == "yes":
+        return None
+    entered = {"rationale": data["rationale"], "gap": data["guideline_gap"]}
+    return _render_item(
+        request, disagreement, filters=filters, entered=entered, confirm_exclusion=data["confirm"] != "no"
+    )
+
+
 @require_POST
 @project_role_required(*REVIEWERS)
 def review_resolve(request, slug, disagreement_id):
     disagreement = _get_or_404(request, disagreement_id)
-    form = ResolveForm(request.POST)
     filters = _filters_from(request, request.POST.get("filters", ""))
-    if not form.is_valid():
-        errors = [e for errs in form.errors.values() for e in errs]
-        return _render_item(request, disagreement, filters=filters, status=400, form_errors=errors)
+    if not _shown_matches(request, disagreement):
+        return _refuse_mismatch(request, disagreement, filters)
+    form = ResolveForm(request.POST)
+    step = _decision_step(request, disagreement, form, filters)
+    if step is not None:
+        return step
     data = form.cleaned_data
     try:
         resolution = services.review_resolve(
@@ -200,20 +278,22 @@ def review_resolve(request, slug, disagreement_id):
         messages.success(request, notice if following else "Resolved. The queue is empty.")
         if following is None:
             return redirect(reverse("consistency:review_queue", args=[slug]))
-        query = _filters_query(filters)
-        url = reverse("consistency:review_item", args=[slug, following.pk])
-        return redirect(f"{url}?{query}" if query else url)
+        return redirect(_item_url(request.project, following.pk, filters))
     if following is None:
         return _render_empty(
             request, filters=filters, notice="Resolved. The queue is empty.", last_resolution=resolution
         )
-    response = _render_item(request, following, filters=filters, notice=notice, last_resolution=resolution)
-    response["HX-Push-Url"] = reverse("consistency:review_item", args=[slug, following.pk])
-    return response
+    return _render_item(
+        request, following, filters=filters, notice=notice, last_resolution=resolution, url_change="push"
+    )
 
 
 def _resolution_or_404(request, resolution_id):
-    resolution = request.project.resolutions.select_related("disagreement").filter(pk=resolution_id).first()
+    resolution = (
+        request.project.resolutions.select_related("disagreement", "worked_example")
+        .filter(pk=resolution_id)
+        .first()
+    )
     if resolution is None:
         raise Http404("No such resolution.")
     return resolution
@@ -223,14 +303,17 @@ def _resolution_or_404(request, resolution_id):
 @project_role_required(*REVIEWERS)
 def resolution_revise(request, slug, resolution_id):
     resolution = _resolution_or_404(request, resolution_id)
-    form = ResolveForm(request.POST)
+    disagreement = resolution.disagreement
     filters = _filters_from(request, request.POST.get("filters", ""))
-    if not form.is_valid():
-        errors = [e for errs in form.errors.values() for e in errs]
-        return _render_item(request, resolution.disagreement, filters=filters, status=400, form_errors=errors)
+    if not _shown_matches(request, disagreement):
+        return _refuse_mismatch(request, disagreement, filters)
+    form = ResolveForm(request.POST)
+    step = _decision_step(request, disagreement, form, filters)
+    if step is not None:
+        return step
     data = form.cleaned_data
     try:
-        services.resolution_revise(
+        revised = services.resolution_revise(
             project=request.project,
             user=request.user,
             resolution_id=resolution.pk,
@@ -241,25 +324,33 @@ def resolution_revise(request, slug, resolution_id):
         )
     except ApplicationError as exc:
         return _render_item(
-            request,
-            resolution.disagreement,
-            filters=filters,
-            status=409,
-            notice=exc.message,
-            notice_level="error",
+            request, disagreement, filters=filters, status=409, notice=exc.message, notice_level="error"
         )
+    notice = "Resolution revised; the previous one is kept in the history."
+    if hasattr(resolution, "worked_example"):
+        if hasattr(revised, "worked_example"):
+            notice += " Its worked example in the guideline draft now says the same."
+        else:
+            notice += (
+                " Its worked example is no longer in the guideline draft as it was added"
+                " (edited by hand?), so the draft was not changed: check it."
+            )
     if not request.htmx:
-        messages.success(request, "Resolution revised; the previous one is kept in the history.")
-        return redirect("consistency:review_item", slug=slug, disagreement_id=resolution.disagreement_id)
-    return _render_item(request, resolution.disagreement, filters=filters, notice="Resolution revised.")
+        messages.success(request, notice)
+        return redirect(_item_url(request.project, disagreement.pk, filters))
+    return _render_item(request, disagreement, filters=filters, notice=notice)
 
 
 @require_POST
 @project_role_required(*REVIEWERS)
 def worked_example_add(request, slug, resolution_id):
+    """Add a decision to the draft, then show again the case that was on screen (`shown`: the
+    next case, when the SME adds the case they just resolved), never the added one."""
     resolution = _resolution_or_404(request, resolution_id)
-    form = WorkedExampleForm(request.POST)
     filters = _filters_from(request, request.POST.get("filters", ""))
+    shown_id = request.POST.get("shown", "")
+    shown = _get_or_404(request, shown_id) if shown_id else None
+    form = WorkedExampleForm(request.POST)
     explanation = form.cleaned_data["explanation"] if form.is_valid() else ""
     try:
         services.worked_example_add(
@@ -268,11 +359,21 @@ def worked_example_add(request, slug, resolution_id):
     except ApplicationError as exc:
         notice, level = exc.message, "error"
     else:
-        notice, level = "Added to the guideline draft under \u201cWorked examples\u201d.", "success"
+        notice = (
+            f"Example {resolution.example.external_id} was added to the guideline draft"
+            " under \u201cWorked examples\u201d."
+        )
+        level = "success"
     if not request.htmx:
         getattr(messages, level)(request, notice)
-        return redirect("consistency:review_item", slug=slug, disagreement_id=resolution.disagreement_id)
-    return _render_item(request, resolution.disagreement, filters=filters, notice=notice, notice_level=level)
+        if shown is None:
+            return redirect("consistency:review_queue", slug=slug)
+        return redirect(_item_url(request.project, shown.pk, filters))
+    if shown is None:
+        return _render_empty(request, filters=filters, notice=notice, notice_level=level)
+    return _render_item(
+        request, shown, filters=filters, notice=notice, notice_level=level, url_change="replace"
+    )
 
 
 class RelabelForm(forms.Form):

@@ -8,7 +8,20 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -110,16 +123,66 @@ def example_candidates(*, project: Project, user: AbstractBaseUser, annotation_c
     )
 
 
-def labeler_progress(*, project: Project, user: AbstractBaseUser) -> dict:
-    """This rater's counts (today, overall) and how many examples of the project still need labels."""
+def labeler_progress(*, project: Project, user: AbstractBaseUser, nothing_left: bool = False) -> dict:
+    """This rater's counts (today, overall) and how many examples of the project still need labels.
+
+    With `nothing_left` (the rater was given no example), the remaining examples are counted
+    fresh and explained (`waiting`), so the page never shows a stale count beside "nothing left".
+    """
     mine = Annotation.objects.filter(rater=user, example__project=project)
     start_of_day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     counts = mine.aggregate(total=Count("id"), today=Count("id", filter=Q(created_at__gte=start_of_day)))
-    return {
-        "today": counts["today"],
-        "total": counts["total"],
-        "remaining_examples": examples_remaining(project),
-    }
+    progress = {"today": counts["today"], "total": counts["total"], "waiting": None}
+    if nothing_left:
+        progress["waiting"] = examples_waiting(project=project, user=user)
+        progress["remaining_examples"] = progress["waiting"]["total"]
+    else:
+        progress["remaining_examples"] = examples_remaining(project)
+    return progress
+
+
+WAITING_REASONS = ("labeled", "skipped", "held", "other")
+
+
+def examples_waiting(*, project: Project, user: AbstractBaseUser, now: datetime | None = None) -> dict:
+    """The examples that still need labels, by why `user` is not given them: they labeled it
+    (it waits for other raters), they skipped it, or other labelers hold every open seat under
+    live leases ("other": the state changed between two reads). Counted fresh, in one query
+    over the remaining examples; meant for a rater who has nothing left to label."""
+    now = now or timezone.now()
+    own_assignment = Assignment.objects.filter(example=OuterRef("pk"), rater=user)
+    own_annotation = Annotation.objects.filter(example=OuterRef("pk"), rater=user, superseded_at__isnull=True)
+    others_leases = (
+        Assignment.objects.filter(example=OuterRef("pk"), status=Assignment.Status.LEASED, expires_at__gt=now)
+        .exclude(rater=user)
+        .order_by()
+        .values("example")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    seats_open = Value(project.overlap) + F("extra_raters") - F("annotation_count")
+    reason = Case(
+        When(
+            Q(Exists(own_annotation)) | Q(Exists(own_assignment.filter(status=Assignment.Status.SUBMITTED))),
+            then=Value("labeled"),
+        ),
+        When(Exists(own_assignment.filter(status=Assignment.Status.SKIPPED)), then=Value("skipped")),
+        When(held__gte=seats_open, then=Value("held")),
+        default=Value("other"),
+        output_field=CharField(),
+    )
+    rows = (
+        project.examples.filter(annotation_count__lt=F("extra_raters") + project.overlap)
+        .alias(held=Coalesce(Subquery(others_leases, output_field=IntegerField()), Value(0)))
+        .annotate(reason=reason)
+        .order_by()
+        .values("reason")
+        .annotate(n=Count("pk"))
+        .values_list("reason", "n")
+    )
+    waiting = dict.fromkeys(WAITING_REASONS, 0) | dict(rows)
+    waiting["total"] = sum(waiting[key] for key in WAITING_REASONS)
+    return waiting
 
 
 REMAINING_CACHE_SECONDS = 15

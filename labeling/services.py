@@ -36,6 +36,7 @@ from .selectors import (
 CANDIDATE_ATTEMPTS = 5
 MAX_TIME_SPENT_MS = 24 * 3600 * 1000
 MAX_SLOTS = 25  # the assignment slot check constraint
+SKIP_NEEDS_REASON = "Say why you skip this example (for example: not in English)."
 LEASE_LOST_MESSAGE = (
     "Your time on this example ran out and other labelers completed it, so this label was not saved."
 )
@@ -272,8 +273,11 @@ def _check_submittable(project: Project, example: Example, assignment: Assignmen
 def assignment_skip(
     *, project: Project, user: AbstractBaseUser, example_id: int, reason: str = ""
 ) -> Assignment:
-    """Give an example back: its slot is freed and the rater never gets it again."""
+    """Give an example back: its slot is freed and the rater never gets it again. The reason is
+    required: it is what tells a manager which examples cannot be labeled, and why."""
     reason = _clean_text(reason, limit=500, what="reason")
+    if not reason:
+        raise ApplicationError(SKIP_NEEDS_REASON)
     with transaction.atomic():
         example = _lock_example(project, example_id)
         assignment = Assignment.objects.select_for_update().filter(example=example, rater=user).first()

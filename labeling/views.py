@@ -43,7 +43,7 @@ def _work_context(request, *, notice: str = "", notice_level: str = "success") -
         "metadata": metadata,
         "labels": list(project.labels.all()),
         "client_token": uuid.uuid4(),
-        "progress": selectors.labeler_progress(project=project, user=user),
+        "progress": selectors.labeler_progress(project=project, user=user, nothing_left=assignment is None),
         "undoable": selectors.annotation_last_undoable(project=project, user=user),
         "notice": notice,
         "notice_level": notice_level,

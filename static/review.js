@@ -2,11 +2,28 @@
 // server; keys typed into fields are left alone. Without this file the page works as plain forms.
 "use strict";
 (function () {
+  // Back and Forward load the case again from the server instead of restoring a snapshot: an
+  // earlier panel could offer to decide a case that has been decided since.
+  if (window.htmx) {
+    window.htmx.config.historyCacheSize = 0;
+    window.htmx.config.refreshOnHistoryMiss = true;
+  }
+
   function isTyping(target) {
     if (!target || !target.tagName) return false;
     const tag = target.tagName.toLowerCase();
     return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable;
   }
+
+  // The review panel answers refused input (400) and conflicts (409) with the panel itself, saying
+  // what happened; htmx leaves error responses unswapped unless told otherwise.
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const status = event.detail.xhr.status;
+    if ((status === 400 || status === 409) && event.detail.target && event.detail.target.id === "review-item") {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
 
   document.addEventListener("htmx:afterSettle", () => {
     if (document.activeElement && isTyping(document.activeElement)) document.activeElement.blur();
@@ -19,6 +36,19 @@
       if (event.key === "Escape") {
         target.blur();
         event.preventDefault();
+      }
+      return;
+    }
+    if ((event.key === "Enter" || event.key === " ") && target.closest && target.closest("button, a")) {
+      return; // a focused button or link does what it says
+    }
+    const confirmation = document.getElementById("exclude-confirm-form");
+    if (confirmation) {
+      // Confirming an exclusion: Enter says yes, Escape goes back; no other key decides anything.
+      const button = confirmation.querySelector(`button[data-shortcut="${event.key.toLowerCase()}"]`);
+      if (button) {
+        event.preventDefault();
+        button.click();
       }
       return;
     }

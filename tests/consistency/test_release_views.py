@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consistency.models import ConsensusLabel, DatasetRelease
-from consistency.release_services import release_build
+from consistency.release_services import release_build, release_build_run, release_create
 from tests.factories import ExampleFactory
 
 pytestmark = pytest.mark.django_db
@@ -178,3 +178,53 @@ def test_api_create_and_detail(manager_client, project, release, django_capture_
     assert [r["tag"] for r in listed["results"]] == ["api-1", "v1"]
     bad = manager_client.post(url, {"policy": {"ratios": [1, 1, 1]}}, content_type="application/json")
     assert bad.status_code == 400
+
+
+def test_a_refused_release_says_why_once(manager_client, project, release):
+    response = manager_client.post(
+        reverse("consistency:releases", args=[project.slug]),
+        {"tag": "v1", "sources": ["gold"], "min_agreement": "0", "min_posterior": "0.9",
+         "train": "0.8", "dev": "0.1", "test": "0.1"},
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert response.content.decode().count("already has a release tagged") == 1
+
+
+def test_the_status_partial_swaps_in_the_finished_release_and_stops_polling(manager_client, project, release):
+    building = release_create(project=project, user=None, tag="v2", run_in_background=False)
+    url = reverse("consistency:release_detail", args=[project.slug, building.tag])
+    polling = manager_client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert 'hx-trigger="every 2s"' in polling
+    release_build_run(release_id=building.pk)
+    final = manager_client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert final.strip().startswith('<div id="release-status"')
+    assert "hx-trigger" not in final
+    assert "hx-get" not in final
+    assert 'id="download-jsonl"' in final
+    assert 'id="release-counts"' in final  # the counts arrive with the final state
+    assert '<option value="v1" selected>' in final  # compared with the release before it
+
+
+def test_compare_opens_on_the_previous_release_against_the_latest(manager_client, project, release, manager):
+    ConsensusLabel.objects.filter(example__external_id="e0").update(
+        label=project.labels.get(name="feature"), source="gold", agreement=None
+    )
+    release_build(project=project, user=manager, tag="v2")
+    release_build(project=project, user=manager, tag="v3")
+    url = reverse("consistency:release_diff", args=[project.slug])
+    page = manager_client.get(url).content.decode()
+    old_side = '<select name="old" id="id_old" class="auto-width">'
+    assert f'{old_side}<option value="v3">v3</option><option value="v2" selected>' in page
+    assert '<select name="new" id="id_new" class="auto-width"><option value="v3" selected>' in page
+    assert "v2 → v3" in page
+    # Given only the newer side, the older side is the release before it.
+    assert "v1 → v2" in manager_client.get(url, {"new": "v2"}).content.decode()
+    assert "1 relabeled" in manager_client.get(url, {"new": "v2"}).content.decode()
+    detail = manager_client.get(reverse("consistency:release_detail", args=[project.slug, "v2"]))
+    assert '<option value="v1" selected>' in detail.content.decode()
+
+
+def test_compare_with_one_release_says_a_second_is_needed(manager_client, project, release):
+    page = manager_client.get(reverse("consistency:release_diff", args=[project.slug])).content.decode()
+    assert "Comparing needs two ready releases" in page
+    assert 'id="release-diff"' not in page

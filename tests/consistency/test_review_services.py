@@ -63,16 +63,41 @@ def test_resolving_records_gold_closes_the_disagreement_and_updates_consensus(pr
     assert (consensus.source, consensus.label.name, consensus.n_raters) == ("gold", "billing", 3)
     with pytest.raises(ApplicationError):
         services.review_resolve(
-            project=project, user=sme, disagreement_id=disagreement.pk, verdict="excluded"
+            project=project, user=sme, disagreement_id=disagreement.pk, verdict="excluded", rationale="Both."
         )
 
 
 def test_excluding_keeps_the_example_out_with_no_label(project, raters, sme):
     example = split_example(project, raters)
     disagreement = Disagreement.objects.get(example=example)
-    services.review_resolve(project=project, user=sme, disagreement_id=disagreement.pk, verdict="excluded")
+    services.review_resolve(
+        project=project, user=sme, disagreement_id=disagreement.pk, verdict="excluded",
+        rationale="Both readings hold.",
+    )  # fmt: skip
     consensus = ConsensusLabel.objects.get(example=example)
     assert (consensus.source, consensus.label) == ("excluded", None)
+
+
+@pytest.mark.parametrize("rationale", ["", "   \n\t "])
+def test_excluding_needs_a_rationale_and_changes_nothing_without_one(project, raters, sme, rationale):
+    example = split_example(project, raters)
+    disagreement = Disagreement.objects.get(example=example)
+    with pytest.raises(ApplicationError, match="needs a rationale") as refused:
+        services.review_resolve(
+            project=project, user=sme, disagreement_id=disagreement.pk, verdict="excluded",
+            rationale=rationale,
+        )  # fmt: skip
+    assert "rationale" in refused.value.extra  # the API names the field
+    first = services.review_resolve(
+        project=project, user=sme, disagreement_id=disagreement.pk, verdict="gold",
+        label_id=project.labels.get(name="bug").pk,
+    )  # fmt: skip
+    with pytest.raises(ApplicationError, match="needs a rationale"):
+        services.resolution_revise(
+            project=project, user=sme, resolution_id=first.pk, verdict="excluded", rationale=rationale
+        )
+    assert Resolution.objects.filter(example=example).count() == 1
+    assert ConsensusLabel.objects.get(example=example).source == "gold"
 
 
 def test_a_revision_supersedes_and_keeps_history(project, raters, sme, manager):
@@ -90,7 +115,9 @@ def test_a_revision_supersedes_and_keeps_history(project, raters, sme, manager):
     assert ConsensusLabel.objects.get(example=example).label.name == "billing"
     assert Resolution.objects.filter(example=example).count() == 2
     with pytest.raises(ApplicationError, match="already been revised"):
-        services.resolution_revise(project=project, user=sme, resolution_id=first.pk, verdict="excluded")
+        services.resolution_revise(
+            project=project, user=sme, resolution_id=first.pk, verdict="excluded", rationale="Both."
+        )
     assert gold_labels(project=project) == {example.pk: project.labels.get(name="billing").pk}
 
 
@@ -113,6 +140,108 @@ def test_worked_example_is_appended_to_the_draft_under_its_heading(project, rate
     assert WorkedExample.objects.count() == 1
     with pytest.raises(ApplicationError):
         services.worked_example_add(project=project, user=sme, resolution_id=resolution.pk)
+
+
+def _resolved_in_draft(project, raters, sme, *, explanation=""):
+    """A case resolved as billing and added to a draft that already has other content."""
+    guideline_draft_save(project=project, user=sme, body="# Guideline\n\n## billing\nMoney problems.")
+    example = split_example(project, raters)
+    resolution = services.review_resolve(
+        project=project, user=sme, disagreement_id=Disagreement.objects.get(example=example).pk,
+        verdict="gold", label_id=project.labels.get(name="billing").pk, rationale="it is about a charge",
+    )  # fmt: skip
+    services.worked_example_add(
+        project=project, user=sme, resolution_id=resolution.pk, explanation=explanation
+    )
+    return example, resolution
+
+
+def draft_body(project) -> str:
+    return GuidelineDraft.objects.get(project=project).body
+
+
+def test_the_worked_example_box_never_writes_because_twice(project, raters, sme):
+    example, _ = _resolved_in_draft(project, raters, sme, explanation="Because: the order was paid twice")
+    assert "because because" not in draft_body(project).lower()
+    assert ", because the order was paid twice (example" in draft_body(project)
+
+
+def test_a_revision_rewrites_its_worked_example_in_the_draft(project, raters, sme):
+    example, first = _resolved_in_draft(project, raters, sme)
+    second = services.resolution_revise(
+        project=project, user=sme, resolution_id=first.pk, verdict="gold",
+        label_id=project.labels.get(name="bug").pk, rationale="because the charge came from a bug",
+    )  # fmt: skip
+    body = draft_body(project)
+    assert "**billing**" not in body  # the old decision no longer speaks in the draft
+    line = (
+        f'- "I was charged twice for one order" is **bug**, because the charge came from a bug '
+        f"(example `{example.external_id}`)"
+    )
+    assert body.count(f"(example `{example.external_id}`)") == 1
+    assert line in body
+    assert body.startswith("# Guideline\n\n## billing\nMoney problems.\n\n## Worked examples\n")
+    assert second.worked_example.text == line
+    # Adding the current decision again never repeats the line.
+    with pytest.raises(ApplicationError, match="already a worked example"):
+        services.worked_example_add(project=project, user=sme, resolution_id=second.pk)
+    # The superseded decision cannot be added back either.
+    with pytest.raises(ApplicationError, match="revised since"):
+        services.worked_example_add(project=project, user=sme, resolution_id=first.pk)
+    third = services.resolution_revise(
+        project=project, user=sme, resolution_id=second.pk, verdict="excluded", rationale="both fit"
+    )
+    body = draft_body(project)
+    assert "**bug**" not in body
+    assert "is genuinely ambiguous and kept out of the dataset, because both fit" in body
+    assert third.worked_example.text in body
+    assert body.count(f"(example `{example.external_id}`)") == 1
+
+
+def test_a_revision_finds_a_reworded_line_and_keeps_crlf_line_endings(project, raters, sme):
+    example, first = _resolved_in_draft(project, raters, sme)
+    # Edited in a browser: CRLF line endings, and the SME reworded the line but kept its example id.
+    reworded = draft_body(project).replace("it is about a charge", "money left twice").replace("\n", "\r\n")
+    guideline_draft_save(project=project, user=sme, body=reworded)
+    services.resolution_revise(
+        project=project, user=sme, resolution_id=first.pk, verdict="gold",
+        label_id=project.labels.get(name="bug").pk, rationale="a bug charged twice",
+    )  # fmt: skip
+    body = draft_body(project)
+    assert "money left twice" not in body
+    assert "is **bug**, because a bug charged twice" in body
+    assert "\n" not in body.replace("\r\n", "")  # every line ending is still CRLF
+
+
+def test_a_revision_leaves_a_draft_whose_line_was_removed_alone(project, raters, sme):
+    example, first = _resolved_in_draft(project, raters, sme)
+    by_hand = "# Guideline\n\nRewritten from scratch."
+    guideline_draft_save(project=project, user=sme, body=by_hand)
+    second = services.resolution_revise(
+        project=project, user=sme, resolution_id=first.pk, verdict="gold",
+        label_id=project.labels.get(name="bug").pk,
+    )  # fmt: skip
+    assert draft_body(project) == by_hand
+    assert not WorkedExample.objects.filter(resolution=second).exists()
+    services.worked_example_add(project=project, user=sme, resolution_id=second.pk)
+    assert draft_body(project).count(f"(example `{example.external_id}`)") == 1
+
+
+def test_adding_the_new_decision_replaces_a_line_left_from_the_old_one(project, raters, sme):
+    # E.g. a revision made before revisions followed their worked example.
+    example, first = _resolved_in_draft(project, raters, sme)
+    second = services.resolution_revise(
+        project=project, user=sme, resolution_id=first.pk, verdict="gold",
+        label_id=project.labels.get(name="bug").pk,
+    )  # fmt: skip
+    WorkedExample.objects.filter(resolution=second).delete()
+    guideline_draft_save(
+        project=project, user=sme, body=draft_body(project).replace("**bug**", "**billing**")
+    )
+    services.worked_example_add(project=project, user=sme, resolution_id=second.pk, explanation="a bug")
+    body = draft_body(project)
+    assert body.count(f"(example `{example.external_id}`)") == 1
+    assert "is **bug**, because a bug" in body
 
 
 def test_guideline_section_is_found_by_heading_text():

@@ -5,6 +5,7 @@ the labelers' banner, and the managers' relabel form."""
 import uuid
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from consistency import review_services
@@ -153,34 +154,137 @@ def test_resolving_by_plain_form_redirects_to_the_next_case(sme_client, project,
     first = disagree(project, raters, ["billing", "bug", "feature"])
     second = disagree(project, raters, ["billing", "bug", "other"])
     url = reverse("consistency:review_resolve", args=[project.slug, first.pk])
-    response = sme_client.post(url, {"label": project.labels.get(name="bug").pk, "rationale": "It crashes."})
+    response = sme_client.post(
+        url, {"label": project.labels.get(name="bug").pk, "rationale": "It crashes.", "shown": first.pk}
+    )
     assert response.status_code == 302
     assert response["Location"] == reverse("consistency:review_item", args=[project.slug, second.pk])
     resolution = Resolution.objects.get(disagreement=first)
     assert (resolution.label.name, resolution.rationale) == ("bug", "It crashes.")
 
 
-def test_resolving_by_htmx_swaps_in_the_next_case(sme_client, project, raters):
+def test_resolving_by_htmx_swaps_in_the_next_case(sme_client, project, raters, manager):
     first = disagree(project, raters, ["billing", "bug", "feature"])
     second = disagree(project, raters, ["billing", "bug", "other"])
     url = reverse("consistency:review_resolve", args=[project.slug, first.pk])
-    response = sme_client.post(url, {"verdict": "excluded", "guideline_gap": "on"}, HTTP_HX_REQUEST="true")
+    exclusion = {
+        "verdict": "excluded", "rationale": "Both readings hold.", "guideline_gap": "on",
+        "shown": first.pk, "confirm": "yes",
+    }  # fmt: skip
+    response = sme_client.post(url, exclusion, HTTP_HX_REQUEST="true")
     body = response.content.decode()
     assert response.status_code == 200
     assert body.strip().startswith('<div id="review-item"')
     assert f'data-disagreement-id="{second.pk}"' in body
+    assert response["HX-Push-Url"] == reverse("consistency:review_item", args=[project.slug, second.pk])
     assert "add-last-worked-example" in body
     assert ConsensusLabel.objects.get(example=first.example).source == "excluded"
-    # The same case again (a second SME's stale page): told, nothing saved.
-    again = sme_client.post(url, {"verdict": "excluded"}, HTTP_HX_REQUEST="true")
+    # The same case again, from this SME's other tab, then from a second reviewer's stale page:
+    # each is told what happened, nothing is saved.
+    again = sme_client.post(url, exclusion, HTTP_HX_REQUEST="true")
     assert again.status_code == 409
-    assert "Another reviewer resolved this case" in again.content.decode()
+    assert "You already resolved this case" in again.content.decode()
+    other = Client()
+    other.force_login(manager)
+    stale = other.post(url, exclusion, HTTP_HX_REQUEST="true")
+    assert stale.status_code == 409
+    assert "Another reviewer resolved this case" in stale.content.decode()
     assert Resolution.objects.count() == 1
+
+
+def test_adding_the_case_just_resolved_keeps_the_next_case_on_screen(sme_client, project, raters):
+    first = disagree(project, raters, ["billing", "bug", "feature"])
+    second = disagree(project, raters, ["billing", "bug", "other"])
+    billing = project.labels.get(name="billing")
+    sme_client.post(
+        reverse("consistency:review_resolve", args=[project.slug, first.pk]),
+        {"label": billing.pk, "rationale": "Money.", "shown": first.pk},
+        HTTP_HX_REQUEST="true",
+    )
+    resolution = Resolution.objects.get(disagreement=first)
+    # The "just resolved" box is on the panel of the second case.
+    response = sme_client.post(
+        reverse("consistency:worked_example_add", args=[project.slug, resolution.pk]),
+        {"shown": second.pk},
+        HTTP_HX_REQUEST="true",
+    )
+    body = response.content.decode()
+    assert f'data-disagreement-id="{second.pk}"' in body
+    assert reverse("consistency:review_resolve", args=[project.slug, second.pk]) in body
+    assert reverse("consistency:resolution_revise", args=[project.slug, resolution.pk]) not in body
+    assert response["HX-Replace-Url"] == reverse("consistency:review_item", args=[project.slug, second.pk])
+    assert f"Example {first.example.external_id} was added to the guideline draft" in body
+    assert "add-last-worked-example" not in body
+
+
+def test_a_form_for_another_case_than_the_one_shown_changes_nothing(sme_client, project, raters, resolution):
+    other = disagree(project, raters, ["billing", "bug", "other"])
+    bug = project.labels.get(name="bug")
+    revise = reverse("consistency:resolution_revise", args=[project.slug, resolution.pk])
+    response = sme_client.post(revise, {"label": bug.pk, "shown": other.pk}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 409
+    body = response.content.decode()
+    assert "Nothing was saved" in body
+    # The panel and the address now both name the case the form belonged to.
+    assert f'data-disagreement-id="{resolution.disagreement_id}"' in body
+    assert response["HX-Replace-Url"] == reverse(
+        "consistency:review_item", args=[project.slug, resolution.disagreement_id]
+    )
+    resolve = reverse("consistency:review_resolve", args=[project.slug, other.pk])
+    assert sme_client.post(resolve, {"label": bug.pk}).status_code == 409  # no `shown` at all
+    assert Resolution.objects.count() == 1
+    assert ConsensusLabel.objects.get(example=resolution.example).label.name == "billing"
+
+
+def test_excluding_needs_a_rationale_and_a_confirmation_without_javascript(sme_client, project, disagreement):
+    url = reverse("consistency:review_resolve", args=[project.slug, disagreement.pk])
+    base = {"verdict": "excluded", "shown": disagreement.pk, "guideline_gap": "on"}
+    refused = sme_client.post(url, base)
+    assert refused.status_code == 400
+    assert "write why it is genuinely ambiguous" in refused.content.decode()
+    asked = sme_client.post(url, {**base, "rationale": "Both readings hold."})
+    page = asked.content.decode()
+    assert asked.status_code == 200
+    assert 'id="exclude-confirm-form"' in page
+    assert 'id="resolve-form"' not in page
+    assert "Both readings hold." in page
+    assert not Resolution.objects.exists()
+    back = sme_client.post(
+        url, {**base, "rationale": "Both readings hold.", "confirm": "no"}
+    ).content.decode()
+    assert 'id="resolve-form"' in back
+    assert ">Both readings hold.</textarea>" in back  # what the SME wrote is kept
+    assert 'id="id_guideline_gap" value="on" checked' in back
+    assert not Resolution.objects.exists()
+    done = sme_client.post(url, {**base, "rationale": "Both readings hold.", "confirm": "yes"})
+    assert done.status_code == 302
+    resolution = Resolution.objects.get()
+    assert (resolution.verdict, resolution.rationale, resolution.guideline_gap) == (
+        "excluded", "Both readings hold.", True,
+    )  # fmt: skip
+
+
+def test_revising_says_the_worked_example_in_the_draft_follows(sme_client, project, resolution, sme):
+    review_services.worked_example_add(project=project, user=sme, resolution_id=resolution.pk)
+    response = sme_client.post(
+        reverse("consistency:resolution_revise", args=[project.slug, resolution.pk]),
+        {"label": project.labels.get(name="bug").pk, "shown": resolution.disagreement_id},
+        HTTP_HX_REQUEST="true",
+    )
+    body = response.content.decode()
+    assert "Its worked example in the guideline draft now says the same." in body
+    assert "In the guideline draft as a worked example." in body
+    assert "is **bug**" in GuidelineDraft.objects.get(project=project).body
 
 
 def test_worked_example_from_the_item_page(sme_client, project, resolution):
     url = reverse("consistency:worked_example_add", args=[project.slug, resolution.pk])
-    sme_client.post(url, {"explanation": "a double charge is about money"})
+    response = sme_client.post(
+        url, {"explanation": "a double charge is about money", "shown": resolution.disagreement_id}
+    )
+    assert response["Location"] == reverse(
+        "consistency:review_item", args=[project.slug, resolution.disagreement_id]
+    )
     body = GuidelineDraft.objects.get(project=project).body
     assert "## Worked examples" in body
     assert "a double charge is about money" in body

@@ -1,6 +1,7 @@
 """The review loop in a real browser: an SME resolves a disagreement from the keyboard and adds it
 to the draft as a worked example; a manager publishes version 2; a labeler sees the banner and
-their next annotation is stamped with version 2."""
+their next annotation is stamped with version 2. Adding a worked example never brings back a case
+the keys could then change; excluding needs a rationale and a confirmation."""
 
 import uuid
 
@@ -61,7 +62,7 @@ def test_sme_resolves_manager_publishes_labeler_sees_the_banner(
         "billing", sme, "a double charge is a billing problem",
     )  # fmt: skip
     page.click("#add-last-worked-example")
-    page.wait_for_selector("text=Added to the guideline draft")
+    page.wait_for_selector("text=t-42 was added to the guideline draft")
     draft = GuidelineDraft.objects.get(project=project).body
     assert "## Worked examples" in draft
     assert "`t-42`" in draft
@@ -96,3 +97,76 @@ def test_sme_resolves_manager_publishes_labeler_sees_the_banner(
         labeler_context.close()
     annotation = Annotation.objects.get(example=later, rater=labeler)
     assert (annotation.label.name, annotation.guideline_version.number) == ("bug", 2)
+
+
+def _current_case(page) -> int:
+    return int(page.locator("#review-item").get_attribute("data-disagreement-id"))
+
+
+def _wait_for_case(page, disagreement) -> None:
+    page.wait_for_function(
+        "wanted => document.querySelector('#review-item').dataset.disagreementId === wanted",
+        arg=str(disagreement.pk),
+    )
+
+
+def test_the_panel_the_address_and_the_keys_stay_on_the_same_case(page, login, project, sme, make_labelers):
+    raters = make_labelers(3)
+    cases = []
+    for n in range(3):
+        example = ExampleFactory(project=project, external_id=f"c-{n}", text=f"Case number {n}")
+        for user, name in zip(raters, ["billing", "bug", "feature"], strict=True):
+            _label(project, user, name)
+        cases.append(Disagreement.objects.get(example=example))
+    first, second, third = cases
+
+    login(sme)
+    page.goto(f"/projects/support/review/{first.pk}/")
+    page.wait_for_selector("#resolve-form")
+    page.keyboard.press("n")
+    page.keyboard.type("a charge is billing")
+    page.keyboard.press("Escape")
+    page.keyboard.press("1")  # billing: the second case comes up with the "just resolved" box
+    _wait_for_case(page, second)
+    page.click("#add-last-worked-example")
+    page.wait_for_selector("text=c-0 was added to the guideline draft")
+    # Still the second case, undecided, and the address names it.
+    assert _current_case(page) == second.pk
+    assert page.url.endswith(f"/review/{second.pk}/")
+    assert page.inner_text("#resolve-form h2") == "Decide"
+    page.keyboard.press("2")  # bug: decides the case on screen, not the first one
+    _wait_for_case(page, third)
+    assert [(r.disagreement_id, r.label.name) for r in Resolution.objects.order_by("id")] == [
+        (first.pk, "billing"),
+        (second.pk, "bug"),
+    ]
+    # Back shows the second case as it is now (decided), not a snapshot still offering "Decide".
+    page.go_back()
+    _wait_for_case(page, second)
+    assert page.url.endswith(f"/review/{second.pk}/")
+    assert page.inner_text("#resolve-form h2").startswith("Revise the decision")
+    page.go_forward()
+    _wait_for_case(page, third)
+
+    # X without a rationale: told to write one; nothing saved.
+    page.keyboard.press("x")
+    page.wait_for_selector("text=write why it is genuinely ambiguous")
+    assert not Resolution.objects.filter(disagreement=third).exists()
+    page.keyboard.press("n")
+    page.keyboard.type("both readings hold")
+    page.keyboard.press("Escape")
+    page.keyboard.press("x")
+    page.wait_for_selector("#exclude-confirm-form")
+    assert "both readings hold" in page.inner_text("#exclude-confirm-form")
+    page.keyboard.press("Escape")  # go back: the rationale is still there
+    page.wait_for_selector("#resolve-form")
+    assert page.input_value("#id_rationale") == "both readings hold"
+    assert not Resolution.objects.filter(disagreement=third).exists()
+    page.keyboard.press("x")
+    page.wait_for_selector("#exclude-confirm-form")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#queue-done")
+    excluded = Resolution.objects.get(disagreement=third)
+    assert (excluded.verdict, excluded.rationale) == ("excluded", "both readings hold")
+    assert page.url.endswith("/review/")  # no case on screen: the address names the queue
+    assert page.csp_errors == []

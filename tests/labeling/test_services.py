@@ -186,6 +186,15 @@ def test_skip_frees_the_slot_and_the_example_never_comes_back(project, make_labe
         submit(project, skipper, lease)
 
 
+@pytest.mark.parametrize("reason", ["", "  \t "])
+def test_a_skip_needs_a_reason(project, examples, labeler, reason):
+    lease = services.assignment_next(project=project, user=labeler)
+    with pytest.raises(ApplicationError, match="Say why you skip"):
+        services.assignment_skip(project=project, user=labeler, example_id=lease.example_id, reason=reason)
+    lease.refresh_from_db()
+    assert (lease.status, lease.skip_reason) == (Assignment.Status.LEASED, "")
+
+
 def test_undo_deletes_the_last_label_and_gives_the_example_back(project, examples, labeler):
     first = services.assignment_next(project=project, user=labeler)
     submit(project, labeler, first)

@@ -109,7 +109,7 @@ def test_refused_submit_shows_a_message_not_an_error_page(labeler_client, labele
     ExampleFactory(project=project)
     labeler_client.get(url("label", project))
     example = current_example(labeler, project)
-    services.assignment_skip(project=project, user=labeler, example_id=example.pk)
+    services.assignment_skip(project=project, user=labeler, example_id=example.pk, reason="spam")
     response = labeler_client.post(
         url("submit", project, example.pk),
         {"label": project.labels.first().pk, "client_token": str(uuid.uuid4())},
@@ -146,6 +146,71 @@ def test_skip_and_undo_through_the_page(labeler_client, labeler, project):
     assert "undone" in response.content.decode()
     assert not Annotation.objects.filter(rater=labeler).exists()
     assert current_example(labeler, project) == second
+
+
+def test_an_empty_skip_reason_is_refused_on_the_page(labeler_client, labeler, project):
+    ExampleFactory.create_batch(2, project=project)
+    labeler_client.get(url("label", project))
+    example = current_example(labeler, project)
+    response = labeler_client.post(url("skip", project, example.pk), {"reason": "   "}, **HTMX)
+    html = response.content.decode()
+    assert "Say why you skip this example" in html
+    assert f'data-example-id="{example.pk}"' in html  # still the same example
+    assert 'name="reason" id="id_skip_reason" class="grow" maxlength="500" required' in html
+    assert Assignment.objects.get(example=example, rater=labeler).status == "leased"
+
+
+def test_the_remaining_count_agrees_with_nothing_left_and_says_why(
+    labeler_client, labeler, project, make_labeler
+):
+    project.overlap = 2
+    project.save()
+    held, labeled, also_labeled, skipped = ExampleFactory.create_batch(4, project=project)
+    first, second = make_labeler("first"), make_labeler("second")
+    assert services.assignment_next(project=project, user=first).example_id == held.pk
+    assert services.assignment_next(project=project, user=second).example_id == held.pk
+    for example in (labeled, also_labeled):
+        lease = services.assignment_next(project=project, user=labeler)
+        assert lease.example_id == example.pk
+        services.annotation_submit(
+            project=project, user=labeler, example_id=example.pk,
+            label_id=project.labels.first().pk, client_token=uuid.uuid4(),
+        )  # fmt: skip
+    lease = services.assignment_next(project=project, user=labeler)
+    services.assignment_skip(project=project, user=labeler, example_id=lease.example_id, reason="spam")
+
+    html = labeler_client.get(url("label", project)).content.decode()
+    assert 'id="nothing-left"' in html
+    assert '<strong id="progress-remaining">4</strong>' in html
+    assert "4 examples in this project still need labels, but not from you" in html
+    assert "2 you have labeled already; they wait for other labelers." in html
+    assert "1 you skipped" in html
+    assert "1 is being labeled by other labelers right now" in html
+
+    # The other two label the held example: the count drops at once, never a stale figure.
+    for user in (first, second):
+        services.annotation_submit(
+            project=project, user=user, example_id=held.pk,
+            label_id=project.labels.first().pk, client_token=uuid.uuid4(),
+        )  # fmt: skip
+    html = labeler_client.get(url("label", project)).content.decode()
+    assert '<strong id="progress-remaining">3</strong>' in html
+    assert "being labeled by other labelers" not in html
+
+
+def test_nothing_left_when_every_example_has_its_labels(labeler_client, labeler, project):
+    ExampleFactory(project=project)
+    project.overlap = 1
+    project.save()
+    lease = services.assignment_next(project=project, user=labeler)
+    services.annotation_submit(
+        project=project, user=labeler, example_id=lease.example_id,
+        label_id=project.labels.first().pk, client_token=uuid.uuid4(),
+    )  # fmt: skip
+    html = labeler_client.get(url("label", project)).content.decode()
+    assert "Nothing left to label" in html
+    assert "Every example in this project has all its labels." in html
+    assert '<strong id="progress-remaining">0</strong>' in html
 
 
 def test_nothing_left_is_said_clearly(labeler_client, project):
@@ -214,6 +279,7 @@ def test_managers_see_progress_per_labeler_and_distribution(manager_client, labe
         project=project,
         user=labeler,
         example_id=services.assignment_next(project=project, user=labeler).example_id,
+        reason="spam",
     )
     response = manager_client.get(url("progress", project))
     html = response.content.decode()

@@ -68,6 +68,14 @@ def test_create_project_with_taken_slug_is_a_form_error(manager_client, project)
     assert b"already exists" in response.content
 
 
+def test_new_project_help_shows_the_address_with_its_placeholder(manager_client):
+    page = manager_client.get(reverse("projects:create")).content.decode()
+    assert "Used in addresses: /projects/&lt;slug&gt;/" in page
+    assert "/projects//" not in page
+    assert 'aria-describedby="id_slug_helptext"' in page
+    assert 'id="id_slug_helptext"' in page
+
+
 def test_manager_saves_settings(manager_client, project):
     response = manager_client.post(
         reverse("projects:settings", args=[project.slug]),

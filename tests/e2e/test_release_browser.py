@@ -1,0 +1,41 @@
+"""A release built while its page is open, in a real browser: the finished state (downloads,
+counts, comparison) arrives without a reload, and the polling stops."""
+
+import pytest
+from django.utils import timezone
+
+from consistency.models import ConsensusLabel
+from consistency.release_services import release_build, release_build_run, release_create
+from tests.factories import ExampleFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_finished_release_appears_without_a_reload(page, login, project, manager):
+    bug = project.labels.get(name="bug")
+    for n in range(3):
+        ConsensusLabel.objects.create(
+            example=ExampleFactory(project=project, external_id=f"r{n}"),
+            label=bug, source="unanimous", agreement=1.0, n_raters=3, decided_at=timezone.now(),
+        )  # fmt: skip
+    release_build(project=project, user=manager, tag="v1")
+    building = release_create(project=project, user=manager, tag="v2", run_in_background=False)
+
+    login(manager)
+    page.goto("/projects/support/releases/v2/")
+    page.wait_for_selector("#release-status[data-status=building]")
+    page.evaluate("window.concordMarker = 'no-reload'")
+    polls = []
+    page.on("request", lambda request: polls.append(request.url) if "/releases/v2/" in request.url else None)
+    release_build_run(release_id=building.pk)
+
+    page.wait_for_selector("#download-jsonl")
+    assert page.evaluate("window.concordMarker") == "no-reload"
+    assert page.locator("#release-counts").is_visible()
+    assert page.locator("#release-compare select").input_value() == "v1"
+    assert "being built" not in page.inner_text("main")
+    status = page.locator("#release-status")
+    assert status.get_attribute("data-status") == "ready"
+    assert status.get_attribute("hx-trigger") is None  # nothing left that polls
+    assert polls  # the finished state came from polling
+    assert page.csp_errors == []
