@@ -62,6 +62,8 @@ class AgreementArrays:
     slice_names: list[str | None] | None = None
     # 1 for a current annotation, 0 for one superseded by relabeling (kept for per-version history).
     current: np.ndarray | None = None
+    # The annotation's id: ids grow with time, so the highest is a rater's newest label.
+    ids: np.ndarray | None = None
 
     def subset(self, mask: np.ndarray) -> AgreementArrays:
         return replace(
@@ -72,6 +74,7 @@ class AgreementArrays:
             versions=self.versions[mask],
             slice_codes=None if self.slice_codes is None else self.slice_codes[mask],
             current=None if self.current is None else self.current[mask],
+            ids=None if self.ids is None else self.ids[mask],
         )
 
     def current_only(self) -> AgreementArrays:
@@ -79,6 +82,25 @@ class AgreementArrays:
         if self.current is None or bool(self.current.all()):
             return self
         return self.subset(self.current == 1)
+
+    def latest_per_version(self) -> AgreementArrays:
+        """For each rater, example and guideline version, only the newest annotation.
+
+        An example sent back twice under one version holds two (superseded, then current) labels
+        by the same rater under that version; agreement under the version counts the newest once.
+        """
+        if len(self) == 0:
+            return self
+        ids = self.ids if self.ids is not None else np.arange(len(self))
+        order = np.lexsort((ids, self.versions, self.raters, self.items))
+        it, ra, ve = self.items[order], self.raters[order], self.versions[order]
+        last = np.ones(len(order), dtype=bool)
+        last[:-1] = (it[1:] != it[:-1]) | (ra[1:] != ra[:-1]) | (ve[1:] != ve[:-1])
+        if bool(last.all()):
+            return self
+        keep = np.zeros(len(self), dtype=bool)
+        keep[order[last]] = True
+        return self.subset(keep)
 
     @property
     def n_labels(self) -> int:
@@ -129,7 +151,7 @@ def slice_field_clean(*, project: Project, field: str | None) -> str:
 def agreement_arrays(*, project: Project, slice_field: str = "") -> AgreementArrays:
     """The project's annotations as arrays. `slice_field` must already be validated.
 
-    Queries: the labels, the annotations (four integer columns), and with a slice field the value of
+    Queries: the labels, the annotations (six integer columns), and with a slice field the value of
     that field per example (one row per example, not per annotation).
     """
     labels = list(Label.objects.filter(project=project).order_by("position", "id").values_list("id", "name"))
@@ -141,9 +163,9 @@ def agreement_arrays(*, project: Project, slice_field: str = "") -> AgreementArr
             current=Case(When(superseded_at__isnull=True, then=Value(1)), default=Value(0)),
         )
         .order_by()
-        .values_list("example_id", "rater_id", "label_id", "version", "current")
+        .values_list("example_id", "rater_id", "label_id", "version", "current", "id")
     )
-    numeric = _fetch_int_matrix(queryset, n_columns=5)
+    numeric = _fetch_int_matrix(queryset, n_columns=6)
     # Label ids -> codes in label order, vectorised.
     id_array = np.asarray(label_ids, dtype=np.int64)
     order = np.argsort(id_array)
@@ -162,6 +184,7 @@ def agreement_arrays(*, project: Project, slice_field: str = "") -> AgreementArr
         slice_codes=slice_codes,
         slice_names=slice_names,
         current=numeric[:, 4].copy(),
+        ids=numeric[:, 5].copy(),
     )
 
 
@@ -290,7 +313,7 @@ def agreement_compute(
     result["labels"] = list(arrays.label_names)
     report(60, "Computing agreement per guideline version")
     whole = summary if every is arrays else None
-    result["by_guideline_version"] = _by_guideline_version(every, n_boot, whole)
+    result["by_guideline_version"] = _by_guideline_version(every.latest_per_version(), n_boot, whole)
     result["slice_field"] = slice_field or None
     if slice_field:
         report(80, f"Computing agreement per value of {slice_field}")
@@ -346,7 +369,8 @@ def _by_guideline_version(
 ) -> list[dict[str, Any]]:
     """Coefficients on the annotations made under each guideline version (null: no version, e.g. imported).
 
-    An example labelled under two versions contributes to each version only the ratings made under it.
+    An example labelled under two versions contributes to each version only the ratings made under it;
+    `arrays` must hold one annotation per rater, example and version (`latest_per_version`).
     """
     out = []
     versions = np.unique(arrays.versions)

@@ -1,0 +1,85 @@
+"""Agreement reports over data the app itself produced by relabeling: the same examples sent back
+twice under one guideline version, and the per-version breakdown that keeps each rater's latest
+label under each version."""
+
+import uuid
+
+import pytest
+
+from consistency import review_services as review
+from consistency.models import AgreementReport, Disagreement
+from consistency.report_services import agreement_report_compute
+from consistency.services import guideline_draft_save, guideline_publish
+from labeling import services as labeling
+from tests.factories import ExampleFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def publish(project, user, body):
+    guideline_draft_save(project=project, user=user, body=body)
+    return guideline_publish(project=project, user=user, changelog=body)
+
+
+def label_all(project, raters, plan):
+    """Each rater labels every example waiting for them; `plan[external_id]` lists the labels by rater."""
+    labels = {label.name: label.pk for label in project.labels.all()}
+    for index, rater in enumerate(raters):
+        while (assignment := labeling.assignment_next(project=project, user=rater)) is not None:
+            name = plan[assignment.example.external_id][index]
+            labeling.annotation_submit(
+                project=project,
+                user=rater,
+                example_id=assignment.example_id,
+                label_id=labels[name],
+                client_token=uuid.uuid4(),
+            )
+
+
+def resolve_open(project, sme, label_name="billing"):
+    for disagreement in Disagreement.objects.filter(project=project, status="open"):
+        review.review_resolve(
+            project=project,
+            user=sme,
+            disagreement_id=disagreement.pk,
+            verdict="gold",
+            label_id=project.labels.get(name=label_name).pk,
+            guideline_gap=True,
+        )
+
+
+SPLIT = ("billing", "bug", "feature")
+SAME = ("bug", "bug", "bug")
+
+
+def test_relabeling_the_disagreements_twice_under_one_version_keeps_reports_working(
+    project, make_labelers, manager, sme
+):
+    raters = make_labelers(3)
+    publish(project, manager, "# v1")
+    plan = {f"e{i}": SPLIT if i < 2 else SAME for i in range(4)}
+    for external_id in plan:
+        ExampleFactory(project=project, external_id=external_id)
+    label_all(project, raters, plan)
+    resolve_open(project, sme)
+    publish(project, manager, "# v2\n\nClearer.")
+
+    # "The disagreements" twice under v2: the same two examples go back twice.
+    assert review.relabel_request(project=project, user=manager, scope="disagreements") == 2
+    label_all(project, raters, plan)
+    assert review.relabel_request(project=project, user=manager, scope="disagreements") == 2
+    second_round = {"e0": SAME, "e1": SAME}
+    label_all(project, raters, second_round)
+
+    report = agreement_report_compute(project_id=project.pk)
+    assert report.status == AgreementReport.Status.SUCCEEDED, report.error
+    result = report.result
+    # Current annotations: 4 examples x 3 raters, the relabeled ones with their newest labels.
+    assert result["n_annotations"] == 12
+    by_version = {row["version"]: row for row in result["by_guideline_version"]}
+    assert by_version[1]["n_annotations"] == 12
+    # Under v2 each rater's latest label per example counts once: 2 examples x 3 raters.
+    assert by_version[2]["n_annotations"] == 6
+    assert by_version[2]["n_items"] == 2
+    # The latest v2 labels are unanimous (the first v2 round split), so v2 agreement is perfect.
+    assert by_version[2]["percent_agreement"]["value"] == 1.0
