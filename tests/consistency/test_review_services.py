@@ -7,7 +7,14 @@ import pytest
 
 from consistency import review_services as services
 from consistency.agreement import agreement_compute
-from consistency.models import ConsensusLabel, Disagreement, GuidelineDraft, Resolution, WorkedExample
+from consistency.models import (
+    ConsensusLabel,
+    Disagreement,
+    GuidelineDraft,
+    RelabelRequest,
+    Resolution,
+    WorkedExample,
+)
 from consistency.review_selectors import gold_labels, guideline_section
 from consistency.services import guideline_draft_save, guideline_publish
 from core.errors import ApplicationError
@@ -177,7 +184,16 @@ def test_relabel_disagreements_scope_takes_the_resolved_cases(project, raters, m
     assert example.annotation_count == 0
     # Resolutions stay as history.
     assert Resolution.objects.filter(example=example).count() == 1
-    assert services.relabel_request(project=project, user=manager, scope="sample", n=5, seed=1) == 0
+    # Each request is recorded with its scope and its examples.
+    request = RelabelRequest.objects.get()
+    assert (request.scope, request.n_examples, request.guideline_version.number) == ("disagreements", 1, 2)
+    assert list(request.examples.values_list("example_id", flat=True)) == [example.pk]
+    # A sample draws from every example labeled under an older version, those sent back for their
+    # disagreements included (else it would pick the agreeing ones); once drawn, it is not again.
+    assert services.relabel_request(project=project, user=manager, scope="sample", n=5, seed=1) == 1
+    sample = RelabelRequest.objects.get(scope="sample")
+    assert (sample.sample_size, sample.seed, sample.n_examples) == (5, 1, 1)
+    assert services.relabel_request(project=project, user=manager, scope="older") == 0
 
 
 def test_per_rater_accuracy_against_gold_in_the_agreement_json(project, raters, sme):
