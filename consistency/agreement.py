@@ -28,7 +28,7 @@ from labeling.models import Annotation
 from projects.models import Example, Label, Project
 
 from . import statistics as stats
-from .models import AgreementReport
+from .models import AgreementReport, RelabeledExample, RelabelRequest
 
 # A slice field with more distinct values than this is summarised: the most frequent values get
 # their own row and the rest are counted in `slices.n_values_left_out`.
@@ -89,18 +89,9 @@ class AgreementArrays:
         An example sent back twice under one version holds two (superseded, then current) labels
         by the same rater under that version; agreement under the version counts the newest once.
         """
-        if len(self) == 0:
-            return self
         ids = self.ids if self.ids is not None else np.arange(len(self))
-        order = np.lexsort((ids, self.versions, self.raters, self.items))
-        it, ra, ve = self.items[order], self.raters[order], self.versions[order]
-        last = np.ones(len(order), dtype=bool)
-        last[:-1] = (it[1:] != it[:-1]) | (ra[1:] != ra[:-1]) | (ve[1:] != ve[:-1])
-        if bool(last.all()):
-            return self
-        keep = np.zeros(len(self), dtype=bool)
-        keep[order[last]] = True
-        return self.subset(keep)
+        keep = stats.latest_per_rater_and_version(self.items, self.raters, self.versions, ids)
+        return self if bool(keep.all()) else self.subset(keep)
 
     @property
     def n_labels(self) -> int:
@@ -229,6 +220,34 @@ def _copy_int_matrix(sql: str, params, *, n_columns: int) -> np.ndarray:
     return values.reshape(-1, n_columns)
 
 
+@dataclass(frozen=True)
+class RelabelArrays:
+    """One row per example a relabel request sent back: the example, the highest annotation id
+    when it was sent back, and whether the request chose its examples by their labels."""
+
+    items: np.ndarray
+    marks: np.ndarray
+    selected: np.ndarray
+
+
+def relabel_arrays(*, project: Project) -> RelabelArrays:
+    """Every example the project's relabel requests sent back (one query, integer columns)."""
+    queryset = (
+        RelabeledExample.objects.filter(request__project=project)
+        .annotate(
+            selected=Case(
+                When(request__scope__in=RelabelRequest.OUTCOME_SELECTED, then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by()
+        .values_list("example_id", "annotation_mark", "selected")
+    )
+    numeric = _fetch_int_matrix(queryset, n_columns=3)
+    return RelabelArrays(items=numeric[:, 0].copy(), marks=numeric[:, 1].copy(), selected=numeric[:, 2] == 1)
+
+
 def _slice_codes(project: Project, field: str, items: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
     """Per annotation, a code for the value of metadata `field` of its example; names[code] is the value."""
     # KeyTextTransform treats the name as one key (never as a chain of lookups).
@@ -314,6 +333,8 @@ def agreement_compute(
     report(60, "Computing agreement per guideline version")
     whole = summary if every is arrays else None
     result["by_guideline_version"] = _by_guideline_version(every.latest_per_version(), n_boot, whole)
+    report(70, "Comparing guideline versions on the same examples")
+    result["before_after"] = _before_after(every, relabel_arrays(project=project), n_boot)
     result["slice_field"] = slice_field or None
     if slice_field:
         report(80, f"Computing agreement per value of {slice_field}")
@@ -384,6 +405,36 @@ def _by_guideline_version(
         out.append({"version": version_number, **_subset_coefficients(arrays, mask, n_boot)})
     # Numbered versions in order, then the annotations without a version.
     return sorted(out, key=lambda row: (row["version"] is None, row["version"] or 0))
+
+
+def _before_after(arrays: AgreementArrays, relabels: RelabelArrays, n_boot: int) -> list[dict[str, Any]]:
+    """Each guideline version against the one before it (of those with annotations), on the same
+    examples, with the paired bootstrap of `statistics.version_comparison`. `arrays` holds every
+    annotation, superseded ones included; the relabel requests split them into labeling rounds."""
+    numbered = [int(v) for v in np.unique(arrays.versions) if v != NO_VERSION]
+    if len(numbered) < 2:
+        return []
+    ids = arrays.ids if arrays.ids is not None else np.arange(len(arrays))
+    rounds, selected = stats.labeling_rounds(
+        arrays.items, ids, relabels.items, relabels.marks, relabels.selected
+    )
+    return [
+        stats.version_comparison(
+            arrays.items,
+            arrays.raters,
+            arrays.labels,
+            arrays.versions,
+            max(arrays.n_labels, 1),
+            before=before,
+            after=after,
+            order=ids,
+            rounds=rounds,
+            outcome_selected=selected,
+            ordinal=arrays.ordinal,
+            n_boot=n_boot,
+        )
+        for before, after in zip(numbered, numbered[1:], strict=False)
+    ]
 
 
 def _by_slice(arrays: AgreementArrays, field: str, n_boot: int) -> dict[str, Any]:
@@ -526,23 +577,3 @@ def _estimate(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         return {"value": None, "ci95": None, "reason": None}
     return {"value": value.get("value"), "ci95": value.get("ci95"), "reason": value.get("reason")}
-
-
-def before_after(*, result: dict[str, Any]) -> dict[str, Any] | None:
-    """The two latest guideline versions side by side, per coefficient, with a plain-words verdict
-    only where the 95% intervals do not overlap; None with fewer than two versions."""
-    rows = [row for row in result.get("by_guideline_version") or [] if row.get("version")]
-    if len(rows) < 2:
-        return None
-    before, after = rows[-2], rows[-1]
-    out = []
-    for key in COEFFICIENTS:
-        old, new = _estimate(before.get(key)), _estimate(after.get(key))
-        verdict = "not yet distinguishable"
-        if old["ci95"] and new["ci95"] and old["value"] is not None and new["value"] is not None:
-            if new["ci95"][0] > old["ci95"][1]:
-                verdict = f"rose from {old['value']:.2f} to {new['value']:.2f} after v{after['version']}"
-            elif new["ci95"][1] < old["ci95"][0]:
-                verdict = f"fell from {old['value']:.2f} to {new['value']:.2f} after v{after['version']}"
-        out.append({"key": key, "before": old, "after": new, "verdict": verdict})
-    return {"before": before["version"], "after": after["version"], "coefficients": out}

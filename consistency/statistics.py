@@ -397,6 +397,25 @@ def _ordinal_delta(marginals: np.ndarray) -> np.ndarray:
     return (mid[..., :, None] - mid[..., None, :]) ** 2
 
 
+def _coincidence_rows(cc: np.ndarray) -> np.ndarray:
+    """Per item: its contribution C_c C_k / (m-1) to the coincidence matrix, flattened (diagonal
+    included; the metrics' diagonal is zero)."""
+    cc = cc.astype(np.float64)
+    m = cc.sum(axis=1)
+    return (cc[:, :, None] * cc[:, None, :] / (m - 1)[:, None, None]).reshape(len(cc), -1)
+
+
+def _alpha_from(o: np.ndarray, nc: np.ndarray, q: int, ordinal: bool) -> np.ndarray:
+    """Krippendorff's alpha from (replicate) coincidence sums `o` (..., q*q) and marginals `nc` (..., q)."""
+    n = nc.sum(axis=-1)
+    delta = _ordinal_delta(nc) if ordinal else np.broadcast_to(1.0 - np.eye(q), nc.shape[:-1] + (q, q))
+    do = (o.reshape(nc.shape[:-1] + (q, q)) * delta).sum(axis=(-1, -2))
+    de = (nc[..., :, None] * nc[..., None, :] * delta).sum(axis=(-1, -2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = 1.0 - (n - 1) * do / de
+    return np.where(de > 0, a, np.nan)
+
+
 def _krippendorff_alpha(data: _Ratings, ordinal: bool, n_boot: int, seed: int | None) -> Estimate:
     reason = _basic_reason(data)
     if reason:
@@ -406,39 +425,21 @@ def _krippendorff_alpha(data: _Ratings, ordinal: bool, n_boot: int, seed: int | 
     marg = c.sum(axis=0)
     if (marg > 0).sum() < 2:
         return _none(REASON_ONE_CATEGORY, n_items)
-
-    def coincidence_rows(cc: np.ndarray) -> np.ndarray:
-        # Per item: its contribution C_c C_k / (m-1) to the coincidence matrix (diagonal excluded
-        # later by the metric, whose diagonal is zero).
-        cc = cc.astype(np.float64)
-        m = cc.sum(axis=1)
-        return (cc[:, :, None] * cc[:, None, :] / (m - 1)[:, None, None]).reshape(len(cc), -1)
-
     q = data.n_labels
-
-    def alpha_from(o: np.ndarray, nc: np.ndarray) -> np.ndarray:
-        n = nc.sum(axis=-1)
-        delta = _ordinal_delta(nc) if ordinal else np.broadcast_to(1.0 - np.eye(q), nc.shape[:-1] + (q, q))
-        do = (o.reshape(nc.shape[:-1] + (q, q)) * delta).sum(axis=(-1, -2))
-        de = (nc[..., :, None] * nc[..., None, :] * delta).sum(axis=(-1, -2))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a = 1.0 - (n - 1) * do / de
-        return np.where(de > 0, a, np.nan)
-
     m = c.sum(axis=1)
     o = (c / (m - 1)[:, None]).T @ c
-    value = alpha_from(o.ravel(), marg)
+    value = _alpha_from(o.ravel(), marg, q, ordinal)
     if not np.isfinite(value):
         return _none(REASON_NO_EXPECTED_DISAGREEMENT, n_items)
     ci = None
     if n_items >= 2 and n_boot > 0:
         boot = data.bootstrap(n_boot, seed)
         if boot.n_patterns * q * q <= _MAX_WEIGHT_CELLS:
-            s_o = boot.sums(coincidence_rows(boot.patterns))
+            s_o = boot.sums(_coincidence_rows(boot.patterns))
         else:
-            s_o = boot.sums(coincidence_rows)
+            s_o = boot.sums(_coincidence_rows)
         s_n = boot.sums(boot.patterns.astype(np.float64))
-        ci = _percentile_ci(alpha_from(s_o, s_n))
+        ci = _percentile_ci(_alpha_from(s_o, s_n, q, ordinal))
     return Estimate(value=float(value), ci95=ci, reason=None, n_items=n_items)
 
 
@@ -869,6 +870,311 @@ def _counts(data: _Ratings) -> dict[str, int]:
         "n_raters": int(data.n_raters),
         "n_annotations": int(data.n_annotations),
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# Before and after a guideline version: the same examples, a paired bootstrap
+
+MIN_PAIRED_ITEMS = 30
+VERDICT_ROSE = "rose"
+VERDICT_FELL = "fell"
+VERDICT_NOT_DISTINGUISHABLE = "not_distinguishable"
+COMPARED_COEFFICIENTS = ("percent_agreement", "fleiss_kappa", "krippendorff_alpha", "gwet_ac1")
+REASON_NOT_PAIRED = "No example has two or more usable ratings under both versions."
+
+
+def latest_per_rater_and_version(items: Any, raters: Any, versions: Any, order: Any) -> np.ndarray:
+    """Mask of the newest row (highest `order`, e.g. the annotation id) per (item, rater, version)."""
+    items, raters = np.asarray(items).ravel(), np.asarray(raters).ravel()
+    versions, order = np.asarray(versions).ravel(), np.asarray(order).ravel()
+    keep = np.zeros(len(items), dtype=bool)
+    if len(items) == 0:
+        return keep
+    o = np.lexsort((order, versions, raters, items))
+    it, ra, ve = items[o], raters[o], versions[o]
+    last = np.ones(len(o), dtype=bool)
+    last[:-1] = (it[1:] != it[:-1]) | (ra[1:] != ra[:-1]) | (ve[1:] != ve[:-1])
+    keep[o[last]] = True
+    return keep
+
+
+def labeling_rounds(
+    items: Any, order: Any, relabel_items: Any, relabel_marks: Any, relabel_selected: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per annotation, the labeling round it was made in, and whether that round was outcome-selected.
+
+    An item's annotations fall into rounds: the first labeling, then one round per relabel request
+    that sent the item back. A request is (item, mark, selected): `mark` is the highest annotation
+    `order` (id) when it was made, so an annotation belongs to the round of the item's last request
+    whose mark is below its own order. `selected` says the request chose its items by their labels
+    ("the ones raters disagreed on"), which makes a fresh labeling of them look better by selection
+    alone. Returns (round, selected): round is the starting request's mark, -1 for the first
+    labeling, so rounds of one item sort in time.
+    """
+    items, order = np.asarray(items).ravel(), np.asarray(order).ravel()
+    r_items, r_marks = np.asarray(relabel_items).ravel(), np.asarray(relabel_marks).ravel()
+    r_selected = np.asarray(relabel_selected, dtype=bool).ravel()
+    n = len(items)
+    rounds = np.full(n, -1, dtype=np.int64)
+    selected = np.zeros(n, dtype=bool)
+    if n == 0 or len(r_items) == 0:
+        return rounds, selected
+    event_item = np.concatenate([items, r_items])
+    event_key = np.concatenate([order, r_marks]).astype(np.int64)
+    # At an equal key the annotation sorts first: an id equal to a mark existed before the request.
+    is_request = np.concatenate([np.zeros(n, dtype=bool), np.ones(len(r_items), dtype=bool)])
+    by_time = np.lexsort((is_request, event_key, event_item))
+    position = np.where(is_request[by_time], np.arange(len(by_time)), -1)
+    last_request = np.maximum.accumulate(position)  # latest request at or before each position
+    at = np.nonzero(~is_request[by_time])[0]
+    request_at = last_request[at]
+    found = request_at >= 0
+    found[found] = event_item[by_time[request_at[found]]] == event_item[by_time[at[found]]]
+    rows = by_time[at[found]]
+    requests = by_time[request_at[found]] - n
+    rounds[rows] = r_marks[requests]
+    selected[rows] = r_selected[requests]
+    return rounds, selected
+
+
+def _earliest_round(mask: np.ndarray, items: np.ndarray, rounds: np.ndarray, raters, order) -> np.ndarray:
+    """Among the rows in `mask`: those of each item's earliest round, the newest per rater in it."""
+    idx = np.nonzero(mask)[0]
+    keep = np.zeros(len(items), dtype=bool)
+    if len(idx) == 0:
+        return keep
+    codes, inverse = np.unique(items[idx], return_inverse=True)
+    first = np.full(len(codes), np.iinfo(np.int64).max)
+    np.minimum.at(first, inverse, rounds[idx])
+    idx = idx[rounds[idx] == first[inverse]]
+    # One round holds one label per rater; data from before rounds were recorded may hold more.
+    newest = latest_per_rater_and_version(items[idx], raters[idx], np.zeros(len(idx)), order[idx])
+    keep[idx[newest]] = True
+    return keep
+
+
+def _side_columns(c: np.ndarray) -> np.ndarray:
+    """Per item, every sum the four coefficients need: [P_i, 1, counts, counts/m, coincidences]."""
+    c = c.astype(np.float64)
+    m = c.sum(axis=1)
+    agreeing = (c * (c - 1)).sum(axis=1) / (m * (m - 1))
+    return np.column_stack([agreeing, np.ones(len(c)), c, c / m[:, None], _coincidence_rows(c)])
+
+
+def _side_values(sums: np.ndarray, q: int, ordinal: bool) -> dict[str, np.ndarray]:
+    """The four coefficients from (replicate) sums of `_side_columns`; NaN where undefined."""
+    p_sum, n = sums[..., 0], sums[..., 1]
+    cat = sums[..., 2 : 2 + q]
+    share = sums[..., 2 + q : 2 + 2 * q] / n[..., None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pa = p_sum / n
+        if q >= 2:
+            pe = (share * (1 - share)).sum(axis=-1) / (q - 1)
+            ac1 = np.where(pe < 1 - 1e-12, (pa - pe) / (1 - pe), np.nan)
+        else:
+            ac1 = np.full(np.shape(pa), np.nan)
+    two_categories = (cat > 0).sum(axis=-1) >= 2
+    return {
+        "percent_agreement": pa,
+        "fleiss_kappa": np.where(two_categories, _fleiss_from_sums(p_sum, n, cat), np.nan),
+        "krippendorff_alpha": np.where(
+            two_categories, _alpha_from(sums[..., 2 + 2 * q :], cat, q, ordinal), np.nan
+        ),
+        "gwet_ac1": ac1,
+    }
+
+
+def _undefined_reason(name: str, counts: np.ndarray, q: int) -> str:
+    if name == "gwet_ac1" and q < 2:
+        return REASON_ONE_LABEL_SCALE
+    if name != "percent_agreement" and (counts.sum(axis=0) > 0).sum() < 2:
+        return REASON_ONE_CATEGORY
+    return REASON_NO_EXPECTED_DISAGREEMENT
+
+
+def _percentile_interval(replicates: np.ndarray, bound: float) -> tuple[float, float] | None:
+    finite = replicates[np.isfinite(replicates)]
+    if len(finite) < max(2, 0.5 * len(replicates)):
+        return None
+    lo, hi = np.percentile(finite, [2.5, 97.5])
+    return (float(np.clip(lo, -bound, bound)), float(np.clip(hi, -bound, bound)))
+
+
+def _bca_interval(
+    replicates: np.ndarray, estimate: float, jackknife: np.ndarray, weights: np.ndarray, bound: float
+) -> tuple[float, float] | None:
+    """95% bias-corrected and accelerated bootstrap interval (Efron 1987; Efron & Tibshirani 1993,
+    ch. 14): percentile points moved by the replicates' median bias and by the skewness the
+    jackknife shows. Plain percentiles undercover a little at a few dozen items; BCa less so.
+    `jackknife` holds the leave-one-out estimates of distinct items, `weights` how many items each
+    stands for. Falls back to plain percentiles when the correction is undefined."""
+    finite = replicates[np.isfinite(replicates)]
+    if len(finite) < max(2, 0.5 * len(replicates)):
+        return None
+    usable = np.isfinite(jackknife)
+    share_below = ((finite < estimate).sum() + 0.5 * (finite == estimate).sum()) / len(finite)
+    share_below = float(np.clip(share_below, 1.0 / (len(finite) + 1), len(finite) / (len(finite) + 1)))
+    z0 = float(sps.norm.ppf(share_below))
+    acceleration = 0.0
+    if usable.all():
+        spread = (weights * jackknife).sum() / weights.sum() - jackknife
+        scale = (weights * spread**2).sum()
+        if scale > 0:
+            acceleration = float((weights * spread**3).sum() / (6.0 * scale**1.5))
+    z = sps.norm.ppf([0.025, 0.975])
+    denominator = 1.0 - acceleration * (z0 + z)
+    if not usable.all() or (denominator <= 0).any():
+        return _percentile_interval(replicates, bound)
+    points = sps.norm.cdf(z0 + (z0 + z) / denominator)
+    lo, hi = np.percentile(finite, 100.0 * points)
+    return (float(np.clip(lo, -bound, bound)), float(np.clip(hi, -bound, bound)))
+
+
+def version_comparison(
+    items: Any,
+    raters: Any,
+    labels: Any,
+    versions: Any,
+    n_labels: int,
+    *,
+    before: int,
+    after: int,
+    order: Any = None,
+    rounds: Any = None,
+    outcome_selected: Any = None,
+    ordinal: bool = False,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int | None = DEFAULT_SEED,
+    min_items: int = MIN_PAIRED_ITEMS,
+) -> dict[str, Any]:
+    """Did agreement change from guideline version `before` to `after`, on the same items?
+
+    Rows are annotations, superseded ones included, with their guideline `versions`, `order`
+    (newest highest, e.g. the annotation id), labeling `rounds` and `outcome_selected` flags (see
+    `labeling_rounds`; without them every annotation is in one round, none selected).
+
+    Which labels count, per item: before, those of the earliest round with labels under `before`;
+    after, those of the earliest round with labels under `after` that a label-blind choice started
+    (the first labeling, or a relabeling of every older example or of a random sample). An item
+    sent back because its raters disagreed looks better when labeled again even if nothing changed
+    (regression to the mean), and so does a version's latest round after its disagreements were
+    sent back again; earliest rounds and label-blind choices avoid both. The paired items have two
+    or more such ratings under both versions; `n_left_out_outcome_selected` counts the items
+    labeled under both versions whose only labels under `after` came from outcome-selected rounds.
+
+    Each coefficient is computed on the paired items under each version, and the 95% interval of
+    the difference (after - before) comes from a paired bootstrap over items: one resample of the
+    items, both coefficients recomputed on it. The verdict comes from that interval only ("rose"
+    when it lies above zero, "fell" below, else "not_distinguishable"), and is withheld
+    ("not_distinguishable", `too_few`) below `min_items` paired items.
+    """
+    items, raters = np.asarray(items).ravel(), np.asarray(raters).ravel()
+    labels, versions = np.asarray(labels).ravel().astype(np.int64), np.asarray(versions).ravel()
+    if not (len(items) == len(raters) == len(labels) == len(versions)):
+        raise ValueError("items, raters, labels and versions must have the same length")
+    order = np.arange(len(items)) if order is None else np.asarray(order).ravel()
+    rounds = np.full(len(items), -1, dtype=np.int64) if rounds is None else np.asarray(rounds).ravel()
+    selected = (
+        np.zeros(len(items), dtype=bool)
+        if outcome_selected is None
+        else np.asarray(outcome_selected, dtype=bool).ravel()
+    )
+    q = int(n_labels)
+
+    def rated_twice(mask: np.ndarray) -> np.ndarray:
+        codes, n = np.unique(items[mask], return_counts=True)
+        return codes[n >= 2]
+
+    before_rows = _earliest_round(versions == before, items, rounds, raters, order)
+    after_rows = _earliest_round((versions == after) & ~selected, items, rounds, raters, order)
+    any_after = _earliest_round(versions == after, items, rounds, raters, order)
+    # Items whose labels under `after` exist only in outcome-selected rounds: left out, and counted.
+    with_before = rated_twice(before_rows)
+    paired = np.intersect1d(with_before, rated_twice(after_rows))
+    after_any_round = np.union1d(rated_twice(any_after), rated_twice(after_rows))
+    n_left_out = len(np.setdiff1d(np.intersect1d(with_before, after_any_round), paired))
+    n_paired = len(paired)
+    result: dict[str, Any] = {
+        "before": before,
+        "after": after,
+        "n_paired": int(n_paired),
+        "n_left_out_outcome_selected": int(n_left_out),
+        "min_paired": int(min_items),
+        "too_few": bool(n_paired < min_items),
+    }
+    rows = (before_rows | after_rows) & np.isin(items, paired)
+    index = np.searchsorted(paired, items[rows])
+    counts = {}
+    for name, version in (("before", before), ("after", after)):
+        side = versions[rows] == version
+        counts[name] = np.bincount(index[side] * q + labels[rows][side], minlength=n_paired * q).reshape(
+            n_paired, q
+        )
+    coefficients: dict[str, Any] = {}
+    if n_paired == 0:
+        empty = {"value": None, "ci95": None}
+        for name in COMPARED_COEFFICIENTS:
+            coefficients[name] = {
+                "before": empty,
+                "after": empty,
+                "difference": {**empty, "reason": REASON_NOT_PAIRED},
+                "verdict": VERDICT_NOT_DISTINGUISHABLE,
+            }
+        return {**result, "coefficients": coefficients}
+    boot = _Bootstrap(np.hstack([counts["before"], counts["after"]]), n_boot, seed)
+    width = 2 + 2 * q + q * q
+
+    def both_sides(patterns: np.ndarray) -> np.ndarray:
+        return np.hstack([_side_columns(patterns[:, :q]), _side_columns(patterns[:, q:])])
+
+    totals = boot.freq @ both_sides(boot.patterns)
+    point = {
+        "before": _side_values(totals[:width], q, ordinal),
+        "after": _side_values(totals[width:], q, ordinal),
+    }
+    replicates = None
+    if n_paired >= 2 and n_boot > 0:
+        big = boot.n_patterns * 2 * width > _MAX_WEIGHT_CELLS
+        sums = boot.sums(both_sides if big else both_sides(boot.patterns))
+        replicates = {
+            "before": _side_values(sums[:, :width], q, ordinal),
+            "after": _side_values(sums[:, width:], q, ordinal),
+        }
+        # Jackknife (one item left out, per count pattern) for the BCa acceleration.
+        jack: dict[str, np.ndarray] = {name: np.empty(boot.n_patterns) for name in COMPARED_COEFFICIENTS}
+        block = max(1, _MAX_WEIGHT_CELLS // (2 * width))
+        for start in range(0, boot.n_patterns, block):
+            left_out = totals - both_sides(boot.patterns[start : start + block])
+            before_values = _side_values(left_out[:, :width], q, ordinal)
+            after_values = _side_values(left_out[:, width:], q, ordinal)
+            for name in COMPARED_COEFFICIENTS:
+                jack[name][start : start + block] = after_values[name] - before_values[name]
+    for name in COMPARED_COEFFICIENTS:
+        sides = {}
+        for side in ("before", "after"):
+            value = float(point[side][name])
+            ci = _percentile_interval(replicates[side][name], 1.0) if replicates else None
+            sides[side] = (
+                {"value": value, "ci95": ci} if np.isfinite(value) else {"value": None, "ci95": None}
+            )
+        difference: dict[str, Any] = {"value": None, "ci95": None, "reason": None}
+        verdict = VERDICT_NOT_DISTINGUISHABLE
+        if sides["before"]["value"] is None or sides["after"]["value"] is None:
+            side = "before" if sides["before"]["value"] is None else "after"
+            difference["reason"] = f"Undefined {side}: " + _undefined_reason(name, counts[side], q)
+        else:
+            difference["value"] = sides["after"]["value"] - sides["before"]["value"]
+            if replicates:
+                diff = replicates["after"][name] - replicates["before"][name]
+                difference["ci95"] = _bca_interval(diff, difference["value"], jack[name], boot.freq, 2.0)
+            ci = difference["ci95"]
+            if ci is not None and n_paired >= min_items:
+                if ci[0] > 0:
+                    verdict = VERDICT_ROSE
+                elif ci[1] < 0:
+                    verdict = VERDICT_FELL
+        coefficients[name] = {**sides, "difference": difference, "verdict": verdict}
+    return {**result, "coefficients": coefficients}
 
 
 # --------------------------------------------------------------------------------------------------

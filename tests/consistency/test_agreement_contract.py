@@ -91,6 +91,19 @@ def test_report_json_has_every_key_with_names_not_codes(rated_project):
         for name in COEFFICIENTS:
             assert_estimate(row[name])
 
+    # No example was labeled under both versions: the comparison says so instead of guessing.
+    (comparison,) = result["before_after"]
+    assert {k: comparison[k] for k in ("before", "after", "n_paired", "n_left_out_outcome_selected")} == {
+        "before": 1, "after": 2, "n_paired": 0, "n_left_out_outcome_selected": 0,
+    }  # fmt: skip
+    assert comparison["too_few"] is True
+    assert comparison["min_paired"] == 30
+    assert set(comparison["coefficients"]) == set(COEFFICIENTS)
+    for coefficient in comparison["coefficients"].values():
+        assert set(coefficient) == {"before", "after", "difference", "verdict"}
+        assert set(coefficient["difference"]) == {"value", "ci95", "reason"}
+        assert coefficient["verdict"] == "not_distinguishable"
+
     slices = result["slices"]
     assert slices["field"] == "channel"
     assert {row["value"]: row["n_items"] for row in slices["values"]} == {"email": 3, "chat": 3}

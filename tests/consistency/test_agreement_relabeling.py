@@ -83,3 +83,69 @@ def test_relabeling_the_disagreements_twice_under_one_version_keeps_reports_work
     assert by_version[2]["n_items"] == 2
     # The latest v2 labels are unanimous (the first v2 round split), so v2 agreement is perfect.
     assert by_version[2]["percent_agreement"]["value"] == 1.0
+
+
+# Before/after through the real services. v1: 36 examples unanimous, 24 split 2-1 (queued, resolved,
+# sent back as "the disagreements"). v2 labels the same 60 patterns in another order, so nothing
+# changed overall; but half the disputed examples now come out unanimous (regression to the mean),
+# and a third of the formerly unanimous ones split.
+UNANIMOUS = [("bug",) * 3, ("feature",) * 3]
+SPLITS = [("billing", "billing", "bug"), ("feature", "feature", "other")]
+
+
+def v1_plan():
+    plan = {f"u{i}": UNANIMOUS[i % 2] for i in range(36)}
+    plan.update({f"d{i}": SPLITS[i % 2] for i in range(24)})
+    return plan
+
+
+def v2_plan():
+    """The same multiset of 60 patterns: 12 disputed become unanimous, 12 unanimous become split."""
+    plan = {}
+    for i in range(24):
+        plan[f"d{i}"] = UNANIMOUS[i % 2] if i < 12 else SPLITS[i % 2]
+    for i in range(36):
+        plan[f"u{i}"] = SPLITS[i % 2] if i < 12 else UNANIMOUS[i % 2]
+    return plan
+
+
+def test_before_after_leaves_out_the_disagreements_and_compares_a_label_blind_relabeling(
+    project, make_labelers, manager, sme
+):
+    raters = make_labelers(3)
+    publish(project, manager, "# v1")
+    for external_id in v1_plan():
+        ExampleFactory(project=project, external_id=external_id)
+    label_all(project, raters, v1_plan())
+    assert Disagreement.objects.filter(status="open").count() == 24
+    resolve_open(project, sme)
+    publish(project, manager, "# v2\n\nClearer.")
+
+    # Only the disagreements go back: a second labeling of them looks better by selection alone.
+    assert review.relabel_request(project=project, user=manager, scope="disagreements") == 24
+    label_all(project, raters, {f"d{i}": UNANIMOUS[i % 2] for i in range(24)})
+    (comparison,) = agreement_report_compute(project_id=project.pk).result["before_after"]
+    assert (comparison["before"], comparison["after"]) == (1, 2)
+    assert comparison["n_paired"] == 0
+    assert comparison["n_left_out_outcome_selected"] == 24
+    assert comparison["too_few"] is True
+    for coefficient in comparison["coefficients"].values():
+        assert coefficient["verdict"] == "not_distinguishable"
+
+    # Every example labeled under v1 goes back: the 36 agreeing ones and the 24 disputed ones alike,
+    # so the comparison rests on examples chosen whatever their labels were.
+    assert review.relabel_request(project=project, user=manager, scope="older") == 60
+    label_all(project, raters, v2_plan())
+    report = agreement_report_compute(project_id=project.pk)
+    (comparison,) = report.result["before_after"]
+    assert comparison["n_paired"] == 60
+    assert comparison["n_left_out_outcome_selected"] == 0
+    assert comparison["too_few"] is False
+    for name, coefficient in comparison["coefficients"].items():
+        assert coefficient["difference"]["value"] == pytest.approx(0.0, abs=1e-12), name
+        low, high = coefficient["difference"]["ci95"]
+        assert low < 0 < high
+        assert coefficient["verdict"] == "not_distinguishable", name
+    # The per-version rows describe different sets of labels: v2's holds the newest per rater.
+    by_version = {row["version"]: row for row in report.result["by_guideline_version"]}
+    assert by_version[2]["n_items"] == 60

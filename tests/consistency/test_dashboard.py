@@ -4,10 +4,12 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from consistency.models import AgreementReport
+from consistency.models import AgreementReport, GuidelineVersion, RelabeledExample, RelabelRequest
 from consistency.report_services import agreement_report_compute
-from tests.factories import AnnotationFactory, ExampleFactory, UserFactory
+from labeling.models import Annotation
+from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory, UserFactory
 
 
 def dashboard_url(slug="support"):
@@ -141,3 +143,59 @@ def test_status_of_another_projects_report_is_not_shown(manager_client, project,
     url = reverse("consistency:agreement_report_status", args=["support"])
     response = manager_client.get(url, {"report": foreign.pk}, HTTP_HX_REQUEST="true")
     assert f"Report #{foreign.pk}" not in response.content.decode()
+
+
+def versioned_project(project, *, n_examples, improve):
+    """Three raters label `n_examples` under v1 (split on every other example), then the same examples
+    again under v2 (unanimous if `improve`, else the same labels); the v1 labels are superseded."""
+    labels = list(project.labels.all())
+    raters = [UserFactory(username=f"rater{i}") for i in range(3)]
+    v1 = GuidelineVersionFactory(project=project, number=1)
+    v2 = GuidelineVersionFactory(project=project, number=2)
+    examples = [ExampleFactory(project=project) for _ in range(n_examples)]
+    for version in (v1, v2):
+        for index, example in enumerate(examples):
+            for r, rater in enumerate(raters):
+                split = r == 2 and index % 2 == 0 and not (version == v2 and improve)
+                AnnotationFactory(
+                    example=example,
+                    rater=rater,
+                    label=labels[(index + split) % 4],
+                    guideline_version=version,
+                    superseded_at=timezone.now() if version == v1 else None,
+                )
+    return examples
+
+
+def test_before_after_shows_the_paired_change_with_its_interval_and_verdict(manager_client, project):
+    versioned_project(project, n_examples=40, improve=True)
+    agreement_report_compute(project_id=project.pk)
+    html = manager_client.get(dashboard_url()).content.decode()
+    block = html[html.index('id="before-after"') :]
+    block = block[: block.index("</section>")]
+    assert "v1 and v2, on the same examples" in block
+    assert "Rests on <strong>40 examples</strong>" in block
+    assert "paired bootstrap" in block
+    assert "Percent agreement rose by +0.33 (95% interval +" in block
+    assert "Too few to judge" not in block
+    assert "left out" not in block
+    assert "covering different examples" not in html  # the old wording is gone
+    assert "Rows cover different examples" in html
+
+
+def test_before_after_says_plainly_when_too_few_examples_and_which_were_left_out(manager_client, project):
+    examples = versioned_project(project, n_examples=12, improve=True)
+    # Four of them were sent back because their raters disagreed (between their v1 and v2 labels).
+    first_v2 = Annotation.objects.filter(guideline_version__number=2).order_by("id").first().pk
+    request = RelabelRequest.objects.create(
+        project=project, scope="disagreements", guideline_version=GuidelineVersion.objects.get(number=2)
+    )
+    for example in examples[:4]:
+        RelabeledExample.objects.create(request=request, example=example, annotation_mark=first_v2 - 1)
+    agreement_report_compute(project_id=project.pk)
+    html = manager_client.get(dashboard_url()).content.decode()
+    assert "Rests on <strong>8 examples</strong>" in html
+    assert "4 examples were left out: sent back because their raters disagreed" in html
+    assert "<strong>Too few to judge:</strong> a verdict needs at least 30 examples" in html
+    assert "Percent agreement: too few examples to judge." in html
+    assert "rose by" not in html
