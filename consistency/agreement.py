@@ -285,22 +285,30 @@ def usernames(*, user_ids: np.ndarray) -> dict[int, str]:
     return dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username"))
 
 
-def gold_codes(*, arrays: AgreementArrays, gold: Mapping[int, int] | None) -> dict[int, int] | None:
-    """Gold labels as {example id: label code}. `gold` maps example ids to label ids.
+def gold_codes(
+    *, arrays: AgreementArrays, gold: Mapping[int, Any] | None
+) -> dict[int, int | tuple[int, int]] | None:
+    """Gold labels as {example id: label code} or {example id: (label code, SME's user id)}.
 
-    The report passes the SME gold labels of current resolutions (labels of other projects ignored).
+    `gold` maps example ids to label ids, or to (label id, SME's user id) as `gold_labels` gives
+    them (labels of other projects ignored). The report passes the SME labels of current resolutions.
     """
     if gold is None:
         return None
     code_of = {label_id: code for code, label_id in enumerate(arrays.label_ids)}
-    return {int(ex): code_of[label] for ex, label in gold.items() if label in code_of}
+    out: dict[int, int | tuple[int, int]] = {}
+    for example, value in gold.items():
+        label, sme = (value[0], value[1]) if isinstance(value, tuple | list) else (value, None)
+        if label in code_of:
+            out[int(example)] = code_of[label] if sme is None else (code_of[label], int(sme))
+    return out
 
 
 def agreement_compute(
     *,
     project: Project,
     slice_field: str = "",
-    gold: Mapping[int, int] | None = None,
+    gold: Mapping[int, Any] | None = None,
     progress: Progress | None = None,
     n_boot: int = stats.DEFAULT_N_BOOT,
 ) -> dict[str, Any]:
@@ -327,7 +335,6 @@ def agreement_compute(
         gold=codes,
         n_boot=n_boot,
     )
-    summary["per_rater"] = _with_gold_per_label(summary["per_rater"], arrays, codes)
     result = _with_names(summary, arrays.label_names, names)
     result["labels"] = list(arrays.label_names)
     report(60, "Computing agreement per guideline version")
@@ -344,34 +351,6 @@ def agreement_compute(
     result["computed_at"] = timezone.now().isoformat()
     report(100, "Done")
     return result
-
-
-def _with_gold_per_label(
-    rows: list[dict[str, Any]], arrays: AgreementArrays, gold: dict[int, int] | None
-) -> list[dict[str, Any]]:
-    """Add each rater's accuracy against the gold labels per gold label:
-    `gold_accuracy_per_label` = [{label (code), n_gold, accuracy}] for the labels that have gold."""
-    if not gold:
-        return [{**row, "gold_accuracy_per_label": []} for row in rows]
-    g_items = np.fromiter(gold.keys(), dtype=np.int64, count=len(gold))
-    g_labels = np.fromiter(gold.values(), dtype=np.int64, count=len(gold))
-    order = np.argsort(g_items)
-    g_items, g_labels = g_items[order], g_labels[order]
-    pos = np.searchsorted(g_items, arrays.items)
-    pos_clipped = np.minimum(pos, max(len(g_items) - 1, 0))
-    has_gold = (pos < len(g_items)) & (g_items[pos_clipped] == arrays.items)
-    truth = np.where(has_gold, g_labels[pos_clipped], -1)
-    out = []
-    for row in rows:
-        mine = has_gold & (arrays.raters == int(row["rater"]))
-        per_label = []
-        for code in np.unique(truth[mine]):
-            cell = mine & (truth == code)
-            n = int(cell.sum())
-            hits = int((arrays.labels[cell] == code).sum())
-            per_label.append({"label": int(code), "n_gold": n, "accuracy": hits / n if n else None})
-        out.append({**row, "gold_accuracy_per_label": per_label})
-    return out
 
 
 def _subset_coefficients(arrays: AgreementArrays, mask: np.ndarray, n_boot: int) -> dict[str, Any]:
@@ -474,9 +453,13 @@ def _with_names(
             {
                 **row,
                 "rater": rater(row["rater"]),
-                "gold_accuracy_per_label": [
-                    {**cell, "label": label(cell["label"])} for cell in row.get("gold_accuracy_per_label", [])
-                ],
+                "agreement_with_sme_on_disputed": {
+                    **row["agreement_with_sme_on_disputed"],
+                    "per_label": [
+                        {**cell, "label": label(cell["label"])}
+                        for cell in row["agreement_with_sme_on_disputed"]["per_label"]
+                    ],
+                },
             }
             for row in summary["per_rater"]
         ),

@@ -152,7 +152,7 @@ def agreement_report_compute(
     project_id: int,
     slice_field: str = "",
     requested_by: AbstractBaseUser | None = None,
-    gold: Mapping[int, int] | None = None,
+    gold: Mapping[int, tuple[int, int]] | None = None,
 ) -> AgreementReport:
     """Create a report and compute it right here (the `agreement` command). Same contract as the task."""
     project = Project.objects.filter(pk=project_id).first()
@@ -170,7 +170,9 @@ def agreement_report_compute(
     return _compute_into(report, gold=gold)
 
 
-def _compute_into(report: AgreementReport, *, gold: Mapping[int, int] | None = None) -> AgreementReport:
+def _compute_into(
+    report: AgreementReport, *, gold: Mapping[int, tuple[int, int]] | None = None
+) -> AgreementReport:
     def progress(percent: int, text: str) -> None:
         AgreementReport.objects.filter(pk=report.pk).update(
             progress_percent=percent, progress_text=text[:200]
@@ -190,7 +192,7 @@ def _compute_into(report: AgreementReport, *, gold: Mapping[int, int] | None = N
         # examples changed, because it ends up in a query.
         slice_field = slice_field_clean(project=report.project, field=report.slice_field)
         if gold is None:
-            # Human-level performance: each rater against the SME gold labels of current resolutions.
+            # Each rater's agreement with the SME on the disputed examples an SME decided.
             gold = gold_labels(project=report.project)
         result = agreement_compute(
             project=report.project, slice_field=slice_field, gold=gold, progress=progress

@@ -660,15 +660,90 @@ def _loo_majority_agreement(data: _Ratings) -> tuple[np.ndarray, np.ndarray]:
     return n_def, n_match
 
 
-def _gold_arrays(gold: Any) -> tuple[np.ndarray, np.ndarray] | None:
+def wilson_interval(successes: Any, n: Any) -> np.ndarray:
+    """95% Wilson score interval of a proportion, elementwise: (..., 2), NaN where n is 0.
+
+    Unlike the normal approximation it stays inside [0, 1] and keeps its coverage near 0 and 1
+    and with few trials (Wilson 1927; Brown, Cai & DasGupta 2001)."""
+    s = np.asarray(successes, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    z = 1.959963984540054
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = s / n
+        denominator = 1 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / denominator
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denominator
+    out = np.stack([np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)], axis=-1)
+    return np.where((n > 0)[..., None], out, np.nan)
+
+
+def _share(successes: int, n: int, interval: np.ndarray) -> dict[str, Any]:
+    """A proportion as JSON: its value, Wilson interval and the number it rests on."""
+    if not n:
+        return {"value": None, "ci95": None, "n": 0}
+    return {"value": successes / n, "ci95": [float(interval[0]), float(interval[1])], "n": int(n)}
+
+
+def _gold_arrays(gold: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """Gold as (items, labels, judges): judges (who decided each gold label) may be None."""
     if gold is None:
         return None
     if isinstance(gold, Mapping):
+        empty = np.zeros(0, dtype=np.int64)
         if not gold:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        return np.asarray(list(gold.keys())), np.asarray(list(gold.values()), dtype=np.int64)
-    g_items, g_labels = gold
-    return np.asarray(g_items).ravel(), np.asarray(g_labels).ravel()
+            return empty, empty, None
+        values = list(gold.values())
+        items = np.asarray(list(gold.keys()))
+        judged = [isinstance(v, tuple | list) for v in values]
+        labels = np.asarray([v[0] if j else v for v, j in zip(values, judged, strict=True)], dtype=np.int64)
+        if not any(judged):
+            return items, labels, None
+        # Who decided each gold label (None where unknown): compared only on the rows with gold.
+        judges = np.empty(len(values), dtype=object)
+        judges[:] = [v[1] if j else None for v, j in zip(values, judged, strict=True)]
+        return items, labels, judges
+    g_items, g_labels, *g_judges = gold
+    judges = np.asarray(g_judges[0]).ravel() if g_judges else None
+    return np.asarray(g_items).ravel(), np.asarray(g_labels).ravel().astype(np.int64), judges
+
+
+def _agreement_with_sme(data: _Ratings, gold: Any) -> list[dict[str, Any]]:
+    """Per rater: agreement with the SME's label on the items an SME decided, overall and per
+    SME label, each with a Wilson interval. A rater's labels on items they decided themselves are
+    not scored (their own resolution is not a test of them)."""
+    r, q = data.n_raters, data.n_labels
+    gold_arr = _gold_arrays(gold)
+    has = np.zeros(data.n_annotations, dtype=bool)
+    truth = np.full(data.n_annotations, -1, dtype=np.int64)
+    if gold_arr is not None and len(gold_arr[0]) and data.n_annotations:
+        g_items, g_labels, g_judges = gold_arr
+        # Each annotation's gold label (if any) without a Python dict lookup per row.
+        order = np.argsort(g_items, kind="stable")
+        gi, gl = g_items[order], g_labels[order]
+        item_code = data.item_codes[data.item]
+        pos = np.clip(np.searchsorted(gi, item_code), 0, len(gi) - 1)
+        has = gi[pos] == item_code
+        truth = np.where(has, gl[pos], -1)
+        if g_judges is not None:
+            rows = np.nonzero(has)[0]
+            own = data.rater_codes[data.rater[rows]].astype(object) == g_judges[order][pos[rows]]
+            has[rows[own.astype(bool)]] = False
+    hit = has & (truth == data.label)
+    n = np.bincount(data.rater[has], minlength=r)
+    hits = np.bincount(data.rater[hit], minlength=r)
+    cell = data.rater * q + np.clip(truth, 0, None)
+    n_cell = np.bincount(cell[has], minlength=r * q).reshape(r, q)
+    hit_cell = np.bincount(cell[hit], minlength=r * q).reshape(r, q)
+    overall, per_cell = wilson_interval(hits, n), wilson_interval(hit_cell, n_cell)
+    out = []
+    for i in range(r):
+        per_label = [
+            {"label": j, **_share(int(hit_cell[i, j]), int(n_cell[i, j]), per_cell[i, j])}
+            for j in range(q)
+            if n_cell[i, j]
+        ]
+        out.append({**_share(int(hits[i]), int(n[i]), overall[i]), "per_label": per_label})
+    return out
 
 
 def _per_rater(data: _Ratings, pairs: list[PairKappa], gold: Any) -> list[dict[str, Any]]:
@@ -687,20 +762,7 @@ def _per_rater(data: _Ratings, pairs: list[PairKappa], gold: Any) -> list[dict[s
         n_def, n_match = _loo_majority_agreement(data)
     else:
         n_def = n_match = np.zeros(r, dtype=np.int64)
-    gold_arr = _gold_arrays(gold)
-    g_n = g_hit = None
-    if gold_arr is not None:
-        g_items, g_labels = gold_arr
-        # Map each annotation's item to its gold label (if any) without a Python dict lookup per row.
-        order = np.argsort(g_items, kind="stable")
-        gi, gl = g_items[order], g_labels[order]
-        item_code = data.item_codes[data.item]
-        pos = np.searchsorted(gi, item_code)
-        pos_c = np.clip(pos, 0, max(len(gi) - 1, 0))
-        has = (pos < len(gi)) & (gi[pos_c] == item_code) if len(gi) else np.zeros(len(item_code), bool)
-        hit = has & (gl[pos_c] == data.label) if len(gi) else has
-        g_n = np.bincount(data.rater[has], minlength=r)
-        g_hit = np.bincount(data.rater[hit], minlength=r)
+    with_sme = _agreement_with_sme(data, gold)
     out = []
     for i in range(r):
         out.append(
@@ -711,8 +773,7 @@ def _per_rater(data: _Ratings, pairs: list[PairKappa], gold: Any) -> list[dict[s
                 "n_kappa_pairs": int(k_n[i]),
                 "loo_agreement": float(n_match[i] / n_def[i]) if n_def[i] else None,
                 "n_loo_items": int(n_def[i]),
-                "gold_accuracy": float(g_hit[i] / g_n[i]) if g_n is not None and g_n[i] else None,
-                "n_gold": int(g_n[i]) if g_n is not None else 0,
+                "agreement_with_sme_on_disputed": with_sme[i],
             }
         )
     return out
@@ -832,7 +893,9 @@ def per_rater(
 ) -> list[dict[str, Any]]:
     """One dict per rater (caller codes), see ``agreement_summary`` for the keys.
 
-    ``gold`` is a mapping item code -> label code, or a pair of arrays (gold_items, gold_labels).
+    ``gold`` holds the SME's labels of the items an SME decided: a mapping item code -> label code
+    or -> (label code, SME's rater code), or arrays (gold_items, gold_labels[, gold_smes]). With
+    the SME given, a rater's labels on items they decided themselves are not scored.
     """
     data = _prepare(items, raters, labels, n_labels)
     return _per_rater(data, _cohen_kappa_pairs(data, ordinal), gold)

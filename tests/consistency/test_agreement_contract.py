@@ -77,7 +77,14 @@ def test_report_json_has_every_key_with_names_not_codes(rated_project):
 
     assert [row["label"] for row in result["per_label"]] == ["billing", "bug", "feature", "other"]
     assert [row["rater"] for row in result["per_rater"]] == ["alice", "bob", "carol", "dave"]
-    assert {"mean_kappa", "loo_agreement", "gold_accuracy"} <= set(result["per_rater"][0])
+    assert {"mean_kappa", "loo_agreement", "agreement_with_sme_on_disputed"} <= set(result["per_rater"][0])
+    assert not {"gold_accuracy", "n_gold", "gold_accuracy_per_label"} & set(result["per_rater"][0])
+    assert set(result["per_rater"][0]["agreement_with_sme_on_disputed"]) == {
+        "value",
+        "ci95",
+        "n",
+        "per_label",
+    }
     confused = {(row["label_a"], row["label_b"]) for row in result["label_confusion"]}
     assert ("billing", "bug") in confused
     assert isinstance(result["diagnostics"], list)

@@ -13,6 +13,7 @@ from irrCAC.raw import CAC
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters, cohens_kappa
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
+from statsmodels.stats.proportion import proportion_confint
 
 from consistency import statistics as stats
 
@@ -390,7 +391,7 @@ def test_bootstrap_paths_agree_when_memory_chunks_are_small(monkeypatch):
 # Per rater, per label, confusion, diagnostics
 
 
-def test_per_rater_leave_one_out_majority_and_gold():
+def test_per_rater_leave_one_out_majority_and_agreement_with_the_sme():
     # item 0: a,b,c say 0,0,1 -> c disagrees with others' majority (0); a,b: others tie (0 vs 1) -> excluded.
     # item 1: all say 2. item 2: a,b say 1,1 (c absent).
     items = np.array([0, 0, 0, 1, 1, 1, 2, 2])
@@ -403,15 +404,48 @@ def test_per_rater_leave_one_out_majority_and_gold():
     assert rows[2]["n_loo_items"] == 2
     assert rows[0]["loo_agreement"] == 1.0
     assert rows[0]["n_loo_items"] == 2
-    assert rows[2]["gold_accuracy"] == 1.0
-    assert rows[2]["n_gold"] == 2
-    assert rows[0]["gold_accuracy"] == 0.5
+    sme = {code: row["agreement_with_sme_on_disputed"] for code, row in rows.items()}
+    assert (sme[2]["value"], sme[2]["n"]) == (1.0, 2)
+    assert (sme[0]["value"], sme[0]["n"]) == (0.5, 2)
+    assert sme[0]["per_label"] == [
+        {"label": 1, "value": 0.0, "ci95": sme[0]["per_label"][0]["ci95"], "n": 1},
+        {"label": 2, "value": 1.0, "ci95": sme[0]["per_label"][1]["ci95"], "n": 1},
+    ]
     no_gold = stats.per_rater(items, raters, labels, 3)
-    assert all(r["gold_accuracy"] is None for r in no_gold)
+    assert all(r["agreement_with_sme_on_disputed"] == {"value": None, "ci95": None, "n": 0, "per_label": []}
+               for r in no_gold)  # fmt: skip
+
+    def values(result):
+        return [r["agreement_with_sme_on_disputed"]["value"] for r in result]
+
     named = stats.per_rater(items.astype(str), raters, labels, 3, gold={"0": 1, "1": 2})
-    assert [r["gold_accuracy"] for r in named] == [rows[k]["gold_accuracy"] for k in (0, 1, 2)]
+    assert values(named) == [sme[k]["value"] for k in (0, 1, 2)]
     as_arrays = stats.per_rater(items, raters, labels, 3, gold=(np.array([1, 0]), np.array([2, 1])))
-    assert [r["gold_accuracy"] for r in as_arrays] == [rows[k]["gold_accuracy"] for k in (0, 1, 2)]
+    assert values(as_arrays) == [sme[k]["value"] for k in (0, 1, 2)]
+
+
+def test_agreement_with_the_sme_never_scores_a_rater_against_their_own_resolution():
+    # Rater 0 resolved item 0 (label 1) and rater 2 item 1 (label 2); each rated the item too.
+    items = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    raters = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    labels = np.array([1, 0, 1, 2, 2, 2, 1, 1])
+    gold = {0: (1, 0), 1: (2, 2)}
+    rows = {
+        r["rater"]: r["agreement_with_sme_on_disputed"]
+        for r in stats.per_rater(items, raters, labels, 3, gold=gold)
+    }
+    assert (rows[0]["value"], rows[0]["n"]) == (1.0, 1)  # item 1 only, not their own item 0
+    assert (rows[1]["value"], rows[1]["n"]) == (0.5, 2)
+    assert (rows[2]["value"], rows[2]["n"]) == (1.0, 1)  # item 0 only
+    as_arrays = stats.per_rater(items, raters, labels, 3, gold=([0, 1], [1, 2], [0, 2]))
+    assert [r["agreement_with_sme_on_disputed"] for r in as_arrays] == [rows[k] for k in (0, 1, 2)]
+
+
+@pytest.mark.parametrize(("successes", "n"), [(0, 1), (1, 1), (3, 10), (17, 20), (0, 40), (123, 456)])
+def test_wilson_interval_equals_statsmodels(successes, n):
+    expected = proportion_confint(successes, n, alpha=0.05, method="wilson")
+    np.testing.assert_allclose(stats.wilson_interval(successes, n), expected, rtol=1e-12, atol=1e-12)
+    assert np.isnan(stats.wilson_interval(0, 0)).all()
 
 
 def test_label_confusion_counts_split_rater_pairs_most_confused_first():
