@@ -109,6 +109,8 @@ class DawidSkene:
     n_iter: int
     converged: bool
     log_likelihood: float
+    # The iteration limit: `converged` False with n_iter == max_iter means EM stopped before settling.
+    max_iter: int = 100
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1411,7 +1413,9 @@ def dawid_skene(
 
     Starts from majority-vote soft labels (vote shares); works in log space; ``smoothing`` is a small
     pseudo-count added to every confusion cell and prior so no probability is exactly zero.
-    Convergence: largest change of any posterior probability below ``tol``.
+    Convergence: largest change of any posterior probability below ``tol``. EM that has not
+    converged after ``max_iter`` iterations stops there and says so (``converged`` False,
+    ``n_iter`` == ``max_iter``): callers report it rather than pass the labels off as settled.
     """
     data = _prepare(items, raters, labels, n_labels)
     q, r, n = data.n_labels, data.n_raters, len(data.item_codes)
@@ -1426,6 +1430,7 @@ def dawid_skene(
             n_iter=0,
             converged=True,
             log_likelihood=0.0,
+            max_iter=max_iter,
         )
     post = data.counts / data.m[:, None]
     rl = data.rater * q + data.label  # flat (rater, given label) index per annotation
@@ -1471,4 +1476,5 @@ def dawid_skene(
         n_iter=n_iter,
         converged=converged,
         log_likelihood=log_lik,
+        max_iter=max_iter,
     )

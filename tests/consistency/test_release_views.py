@@ -178,3 +178,26 @@ def test_api_create_and_detail(manager_client, project, release, django_capture_
     assert [r["tag"] for r in listed["results"]] == ["api-1", "v1"]
     bad = manager_client.post(url, {"policy": {"ratios": [1, 1, 1]}}, content_type="application/json")
     assert bad.status_code == 400
+
+
+def test_the_release_page_says_when_dawid_skene_did_not_converge(manager_client, project, manager):
+    from tests.factories import AnnotationFactory, UserFactory
+
+    # One rater says billing twice; all three say other once: EM creeps on this and hits its limit.
+    raters = [UserFactory(username=f"ds{i}") for i in range(3)]
+    labels = {label.name: label for label in project.labels.all()}
+    for n, (name, who) in enumerate([("billing", raters[:1]), ("billing", raters[:1]), ("other", raters)]):
+        example = ExampleFactory(project=project, external_id=f"open{n}")
+        for rater in who:
+            AnnotationFactory(example=example, rater=rater, label=labels[name])
+    release = release_build(project=project, user=manager, tag="ds", policy={"use_dawid_skene": True})
+    release.refresh_from_db()
+    assert release.counts["dawid_skene"] == {"converged": False, "n_iter": 100, "max_iter": 100}
+    url = reverse("consistency:release_detail", args=[project.slug, release.tag])
+    assert (
+        "<strong>did not converge</strong> within 100 iterations" in manager_client.get(url).content.decode()
+    )
+    plain = release_build(project=project, user=manager, tag="plain")
+    plain.refresh_from_db()
+    assert "dawid_skene" not in plain.counts
+    assert 'id="dawid-skene-fit"' not in manager_client.get(url.replace("/ds/", "/plain/")).content.decode()
