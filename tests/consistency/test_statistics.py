@@ -482,6 +482,63 @@ def test_diagnostics_flag_kappa_paradox_few_items_and_an_outlier_rater():
     assert "few_items" not in {d["code"] for d in diag}
 
 
+def sparse_study(seed, *, n_items=600, n_raters=50, n_bad=6, k=3, q=4, good=(0.75, 0.95)):
+    """k of 50 raters per item, drawn with uneven workloads (about 36 labels each, some far fewer);
+    good raters give the true label 75-95% of the time, the `n_bad` bad ones 25-45%, else guess."""
+    rng = np.random.default_rng(seed)
+    truth = rng.choice(q, n_items, p=[0.4, 0.3, 0.2, 0.1])
+    workload = rng.dirichlet(np.full(n_raters, 5.0))
+    bad = rng.choice(n_raters, n_bad, replace=False)
+    accuracy = rng.uniform(*good, n_raters)
+    accuracy[bad] = rng.uniform(0.25, 0.45, n_bad)
+    raters = np.concatenate([rng.choice(n_raters, k, replace=False, p=workload) for _ in range(n_items)])
+    items = np.repeat(np.arange(n_items), k)
+    right = rng.random(len(items)) < accuracy[raters]
+    labels = np.where(right, truth[items], rng.integers(0, q, len(items)))
+    return (items, raters, labels, q), set(bad.tolist())
+
+
+def outliers(args):
+    return {d["rater"]: d for d in stats.diagnostics(*args, n_boot=0) if d["code"] == "outlier_rater"}
+
+
+def test_outlying_raters_among_fifty_with_sparse_overlap_are_the_bad_ones():
+    found = missed = wrong = 0
+    missed_with_evidence = with_evidence = 0
+    for seed in range(20):
+        args, bad = sparse_study(seed)
+        flagged = outliers(args)
+        found += len(bad & set(flagged))
+        missed += len(bad - set(flagged))
+        wrong += len(set(flagged) - bad)
+        evidence = {r["rater"]: r["n_loo_items"] for r in stats.per_rater(*args)}
+        with_evidence += sum(evidence[r] >= 30 for r in bad)
+        missed_with_evidence += sum(evidence[r] >= 30 for r in bad - set(flagged))
+        for diagnostic in flagged.values():
+            low, high = diagnostic["ci95"]
+            assert high < diagnostic["rest"]  # the interval supports the flag
+            assert f"of {diagnostic['n']} examples" in diagnostic["message"]
+    assert wrong <= 3  # of 880 good raters in 20 studies (measured: 2)
+    assert found / (found + missed) >= 0.7  # measured: 77%
+    # The misses are bad raters with few labels, whose intervals are wide: with 30 or more, almost none.
+    assert missed_with_evidence <= 0.1 * with_evidence
+
+
+def test_fifty_equally_good_raters_are_left_alone():
+    studies = [sparse_study(seed, n_bad=0, good=(0.85, 0.85))[0] for seed in range(40)]
+    assert sum(bool(outliers(args)) for args in studies) <= 2  # at most 5% of studies, by design
+
+
+def test_the_kappa_paradox_warning_never_fires_on_a_unanimous_set():
+    items, raters = np.repeat(np.arange(200), 3), np.tile(np.arange(3), 200)
+    one_label = np.zeros(600, dtype=int)
+    skewed = np.repeat((np.arange(200) < 10).astype(int), 3)  # 95% label 0, every item unanimous
+    for labels in (one_label, skewed):
+        codes = {d["code"] for d in stats.diagnostics(items, raters, labels, 2, n_boot=50)}
+        assert "kappa_paradox" not in codes
+        assert "outlier_rater" not in codes
+
+
 def test_diagnostics_are_empty_for_a_healthy_study():
     mat = random_matrix(2, 300, 4, 3, 0.0)
     rng = np.random.default_rng(2)
