@@ -64,6 +64,8 @@ class AgreementArrays:
     current: np.ndarray | None = None
     # The annotation's id: ids grow with time, so the highest is a rater's newest label.
     ids: np.ndarray | None = None
+    # Weights of Cohen's kappa on an ordinal scale: "linear" or "quadratic".
+    kappa_weights: str = "quadratic"
 
     def subset(self, mask: np.ndarray) -> AgreementArrays:
         return replace(
@@ -172,6 +174,7 @@ def agreement_arrays(*, project: Project, slice_field: str = "") -> AgreementArr
         label_ids=label_ids,
         label_names=[name for _, name in labels],
         ordinal=project.labels_are_ordinal,
+        kappa_weights=project.kappa_weights,
         slice_codes=slice_codes,
         slice_names=slice_names,
         current=numeric[:, 4].copy(),
@@ -332,6 +335,7 @@ def agreement_compute(
         arrays.labels,
         max(arrays.n_labels, 1),
         ordinal=arrays.ordinal,
+        weights=arrays.kappa_weights,
         gold=codes,
         n_boot=n_boot,
     )

@@ -520,14 +520,21 @@ def _pair_tables(data: _Ratings) -> tuple[np.ndarray, np.ndarray]:
     return pair_keys, tables.reshape(-1, q, q)
 
 
-def _agreement_weights(q: int, ordinal: bool) -> np.ndarray:
+KAPPA_WEIGHTS = ("linear", "quadratic")
+
+
+def _agreement_weights(q: int, ordinal: bool, weights: str = "quadratic") -> np.ndarray:
+    """Agreement weights w_ij: identity for nominal labels; for ordinal ones 1 - |i-j|/(q-1)
+    (linear, Cicchetti & Allison 1971) or 1 - (i-j)^2/(q-1)^2 (quadratic, Fleiss & Cohen 1973)."""
     if not ordinal or q < 2:
         return np.eye(q)
-    d = np.subtract.outer(np.arange(q), np.arange(q)) / (q - 1)
-    return 1.0 - d**2
+    if weights not in KAPPA_WEIGHTS:
+        raise ValueError(f"weights must be one of {', '.join(KAPPA_WEIGHTS)}")
+    d = np.abs(np.subtract.outer(np.arange(q), np.arange(q))) / (q - 1)
+    return 1.0 - (d if weights == "linear" else d**2)
 
 
-def _cohen_kappa_pairs(data: _Ratings, ordinal: bool) -> list[PairKappa]:
+def _cohen_kappa_pairs(data: _Ratings, ordinal: bool, weights: str = "quadratic") -> list[PairKappa]:
     if data.n_raters < 2 or data.n_annotations == 0:
         return []
     q = data.n_labels
@@ -537,7 +544,7 @@ def _cohen_kappa_pairs(data: _Ratings, ordinal: bool) -> list[PairKappa]:
     tables, keys, n = tables[keep], keys[keep], n[keep]
     if len(keys) == 0:
         return []
-    w = _agreement_weights(q, ordinal)
+    w = _agreement_weights(q, ordinal, weights)
     p = tables / n[:, None, None]
     row = p.sum(axis=2)
     col = p.sum(axis=1)
@@ -804,15 +811,22 @@ def percent_agreement(
 
 
 def cohen_kappa_pairs(
-    items: Any, raters: Any, labels: Any, n_labels: int, *, ordinal: bool = False
+    items: Any,
+    raters: Any,
+    labels: Any,
+    n_labels: int,
+    *,
+    ordinal: bool = False,
+    weights: str = "quadratic",
 ) -> list[PairKappa]:
     """Cohen's kappa for every rater pair sharing >=2 items (rater_a < rater_b by code).
 
-    Nominal: unweighted. Ordinal: quadratic weights on label codes (1 - (i-j)^2/(q-1)^2), which equals
-    sklearn's ``cohen_kappa_score(weights="quadratic", labels=range(n_labels))``.
+    Nominal: unweighted. Ordinal: `weights` "quadratic" (1 - (i-j)^2/(q-1)^2) or "linear"
+    (1 - |i-j|/(q-1)) on label codes, which equals sklearn's
+    ``cohen_kappa_score(weights=weights, labels=range(n_labels))``.
     CI: kappa +/- 1.96 * the Fleiss, Cohen & Everitt (1969) large-sample standard error.
     """
-    return _cohen_kappa_pairs(_prepare(items, raters, labels, n_labels), ordinal)
+    return _cohen_kappa_pairs(_prepare(items, raters, labels, n_labels), ordinal, weights)
 
 
 def fleiss_kappa(
@@ -893,6 +907,7 @@ def per_rater(
     n_labels: int,
     *,
     ordinal: bool = False,
+    weights: str = "quadratic",
     gold: Any = None,
 ) -> list[dict[str, Any]]:
     """One dict per rater (caller codes), see ``agreement_summary`` for the keys.
@@ -902,7 +917,7 @@ def per_rater(
     the SME given, a rater's labels on items they decided themselves are not scored.
     """
     data = _prepare(items, raters, labels, n_labels)
-    return _per_rater(data, _cohen_kappa_pairs(data, ordinal), gold)
+    return _per_rater(data, _cohen_kappa_pairs(data, ordinal, weights), gold)
 
 
 def _coefficients(data: _Ratings, ordinal: bool, n_boot: int, seed: int | None) -> dict[str, Estimate]:
@@ -1377,13 +1392,14 @@ def diagnostics(
     n_labels: int,
     *,
     ordinal: bool = False,
+    weights: str = "quadratic",
     n_boot: int = DEFAULT_N_BOOT,
     seed: int | None = DEFAULT_SEED,
 ) -> list[dict[str, Any]]:
     """Plain-English warnings, each {"code", "message", ...}; see ``agreement_summary``."""
     data = _prepare(items, raters, labels, n_labels)
     est = _coefficients(data, ordinal, n_boot, seed)
-    rows = _per_rater(data, _cohen_kappa_pairs(data, ordinal), None)
+    rows = _per_rater(data, _cohen_kappa_pairs(data, ordinal, weights), None)
     return _diagnostics(data, est, rows)
 
 
@@ -1395,17 +1411,22 @@ def agreement_summary(
     ordinal: bool = False,
     gold: Any = None,
     *,
+    weights: str = "quadratic",
     n_boot: int = DEFAULT_N_BOOT,
     seed: int | None = DEFAULT_SEED,
 ) -> dict[str, Any]:
-    """Everything the agreement report shows, JSON-ready. Rater and label values are codes."""
+    """Everything the agreement report shows, JSON-ready. Rater and label values are codes.
+
+    `weights` ("linear" or "quadratic") weigh Cohen's kappa for ordinal labels; `kappa_weights`
+    says which (None for nominal labels, where kappa is unweighted)."""
     data = _prepare(items, raters, labels, n_labels)
     est = _coefficients(data, ordinal, n_boot, seed)
-    pairs = _cohen_kappa_pairs(data, ordinal)
+    pairs = _cohen_kappa_pairs(data, ordinal, weights)
     rater_rows = _per_rater(data, pairs, gold)
     return {
         **_counts(data),
         "ordinal": bool(ordinal),
+        "kappa_weights": weights if ordinal else None,
         **{k: v.to_dict() for k, v in est.items()},
         "cohen_kappa": [p.to_dict() for p in pairs],
         "per_label": _per_label(data, n_boot, seed),

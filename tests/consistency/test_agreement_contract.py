@@ -62,6 +62,7 @@ def test_report_json_has_every_key_with_names_not_codes(rated_project):
     assert result["n_raters"] == 4
     assert result["n_annotations"] == 24
     assert report.n_annotations == 24
+    assert (result["ordinal"], result["kappa_weights"]) == (False, None)
     for name in COEFFICIENTS:
         assert_estimate(result[name])
     assert result["percent_agreement"]["value"] == pytest.approx((0.5 + 1 + 0.5 + 0.5 + 0.5 + 1) / 6)

@@ -104,11 +104,14 @@ def test_gwet_ac1_and_its_interval_equal_irrcac(design):
 
 
 @HYPOTHESIS
-@given(designs, st.booleans())
-def test_cohen_kappa_pairs_equal_sklearn_and_statsmodels_standard_error(design, ordinal):
+@given(designs, st.sampled_from([None, "linear", "quadratic"]))
+def test_cohen_kappa_pairs_equal_sklearn_and_statsmodels_standard_error(design, weights):
     seed, n_items, n_raters, n_labels = design
     mat = random_matrix(seed, n_items, n_raters, n_labels, p_missing=0.3)
-    pairs = stats.cohen_kappa_pairs(*long_form(mat), n_labels, ordinal=ordinal)
+    ordinal = weights is not None
+    pairs = stats.cohen_kappa_pairs(
+        *long_form(mat), n_labels, ordinal=ordinal, weights=weights or "quadratic"
+    )
     seen = set()
     for pair in pairs:
         a, b = pair.rater_a, pair.rater_b
@@ -120,15 +123,13 @@ def test_cohen_kappa_pairs_equal_sklearn_and_statsmodels_standard_error(design, 
         if pair.estimate.value is None:
             assert len(np.unique(np.r_[y1, y2])) == 1 or pair.estimate.reason
             continue
-        expected = cohen_kappa_score(
-            y1, y2, labels=list(range(n_labels)), weights="quadratic" if ordinal else None
-        )
+        expected = cohen_kappa_score(y1, y2, labels=list(range(n_labels)), weights=weights)
         np.testing.assert_allclose(pair.estimate.value, expected, rtol=1e-9, atol=1e-12)
         table = np.zeros((n_labels, n_labels))
         np.add.at(table, (y1, y2), 1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # statsmodels' own H0 z-test divides by zero on perfect tables
-            ref = cohens_kappa(table, wt="quadratic" if ordinal else None)
+            ref = cohens_kappa(table, wt=weights)
         # statsmodels returns NaN when rounding makes the variance a hair below zero; we clip to 0.
         half_width = 1.959963984540054 * np.sqrt(max(ref.var_kappa, 0.0))
         lo, hi = np.clip([expected - half_width, expected + half_width], -1, 1)
@@ -577,6 +578,29 @@ def test_per_rater_and_label_confusion_equal_a_plain_loop(design):
         assert row["n_loo_items"] == n_def
         assert row["loo_agreement"] == (n_match / n_def if n_def else None)
         assert row["n_annotations"] == (mat[:, row["rater"]] >= 0).sum()
+
+
+def test_linear_and_quadratic_weights_differ_and_the_summary_says_which():
+    # Raters one step apart on a five-point scale: quadratic weights forgive that more than linear ones.
+    items, raters = np.repeat(np.arange(40), 2), np.tile([0, 1], 40)
+    first = np.arange(40) % 5
+    labels = np.column_stack([first, np.clip(first + (np.arange(40) % 2), 0, 4)]).ravel()
+    linear = stats.agreement_summary(items, raters, labels, 5, ordinal=True, weights="linear", n_boot=0)
+    quadratic = stats.agreement_summary(items, raters, labels, 5, ordinal=True, n_boot=0)
+    nominal = stats.agreement_summary(items, raters, labels, 5, n_boot=0)
+    assert (linear["kappa_weights"], quadratic["kappa_weights"], nominal["kappa_weights"]) == (
+        "linear", "quadratic", None,
+    )  # fmt: skip
+    a, b = labels[::2], labels[1::2]
+    assert linear["cohen_kappa"][0]["value"] == pytest.approx(cohen_kappa_score(a, b, weights="linear"))
+    assert quadratic["cohen_kappa"][0]["value"] == pytest.approx(cohen_kappa_score(a, b, weights="quadratic"))
+    assert (
+        quadratic["cohen_kappa"][0]["value"]
+        > linear["cohen_kappa"][0]["value"]
+        > nominal["cohen_kappa"][0]["value"]
+    )
+    with pytest.raises(ValueError, match="weights"):
+        stats.cohen_kappa_pairs(items, raters, labels, 5, ordinal=True, weights="cubic")
 
 
 def test_cohen_pairs_use_the_sparse_path_for_many_raters_with_the_same_result(monkeypatch):
