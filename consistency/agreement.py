@@ -513,10 +513,17 @@ HISTORY_LENGTH = 50
 COEFFICIENTS = ("percent_agreement", "fleiss_kappa", "krippendorff_alpha", "gwet_ac1")
 
 
+# Reports in the order of the data they read: a report reads the annotations as it starts, so the
+# latest is the one started last, not the one that finished last (two workers can finish out of
+# order) nor the highest number (a stale report can be run again later).
+NEWEST_DATA_FIRST = (F("started_at").desc(nulls_last=True), "-id")
+
+
 def report_latest_succeeded(*, project: Project) -> AgreementReport | None:
+    """The succeeded report computed on the newest data."""
     return (
         AgreementReport.objects.filter(project=project, status=AgreementReport.Status.SUCCEEDED)
-        .order_by("-finished_at", "-id")
+        .order_by(*NEWEST_DATA_FIRST)
         .first()
     )
 
@@ -540,16 +547,18 @@ def report_get(*, project: Project, report_id: int) -> AgreementReport:
 
 
 def report_history(*, project: Project, limit: int = HISTORY_LENGTH) -> list[dict[str, Any]]:
-    """The coefficients of the last `limit` succeeded reports, oldest first, without loading whole results."""
+    """The coefficients of the last `limit` succeeded reports in the order of the data they read
+    (oldest first), without loading whole results."""
     rows = (
         AgreementReport.objects.filter(project=project, status=AgreementReport.Status.SUCCEEDED)
-        .order_by("-finished_at", "-id")
+        .order_by(*NEWEST_DATA_FIRST)
         .annotate(**{name: KeyTransform(name, "result") for name in COEFFICIENTS})
-        .values("id", "finished_at", "n_annotations", *COEFFICIENTS)[:limit]
+        .values("id", "started_at", "finished_at", "n_annotations", *COEFFICIENTS)[:limit]
     )
     return [
         {
             "id": row["id"],
+            "data_as_of": row["started_at"].isoformat() if row["started_at"] else None,
             "finished_at": row["finished_at"].isoformat() if row["finished_at"] else None,
             "n_annotations": row["n_annotations"],
             **{name: _estimate(row[name]) for name in COEFFICIENTS},

@@ -2,6 +2,8 @@
 that computes a new one. Charts are drawn by static/dashboard.js from json_script data; every
 number is also in a plain table."""
 
+from datetime import datetime
+
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -118,7 +120,14 @@ def agreement_dashboard(request, slug):
                     }
                     for row in result["by_guideline_version"]
                 ],  # fmt: skip
-                "history_rows": [{**row, "coefficients": _coefficient_rows(row)} for row in history],
+                "history_rows": [
+                    {
+                        **row,
+                        "as_of": datetime.fromisoformat(row["data_as_of"]) if row["data_as_of"] else None,
+                        "coefficients": _coefficient_rows(row),
+                    }
+                    for row in history
+                ],
                 "slices": result.get("slices"),
                 "slice_rows": [
                     {"value": row["value"], "n_items": row["n_items"], "coefficients": _coefficient_rows(row)}

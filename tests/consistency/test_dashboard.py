@@ -1,13 +1,16 @@
 """The agreement dashboard: who may see it, what it shows, the compute button and the progress poll."""
 
 import re
+from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from consistency.models import AgreementReport, GuidelineVersion, RelabeledExample, RelabelRequest
-from consistency.report_services import agreement_report_compute
+from consistency.report_services import agreement_refresh_soon, agreement_report_compute, agreement_report_run
+from consistency.tasks import agreement_report_task
 from labeling.models import Annotation
 from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory, UserFactory
 
@@ -199,3 +202,49 @@ def test_before_after_says_plainly_when_too_few_examples_and_which_were_left_out
     assert "<strong>Too few to judge:</strong> a verdict needs at least 30 examples" in html
     assert "Percent agreement: too few examples to judge." in html
     assert "rose by" not in html
+
+
+def test_a_command_report_takes_over_the_queued_refresh_so_the_latest_is_the_newest(
+    manager_client, rated, django_capture_on_commit_callbacks
+):
+    """A labeler's submit queued a refresh (it waits a minute); meanwhile the command line (or the
+    demo loader) computes a report. The refresh used to run afterwards as an older report number
+    and was shown as the latest, with the history axis reading #2, #1."""
+    with (
+        mock.patch.object(agreement_report_task, "apply_async"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        queued = agreement_refresh_soon(project_id=rated.pk)
+    computed = agreement_report_compute(project_id=rated.pk)
+    assert agreement_report_run(report_id=queued.pk) is None  # the delayed message finds it done
+    assert computed.pk == queued.pk
+    assert AgreementReport.objects.filter(status="succeeded").count() == 1
+    agreement_report_compute(project_id=rated.pk)
+    response = manager_client.get(dashboard_url())
+    ids = [row["id"] for row in response.context["chart_data"]["history"]]
+    assert ids == sorted(ids) == [queued.pk, queued.pk + 1]
+    assert response.context["report"].pk == queued.pk + 1
+
+
+def test_the_latest_report_is_the_one_computed_on_the_newest_data(manager_client, rated):
+    """Two workers: report A read the annotations first but finished last. B is the latest."""
+    now = timezone.now()
+    result = agreement_report_compute(project_id=rated.pk).result
+    AgreementReport.objects.all().delete()
+
+    def report(started, finished):
+        return AgreementReport.objects.create(
+            project=rated, status="succeeded", result=result, n_annotations=result["n_annotations"],
+            started_at=now - timedelta(minutes=started), finished_at=now - timedelta(minutes=finished),
+        )  # fmt: skip
+
+    slow = report(started=10, finished=1)
+    fast = report(started=5, finished=4)
+    response = manager_client.get(dashboard_url())
+    assert response.context["report"] == fast
+    html = response.content.decode()
+    assert f"Latest report #{fast.pk}" in html
+    history = response.context["chart_data"]["history"]
+    assert [row["id"] for row in history] == [slow.pk, fast.pk]
+    assert [row["data_as_of"] for row in history] == sorted(row["data_as_of"] for row in history)
+    assert manager_client.get("/api/v1/projects/support/agreement/")["X-Agreement-Report-Id"] == str(fast.pk)
