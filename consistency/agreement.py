@@ -91,8 +91,19 @@ class AgreementArrays:
         An example sent back twice under one version holds two (superseded, then current) labels
         by the same rater under that version; agreement under the version counts the newest once.
         """
-        ids = self.ids if self.ids is not None else np.arange(len(self))
-        keep = stats.latest_per_rater_and_version(self.items, self.raters, self.versions, ids)
+        if self.current is None:
+            suspects = np.ones(len(self), dtype=bool)
+        else:
+            # Only an example with a superseded annotation can hold two by one rater under a version.
+            suspects = np.isin(self.items, self.items[self.current == 0])
+        if not suspects.any():
+            return self
+        idx = np.nonzero(suspects)[0]
+        ids = self.ids[idx] if self.ids is not None else idx
+        keep = np.ones(len(self), dtype=bool)
+        keep[idx] = stats.latest_per_rater_and_version(
+            self.items[idx], self.raters[idx], self.versions[idx], ids
+        )
         return self if bool(keep.all()) else self.subset(keep)
 
     @property

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 from scipy import stats as sps
 
 DEFAULT_SEED = 20240601
@@ -1162,6 +1163,12 @@ def version_comparison(
         else np.asarray(outcome_selected, dtype=bool).ravel()
     )
     q = int(n_labels)
+    # Only items rated under both versions can pair: work on their rows alone.
+    both = np.intersect1d(items[versions == before], items[versions == after])
+    keep = np.isin(items, both)
+    if not keep.all():
+        items, raters, labels, versions = items[keep], raters[keep], labels[keep], versions[keep]
+        order, rounds, selected = order[keep], rounds[keep], selected[keep]
 
     def rated_twice(mask: np.ndarray) -> np.ndarray:
         codes, n = np.unique(items[mask], return_counts=True)
@@ -1203,34 +1210,36 @@ def version_comparison(
                 "verdict": VERDICT_NOT_DISTINGUISHABLE,
             }
         return {**result, "coefficients": coefficients}
+    # The bootstrap draws items by their joint (before, after) count pattern, so both sides see the
+    # same resample; each side's sums then go through its own, far fewer, distinct count rows.
     boot = _Bootstrap(np.hstack([counts["before"], counts["after"]]), n_boot, seed)
-    width = 2 + 2 * q + q * q
-
-    def both_sides(patterns: np.ndarray) -> np.ndarray:
-        return np.hstack([_side_columns(patterns[:, :q]), _side_columns(patterns[:, q:])])
-
-    totals = boot.freq @ both_sides(boot.patterns)
-    point = {
-        "before": _side_values(totals[:width], q, ordinal),
-        "after": _side_values(totals[width:], q, ordinal),
-    }
+    sides_of: dict[str, tuple[np.ndarray, Any]] = {}
+    for side, columns in (("before", slice(0, q)), ("after", slice(q, 2 * q))):
+        patterns, inverse, _ = _unique_rows(boot.patterns[:, columns])
+        to_side = sparse.csr_array(
+            (np.ones(boot.n_patterns), (np.arange(boot.n_patterns), inverse)),
+            shape=(boot.n_patterns, len(patterns)),
+        )
+        sides_of[side] = (_side_columns(patterns), inverse, to_side)
+    totals = {side: (boot.freq @ to_side) @ cols for side, (cols, _, to_side) in sides_of.items()}
+    point = {side: _side_values(totals[side], q, ordinal) for side in totals}
     replicates = None
     if n_paired >= 2 and n_boot > 0:
-        big = boot.n_patterns * 2 * width > _MAX_WEIGHT_CELLS
-        sums = boot.sums(both_sides if big else both_sides(boot.patterns))
-        replicates = {
-            "before": _side_values(sums[:, :width], q, ordinal),
-            "after": _side_values(sums[:, width:], q, ordinal),
-        }
-        # Jackknife (one item left out, per count pattern) for the BCa acceleration.
-        jack: dict[str, np.ndarray] = {name: np.empty(boot.n_patterns) for name in COMPARED_COEFFICIENTS}
-        block = max(1, _MAX_WEIGHT_CELLS // (2 * width))
+        sums: dict[str, list[np.ndarray]] = {"before": [], "after": []}
+        for weights in boot._weight_chunks():
+            for side, (cols, _, to_side) in sides_of.items():
+                sums[side].append((weights @ to_side) @ cols)
+        replicates = {side: _side_values(np.concatenate(sums[side]), q, ordinal) for side in sums}
+        # Jackknife (one item left out, per joint count pattern) for the BCa acceleration.
+        jack = {name: np.empty(boot.n_patterns) for name in COMPARED_COEFFICIENTS}
+        block = max(1, _MAX_WEIGHT_CELLS // (2 + 2 * q + q * q))
         for start in range(0, boot.n_patterns, block):
-            left_out = totals - both_sides(boot.patterns[start : start + block])
-            before_values = _side_values(left_out[:, :width], q, ordinal)
-            after_values = _side_values(left_out[:, width:], q, ordinal)
+            left_out = {
+                side: _side_values(totals[side] - cols[inverse[start : start + block]], q, ordinal)
+                for side, (cols, inverse, _) in sides_of.items()
+            }
             for name in COMPARED_COEFFICIENTS:
-                jack[name][start : start + block] = after_values[name] - before_values[name]
+                jack[name][start : start + block] = left_out["after"][name] - left_out["before"][name]
     for name in COMPARED_COEFFICIENTS:
         sides = {}
         for side in ("before", "after"):
