@@ -248,3 +248,42 @@ def test_the_latest_report_is_the_one_computed_on_the_newest_data(manager_client
     assert [row["id"] for row in history] == [slow.pk, fast.pk]
     assert [row["data_as_of"] for row in history] == sorted(row["data_as_of"] for row in history)
     assert manager_client.get("/api/v1/projects/support/agreement/")["X-Agreement-Report-Id"] == str(fast.pk)
+
+
+def test_a_report_stored_before_the_json_changed_still_renders(manager_client, rated):
+    """Reports are append-only: one stored with the old per-rater keys and no before/after block
+    must still show, without the new columns' figures."""
+    result = agreement_report_compute(project_id=rated.pk).result
+    AgreementReport.objects.all().delete()
+    result.pop("before_after")
+    result.pop("kappa_weights")
+    for row in result["per_rater"]:
+        row.pop("agreement_with_sme_on_disputed")
+        row.pop("loo_agreement_ci95")
+        row.update(gold_accuracy=0.5, n_gold=2, gold_accuracy_per_label=[])
+    now = timezone.now()
+    AgreementReport.objects.create(
+        project=rated, status="succeeded", result=result, started_at=now, finished_at=now, n_annotations=24
+    )
+    response = manager_client.get(dashboard_url())
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="raters-table"' in html
+    assert "Before and after" not in html
+    # The old "accuracy against gold" is not shown under the new name.
+    rows = html[html.index('id="raters-table"') :]
+    rows = rows[rows.index("<tbody>") : rows.index("</tbody>")]
+    assert rows.count("<td>–</td>") == 6
+    assert "50%" not in rows
+
+
+def test_the_raters_table_shows_agreement_with_the_sme_with_its_interval_and_count(manager_client, rated):
+    example = rated.examples.order_by("id").first()
+    billing = rated.labels.get(name="billing")
+    agreement_report_compute(project_id=rated.pk, gold={example.pk: (billing.pk, None)})
+    html = manager_client.get(dashboard_url()).content.decode()
+    assert "<th>Agreement with the SME on disputed examples</th>" in html
+    assert "accuracy" not in html.lower().replace("it is not accuracy", "")
+    rows = html[html.index('id="raters-table"') :]
+    assert '100% <span class="muted">[21–100%] of 1</span>' in rows  # Wilson interval of 1 in 1
+    assert 'billing 100% <span class="muted">[21–100%] of 1</span>' in rows
