@@ -14,6 +14,8 @@ Conventions shared by all coefficients
 * Confidence intervals (95 %) are nonparametric percentile bootstraps over items (seeded, so reports
   are reproducible), except Cohen's kappa (Fleiss-Cohen-Everitt 1969 large-sample standard error) and
   Gwet's AC1 (Gwet's linearisation variance with a t interval, as irrCAC). Bounds are clipped to [-1, 1].
+  A change between guideline versions gets a paired BCa bootstrap over the items rated under both
+  (`version_comparison`); per-rater proportions get Wilson intervals.
 * The bootstrap is exact but cheap: every statistic here depends on an item only through its row of
   category counts, so items are grouped into distinct count patterns and a bootstrap replicate is a
   vector of pattern multiplicities (multinomial), turning each replicate into a small matrix product.
