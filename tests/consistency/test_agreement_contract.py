@@ -156,6 +156,7 @@ def test_cli_without_json_prints_a_table(rated_project):
     text = out.getvalue()
     assert "fleiss kappa" in text
     assert "24 annotations" in text
+    assert "v1 -> v2: no example labeled under both versions to compare" in text
 
 
 def test_cli_rejects_an_unknown_slice_field_and_project(rated_project):

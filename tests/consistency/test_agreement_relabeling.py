@@ -3,8 +3,10 @@ twice under one guideline version, and the per-version breakdown that keeps each
 label under each version."""
 
 import uuid
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 
 from consistency import review_services as review
 from consistency.models import AgreementReport, Disagreement
@@ -149,3 +151,8 @@ def test_before_after_leaves_out_the_disagreements_and_compares_a_label_blind_re
     # The per-version rows describe different sets of labels: v2's holds the newest per rater.
     by_version = {row["version"]: row for row in report.result["by_guideline_version"]}
     assert by_version[2]["n_items"] == 60
+    out = StringIO()
+    call_command("agreement", project.slug, stdout=out)
+    assert "v1 -> v2 on the same 60 examples (paired bootstrap)" in out.getvalue()
+    assert "fleiss kappa         0.593 -> 0.593, change 0.000 [" in out.getvalue()
+    assert "not distinguishable" in out.getvalue()

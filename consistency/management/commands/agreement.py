@@ -63,6 +63,8 @@ def _table(result: dict) -> str:
         lines.append(f"{name.replace('_', ' '):<20} {_number(estimate['value']):>7}  {interval}")
     for comparison in result.get("before_after") or []:
         lines += ["", _comparison_heading(comparison)]
+        if not comparison["n_paired"]:
+            continue
         for name in COEFFICIENTS:
             coefficient = comparison["coefficients"][name]
             difference = coefficient["difference"]
@@ -82,10 +84,11 @@ def _table(result: dict) -> str:
 
 
 def _comparison_heading(comparison: dict) -> str:
-    heading = (
-        f"v{comparison['before']} -> v{comparison['after']} on the same {comparison['n_paired']} examples "
-        "(paired bootstrap)"
-    )
+    versions = f"v{comparison['before']} -> v{comparison['after']}"
+    if comparison["n_paired"]:
+        heading = f"{versions} on the same {comparison['n_paired']} examples (paired bootstrap)"
+    else:
+        heading = f"{versions}: no example labeled under both versions to compare"
     if comparison["n_left_out_outcome_selected"]:
         heading += (
             f"; {comparison['n_left_out_outcome_selected']} left out, sent back because their raters "
