@@ -34,6 +34,38 @@ def timed(name: str, fn):
     return result
 
 
+def before_after(items, raters, labels) -> None:
+    """The paired before/after comparison on the same 200k items labeled again under a second
+    version (2M annotations, half of the second round sent back for disagreeing), as a ratio to
+    the four coefficients with their bootstrap on each version alone (the baseline, same run)."""
+    rng = np.random.default_rng(1)
+    relabeled = np.where(rng.random(len(items)) < 0.75, labels, rng.integers(0, N_LABELS, len(items)))
+    all_items, all_raters = np.r_[items, items], np.r_[raters, raters]
+    all_labels = np.r_[labels, relabeled]
+    versions = np.r_[np.ones(len(items), int), np.full(len(items), 2)]
+    ids = np.arange(1, 2 * len(items) + 1)
+    requests = np.arange(N_ITEMS)
+    selected = rng.random(N_ITEMS) < 0.5
+    start = time.perf_counter()
+    statistics.coefficients(items, raters, labels, N_LABELS)
+    statistics.coefficients(items, raters, relabeled, N_LABELS)
+    baseline = time.perf_counter() - start
+    start = time.perf_counter()
+    rounds, chosen = statistics.labeling_rounds(
+        all_items, ids, requests, np.full(N_ITEMS, len(items)), selected
+    )
+    result = statistics.version_comparison(
+        all_items, all_raters, all_labels, versions, N_LABELS, before=1, after=2, order=ids,
+        rounds=rounds, outcome_selected=chosen,
+    )  # fmt: skip
+    paired = time.perf_counter() - start
+    print(f"{'coefficients on v1 and on v2 alone (B=1000)':<48} {baseline:7.2f} s  (baseline)")
+    print(
+        f"{'rounds + version_comparison (paired, B=1000)':<48} {paired:7.2f} s  = {paired / baseline:.2f}x "
+        f"the baseline; {result['n_paired']:,} paired items"
+    )
+
+
 def main() -> None:
     items, raters, labels, truth = make_data()
     gold = {int(i): int(truth[i]) for i in range(0, N_ITEMS, 100)}
@@ -64,6 +96,7 @@ def main() -> None:
         "cohen_kappa_pairs (190 pairs)", lambda: statistics.cohen_kappa_pairs(items, raters, labels, N_LABELS)
     )
     timed("dawid_skene", lambda: statistics.dawid_skene(items, raters, labels, N_LABELS))
+    before_after(items, raters, labels)
 
     import krippendorff
     from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa

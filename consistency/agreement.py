@@ -28,7 +28,7 @@ from labeling.models import Annotation
 from projects.models import Example, Label, Project
 
 from . import statistics as stats
-from .models import AgreementReport
+from .models import AgreementReport, RelabeledExample, RelabelRequest
 
 # A slice field with more distinct values than this is summarised: the most frequent values get
 # their own row and the rest are counted in `slices.n_values_left_out`.
@@ -62,6 +62,10 @@ class AgreementArrays:
     slice_names: list[str | None] | None = None
     # 1 for a current annotation, 0 for one superseded by relabeling (kept for per-version history).
     current: np.ndarray | None = None
+    # The annotation's id: ids grow with time, so the highest is a rater's newest label.
+    ids: np.ndarray | None = None
+    # Weights of Cohen's kappa on an ordinal scale: "linear" or "quadratic".
+    kappa_weights: str = "quadratic"
 
     def subset(self, mask: np.ndarray) -> AgreementArrays:
         return replace(
@@ -72,6 +76,7 @@ class AgreementArrays:
             versions=self.versions[mask],
             slice_codes=None if self.slice_codes is None else self.slice_codes[mask],
             current=None if self.current is None else self.current[mask],
+            ids=None if self.ids is None else self.ids[mask],
         )
 
     def current_only(self) -> AgreementArrays:
@@ -79,6 +84,27 @@ class AgreementArrays:
         if self.current is None or bool(self.current.all()):
             return self
         return self.subset(self.current == 1)
+
+    def latest_per_version(self) -> AgreementArrays:
+        """For each rater, example and guideline version, only the newest annotation.
+
+        An example sent back twice under one version holds two (superseded, then current) labels
+        by the same rater under that version; agreement under the version counts the newest once.
+        """
+        if self.current is None:
+            suspects = np.ones(len(self), dtype=bool)
+        else:
+            # Only an example with a superseded annotation can hold two by one rater under a version.
+            suspects = np.isin(self.items, self.items[self.current == 0])
+        if not suspects.any():
+            return self
+        idx = np.nonzero(suspects)[0]
+        ids = self.ids[idx] if self.ids is not None else idx
+        keep = np.ones(len(self), dtype=bool)
+        keep[idx] = stats.latest_per_rater_and_version(
+            self.items[idx], self.raters[idx], self.versions[idx], ids
+        )
+        return self if bool(keep.all()) else self.subset(keep)
 
     @property
     def n_labels(self) -> int:
@@ -129,7 +155,7 @@ def slice_field_clean(*, project: Project, field: str | None) -> str:
 def agreement_arrays(*, project: Project, slice_field: str = "") -> AgreementArrays:
     """The project's annotations as arrays. `slice_field` must already be validated.
 
-    Queries: the labels, the annotations (four integer columns), and with a slice field the value of
+    Queries: the labels, the annotations (six integer columns), and with a slice field the value of
     that field per example (one row per example, not per annotation).
     """
     labels = list(Label.objects.filter(project=project).order_by("position", "id").values_list("id", "name"))
@@ -141,9 +167,9 @@ def agreement_arrays(*, project: Project, slice_field: str = "") -> AgreementArr
             current=Case(When(superseded_at__isnull=True, then=Value(1)), default=Value(0)),
         )
         .order_by()
-        .values_list("example_id", "rater_id", "label_id", "version", "current")
+        .values_list("example_id", "rater_id", "label_id", "version", "current", "id")
     )
-    numeric = _fetch_int_matrix(queryset, n_columns=5)
+    numeric = _fetch_int_matrix(queryset, n_columns=6)
     # Label ids -> codes in label order, vectorised.
     id_array = np.asarray(label_ids, dtype=np.int64)
     order = np.argsort(id_array)
@@ -159,9 +185,11 @@ def agreement_arrays(*, project: Project, slice_field: str = "") -> AgreementArr
         label_ids=label_ids,
         label_names=[name for _, name in labels],
         ordinal=project.labels_are_ordinal,
+        kappa_weights=project.kappa_weights,
         slice_codes=slice_codes,
         slice_names=slice_names,
         current=numeric[:, 4].copy(),
+        ids=numeric[:, 5].copy(),
     )
 
 
@@ -206,6 +234,34 @@ def _copy_int_matrix(sql: str, params, *, n_columns: int) -> np.ndarray:
     return values.reshape(-1, n_columns)
 
 
+@dataclass(frozen=True)
+class RelabelArrays:
+    """One row per example a relabel request sent back: the example, the highest annotation id
+    when it was sent back, and whether the request chose its examples by their labels."""
+
+    items: np.ndarray
+    marks: np.ndarray
+    selected: np.ndarray
+
+
+def relabel_arrays(*, project: Project) -> RelabelArrays:
+    """Every example the project's relabel requests sent back (one query, integer columns)."""
+    queryset = (
+        RelabeledExample.objects.filter(request__project=project)
+        .annotate(
+            selected=Case(
+                When(request__scope__in=RelabelRequest.OUTCOME_SELECTED, then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by()
+        .values_list("example_id", "annotation_mark", "selected")
+    )
+    numeric = _fetch_int_matrix(queryset, n_columns=3)
+    return RelabelArrays(items=numeric[:, 0].copy(), marks=numeric[:, 1].copy(), selected=numeric[:, 2] == 1)
+
+
 def _slice_codes(project: Project, field: str, items: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
     """Per annotation, a code for the value of metadata `field` of its example; names[code] is the value."""
     # KeyTextTransform treats the name as one key (never as a chain of lookups).
@@ -243,22 +299,30 @@ def usernames(*, user_ids: np.ndarray) -> dict[int, str]:
     return dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username"))
 
 
-def gold_codes(*, arrays: AgreementArrays, gold: Mapping[int, int] | None) -> dict[int, int] | None:
-    """Gold labels as {example id: label code}. `gold` maps example ids to label ids.
+def gold_codes(
+    *, arrays: AgreementArrays, gold: Mapping[int, Any] | None
+) -> dict[int, int | tuple[int, int]] | None:
+    """Gold labels as {example id: label code} or {example id: (label code, SME's user id)}.
 
-    The report passes the SME gold labels of current resolutions (labels of other projects ignored).
+    `gold` maps example ids to label ids, or to (label id, SME's user id) as `gold_labels` gives
+    them (labels of other projects ignored). The report passes the SME labels of current resolutions.
     """
     if gold is None:
         return None
     code_of = {label_id: code for code, label_id in enumerate(arrays.label_ids)}
-    return {int(ex): code_of[label] for ex, label in gold.items() if label in code_of}
+    out: dict[int, int | tuple[int, int]] = {}
+    for example, value in gold.items():
+        label, sme = (value[0], value[1]) if isinstance(value, tuple | list) else (value, None)
+        if label in code_of:
+            out[int(example)] = code_of[label] if sme is None else (code_of[label], int(sme))
+    return out
 
 
 def agreement_compute(
     *,
     project: Project,
     slice_field: str = "",
-    gold: Mapping[int, int] | None = None,
+    gold: Mapping[int, Any] | None = None,
     progress: Progress | None = None,
     n_boot: int = stats.DEFAULT_N_BOOT,
 ) -> dict[str, Any]:
@@ -282,15 +346,17 @@ def agreement_compute(
         arrays.labels,
         max(arrays.n_labels, 1),
         ordinal=arrays.ordinal,
+        weights=arrays.kappa_weights,
         gold=codes,
         n_boot=n_boot,
     )
-    summary["per_rater"] = _with_gold_per_label(summary["per_rater"], arrays, codes)
     result = _with_names(summary, arrays.label_names, names)
     result["labels"] = list(arrays.label_names)
     report(60, "Computing agreement per guideline version")
     whole = summary if every is arrays else None
-    result["by_guideline_version"] = _by_guideline_version(every, n_boot, whole)
+    result["by_guideline_version"] = _by_guideline_version(every.latest_per_version(), n_boot, whole)
+    report(70, "Comparing guideline versions on the same examples")
+    result["before_after"] = _before_after(every, relabel_arrays(project=project), n_boot)
     result["slice_field"] = slice_field or None
     if slice_field:
         report(80, f"Computing agreement per value of {slice_field}")
@@ -300,34 +366,6 @@ def agreement_compute(
     result["computed_at"] = timezone.now().isoformat()
     report(100, "Done")
     return result
-
-
-def _with_gold_per_label(
-    rows: list[dict[str, Any]], arrays: AgreementArrays, gold: dict[int, int] | None
-) -> list[dict[str, Any]]:
-    """Add each rater's accuracy against the gold labels per gold label:
-    `gold_accuracy_per_label` = [{label (code), n_gold, accuracy}] for the labels that have gold."""
-    if not gold:
-        return [{**row, "gold_accuracy_per_label": []} for row in rows]
-    g_items = np.fromiter(gold.keys(), dtype=np.int64, count=len(gold))
-    g_labels = np.fromiter(gold.values(), dtype=np.int64, count=len(gold))
-    order = np.argsort(g_items)
-    g_items, g_labels = g_items[order], g_labels[order]
-    pos = np.searchsorted(g_items, arrays.items)
-    pos_clipped = np.minimum(pos, max(len(g_items) - 1, 0))
-    has_gold = (pos < len(g_items)) & (g_items[pos_clipped] == arrays.items)
-    truth = np.where(has_gold, g_labels[pos_clipped], -1)
-    out = []
-    for row in rows:
-        mine = has_gold & (arrays.raters == int(row["rater"]))
-        per_label = []
-        for code in np.unique(truth[mine]):
-            cell = mine & (truth == code)
-            n = int(cell.sum())
-            hits = int((arrays.labels[cell] == code).sum())
-            per_label.append({"label": int(code), "n_gold": n, "accuracy": hits / n if n else None})
-        out.append({**row, "gold_accuracy_per_label": per_label})
-    return out
 
 
 def _subset_coefficients(arrays: AgreementArrays, mask: np.ndarray, n_boot: int) -> dict[str, Any]:
@@ -346,7 +384,8 @@ def _by_guideline_version(
 ) -> list[dict[str, Any]]:
     """Coefficients on the annotations made under each guideline version (null: no version, e.g. imported).
 
-    An example labelled under two versions contributes to each version only the ratings made under it.
+    An example labelled under two versions contributes to each version only the ratings made under it;
+    `arrays` must hold one annotation per rater, example and version (`latest_per_version`).
     """
     out = []
     versions = np.unique(arrays.versions)
@@ -360,6 +399,36 @@ def _by_guideline_version(
         out.append({"version": version_number, **_subset_coefficients(arrays, mask, n_boot)})
     # Numbered versions in order, then the annotations without a version.
     return sorted(out, key=lambda row: (row["version"] is None, row["version"] or 0))
+
+
+def _before_after(arrays: AgreementArrays, relabels: RelabelArrays, n_boot: int) -> list[dict[str, Any]]:
+    """Each guideline version against the one before it (of those with annotations), on the same
+    examples, with the paired bootstrap of `statistics.version_comparison`. `arrays` holds every
+    annotation, superseded ones included; the relabel requests split them into labeling rounds."""
+    numbered = [int(v) for v in np.unique(arrays.versions) if v != NO_VERSION]
+    if len(numbered) < 2:
+        return []
+    ids = arrays.ids if arrays.ids is not None else np.arange(len(arrays))
+    rounds, selected = stats.labeling_rounds(
+        arrays.items, ids, relabels.items, relabels.marks, relabels.selected
+    )
+    return [
+        stats.version_comparison(
+            arrays.items,
+            arrays.raters,
+            arrays.labels,
+            arrays.versions,
+            max(arrays.n_labels, 1),
+            before=before,
+            after=after,
+            order=ids,
+            rounds=rounds,
+            outcome_selected=selected,
+            ordinal=arrays.ordinal,
+            n_boot=n_boot,
+        )
+        for before, after in zip(numbered, numbered[1:], strict=False)
+    ]
 
 
 def _by_slice(arrays: AgreementArrays, field: str, n_boot: int) -> dict[str, Any]:
@@ -399,9 +468,13 @@ def _with_names(
             {
                 **row,
                 "rater": rater(row["rater"]),
-                "gold_accuracy_per_label": [
-                    {**cell, "label": label(cell["label"])} for cell in row.get("gold_accuracy_per_label", [])
-                ],
+                "agreement_with_sme_on_disputed": {
+                    **row["agreement_with_sme_on_disputed"],
+                    "per_label": [
+                        {**cell, "label": label(cell["label"])}
+                        for cell in row["agreement_with_sme_on_disputed"]["per_label"]
+                    ],
+                },
             }
             for row in summary["per_rater"]
         ),
@@ -451,10 +524,17 @@ HISTORY_LENGTH = 50
 COEFFICIENTS = ("percent_agreement", "fleiss_kappa", "krippendorff_alpha", "gwet_ac1")
 
 
+# Reports in the order of the data they read: a report reads the annotations as it starts, so the
+# latest is the one started last, not the one that finished last (two workers can finish out of
+# order) nor the highest number (a stale report can be run again later).
+NEWEST_DATA_FIRST = (F("started_at").desc(nulls_last=True), "-id")
+
+
 def report_latest_succeeded(*, project: Project) -> AgreementReport | None:
+    """The succeeded report computed on the newest data."""
     return (
         AgreementReport.objects.filter(project=project, status=AgreementReport.Status.SUCCEEDED)
-        .order_by("-finished_at", "-id")
+        .order_by(*NEWEST_DATA_FIRST)
         .first()
     )
 
@@ -478,16 +558,18 @@ def report_get(*, project: Project, report_id: int) -> AgreementReport:
 
 
 def report_history(*, project: Project, limit: int = HISTORY_LENGTH) -> list[dict[str, Any]]:
-    """The coefficients of the last `limit` succeeded reports, oldest first, without loading whole results."""
+    """The coefficients of the last `limit` succeeded reports in the order of the data they read
+    (oldest first), without loading whole results."""
     rows = (
         AgreementReport.objects.filter(project=project, status=AgreementReport.Status.SUCCEEDED)
-        .order_by("-finished_at", "-id")
+        .order_by(*NEWEST_DATA_FIRST)
         .annotate(**{name: KeyTransform(name, "result") for name in COEFFICIENTS})
-        .values("id", "finished_at", "n_annotations", *COEFFICIENTS)[:limit]
+        .values("id", "started_at", "finished_at", "n_annotations", *COEFFICIENTS)[:limit]
     )
     return [
         {
             "id": row["id"],
+            "data_as_of": row["started_at"].isoformat() if row["started_at"] else None,
             "finished_at": row["finished_at"].isoformat() if row["finished_at"] else None,
             "n_annotations": row["n_annotations"],
             **{name: _estimate(row[name]) for name in COEFFICIENTS},
@@ -502,23 +584,3 @@ def _estimate(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         return {"value": None, "ci95": None, "reason": None}
     return {"value": value.get("value"), "ci95": value.get("ci95"), "reason": value.get("reason")}
-
-
-def before_after(*, result: dict[str, Any]) -> dict[str, Any] | None:
-    """The two latest guideline versions side by side, per coefficient, with a plain-words verdict
-    only where the 95% intervals do not overlap; None with fewer than two versions."""
-    rows = [row for row in result.get("by_guideline_version") or [] if row.get("version")]
-    if len(rows) < 2:
-        return None
-    before, after = rows[-2], rows[-1]
-    out = []
-    for key in COEFFICIENTS:
-        old, new = _estimate(before.get(key)), _estimate(after.get(key))
-        verdict = "not yet distinguishable"
-        if old["ci95"] and new["ci95"] and old["value"] is not None and new["value"] is not None:
-            if new["ci95"][0] > old["ci95"][1]:
-                verdict = f"rose from {old['value']:.2f} to {new['value']:.2f} after v{after['version']}"
-            elif new["ci95"][1] < old["ci95"][0]:
-                verdict = f"fell from {old['value']:.2f} to {new['value']:.2f} after v{after['version']}"
-        out.append({"key": key, "before": old, "after": new, "verdict": verdict})
-    return {"before": before["version"], "after": after["version"], "coefficients": out}

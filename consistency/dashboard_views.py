@@ -2,6 +2,8 @@
 that computes a new one. Charts are drawn by static/dashboard.js from json_script data; every
 number is also in a plain table."""
 
+from datetime import datetime
+
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -14,7 +16,6 @@ from projects.models import Role
 
 from .agreement import (
     COEFFICIENTS,
-    before_after,
     kappa_matrix,
     metadata_fields,
     report_get,
@@ -22,6 +23,7 @@ from .agreement import (
     report_latest_succeeded,
     report_pending,
 )
+from .models import RelabelRequest
 from .report_services import agreement_report_request
 from .review_selectors import review_queue_count
 
@@ -38,13 +40,48 @@ def _coefficient_rows(row: dict) -> list[dict]:
     return [{"key": key, "name": COEFFICIENT_NAMES[key], **(row.get(key) or {})} for key in COEFFICIENTS]
 
 
-def _before_after_rows(result: dict) -> dict | None:
-    comparison = before_after(result=result)
-    if comparison is not None:
-        for row in comparison["coefficients"]:
-            row["name"] = COEFFICIENT_NAMES[row["key"]]
-            row["cells"] = [row["before"], row["after"]]
-    return comparison
+def _signed(value: float) -> str:
+    return f"{value:+.2f}".replace("-", "\u2212")
+
+
+def _verdict_text(name: str, coefficient: dict, comparison: dict) -> str:
+    """The verdict in words; it comes only from the paired interval of the difference."""
+    difference = coefficient.get("difference") or {}
+    if difference.get("value") is None:
+        return f"{name}: no comparison. {difference.get('reason') or ''}".strip()
+    if comparison.get("too_few"):
+        return f"{name}: too few examples to judge."
+    ci = difference.get("ci95")
+    interval = f" (95% interval {_signed(ci[0])} to {_signed(ci[1])})" if ci else ""
+    change = _signed(difference["value"])
+    if coefficient.get("verdict") == "rose":
+        return f"{name} rose by {change}{interval}."
+    if coefficient.get("verdict") == "fell":
+        return f"{name} fell by {change}{interval}."
+    return f"{name}: no change that can be told apart from chance ({change}{interval})."
+
+
+def _before_after_blocks(result: dict) -> list[dict]:
+    """The paired before/after comparisons of a report, newest version first, ready to show.
+
+    Reports computed before the comparison was paired have no "before_after" key: nothing is shown."""
+    blocks = []
+    for comparison in reversed(result.get("before_after") or []):
+        rows = []
+        for key in COEFFICIENTS:
+            coefficient = (comparison.get("coefficients") or {}).get(key) or {}
+            name = COEFFICIENT_NAMES[key]
+            rows.append(
+                {
+                    "name": name,
+                    "cells": [coefficient.get("before") or {}, coefficient.get("after") or {}],
+                    "difference": coefficient.get("difference") or {},
+                    "verdict": coefficient.get("verdict"),
+                    "text": _verdict_text(name, coefficient, comparison),
+                }
+            )
+        blocks.append({**comparison, "rows": rows})
+    return blocks
 
 
 @require_GET
@@ -67,11 +104,7 @@ def agreement_dashboard(request, slug):
         "names": COEFFICIENT_NAMES,
         "is_manager": request.membership.role == Role.MANAGER,
         "open_disagreements": review_queue_count(project=project),
-        "relabel_scopes": [
-            ("disagreements", "The examples whose disagreements led to the change"),
-            ("older", "Every example labeled under an older version"),
-            ("sample", "A random sample of those"),
-        ],
+        "relabel_scopes": RelabelRequest.Scope.choices,
     }
     if result:
         history = report_history(project=project)
@@ -87,13 +120,20 @@ def agreement_dashboard(request, slug):
                     }
                     for row in result["by_guideline_version"]
                 ],  # fmt: skip
-                "history_rows": [{**row, "coefficients": _coefficient_rows(row)} for row in history],
+                "history_rows": [
+                    {
+                        **row,
+                        "as_of": datetime.fromisoformat(row["data_as_of"]) if row["data_as_of"] else None,
+                        "coefficients": _coefficient_rows(row),
+                    }
+                    for row in history
+                ],
                 "slices": result.get("slices"),
                 "slice_rows": [
                     {"value": row["value"], "n_items": row["n_items"], "coefficients": _coefficient_rows(row)}
                     for row in (result.get("slices") or {}).get("values", [])
                 ],
-                "before_after": _before_after_rows(result),
+                "before_after": _before_after_blocks(result),
                 "slice_outdated": bool(chosen) and chosen != result.get("slice_field"),
                 "matrix": kappa_matrix(result=result),
                 "chart_data": {

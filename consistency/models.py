@@ -263,6 +263,70 @@ class WorkedExample(models.Model):
         return f"worked example from resolution {self.resolution_id}"
 
 
+class RelabelRequest(models.Model):
+    """A manager sent examples back for relabeling: when, under which version, which examples and why.
+
+    The scope is the why, and it matters to the before/after comparison: "disagreements" picks
+    examples because their raters disagreed, so a second labeling of them looks better even when
+    nothing changed (regression to the mean); "older" and "sample" pick examples whatever their
+    labels were. Append-only history.
+    """
+
+    class Scope(models.TextChoices):
+        DISAGREEMENTS = "disagreements", "The examples whose disagreements led to the change"
+        OLDER = "older", "Every example labeled under an older version"
+        SAMPLE = "sample", "A random sample of those"
+
+    # Scopes whose choice of examples depended on the examples' labels.
+    OUTCOME_SELECTED = (Scope.DISAGREEMENTS,)
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="relabel_requests")
+    scope = models.CharField(max_length=16, choices=Scope.choices)
+    guideline_version = models.ForeignKey(
+        GuidelineVersion, on_delete=models.PROTECT, related_name="+", help_text="The version in force."
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sample_size = models.PositiveIntegerField(null=True, blank=True, help_text="Scope sample only.")
+    seed = models.BigIntegerField(null=True, blank=True, help_text="Of the random sample, to redraw it.")
+    n_examples = models.PositiveIntegerField(default=0, help_text="Examples sent back.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(scope__in=["disagreements", "older", "sample"]),
+                name="relabel_request_scope_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} relabel request {self.pk} ({self.scope}, {self.n_examples} examples)"
+
+
+class RelabeledExample(models.Model):
+    """One example a relabel request sent back.
+
+    `annotation_mark` is the highest annotation id when it was sent back (under the example's
+    lock): the example's annotations up to it were labeled before the request, those above it after.
+    That splits an example's labels into rounds, each started by the request that preceded it.
+    """
+
+    request = models.ForeignKey(RelabelRequest, on_delete=models.CASCADE, related_name="examples")
+    example = models.ForeignKey("projects.Example", on_delete=models.CASCADE, related_name="+")
+    annotation_mark = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["request", "example"], name="relabeled_example_once_per_request"),
+        ]
+
+    def __str__(self) -> str:
+        return f"example {self.example_id} in relabel request {self.request_id}"
+
+
 class DatasetRelease(models.Model):
     """An immutable snapshot of the project's clean labels, cut with a policy.
 

@@ -230,8 +230,12 @@ def _copy_items(release: DatasetRelease, rows: list[dict]) -> None:
 # Choosing the clean examples
 
 
-def _candidates(project: Project, policy: ReleasePolicy) -> tuple[list[dict], dict[int, Any]]:
-    """The rows of the release, sorted by external id, before splits; and the metadata strata."""
+def _candidates(
+    project: Project, policy: ReleasePolicy, *, dawid_skene_fit: dict | None = None
+) -> tuple[list[dict], dict[int, Any]]:
+    """The rows of the release, sorted by external id, before splits; and the metadata strata.
+    With Dawid-Skene in the policy, `dawid_skene_fit` receives whether it converged and in how
+    many iterations."""
     labels = dict(Label.objects.filter(project=project).values_list("id", "name"))
     votes = selectors.current_votes(project=project)
     rationales = selectors.gold_rationales(project=project) if policy.include_rationale else {}
@@ -280,7 +284,7 @@ def _candidates(project: Project, policy: ReleasePolicy) -> tuple[list[dict], di
         add(example_id, external_id, label_id, source, agreement, n_raters)
     if policy.use_dawid_skene:
         for example_id, external_id, label_id, agreement, n_raters in _dawid_skene_rows(
-            labels, votes, decided, policy.min_posterior
+            labels, votes, decided, policy.min_posterior, fit=dawid_skene_fit
         ):
             add(example_id, external_id, label_id, "dawid_skene", agreement, n_raters)
     rows.sort(key=lambda row: row["external_id"])
@@ -295,10 +299,11 @@ def _candidates(project: Project, policy: ReleasePolicy) -> tuple[list[dict], di
 
 
 def _dawid_skene_rows(
-    labels: dict[int, str], votes: dict, decided: set[int], min_posterior: float
+    labels: dict[int, str], votes: dict, decided: set[int], min_posterior: float, *, fit: dict | None = None
 ) -> Iterator:
     """Dawid-Skene over all current annotations; rows for undecided examples whose most probable
-    label has at least `min_posterior`. Agreement is the share of raters who chose that label."""
+    label has at least `min_posterior`. Agreement is the share of raters who chose that label.
+    `fit` (if given) receives whether the EM converged and its iteration count."""
     label_ids = sorted(labels)
     code = {lab: i for i, lab in enumerate(label_ids)}
     items, raters, codes = [], [], []
@@ -310,6 +315,8 @@ def _dawid_skene_rows(
     if not items:
         return
     result = dawid_skene(np.asarray(items), np.asarray(raters), np.asarray(codes), len(label_ids))
+    if fit is not None:
+        fit.update(converged=result.converged, n_iter=result.n_iter, max_iter=result.max_iter)
     for example_id, posterior, best in zip(result.items, result.posterior, result.map_label, strict=True):
         example_id = int(example_id)
         if example_id in decided or float(posterior[best]) < min_posterior:
@@ -327,7 +334,8 @@ def _dawid_skene_rows(
 def _build(release: DatasetRelease) -> None:
     project = release.project
     policy = ReleasePolicy.from_dict(release.policy)
-    rows, strata = _candidates(project, policy)
+    dawid_skene_fit: dict[str, Any] = {}
+    rows, strata = _candidates(project, policy, dawid_skene_fit=dawid_skene_fit)
     _progress(release, 30, f"Assigning splits to {len(rows)} examples")
     previous = selectors.release_splits(release=selectors.release_latest_ready(project=project))
     splits = splits_assign(
@@ -374,6 +382,7 @@ def _build(release: DatasetRelease) -> None:
                 label: {s: c.get(s, 0) for s in ("train", "dev", "test")}
                 for label, c in sorted(counts["label_split"].items())
             },
+            **({"dawid_skene": dawid_skene_fit} if dawid_skene_fit else {}),
         },
         sha256=sha256,
         jsonl_file=jsonl_name,

@@ -152,25 +152,39 @@ def agreement_report_compute(
     project_id: int,
     slice_field: str = "",
     requested_by: AbstractBaseUser | None = None,
-    gold: Mapping[int, int] | None = None,
+    gold: Mapping[int, tuple[int, int]] | None = None,
 ) -> AgreementReport:
-    """Create a report and compute it right here (the `agreement` command). Same contract as the task."""
+    """Compute a report right here (the `agreement` command). Same contract as the task.
+
+    A report waiting in the queue (a debounced refresh) is taken over and computed now, with the
+    same conditional claim as the task, so its delayed message later finds it done. Otherwise it
+    would run after this one under an older number, on the same data, and read as the latest.
+    """
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
         raise NotFound("Project not found.")
-    report = AgreementReport.objects.create(
-        project=project,
-        status=AgreementReport.Status.RUNNING,
-        trigger=AgreementReport.Trigger.COMMAND,
-        requested_by=requested_by,
-        slice_field=slice_field_clean(project=project, field=slice_field),
-        started_at=timezone.now(),
-        progress_text="Starting",
-    )
+    fields = {
+        "status": AgreementReport.Status.RUNNING,
+        "trigger": AgreementReport.Trigger.COMMAND,
+        "requested_by": requested_by,
+        "slice_field": slice_field_clean(project=project, field=slice_field),
+        "started_at": timezone.now(),
+        "progress_percent": 0,
+        "progress_text": "Starting",
+    }
+    queued = _queued_report(project.pk)
+    if queued is not None and (
+        AgreementReport.objects.filter(pk=queued.pk, status=AgreementReport.Status.QUEUED).update(**fields)
+    ):
+        report = AgreementReport.objects.select_related("project").get(pk=queued.pk)
+    else:
+        report = AgreementReport.objects.create(project=project, **fields)
     return _compute_into(report, gold=gold)
 
 
-def _compute_into(report: AgreementReport, *, gold: Mapping[int, int] | None = None) -> AgreementReport:
+def _compute_into(
+    report: AgreementReport, *, gold: Mapping[int, tuple[int, int]] | None = None
+) -> AgreementReport:
     def progress(percent: int, text: str) -> None:
         AgreementReport.objects.filter(pk=report.pk).update(
             progress_percent=percent, progress_text=text[:200]
@@ -190,7 +204,7 @@ def _compute_into(report: AgreementReport, *, gold: Mapping[int, int] | None = N
         # examples changed, because it ends up in a query.
         slice_field = slice_field_clean(project=report.project, field=report.slice_field)
         if gold is None:
-            # Human-level performance: each rater against the SME gold labels of current resolutions.
+            # Each rater's agreement with the SME on the disputed examples an SME decided.
             gold = gold_labels(project=report.project)
         result = agreement_compute(
             project=report.project, slice_field=slice_field, gold=gold, progress=progress

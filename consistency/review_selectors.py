@@ -184,17 +184,18 @@ def resolutions_current(*, project: Project) -> QuerySet[Resolution]:
     return Resolution.objects.filter(project=project, superseded_by__isnull=True)
 
 
-def gold_labels(*, project: Project) -> dict[int, int]:
-    """{example id: label id} from each example's current (newest) resolution with a gold label."""
-    gold: dict[int, int] = {}
+def gold_labels(*, project: Project) -> dict[int, tuple[int, int]]:
+    """{example id: (label id, the SME's user id)} from each example's current (newest) resolution
+    with a gold label. The SME is kept so that nobody's labels are scored against their own decision."""
+    gold: dict[int, tuple[int, int]] = {}
     rows = (
         resolutions_current(project=project)
         .order_by("created_at", "id")
-        .values_list("example_id", "verdict", "label_id")
+        .values_list("example_id", "verdict", "label_id", "sme_id")
     )
-    for example_id, verdict, label_id in rows:
+    for example_id, verdict, label_id, sme_id in rows:
         if verdict == Resolution.Verdict.GOLD:
-            gold[example_id] = label_id
+            gold[example_id] = (label_id, sme_id)
         else:
             gold.pop(example_id, None)  # a newer exclusion replaces an older gold label
     return gold

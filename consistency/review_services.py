@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from core.errors import ApplicationError, NotFound
@@ -18,7 +18,16 @@ from labeling.models import Annotation, Assignment
 from projects.models import Example, Label, Project
 
 from . import review
-from .models import ConsensusLabel, Disagreement, GuidelineDraft, GuidelineVersion, Resolution, WorkedExample
+from .models import (
+    ConsensusLabel,
+    Disagreement,
+    GuidelineDraft,
+    GuidelineVersion,
+    RelabeledExample,
+    RelabelRequest,
+    Resolution,
+    WorkedExample,
+)
 from .services import MAX_GUIDELINE_CHARS
 
 MAX_SLOTS = 25  # the assignment slot check constraint
@@ -389,20 +398,48 @@ def worked_example_add(
 # --------------------------------------------------------------------------------------------------
 # Relabeling
 
-RELABEL_DISAGREEMENTS = "disagreements"
-RELABEL_OLDER = "older"
-RELABEL_SAMPLE = "sample"
+RELABEL_DISAGREEMENTS = RelabelRequest.Scope.DISAGREEMENTS.value
+RELABEL_OLDER = RelabelRequest.Scope.OLDER.value
+RELABEL_SAMPLE = RelabelRequest.Scope.SAMPLE.value
 RELABEL_SCOPES = (RELABEL_DISAGREEMENTS, RELABEL_OLDER, RELABEL_SAMPLE)
 
 
 def _older_example_ids(project: Project, current: GuidelineVersion) -> list[int]:
-    return list(
+    """Every example labeled under an older version: its current labels are older than `current`,
+    or it was sent back for its disagreements under `current` and not since by a label-blind request.
+
+    The second group matters to the before/after comparison. Leaving out the examples sent back
+    for disagreeing would make "older" and "sample" pick the agreeing ones, chosen by their labels
+    as much as "disagreements" is: a fresh labeling of them would look worse for nothing.
+    """
+    older = Q(guideline_version__isnull=True) | Q(guideline_version__number__lt=current.number)
+    ids = set(
         Annotation.objects.filter(example__project=project, superseded_at__isnull=True)
-        .filter(Q(guideline_version__isnull=True) | Q(guideline_version__number__lt=current.number))
-        .order_by("example_id")
+        .filter(older)
+        .order_by()
         .values_list("example_id", flat=True)
         .distinct()
     )
+    sent_back = RelabeledExample.objects.filter(request__project=project, request__guideline_version=current)
+    chosen_by_labels = set(
+        sent_back.filter(request__scope__in=RelabelRequest.OUTCOME_SELECTED).values_list(
+            "example_id", flat=True
+        )
+    )
+    if chosen_by_labels:
+        chosen_by_labels -= set(
+            sent_back.exclude(request__scope__in=RelabelRequest.OUTCOME_SELECTED).values_list(
+                "example_id", flat=True
+            )
+        )
+        ids |= set(
+            Annotation.objects.filter(example_id__in=chosen_by_labels)
+            .filter(older)
+            .order_by()
+            .values_list("example_id", flat=True)
+            .distinct()
+        )
+    return sorted(ids)
 
 
 def _disagreement_example_ids(project: Project, current: GuidelineVersion) -> list[int]:
@@ -420,8 +457,12 @@ def relabel_request(
     """Send examples back for relabeling under the guideline in force; returns how many.
 
     Scopes: the examples whose disagreements led to the change (resolutions tagged guideline gap,
-    or resolved since the previous version), every example labeled under an older version, or a
-    random sample of `n` of those.
+    or resolved since the previous version), every example labeled under an older version (those
+    already sent back for their disagreements under this version included, see
+    `_older_example_ids`), or a random sample of `n` of those. The request is recorded with its
+    scope and its examples (`RelabelRequest`), so the before/after comparison knows which examples
+    were chosen because their raters disagreed. A sample without a seed gets a random one,
+    recorded to redraw it.
     """
     current = project.guideline_versions.order_by("-number").first()
     if current is None:
@@ -433,19 +474,38 @@ def relabel_request(
         if scope == RELABEL_SAMPLE:
             if not n or n < 1:
                 raise ApplicationError("Say how many examples to sample (at least one).")
+            if seed is None:
+                seed = random.SystemRandom().randrange(2**62)
             ids = sorted(random.Random(seed).sample(ids, min(n, len(ids))))
     else:
         raise ApplicationError("Choose which examples to send back.")
+    relabeling = RelabelRequest.objects.create(
+        project=project,
+        scope=scope,
+        guideline_version=current,
+        requested_by=user if user is not None and user.is_authenticated else None,
+        sample_size=n if scope == RELABEL_SAMPLE else None,
+        seed=seed if scope == RELABEL_SAMPLE else None,
+    )
+    sent = 0
     for start in range(0, len(ids), RELABEL_BATCH):
-        examples_relabel(project=project, example_ids=ids[start : start + RELABEL_BATCH])
+        sent += examples_relabel(
+            project=project, example_ids=ids[start : start + RELABEL_BATCH], relabeling=relabeling
+        )
+    RelabelRequest.objects.filter(pk=relabeling.pk).update(n_examples=sent)
     return len(ids)
 
 
 @transaction.atomic
-def examples_relabel(*, project: Project, example_ids: Iterable[int]) -> int:
+def examples_relabel(
+    *, project: Project, example_ids: Iterable[int], relabeling: RelabelRequest | None = None
+) -> int:
     """One batch, one transaction, under the examples' row locks (in id order, so two batches never
     deadlock): supersede their current annotations, reset counts, free every seat, and drop the
-    consensus and any open disagreement. Resolutions stay as history."""
+    consensus and any open disagreement. Resolutions stay as history. With a `relabeling` request,
+    each example is recorded in it with the highest annotation id at this point: labeling takes
+    the same row lock, so every annotation of these examples made before has an id up to it, every
+    later one a higher id."""
     locked = list(
         project.examples.select_for_update()
         .filter(pk__in=list(example_ids))
@@ -455,6 +515,11 @@ def examples_relabel(*, project: Project, example_ids: Iterable[int]) -> int:
     if not locked:
         return 0
     now = timezone.now()
+    if relabeling is not None:
+        mark = Annotation.objects.aggregate(mark=Max("id"))["mark"] or 0
+        RelabeledExample.objects.bulk_create(
+            RelabeledExample(request=relabeling, example_id=pk, annotation_mark=mark) for pk in locked
+        )
     Annotation.objects.filter(example_id__in=locked, superseded_at__isnull=True).update(
         superseded_at=now, updated_at=now
     )

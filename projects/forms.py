@@ -34,12 +34,14 @@ class ProjectSettingsForm(forms.ModelForm):
             "overlap",
             "lease_minutes",
             "labels_are_ordinal",
+            "kappa_weights",
             "majority_threshold",
             "accept_majority",
             "extra_raters_on_split",
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
         labels = {
+            "kappa_weights": "Weights of Cohen's kappa (ordinal labels)",
             "majority_threshold": "Majority threshold",
             "accept_majority": "Accept majorities without review",
             "extra_raters_on_split": "Extra raters on a split",
@@ -62,6 +64,7 @@ class ProjectSettingsForm(forms.ModelForm):
         # The review rules keep their current values when a form leaves them out.
         self.fields["majority_threshold"].required = False
         self.fields["extra_raters_on_split"].required = False
+        self.fields["kappa_weights"].required = False
         if self.instance and not self.is_bound:
             self.initial["visible_metadata"] = ", ".join(self.instance.visible_metadata or [])
 
@@ -72,6 +75,9 @@ class ProjectSettingsForm(forms.ModelForm):
         if not 0.5 < value <= 1.0:
             raise forms.ValidationError("Use a share above 0.5 and at most 1 (e.g. 0.66).")
         return value
+
+    def clean_kappa_weights(self) -> str:
+        return self.cleaned_data["kappa_weights"] or self.instance.kappa_weights
 
     def clean_extra_raters_on_split(self) -> int:
         value = self.cleaned_data["extra_raters_on_split"]

@@ -9,6 +9,13 @@ from core.models import TimeStampedModel
 RESERVED_SHORTCUT_KEYS = ("a", "s", "u", "n", "?")  # ambiguous, skip, undo, note, help
 
 
+class KappaWeights(models.TextChoices):
+    """Weights of Cohen's kappa on an ordinal scale of q labels, for labels i and j."""
+
+    QUADRATIC = "quadratic", "Quadratic: 1 - (i-j)²/(q-1)², near misses count almost as agreement"
+    LINEAR = "linear", "Linear: 1 - |i-j|/(q-1), each step away costs the same"
+
+
 class Project(TimeStampedModel):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
@@ -18,6 +25,12 @@ class Project(TimeStampedModel):
     )
     labels_are_ordinal = models.BooleanField(
         default=False, help_text="Labels are ordered (e.g. a severity scale): weighted statistics apply."
+    )
+    kappa_weights = models.CharField(
+        max_length=16,
+        choices=KappaWeights.choices,
+        default=KappaWeights.QUADRATIC,
+        help_text="For ordinal labels: how Cohen's kappa weighs a disagreement by its distance on the scale.",
     )
     lease_minutes = models.PositiveSmallIntegerField(
         default=30, help_text="How long a handed-out example is held for one labeler."
@@ -49,6 +62,9 @@ class Project(TimeStampedModel):
             ),
             models.CheckConstraint(
                 condition=Q(extra_raters_on_split__lte=10), name="project_extra_raters_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(kappa_weights__in=["linear", "quadratic"]), name="project_kappa_weights_valid"
             ),
         ]
 

@@ -81,7 +81,8 @@
     draw("chart-history", {
       type: "line",
       data: {
-        labels: data.history.map((row) => `#${row.id} ${(row.finished_at || "").slice(0, 10)}`),
+        // In the order of the data each report read (the server sends them so), labelled by that time.
+        labels: data.history.map((row) => `#${row.id} ${(row.data_as_of || "").slice(0, 16).replace("T", " ")}`),
         datasets: coefficientDatasets(data, data.history).map((d) => ({ ...d, spanGaps: true })),
       },
       options: { scales: scaleOptions },

@@ -18,6 +18,7 @@ PROJECT_EDITABLE_FIELDS = (
     "overlap",
     "lease_minutes",
     "labels_are_ordinal",
+    "kappa_weights",
     "visible_metadata",
     "majority_threshold",
     "accept_majority",

@@ -62,6 +62,7 @@ def test_report_json_has_every_key_with_names_not_codes(rated_project):
     assert result["n_raters"] == 4
     assert result["n_annotations"] == 24
     assert report.n_annotations == 24
+    assert (result["ordinal"], result["kappa_weights"]) == (False, None)
     for name in COEFFICIENTS:
         assert_estimate(result[name])
     assert result["percent_agreement"]["value"] == pytest.approx((0.5 + 1 + 0.5 + 0.5 + 0.5 + 1) / 6)
@@ -77,7 +78,14 @@ def test_report_json_has_every_key_with_names_not_codes(rated_project):
 
     assert [row["label"] for row in result["per_label"]] == ["billing", "bug", "feature", "other"]
     assert [row["rater"] for row in result["per_rater"]] == ["alice", "bob", "carol", "dave"]
-    assert {"mean_kappa", "loo_agreement", "gold_accuracy"} <= set(result["per_rater"][0])
+    assert {"mean_kappa", "loo_agreement", "agreement_with_sme_on_disputed"} <= set(result["per_rater"][0])
+    assert not {"gold_accuracy", "n_gold", "gold_accuracy_per_label"} & set(result["per_rater"][0])
+    assert set(result["per_rater"][0]["agreement_with_sme_on_disputed"]) == {
+        "value",
+        "ci95",
+        "n",
+        "per_label",
+    }
     confused = {(row["label_a"], row["label_b"]) for row in result["label_confusion"]}
     assert ("billing", "bug") in confused
     assert isinstance(result["diagnostics"], list)
@@ -90,6 +98,19 @@ def test_report_json_has_every_key_with_names_not_codes(rated_project):
     for row in versions:
         for name in COEFFICIENTS:
             assert_estimate(row[name])
+
+    # No example was labeled under both versions: the comparison says so instead of guessing.
+    (comparison,) = result["before_after"]
+    assert {k: comparison[k] for k in ("before", "after", "n_paired", "n_left_out_outcome_selected")} == {
+        "before": 1, "after": 2, "n_paired": 0, "n_left_out_outcome_selected": 0,
+    }  # fmt: skip
+    assert comparison["too_few"] is True
+    assert comparison["min_paired"] == 30
+    assert set(comparison["coefficients"]) == set(COEFFICIENTS)
+    for coefficient in comparison["coefficients"].values():
+        assert set(coefficient) == {"before", "after", "difference", "verdict"}
+        assert set(coefficient["difference"]) == {"value", "ci95", "reason"}
+        assert coefficient["verdict"] == "not_distinguishable"
 
     slices = result["slices"]
     assert slices["field"] == "channel"
@@ -135,6 +156,7 @@ def test_cli_without_json_prints_a_table(rated_project):
     text = out.getvalue()
     assert "fleiss kappa" in text
     assert "24 annotations" in text
+    assert "v1 -> v2: no example labeled under both versions to compare" in text
 
 
 def test_cli_rejects_an_unknown_slice_field_and_project(rated_project):

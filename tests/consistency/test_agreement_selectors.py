@@ -84,12 +84,22 @@ def test_computed_result_names_raters_and_labels(project, data):
     assert matrix["rows"][0]["cells"] == [None, None]  # one shared example: no kappa
 
 
-def test_gold_labels_give_accuracy_per_rater(project, data):
+def test_gold_labels_give_agreement_with_the_sme_per_rater(project, data):
     e1, e2, _ = data["e"]
     labels = data["labels"]
     result = agreement_compute(project=project, gold={e1.pk: labels[0].pk, e2.pk: labels[2].pk}, n_boot=0)
-    accuracy = {row["rater"]: (row["gold_accuracy"], row["n_gold"]) for row in result["per_rater"]}
-    assert accuracy == {"alice": (0.5, 2), "bob": (0.0, 1)}
+    rows = {row["rater"]: row["agreement_with_sme_on_disputed"] for row in result["per_rater"]}
+    assert {rater: (row["value"], row["n"]) for rater, row in rows.items()} == {
+        "alice": (0.5, 2), "bob": (0.0, 1),
+    }  # fmt: skip
+    assert rows["alice"]["per_label"][0]["label"] in {"billing", "feature"}  # names, not codes
+    # With the SME known, the SME's own labels are not scored: alice resolved e1 herself.
+    result = agreement_compute(
+        project=project, gold={e1.pk: (labels[0].pk, data["alice"].pk), e2.pk: labels[2].pk}, n_boot=0
+    )
+    rows = {row["rater"]: row["agreement_with_sme_on_disputed"] for row in result["per_rater"]}
+    assert (rows["alice"]["value"], rows["alice"]["n"]) == (0.0, 1)
+    assert (rows["bob"]["value"], rows["bob"]["n"]) == (0.0, 1)
 
 
 def test_a_single_guideline_version_row_equals_the_overall_figures(project):

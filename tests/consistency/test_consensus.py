@@ -58,3 +58,16 @@ def test_dawid_skene_handles_empty_and_unanimous_input():
     unanimous = stats.dawid_skene(np.repeat(np.arange(4), 2), np.tile([0, 1], 4), np.ones(8, int), 3)
     assert unanimous.map_label.tolist() == [1, 1, 1, 1]
     assert np.isfinite(unanimous.log_likelihood)
+
+
+def test_dawid_skene_says_when_it_stopped_before_converging():
+    items, raters, labels, _ = simulate(
+        3, n_items=300, accuracies=[0.9, 0.7, 0.6, 0.55, 0.5], n_labels=3, per_item=3
+    )
+    # At the default limit EM is still moving on data like this (it settles after some 150-800
+    # iterations): the result says so instead of passing the labels off as settled.
+    default = stats.dawid_skene(items, raters, labels, 3)
+    assert (default.converged, default.n_iter, default.max_iter) == (False, 100, 100)
+    settled = stats.dawid_skene(items, raters, labels, 3, max_iter=5000)
+    assert settled.converged is True
+    assert 100 < settled.n_iter < 5000

@@ -228,3 +228,26 @@ def test_compare_with_one_release_says_a_second_is_needed(manager_client, projec
     page = manager_client.get(reverse("consistency:release_diff", args=[project.slug])).content.decode()
     assert "Comparing needs two ready releases" in page
     assert 'id="release-diff"' not in page
+
+
+def test_the_release_page_says_when_dawid_skene_did_not_converge(manager_client, project, manager):
+    from tests.factories import AnnotationFactory, UserFactory
+
+    # One rater says billing twice; all three say other once: EM creeps on this and hits its limit.
+    raters = [UserFactory(username=f"ds{i}") for i in range(3)]
+    labels = {label.name: label for label in project.labels.all()}
+    for n, (name, who) in enumerate([("billing", raters[:1]), ("billing", raters[:1]), ("other", raters)]):
+        example = ExampleFactory(project=project, external_id=f"open{n}")
+        for rater in who:
+            AnnotationFactory(example=example, rater=rater, label=labels[name])
+    release = release_build(project=project, user=manager, tag="ds", policy={"use_dawid_skene": True})
+    release.refresh_from_db()
+    assert release.counts["dawid_skene"] == {"converged": False, "n_iter": 100, "max_iter": 100}
+    url = reverse("consistency:release_detail", args=[project.slug, release.tag])
+    assert (
+        "<strong>did not converge</strong> within 100 iterations" in manager_client.get(url).content.decode()
+    )
+    plain = release_build(project=project, user=manager, tag="plain")
+    plain.refresh_from_db()
+    assert "dawid_skene" not in plain.counts
+    assert 'id="dawid-skene-fit"' not in manager_client.get(url.replace("/ds/", "/plain/")).content.decode()

@@ -1,5 +1,5 @@
 """Resolving and revising disagreements, worked examples in the draft, relabeling after a new
-guideline version, and the gold labels feeding per-rater accuracy in the agreement JSON."""
+guideline version, and the SME labels feeding each rater's agreement with the SME in the agreement JSON."""
 
 import uuid
 
@@ -7,7 +7,14 @@ import pytest
 
 from consistency import review_services as services
 from consistency.agreement import agreement_compute
-from consistency.models import ConsensusLabel, Disagreement, GuidelineDraft, Resolution, WorkedExample
+from consistency.models import (
+    ConsensusLabel,
+    Disagreement,
+    GuidelineDraft,
+    RelabelRequest,
+    Resolution,
+    WorkedExample,
+)
 from consistency.review_selectors import gold_labels, guideline_section
 from consistency.services import guideline_draft_save, guideline_publish
 from core.errors import ApplicationError
@@ -118,7 +125,7 @@ def test_a_revision_supersedes_and_keeps_history(project, raters, sme, manager):
         services.resolution_revise(
             project=project, user=sme, resolution_id=first.pk, verdict="excluded", rationale="Both."
         )
-    assert gold_labels(project=project) == {example.pk: project.labels.get(name="billing").pk}
+    assert gold_labels(project=project) == {example.pk: (project.labels.get(name="billing").pk, manager.pk)}
 
 
 def test_worked_example_is_appended_to_the_draft_under_its_heading(project, raters, sme):
@@ -306,23 +313,34 @@ def test_relabel_disagreements_scope_takes_the_resolved_cases(project, raters, m
     assert example.annotation_count == 0
     # Resolutions stay as history.
     assert Resolution.objects.filter(example=example).count() == 1
-    assert services.relabel_request(project=project, user=manager, scope="sample", n=5, seed=1) == 0
+    # Each request is recorded with its scope and its examples.
+    request = RelabelRequest.objects.get()
+    assert (request.scope, request.n_examples, request.guideline_version.number) == ("disagreements", 1, 2)
+    assert list(request.examples.values_list("example_id", flat=True)) == [example.pk]
+    # A sample draws from every example labeled under an older version, those sent back for their
+    # disagreements included (else it would pick the agreeing ones); once drawn, it is not again.
+    assert services.relabel_request(project=project, user=manager, scope="sample", n=5, seed=1) == 1
+    sample = RelabelRequest.objects.get(scope="sample")
+    assert (sample.sample_size, sample.seed, sample.n_examples) == (5, 1, 1)
+    assert services.relabel_request(project=project, user=manager, scope="older") == 0
 
 
-def test_per_rater_accuracy_against_gold_in_the_agreement_json(project, raters, sme):
+def test_agreement_with_the_sme_on_disputed_examples_in_the_agreement_json(project, raters, sme):
     example = split_example(project, raters, names=("billing", "bug", "billing"))
     services.review_resolve(
         project=project, user=sme, disagreement_id=Disagreement.objects.get(example=example).pk,
         verdict="gold", label_id=project.labels.get(name="billing").pk,
     )  # fmt: skip
     result = agreement_compute(project=project, gold=gold_labels(project=project), n_boot=50)
-    rows = {row["rater"]: row for row in result["per_rater"]}
-    assert rows["rater0"]["gold_accuracy"] == 1.0
-    assert rows["rater1"]["gold_accuracy"] == 0.0
-    assert rows["rater1"]["gold_accuracy_per_label"] == [{"label": "billing", "n_gold": 1, "accuracy": 0.0}]
+    rows = {row["rater"]: row["agreement_with_sme_on_disputed"] for row in result["per_rater"]}
+    assert (rows["rater0"]["value"], rows["rater0"]["n"]) == (1.0, 1)
+    assert rows["rater1"]["value"] == 0.0
+    assert rows["rater1"]["per_label"] == [
+        {"label": "billing", "value": 0.0, "ci95": [0.0, pytest.approx(0.7935, abs=1e-4)], "n": 1}
+    ]
 
 
-def test_agreement_reports_take_gold_from_current_resolutions(project, raters, sme):
+def test_agreement_reports_take_the_sme_labels_from_current_resolutions(project, raters, sme):
     from consistency.report_services import agreement_report_compute
 
     example = split_example(project, raters, names=("billing", "bug", "billing"))
@@ -331,6 +349,23 @@ def test_agreement_reports_take_gold_from_current_resolutions(project, raters, s
         verdict="gold", label_id=project.labels.get(name="bug").pk,
     )  # fmt: skip
     report = agreement_report_compute(project_id=project.pk)
-    rows = {row["rater"]: row for row in report.result["per_rater"]}
-    assert rows["rater1"]["gold_accuracy"] == 1.0
-    assert rows["rater0"]["gold_accuracy_per_label"] == [{"label": "bug", "n_gold": 1, "accuracy": 0.0}]
+    rows = {row["rater"]: row["agreement_with_sme_on_disputed"] for row in report.result["per_rater"]}
+    assert rows["rater1"]["value"] == 1.0
+    assert [(c["label"], c["n"], c["value"]) for c in rows["rater0"]["per_label"]] == [("bug", 1, 0.0)]
+
+
+def test_an_smes_own_labels_are_never_scored_against_their_own_resolution(project, raters, manager):
+    """Rater 0 later became the project's SME and resolved the example they had labeled."""
+    from consistency.report_services import agreement_report_compute
+
+    example = split_example(project, raters, names=("billing", "bug", "billing"))
+    services.review_resolve(
+        project=project, user=raters[0], disagreement_id=Disagreement.objects.get(example=example).pk,
+        verdict="gold", label_id=project.labels.get(name="billing").pk,
+    )  # fmt: skip
+    rows = {
+        row["rater"]: row["agreement_with_sme_on_disputed"]
+        for row in agreement_report_compute(project_id=project.pk).result["per_rater"]
+    }
+    assert rows["rater0"] == {"value": None, "ci95": None, "n": 0, "per_label": []}
+    assert (rows["rater2"]["value"], rows["rater2"]["n"]) == (1.0, 1)

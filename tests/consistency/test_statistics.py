@@ -13,6 +13,7 @@ from irrCAC.raw import CAC
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters, cohens_kappa
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
+from statsmodels.stats.proportion import proportion_confint
 
 from consistency import statistics as stats
 
@@ -103,11 +104,14 @@ def test_gwet_ac1_and_its_interval_equal_irrcac(design):
 
 
 @HYPOTHESIS
-@given(designs, st.booleans())
-def test_cohen_kappa_pairs_equal_sklearn_and_statsmodels_standard_error(design, ordinal):
+@given(designs, st.sampled_from([None, "linear", "quadratic"]))
+def test_cohen_kappa_pairs_equal_sklearn_and_statsmodels_standard_error(design, weights):
     seed, n_items, n_raters, n_labels = design
     mat = random_matrix(seed, n_items, n_raters, n_labels, p_missing=0.3)
-    pairs = stats.cohen_kappa_pairs(*long_form(mat), n_labels, ordinal=ordinal)
+    ordinal = weights is not None
+    pairs = stats.cohen_kappa_pairs(
+        *long_form(mat), n_labels, ordinal=ordinal, weights=weights or "quadratic"
+    )
     seen = set()
     for pair in pairs:
         a, b = pair.rater_a, pair.rater_b
@@ -119,15 +123,13 @@ def test_cohen_kappa_pairs_equal_sklearn_and_statsmodels_standard_error(design, 
         if pair.estimate.value is None:
             assert len(np.unique(np.r_[y1, y2])) == 1 or pair.estimate.reason
             continue
-        expected = cohen_kappa_score(
-            y1, y2, labels=list(range(n_labels)), weights="quadratic" if ordinal else None
-        )
+        expected = cohen_kappa_score(y1, y2, labels=list(range(n_labels)), weights=weights)
         np.testing.assert_allclose(pair.estimate.value, expected, rtol=1e-9, atol=1e-12)
         table = np.zeros((n_labels, n_labels))
         np.add.at(table, (y1, y2), 1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # statsmodels' own H0 z-test divides by zero on perfect tables
-            ref = cohens_kappa(table, wt="quadratic" if ordinal else None)
+            ref = cohens_kappa(table, wt=weights)
         # statsmodels returns NaN when rounding makes the variance a hair below zero; we clip to 0.
         half_width = 1.959963984540054 * np.sqrt(max(ref.var_kappa, 0.0))
         lo, hi = np.clip([expected - half_width, expected + half_width], -1, 1)
@@ -390,7 +392,7 @@ def test_bootstrap_paths_agree_when_memory_chunks_are_small(monkeypatch):
 # Per rater, per label, confusion, diagnostics
 
 
-def test_per_rater_leave_one_out_majority_and_gold():
+def test_per_rater_leave_one_out_majority_and_agreement_with_the_sme():
     # item 0: a,b,c say 0,0,1 -> c disagrees with others' majority (0); a,b: others tie (0 vs 1) -> excluded.
     # item 1: all say 2. item 2: a,b say 1,1 (c absent).
     items = np.array([0, 0, 0, 1, 1, 1, 2, 2])
@@ -403,15 +405,48 @@ def test_per_rater_leave_one_out_majority_and_gold():
     assert rows[2]["n_loo_items"] == 2
     assert rows[0]["loo_agreement"] == 1.0
     assert rows[0]["n_loo_items"] == 2
-    assert rows[2]["gold_accuracy"] == 1.0
-    assert rows[2]["n_gold"] == 2
-    assert rows[0]["gold_accuracy"] == 0.5
+    sme = {code: row["agreement_with_sme_on_disputed"] for code, row in rows.items()}
+    assert (sme[2]["value"], sme[2]["n"]) == (1.0, 2)
+    assert (sme[0]["value"], sme[0]["n"]) == (0.5, 2)
+    assert sme[0]["per_label"] == [
+        {"label": 1, "value": 0.0, "ci95": sme[0]["per_label"][0]["ci95"], "n": 1},
+        {"label": 2, "value": 1.0, "ci95": sme[0]["per_label"][1]["ci95"], "n": 1},
+    ]
     no_gold = stats.per_rater(items, raters, labels, 3)
-    assert all(r["gold_accuracy"] is None for r in no_gold)
+    assert all(r["agreement_with_sme_on_disputed"] == {"value": None, "ci95": None, "n": 0, "per_label": []}
+               for r in no_gold)  # fmt: skip
+
+    def values(result):
+        return [r["agreement_with_sme_on_disputed"]["value"] for r in result]
+
     named = stats.per_rater(items.astype(str), raters, labels, 3, gold={"0": 1, "1": 2})
-    assert [r["gold_accuracy"] for r in named] == [rows[k]["gold_accuracy"] for k in (0, 1, 2)]
+    assert values(named) == [sme[k]["value"] for k in (0, 1, 2)]
     as_arrays = stats.per_rater(items, raters, labels, 3, gold=(np.array([1, 0]), np.array([2, 1])))
-    assert [r["gold_accuracy"] for r in as_arrays] == [rows[k]["gold_accuracy"] for k in (0, 1, 2)]
+    assert values(as_arrays) == [sme[k]["value"] for k in (0, 1, 2)]
+
+
+def test_agreement_with_the_sme_never_scores_a_rater_against_their_own_resolution():
+    # Rater 0 resolved item 0 (label 1) and rater 2 item 1 (label 2); each rated the item too.
+    items = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    raters = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    labels = np.array([1, 0, 1, 2, 2, 2, 1, 1])
+    gold = {0: (1, 0), 1: (2, 2)}
+    rows = {
+        r["rater"]: r["agreement_with_sme_on_disputed"]
+        for r in stats.per_rater(items, raters, labels, 3, gold=gold)
+    }
+    assert (rows[0]["value"], rows[0]["n"]) == (1.0, 1)  # item 1 only, not their own item 0
+    assert (rows[1]["value"], rows[1]["n"]) == (0.5, 2)
+    assert (rows[2]["value"], rows[2]["n"]) == (1.0, 1)  # item 0 only
+    as_arrays = stats.per_rater(items, raters, labels, 3, gold=([0, 1], [1, 2], [0, 2]))
+    assert [r["agreement_with_sme_on_disputed"] for r in as_arrays] == [rows[k] for k in (0, 1, 2)]
+
+
+@pytest.mark.parametrize(("successes", "n"), [(0, 1), (1, 1), (3, 10), (17, 20), (0, 40), (123, 456)])
+def test_wilson_interval_equals_statsmodels(successes, n):
+    expected = proportion_confint(successes, n, alpha=0.05, method="wilson")
+    np.testing.assert_allclose(stats.wilson_interval(successes, n), expected, rtol=1e-12, atol=1e-12)
+    assert np.isnan(stats.wilson_interval(0, 0)).all()
 
 
 def test_label_confusion_counts_split_rater_pairs_most_confused_first():
@@ -446,6 +481,63 @@ def test_diagnostics_flag_kappa_paradox_few_items_and_an_outlier_rater():
     assert len(paradox_rows) == 1
     assert paradox_rows[0]["label"] == 0
     assert "few_items" not in {d["code"] for d in diag}
+
+
+def sparse_study(seed, *, n_items=600, n_raters=50, n_bad=6, k=3, q=4, good=(0.75, 0.95)):
+    """k of 50 raters per item, drawn with uneven workloads (about 36 labels each, some far fewer);
+    good raters give the true label 75-95% of the time, the `n_bad` bad ones 25-45%, else guess."""
+    rng = np.random.default_rng(seed)
+    truth = rng.choice(q, n_items, p=[0.4, 0.3, 0.2, 0.1])
+    workload = rng.dirichlet(np.full(n_raters, 5.0))
+    bad = rng.choice(n_raters, n_bad, replace=False)
+    accuracy = rng.uniform(*good, n_raters)
+    accuracy[bad] = rng.uniform(0.25, 0.45, n_bad)
+    raters = np.concatenate([rng.choice(n_raters, k, replace=False, p=workload) for _ in range(n_items)])
+    items = np.repeat(np.arange(n_items), k)
+    right = rng.random(len(items)) < accuracy[raters]
+    labels = np.where(right, truth[items], rng.integers(0, q, len(items)))
+    return (items, raters, labels, q), set(bad.tolist())
+
+
+def outliers(args):
+    return {d["rater"]: d for d in stats.diagnostics(*args, n_boot=0) if d["code"] == "outlier_rater"}
+
+
+def test_outlying_raters_among_fifty_with_sparse_overlap_are_the_bad_ones():
+    found = missed = wrong = 0
+    missed_with_evidence = with_evidence = 0
+    for seed in range(20):
+        args, bad = sparse_study(seed)
+        flagged = outliers(args)
+        found += len(bad & set(flagged))
+        missed += len(bad - set(flagged))
+        wrong += len(set(flagged) - bad)
+        evidence = {r["rater"]: r["n_loo_items"] for r in stats.per_rater(*args)}
+        with_evidence += sum(evidence[r] >= 30 for r in bad)
+        missed_with_evidence += sum(evidence[r] >= 30 for r in bad - set(flagged))
+        for diagnostic in flagged.values():
+            low, high = diagnostic["ci95"]
+            assert high < diagnostic["rest"]  # the interval supports the flag
+            assert f"of {diagnostic['n']} examples" in diagnostic["message"]
+    assert wrong <= 3  # of 880 good raters in 20 studies (measured: 2)
+    assert found / (found + missed) >= 0.7  # measured: 77%
+    # The misses are bad raters with few labels, whose intervals are wide: with 30 or more, almost none.
+    assert missed_with_evidence <= 0.1 * with_evidence
+
+
+def test_fifty_equally_good_raters_are_left_alone():
+    studies = [sparse_study(seed, n_bad=0, good=(0.85, 0.85))[0] for seed in range(40)]
+    assert sum(bool(outliers(args)) for args in studies) <= 2  # at most 5% of studies, by design
+
+
+def test_the_kappa_paradox_warning_never_fires_on_a_unanimous_set():
+    items, raters = np.repeat(np.arange(200), 3), np.tile(np.arange(3), 200)
+    one_label = np.zeros(600, dtype=int)
+    skewed = np.repeat((np.arange(200) < 10).astype(int), 3)  # 95% label 0, every item unanimous
+    for labels in (one_label, skewed):
+        codes = {d["code"] for d in stats.diagnostics(items, raters, labels, 2, n_boot=50)}
+        assert "kappa_paradox" not in codes
+        assert "outlier_rater" not in codes
 
 
 def test_diagnostics_are_empty_for_a_healthy_study():
@@ -486,6 +578,29 @@ def test_per_rater_and_label_confusion_equal_a_plain_loop(design):
         assert row["n_loo_items"] == n_def
         assert row["loo_agreement"] == (n_match / n_def if n_def else None)
         assert row["n_annotations"] == (mat[:, row["rater"]] >= 0).sum()
+
+
+def test_linear_and_quadratic_weights_differ_and_the_summary_says_which():
+    # Raters one step apart on a five-point scale: quadratic weights forgive that more than linear ones.
+    items, raters = np.repeat(np.arange(40), 2), np.tile([0, 1], 40)
+    first = np.arange(40) % 5
+    labels = np.column_stack([first, np.clip(first + (np.arange(40) % 2), 0, 4)]).ravel()
+    linear = stats.agreement_summary(items, raters, labels, 5, ordinal=True, weights="linear", n_boot=0)
+    quadratic = stats.agreement_summary(items, raters, labels, 5, ordinal=True, n_boot=0)
+    nominal = stats.agreement_summary(items, raters, labels, 5, n_boot=0)
+    assert (linear["kappa_weights"], quadratic["kappa_weights"], nominal["kappa_weights"]) == (
+        "linear", "quadratic", None,
+    )  # fmt: skip
+    a, b = labels[::2], labels[1::2]
+    assert linear["cohen_kappa"][0]["value"] == pytest.approx(cohen_kappa_score(a, b, weights="linear"))
+    assert quadratic["cohen_kappa"][0]["value"] == pytest.approx(cohen_kappa_score(a, b, weights="quadratic"))
+    assert (
+        quadratic["cohen_kappa"][0]["value"]
+        > linear["cohen_kappa"][0]["value"]
+        > nominal["cohen_kappa"][0]["value"]
+    )
+    with pytest.raises(ValueError, match="weights"):
+        stats.cohen_kappa_pairs(items, raters, labels, 5, ordinal=True, weights="cubic")
 
 
 def test_cohen_pairs_use_the_sparse_path_for_many_raters_with_the_same_result(monkeypatch):

@@ -61,6 +61,37 @@ def _table(result: dict) -> str:
         ci = estimate["ci95"]
         interval = f"[{_number(ci[0])}, {_number(ci[1])}]" if ci else (estimate["reason"] or "")
         lines.append(f"{name.replace('_', ' '):<20} {_number(estimate['value']):>7}  {interval}")
+    for comparison in result.get("before_after") or []:
+        lines += ["", _comparison_heading(comparison)]
+        if not comparison["n_paired"]:
+            continue
+        for name in COEFFICIENTS:
+            coefficient = comparison["coefficients"][name]
+            difference = coefficient["difference"]
+            ci = difference["ci95"]
+            interval = f" [{_number(ci[0])}, {_number(ci[1])}]" if ci else ""
+            verdict = (
+                "too few to judge" if comparison["too_few"] else coefficient["verdict"].replace("_", " ")
+            )
+            lines.append(
+                f"  {name.replace('_', ' '):<20} {_number(coefficient['before']['value'])} -> "
+                f"{_number(coefficient['after']['value'])}, change {_number(difference['value'])}{interval}: "
+                f"{verdict}"
+            )
     for diagnostic in result["diagnostics"]:
         lines.append(f"! {diagnostic['message']}")
     return "\n".join(lines)
+
+
+def _comparison_heading(comparison: dict) -> str:
+    versions = f"v{comparison['before']} -> v{comparison['after']}"
+    if comparison["n_paired"]:
+        heading = f"{versions} on the same {comparison['n_paired']} examples (paired bootstrap)"
+    else:
+        heading = f"{versions}: no example labeled under both versions to compare"
+    if comparison["n_left_out_outcome_selected"]:
+        heading += (
+            f"; {comparison['n_left_out_outcome_selected']} left out, sent back because their raters "
+            "disagreed"
+        )
+    return heading
