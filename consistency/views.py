@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from projects.access import project_role_required
 
-from .guideline_diff import diff_html, diff_stats
+from .guideline_diff import diff_guideline_text
 from .selectors import BANNER_SESSION_KEY, guideline_in_force
 
 
@@ -55,13 +55,14 @@ def guideline_diff(request, slug):
     if a not in versions or b not in versions:
         raise Http404("No such guideline version.")
     old, new = versions[a], versions[b]
+    diff = diff_guideline_text(old.body, new.body)
     context = {
         "project": project,
         "numbers": numbers,
         "old": old,
         "new": new,
-        "diff": diff_html(old.body, new.body),
-        "stats": diff_stats(old.body, new.body),
+        "diff": diff.html,
+        "stats": diff.stats,
     }
     return render(request, "consistency/guideline_diff.html", context)
 

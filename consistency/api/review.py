@@ -6,7 +6,7 @@ from rest_framework import exceptions, generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from consistency.guideline_diff import diff_html, diff_stats
+from consistency.guideline_diff import diff_guideline_text
 from consistency.models import Disagreement, Resolution
 from consistency.review_services import ResolutionConflict, review_resolve
 from core.api import (
@@ -122,10 +122,6 @@ class GuidelineVersionDiffApi(ProjectScopedMixin, APIView):
         query = query_params_validate(GuidelineDiffQuerySerializer, request)
         old = guideline_version_get_api(project=request.project, number=query["a"])
         new = guideline_version_get_api(project=request.project, number=query["b"])
-        data = {
-            "a": old.number,
-            "b": new.number,
-            "html": str(diff_html(old.body, new.body)),
-            "stats": diff_stats(old.body, new.body),
-        }
+        diff = diff_guideline_text(old.body, new.body)
+        data = {"a": old.number, "b": new.number, "html": str(diff.html), "stats": diff.stats}
         return Response(GuidelineDiffSerializer(data).data)
