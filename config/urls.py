@@ -2,10 +2,11 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
+from core.api import api_not_found
 from core.api_docs import ApiDocsView
 from core.api_tokens import api_token_revoke_view, api_tokens
 
@@ -22,4 +23,6 @@ urlpatterns = [
     path("projects/", include("projects.urls")),
     path("projects/<slug:slug>/", include("labeling.urls")),
     path("projects/<slug:slug>/", include("consistency.urls")),
+    # Last: whatever else starts with api/ is a JSON 404, never Django's HTML page.
+    re_path(r"^api/", api_not_found),
 ]
