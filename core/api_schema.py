@@ -16,6 +16,14 @@ ERROR_RESPONSES = {
     "401": ("Not authenticated: send a token (`Authorization: Bearer ...`) or a session cookie.", True),
     "403": ("You are a member of the project, but your role does not allow this.", True),
     "404": ("Not found (or not a project you are a member of), or no such page.", True),
+    "429": ("Too many requests: wait the seconds in Retry-After (see the README's rate limits).", True),
+}
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before the next request.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0},
+    }
 }
 
 
@@ -41,11 +49,8 @@ def add_error_responses(result, generator, request, public):
                 if code == "403" and not path.startswith("/api/v1/projects/{slug}/"):
                     continue
                 schema = {"$ref": "#/components/schemas/" + ("Error" if detail_only else "ValidationError")}
-                responses.setdefault(
-                    code,
-                    {
-                        "description": description,
-                        "content": {"application/json": {"schema": schema}},
-                    },
-                )
+                response = {"description": description, "content": {"application/json": {"schema": schema}}}
+                if code == "429":
+                    response["headers"] = RETRY_AFTER
+                responses.setdefault(code, response)
     return result

@@ -122,6 +122,7 @@ class ReleaseListCreateApi(ProjectScopedMixin, generics.GenericAPIView):
 
     project_roles = REVIEWERS
     serializer_class = ReleaseSerializer
+    throttle_scope = "releases"  # each release is a background build: the strictest write rate
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

@@ -122,6 +122,7 @@ class ExampleImportApi(ProjectScopedMixin, APIView):
 
     project_roles = MANAGERS
     parser_classes = [MultiPartParser]
+    throttle_scope = "imports"  # each upload is a background job: the strictest write rate
 
     @extend_schema(
         request={"multipart/form-data": ImportRequestSerializer},

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from consistency.models import ConsensusLabel, Disagreement
 from consistency.review_services import examples_relabel, resolution_revise
-from tests.factories import PASSWORD, AnnotationFactory, ExampleFactory, GuidelineVersionFactory
+from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory
 
 from .conftest import OTHER_MARKER, token_client
 
@@ -255,7 +255,7 @@ def test_who_may_read_and_resolve(api_data, api_disagreements, api_clients):
 
 def test_session_posts_need_the_csrf_token(api_data, api_disagreements, sme):
     browser = Client(enforce_csrf_checks=True)
-    assert browser.login(username=sme.username, password=PASSWORD)
+    browser.force_login(sme)
     url = resolve_url(api_disagreements.open.pk)
     response = browser.post(url, {"verdict": "exclude"}, content_type="application/json")
     assert response.status_code == 403
