@@ -153,6 +153,12 @@ CONCORD_IMPORT_MAX_TEXT_CHARS = env_int("CONCORD_IMPORT_MAX_TEXT_CHARS", 20_000)
 CONCORD_IMPORT_MAX_ID_CHARS = 255
 CONCORD_IMPORT_MAX_METADATA_CHARS = env_int("CONCORD_IMPORT_MAX_METADATA_CHARS", 10_000)
 
+# Who may create projects: "staff", "managers" (staff and whoever manages a project already) or
+# "everyone" signed in. Adding people to a project needs staff rights whatever this says.
+CONCORD_PROJECT_CREATORS = os.environ.get("CONCORD_PROJECT_CREATORS") or "managers"
+if CONCORD_PROJECT_CREATORS not in ("staff", "managers", "everyone"):
+    raise ImproperlyConfigured("CONCORD_PROJECT_CREATORS must be staff, managers or everyone.")
+
 # Agreement reports are recomputed automatically this many seconds after new annotations
 # arrive (one waiting report per project, whatever the number of annotations).
 CONCORD_AGREEMENT_AUTO_REFRESH = env_bool("CONCORD_AGREEMENT_AUTO_REFRESH", True)
