@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core.errors import ApplicationError, NotFound
+from core.errors import ApplicationError, Conflict, NotFound
 from labeling.models import Annotation, Assignment
 from projects.models import Example, Label, Project
 
@@ -30,7 +30,7 @@ ALREADY_RESOLVED_MESSAGE = (
 )
 
 
-class ResolutionConflict(ApplicationError):
+class ResolutionConflict(Conflict):
     """Another reviewer resolved (or revised) the case first: a conflict, not bad input."""
 
 

@@ -11,6 +11,7 @@ from .guideline_diff import diff_guideline_text
 from .selectors import BANNER_SESSION_KEY, guideline_in_force
 
 
+@require_GET
 @project_role_required()
 def guideline_versions(request, slug):
     project = request.project
@@ -25,6 +26,7 @@ def guideline_versions(request, slug):
     )
 
 
+@require_GET
 @project_role_required()
 def guideline_version_detail(request, slug, number):
     version = request.project.guideline_versions.select_related("author").filter(number=number).first()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -12,9 +13,19 @@ from django.core.validators import RegexValidator
 from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import authentication, exceptions, filters, pagination, parsers, permissions, status
+from rest_framework import (
+    authentication,
+    exceptions,
+    filters,
+    mixins,
+    pagination,
+    parsers,
+    permissions,
+    serializers,
+    status,
+)
 
-from core.errors import AccessDenied, ApplicationError, NotFound
+from core.errors import AccessDenied, ApplicationError, Conflict, NotFound
 from core.services import api_token_authenticate
 from projects.models import Role
 from projects.selectors import membership_get
@@ -75,11 +86,64 @@ class ProjectRolePermission(permissions.BasePermission):
         return True
 
 
-class ProjectScopedMixin:
+class ClosedQueryMixin:
+    """An endpoint takes the query parameters its schema names and no others: its
+    `query_serializer_class` (filters), and for lists the pagination and ordering parameters.
+    Anything else, a parameter given twice or with no value is a 400 (after authentication and
+    permissions, so outsiders still learn nothing) instead of being silently ignored."""
+
+    query_serializer_class = None
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        allowed = self.query_parameter_names()
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            takes = ", ".join(sorted(allowed)) or "none"
+            raise exceptions.ValidationError(
+                {"detail": f"Unknown query parameter(s): {', '.join(unknown)}. This endpoint takes: {takes}."}
+            )
+        repeated = sorted(name for name, values in request.query_params.lists() if len(values) > 1)
+        if repeated:
+            raise exceptions.ValidationError(
+                {"detail": f"Give each query parameter once: {', '.join(repeated)}."}
+            )
+        empty = sorted(name for name, value in request.query_params.items() if value == "")
+        if empty:  # DRF would read an empty filter as no filter at all
+            raise exceptions.ValidationError(
+                {name: ["Give a value, or leave the parameter out."] for name in empty}
+            )
+
+    def query_parameter_names(self) -> set[str]:
+        names = set(self.query_serializer_class().fields) if self.query_serializer_class else set()
+        if isinstance(self, mixins.ListModelMixin):
+            paginator = self.paginator
+            for attribute in ("page_query_param", "page_size_query_param", "cursor_query_param"):
+                if getattr(paginator, attribute, None):
+                    names.add(getattr(paginator, attribute))
+            for backend in self.filter_backends:
+                if issubclass(backend, filters.OrderingFilter):
+                    names.add(backend.ordering_param)
+        return names
+
+
+class ProjectScopedMixin(ClosedQueryMixin):
     """For views under projects/<slug>/: authenticated members with one of `project_roles`."""
 
     permission_classes = [permissions.IsAuthenticated, ProjectRolePermission]
     project_roles: tuple[str, ...] = ALL_ROLES
+
+
+class ClosedSerializer(serializers.Serializer):
+    """A request body that takes the fields it declares and no others: an unknown field is a 400
+    naming it, and the schema says so (additionalProperties: false, core.api_schema)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise exceptions.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
 
 
 # DRF refuses NUL characters in text input; saying so in the schema (as a pattern) keeps the
@@ -90,6 +154,11 @@ NO_NUL_CHARACTERS = RegexValidator(r"^[^\x00]*$", "Null characters are not allow
 # What PostgreSQL text and UTF-8 cannot hold: refused in any JSON string or key, path or query.
 UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
 MAX_JSON_DEPTH = 32
+
+
+class ConflictError(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -298,7 +367,8 @@ def query_params_validate(serializer_class, request) -> dict:
 
 
 def exception_handler(exc, context):
-    """DRF's handler, plus domain errors: NotFound 404, AccessDenied 403, other errors 400."""
+    """DRF's handler, plus domain errors: NotFound 404, AccessDenied 403, Conflict 409, other
+    errors 400."""
     # Imported here: DRF's settings import this module while rest_framework.views is loading.
     from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -306,6 +376,8 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound(exc.message)
     elif isinstance(exc, AccessDenied):
         exc = exceptions.PermissionDenied(exc.message)
+    elif isinstance(exc, Conflict):
+        exc = ConflictError(exc.message)
     elif isinstance(exc, ApplicationError):
         exc = exceptions.ValidationError({"detail": exc.message, **exc.extra})
     elif isinstance(exc, DjangoValidationError):

@@ -1,6 +1,6 @@
 """OpenAPI description of our token authentication (drf-spectacular extension, loaded in apps.py)."""
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
@@ -9,6 +9,19 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "description": "A token from /account/tokens/."}
+
+
+class ClosedSerializerScheme(OpenApiSerializerExtension):
+    """Request bodies of core.api.ClosedSerializer refuse unknown fields: say so."""
+
+    target_class = "core.api.ClosedSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            schema["additionalProperties"] = False
+        return schema
 
 
 ERROR_RESPONSES = {
@@ -39,6 +52,10 @@ def add_error_responses(result, generator, request, public):
     schemas["ValidationError"] = {"type": "object", "additionalProperties": True}
     for path, operations in result.get("paths", {}).items():
         for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if parameter.get("in") == "query" and schema.get("type") == "string" and "enum" not in schema:
+                    schema.setdefault("minLength", 1)  # core.api.ClosedQueryMixin: empty is a 400
             responses = operation.setdefault("responses", {})
             for code, (description, detail_only) in ERROR_RESPONSES.items():
                 has_input = "requestBody" in operation or any(

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -63,3 +64,19 @@ class NulInAddressMiddleware:
                 return JsonResponse({"detail": NUL_MESSAGE}, status=400)
             return render(request, "400.html", {"message": NUL_MESSAGE}, status=400)
         return self.get_response(request)
+
+
+class NoStoreMiddleware:
+    """API answers and file downloads hold private data: no browser or proxy may keep a copy
+    (Cache-Control: no-store, with the rest of Django's never-cache headers)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path.startswith("/api/") or response.get("Content-Disposition", "").startswith(
+            "attachment"
+        ):
+            add_never_cache_headers(response)
+        return response

@@ -58,6 +58,7 @@ def project_create(request):
     return render(request, "projects/create.html", {"form": form})
 
 
+@require_safe
 @project_role_required()
 def project_detail(request, slug):
     project = request.project
@@ -96,6 +97,7 @@ def _settings_context(request, **overrides):
     return context
 
 
+@require_http_methods(["GET", "POST"])
 @project_role_required(Role.MANAGER)
 def project_settings(request, slug):
     if request.method == "POST":
@@ -182,6 +184,7 @@ def member_remove(request, slug, membership_id):
     return redirect("projects:settings", slug=slug)
 
 
+@require_http_methods(["GET", "POST"])
 @project_role_required(Role.MANAGER, Role.SME)
 def guideline_edit(request, slug):
     """Edit the draft (managers and SMEs write guidelines); managers publish it."""

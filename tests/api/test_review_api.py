@@ -84,7 +84,11 @@ def test_reviewers_list_the_projects_disagreements_with_votes(api_data, api_disa
 
 def test_disagreement_filters(api_data, api_disagreements, manager_api, labeler, sme, manager):
     second = open_disagreement(api_data.project, api_data.guideline, (labeler, sme, manager))
-    manager_api.post(resolve_url(second.pk), {"verdict": "exclude"}, content_type="application/json")
+    manager_api.post(
+        resolve_url(second.pk),
+        {"verdict": "exclude", "rationale": "Both readings hold."},
+        content_type="application/json",
+    )
 
     def ids(**params):
         response = manager_api.get(DISAGREEMENTS, params)
@@ -189,7 +193,9 @@ def test_resolving_twice_is_a_409(api_data, api_disagreements, manager_api, sme_
         sme_api.post(url, {"verdict": "label", "label": "bug"}, content_type="application/json").status_code
         == 201
     )
-    response = manager_api.post(url, {"verdict": "exclude"}, content_type="application/json")
+    response = manager_api.post(
+        url, {"verdict": "exclude", "rationale": "Both readings hold."}, content_type="application/json"
+    )
     assert response.status_code == 409
     assert "Another reviewer resolved this case" in response.json()["detail"]
     consensus = ConsensusLabel.objects.get(example=api_disagreements.open.example)
@@ -218,6 +224,9 @@ def test_excluding_keeps_the_example_out(api_data, api_disagreements, manager_ap
         ({"verdict": "gold", "label": "bug"}, "verdict"),
         ({}, "verdict"),
         ({"verdict": "exclude", "rationale": "x" * 5001}, "rationale"),
+        ({"verdict": "exclude"}, "rationale"),  # an exclusion says why
+        ({"verdict": "exclude", "rationale": "   "}, "rationale"),
+        ({"verdict": "label", "label": "bug", "colour": "red"}, "colour"),  # unknown fields are refused
     ],
 )
 def test_invalid_resolutions_are_400_and_change_nothing(
@@ -233,7 +242,9 @@ def test_invalid_resolutions_are_400_and_change_nothing(
 
 def test_another_projects_disagreement_cannot_be_resolved(api_data, api_disagreements, manager_api):
     response = manager_api.post(
-        resolve_url(api_disagreements.other.pk), {"verdict": "exclude"}, content_type="application/json"
+        resolve_url(api_disagreements.other.pk),
+        {"verdict": "exclude", "rationale": "Both readings hold."},
+        content_type="application/json",
     )
     assert response.status_code == 404
     assert api_disagreements.other.resolutions.count() == 1
@@ -247,7 +258,9 @@ def test_who_may_read_and_resolve(api_data, api_disagreements, api_clients):
         assert client.get(DISAGREEMENTS).status_code == expected, caller
         assert client.get(detail_url(disagreement)).status_code == expected, caller
         response = client.post(
-            resolve_url(disagreement), {"verdict": "exclude"}, content_type="application/json"
+            resolve_url(disagreement),
+            {"verdict": "exclude", "rationale": "Both readings hold."},
+            content_type="application/json",
         )
         assert response.status_code == expected, caller
     assert not ConsensusLabel.objects.filter(example=api_disagreements.open.example).exists()
@@ -257,12 +270,17 @@ def test_session_posts_need_the_csrf_token(api_data, api_disagreements, sme):
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(sme)
     url = resolve_url(api_disagreements.open.pk)
-    response = browser.post(url, {"verdict": "exclude"}, content_type="application/json")
+    response = browser.post(
+        url, {"verdict": "exclude", "rationale": "Both readings hold."}, content_type="application/json"
+    )
     assert response.status_code == 403
     assert "CSRF" in response.json()["detail"]
     csrf = browser.get("/account/tokens/").cookies["csrftoken"].value
     response = browser.post(
-        url, {"verdict": "exclude"}, content_type="application/json", HTTP_X_CSRFTOKEN=csrf
+        url,
+        {"verdict": "exclude", "rationale": "Both readings hold."},
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=csrf,
     )
     assert response.status_code == 201
 
