@@ -40,6 +40,14 @@ RETRY_AFTER = {
 }
 
 
+def _has_required_fields(schema: dict, schemas: dict) -> bool:
+    if "$ref" in schema:
+        schema = schemas.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    return bool(schema.get("required")) or any(
+        _has_required_fields(s, schemas) for s in schema.get("oneOf", [])
+    )
+
+
 def add_error_responses(result, generator, request, public):
     """Post-processing hook: document the error answers every endpoint can give, so clients
     (and the schema conformance tests) know their shape."""
@@ -52,6 +60,11 @@ def add_error_responses(result, generator, request, public):
     schemas["ValidationError"] = {"type": "object", "additionalProperties": True}
     for path, operations in result.get("paths", {}).items():
         for operation in operations.values():
+            body = operation.get("requestBody")
+            if body and any(
+                _has_required_fields(media.get("schema", {}), schemas) for media in body["content"].values()
+            ):
+                body["required"] = True  # a body with required fields cannot be left out either
             for parameter in operation.get("parameters", []):
                 schema = parameter.get("schema", {})
                 if parameter.get("in") == "query" and schema.get("type") == "string" and "enum" not in schema:

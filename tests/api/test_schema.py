@@ -1,5 +1,6 @@
 """The OpenAPI schema and the docs page, and Schemathesis fuzzing every operation against the
-schema as a manager, an SME and a labeler: no server error, every answer as documented."""
+schema as a manager, an SME and a labeler, with valid and invalid requests and every check:
+no server error, valid requests accepted, invalid ones refused, every answer as documented."""
 
 import pytest
 import schemathesis
@@ -7,7 +8,8 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis import GenerationMode
+from schemathesis.core.failures import FailureGroup
 
 from .conftest import token_client
 
@@ -74,10 +76,19 @@ def path_values(api_data, api_disagreements, api_releases):
         "/imports/{id}/": api_data.import_batch.pk,
         "/disagreements/{id}/": api_disagreements.open.pk,
         "number": api_data.guideline.number,
+        "label": api_data.project.labels.first().name,
     }
 
 
+CSV_UPLOAD = b"id,text\nfuzzed-1,a row the fuzzer uploaded\n"
+
+
 def _aim(case, values) -> None:
+    """Point generated requests at real rows, and past the business rules no schema can state
+    (a label must be one of the project's; split ratios sum to 1; a stratify field must be a
+    metadata field; an uploaded file must hold rows in the format named): the schema documents
+    those 400s, and the
+    fuzzing is then about everything else."""
     if "slug" in case.path_parameters:
         case.path_parameters["slug"] = values["slug"]
     if "id" in case.path_parameters:
@@ -93,36 +104,79 @@ def _aim(case, values) -> None:
     if case.path.endswith("/guideline-versions/diff/") and case.query:
         # Version numbers play the part of ids here: aim them at the published version.
         case.query.update({key: values["number"] for key in ("a", "b") if key in case.query})
+    if not case.meta.generation.mode.is_positive or not isinstance(case.body, dict):
+        return
+    if case.path.endswith("/resolve/") and case.body.get("verdict") == "label":
+        case.body["label"] = values["label"]
+    policy = case.body.get("policy") if case.path.endswith("/releases/") else None
+    if isinstance(policy, dict):
+        if "ratios" in policy:
+            policy["ratios"] = [0.8, 0.1, 0.1]
+        if policy.get("stratify_field"):
+            policy["stratify_field"] = "channel"
+    if case.path.endswith("/examples/import/") and "file" in case.body:
+        case.body["file"] = CSV_UPLOAD  # the generated file has no name to tell its format by
+        case.body["format"] = "csv"
 
 
 # Schemathesis' own pytest plugin (schema.parametrize with a fixture) does not run on pytest 9,
-# so each operation's Hypothesis strategy is driven here. 25 examples per operation and role.
+# so each operation's Hypothesis strategies are driven here: valid requests (which must be
+# accepted, or refused only as documented) and invalid ones (which must be refused), every
+# answer checked with all of Schemathesis' checks.
+EXAMPLES = {GenerationMode.POSITIVE: 30, GenerationMode.NEGATIVE: 25}
+
+
 @pytest.mark.parametrize("role", ["manager", "sme", "labeler"])
 def test_every_operation_conforms_to_the_schema(request, api_schema, path_values, role):
     headers = {"Authorization": token_client(request.getfixturevalue(role)).defaults["HTTP_AUTHORIZATION"]}
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 11
 
-    succeeded = set()
+    succeeded, refused = set(), set()
     for operation in operations:
+        for mode, examples in EXAMPLES.items():
 
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=25,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        def check(case):
-            _aim(case, path_values)
-            # An uploaded file's content cannot be described in OpenAPI: a schema-valid upload
-            # may still be a PNG, which the import rightly refuses with a 400.
-            excluded = [positive_data_acceptance] if case.method == "POST" else []
-            response = case.call_and_validate(headers=headers, excluded_checks=excluded)
-            if response.status_code < 300:
-                succeeded.add(operation.label)
+            @given(case=operation.as_strategy(generation_mode=mode))
+            @settings(
+                max_examples=examples,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
+            def check(case):
+                _aim(case, path_values)
+                response = case.call_and_validate(headers=headers)
+                if response.status_code < 300:
+                    succeeded.add(operation.label)
+                if mode.is_negative and response.status_code in (400, 404, 413, 415):
+                    refused.add(operation.label)
 
-        check()
+            check()
     if role == "manager":  # the generated requests reached real data, not only error answers
         assert succeeded == {operation.label for operation in operations}
+        assert refused, "no invalid request was refused: was negative data generated?"
+
+
+@pytest.mark.parametrize("role", ["manager", "sme", "labeler"])
+def test_boundary_and_coverage_cases_conform_to_the_schema(request, api_schema, path_values, role):
+    """Schemathesis' coverage cases: each parameter at and past its bounds, missing, duplicated,
+    of the wrong type, and methods an endpoint does not take (405 with Allow)."""
+    headers = {"Authorization": token_client(request.getfixturevalue(role)).defaults["HTTP_AUTHORIZATION"]}
+    failures, count = [], 0
+    for result in api_schema.get_all_operations():
+        operation = result.ok()
+        cases = api_schema.iter_coverage_cases(
+            operation,
+            generation_modes=list(GenerationMode),
+            generation_config=api_schema.config.generation_for(operation=operation, phase="coverage"),
+        )
+        for case in cases:
+            count += 1
+            _aim(case, path_values)
+            try:
+                case.call_and_validate(headers=headers)
+            except FailureGroup as exc:  # collect them all: one run shows every non-conformance
+                failures.append(f"{case.method} {case.formatted_path} {case.query} {case.body!r:.200}\n{exc}")
+    assert count > 100
+    assert not failures, f"{len(failures)} of {count} cases failed:\n\n" + "\n\n".join(failures[:15])
