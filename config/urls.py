@@ -2,16 +2,23 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.decorators.http import require_http_methods
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
+from core.api import api_not_found
 from core.api_docs import ApiDocsView
 from core.api_tokens import api_token_revoke_view, api_tokens
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="projects:list", permanent=False)),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "accounts/login/",
+        # Methods first: the view would redirect a signed-in user whatever the method.
+        require_http_methods(["GET", "POST"])(auth_views.LoginView.as_view(redirect_authenticated_user=True)),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("account/tokens/", api_tokens, name="api_tokens"),
@@ -22,4 +29,6 @@ urlpatterns = [
     path("projects/", include("projects.urls")),
     path("projects/<slug:slug>/", include("labeling.urls")),
     path("projects/<slug:slug>/", include("consistency.urls")),
+    # Last: whatever else starts with api/ is a JSON 404, never Django's HTML page.
+    re_path(r"^api/", api_not_found),
 ]

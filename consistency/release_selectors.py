@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 
-from core.errors import ApplicationError, NotFound
+from core.errors import Conflict, NotFound
 from labeling.models import Annotation
 from projects.models import Project
 
@@ -182,7 +182,7 @@ def release_file_get(*, release: DatasetRelease, file_format: str) -> tuple[str,
     """(storage path, size) of a ready release's file in `file_format`: "jsonl", "csv", or "json"
     (read from the JSONL file, rewritten as an array while it streams)."""
     if release.status != DatasetRelease.Status.READY:
-        raise ApplicationError("The release is not ready yet.")
+        raise Conflict("The release is not ready yet.")
     if file_format in ("jsonl", "json"):
         name, size = release.jsonl_file, release.jsonl_bytes
     elif file_format == "csv":

@@ -34,7 +34,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, Conflict
 from projects.models import Example, Label, Project
 
 from . import release_selectors as selectors
@@ -133,7 +133,7 @@ def release_create(
                 progress_text="Waiting for a worker",
             )
     except IntegrityError:
-        raise ApplicationError(f"The project already has a release tagged {tag!r}.") from None
+        raise Conflict(f"The project already has a release tagged {tag!r}.") from None
     if run_in_background:
         transaction.on_commit(lambda: release_build_task.delay(release.pk))
     return release

@@ -122,7 +122,17 @@ def disagreement_get(*, project: Project, disagreement_id: int) -> Disagreement:
         raise NotFound("Disagreement not found.") from None
 
 
-HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+# No backtracking pattern around the title: "\s*#*\s*$" after a lazy title took minutes on one
+# long line of spaces. The closing hashes are stripped in Python instead.
+HEADING = re.compile(r"(#{1,6})\s+(.*)")
+
+
+def _heading(line: str) -> tuple[int, str] | None:
+    """(level, title) of an ATX heading line, its closing hashes removed; None for other lines."""
+    match = HEADING.match(line)
+    if match is None:
+        return None
+    return len(match.group(1)), match.group(2).strip().rstrip("#").strip()
 
 
 def guideline_section(body: str, title: str) -> str | None:
@@ -131,13 +141,13 @@ def guideline_section(body: str, title: str) -> str | None:
     lines = (body or "").splitlines()
     wanted = title.strip().casefold()
     for start, line in enumerate(lines):
-        match = HEADING.match(line)
-        if match and match.group(2).strip().casefold() == wanted:
-            level = len(match.group(1))
+        heading = _heading(line)
+        if heading and heading[1].casefold() == wanted:
+            level = heading[0]
             end = len(lines)
             for i in range(start + 1, len(lines)):
-                other = HEADING.match(lines[i])
-                if other and len(other.group(1)) <= level:
+                other = _heading(lines[i])
+                if other and other[0] <= level:
                     end = i
                     break
             return "\n".join(lines[start:end])

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from core.errors import ApplicationError, NotFound
+from core.errors import ApplicationError, Conflict, NotFound
 from labeling.models import Annotation, Assignment
 from projects.models import Example, Label, Project
 
@@ -47,7 +47,7 @@ EXCLUSION_NEEDS_RATIONALE = (
 )
 
 
-class ResolutionConflict(ApplicationError):
+class ResolutionConflict(Conflict):
     """Another reviewer resolved (or revised) the case first: a conflict, not bad input."""
 
 

@@ -7,10 +7,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from projects.access import project_role_required
 
-from .guideline_diff import diff_html, diff_stats
+from .guideline_diff import diff_guideline_text
 from .selectors import BANNER_SESSION_KEY, guideline_in_force
 
 
+@require_GET
 @project_role_required()
 def guideline_versions(request, slug):
     project = request.project
@@ -25,6 +26,7 @@ def guideline_versions(request, slug):
     )
 
 
+@require_GET
 @project_role_required()
 def guideline_version_detail(request, slug, number):
     version = request.project.guideline_versions.select_related("author").filter(number=number).first()
@@ -55,13 +57,14 @@ def guideline_diff(request, slug):
     if a not in versions or b not in versions:
         raise Http404("No such guideline version.")
     old, new = versions[a], versions[b]
+    diff = diff_guideline_text(old.body, new.body)
     context = {
         "project": project,
         "numbers": numbers,
         "old": old,
         "new": new,
-        "diff": diff_html(old.body, new.body),
-        "stats": diff_stats(old.body, new.body),
+        "diff": diff.html,
+        "stats": diff.stats,
     }
     return render(request, "consistency/guideline_diff.html", context)
 

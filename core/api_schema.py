@@ -1,6 +1,6 @@
 """OpenAPI description of our token authentication (drf-spectacular extension, loaded in apps.py)."""
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
@@ -11,12 +11,41 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
         return {"type": "http", "scheme": "bearer", "description": "A token from /account/tokens/."}
 
 
+class ClosedSerializerScheme(OpenApiSerializerExtension):
+    """Request bodies of core.api.ClosedSerializer refuse unknown fields: say so."""
+
+    target_class = "core.api.ClosedSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            schema["additionalProperties"] = False
+        return schema
+
+
 ERROR_RESPONSES = {
     "400": ("Invalid input: field names map to lists of messages, or `detail` says what is wrong.", False),
     "401": ("Not authenticated: send a token (`Authorization: Bearer ...`) or a session cookie.", True),
     "403": ("You are a member of the project, but your role does not allow this.", True),
     "404": ("Not found (or not a project you are a member of), or no such page.", True),
+    "429": ("Too many requests: wait the seconds in Retry-After (see the README's rate limits).", True),
 }
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before the next request.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+
+
+def _has_required_fields(schema: dict, schemas: dict) -> bool:
+    if "$ref" in schema:
+        schema = schemas.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    return bool(schema.get("required")) or any(
+        _has_required_fields(s, schemas) for s in schema.get("oneOf", [])
+    )
 
 
 def add_error_responses(result, generator, request, public):
@@ -31,6 +60,15 @@ def add_error_responses(result, generator, request, public):
     schemas["ValidationError"] = {"type": "object", "additionalProperties": True}
     for path, operations in result.get("paths", {}).items():
         for operation in operations.values():
+            body = operation.get("requestBody")
+            if body and any(
+                _has_required_fields(media.get("schema", {}), schemas) for media in body["content"].values()
+            ):
+                body["required"] = True  # a body with required fields cannot be left out either
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if parameter.get("in") == "query" and schema.get("type") == "string" and "enum" not in schema:
+                    schema.setdefault("minLength", 1)  # core.api.ClosedQueryMixin: empty is a 400
             responses = operation.setdefault("responses", {})
             for code, (description, detail_only) in ERROR_RESPONSES.items():
                 has_input = "requestBody" in operation or any(
@@ -41,11 +79,8 @@ def add_error_responses(result, generator, request, public):
                 if code == "403" and not path.startswith("/api/v1/projects/{slug}/"):
                     continue
                 schema = {"$ref": "#/components/schemas/" + ("Error" if detail_only else "ValidationError")}
-                responses.setdefault(
-                    code,
-                    {
-                        "description": description,
-                        "content": {"application/json": {"schema": schema}},
-                    },
-                )
+                response = {"description": description, "content": {"application/json": {"schema": schema}}}
+                if code == "429":
+                    response["headers"] = RETRY_AFTER
+                responses.setdefault(code, response)
     return result

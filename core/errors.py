@@ -16,3 +16,8 @@ class AccessDenied(ApplicationError):
 
 class NotFound(ApplicationError):
     """The object does not exist, or the user may not know that it does."""
+
+
+class Conflict(ApplicationError):
+    """The request is well formed, but the state of things refuses it now: already done by
+    someone else, a name already taken, not ready yet. The API answers 409."""

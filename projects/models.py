@@ -8,6 +8,19 @@ from core.models import TimeStampedModel
 
 RESERVED_SHORTCUT_KEYS = ("a", "s", "u", "n", "?")  # ambiguous, skip, undo, note, help
 
+# Project addresses that are, or sit beside, fixed path segments under /projects/ and
+# /api/v1/projects/: "new" is a page of its own, the others name pages inside a project and are
+# kept free so no project's address ever reads like one. tests/projects/test_project_creation.py
+# checks the URL configuration against this list.
+RESERVED_SLUGS = frozenset(
+    {
+        "agreement", "annotations", "delete", "diff", "disagreements", "dismiss", "download", "examples",
+        "guideline", "guideline-versions", "guidelines", "import", "imports", "label", "labels", "members",
+        "my-work", "new", "progress", "publish", "relabel", "releases", "remove", "reports", "resolutions",
+        "resolve", "review", "revise", "settings", "skip", "status", "submit", "undo", "worked-example",
+    }
+)  # fmt: skip
+
 
 class KappaWeights(models.TextChoices):
     """Weights of Cohen's kappa on an ordinal scale of q labels, for labels i and j."""

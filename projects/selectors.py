@@ -1,5 +1,6 @@
 """Reads about projects, always scoped to what the requesting user may see."""
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, QuerySet
 
@@ -15,6 +16,22 @@ def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
         .annotate(n_examples=Count("examples", distinct=True))
         .order_by("name")
     )
+
+
+PROJECT_CREATORS = ("staff", "managers", "everyone")
+
+
+def project_create_allowed(*, user: AbstractBaseUser) -> bool:
+    """Whether `user` may create projects, by settings.CONCORD_PROJECT_CREATORS: "staff" only,
+    "managers" (staff, and whoever manages a project already), or "everyone" signed in."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    creators = settings.CONCORD_PROJECT_CREATORS
+    if user.is_staff or user.is_superuser or creators == "everyone":
+        return True
+    if creators == "managers":
+        return Membership.objects.filter(user=user, role=Role.MANAGER).exists()
+    return False
 
 
 def membership_get(*, user: AbstractBaseUser, slug: str, roles: tuple[str, ...] | None = None) -> Membership:

@@ -2,6 +2,7 @@
 documented in .env.example; the defaults here are the safe ones."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's assets, served from our own static files
+    "axes",  # login throttling
     "core",
     "projects",
     "labeling",
@@ -68,9 +70,12 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "core.middleware.NulInAddressMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.ContentSecurityPolicyMiddleware",
+    "core.middleware.NoStoreMiddleware",
     "core.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the login page's 429
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -111,6 +116,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# django-axes first: a locked-out account or address is refused before any password is hashed.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "projects:list"
@@ -154,6 +164,12 @@ CONCORD_IMPORT_MAX_TEXT_CHARS = env_int("CONCORD_IMPORT_MAX_TEXT_CHARS", 20_000)
 CONCORD_IMPORT_MAX_ID_CHARS = 255
 CONCORD_IMPORT_MAX_METADATA_CHARS = env_int("CONCORD_IMPORT_MAX_METADATA_CHARS", 10_000)
 
+# Who may create projects: "staff", "managers" (staff and whoever manages a project already) or
+# "everyone" signed in. Adding people to a project needs staff rights whatever this says.
+CONCORD_PROJECT_CREATORS = os.environ.get("CONCORD_PROJECT_CREATORS") or "managers"
+if CONCORD_PROJECT_CREATORS not in ("staff", "managers", "everyone"):
+    raise ImproperlyConfigured("CONCORD_PROJECT_CREATORS must be staff, managers or everyone.")
+
 # Agreement reports are recomputed automatically this many seconds after new annotations
 # arrive (one waiting report per project, whatever the number of annotations).
 CONCORD_AGREEMENT_AUTO_REFRESH = env_bool("CONCORD_AGREEMENT_AUTO_REFRESH", True)
@@ -187,6 +203,57 @@ CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 300
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
 
+# Reverse proxies in front of Concord that append the client's address to X-Forwarded-For (1
+# behind one nginx). 0 takes the socket's address, which behind a proxy is the proxy's: every
+# client would then share one address for the login lockout and the API's per-address rate.
+CONCORD_PROXY_COUNT = env_int("CONCORD_PROXY_COUNT", 0)
+
+# Login throttling (django-axes, both the login page and the admin's): after this many failed
+# logins within the cool-off, the account is locked whatever the address, and the address is
+# locked whatever the account, until the cool-off has passed since the last attempt. Unlock early
+# with `manage.py axes_reset_username NAME` or `axes_reset_ip ADDRESS`.
+AXES_FAILURE_LIMIT = env_int("CONCORD_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("CONCORD_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "core.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "core.throttling.login_lockout_response"
+AXES_RESET_ON_SUCCESS = False  # a valid login elsewhere must not wipe an address's failures
+AXES_VERBOSE = False
+
+
+def env_rates(name: str, default: dict[str, str]) -> dict[str, str]:
+    """`scope=rate,...` (rates as "100/min", "20/hour") over the defaults."""
+    rates = dict(default)
+    for item in env_list(name, []):
+        scope, _, rate = item.partition("=")
+        if not rate:
+            raise ImproperlyConfigured(f"{name}: write scope=rate, such as user=600/min, not {item!r}")
+        rates[scope.strip()] = rate.strip()
+    return rates
+
+
+# API rate limits (429 with Retry-After): every request per user (token or session) and per
+# address; writes per user; and writes that queue background work, per view scope. The counts
+# live in the cache: with several processes, set CACHE_URL to Redis so they share them.
+CONCORD_API_THROTTLE_RATES = env_rates(
+    "CONCORD_API_THROTTLE_RATES",
+    {
+        "user": "600/min",
+        "address": "1200/min",
+        "write": "60/min",
+        "releases": "20/hour",
+        "imports": "30/hour",
+    },
+)
+CACHE_URL = os.environ.get("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # REST API. Token authentication comes first so an anonymous request gets 401 with a
 # WWW-Authenticate header; session authentication (CSRF enforced) serves the browser.
 REST_FRAMEWORK = {
@@ -196,11 +263,16 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only: an endpoint that takes files (imports) names MultiPartParser itself, so a form
+    # or a broken multipart body elsewhere is a 415, never an empty request that takes defaults.
+    "DEFAULT_PARSER_CLASSES": ["core.api.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "core.api.PageNumberPagination",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "core.throttling.UserRateThrottle",
+        "core.throttling.AddressRateThrottle",
+        "core.throttling.WriteRateThrottle",
+        "core.throttling.ScopedWriteRateThrottle",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

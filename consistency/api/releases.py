@@ -13,12 +13,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consistency.models import DatasetRelease
-from core.api import REVIEWERS, ProjectScopedMixin, query_params_validate
+from core.api import NO_NUL_CHARACTERS, REVIEWERS, ClosedSerializer, ProjectScopedMixin, query_params_validate
 
 from .. import release_selectors as selectors
 from .. import release_services as services
 from ..release_views import CONTENT_TYPES, release_file_response
-from ..releases import TAG_PATTERN
+from ..releases import SOURCES, TAG_PATTERN
 
 FILE_FORMATS = ("jsonl", "csv", "json")
 DOWNLOAD_DESCRIPTION = "The release file, by format: JSON Lines, CSV with a header row, or a JSON array."
@@ -46,22 +46,63 @@ class ReleaseSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ReleaseCreateSerializer(serializers.Serializer):
+def _share(help_text: str) -> serializers.FloatField:
+    return serializers.FloatField(required=False, min_value=0.0, max_value=1.0, help_text=help_text)
+
+
+class ReleasePolicySerializer(ClosedSerializer):
+    """What counts as clean and how it is split; missing fields take their defaults. Two rules
+    no schema can state are checked after it (400): the ratios sum to 1, and `stratify_field`
+    is a metadata field some example has."""
+
+    sources = serializers.ListField(
+        child=serializers.ChoiceField(choices=SOURCES),
+        required=False,
+        min_length=1,
+        help_text="Where clean labels may come from (default gold, unanimous, majority).",
+    )
+    min_agreement = _share("The least share of raters agreeing (default 0).")
+    exclude_ambiguous = serializers.BooleanField(
+        required=False, help_text="Leave out examples a rater flagged as ambiguous (default true)."
+    )
+    include_rationale = serializers.BooleanField(required=False, help_text="Keep the SME's rationale.")
+    include_raters = serializers.BooleanField(required=False, help_text="Keep raters' labels, pseudonymised.")
+    use_dawid_skene = serializers.BooleanField(
+        required=False, help_text="Label undecided examples by Dawid-Skene (same as source dawid_skene)."
+    )
+    min_posterior = _share("Dawid-Skene's least posterior for a label (default 0.9).")
+    ratios = serializers.ListField(
+        child=serializers.FloatField(min_value=0.0, max_value=1.0),
+        required=False,
+        min_length=3,
+        max_length=3,
+        help_text="Train, dev and test shares, summing to 1 (default 0.8, 0.1, 0.1).",
+    )
+    stratify_field = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        validators=[NO_NUL_CHARACTERS],
+        help_text="A metadata field to stratify the split by, besides the label; blank for none.",
+    )
+    seed = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        validators=[NO_NUL_CHARACTERS],
+        help_text="Seed of the split; blank for the project's own.",
+    )
+
+
+class ReleaseCreateSerializer(ClosedSerializer):
     tag = serializers.CharField(
         required=False,
         allow_blank=True,
         max_length=40,
         validators=[TAG_VALIDATOR],
-        help_text='Unique in the project; "diff" is reserved. Blank or missing: the next "vN".',
+        help_text='Unique in the project (409 when taken); "diff" is reserved. Blank or missing: next "vN".',
     )
-    policy = serializers.DictField(
-        required=False,
-        help_text=(
-            "Policy fields (sources, min_agreement, exclude_ambiguous, include_rationale, "
-            "include_raters, use_dawid_skene, min_posterior, ratios, stratify_field, seed); "
-            "missing ones take their defaults, unknown ones are a 400."
-        ),
-    )
+    policy = ReleasePolicySerializer(required=False)
 
 
 class ReleaseDiffQuerySerializer(serializers.Serializer):
@@ -116,24 +157,34 @@ class ReleaseDiffSerializer(serializers.Serializer):
     split_changed = ReleaseDiffSplitSerializer(many=True)
 
 
-class ReleaseListCreateApi(ProjectScopedMixin, generics.GenericAPIView):
+class ReleaseListCreateApi(ProjectScopedMixin, generics.ListAPIView):
     """GET: the project's releases, newest first. POST {tag?, policy?}: cut a new release (202);
     it is built in the background, poll its detail for `status`."""
 
     project_roles = REVIEWERS
     serializer_class = ReleaseSerializer
+    throttle_scope = "releases"  # each release is a background build: the strictest write rate
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return DatasetRelease.objects.none()
         return selectors.release_list(project=self.request.project).select_related("guideline_version")
 
-    @extend_schema(responses=ReleaseSerializer(many=True))
-    def get(self, request, slug: str):
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(ReleaseSerializer(page, many=True).data)
-
-    @extend_schema(request=ReleaseCreateSerializer, responses={202: ReleaseSerializer})
+    @extend_schema(
+        request=ReleaseCreateSerializer,
+        responses={
+            202: ReleaseSerializer,
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="Invalid input, field by field; also ratios that do not sum to 1, or a "
+                "stratify_field no example has.",
+            ),
+            409: OpenApiResponse(
+                inline_serializer("ReleaseTagTaken", {"detail": serializers.CharField()}),
+                description="The project already has a release with this tag.",
+            ),
+        },
+    )
     def post(self, request, slug: str):
         data = ReleaseCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -158,7 +209,7 @@ class ReleaseDetailApi(ProjectScopedMixin, APIView):
 
 class ReleaseDownloadApi(ProjectScopedMixin, APIView):
     """The stored file of a ready release (`jsonl`, `csv`, or `json`: the JSONL as one array),
-    streamed as an attachment; the X-Release-SHA256 header carries the JSONL digest. 400 while the
+    streamed as an attachment; the X-Release-SHA256 header carries the JSONL digest. 409 while the
     release is not ready."""
 
     project_roles = REVIEWERS
@@ -189,7 +240,7 @@ class ReleaseDownloadApi(ProjectScopedMixin, APIView):
                 {"type": "array", "items": {"type": "object", "additionalProperties": True}},
                 description=DOWNLOAD_DESCRIPTION,
             ),
-            400: OpenApiResponse(
+            409: OpenApiResponse(
                 inline_serializer("ReleaseNotReady", {"detail": serializers.CharField()}),
                 description="The release is not ready (still building, or failed).",
             ),
@@ -206,6 +257,7 @@ class ReleaseDiffApi(ProjectScopedMixin, APIView):
     changed (lists cut at 500; counts complete)."""
 
     project_roles = REVIEWERS
+    query_serializer_class = ReleaseDiffQuerySerializer
 
     @extend_schema(parameters=[ReleaseDiffQuerySerializer], responses=ReleaseDiffSerializer)
     def get(self, request, slug: str):

@@ -1,12 +1,13 @@
 """The review workflow over the REST API: disagreements with their votes and resolutions
 (managers and SMEs), resolving one, and the word diff between two guideline versions (members)."""
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from consistency.guideline_diff import diff_html, diff_stats
+from consistency.guideline_diff import diff_guideline_text
 from consistency.models import Disagreement, Resolution
 from consistency.review_services import ResolutionConflict, review_resolve
 from core.api import (
@@ -24,6 +25,7 @@ from .selectors import (
     label_id_by_name,
 )
 from .serializers import (
+    RESOLVE_REQUEST,
     VERDICT_EXCLUDE,
     VERDICT_LABEL,
     DisagreementFilterSerializer,
@@ -55,6 +57,7 @@ class DisagreementListApi(ProjectScopedMixin, generics.ListAPIView):
 
     project_roles = REVIEWERS
     serializer_class = DisagreementSerializer
+    query_serializer_class = DisagreementFilterSerializer
     pagination_class = CursorPagination
     filter_backends = [AllowListOrderingFilter]
     ordering_choices = ("created_at", "-created_at", "id", "-id")
@@ -79,14 +82,24 @@ class DisagreementDetailApi(ProjectScopedMixin, APIView):
 
 
 class DisagreementResolveApi(ProjectScopedMixin, APIView):
-    """Resolve an open disagreement (SMEs and managers): a gold label, or excluded as genuinely
-    ambiguous. 409 when someone else resolved it first; revise a resolution on the review page."""
+    """Resolve an open disagreement (SMEs and managers): verdict "label" with the gold label's
+    name (one of the project's labels), or verdict "exclude" (genuinely ambiguous, kept out of
+    the dataset) with a rationale. 409 when it is already resolved, by someone else or before;
+    revise a resolution on the review page."""
 
     project_roles = REVIEWERS
 
     @extend_schema(
-        request=DisagreementResolveSerializer,
-        responses={201: ResolutionSerializer, 409: CONFLICT_RESPONSE},
+        request=RESOLVE_REQUEST,
+        responses={
+            201: ResolutionSerializer,
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="Invalid input, field by field; also a label that is not one of the "
+                "project's labels, or an exclusion without a rationale.",
+            ),
+            409: CONFLICT_RESPONSE,
+        },
     )
     def post(self, request, slug: str, id: int):
         form = DisagreementResolveSerializer(data=request.data)
@@ -117,15 +130,13 @@ class GuidelineVersionDiffApi(ProjectScopedMixin, APIView):
     """The word-level changes from version `a` to version `b` of the published guideline, as HTML
     (all text escaped; removals in <del>, additions in <ins>) with word counts."""
 
+    query_serializer_class = GuidelineDiffQuerySerializer
+
     @extend_schema(parameters=[GuidelineDiffQuerySerializer], responses=GuidelineDiffSerializer)
     def get(self, request, slug: str):
         query = query_params_validate(GuidelineDiffQuerySerializer, request)
         old = guideline_version_get_api(project=request.project, number=query["a"])
         new = guideline_version_get_api(project=request.project, number=query["b"])
-        data = {
-            "a": old.number,
-            "b": new.number,
-            "html": str(diff_html(old.body, new.body)),
-            "stats": diff_stats(old.body, new.body),
-        }
+        diff = diff_guideline_text(old.body, new.body)
+        data = {"a": old.number, "b": new.number, "html": str(diff.html), "stats": diff.stats}
         return Response(GuidelineDiffSerializer(data).data)

@@ -1,11 +1,11 @@
 """Thin serializers for the consistency API."""
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
 from consistency.models import Disagreement, GuidelineVersion, Resolution
 from consistency.review_services import MAX_RATIONALE_CHARS
-from core.api import NO_NUL_CHARACTERS
+from core.api import NO_NUL_CHARACTERS, ClosedSerializer
 
 from .selectors import disagreement_current_resolution, disagreement_votes
 
@@ -130,35 +130,74 @@ VERDICT_LABEL = "label"
 VERDICT_EXCLUDE = "exclude"
 
 
-class DisagreementResolveSerializer(serializers.Serializer):
+RATIONALE_HELP = "Why: shown to reviewers and, if the release asks for it, kept with the label."
+
+
+def _rationale(*, required: bool, help_text: str = RATIONALE_HELP) -> serializers.CharField:
+    return serializers.CharField(
+        required=required,
+        allow_blank=not required,
+        default="" if not required else serializers.empty,
+        max_length=MAX_RATIONALE_CHARS,
+        validators=[NO_NUL_CHARACTERS],
+        help_text=help_text,
+    )
+
+
+def _guideline_gap() -> serializers.BooleanField:
+    return serializers.BooleanField(
+        required=False, default=False, help_text="The guideline does not cover this case."
+    )
+
+
+class ResolveWithLabelSerializer(ClosedSerializer):
+    """Verdict "label": the gold label, by name (one of the project's labels, else a 400)."""
+
+    verdict = serializers.ChoiceField(choices=[(VERDICT_LABEL, "A gold label")])
+    label = serializers.CharField(
+        max_length=100, validators=[NO_NUL_CHARACTERS], help_text="The name of one of the project's labels."
+    )
+    rationale = _rationale(required=False)
+    guideline_gap = _guideline_gap()
+
+
+class ResolveExcludeSerializer(ClosedSerializer):
+    """Verdict "exclude": genuinely ambiguous, kept out of the dataset; a rationale is required."""
+
+    verdict = serializers.ChoiceField(choices=[(VERDICT_EXCLUDE, "Genuinely ambiguous")])
+    rationale = _rationale(required=True, help_text="Why no label fits: required for an exclusion.")
+    guideline_gap = _guideline_gap()
+
+
+RESOLVE_REQUEST = PolymorphicProxySerializer(
+    component_name="DisagreementResolveRequest",
+    serializers={VERDICT_LABEL: ResolveWithLabelSerializer, VERDICT_EXCLUDE: ResolveExcludeSerializer},
+    resource_type_field_name="verdict",
+)
+
+
+class DisagreementResolveSerializer(ClosedSerializer):
+    """Validates a resolution by its verdict; the schema shows it as RESOLVE_REQUEST."""
+
     verdict = serializers.ChoiceField(
         choices=[
             (VERDICT_LABEL, "A gold label (give `label`)"),
             (VERDICT_EXCLUDE, "Genuinely ambiguous: keep the example out of the dataset"),
         ]
     )
-    label = serializers.CharField(
-        required=False,
-        max_length=100,
-        validators=[NO_NUL_CHARACTERS],
-        help_text="The gold label's name; required for verdict `label`, not allowed for `exclude`.",
-    )
-    rationale = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        default="",
-        max_length=MAX_RATIONALE_CHARS,
-        validators=[NO_NUL_CHARACTERS],
-    )
-    guideline_gap = serializers.BooleanField(
-        required=False, default=False, help_text="The guideline does not cover this case."
-    )
+    label = serializers.CharField(required=False, max_length=100, validators=[NO_NUL_CHARACTERS])
+    rationale = _rationale(required=False)
+    guideline_gap = _guideline_gap()
 
     def validate(self, attrs):
         if attrs["verdict"] == VERDICT_LABEL and not attrs.get("label"):
             raise serializers.ValidationError({"label": ["Give the gold label's name for verdict 'label'."]})
-        if attrs["verdict"] == VERDICT_EXCLUDE and attrs.get("label"):
+        if attrs["verdict"] == VERDICT_EXCLUDE and "label" in attrs:
             raise serializers.ValidationError({"label": ["Leave out the label for verdict 'exclude'."]})
+        if attrs["verdict"] == VERDICT_EXCLUDE and not attrs["rationale"].strip():
+            raise serializers.ValidationError(
+                {"rationale": ["Say why no label fits: an exclusion needs a rationale."]}
+            )
         return attrs
 
 

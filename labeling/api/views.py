@@ -16,6 +16,7 @@ class AnnotationListApi(ProjectScopedMixin, generics.ListAPIView):
     rater's username), only the caller's own for labelers, whatever the filters say."""
 
     serializer_class = AnnotationSerializer
+    query_serializer_class = AnnotationFilterSerializer
     pagination_class = CursorPagination
     filter_backends = [AllowListOrderingFilter]
     ordering_choices = ("created_at", "-created_at", "id", "-id")

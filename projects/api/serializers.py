@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api import NO_NUL_CHARACTERS
+from core.api import NO_NUL_CHARACTERS, ClosedSerializer
 from projects.importing import FORMATS
 from projects.models import Example, ImportBatch, Label, Membership, Project, Role
 
@@ -81,7 +81,7 @@ class ExampleFilterSerializer(serializers.Serializer):
     has_annotations = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
-class ImportRequestSerializer(serializers.Serializer):
+class ImportRequestSerializer(ClosedSerializer):
     file = serializers.FileField(help_text="CSV, TSV, JSON Lines or JSON; the format is read from the name.")
     format = serializers.ChoiceField(choices=FORMATS, required=False, help_text="Overrides the file name.")
 

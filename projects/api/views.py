@@ -18,6 +18,7 @@ from core.api import (
     MANAGERS,
     REVIEWERS,
     AllowListOrderingFilter,
+    ClosedQueryMixin,
     CursorPagination,
     ProjectScopedMixin,
     query_params_validate,
@@ -44,7 +45,7 @@ from .serializers import (
 )
 
 
-class ProjectListApi(generics.ListAPIView):
+class ProjectListApi(ClosedQueryMixin, generics.ListAPIView):
     """The projects I am a member of, with my role in each."""
 
     permission_classes = [IsAuthenticated]
@@ -94,6 +95,7 @@ class ExampleListApi(ProjectScopedMixin, generics.ListAPIView):
 
     project_roles = REVIEWERS
     serializer_class = ExampleSerializer
+    query_serializer_class = ExampleFilterSerializer
     pagination_class = CursorPagination
     filter_backends = [AllowListOrderingFilter]
     ordering_choices = ("id", "-id")
@@ -122,6 +124,7 @@ class ExampleImportApi(ProjectScopedMixin, APIView):
 
     project_roles = MANAGERS
     parser_classes = [MultiPartParser]
+    throttle_scope = "imports"  # each upload is a background job: the strictest write rate
 
     @extend_schema(
         request={"multipart/form-data": ImportRequestSerializer},

@@ -8,9 +8,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from consistency.models import GuidelineDraft
-from core.errors import ApplicationError, NotFound
+from core.errors import AccessDenied, ApplicationError, NotFound
 
-from ..models import RESERVED_SHORTCUT_KEYS, Label, Membership, Project, Role
+from ..models import RESERVED_SHORTCUT_KEYS, RESERVED_SLUGS, Label, Membership, Project, Role
 
 PROJECT_EDITABLE_FIELDS = (
     "name",
@@ -30,7 +30,10 @@ PROJECT_EDITABLE_FIELDS = (
 def project_create(
     *, name: str, slug: str, creator: AbstractBaseUser | None, description: str = "", overlap: int = 3
 ) -> Project:
-    """Create a project; its creator becomes its first manager."""
+    """Create a project; its creator becomes its first manager. Who may create projects is the
+    caller's check (projects.selectors.project_create_allowed); commands create them freely."""
+    if slug in RESERVED_SLUGS:
+        raise ApplicationError(f"'{slug}' is a word Concord's addresses use; choose another address.")
     if Project.objects.filter(slug=slug).exists():
         raise ApplicationError(f"A project with the address '{slug}' already exists; choose another.")
     project = Project(name=name, slug=slug, description=description, overlap=overlap, created_by=creator)
@@ -129,38 +132,60 @@ def label_delete(*, project: Project, label_id: int) -> None:
     label.delete()
 
 
+ADD_MEMBER_NEEDS_STAFF = (
+    "Only staff can add people to a project for now (invitations are on their way); "
+    "ask an administrator. Managers can change the roles of existing members."
+)
+
+
 @transaction.atomic
-def membership_save(*, project: Project, username: str, role: str, password: str = "") -> Membership:
-    """Give a user a role in the project. A new username creates an account when a password is given."""
+def membership_save(
+    *, project: Project, actor: AbstractBaseUser | None, username: str, role: str, password: str = ""
+) -> Membership:
+    """Give a user a role in the project: any manager may change a member's role; adding someone
+    (an existing account, or a new one when a password is given) needs staff rights until people
+    accept invitations themselves. `actor` is who asks; None for an operator's command.
+
+    A non-staff actor adding a non-member is refused before any account is looked up, with one
+    message whether or not the username exists, so the form cannot be used to discover accounts.
+    """
     if role not in Role.values:
         raise ApplicationError(f"Unknown role '{role}'.")
-    User = get_user_model()
     username = (username or "").strip()
-    user = User.objects.filter(username=username).first()
-    if user is None:
-        if not password:
-            raise ApplicationError(f"There is no user '{username}'. Give a password to create the account.")
-        user = User(username=username)
-        try:
-            user.full_clean(exclude=["password"])
-        except ValidationError as exc:
-            raise ApplicationError(" ".join(exc.messages)) from None
-        try:
-            password_validation.validate_password(password, user)
-        except ValidationError as exc:
-            raise ApplicationError("Password: " + " ".join(exc.messages)) from None
-        user.set_password(password)
-        user.save()
     # Lock the project's memberships so two managers demoting each other cannot leave none.
-    members = list(project.memberships.select_for_update())
-    membership = next((m for m in members if m.user_id == user.pk), None)
+    members = list(project.memberships.select_for_update().select_related("user"))
+    membership = next((m for m in members if m.user.username == username), None)
     if membership is None:
-        return Membership.objects.create(user=user, project=project, role=role)
+        if actor is not None and not (actor.is_staff or actor.is_superuser):
+            raise AccessDenied(ADD_MEMBER_NEEDS_STAFF)
+        return Membership.objects.create(user=_account(username, password), project=project, role=role)
     if membership.role == Role.MANAGER and role != Role.MANAGER:
         _ensure_other_manager(members, membership)
     membership.role = role
     membership.save(update_fields=["role", "updated_at"])
     return membership
+
+
+def _account(username: str, password: str) -> AbstractBaseUser:
+    """The account named `username`, or a new one with `password`."""
+    User = get_user_model()
+    user = User.objects.filter(username=username).first()
+    if user is not None:
+        return user
+    if not password:
+        raise ApplicationError(f"There is no user '{username}'. Give a password to create the account.")
+    user = User(username=username)
+    try:
+        user.full_clean(exclude=["password"])
+    except ValidationError as exc:
+        raise ApplicationError(" ".join(exc.messages)) from None
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        raise ApplicationError("Password: " + " ".join(exc.messages)) from None
+    user.set_password(password)
+    user.save()
+    return user
 
 
 @transaction.atomic

@@ -1,10 +1,11 @@
 """Project pages: my projects, a project, and the managers' settings (labels, members, guideline)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from consistency import selectors as guideline_selectors
 from consistency import services as guideline_services
@@ -20,20 +21,31 @@ from ..forms import (
     ProjectSettingsForm,
 )
 from ..models import Role
-from ..selectors import project_list_for_user, project_members
+from ..selectors import project_create_allowed, project_list_for_user, project_members
 from ..services import projects as services
 
+PROJECT_CREATORS_MESSAGE = {
+    "staff": "Only staff can create projects; ask an administrator.",
+    "managers": "Only staff and managers of a project can create projects; ask an administrator.",
+}
 
+
+@require_safe
 @login_required
 def project_list(request):
     projects = project_list_for_user(user=request.user)
     roles = dict(request.user.memberships.values_list("project_id", "role"))
     rows = [(project, Role(roles[project.pk]).label) for project in projects]
-    return render(request, "projects/list.html", {"rows": rows})
+    context = {"rows": rows, "can_create": project_create_allowed(user=request.user)}
+    return render(request, "projects/list.html", context)
 
 
+@require_http_methods(["GET", "POST"])
 @login_required
 def project_create(request):
+    if not project_create_allowed(user=request.user):
+        message = PROJECT_CREATORS_MESSAGE[settings.CONCORD_PROJECT_CREATORS]
+        return render(request, "403.html", {"message": message}, status=403)
     form = ProjectCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -46,6 +58,7 @@ def project_create(request):
     return render(request, "projects/create.html", {"form": form})
 
 
+@require_safe
 @project_role_required()
 def project_detail(request, slug):
     project = request.project
@@ -77,11 +90,14 @@ def _settings_context(request, **overrides):
         "members": project_members(project=project),
         "roles": Role.choices,
         "versions": project.guideline_versions.select_related("author"),
+        "can_add_members": request.user.is_staff or request.user.is_superuser,
+        "add_member_needs_staff": services.ADD_MEMBER_NEEDS_STAFF,
     }
     context.update(overrides)
     return context
 
 
+@require_http_methods(["GET", "POST"])
 @project_role_required(Role.MANAGER)
 def project_settings(request, slug):
     if request.method == "POST":
@@ -142,7 +158,9 @@ def member_save(request, slug):
     form = MemberForm(request.POST)
     if form.is_valid():
         try:
-            membership = services.membership_save(project=request.project, **form.cleaned_data)
+            membership = services.membership_save(
+                project=request.project, actor=request.user, **form.cleaned_data
+            )
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
@@ -166,6 +184,7 @@ def member_remove(request, slug, membership_id):
     return redirect("projects:settings", slug=slug)
 
 
+@require_http_methods(["GET", "POST"])
 @project_role_required(Role.MANAGER, Role.SME)
 def guideline_edit(request, slug):
     """Edit the draft (managers and SMEs write guidelines); managers publish it."""

@@ -12,6 +12,7 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.parsers import MultiPartParser
 
 from .conftest import OTHER_MARKER
 
@@ -36,10 +37,10 @@ EXPECTED = {
     ("api:project_guideline_version_diff", "GET"): ALL,
     ("api:project_disagreements", "GET"): REVIEWERS,
     ("api:project_disagreement", "GET"): REVIEWERS,
-    # Called with the import's multipart body, which has no verdict: allowed roles get the 400.
+    # Called with an empty JSON object, which has no verdict: allowed roles get the 400.
     ("api:project_disagreement_resolve", "POST"): {**REVIEWERS, "sme": 400, "manager": 400},
     ("api:project_releases", "GET"): REVIEWERS,
-    # The import's multipart body has no tag or policy (both optional): a release with the defaults.
+    # An empty JSON object has no tag or policy (both optional): a release with the defaults.
     ("api:project_releases", "POST"): {**REVIEWERS, "sme": 202, "manager": 202},
     ("api:project_release_diff", "GET"): REVIEWERS,
     ("api:project_release", "GET"): REVIEWERS,
@@ -81,7 +82,7 @@ def _walk(patterns, prefix="", namespace=""):
 
 
 def api_endpoints():
-    """(route, URL name, methods) for every pattern under api/v1/."""
+    """(route, URL name, methods, view class) for every pattern under api/v1/."""
     endpoints = []
     for route, name, callback in _walk(get_resolver().url_patterns):
         if not route.startswith("api/v1/"):
@@ -92,7 +93,7 @@ def api_endpoints():
             for method in view_class.http_method_names
             if method not in ("options", "head") and hasattr(view_class, method)
         )
-        endpoints.append((route, name, methods))
+        endpoints.append((route, name, methods, view_class))
     return endpoints
 
 
@@ -108,13 +109,15 @@ def fill(route: str, name: str, data) -> str:
     return "/" + PARAMETER_RE.sub(value, route)
 
 
-def call(client, method: str, url: str, name: str, data):
+def call(client, method: str, url: str, name: str, data, view_class):
     if method == "GET":
         query = QUERIES[name](data) if name in QUERIES else {}
         return client.get(url, query)
-    if method == "POST":
+    if method == "POST" and MultiPartParser in view_class.parser_classes:
         upload = SimpleUploadedFile("rows.csv", b"id,text\nm-1,hello\n", content_type="text/csv")
         return client.post(url, {"file": upload})
+    if method == "POST":
+        return client.post(url, {}, content_type="application/json")
     raise AssertionError(f"no request body known for {method} {url}")
 
 
@@ -126,7 +129,7 @@ def _body(response) -> str:
 
 
 def test_the_table_covers_every_api_endpoint_and_nothing_else():
-    found = {(name, method) for _route, name, methods in api_endpoints() for method in methods}
+    found = {(name, method) for _route, name, methods, _view in api_endpoints() for method in methods}
     assert found == set(EXPECTED), "update EXPECTED for the endpoints added or removed"
 
 
@@ -134,11 +137,11 @@ def test_the_table_covers_every_api_endpoint_and_nothing_else():
 def test_access_matrix(api_data, api_disagreements, api_releases, api_clients, auth):
     clients = api_clients(auth)
     failures = []
-    for route, name, methods in api_endpoints():
+    for route, name, methods, view_class in api_endpoints():
         url = fill(route, name, api_data)
         for method in methods:
             for caller in CALLERS:
-                response = call(clients[caller], method, url, name, api_data)
+                response = call(clients[caller], method, url, name, api_data, view_class)
                 expected = EXPECTED[(name, method)][caller]
                 if response.status_code != expected:
                     failures.append(f"{caller} {method} {url}: {response.status_code}, expected {expected}")

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from consistency.models import ConsensusLabel, Disagreement
 from consistency.review_services import examples_relabel, resolution_revise
-from tests.factories import PASSWORD, AnnotationFactory, ExampleFactory, GuidelineVersionFactory
+from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory
 
 from .conftest import OTHER_MARKER, token_client
 
@@ -221,6 +221,7 @@ def test_excluding_keeps_the_example_out(api_data, api_disagreements, manager_ap
         ({"verdict": "exclude", "rationale": "x" * 5001}, "rationale"),
         ({"verdict": "exclude"}, "rationale"),  # an exclusion says why
         ({"verdict": "exclude", "rationale": "  \n "}, "rationale"),
+        ({"verdict": "label", "label": "bug", "colour": "red"}, "colour"),  # unknown fields are refused
     ],
 )
 def test_invalid_resolutions_are_400_and_change_nothing(
@@ -256,7 +257,7 @@ def test_who_may_read_and_resolve(api_data, api_disagreements, api_clients):
 
 def test_session_posts_need_the_csrf_token(api_data, api_disagreements, sme):
     browser = Client(enforce_csrf_checks=True)
-    assert browser.login(username=sme.username, password=PASSWORD)
+    browser.force_login(sme)
     url = resolve_url(api_disagreements.open.pk)
     response = browser.post(url, EXCLUDE, content_type="application/json")
     assert response.status_code == 403

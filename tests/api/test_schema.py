@@ -1,5 +1,8 @@
 """The OpenAPI schema and the docs page, and Schemathesis fuzzing every operation against the
-schema as a manager, an SME and a labeler: no server error, every answer as documented."""
+schema as a manager, an SME and a labeler, with valid and invalid requests and every check:
+no server error, valid requests accepted, invalid ones refused, every answer as documented."""
+
+import copy
 
 import pytest
 import schemathesis
@@ -7,6 +10,8 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from .conftest import token_client
@@ -74,10 +79,43 @@ def path_values(api_data, api_disagreements, api_releases):
         "/imports/{id}/": api_data.import_batch.pk,
         "/disagreements/{id}/": api_disagreements.open.pk,
         "number": api_data.guideline.number,
+        "label": api_data.project.labels.first().name,
     }
 
 
 def _aim(case, values) -> None:
+    """Point generated requests at real rows, and past the business rules no schema can state
+    (a label must be one of the project's; split ratios sum to 1; a stratify field must be a
+    metadata field): the schema documents those 400s, and the fuzzing is then about everything
+    else. A component generated invalid is left as it is, and a body is replaced only when it
+    changes (Schemathesis re-judges a replaced body)."""
+    negated = _negated(case)
+    if "path" not in negated:
+        _aim_path(case, values)
+    if "query" not in negated:
+        _aim_query(case, values)
+    if not case.meta.generation.mode.is_positive or not isinstance(case.body, dict):
+        return
+    body = copy.deepcopy(case.body)  # generated cases may share one body object
+    if case.path.endswith("/resolve/") and body.get("verdict") == "label":
+        body["label"] = values["label"]
+    policy = body.get("policy") if case.path.endswith("/releases/") else None
+    if isinstance(policy, dict):
+        if "ratios" in policy:
+            policy["ratios"] = [0.8, 0.1, 0.1]
+        if policy.get("stratify_field"):
+            policy["stratify_field"] = "channel"
+    if body != case.body:
+        case.body = body
+
+
+def _negated(case) -> set[str]:
+    """The parts of the request (path, query, header, body) generated invalid on purpose."""
+    components = case.meta.components if case.meta is not None else {}
+    return {str(location.value) for location, info in components.items() if info.mode.is_negative}
+
+
+def _aim_path(case, values) -> None:
     if "slug" in case.path_parameters:
         case.path_parameters["slug"] = values["slug"]
     if "id" in case.path_parameters:
@@ -88,6 +126,9 @@ def _aim(case, values) -> None:
     if "tag" in case.path_parameters:
         # file_format is left as generated: its enum holds only the formats a ready release has.
         case.path_parameters["tag"] = values["tag"]
+
+
+def _aim_query(case, values) -> None:
     if case.path.endswith("/releases/diff/") and case.query:
         case.query.update({key: values["tag"] for key in ("old", "new") if key in case.query})
     # "An exclusion needs a rationale" is a rule across two fields, which the generated bodies
@@ -100,34 +141,88 @@ def _aim(case, values) -> None:
         case.query.update({key: values["number"] for key in ("a", "b") if key in case.query})
 
 
+ACCEPTED = {*range(200, 400), 401, 403, 404, 409, 429}
+
+
+def upload_acceptance(ctx, response, case) -> None:
+    """positive_data_acceptance for an upload, whose contents no OpenAPI schema can describe (a
+    schema-valid file may be a PNG): a 400 about the file alone is the documented answer."""
+    if case.meta is None or not case.meta.generation.mode.is_positive or response.status_code in ACCEPTED:
+        return
+    body = response.json() if response.status_code == 400 else None
+    assert isinstance(body, dict), f"valid upload refused: {response.status_code}"
+    assert set(body) == {"file"}, f"valid upload refused for more than its file: {body}"
+
+
+def _validate(case, headers):
+    """Send the case with every check (the upload variant of the acceptance check for uploads);
+    an Authorization header generated invalid stays, so the answer must be a 401."""
+    upload = case.operation.path.endswith("/examples/import/")
+    return case.call_and_validate(
+        headers=None if "header" in _negated(case) else headers,
+        excluded_checks=[positive_data_acceptance] if upload else None,
+        additional_checks=[upload_acceptance] if upload else None,
+    )
+
+
 # Schemathesis' own pytest plugin (schema.parametrize with a fixture) does not run on pytest 9,
-# so each operation's Hypothesis strategy is driven here. 25 examples per operation and role.
+# so each operation's Hypothesis strategies are driven here: valid requests (which must be
+# accepted, or refused only as documented) and invalid ones (which must be refused), every
+# answer checked with all of Schemathesis' checks.
+EXAMPLES = {GenerationMode.POSITIVE: 30, GenerationMode.NEGATIVE: 25}
+
+
 @pytest.mark.parametrize("role", ["manager", "sme", "labeler"])
 def test_every_operation_conforms_to_the_schema(request, api_schema, path_values, role):
     headers = {"Authorization": token_client(request.getfixturevalue(role)).defaults["HTTP_AUTHORIZATION"]}
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 11
 
-    succeeded = set()
+    succeeded, refused = set(), set()
     for operation in operations:
+        for mode, examples in EXAMPLES.items():
 
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=25,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        def check(case):
-            _aim(case, path_values)
-            # An uploaded file's content cannot be described in OpenAPI: a schema-valid upload
-            # may still be a PNG, which the import rightly refuses with a 400.
-            excluded = [positive_data_acceptance] if case.method == "POST" else []
-            response = case.call_and_validate(headers=headers, excluded_checks=excluded)
-            if response.status_code < 300:
-                succeeded.add(operation.label)
+            @given(case=operation.as_strategy(generation_mode=mode))
+            @settings(
+                max_examples=examples,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
+            def check(case):
+                _aim(case, path_values)
+                response = _validate(case, headers)
+                if response.status_code < 300:
+                    succeeded.add(operation.label)
+                if mode.is_negative and response.status_code in (400, 404, 413, 415):
+                    refused.add(operation.label)
 
-        check()
+            check()
     if role == "manager":  # the generated requests reached real data, not only error answers
         assert succeeded == {operation.label for operation in operations}
+        assert refused, "no invalid request was refused: was negative data generated?"
+
+
+@pytest.mark.parametrize("role", ["manager", "sme", "labeler"])
+def test_boundary_and_coverage_cases_conform_to_the_schema(request, api_schema, path_values, role):
+    """Schemathesis' coverage cases: each parameter at and past its bounds, missing, duplicated,
+    of the wrong type, and methods an endpoint does not take (405 with Allow)."""
+    headers = {"Authorization": token_client(request.getfixturevalue(role)).defaults["HTTP_AUTHORIZATION"]}
+    failures, count = [], 0
+    for result in api_schema.get_all_operations():
+        operation = result.ok()
+        cases = api_schema.iter_coverage_cases(
+            operation,
+            generation_modes=list(GenerationMode),
+            generation_config=api_schema.config.generation_for(operation=operation, phase="coverage"),
+        )
+        for case in cases:
+            count += 1
+            _aim(case, path_values)
+            try:
+                _validate(case, headers)
+            except FailureGroup as exc:  # collect them all: one run shows every non-conformance
+                failures.append(f"{case.method} {case.formatted_path} {case.query} {case.body!r:.200}\n{exc}")
+    assert count > 100
+    assert not failures, f"{len(failures)} of {count} cases failed:\n\n" + "\n\n".join(failures[:15])

@@ -7,7 +7,6 @@ import pytest
 from django.test import Client
 
 from core.models import ApiToken
-from tests.factories import PASSWORD
 
 from .conftest import token_client
 
@@ -98,7 +97,7 @@ def test_the_token_page_needs_a_login(client):
 
 def test_session_posts_need_the_csrf_token(manager, project):
     browser = Client(enforce_csrf_checks=True)
-    assert browser.login(username=manager.username, password=PASSWORD)
+    browser.force_login(manager)
     # the token page refuses a POST without the CSRF token
     assert browser.post("/account/tokens/", {"name": "x"}).status_code == 403
     # and so does the API when the caller is authenticated by the session cookie

@@ -5,8 +5,9 @@ from django.db import IntegrityError, InternalError, transaction
 from django.urls import reverse
 
 from consistency.models import GuidelineVersion
-from consistency.services import guideline_draft_save, guideline_publish
+from consistency.services import MAX_GUIDELINE_CHARS, guideline_draft_save, guideline_publish
 from core.errors import ApplicationError
+from core.markdown import render_markdown
 
 pytestmark = pytest.mark.django_db
 
@@ -46,6 +47,29 @@ def test_guideline_markdown_is_sanitised(labeler_client, project, manager):
     content = labeler_client.get(reverse("consistency:guidelines", args=[project.slug])).content
     assert b"<strong>Bold</strong>" in content
     assert b"<script>alert" not in content
+
+
+def test_a_guideline_of_unmatched_brackets_at_the_size_limit_renders(labeler_client, project, manager):
+    """Python-Markdown's link parser rescanned the rest of the text at every "[": a guideline of
+    200,000 of them took hours to render, on every member's guideline page."""
+    guideline_draft_save(project=project, user=manager, body="[" * MAX_GUIDELINE_CHARS)
+    guideline_publish(project=project, user=manager, changelog="Brackets")
+    page = labeler_client.get(reverse("consistency:guideline_version", args=[project.slug, 1]))
+    assert page.status_code == 200
+    assert "<p>" + "[" * MAX_GUIDELINE_CHARS + "</p>" in page.content.decode()
+
+
+def test_markdown_keeps_formatting_and_shows_raw_html_as_text():
+    html = render_markdown(
+        "# Rules\n\n<b>raw</b> **bold** [ok](https://example.org) [bad](javascript:alert(1))\n\n"
+        "| label | when |\n|---|---|\n| bug | it crashes |\n\n- a\n  - nested\n"
+    )
+    assert "<h1>Rules</h1>" in html
+    assert "&lt;b&gt;raw&lt;/b&gt; <strong>bold</strong>" in html
+    assert '<a href="https://example.org" rel="noopener noreferrer nofollow">ok</a>' in html
+    assert "javascript:" not in html.replace("[bad](javascript:alert(1))", "")
+    assert "<td>bug</td>" in html
+    assert "<li>a\n<ul>\n<li>nested</li>" in html
 
 
 def test_manager_publishes_from_the_page(manager_client, project):

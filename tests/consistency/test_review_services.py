@@ -257,6 +257,16 @@ def test_guideline_section_is_found_by_heading_text():
     assert guideline_section(body, "feature") is None
 
 
+def test_guideline_section_of_a_guideline_with_a_long_line_of_spaces():
+    """The heading pattern backtracked on every space: one 5,000-space line took two minutes on
+    each review page; a 200,000-character one never finished."""
+    body = "# a" + " " * 199_990 + "x\n## Billing ##\nMoney.\n# Next"
+    assert guideline_section(body, "billing") == "## Billing ##\nMoney."
+    assert (
+        guideline_section(body, "a" + " " * 199_990 + "x") == body.split("\n")[0] + "\n## Billing ##\nMoney."
+    )
+
+
 def _publish(project, user, body, changelog):
     guideline_draft_save(project=project, user=user, body=body)
     return guideline_publish(project=project, user=user, changelog=changelog)

@@ -146,7 +146,9 @@ def test_labels_of_another_project_cannot_be_edited(manager_client, project, oth
     assert Label.objects.get(pk=foreign.pk).name != "hijacked"
 
 
-def test_manager_adds_members_and_changes_roles(manager_client, project):
+def test_manager_adds_members_and_changes_roles(manager_client, manager, project):
+    manager.is_staff = True  # adding people needs staff rights (tests/projects/test_project_creation.py)
+    manager.save()
     url = reverse("projects:member_save", args=[project.slug])
     manager_client.post(url, {"username": "newbie", "role": "labeler", "password": "a-long-passphrase-42"})
     membership = project.memberships.get(user__username="newbie")
@@ -156,7 +158,9 @@ def test_manager_adds_members_and_changes_roles(manager_client, project):
     assert membership.role == Role.SME
 
 
-def test_weak_password_for_a_new_account_is_refused(manager_client, project):
+def test_weak_password_for_a_new_account_is_refused(manager_client, manager, project):
+    manager.is_staff = True
+    manager.save()
     response = manager_client.post(
         reverse("projects:member_save", args=[project.slug]),
         {"username": "weak", "role": "labeler", "password": "123"},

@@ -62,7 +62,7 @@ class Command(BaseCommand):
             description="Route incoming customer messages by intent. Three labelers see each message.",
         )
         for username, role in PEOPLE[1:]:
-            membership_save(project=project, username=username, role=role)
+            membership_save(project=project, actor=None, username=username, role=role)
         for position, (name, key, colour, description) in enumerate(LABELS):
             label_save(
                 project=project,
