@@ -3,3 +3,12 @@ from django.apps import AppConfig
 
 class ConsistencyConfig(AppConfig):
     name = "consistency"
+
+    def ready(self):
+        # The hooks this app registers with the projects app below it (STYLE: a lower layer
+        # starts work above it only through a hook the upper app registers).
+        from projects.services.projects import review_rules_changed_connect
+
+        from .decision_services import decisions_refresh_start
+
+        review_rules_changed_connect(decisions_refresh_start)  # re-deciding after a rule change

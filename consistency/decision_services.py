@@ -1,0 +1,318 @@
+"""Deciding many examples at once with the project's review rules (consistency.review.decide):
+after an annotation import, inside the import's transaction; and again when the review rules or
+the overlap change, in a background job with progress.
+
+Examples an SME decided (consensus gold or excluded) are never touched. Labeling decides one
+example at a time under its row lock (review_services.disagreement_detect); this module reaches
+the same state (consensus label, open disagreement with its guideline versions, extra raters
+asked) with a few set-based queries per chunk of examples, and writes only what changed. A test
+checks that both paths agree.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from labeling.models import Annotation
+from projects.models import Example, ImportBatch, Project
+from projects.services.imports import import_batch_claim, import_batch_fail, unexpected_error
+
+from . import review
+from .models import ConsensusLabel, Disagreement
+from .tasks import decisions_refresh_task
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 2000
+MAX_SLOTS = 25  # the assignment slot check constraint, as review_services.effective_k
+SME_SOURCES = (ConsensusLabel.Source.GOLD, ConsensusLabel.Source.EXCLUDED)
+
+
+@dataclass
+class DecisionCounts:
+    """What the rules made of the examples they looked at."""
+
+    examples: int = 0  # examples the rules decided (SME-decided ones not included)
+    unanimous: int = 0
+    majority: int = 0
+    queued: int = 0  # an open disagreement waits in the review queue
+    pending: int = 0  # fewer votes than the example needs
+    more_raters: int = 0  # a split asked for extra raters
+    changed: int = 0  # examples whose consensus or open disagreement changed
+    kept: int = 0  # decided by an SME: left alone
+
+    def add(self, other: DecisionCounts) -> None:
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def examples_decide(*, project: Project, example_ids: Sequence[int]) -> DecisionCounts:
+    """Apply the project's rules to these examples of the project and store the outcomes.
+
+    The caller holds the examples' row locks in its transaction (the import raised their counts;
+    the re-deciding job locks each chunk), so labeling cannot decide one of them meanwhile.
+    """
+    counts = DecisionCounts()
+    for start in range(0, len(example_ids), CHUNK):
+        counts.add(_decide_chunk(project, list(example_ids[start : start + CHUNK])))
+    return counts
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and abs(a - b) < 1e-9)
+
+
+def _decide_chunk(project: Project, ids: list[int]) -> DecisionCounts:
+    counts = DecisionCounts()
+    extra = dict(project.examples.filter(pk__in=ids).values_list("pk", "extra_raters"))
+    votes: dict[int, list[tuple[int, bool, int | None]]] = defaultdict(list)
+    for example_id, label_id, ambiguous, version_id in (
+        Annotation.objects.filter(example_id__in=ids, superseded_at__isnull=True)
+        .order_by("example_id", "created_at", "id")
+        .values_list("example_id", "label_id", "ambiguous", "guideline_version_id")
+    ):
+        votes[example_id].append((label_id, ambiguous, version_id))
+    consensus = {
+        row[0]: row[1:]
+        for row in ConsensusLabel.objects.filter(example_id__in=ids).values_list(
+            "example_id", "source", "label_id", "agreement", "n_raters"
+        )
+    }
+    open_disagreements = {
+        row[0]: row[1:]
+        for row in Disagreement.objects.filter(
+            example_id__in=ids, status=Disagreement.Status.OPEN
+        ).values_list("example_id", "pk", "reason", "label_a_id", "label_b_id", "majority_share")
+    }
+    through = Disagreement.guideline_versions.through
+    open_versions: dict[int, set[int]] = defaultdict(set)
+    for disagreement_id, version_id in through.objects.filter(
+        disagreement_id__in=[row[0] for row in open_disagreements.values()]
+    ).values_list("disagreement_id", "guidelineversion_id"):
+        open_versions[disagreement_id].add(version_id)
+
+    now = timezone.now()
+    consensus_drop: list[int] = []
+    consensus_new: list[ConsensusLabel] = []
+    disagreements_drop: list[int] = []
+    disagreements_new: list[tuple[Disagreement, set[int]]] = []
+    disagreements_changed: list[Disagreement] = []
+    versions_changed: dict[int, set[int]] = {}
+    more_raters: dict[int, list[int]] = defaultdict(list)
+    for example_id in ids:
+        current = consensus.get(example_id)
+        if current is not None and current[0] in SME_SOURCES:
+            counts.kept += 1
+            continue
+        if example_id not in extra:
+            continue  # not an example of this project
+        rows = votes.get(example_id, [])
+        asked = extra[example_id]
+        outcome = review.decide(
+            [label_id for label_id, _, _ in rows],
+            k=min(project.overlap + asked, MAX_SLOTS),
+            threshold=project.majority_threshold,
+            accept_majority=project.accept_majority,
+            extra_allowed=project.extra_raters_on_split,
+            extra_asked=asked,
+            ambiguous=any(flag for _, flag, _ in rows),
+        )
+        counts.examples += 1
+        changed = False
+        open_row = open_disagreements.get(example_id)
+        if outcome.kind in (review.ACCEPT_UNANIMOUS, review.ACCEPT_MAJORITY):
+            unanimous = outcome.kind == review.ACCEPT_UNANIMOUS
+            counts.unanimous += unanimous
+            counts.majority += not unanimous
+            source = ConsensusLabel.Source.UNANIMOUS if unanimous else ConsensusLabel.Source.MAJORITY
+            wanted = (source, outcome.label, outcome.share, outcome.n_votes)
+            if current is None or not (
+                current[0] == wanted[0]
+                and current[1] == wanted[1]
+                and _same(current[2], wanted[2])
+                and current[3] == wanted[3]
+            ):
+                if current is not None:
+                    consensus_drop.append(example_id)
+                consensus_new.append(
+                    ConsensusLabel(
+                        example_id=example_id,
+                        label_id=outcome.label,
+                        source=source,
+                        agreement=outcome.share,
+                        n_raters=outcome.n_votes,
+                        decided_at=now,
+                    )
+                )
+                changed = True
+            if open_row is not None:
+                disagreements_drop.append(open_row[0])
+                changed = True
+            counts.changed += changed
+            continue
+        # Every other outcome means the example has no consensus (yet).
+        if current is not None:
+            consensus_drop.append(example_id)
+            changed = True
+        if outcome.kind in (review.PENDING, review.ASK_MORE):
+            if outcome.kind == review.PENDING:
+                counts.pending += 1
+            else:
+                counts.more_raters += 1
+                more_raters[asked + outcome.n_more].append(example_id)
+                changed = True
+            if open_row is not None:
+                disagreements_drop.append(open_row[0])
+                changed = True
+            counts.changed += changed
+            continue
+        counts.queued += 1
+        fields = (outcome.reason, outcome.label_a, outcome.label_b, outcome.share)
+        versions = {version_id for _, _, version_id in rows if version_id is not None}
+        if open_row is None:
+            disagreement = Disagreement(
+                project=project,
+                example_id=example_id,
+                reason=outcome.reason,
+                label_a_id=outcome.label_a,
+                label_b_id=outcome.label_b,
+                majority_share=outcome.share,
+            )
+            disagreements_new.append((disagreement, versions))
+            changed = True
+        else:
+            pk, reason, label_a, label_b, share = open_row
+            if (reason, label_a, label_b) != fields[:3] or not _same(share, fields[3]):
+                disagreements_changed.append(
+                    Disagreement(
+                        pk=pk,
+                        reason=outcome.reason,
+                        label_a_id=outcome.label_a,
+                        label_b_id=outcome.label_b,
+                        majority_share=outcome.share,
+                    )
+                )
+                changed = True
+            if versions != open_versions.get(pk, set()):
+                versions_changed[pk] = versions
+                changed = True
+        counts.changed += changed
+
+    if consensus_drop:
+        ConsensusLabel.objects.filter(example_id__in=consensus_drop).delete()
+    if consensus_new:
+        ConsensusLabel.objects.bulk_create(consensus_new)
+    if disagreements_drop:
+        Disagreement.objects.filter(pk__in=disagreements_drop).delete()
+    if disagreements_changed:
+        Disagreement.objects.bulk_update(
+            disagreements_changed, ["reason", "label_a", "label_b", "majority_share"]
+        )
+    if disagreements_new:
+        created = Disagreement.objects.bulk_create([disagreement for disagreement, _ in disagreements_new])
+        for disagreement, (_, versions) in zip(created, disagreements_new, strict=True):
+            if versions:
+                versions_changed[disagreement.pk] = versions
+    if versions_changed:
+        through.objects.filter(disagreement_id__in=list(versions_changed)).delete()
+        through.objects.bulk_create(
+            through(disagreement_id=pk, guidelineversion_id=version_id)
+            for pk, versions in versions_changed.items()
+            for version_id in versions
+        )
+    for value, example_ids in more_raters.items():
+        Example.objects.filter(pk__in=example_ids).update(extra_raters=value)
+    return counts
+
+
+# --------------------------------------------------------------------------------------------------
+# Re-deciding after the rules change: a background job, its state kept in an ImportBatch
+
+
+def decisions_refresh_start(
+    *, project: Project, user: AbstractBaseUser | None = None, changed: dict | None = None
+) -> ImportBatch | None:
+    """Queue a job that re-decides the project's examples under its current rules (called from
+    projects' project_update when the overlap or a review rule changed, inside its transaction).
+
+    Nothing is queued when no example has annotations, or when a job is already queued: it has
+    not started, so it will read the new rules too. Returns the queued job, if any.
+    """
+    if not project.examples.filter(annotation_count__gt=0).exists():
+        return None
+    waiting = project.import_batches.filter(
+        kind=ImportBatch.Kind.DECISIONS, status=ImportBatch.Status.QUEUED
+    ).first()
+    if waiting is not None:
+        return waiting
+    what = ", ".join(
+        f"{name.replace('_', ' ')} {old} → {new}" for name, (old, new) in (changed or {}).items()
+    )
+    batch = ImportBatch.objects.create(
+        project=project,
+        kind=ImportBatch.Kind.DECISIONS,
+        created_by=user if user is not None and user.is_authenticated else None,
+        source_name=f"Review rules changed: {what}"[:255] if what else "Review rules changed",
+        file_format="",
+    )
+    transaction.on_commit(lambda: decisions_refresh_task.delay(batch.pk))
+    return batch
+
+
+def decisions_refresh_run(*, batch_id: int) -> ImportBatch:
+    """Re-decide every example with annotations that no SME decided, a chunk per transaction
+    (the chunk's rows locked in id order), with progress committed between chunks. The rules are
+    read again for each chunk, so a job that runs while they change again ends on the newest."""
+    batch = import_batch_claim(batch_id=batch_id)
+    if batch is None:
+        return ImportBatch.objects.get(pk=batch_id)
+    try:
+        project_id = batch.project_id
+        candidates = Example.objects.filter(project_id=project_id, annotation_count__gt=0)
+        total = candidates.count()
+        ImportBatch.objects.filter(pk=batch_id).update(bytes_total=total, bytes_read=0)
+        counts = DecisionCounts()
+        done = 0
+        last = 0
+        while True:
+            with transaction.atomic():
+                ids = list(
+                    candidates.filter(pk__gt=last)
+                    .select_for_update()
+                    .order_by("pk")
+                    .values_list("pk", flat=True)[:CHUNK]
+                )
+                if not ids:
+                    break
+                project = Project.objects.get(pk=project_id)
+                counts.add(_decide_chunk(project, ids))
+            last = ids[-1]
+            done += len(ids)
+            ImportBatch.objects.filter(pk=batch_id).update(
+                bytes_read=min(done, total), rows_read=done, updated_at=timezone.now()
+            )
+        ImportBatch.objects.filter(pk=batch_id, status=ImportBatch.Status.RUNNING).update(
+            status=ImportBatch.Status.SUCCEEDED,
+            bytes_total=max(total, done),
+            bytes_read=max(total, done),
+            rows_read=done,
+            summary={"decisions": counts.as_dict()},
+            finished_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+    except Exception as exc:
+        logger.exception("re-deciding job %s stopped by an unexpected error", batch_id)
+        done_so_far = ImportBatch.objects.values_list("rows_read", flat=True).get(pk=batch_id)
+        outcome = f"{done_so_far} examples were re-decided before it stopped; SME decisions are untouched"
+        import_batch_fail(batch_id, [unexpected_error(exc, outcome=outcome)], error_count=1)
+    return ImportBatch.objects.get(pk=batch_id)
