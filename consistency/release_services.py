@@ -263,7 +263,7 @@ def _candidates(project: Project, policy: ReleasePolicy) -> tuple[list[dict], di
                 "agreement": None if agreement is None else round(float(agreement), 4),
                 "n_raters": n_raters,
                 "guideline_versions": sorted(decision.versions) if decision else [],
-                "rationale": rationales.get(example_id) if policy.include_rationale else None,
+                "rationale": _rationale(rationales, example_id, source, label_id),
                 "raters": raters,
             }
         )
@@ -292,6 +292,18 @@ def _candidates(project: Project, policy: ReleasePolicy) -> tuple[list[dict], di
             value = metadata.get(field) if isinstance(metadata, dict) else None
             strata[example_id] = "" if value is None else jsonb_text(value)
     return rows, strata
+
+
+def _rationale(
+    rationales: dict[int, tuple[int, str]], example_id: int, source: str, label_id: int
+) -> str | None:
+    """The SME's rationale, only on a gold label it was written for: a label from Dawid-Skene or
+    from the raters (after the example was sent back for relabeling, say) never carries the
+    reasoning behind a different decision."""
+    if source != "gold":
+        return None
+    found = rationales.get(example_id)
+    return found[1] if found is not None and found[0] == label_id else None
 
 
 def _dawid_skene_rows(
