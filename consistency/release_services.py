@@ -139,13 +139,35 @@ def release_create(
     return release
 
 
+class EmptyRelease(ApplicationError):
+    """No example passed the policy, and the caller did not ask for an empty release."""
+
+
 def release_build(
-    *, project: Project, user: AbstractBaseUser | None, tag: str = "", policy: dict[str, Any] | None = None
+    *,
+    project: Project,
+    user: AbstractBaseUser | None,
+    tag: str = "",
+    policy: dict[str, Any] | None = None,
+    allow_empty: bool = True,
 ) -> DatasetRelease:
-    """Create a release and build it now (the command line): the same service the worker runs."""
+    """Create a release and build it now (the command line): the same service the worker runs.
+
+    With allow_empty=False a release that turns out to hold no example is not kept (its row and
+    files are deleted again) and EmptyRelease is raised: an empty file is rarely what was meant.
+    """
     release = release_create(project=project, user=user, tag=tag, policy=policy, run_in_background=False)
     release_build_run(release_id=release.pk)
     release.refresh_from_db()
+    if not allow_empty and release.status == DatasetRelease.Status.READY and release.n_items == 0:
+        _delete_files(release)
+        release.delete()
+        cleaned = ReleasePolicy.from_dict(release.policy)
+        raise EmptyRelease(
+            f"No example passes the policy (sources {', '.join(cleaned.sources)}, minimum agreement "
+            f"{cleaned.min_agreement:g}{', ambiguous excluded' if cleaned.exclude_ambiguous else ''}); "
+            "no release was kept and no file written."
+        )
     return release
 
 
