@@ -105,6 +105,7 @@ LABEL_COLOURS = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b
 LABEL_STUDIO_USERNAME = "labelstudio-{}"
 RENAMED_RATERS_SHOWN = 20
 MOST_OVERLAP = 25  # the project's overlap constraint
+STATISTICS_REFRESH_ROWS = 50_000  # annotations written at once before planner statistics are refreshed
 
 STAGING_TABLE = "concord_annotation_staging"
 EXAMPLES_TABLE = "concord_annotation_examples"
@@ -590,35 +591,37 @@ def _agreement_refresh(batch: ImportBatch) -> None:
         batch.summary = summary
 
 
-def _analyze(table: str) -> None:
-    """Temporary tables are never analysed by autovacuum: without statistics PostgreSQL's
-    planner would guess their size and could pick nested loops over a million rows."""
+def _analyze(*tables: str) -> None:
+    """Refresh PostgreSQL's planner statistics. Temporary tables are never analysed by
+    autovacuum: without statistics the planner would guess their size and could pick nested
+    loops over a million rows."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {table}")
+            cursor.execute(f"ANALYZE {', '.join(tables)}")
 
 
 def _examples_table(project: Project) -> None:
     """One row per example of the file: its first row, its first row with a text, how many rows,
-    and the id of the project's example with that external id (NULL when it is new)."""
+    the id of the project's example with that external id (NULL until it exists), and whether
+    this import created it."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE {EXAMPLES_TABLE} AS "
             "SELECT external_id, MIN(seq) AS first_seq, "
             "MIN(CASE WHEN text <> '' THEN seq END) AS text_seq, COUNT(*) AS n, "
-            f"CAST(NULL AS bigint) AS example_id FROM {STAGING_TABLE} GROUP BY external_id"
+            f"CAST(NULL AS bigint) AS example_id, 0 AS created FROM {STAGING_TABLE} GROUP BY external_id"
         )
         cursor.execute(f"CREATE INDEX {EXAMPLES_TABLE}_external_id ON {EXAMPLES_TABLE} (external_id)")
         _link_examples(cursor, project)
     _analyze(EXAMPLES_TABLE)
 
 
-def _link_examples(cursor, project: Project) -> None:
+def _link_examples(cursor, project: Project, *, created: bool = False) -> None:
     cursor.execute(
-        f"UPDATE {EXAMPLES_TABLE} SET example_id = e.id FROM {Example._meta.db_table} AS e "
+        f"UPDATE {EXAMPLES_TABLE} SET example_id = e.id, created = %s FROM {Example._meta.db_table} AS e "
         f"WHERE e.project_id = %s AND e.external_id = {EXAMPLES_TABLE}.external_id "
         f"AND {EXAMPLES_TABLE}.example_id IS NULL",
-        [project.pk],
+        [int(created), project.pk],
     )
 
 
@@ -726,7 +729,9 @@ def _write(
         cursor.execute(
             f"INSERT INTO {Example._meta.db_table} (project_id, external_id, text, data, metadata, "
             "import_batch_id, annotation_count, extra_raters, created_at) "
-            f"SELECT %s, a.external_id, s.text, %s, s.metadata, %s, 0, 0, %s FROM {EXAMPLES_TABLE} AS a "
+            # Every row of a new example becomes one of its annotations (a rater twice on one
+            # example was an error), so its count is known now and needs no update later.
+            f"SELECT %s, a.external_id, s.text, %s, s.metadata, %s, a.n, 0, %s FROM {EXAMPLES_TABLE} AS a "
             f"JOIN {STAGING_TABLE} AS s ON s.seq = COALESCE(a.text_seq, a.first_seq) "
             "WHERE a.example_id IS NULL ORDER BY a.first_seq",
             [project.pk, "{}", batch.pk, now],
@@ -734,7 +739,7 @@ def _write(
         summary["examples_created"] = cursor.rowcount
         cursor.execute(f"SELECT COUNT(*) FROM {EXAMPLES_TABLE} WHERE example_id IS NULL AND text_seq IS NULL")
         summary["examples_without_text"] = cursor.fetchone()[0]
-        _link_examples(cursor, project)
+        _link_examples(cursor, project, created=True)
     summary.update(_raters(project, batch))
     users = get_user_model()._meta.db_table
     annotations = Annotation._meta.db_table
@@ -742,7 +747,7 @@ def _write(
         # Rows whose rater has no annotation of the example yet (current or superseded).
         cursor.execute(
             f"CREATE TEMP TABLE {NEW_TABLE} AS "
-            "SELECT s.seq, a.example_id, u.id AS rater_id, l.id AS label_id "
+            "SELECT s.seq, a.example_id, a.created, u.id AS rater_id, l.id AS label_id "
             f"FROM {STAGING_TABLE} AS s JOIN {EXAMPLES_TABLE} AS a ON a.external_id = s.external_id "
             f"JOIN {users} AS u ON u.username = s.rater "
             f"JOIN {Label._meta.db_table} AS l ON l.project_id = %s AND l.name = s.label "
@@ -760,10 +765,12 @@ def _write(
             [False, Annotation.Source.IMPORT, now, now],
         )
         example_table = Example._meta.db_table
+        # Examples that existed before: raise their counts, which also locks their rows for the
+        # rules below (the new ones are invisible to everyone else until the commit).
         cursor.execute(
             f"UPDATE {example_table} SET annotation_count = {example_table}.annotation_count + c.n "
-            f"FROM (SELECT example_id, COUNT(*) AS n FROM {NEW_TABLE} GROUP BY example_id) AS c "
-            f"WHERE {example_table}.id = c.example_id"
+            f"FROM (SELECT example_id, COUNT(*) AS n FROM {NEW_TABLE} WHERE created = 0 "
+            f"GROUP BY example_id) AS c WHERE {example_table}.id = c.example_id"
         )
         cursor.execute(f"SELECT DISTINCT example_id FROM {NEW_TABLE} ORDER BY example_id")
         affected = [example_id for (example_id,) in cursor.fetchall()]
@@ -771,7 +778,11 @@ def _write(
     summary["annotations_skipped"] = staged - created
     if options.get("new_project"):
         summary["project"] = _new_project_rules(project)
-    # The counts just raised locked these examples' rows: the rules run under those locks.
+    # A large import can be most of these tables' rows, which their planner statistics have not
+    # seen: refresh them (PostgreSQL's advice after a bulk load), or the rules' lookups by id
+    # would be planned as if the tables were empty.
+    if created > STATISTICS_REFRESH_ROWS:
+        _analyze(Example._meta.db_table, annotations)
     summary["decisions"] = examples_decide(project=project, example_ids=affected).as_dict()
     return summary
 
@@ -848,6 +859,8 @@ def _raters(project: Project, batch: ImportBatch) -> dict[str, Any]:
             for username, name in missing
         ],
         batch_size=2000,
+        # Another import may be creating the same rater right now: its account is used instead.
+        ignore_conflicts=True,
     )
     for start in range(0, len(missing), 2000):
         chunk = [username for username, _ in missing[start : start + 2000]]
