@@ -104,6 +104,7 @@ SHORTCUT_KEYS = [k for k in "123456789abcdefghijklmnopqrstuvwxyz" if k not in RE
 LABEL_COLOURS = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2", "#ff9da6"]
 LABEL_STUDIO_USERNAME = "labelstudio-{}"
 RENAMED_RATERS_SHOWN = 20
+ACCOUNTS_CACHED = 50_000  # rater names the reader remembers (a file rarely has more raters)
 MOST_OVERLAP = 25  # the project's overlap constraint
 STATISTICS_REFRESH_ROWS = 50_000  # annotations written at once before planner statistics are refreshed
 
@@ -206,6 +207,8 @@ class AnnotationFileReader(StreamReader):
                 found = rater_account(name)
             except ValueError as exc:
                 found = str(exc)
+            if len(self._accounts) >= ACCOUNTS_CACHED:
+                self._accounts.clear()  # a file with a crowd of raters must not grow memory without end
             self._accounts[name] = found
         return found
 
@@ -213,7 +216,7 @@ class AnnotationFileReader(StreamReader):
         self, line: int, task: int, example_id: str, rater: str, label: str, text: str, metadata: str
     ) -> Row | None:
         """Check the fields every format shares; None (and errors) if the row is invalid.
-        `example_id`, `label` and `text` arrive stripped of nothing; `text` may be ""."""
+        `example_id` and `label` are stripped here; a `text` of "" or only spaces means none."""
         error = self.error
         ok = True
         example_id = example_id.strip()
@@ -234,7 +237,7 @@ class AnnotationFileReader(StreamReader):
         elif len(label) > MAX_LABEL_CHARS:
             error(line, "label", f"the label is longer than {MAX_LABEL_CHARS} characters")
             ok = False
-        if text and (text.isspace()):
+        if text and text.isspace():
             text = ""
         if len(text) > self.limits.max_text_chars:
             error(
@@ -567,7 +570,12 @@ def annotation_import_run(batch: ImportBatch) -> None:
         if error_count:
             import_batch_mark_failed(locked, errors, error_count)
             return
-        summary = _write(project, locked, staged=staged, reader=reader, options=options)
+        try:
+            with transaction.atomic():
+                summary = _write(project, locked, staged=staged, reader=reader, options=options)
+        except ApplicationError as exc:  # e.g. more new labels than free shortcut keys
+            import_batch_mark_failed(locked, [RowError(0, "", exc.message)], 1)
+            return
         locked.status = ImportBatch.Status.SUCCEEDED
         locked.rows_created = summary["annotations_created"]
         locked.rows_skipped = summary["annotations_skipped"]

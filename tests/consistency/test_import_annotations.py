@@ -371,6 +371,14 @@ def test_create_assigns_shortcut_keys_past_nine_avoiding_reserved_letters(tmp_pa
     assert not {"a", "s", "u", "n"} & set(keys)
 
 
+def test_more_new_labels_than_shortcut_keys_is_a_clear_error(tmp_path, db):
+    rows = ["example_id,rater,label,text"] + [f"e{i},r{i},L{i:02d},text {i}" for i in range(40)]
+    message, errors = run_failing(write(tmp_path, "a.csv", "\n".join(rows)), "big", "--create")
+    assert "file: The file has 40 new labels but only 31 shortcut keys are free." in errors
+    assert not Project.objects.exists()
+    assert not Label.objects.exists()
+
+
 DEEP = "[" * 5000 + "]" * 5000
 
 HEADER = "example_id,rater,label,text\n"
