@@ -17,6 +17,7 @@ from labeling.models import Annotation, Assignment
 from projects.models import Example, Label, Project
 
 from . import review
+from .decision_services import CHUNK, examples_decide
 from .models import ConsensusLabel, Disagreement, GuidelineDraft, GuidelineVersion, Resolution, WorkedExample
 from .services import MAX_GUIDELINE_CHARS
 
@@ -366,9 +367,6 @@ def examples_relabel(*, project: Project, example_ids: Iterable[int]) -> int:
 def disagreements_detect_all(*, project: Project) -> int:
     """Run the rules on every example of the project that has annotations (the demo load), a
     chunk of examples per transaction under their row locks. Returns how many are queued."""
-    # Imported here: decision_services imports this module's neighbours, not the other way round.
-    from .decision_services import CHUNK, examples_decide
-
     ids = list(project.examples.filter(annotation_count__gt=0).order_by("pk").values_list("pk", flat=True))
     queued = 0
     for start in range(0, len(ids), CHUNK):
