@@ -251,6 +251,7 @@ def run_annotations_child(batch_id: int, pipe) -> None:
     annotation_import._file_errors = timed("checks", annotation_import._file_errors)
     annotation_import._write = timed("write", annotation_import._write)
     annotation_import.examples_decide = timed("decide", annotation_import.examples_decide)
+    annotation_import.new_examples_decide = timed("decide", annotation_import.new_examples_decide)
     # The job queues an agreement report for a worker; test settings would compute it inline.
     annotation_import.agreement_refresh_soon = lambda **kwargs: None
 

@@ -83,7 +83,7 @@ from projects.services.imports import (
     staging_load,
 )
 
-from .decision_services import examples_decide
+from .decision_services import examples_decide, new_examples_decide
 from .report_services import agreement_refresh_soon
 
 logger = logging.getLogger(__name__)
@@ -780,8 +780,8 @@ def _write(
             f"FROM (SELECT example_id, COUNT(*) AS n FROM {NEW_TABLE} WHERE created = 0 "
             f"GROUP BY example_id) AS c WHERE {example_table}.id = c.example_id"
         )
-        cursor.execute(f"SELECT DISTINCT example_id FROM {NEW_TABLE} ORDER BY example_id")
-        affected = [example_id for (example_id,) in cursor.fetchall()]
+        cursor.execute(f"SELECT DISTINCT example_id FROM {NEW_TABLE} WHERE created = 0 ORDER BY example_id")
+        existing = [example_id for (example_id,) in cursor.fetchall()]
     summary["annotations_created"] = created
     summary["annotations_skipped"] = staged - created
     if options.get("new_project"):
@@ -791,8 +791,31 @@ def _write(
     # would be planned as if the tables were empty.
     if created > STATISTICS_REFRESH_ROWS:
         _analyze(Example._meta.db_table, annotations)
-    summary["decisions"] = examples_decide(project=project, example_ids=affected).as_dict()
+    # The rules, on every example that got an annotation: those that existed before under the
+    # row locks the count update took, with whatever they had; the new ones from their votes.
+    decisions = examples_decide(project=project, example_ids=existing)
+    decisions.add(new_examples_decide(project=project, votes=_new_example_votes()))
+    summary["decisions"] = decisions.as_dict()
     return summary
+
+
+def _new_example_votes() -> Iterator[tuple[int, list[int]]]:
+    """Each example this import created, with its labels in file order (the order of their ids),
+    streamed from the temporary table."""
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(
+            f"SELECT example_id, label_id FROM {NEW_TABLE} WHERE created = 1 ORDER BY example_id, seq"
+        )
+        current, labels = None, []
+        while rows := cursor.fetchmany(10_000):
+            for example_id, label_id in rows:
+                if example_id != current:
+                    if current is not None:
+                        yield current, labels
+                    current, labels = example_id, []
+                labels.append(label_id)
+        if current is not None:
+            yield current, labels
 
 
 def _new_project_rules(project: Project) -> dict[str, Any]:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import io
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from itertools import islice
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
@@ -123,14 +124,40 @@ DISAGREEMENTS = Disagreement._meta.db_table
 VERSIONS = Disagreement.guideline_versions.through._meta.db_table
 
 
-def _decide_chunk(project: Project, ids: list[int]) -> DecisionCounts:
-    """Decide one chunk of examples: five reads, then only the writes that change something.
+@dataclass
+class _ChunkState:
+    """What the rules need to know about a chunk of examples, and what is stored for them now."""
 
-    Plain SQL rather than the ORM: at a million annotations, building model instances and
-    `IN` lists of thousands of parameters cost more than the database work itself.
-    """
+    extra: dict[int, int]  # example id -> extra raters already asked (only the project's examples)
+    votes: dict[int, list[int]]  # example id -> its current labels, oldest first
+    flagged: set[int] = field(default_factory=set)  # examples a rater flagged ambiguous
+    versions_of: dict[int, set[int]] = field(default_factory=dict)  # guideline versions labeled under
+    consensus: dict[int, tuple] = field(default_factory=dict)  # (source, label, agreement, n_raters)
+    open_disagreements: dict[int, tuple] = field(default_factory=dict)  # (id, reason, a, b, share)
+    open_versions: dict[int, set[int]] = field(default_factory=dict)  # disagreement id -> versions
+
+
+def _decide_chunk(project: Project, ids: list[int]) -> DecisionCounts:
+    return _apply(project, ids, _read_state(project, ids))
+
+
+def new_examples_decide(*, project: Project, votes: Iterable[tuple[int, list[int]]]) -> DecisionCounts:
+    """Decide examples the caller created in its transaction a moment ago, given each one's
+    labels in order. Such an example has no flag, guideline version, extra rater, consensus or
+    disagreement yet, so nothing needs reading: the import of a million annotations decides its
+    new examples without a query per chunk."""
     counts = DecisionCounts()
-    # Per example: its current labels in order, whether a rater flagged it, its guideline versions.
+    votes = iter(votes)
+    while chunk := list(islice(votes, CHUNK)):
+        ids = [example_id for example_id, _ in chunk]
+        counts.add(_apply(project, ids, _ChunkState(extra=dict.fromkeys(ids, 0), votes=dict(chunk))))
+    return counts
+
+
+def _read_state(project: Project, ids: list[int]) -> _ChunkState:
+    """Five reads for a chunk of examples. Plain SQL rather than the ORM: at a million
+    annotations, building model instances and `IN` lists of thousands of parameters cost more
+    than the database work itself."""
     votes: dict[int, list[int]] = defaultdict(list)
     flagged: set[int] = set()
     versions_of: dict[int, set[int]] = defaultdict(set)
@@ -171,7 +198,18 @@ def _decide_chunk(project: Project, ids: list[int]) -> DecisionCounts:
             )
             for disagreement_id, version_id in cursor.fetchall():
                 open_versions[disagreement_id].add(version_id)
+    return _ChunkState(extra, votes, flagged, versions_of, consensus, open_disagreements, open_versions)
 
+
+def _apply(project: Project, ids: list[int], state: _ChunkState) -> DecisionCounts:
+    """Run the rules on each example of the chunk and write only what changes."""
+    counts = DecisionCounts()
+    extra, votes, flagged, versions_of = state.extra, state.votes, state.flagged, state.versions_of
+    consensus, open_disagreements, open_versions = (
+        state.consensus,
+        state.open_disagreements,
+        state.open_versions,
+    )
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     consensus_drop: list[int] = []
     consensus_new: list[tuple] = []
