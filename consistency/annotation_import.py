@@ -613,13 +613,16 @@ def _examples_table(project: Project) -> None:
     the id of the project's example with that external id (NULL until it exists), and whether
     this import created it."""
     with connection.cursor() as cursor:
+        # In file order (of each example's first row): new examples get their ids in that order.
         cursor.execute(
             f"CREATE TEMP TABLE {EXAMPLES_TABLE} AS "
             "SELECT external_id, MIN(seq) AS first_seq, "
             "MIN(CASE WHEN text <> '' THEN seq END) AS text_seq, COUNT(*) AS n, "
-            f"CAST(NULL AS bigint) AS example_id, 0 AS created FROM {STAGING_TABLE} GROUP BY external_id"
+            f"CAST(NULL AS bigint) AS example_id, 0 AS created FROM {STAGING_TABLE} GROUP BY external_id "
+            "ORDER BY first_seq"
         )
-        cursor.execute(f"CREATE INDEX {EXAMPLES_TABLE}_external_id ON {EXAMPLES_TABLE} (external_id)")
+        if connection.vendor != "postgresql":  # PostgreSQL joins it by hashing; SQLite needs an index
+            cursor.execute(f"CREATE INDEX {EXAMPLES_TABLE}_external_id ON {EXAMPLES_TABLE} (external_id)")
         _link_examples(cursor, project)
     _analyze(EXAMPLES_TABLE)
 
@@ -734,20 +737,34 @@ def _write(
     summary["labels_created"] = _labels_create(project) if options.get("create") else []
     with connection.cursor() as cursor:
         now = connection.ops.adapt_datetimefield_value(timezone.now())
+        cursor.execute(f"SELECT COUNT(*) FROM {EXAMPLES_TABLE} WHERE example_id IS NULL AND text_seq IS NULL")
+        summary["examples_without_text"] = cursor.fetchone()[0]
+        postgres = connection.vendor == "postgresql"
+        if postgres:
+            # Take the new examples' ids from their sequence first, so they need no lookup by
+            # external id afterwards (at a million annotations that join costs seconds).
+            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [Example._meta.db_table])
+            sequence = cursor.fetchone()[0]
+            cursor.execute(
+                f"UPDATE {EXAMPLES_TABLE} SET example_id = nextval(%s::regclass), created = 1 "
+                "WHERE example_id IS NULL",
+                [sequence],
+            )
         cursor.execute(
-            f"INSERT INTO {Example._meta.db_table} (project_id, external_id, text, data, metadata, "
+            f"INSERT INTO {Example._meta.db_table} (id, project_id, external_id, text, data, metadata, "
             "import_batch_id, annotation_count, extra_raters, created_at) "
             # Every row of a new example becomes one of its annotations (a rater twice on one
-            # example was an error), so its count is known now and needs no update later.
-            f"SELECT %s, a.external_id, s.text, %s, s.metadata, %s, a.n, 0, %s FROM {EXAMPLES_TABLE} AS a "
-            f"JOIN {STAGING_TABLE} AS s ON s.seq = COALESCE(a.text_seq, a.first_seq) "
-            "WHERE a.example_id IS NULL ORDER BY a.first_seq",
+            # example was an error), so its count is known now and needs no update later. (SQLite
+            # numbers the rows itself: its example_id is still NULL here.)
+            f"SELECT a.example_id, %s, a.external_id, s.text, %s, s.metadata, %s, a.n, 0, %s "
+            f"FROM {EXAMPLES_TABLE} AS a JOIN {STAGING_TABLE} AS s "
+            "ON s.seq = COALESCE(a.text_seq, a.first_seq) "
+            f"WHERE {'a.created = 1' if postgres else 'a.example_id IS NULL'} ORDER BY a.first_seq",
             [project.pk, "{}", batch.pk, now],
         )
         summary["examples_created"] = cursor.rowcount
-        cursor.execute(f"SELECT COUNT(*) FROM {EXAMPLES_TABLE} WHERE example_id IS NULL AND text_seq IS NULL")
-        summary["examples_without_text"] = cursor.fetchone()[0]
-        _link_examples(cursor, project, created=True)
+        if not postgres:
+            _link_examples(cursor, project, created=True)
     summary.update(_raters(project, batch))
     users = get_user_model()._meta.db_table
     annotations = Annotation._meta.db_table

@@ -159,6 +159,13 @@ def test_long_format_without_text_creates_text_less_examples_with_create(tmp_pat
     assert "with overlap 2" in out
 
 
+def test_new_examples_are_numbered_in_file_order(tmp_path, project):
+    ids = ["zeta", "alpha", "mu", "beta", "omega", "delta"]
+    content = "example_id,rater,label,text\n" + "".join(f"{i},ann,bug,Text of {i}\n" for i in ids)
+    run(write(tmp_path, "a.csv", content), "support")
+    assert list(Example.objects.order_by("pk").values_list("external_id", flat=True)) == ids
+
+
 def test_unknown_examples_without_text_are_an_error_without_create(tmp_path, project):
     message, errors = run_failing(
         write(tmp_path, "a.csv", "example_id,rater,label\nt9,alice,bug\n"), "support"
