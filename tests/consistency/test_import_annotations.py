@@ -481,3 +481,25 @@ def test_a_failed_import_with_create_leaves_no_project(tmp_path, db):
 def test_csv_with_a_byte_order_mark(tmp_path, project):
     out, _ = run(write(tmp_path, "a.csv", "\ufeff" + VALID_CSV), "support")
     assert "Imported 5 annotations" in out
+
+
+def test_review_page_shows_a_text_less_example_by_id_and_metadata_and_raters_by_their_names(
+    tmp_path, project, sme_client
+):
+    from django.urls import reverse
+
+    content = (
+        "example_id,rater,label,channel\n"
+        "q7,Mary O'Neil,bug,email\nq7,j. doe,billing,email\nq7,李,feature,email\n"
+    )
+    run(write(tmp_path, "a.csv", content), "support", "--create")
+    disagreement = Disagreement.objects.get(example__external_id="q7")
+    page = sme_client.get(reverse("consistency:review_item", args=["support", disagreement.pk]))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "Imported without a text: the example is known by its id and metadata." in html
+    assert "<dt>channel</dt><dd>email</dd>" in html
+    assert "mary-oneil-" in html
+    assert "(Mary O&#x27;Neil)" in html
+    queue = sme_client.get(reverse("consistency:review_queue", args=["support"])).content.decode()
+    assert 'q7</a> <span class="muted">(no text)</span>' in queue
