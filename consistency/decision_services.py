@@ -77,9 +77,14 @@ def _same(a: float | None, b: float | None) -> bool:
 
 
 def _in(column: str, ids: list[int]) -> tuple[str, list]:
-    """`column` is one of `ids`: one array parameter on PostgreSQL, placeholders elsewhere."""
+    """`column` is one of `ids`: one array parameter on PostgreSQL, placeholders elsewhere.
+
+    On PostgreSQL a semi-join with the unnested array, not `= ANY(array)`: should the planner
+    choose a sequential scan (its statistics may not have seen the rows this transaction wrote
+    yet), ANY compares every row with the whole array, a hash of the array does not.
+    """
     if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", [ids]
+        return f"{column} IN (SELECT unnest(%s::bigint[]))", [ids]
     return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
