@@ -1,101 +1,167 @@
-"""Importing annotations made elsewhere (long CSV/JSONL, or a Label Studio JSON export), all or nothing.
+"""Importing annotations made elsewhere (long CSV/TSV/JSONL, or a Label Studio JSON export) as a
+background job, all or nothing, then deciding the examples they touch with the project's rules.
 
-`annotation_file_read` is pure: it turns a file into rows and errors (line or task, field, message).
-`annotations_import` is the service: it checks the rows against the database, and writes nothing
-unless every row is valid. Rules (also in the command's help):
+`AnnotationFileReader` is pure: it streams a file into rows and errors (line, column, message),
+never holding the file in memory. `annotation_import_run` is the job (registered with the
+projects app's import frame, which stores uploads, claims batches and reports failures):
 
-- Long format: one row per annotation with `example_id`, `rater`, `label`; an optional `text`; any
-  other column is metadata, used only for examples the import creates.
-- Unknown raters become inactive accounts (unusable password) with a labeler membership; known users
-  who are not members get a labeler membership too.
-- Unknown example ids are created when the row has a text, else the row is an error.
-- Unknown labels are an error, unless `create` (then they are added, with shortcut keys 1-9 and then
-  letters other than a, s, u, n).
-- A rater labelling the same example twice in the file is an error. A rater who already labelled an
-  example in Concord keeps that annotation: the file's row is skipped and counted.
+1. Staging: valid rows go into a TEMP table (COPY on PostgreSQL), progress committed meanwhile.
+2. One transaction, under the project's import lock: the checks that need the whole file or
+   the database (a rater twice on one example, unknown labels, unknown examples without a
+   text); any error fails the batch and nothing is written. Otherwise labels (with `create`),
+   examples, rater accounts and memberships, then the annotations are written with set-based
+   SQL, each example's annotation count is raised, and the project's decision rules run on
+   every example that got a new annotation (consistency.decision_services), so consensus
+   labels and the review queue see them at once.
+3. After the commit, an agreement report is queued.
+
+Rules (also in the README and the command's help):
+- Long format: one row per annotation with `example_id`, `rater`, `label`; an optional `text`;
+  any other column is metadata, taken from an example's first row that has a text (else its
+  first row) when the import creates the example.
+- A rater is any printable name. A name that is a valid username maps to that account; any other
+  name ("Mary O'Neil", "j. doe") maps to a stable account `<slug>-<10 hex digits of its SHA-256>`,
+  so the same name always lands on the same account; the name is kept as the account's display
+  (first) name. Unknown raters become inactive accounts with no password and a labeler
+  membership; known users who are not members get a labeler membership.
+- Label Studio: a task's `id` is the example's external id, `data.text` its text, the other
+  `data` keys its metadata; a user is the account `labelstudio-<id>` (the email, when the export
+  has it, kept as display name and email), so the same user is always the same rater. With
+  several choices controls, `from_name` picks one (an error lists them otherwise). Cancelled
+  annotations are counted and reported, never imported.
+- Unknown examples are created when a row has a text; without a text only with `create`
+  (command line), stored with an empty text: they are shown by external id and metadata and
+  never handed out to labelers. Unknown labels are errors, unless `create` adds them.
+- A rater labelling the same example twice in the file is an error. A rater who already has an
+  annotation of the example in Concord (current or superseded) keeps it: the row is skipped and
+  counted, so importing the same file twice adds nothing.
 - Imported annotations have source "import" and no guideline version.
 """
 
 from __future__ import annotations
 
 import csv
-import io
+import hashlib
 import json
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, BinaryIO, NamedTuple
+import logging
+import re
+import unicodedata
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import F
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from core.errors import ApplicationError
 from labeling.models import Annotation
-from projects.models import RESERVED_SHORTCUT_KEYS, Example, Label, Membership, Project, Role
+from projects.importing import (
+    MAX_ERRORS_KEPT,
+    ImportLimits,
+    RowError,
+    StreamReader,
+    _Unreadable,
+    encodable,
+    json_type_name,
+    metadata_builder,
+)
+from projects.models import RESERVED_SHORTCUT_KEYS, Example, ImportBatch, Label, Membership, Project, Role
+from projects.services.imports import (
+    Importer,
+    _Progress,
+    copy_text,
+    import_batch_create,
+    import_batch_mark_failed,
+    import_batch_run,
+    import_limits,
+    project_import_lock,
+    staging_drop,
+    staging_load,
+)
 
-FORMATS = ("csv", "jsonl", "labelstudio")
-MAX_ERRORS_SHOWN = 50
+from .decision_services import examples_decide, new_examples_decide
+from .report_services import agreement_refresh_soon
+
+logger = logging.getLogger(__name__)
+
+FORMATS = ("csv", "tsv", "jsonl", "labelstudio")
+EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "labelstudio",
+}
 REQUIRED_COLUMNS = ("example_id", "rater", "label")
+MAX_RATER_CHARS = 150  # Django's username and first_name
+MAX_LABEL_CHARS = 100
 SHORTCUT_KEYS = [k for k in "123456789abcdefghijklmnopqrstuvwxyz" if k not in RESERVED_SHORTCUT_KEYS]
 LABEL_COLOURS = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2", "#ff9da6"]
-BATCH = 2000
+LABEL_STUDIO_USERNAME = "labelstudio-{}"
+RENAMED_RATERS_SHOWN = 20
+ACCOUNTS_CACHED = 50_000  # rater names the reader remembers (a file rarely has more raters)
+MOST_OVERLAP = 25  # the project's overlap constraint
+STATISTICS_REFRESH_ROWS = 50_000  # annotations written at once before planner statistics are refreshed
 
+STAGING_TABLE = "concord_annotation_staging"
+EXAMPLES_TABLE = "concord_annotation_examples"
+NEW_TABLE = "concord_annotation_new"
+STAGING_COLUMNS = (
+    ("seq", "bigint", "integer"),
+    ("line", "integer", "integer"),
+    ("task", "integer", "integer"),  # Label Studio: the task's position in the export; else 0
+    ("external_id", "varchar(255)", "text"),
+    ("rater", "varchar(150)", "text"),  # the account's username
+    ("rater_name", "text", "text"),  # the name as the file gave it (Label Studio: the email)
+    ("label", "text", "text"),
+    ("text", "text", "text"),  # "" when the row has none
+    ("metadata", "jsonb", "text"),
+)
 
-class RowError(NamedTuple):
-    where: str  # "line 7" or "task 3"
-    field: str
-    message: str
+# A staged row, in the order of STAGING_COLUMNS.
+Row = tuple[int, int, int, str, str, str, str, str, str]
 
-    def __str__(self) -> str:
-        return (
-            f"{self.where}, field {self.field}: {self.message}"
-            if self.field
-            else f"{self.where}: {self.message}"
-        )
-
-
-class AnnotationRow(NamedTuple):
-    where: str
-    example_id: str
-    rater: str
-    label: str
-    text: str | None
-    metadata: dict
-
-
-class AnnotationImportError(ApplicationError):
-    """The file has invalid rows; `errors` lists them all (callers show the first 50)."""
-
-    def __init__(self, errors: list[RowError]):
-        super().__init__(f"{len(errors)} error(s); nothing was imported.")
-        self.errors = errors
-
-
-@dataclass
-class ImportSummary:
-    project: Project
-    created_project: bool = False
-    annotations_created: int = 0
-    annotations_skipped: int = 0
-    examples_created: int = 0
-    labels_created: list[str] = field(default_factory=list)
-    raters_created: list[str] = field(default_factory=list)
+_USERNAME = re.compile(r"^[\w.@+-]+\Z")  # django.contrib.auth.validators.UnicodeUsernameValidator
 
 
 def format_from_name(name: str) -> str | None:
     lowered = name.lower()
-    if lowered.endswith(".csv"):
-        return "csv"
-    if lowered.endswith((".jsonl", ".ndjson")):
-        return "jsonl"
-    if lowered.endswith(".json"):
-        return "labelstudio"
+    for extension, file_format in EXTENSIONS.items():
+        if lowered.endswith(extension):
+            return file_format
+    return None
+
+
+def rater_account(name: str) -> tuple[str, str]:
+    """(username, display name) of a rater name from a file, or ValueError saying what is wrong.
+
+    Whitespace runs become one space (a non-breaking space from a spreadsheet is still a space)
+    and the name is NFC-normalised, so one person always gets one account.
+    """
+    display = " ".join(unicodedata.normalize("NFC", name).split())
+    if not display:
+        raise ValueError("the rater is empty")
+    if len(display) > MAX_RATER_CHARS:
+        raise ValueError(f"the rater name is {len(display)} characters; the limit is {MAX_RATER_CHARS}")
+    if not display.isprintable():
+        raise ValueError("the rater name contains a control or other unprintable character")
+    if _USERNAME.match(display):
+        return display, display
+    slug = slugify(display, allow_unicode=True)[:80] or "rater"
+    digest = hashlib.sha256(display.encode("utf-8")).hexdigest()[:10]
+    return f"{slug}-{digest}", display
+
+
+def _bad_characters(value: str) -> str | None:
+    if "\x00" in value:
+        return "contains a NUL character"
+    if not encodable(value):
+        return "contains a \\u escape that is not a character (a lone surrogate)"
     return None
 
 
@@ -103,327 +169,697 @@ def format_from_name(name: str) -> str | None:
 # Reading (pure)
 
 
-def annotation_file_read(stream: BinaryIO, file_format: str) -> tuple[list[AnnotationRow], list[RowError]]:
-    """Parse and check the fields of every row; duplicates of (example, rater) in the file are errors."""
-    if file_format not in FORMATS:
-        raise ValueError(f"unknown format {file_format!r}")
-    raw = stream.read()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        return [], [RowError(f"line {line}", "", "The file is not valid UTF-8.")]
-    if "\x00" in text:
-        line = text[: text.index("\x00")].count("\n") + 1
-        return [], [RowError(f"line {line}", "", "The file contains a NUL byte; is it really text?")]
-    reader = {"csv": _read_csv, "jsonl": _read_jsonl, "labelstudio": _read_labelstudio}[file_format]
-    rows: list[AnnotationRow] = []
-    errors: list[RowError] = []
-    for item in reader(text):
-        (errors if isinstance(item, RowError) else rows).append(item)
-    first_seen: dict[tuple[str, str], str] = {}
-    for row in rows:
-        key = (row.example_id, row.rater)
-        if key in first_seen:
-            errors.append(
-                RowError(
-                    row.where,
-                    "rater",
-                    f"Rater {row.rater!r} already labelled example {row.example_id!r} ({first_seen[key]}).",
-                )
+class AnnotationFileReader(StreamReader):
+    """Iterate over an annotation file's valid rows (see `Row`); afterwards `errors` (the first
+    50), `error_count` (all), `cancelled` (Label Studio annotations cancelled there) and
+    `from_names` (the choices controls seen in a Label Studio export)."""
+
+    def __init__(
+        self,
+        file: BinaryIO,
+        file_format: str,
+        limits: ImportLimits | None = None,
+        *,
+        from_name: str = "",
+    ):
+        if file_format not in FORMATS:
+            raise ValueError(f"unknown format {file_format!r}")
+        super().__init__(file, limits)
+        self.file_format = file_format
+        self.from_name = from_name
+        self.cancelled = 0
+        self.from_names: dict[str, int] = {}  # control name -> line of the task that first used it
+        self._seq = 0
+        self._accounts: dict[str, tuple[str, str] | str] = {}  # name -> (username, display) or error
+
+    def __iter__(self) -> Iterator[Row]:
+        if self.file_format in ("csv", "tsv"):
+            return self._delimited_rows("," if self.file_format == "csv" else "\t")
+        if self.file_format == "jsonl":
+            return self._jsonl_rows()
+        return self._labelstudio_rows()
+
+    def _account(self, name: str) -> tuple[str, str] | str:
+        """The cached (username, display) of a rater name, or the error message."""
+        found = self._accounts.get(name)
+        if found is None:
+            try:
+                found = rater_account(name)
+            except ValueError as exc:
+                found = str(exc)
+            if len(self._accounts) >= ACCOUNTS_CACHED:
+                self._accounts.clear()  # a file with a crowd of raters must not grow memory without end
+            self._accounts[name] = found
+        return found
+
+    def _row(
+        self, line: int, task: int, example_id: str, rater: str, label: str, text: str, metadata: str
+    ) -> Row | None:
+        """Check the fields every format shares; None (and errors) if the row is invalid.
+        `example_id` and `label` are stripped here; a `text` of "" or only spaces means none."""
+        error = self.error
+        ok = True
+        example_id = example_id.strip()
+        if not example_id:
+            error(line, "example_id", "the example_id is empty")
+            ok = False
+        elif len(example_id) > self.limits.max_id_chars:
+            error(line, "example_id", f"the example_id is longer than {self.limits.max_id_chars} characters")
+            ok = False
+        account = self._account(rater)
+        if isinstance(account, str):
+            error(line, "rater", account)
+            ok = False
+        label = label.strip()
+        if not label:
+            error(line, "label", "the label is empty")
+            ok = False
+        elif len(label) > MAX_LABEL_CHARS:
+            error(line, "label", f"the label is longer than {MAX_LABEL_CHARS} characters")
+            ok = False
+        if text and text.isspace():
+            text = ""
+        if len(text) > self.limits.max_text_chars:
+            error(
+                line, "text", f"the text is {len(text)} characters; the limit is {self.limits.max_text_chars}"
             )
-        else:
-            first_seen[key] = row.where
-    return rows, errors
+            ok = False
+        if len(metadata) > self.limits.max_metadata_chars:
+            limit = self.limits.max_metadata_chars
+            error(line, "", f"the other columns are {len(metadata)} characters as metadata; limit {limit}")
+            ok = False
+        if not ok:
+            return None
+        self._seq += 1
+        return (self._seq, line, task, example_id, account[0], account[1], label, text, metadata)
 
+    # -- CSV and TSV ----------------------------------------------------------------------
 
-def _clean(
-    value: Any, where: str, name: str, *, limit: int, required: bool = True
-) -> tuple[str | None, RowError | None]:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None, (RowError(where, name, "This field is required.") if required else None)
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        return None, RowError(where, name, "Must be a string.")
-    value = str(value).strip()
-    if len(value) > limit:
-        return None, RowError(where, name, f"Longer than {limit} characters.")
-    return value, None
-
-
-_username_validator = UnicodeUsernameValidator()
-
-
-def _row(where: str, record: dict, *, text_key: str = "text") -> AnnotationRow | list[RowError]:
-    errors = []
-    example_id, e1 = _clean(
-        record.get("example_id"), where, "example_id", limit=settings.CONCORD_IMPORT_MAX_ID_CHARS
-    )
-    rater, e2 = _clean(record.get("rater"), where, "rater", limit=150)
-    label, e3 = _clean(record.get("label"), where, "label", limit=100)
-    errors += [e for e in (e1, e2, e3) if e]
-    if rater is not None:
-        try:
-            _username_validator(rater)
-        except ValidationError:
-            errors.append(RowError(where, "rater", "Use letters, digits and @ . + - _ only."))
-    text = record.get(text_key)
-    if text is not None and not isinstance(text, str):
-        errors.append(RowError(where, "text", "Must be a string."))
-    elif text is not None and len(text) > settings.CONCORD_IMPORT_MAX_TEXT_CHARS:
-        errors.append(
-            RowError(where, "text", f"Longer than {settings.CONCORD_IMPORT_MAX_TEXT_CHARS} characters.")
-        )
-    elif text is not None and not text.strip():
-        text = None
-    metadata = {k: v for k, v in record.items() if k not in (*REQUIRED_COLUMNS, text_key)}
-    if len(json.dumps(metadata)) > settings.CONCORD_IMPORT_MAX_METADATA_CHARS:
-        errors.append(RowError(where, "metadata", "The other columns are too long to keep as metadata."))
-    if errors:
-        return errors
-    return AnnotationRow(where, example_id, rater, label, text, metadata)
-
-
-def _read_csv(text: str) -> Iterator[AnnotationRow | RowError]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        yield RowError("line 1", "", f"Not valid CSV ({exc}).")
-        return
-    if not header:
-        yield RowError("line 1", "", "The file is empty; expected a header with example_id, rater, label.")
-        return
-    header = [h.strip() for h in header]
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        yield RowError("line 1", ", ".join(missing), "Missing column(s) in the header.")
-        return
-    duplicates = [h for h, n in Counter(header).items() if n > 1]
-    if duplicates:
-        yield RowError("line 1", ", ".join(duplicates), "Column named more than once.")
-        return
-    while True:
-        try:
-            values = next(reader)
-        except StopIteration:
+    def _delimited_rows(self, delimiter: str) -> Iterator[Row]:
+        reader = csv.reader(self._text_lines(newline=""), delimiter=delimiter, strict=True)
+        header = self._delimited_header(reader, required=REQUIRED_COLUMNS)
+        if header is None:
             return
+        n_fields = len(header)
+        example_index, rater_index, label_index = (header.index(name) for name in REQUIRED_COLUMNS)
+        text_index = header.index("text") if "text" in header else None
+        metadata_of = metadata_builder(header, exclude=(*REQUIRED_COLUMNS, "text"))
+        row_of = self._row
+        previous_line = reader.line_num
+        rows_read = 0
+        try:
+            for values in reader:
+                line = previous_line + 1  # a quoted value may span lines: report where the row starts
+                previous_line = reader.line_num
+                if len(values) != n_fields:
+                    if not values:  # a blank line
+                        continue
+                    rows_read += 1
+                    self.error(line, "", f"expected {n_fields} fields as in the header, found {len(values)}")
+                    continue
+                rows_read += 1
+                row = row_of(
+                    line,
+                    0,
+                    values[example_index],
+                    values[rater_index],
+                    values[label_index],
+                    "" if text_index is None else values[text_index],
+                    metadata_of(values),
+                )
+                if row is not None:
+                    yield row
         except csv.Error as exc:
-            yield RowError(f"line {reader.line_num}", "", f"Not valid CSV ({exc}).")
-            return
-        where = f"line {reader.line_num}"
-        if not any(v.strip() for v in values):
-            continue
-        if len(values) != len(header):
-            yield RowError(where, "", f"Expected {len(header)} columns, found {len(values)}.")
-            continue
-        result = _row(where, dict(zip(header, values, strict=True)))
-        yield from (result if isinstance(result, list) else [result])
+            rows_read += 1
+            self.error(previous_line + 1, "", f"the row cannot be read ({exc}); check the quoting")
+        except (UnicodeDecodeError, _Unreadable):
+            self._diagnose_unreadable()
+        finally:
+            self.rows_read = rows_read
+        if rows_read == 0 and not self.error_count:
+            self.error(reader.line_num or 1, "", "the file has a header but no rows")
 
+    # -- JSON Lines -----------------------------------------------------------------------
 
-def _read_jsonl(text: str) -> Iterator[AnnotationRow | RowError]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"line {number}"
+    def _jsonl_rows(self) -> Iterator[Row]:
+        for line, value in self._json_lines():
+            if not isinstance(value, dict):
+                self.error(line, "", f"expected a JSON object, found {json_type_name(value)}")
+                continue
+            fields = {}
+            ok = True
+            for name in (*REQUIRED_COLUMNS, "text"):
+                item = value.get(name)
+                if item is None:
+                    if name != "text":
+                        self.error(line, name, f"the object has no {name!r}")
+                        ok = False
+                    fields[name] = ""
+                elif isinstance(item, str) or (
+                    isinstance(item, int) and not isinstance(item, bool) and name != "text"
+                ):
+                    item = str(item)
+                    problem = _bad_characters(item)
+                    if problem:
+                        self.error(line, name, f"the {name} {problem}")
+                        ok = False
+                    fields[name] = item
+                else:
+                    kinds = "a string" if name == "text" else "a string or an integer"
+                    self.error(line, name, f"the {name} must be {kinds}, not {json_type_name(item)}")
+                    ok = False
+            metadata = self._metadata_json(line, value, exclude=(*REQUIRED_COLUMNS, "text"))
+            if not ok or metadata is None:
+                continue
+            row = self._row(
+                line, 0, fields["example_id"], fields["rater"], fields["label"], fields["text"], metadata
+            )
+            if row is not None:
+                yield row
+
+    def _metadata_json(self, line: int, value: dict, *, exclude: tuple[str, ...]) -> str | None:
+        metadata = {key: item for key, item in value.items() if key not in exclude}
+        if not metadata:
+            return "{}"
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield RowError(where, "", f"Not valid JSON ({exc.msg}).")
-            continue
-        if not isinstance(record, dict):
-            yield RowError(where, "", "Each line must be a JSON object.")
-            continue
-        result = _row(where, record)
-        yield from (result if isinstance(result, list) else [result])
+            text = json.dumps(metadata, ensure_ascii=False, allow_nan=False)
+        except ValueError:
+            self.error(line, "", "the metadata contains NaN or Infinity, which JSON does not allow")
+            return None
+        if "\\u0000" in text:
+            self.error(line, "", "the metadata contains a NUL character")
+            return None
+        if not encodable(text):
+            self.error(line, "", "the metadata contains a \\u escape that is not a character")
+            return None
+        return text
 
+    # -- Label Studio -----------------------------------------------------------------------
 
-def _labelstudio_rater(completed_by: Any) -> str | None:
-    if isinstance(completed_by, dict):
-        if completed_by.get("email"):
-            return str(completed_by["email"])
-        completed_by = completed_by.get("id")
-    if isinstance(completed_by, int) and not isinstance(completed_by, bool):
-        return f"labelstudio-{completed_by}"
-    if isinstance(completed_by, str) and completed_by.strip():
-        return completed_by.strip()
-    return None
+    def _labelstudio_rows(self) -> Iterator[Row]:
+        for task_number, (line, task) in enumerate(self._json_array_items(), start=1):
+            yield from self._labelstudio_task(line, task_number, task)
+        self._check_from_names()
 
-
-def _read_labelstudio(text: str) -> Iterator[AnnotationRow | RowError]:
-    try:
-        tasks = json.loads(text)
-    except json.JSONDecodeError as exc:
-        yield RowError(f"line {exc.lineno}", "", f"Not valid JSON ({exc.msg}).")
-        return
-    if not isinstance(tasks, list):
-        yield RowError("task 0", "", "A Label Studio export is a JSON list of tasks.")
-        return
-    for number, task in enumerate(tasks, start=1):
+    def _labelstudio_task(self, line: int, number: int, task: Any) -> Iterator[Row]:
+        error = self.error
         where = f"task {number}"
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
-            yield RowError(where, "data", "Each task must be an object with a `data` object.")
-            continue
-        if task.get("id") is None:
-            yield RowError(where, "id", "This field is required.")
-            continue
+            error(line, "data", f"{where}: each task must be an object with a 'data' object")
+            return
+        task_id = task.get("id")
+        if isinstance(task_id, bool) or not isinstance(task_id, int | str) or not str(task_id).strip():
+            error(line, "id", f"{where}: the task has no id (a number or a string)")
+            return
+        where = f"task {number} (id {task_id})"
         data = task["data"]
+        text = data.get("text")
+        if text is None:
+            text = ""
+        elif not isinstance(text, str):
+            error(line, "data.text", f"{where}: the text must be a string, not {json_type_name(text)}")
+            return
+        elif problem := _bad_characters(text):
+            error(line, "data.text", f"{where}: the text {problem}")
+            return
+        external_id = str(task_id)
+        if problem := _bad_characters(external_id):
+            error(line, "id", f"{where}: the id {problem}")
+            return
+        metadata = self._metadata_json(line, data, exclude=("text",))
+        if metadata is None:
+            return
         annotations = task.get("annotations")
         if not isinstance(annotations, list):
-            yield RowError(where, "annotations", "Must be a list.")
-            continue
+            error(line, "annotations", f"{where}: 'annotations' must be a list")
+            return
         for index, annotation in enumerate(annotations):
-            name = f"annotations[{index}]"
+            column = f"annotations[{index}]"
             if not isinstance(annotation, dict):
-                yield RowError(where, name, "Must be an object.")
+                error(line, column, f"{where}: each annotation must be an object")
                 continue
             if annotation.get("was_cancelled"):
-                continue  # skipped in Label Studio: not a label
-            choices = [
-                r.get("value", {}).get("choices")
-                for r in annotation.get("result") or []
-                if isinstance(r, dict) and r.get("type") == "choices" and isinstance(r.get("value"), dict)
-            ]
-            if len(choices) != 1 or not isinstance(choices[0], list) or len(choices[0]) != 1:
-                yield RowError(
-                    where, f"{name}.result", "Expected exactly one `choices` result with one choice."
-                )
+                self.cancelled += 1  # skipped in Label Studio: not a label, but reported
                 continue
-            rater = _labelstudio_rater(annotation.get("completed_by"))
-            if rater is None:
-                yield RowError(where, f"{name}.completed_by", "Missing or not a user id or {email}.")
+            label = self._labelstudio_choice(line, where, column, annotation)
+            rater = self._labelstudio_rater(line, where, column, annotation.get("completed_by"))
+            if label is None or rater is None:
                 continue
-            record = {
-                **{k: v for k, v in data.items() if k != "text"},
-                "example_id": task["id"],
-                "rater": rater,
-                "label": choices[0][0],
-                "text": data.get("text"),
-            }
-            result = _row(where, record)
-            if isinstance(result, list):
-                yield from (
-                    e._replace(field=f"{name}.{e.field}" if e.field in ("rater", "label") else e.field)
-                    for e in result
+            username, email = rater
+            row = self._row(line, number, external_id, username, label, text, metadata)
+            if row is not None:
+                # The account is the Label Studio id; the email is kept only as display name.
+                yield (*row[:5], email, *row[6:])  # type: ignore[misc]
+
+    def _labelstudio_choice(self, line: int, where: str, column: str, annotation: dict) -> str | None:
+        result = annotation.get("result")
+        if not isinstance(result, list):
+            self.error(line, f"{column}.result", f"{where}: 'result' must be a list")
+            return None
+        choices = [
+            item
+            for item in result
+            if isinstance(item, dict)
+            and item.get("type") == "choices"
+            and isinstance(item.get("value"), dict)
+        ]
+        names = []
+        for item in choices:
+            name = str(item.get("from_name") or "")
+            self.from_names.setdefault(name, line)
+            names.append(name)
+        if self.from_name:
+            choices = [item for item, name in zip(choices, names, strict=True) if name == self.from_name]
+            if not choices:
+                if self.from_name in self.from_names or not names:
+                    self.error(line, f"{column}.result", f"{where}: no choice for {self.from_name!r}")
+                return None  # a control name unknown to the whole file is one error at the end
+        elif len(set(names)) > 1:
+            return None  # several controls: one error at the end names them all
+        if len(choices) != 1:
+            message = "no choices result" if not choices else "more than one choices result"
+            self.error(line, f"{column}.result", f"{where}: {message}; expected exactly one")
+            return None
+        picked = choices[0]["value"].get("choices")
+        if not isinstance(picked, list) or len(picked) != 1 or not isinstance(picked[0], str):
+            count = len(picked) if isinstance(picked, list) else 0
+            self.error(
+                line,
+                f"{column}.result",
+                f"{where}: {count} choices selected; Concord takes exactly one label per annotation",
+            )
+            return None
+        if problem := _bad_characters(picked[0]):
+            self.error(line, f"{column}.result", f"{where}: the choice {problem}")
+            return None
+        return picked[0]
+
+    def _labelstudio_rater(
+        self, line: int, where: str, column: str, completed_by: Any
+    ) -> tuple[str, str] | None:
+        """(username, email or "") of the Label Studio user who made an annotation."""
+        email = ""
+        if isinstance(completed_by, dict):
+            raw_email = completed_by.get("email")
+            if isinstance(raw_email, str) and not _bad_characters(raw_email):
+                email = " ".join(raw_email.split())[:MAX_RATER_CHARS]
+            completed_by = completed_by.get("id")
+        if isinstance(completed_by, bool) or not isinstance(completed_by, int):
+            self.error(
+                line,
+                f"{column}.completed_by",
+                f"{where}: 'completed_by' must be a Label Studio user id or an object with an 'id'",
+            )
+            return None
+        return LABEL_STUDIO_USERNAME.format(completed_by), email
+
+    def _check_from_names(self) -> None:
+        names = sorted(self.from_names, key=self.from_names.get)  # in order of appearance
+        listed = ", ".join(repr(name) for name in names)
+        if self.from_name:
+            if names and self.from_name not in self.from_names:
+                self.error_first(
+                    1,
+                    "from_name",
+                    f"the export has no choices control named {self.from_name!r} (found {listed})",
                 )
-            else:
-                yield result
+        elif len(names) > 1:
+            second = self.from_names[names[1]]
+            self.error_first(
+                second,
+                "from_name",
+                f"the export has several choices controls ({listed}); pick one with --from-name "
+                "(or the form's and the API's from_name)",
+            )
 
 
 # --------------------------------------------------------------------------------------------------
-# Writing (the service)
+# The job
 
 
-def _chunks(values: list, size: int = BATCH) -> Iterable[list]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+def annotation_import_options_clean(options: dict) -> dict:
+    """The options an annotation import may carry: `create` (command line), `from_name`."""
+    unknown = set(options) - {"create", "from_name", "new_project"}
+    if unknown:
+        raise ValidationError(f"Unknown import option(s): {', '.join(sorted(unknown))}.")
+    from_name = str(options.get("from_name") or "").strip()
+    if len(from_name) > 200 or _bad_characters(from_name):
+        raise ValidationError("The from_name is not a Label Studio control name.")
+    return {
+        "create": bool(options.get("create")),
+        "from_name": from_name,
+        "new_project": bool(options.get("new_project")),
+    }
 
 
-def annotations_import(*, slug: str, rows: list[AnnotationRow], create: bool = False) -> ImportSummary:
-    """Write `rows` into project `slug` in one transaction; on any invalid row raise
-    AnnotationImportError and write nothing."""
+def _staging_drop() -> None:
+    staging_drop(NEW_TABLE, EXAMPLES_TABLE, STAGING_TABLE)
+
+
+def _copy_chunk(chunk: list[Row]) -> str:
+    """Rows in COPY's text format; rater names and labels repeat, so their escaping is cached."""
+    cache: dict[str, str] = {}
+
+    def cached(value: str) -> str:
+        found = cache.get(value)
+        if found is None:
+            found = cache[value] = copy_text(value)
+        return found
+
+    return "".join(
+        f"{seq}\t{line}\t{task}\t{copy_text(external_id)}\t{cached(rater)}\t{cached(name)}\t"
+        f"{cached(label)}\t{copy_text(text)}\t{copy_text(metadata)}\n"
+        for seq, line, task, external_id, rater, name, label, text, metadata in chunk
+    )
+
+
+def annotation_import_run(batch: ImportBatch) -> None:
+    """Read, check and write one annotation import batch; ends it succeeded or failed."""
+    options = batch.options or {}
+    progress = _Progress(batch.id)
+    _staging_drop()
+    with default_storage.open(batch.stored_file, "rb") as handle:
+        reader = AnnotationFileReader(
+            handle, batch.file_format, import_limits(), from_name=options.get("from_name", "")
+        )
+        staged = staging_load(
+            table=STAGING_TABLE,
+            columns=STAGING_COLUMNS,
+            rows=iter(reader),
+            reader=reader,
+            progress=progress,
+            copy_chunk=_copy_chunk,
+        )
+        bytes_read = reader.bytes_read
+        progress(reader, staged, force=True)  # everything is read: the page says "saving"
+
     with transaction.atomic():
-        project = Project.objects.select_for_update().filter(slug=slug).first()
-        summary = ImportSummary(project=project)  # type: ignore[arg-type]
-        if project is None:
-            if not create:
-                raise ApplicationError(f"No project with slug {slug!r}; pass --create to make it.")
-            if slugify(slug) != slug:
-                raise ApplicationError(f"{slug!r} is not a valid slug (lowercase letters, digits and -).")
-            project = Project.objects.create(name=slug, slug=slug)
-            summary.project, summary.created_project = project, True
-        errors: list[RowError] = []
+        locked = ImportBatch.objects.select_for_update().get(pk=batch.id)
+        if locked.is_finished:
+            return  # another worker finished this batch meanwhile
+        project = Project.objects.select_for_update().get(pk=batch.project_id)
+        project_import_lock(project.pk)
+        locked.bytes_read = bytes_read
+        locked.rows_read = reader.rows_read
+        _analyze(STAGING_TABLE)
+        _examples_table(project)
+        errors, error_count = _file_errors(project, reader, create=bool(options.get("create")))
+        if not error_count and not staged:
+            cancelled = f" ({reader.cancelled} were cancelled in Label Studio)" if reader.cancelled else ""
+            errors, error_count = [RowError(0, "", f"the file has no annotations to import{cancelled}")], 1
+        if error_count:
+            import_batch_mark_failed(locked, errors, error_count)
+            return
+        try:
+            with transaction.atomic():
+                summary = _write(project, locked, staged=staged, reader=reader, options=options)
+        except ApplicationError as exc:  # e.g. more new labels than free shortcut keys
+            import_batch_mark_failed(locked, [RowError(0, "", exc.message)], 1)
+            return
+        locked.status = ImportBatch.Status.SUCCEEDED
+        locked.rows_created = summary["annotations_created"]
+        locked.rows_skipped = summary["annotations_skipped"]
+        locked.bytes_read = locked.bytes_total
+        locked.summary = summary
+        locked.finished_at = timezone.now()
+        locked.save()
+    if summary["annotations_created"]:
+        _agreement_refresh(locked)
 
-        # Labels.
-        labels = dict(project.labels.values_list("name", "id"))
-        new_labels = list(dict.fromkeys(row.label for row in rows if row.label not in labels))
-        if new_labels and not create:
-            for row in rows:
-                if row.label not in labels:
-                    errors.append(
-                        RowError(
-                            row.where, "label", f"Unknown label {row.label!r} (pass --create to add it)."
-                        )
-                    )
 
-        # Examples.
-        external_ids = list(dict.fromkeys(row.example_id for row in rows))
-        examples: dict[str, int] = {}
-        for chunk in _chunks(external_ids):
-            examples.update(project.examples.filter(external_id__in=chunk).values_list("external_id", "id"))
-        ids_with_text = {row.example_id for row in rows if row.text is not None}
-        for row in rows:
-            if row.example_id not in examples and row.example_id not in ids_with_text:
+def _agreement_refresh(batch: ImportBatch) -> None:
+    """Queue an agreement report now; the import is committed, so a broker problem only means
+    the report must be asked for by hand."""
+    try:
+        agreement_refresh_soon(project_id=batch.project_id, debounce_seconds=0)
+    except Exception as exc:
+        logger.warning("agreement report for import batch %s not queued", batch.pk, exc_info=True)
+        summary = {**batch.summary, "agreement_report_error": type(exc).__name__}
+        ImportBatch.objects.filter(pk=batch.pk).update(summary=summary)
+        batch.summary = summary
+
+
+def _analyze(*tables: str) -> None:
+    """Refresh PostgreSQL's planner statistics. Temporary tables are never analysed by
+    autovacuum: without statistics the planner would guess their size and could pick nested
+    loops over a million rows."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {', '.join(tables)}")
+
+
+def _examples_table(project: Project) -> None:
+    """One row per example of the file: its first row, its first row with a text, how many rows,
+    the id of the project's example with that external id (NULL until it exists), and whether
+    this import created it."""
+    with connection.cursor() as cursor:
+        # In file order (of each example's first row): new examples get their ids in that order.
+        cursor.execute(
+            f"CREATE TEMP TABLE {EXAMPLES_TABLE} AS "
+            "SELECT external_id, MIN(seq) AS first_seq, "
+            "MIN(CASE WHEN text <> '' THEN seq END) AS text_seq, COUNT(*) AS n, "
+            f"CAST(NULL AS bigint) AS example_id, 0 AS created FROM {STAGING_TABLE} GROUP BY external_id "
+            "ORDER BY first_seq"
+        )
+        if connection.vendor != "postgresql":  # PostgreSQL joins it by hashing; SQLite needs an index
+            cursor.execute(f"CREATE INDEX {EXAMPLES_TABLE}_external_id ON {EXAMPLES_TABLE} (external_id)")
+        _link_examples(cursor, project)
+    _analyze(EXAMPLES_TABLE)
+
+
+def _link_examples(cursor, project: Project, *, created: bool = False) -> None:
+    cursor.execute(
+        f"UPDATE {EXAMPLES_TABLE} SET example_id = e.id, created = %s FROM {Example._meta.db_table} AS e "
+        f"WHERE e.project_id = %s AND e.external_id = {EXAMPLES_TABLE}.external_id "
+        f"AND {EXAMPLES_TABLE}.example_id IS NULL",
+        [int(created), project.pk],
+    )
+
+
+def _where(line: int, task: int) -> str:
+    return f"task {task}: " if task else ""
+
+
+def _file_errors(
+    project: Project, reader: AnnotationFileReader, *, create: bool
+) -> tuple[list[RowError], int]:
+    """The reader's errors plus those that need the whole file or the database; (first 50 by
+    line, count of all)."""
+    errors = list(reader.errors)
+    count = reader.error_count
+    with connection.cursor() as cursor:
+        # A rater labelling one example twice in the file.
+        duplicates = (
+            f"SELECT external_id, rater, MIN(seq) AS first_seq FROM {STAGING_TABLE} "
+            "GROUP BY external_id, rater HAVING COUNT(*) > 1"
+        )
+        cursor.execute(
+            f"SELECT COUNT(*) FROM {STAGING_TABLE} AS s JOIN ({duplicates}) AS d "
+            "ON d.external_id = s.external_id AND d.rater = s.rater WHERE s.seq > d.first_seq"
+        )
+        n = cursor.fetchone()[0]
+        if n:
+            count += n
+            cursor.execute(
+                f"SELECT s.line, s.task, s.external_id, s.rater_name, f.line, f.task "
+                f"FROM {STAGING_TABLE} AS s JOIN ({duplicates}) AS d "
+                "ON d.external_id = s.external_id AND d.rater = s.rater "
+                f"JOIN {STAGING_TABLE} AS f ON f.seq = d.first_seq "
+                "WHERE s.seq > d.first_seq ORDER BY s.seq LIMIT %s",
+                [MAX_ERRORS_KEPT],
+            )
+            for line, task, external_id, name, first_line, first_task in cursor.fetchall():
+                first = f"task {first_task}" if first_task else f"line {first_line}"
+                who = repr(name) if name else "this rater"
                 errors.append(
                     RowError(
-                        row.where,
-                        "example_id",
-                        f"Unknown example {row.example_id!r} and no text to create it.",
+                        line,
+                        "rater",
+                        f"{_where(line, task)}{who} already labelled the example {external_id!r} ({first})",
                     )
                 )
-        if errors:
-            raise AnnotationImportError(errors)
+        # Labels the project does not have.
+        if not create:
+            unknown = (
+                f"FROM {STAGING_TABLE} AS s WHERE NOT EXISTS (SELECT 1 FROM {Label._meta.db_table} AS l "
+                "WHERE l.project_id = %s AND l.name = s.label)"
+            )
+            cursor.execute(f"SELECT COUNT(*) {unknown}", [project.pk])
+            n = cursor.fetchone()[0]
+            if n:
+                count += n
+                names = ", ".join(repr(name) for name in project.labels.values_list("name", flat=True)[:20])
+                cursor.execute(
+                    f"SELECT s.line, s.task, s.label {unknown} ORDER BY s.seq LIMIT %s",
+                    [project.pk, MAX_ERRORS_KEPT],
+                )
+                for line, task, label in cursor.fetchall():
+                    errors.append(
+                        RowError(
+                            line,
+                            "label",
+                            f"{_where(line, task)}unknown label {label!r}; the project's labels are "
+                            f"{names or 'none yet'} (add it in Settings, or import on the command "
+                            "line with --create)",
+                        )
+                    )
+        # New examples without a text.
+        if not create:
+            missing = f"FROM {EXAMPLES_TABLE} AS a WHERE a.example_id IS NULL AND a.text_seq IS NULL"
+            cursor.execute(f"SELECT COUNT(*) {missing}")
+            n = cursor.fetchone()[0]
+            if n:
+                count += n
+                cursor.execute(
+                    f"SELECT s.line, s.task, s.external_id FROM {STAGING_TABLE} AS s "
+                    f"JOIN ({'SELECT a.first_seq ' + missing}) AS m ON m.first_seq = s.seq "
+                    "ORDER BY s.seq LIMIT %s",
+                    [MAX_ERRORS_KEPT],
+                )
+                for line, task, external_id in cursor.fetchall():
+                    errors.append(
+                        RowError(
+                            line,
+                            "example_id",
+                            f"{_where(line, task)}unknown example {external_id!r} and no text to create "
+                            "it (the command line's --create stores it without a text)",
+                        )
+                    )
+    errors.sort(key=lambda error: error.line)
+    return errors[:MAX_ERRORS_KEPT], count
 
-        if new_labels:
-            summary.labels_created = _labels_create(project, new_labels)
-            labels = dict(project.labels.values_list("name", "id"))
 
-        # Examples with text: created from the first row that has a text.
-        with_text = {
-            row.example_id: row
-            for row in reversed(rows)
-            if row.text is not None and row.example_id not in examples
-        }
-        Example.objects.bulk_create(
-            [
-                Example(project=project, external_id=ex_id, text=row.text, metadata=row.metadata)
-                for ex_id, row in with_text.items()
-            ],
-            batch_size=BATCH,
+def _write(
+    project: Project, batch: ImportBatch, *, staged: int, reader: AnnotationFileReader, options: dict
+) -> dict[str, Any]:
+    """Everything the import writes, in the caller's transaction; returns the batch summary."""
+    summary: dict[str, Any] = {"cancelled": reader.cancelled}
+    summary["labels_created"] = _labels_create(project) if options.get("create") else []
+    with connection.cursor() as cursor:
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        cursor.execute(f"SELECT COUNT(*) FROM {EXAMPLES_TABLE} WHERE example_id IS NULL AND text_seq IS NULL")
+        summary["examples_without_text"] = cursor.fetchone()[0]
+        postgres = connection.vendor == "postgresql"
+        if postgres:
+            # Take the new examples' ids from their sequence first, so they need no lookup by
+            # external id afterwards (at a million annotations that join costs seconds).
+            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [Example._meta.db_table])
+            sequence = cursor.fetchone()[0]
+            cursor.execute(
+                f"UPDATE {EXAMPLES_TABLE} SET example_id = nextval(%s::regclass), created = 1 "
+                "WHERE example_id IS NULL",
+                [sequence],
+            )
+        cursor.execute(
+            f"INSERT INTO {Example._meta.db_table} (id, project_id, external_id, text, data, metadata, "
+            "import_batch_id, annotation_count, extra_raters, created_at) "
+            # Every row of a new example becomes one of its annotations (a rater twice on one
+            # example was an error), so its count is known now and needs no update later. (SQLite
+            # numbers the rows itself: its example_id is still NULL here.)
+            f"SELECT a.example_id, %s, a.external_id, s.text, %s, s.metadata, %s, a.n, 0, %s "
+            f"FROM {EXAMPLES_TABLE} AS a JOIN {STAGING_TABLE} AS s "
+            "ON s.seq = COALESCE(a.text_seq, a.first_seq) "
+            f"WHERE {'a.created = 1' if postgres else 'a.example_id IS NULL'} ORDER BY a.first_seq",
+            [project.pk, "{}", batch.pk, now],
         )
-        summary.examples_created = len(with_text)
-        for chunk in _chunks(list(with_text)):
-            examples.update(project.examples.filter(external_id__in=chunk).values_list("external_id", "id"))
-
-        raters = _raters_get_or_create(project, list(dict.fromkeys(row.rater for row in rows)), summary)
-
-        existing: set[tuple[int, int]] = set()
-        rater_ids = list(set(raters.values()))
-        for chunk in _chunks(rater_ids, 500):
-            existing.update(
-                Annotation.objects.filter(example__project=project, rater_id__in=chunk).values_list(
-                    "example_id", "rater_id"
-                )
-            )
-        new = []
-        per_example: Counter[int] = Counter()
-        for row in rows:
-            example_id, rater_id = examples[row.example_id], raters[row.rater]
-            if (example_id, rater_id) in existing:
-                summary.annotations_skipped += 1
-                continue
-            new.append(
-                Annotation(
-                    example_id=example_id,
-                    rater_id=rater_id,
-                    label_id=labels[row.label],
-                    guideline_version=None,
-                    source=Annotation.Source.IMPORT,
-                )
-            )
-            per_example[example_id] += 1
-        Annotation.objects.bulk_create(new, batch_size=BATCH)
-        summary.annotations_created = len(new)
-        # One UPDATE per distinct increment, not one per example.
-        by_increment: dict[int, list[int]] = defaultdict(list)
-        for example_id, n in per_example.items():
-            by_increment[n].append(example_id)
-        for n, ids in by_increment.items():
-            for chunk in _chunks(ids):
-                Example.objects.filter(pk__in=chunk).update(annotation_count=F("annotation_count") + n)
+        summary["examples_created"] = cursor.rowcount
+        if not postgres:
+            _link_examples(cursor, project, created=True)
+    summary.update(_raters(project, batch))
+    users = get_user_model()._meta.db_table
+    annotations = Annotation._meta.db_table
+    with connection.cursor() as cursor:
+        # Rows whose rater has no annotation of the example yet (current or superseded).
+        cursor.execute(
+            f"CREATE TEMP TABLE {NEW_TABLE} AS "
+            "SELECT s.seq, a.example_id, a.created, u.id AS rater_id, l.id AS label_id "
+            f"FROM {STAGING_TABLE} AS s JOIN {EXAMPLES_TABLE} AS a ON a.external_id = s.external_id "
+            f"JOIN {users} AS u ON u.username = s.rater "
+            f"JOIN {Label._meta.db_table} AS l ON l.project_id = %s AND l.name = s.label "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {annotations} AS x "
+            "WHERE x.example_id = a.example_id AND x.rater_id = u.id)",
+            [project.pk],
+        )
+        cursor.execute(f"SELECT COUNT(*) FROM {NEW_TABLE}")
+        created = cursor.fetchone()[0]
+        cursor.execute(
+            f"INSERT INTO {annotations} (example_id, rater_id, label_id, guideline_version_id, ambiguous, "
+            "ambiguous_note, note, time_spent_ms, client_token, source, superseded_at, created_at, "
+            f"updated_at) SELECT example_id, rater_id, label_id, NULL, %s, '', '', NULL, NULL, %s, NULL, "
+            f"%s, %s FROM {NEW_TABLE} ORDER BY seq",
+            [False, Annotation.Source.IMPORT, now, now],
+        )
+        example_table = Example._meta.db_table
+        # Examples that existed before: raise their counts, which also locks their rows for the
+        # rules below (the new ones are invisible to everyone else until the commit).
+        cursor.execute(
+            f"UPDATE {example_table} SET annotation_count = {example_table}.annotation_count + c.n "
+            f"FROM (SELECT example_id, COUNT(*) AS n FROM {NEW_TABLE} WHERE created = 0 "
+            f"GROUP BY example_id) AS c WHERE {example_table}.id = c.example_id"
+        )
+        cursor.execute(f"SELECT DISTINCT example_id FROM {NEW_TABLE} WHERE created = 0 ORDER BY example_id")
+        existing = [example_id for (example_id,) in cursor.fetchall()]
+    summary["annotations_created"] = created
+    summary["annotations_skipped"] = staged - created
+    if options.get("new_project"):
+        summary["project"] = _new_project_rules(project)
+    # A large import can be most of these tables' rows, which their planner statistics have not
+    # seen: refresh them (PostgreSQL's advice after a bulk load), or the rules' lookups by id
+    # would be planned as if the tables were empty.
+    if created > STATISTICS_REFRESH_ROWS:
+        _analyze(Example._meta.db_table, annotations)
+    # The rules, on every example that got an annotation: those that existed before under the
+    # row locks the count update took, with whatever they had; the new ones from their votes.
+    decisions = examples_decide(project=project, example_ids=existing)
+    decisions.add(new_examples_decide(project=project, votes=_new_example_votes()))
+    summary["decisions"] = decisions.as_dict()
     return summary
 
 
-def _labels_create(project: Project, names: list[str]) -> list[str]:
+def _new_example_votes() -> Iterator[tuple[int, list[int]]]:
+    """Each example this import created, with its labels in file order (the order of their ids),
+    streamed from the temporary table."""
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(
+            f"SELECT example_id, label_id FROM {NEW_TABLE} WHERE created = 1 ORDER BY example_id, seq"
+        )
+        current, labels = None, []
+        while rows := cursor.fetchmany(10_000):
+            for example_id, label_id in rows:
+                if example_id != current:
+                    if current is not None:
+                        yield current, labels
+                    current, labels = example_id, []
+                labels.append(label_id)
+        if current is not None:
+            yield current, labels
+
+
+def _new_project_rules(project: Project) -> dict[str, Any]:
+    """A project this import created takes its overlap from the file (the most common number
+    of raters per example) and accepts majorities: the labels are finished work, so only real
+    splits go to the review queue. Set directly: no re-deciding job, the import decides next."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT n FROM {EXAMPLES_TABLE} GROUP BY n ORDER BY COUNT(*) DESC, n DESC LIMIT 1")
+        found = cursor.fetchone()
+    overlap = max(1, min(MOST_OVERLAP, int(found[0]) if found else project.overlap))
+    Project.objects.filter(pk=project.pk).update(overlap=overlap, accept_majority=True)
+    project.overlap, project.accept_majority = overlap, True
+    return {"overlap": overlap, "accept_majority": True, "majority_threshold": project.majority_threshold}
+
+
+def _labels_create(project: Project) -> list[str]:
+    """Add the file's labels the project does not have, in order of first appearance."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT s.label FROM {STAGING_TABLE} AS s WHERE NOT EXISTS (SELECT 1 FROM "
+            f"{Label._meta.db_table} AS l WHERE l.project_id = %s AND l.name = s.label) "
+            "GROUP BY s.label ORDER BY MIN(s.seq)",
+            [project.pk],
+        )
+        names = [name for (name,) in cursor.fetchall()]
+    if not names:
+        return []
     used = set(project.labels.values_list("shortcut_key", flat=True))
     free = [k for k in SHORTCUT_KEYS if k not in used]
     if len(names) > len(free):
@@ -432,40 +868,130 @@ def _labels_create(project: Project, names: list[str]) -> list[str]:
         )
     start = project.labels.count()
     Label.objects.bulk_create(
-        [
-            Label(
-                project=project,
-                name=name,
-                shortcut_key=free[i],
-                colour=LABEL_COLOURS[(start + i) % len(LABEL_COLOURS)],
-                position=start + i,
-            )
-            for i, name in enumerate(names)
-        ]
+        Label(
+            project=project,
+            name=name,
+            shortcut_key=free[i],
+            colour=LABEL_COLOURS[(start + i) % len(LABEL_COLOURS)],
+            position=start + i,
+        )
+        for i, name in enumerate(names)
     )
     return names
 
 
-def _raters_get_or_create(project: Project, usernames: list[str], summary: ImportSummary) -> dict[str, int]:
+def _raters(project: Project, batch: ImportBatch) -> dict[str, Any]:
+    """Accounts for unknown raters (inactive, no password) and labeler memberships for raters
+    who are not members yet."""
     User = get_user_model()  # noqa: N806
+    with connection.cursor() as cursor:
+        # MAX: a Label Studio user seen once with an email and once as a bare id keeps the email.
+        cursor.execute(f"SELECT rater, MAX(rater_name) FROM {STAGING_TABLE} GROUP BY rater ORDER BY MIN(seq)")
+        raters = cursor.fetchall()
     found: dict[str, int] = {}
-    for chunk in _chunks(usernames):
+    for start in range(0, len(raters), 2000):
+        chunk = [username for username, _ in raters[start : start + 2000]]
         found.update(User.objects.filter(username__in=chunk).values_list("username", "id"))
-    missing = [name for name in usernames if name not in found]
+    labelstudio = batch.file_format == "labelstudio"
     unusable = make_password(None)
+    missing = [(username, name) for username, name in raters if username not in found]
     User.objects.bulk_create(
-        [User(username=name, is_active=False, password=unusable) for name in missing], batch_size=BATCH
+        [
+            User(
+                username=username,
+                first_name=name[:MAX_RATER_CHARS] if name != username else "",
+                email=name if labelstudio and "@" in name and len(name) <= 254 else "",
+                is_active=False,
+                password=unusable,
+            )
+            for username, name in missing
+        ],
+        batch_size=2000,
+        # Another import may be creating the same rater right now: its account is used instead.
+        ignore_conflicts=True,
     )
-    summary.raters_created = missing
-    for chunk in _chunks(missing):
+    for start in range(0, len(missing), 2000):
+        chunk = [username for username, _ in missing[start : start + 2000]]
         found.update(User.objects.filter(username__in=chunk).values_list("username", "id"))
     members = set(project.memberships.values_list("user_id", flat=True))
     Membership.objects.bulk_create(
         [
             Membership(user_id=user_id, project=project, role=Role.LABELER)
-            for user_id in dict.fromkeys(found.values())
+            for user_id in found.values()
             if user_id not in members
         ],
-        batch_size=BATCH,
+        batch_size=2000,
     )
-    return found
+    renamed = [
+        [name, username] for username, name in missing if name and name != username and not labelstudio
+    ]
+    return {"raters_created": len(missing), "raters_renamed": renamed[:RENAMED_RATERS_SHOWN]}
+
+
+IMPORTER = Importer(
+    kind=ImportBatch.Kind.ANNOTATIONS,
+    formats=FORMATS,
+    format_from_name=format_from_name,
+    run=lambda batch: annotation_import_run(batch),
+    options_clean=annotation_import_options_clean,
+    cleanup=_staging_drop,
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# The command line
+
+
+def annotations_import_file(
+    *, slug: str, path, create: bool = False, file_format: str | None = None, from_name: str = ""
+) -> ImportBatch:
+    """Import a file into project `slug` in this process (the command line), as the worker would.
+
+    With `create`, a missing project is made first (and deleted again if the import fails, so a
+    failed import leaves nothing behind). Returns the finished batch; ApplicationError when the
+    project is missing or the file cannot be used at all.
+    """
+    project = Project.objects.filter(slug=slug).first()
+    new_project = False
+    if project is None:
+        if not create:
+            raise ApplicationError(f"No project with slug {slug!r}; pass --create to make it.")
+        project = _project_create(slug)
+        new_project = True
+    try:
+        try:
+            batch = import_batch_create(
+                project=project,
+                user=None,
+                uploaded_file_or_path=path,
+                source_name=str(getattr(path, "name", path)),
+                file_format=file_format,
+                kind=ImportBatch.Kind.ANNOTATIONS,
+                options={"create": create, "from_name": from_name, "new_project": new_project},
+                run_in_background=False,
+            )
+        except ValidationError as exc:
+            raise ApplicationError(" ".join(exc.messages)) from None
+        batch = import_batch_run(batch_id=batch.pk)
+    except BaseException:
+        if new_project:
+            project.delete()
+        raise
+    if new_project and batch.status != ImportBatch.Status.SUCCEEDED:
+        errors, error_count = batch.errors, batch.error_count
+        project.delete()  # the batch goes with it; the caller still holds its errors
+        batch.errors, batch.error_count = errors, error_count
+    return batch
+
+
+def _project_create(slug: str) -> Project:
+    # Imported here: projects.services.projects imports consistency.models, which is fine, but
+    # keeping it local documents that only the command line creates projects from a file.
+    from projects.services.projects import project_create
+
+    if slugify(slug) != slug:
+        raise ApplicationError(f"{slug!r} is not a valid slug (lowercase letters, digits and -).")
+    try:
+        return project_create(name=slug, slug=slug, creator=None)
+    except ValidationError as exc:
+        raise ApplicationError(" ".join(exc.messages)) from None

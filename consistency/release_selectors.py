@@ -104,17 +104,17 @@ def consensus_rows(*, project: Project):
     )
 
 
-def gold_rationales(*, project: Project) -> dict[int, str]:
-    """{example id: rationale} of each example's current gold resolution."""
-    out: dict[int, str] = {}
+def gold_rationales(*, project: Project) -> dict[int, tuple[int, str]]:
+    """{example id: (gold label id, rationale)} of each example's current gold resolution."""
+    out: dict[int, tuple[int, str]] = {}
     rows = (
         resolutions_current(project=project)
         .order_by("created_at", "id")
-        .values_list("example_id", "verdict", "rationale")
+        .values_list("example_id", "verdict", "label_id", "rationale")
     )
-    for example_id, verdict, rationale in rows:
+    for example_id, verdict, label_id, rationale in rows:
         if verdict == Resolution.Verdict.GOLD:
-            out[example_id] = rationale
+            out[example_id] = (label_id, rationale)
         else:
             out.pop(example_id, None)
     return out

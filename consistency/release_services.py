@@ -139,13 +139,35 @@ def release_create(
     return release
 
 
+class EmptyRelease(ApplicationError):
+    """No example passed the policy, and the caller did not ask for an empty release."""
+
+
 def release_build(
-    *, project: Project, user: AbstractBaseUser | None, tag: str = "", policy: dict[str, Any] | None = None
+    *,
+    project: Project,
+    user: AbstractBaseUser | None,
+    tag: str = "",
+    policy: dict[str, Any] | None = None,
+    allow_empty: bool = True,
 ) -> DatasetRelease:
-    """Create a release and build it now (the command line): the same service the worker runs."""
+    """Create a release and build it now (the command line): the same service the worker runs.
+
+    With allow_empty=False a release that turns out to hold no example is not kept (its row and
+    files are deleted again) and EmptyRelease is raised: an empty file is rarely what was meant.
+    """
     release = release_create(project=project, user=user, tag=tag, policy=policy, run_in_background=False)
     release_build_run(release_id=release.pk)
     release.refresh_from_db()
+    if not allow_empty and release.status == DatasetRelease.Status.READY and release.n_items == 0:
+        _delete_files(release)
+        release.delete()
+        cleaned = ReleasePolicy.from_dict(release.policy)
+        raise EmptyRelease(
+            f"No example passes the policy (sources {', '.join(cleaned.sources)}, minimum agreement "
+            f"{cleaned.min_agreement:g}{', ambiguous excluded' if cleaned.exclude_ambiguous else ''}); "
+            "no release was kept and no file written."
+        )
     return release
 
 
@@ -267,7 +289,7 @@ def _candidates(
                 "agreement": None if agreement is None else round(float(agreement), 4),
                 "n_raters": n_raters,
                 "guideline_versions": sorted(decision.versions) if decision else [],
-                "rationale": rationales.get(example_id) if policy.include_rationale else None,
+                "rationale": _rationale(rationales, example_id, source, label_id),
                 "raters": raters,
             }
         )
@@ -296,6 +318,18 @@ def _candidates(
             value = metadata.get(field) if isinstance(metadata, dict) else None
             strata[example_id] = "" if value is None else jsonb_text(value)
     return rows, strata
+
+
+def _rationale(
+    rationales: dict[int, tuple[int, str]], example_id: int, source: str, label_id: int
+) -> str | None:
+    """The SME's rationale, only on a gold label it was written for: a label from Dawid-Skene or
+    from the raters (after the example was sent back for relabeling, say) never carries the
+    reasoning behind a different decision."""
+    if source != "gold":
+        return None
+    found = rationales.get(example_id)
+    return found[1] if found is not None and found[0] == label_id else None
 
 
 def _dawid_skene_rows(

@@ -18,6 +18,7 @@ from labeling.models import Annotation, Assignment
 from projects.models import Example, Label, Project
 
 from . import review
+from .decision_services import CHUNK, examples_decide
 from .models import (
     ConsensusLabel,
     Disagreement,
@@ -531,13 +532,17 @@ def examples_relabel(
 
 
 def disagreements_detect_all(*, project: Project) -> int:
-    """Run detection on every example of the project that has annotations (the demo load, or after
-    changing the rules). One short transaction per example. Returns how many were queued."""
-    queued = 0
+    """Run the rules on every example of the project that has annotations (the demo load), a
+    chunk of examples per transaction under their row locks. Returns how many are queued."""
     ids = list(project.examples.filter(annotation_count__gt=0).order_by("pk").values_list("pk", flat=True))
-    for example_id in ids:
+    queued = 0
+    for start in range(0, len(ids), CHUNK):
         with transaction.atomic():
-            example = _lock_example(project, example_id)
-            outcome = disagreement_detect(project=project, example=example)
-            queued += outcome is not None and outcome.kind == review.QUEUE
+            locked = list(
+                project.examples.select_for_update()
+                .filter(pk__in=ids[start : start + CHUNK])
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            queued += examples_decide(project=project, example_ids=locked).queued
     return queued

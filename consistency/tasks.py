@@ -26,3 +26,13 @@ def release_build_task(release_id: int) -> None:
     from consistency.release_services import release_build_run
 
     release_build_run(release_id=release_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def decisions_refresh_task(batch_id: int) -> None:
+    """Re-decide a project's examples after its review rules changed (an ImportBatch of kind
+    decisions). Idempotent: a finished job is not run again; one left running by a dead worker
+    runs again from the start, which is safe because deciding only writes what changed."""
+    from consistency.decision_services import decisions_refresh_run
+
+    decisions_refresh_run(batch_id=batch_id)

@@ -108,6 +108,7 @@ def example_candidates(*, project: Project, user: AbstractBaseUser, annotation_c
     )
     return (
         Example.objects.filter(project=project, annotation_count=annotation_count)
+        .exclude(text="")  # imported without a text: there is nothing to read, so nothing to label
         .alias(
             live=Coalesce(Subquery(live_leases, output_field=IntegerField()), Value(0)),
             own_assignment=Subquery(own_assignment),
@@ -197,10 +198,14 @@ def examples_remaining(project: Project) -> int:
     remaining = cache.get(key)
     if remaining is None:
         # An example granted extra raters on a split needs overlap + extra_raters labels.
-        remaining = project.examples.filter(
-            Q(annotation_count__lt=project.overlap)
-            | Q(extra_raters__gt=0, annotation_count__lt=F("extra_raters") + project.overlap)
-        ).count()
+        remaining = (
+            project.examples.filter(
+                Q(annotation_count__lt=project.overlap)
+                | Q(extra_raters__gt=0, annotation_count__lt=F("extra_raters") + project.overlap)
+            )
+            .exclude(text="")  # never handed out (imported without a text)
+            .count()
+        )
         cache.set(key, remaining, REMAINING_CACHE_SECONDS)
     return remaining
 

@@ -5,8 +5,8 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.template.defaultfilters import filesizeformat
 
-from .importing import FORMATS, format_from_name
-from .models import Project, Role
+from .models import ImportBatch, Project, Role
+from .services.imports import importer_get
 
 slug_validator = RegexValidator(r"^[a-z0-9][a-z0-9-]*$", "Use lowercase letters, digits and hyphens.")
 
@@ -128,20 +128,54 @@ class GuidelinePublishForm(forms.Form):
 
 
 class ImportUploadForm(forms.Form):
+    kind = forms.ChoiceField(
+        label="The file holds",
+        required=False,  # examples when left out, as before annotations could be uploaded
+        choices=[
+            (ImportBatch.Kind.EXAMPLES, "Examples to label: a 'text' column, optionally an 'id'"),
+            (
+                ImportBatch.Kind.ANNOTATIONS,
+                "Annotations made elsewhere: example_id, rater, label (optionally text), "
+                "or a Label Studio JSON export",
+            ),
+        ],
+        initial=ImportBatch.Kind.EXAMPLES,
+        widget=forms.RadioSelect,
+    )
     file = forms.FileField(
         label="File",
-        help_text="CSV, TSV, JSON Lines (.jsonl) or a JSON array (.json), UTF-8, with a 'text' column "
-        "and optionally an 'id' column; other columns become metadata.",
+        help_text="CSV, TSV, JSON Lines (.jsonl), or a JSON file (examples: an array of objects; "
+        "annotations: a Label Studio export), UTF-8; other columns become metadata.",
     )
     file_format = forms.ChoiceField(
         label="Format",
         required=False,
-        choices=[("", "From the file name"), *((name, name.upper()) for name in FORMATS)],
+        choices=[
+            ("", "From the file name"),
+            ("csv", "CSV"),
+            ("tsv", "TSV"),
+            ("jsonl", "JSON Lines"),
+            ("json", "JSON array of examples"),
+            ("labelstudio", "Label Studio JSON export (annotations)"),
+        ],
+    )
+    from_name = forms.CharField(
+        label="Label Studio control (from_name)",
+        required=False,
+        max_length=200,
+        help_text="Only for a Label Studio export whose labeling config has several choices controls: "
+        "the name of the one to import.",
     )
 
     def clean(self):
         cleaned = super().clean()
         upload = cleaned.get("file")
+        kind = cleaned["kind"] = cleaned.get("kind") or ImportBatch.Kind.EXAMPLES
+        importer = importer_get(kind)
+        file_format = cleaned.get("file_format")
+        if file_format and file_format not in importer.formats:
+            what = "examples" if kind == ImportBatch.Kind.EXAMPLES else "annotations"
+            self.add_error("file_format", f"{file_format.upper()} is not a format for {what}.")
         if upload is None:
             return cleaned
         limit = settings.CONCORD_IMPORT_MAX_FILE_BYTES
@@ -149,7 +183,7 @@ class ImportUploadForm(forms.Form):
             self.add_error(
                 "file", f"The file is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}."
             )
-        if not cleaned.get("file_format") and format_from_name(upload.name) is None:
+        if not file_format and importer.format_from_name(upload.name) is None:
             self.add_error(
                 "file",
                 "Name the file .csv, .tsv, .jsonl, .ndjson or .json, or choose its format.",

@@ -13,7 +13,11 @@ Rules (the import's contract, also in the README):
   JSON is fine). Without an id the external id is derived from the text: "sha1:" + the first
   16 hex digits of sha1(text), so importing the same file again does not duplicate examples.
 - Every other column (CSV/TSV) or key (JSON) goes to the metadata; JSON values keep their type.
-- The file must be UTF-8 (a BOM is allowed) without NUL bytes.
+- The file must be UTF-8 (a BOM is allowed) without NUL bytes. JSON may nest at most
+  MAX_JSON_DEPTH levels (a file nested deeper is refused with its line, never a crash).
+
+`StreamReader` holds what every import file reader shares (errors, lines, JSON); the annotation
+import (consistency.annotation_import) builds its reader on it too.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ EXTENSIONS = {
 }
 MAX_ERRORS_KEPT = 50
 CHUNK_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 64  # far beyond any real metadata; deeper input is refused before it can recurse
+NESTED_TOO_DEEPLY = f"the JSON is nested too deeply (more than {MAX_JSON_DEPTH} levels)"
 
 # A row as the reader yields it, in the order of the staging table's columns. Rows are plain
 # tuples (not RowError-like objects) because a million of them pass through the hot loop.
@@ -90,7 +96,7 @@ def is_derived_external_id(external_id: str) -> bool:
     return len(external_id) == 21 and external_id.startswith("sha1:")
 
 
-def _json_type_name(value) -> str:
+def json_type_name(value) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -104,8 +110,9 @@ def _json_type_name(value) -> str:
     return "object"
 
 
-class ExampleFileReader:
-    """Iterate over a file's valid rows; afterwards `errors` (first 50) and `error_count` (all).
+class StreamReader:
+    """What every import file reader shares: errors (first 50 kept, all counted), physical lines
+    read as a stream, CSV headers, and JSON values line by line or item by item.
 
     Errors are collected on the reader rather than yielded between rows, which keeps the loop
     over a million rows free of type checks. A problem that makes the rest of the file
@@ -113,16 +120,12 @@ class ExampleFileReader:
     iteration; row-level problems are recorded and reading goes on, so every error is counted.
     """
 
-    def __init__(self, file: BinaryIO, file_format: str, limits: ImportLimits | None = None):
-        if file_format not in FORMATS:
-            raise ValueError(f"unknown format {file_format!r}")
+    def __init__(self, file: BinaryIO, limits: ImportLimits | None = None):
         self.file = file
-        self.file_format = file_format
         self.limits = limits or ImportLimits()
         self.errors: list[RowError] = []
         self.error_count = 0
         self.rows_read = 0  # data rows seen, valid or not
-        self.used_derived_ids = False
         self._start = file.tell()
 
     @property
@@ -134,12 +137,11 @@ class ExampleFileReader:
         if len(self.errors) < MAX_ERRORS_KEPT:
             self.errors.append(RowError(line, column, message))
 
-    def __iter__(self) -> Iterator[Row]:
-        if self.file_format in ("csv", "tsv"):
-            return self._delimited_rows("," if self.file_format == "csv" else "\t")
-        if self.file_format == "jsonl":
-            return self._jsonl_rows()
-        return self._json_array_rows()
+    def error_first(self, line: int, column: str, message: str) -> None:
+        """A problem with the whole file: counted, and kept ahead of the row errors."""
+        self.error_count += 1
+        self.errors.insert(0, RowError(line, column, message))
+        del self.errors[MAX_ERRORS_KEPT:]
 
     # -- physical lines -------------------------------------------------------------------
 
@@ -187,30 +189,135 @@ class ExampleFileReader:
 
     # -- CSV and TSV ----------------------------------------------------------------------
 
-    def _delimited_rows(self, delimiter: str) -> Iterator[Row]:
-        reader = csv.reader(self._text_lines(newline=""), delimiter=delimiter, strict=True)
+    def _delimited_header(self, reader, required: tuple[str, ...]) -> list[str] | None:
+        """Read and check the header of a csv.reader over `_text_lines`; None (and errors) if bad."""
         try:
             header = next(reader, None)
         except csv.Error as exc:
             self.error(1, "", f"the header cannot be read: {exc}")
-            return
+            return None
         except (UnicodeDecodeError, _Unreadable):
             self._diagnose_unreadable()
-            return
+            return None
         if header is None:
             if not self.error_count:
                 self.error(1, "", "the file is empty")
-            return
+            return None
         header = [name.strip() for name in header]
         if not any(header):
             self.error(reader.line_num, "", "the header is empty: the first line must name the columns")
-            return
-        if not self._header_is_valid(header, reader.line_num):
+            return None
+        line = reader.line_num
+        ok = True
+        seen: set[str] = set()
+        for position, name in enumerate(header, start=1):
+            if not name:
+                self.error(line, f"#{position}", f"column {position} has an empty name in the header")
+                ok = False
+            elif name in seen:
+                self.error(line, name, f"the header names the column {name!r} twice")
+                ok = False
+            seen.add(name)
+        for name in required:
+            if name not in seen:
+                found = ", ".join(repr(name) for name in header[:10])
+                self.error(line, name, f"the header has no {name!r} column (found {found})")
+                ok = False
+        return header if ok else None
+
+    # -- JSON -----------------------------------------------------------------------------
+
+    def _json_checked(self, line: int, value):
+        """`value`, or _INVALID (and an error) when it nests deeper than MAX_JSON_DEPTH."""
+        if isinstance(value, dict | list) and _nested_too_deeply(value):
+            self.error(line, "", NESTED_TOO_DEEPLY)
+            return _INVALID
+        return value
+
+    def _json_lines(self) -> Iterator[tuple[int, object]]:
+        """(line, value) for each non-blank line of a JSON Lines file; bad lines become errors."""
+        loads = json.loads
+        seen_content = False
+        try:
+            for line, content in enumerate(self._text_lines(newline="\n"), start=1):
+                if not content or content.isspace():
+                    continue
+                seen_content = True
+                self.rows_read += 1
+                try:
+                    value = loads(content)
+                except json.JSONDecodeError as exc:
+                    self.error(line, "", f"invalid JSON at character {exc.colno}: {exc.msg}")
+                    continue
+                except RecursionError:
+                    self.error(line, "", NESTED_TOO_DEEPLY)
+                    continue
+                value = self._json_checked(line, value)
+                if value is not _INVALID:
+                    yield line, value
+        except (UnicodeDecodeError, _Unreadable):
+            self._diagnose_unreadable()
+        if not seen_content and not self.error_count:
+            self.error(1, "", "the file is empty")
+
+    def _json_array_items(self) -> Iterator[tuple[int, object]]:
+        """(line where the item starts, value) for each item of a top-level JSON array."""
+        stream = _JsonArrayStream(self)
+        items = 0
+        for line, value in stream.items():
+            items += 1
+            self.rows_read += 1
+            value = self._json_checked(line, value)
+            if value is not _INVALID:
+                yield line, value
+        if items == 0 and not self.error_count:
+            self.error(stream.line_at(stream.pos), "", "the array is empty: there are no rows")
+
+
+_INVALID = object()
+
+
+def _nested_too_deeply(value, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a decoded JSON value nests containers deeper than `limit` (no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+class ExampleFileReader(StreamReader):
+    """Iterate over an examples file's valid rows; afterwards `errors` (first 50) and
+    `error_count` (all)."""
+
+    def __init__(self, file: BinaryIO, file_format: str, limits: ImportLimits | None = None):
+        if file_format not in FORMATS:
+            raise ValueError(f"unknown format {file_format!r}")
+        super().__init__(file, limits)
+        self.file_format = file_format
+        self.used_derived_ids = False
+
+    def __iter__(self) -> Iterator[Row]:
+        if self.file_format in ("csv", "tsv"):
+            return self._delimited_rows("," if self.file_format == "csv" else "\t")
+        if self.file_format == "jsonl":
+            return self._jsonl_rows()
+        return self._json_array_rows()
+
+    # -- CSV and TSV ----------------------------------------------------------------------
+
+    def _delimited_rows(self, delimiter: str) -> Iterator[Row]:
+        reader = csv.reader(self._text_lines(newline=""), delimiter=delimiter, strict=True)
+        header = self._delimited_header(reader, required=("text",))
+        if header is None:
             return
         n_fields = len(header)
         text_index = header.index("text")
         id_index = header.index("id") if "id" in header else None
-        metadata_of = _metadata_builder(header, exclude=("id", "text"))
+        metadata_of = metadata_builder(header, exclude=("id", "text"))
         max_text, max_id, max_metadata = (
             self.limits.max_text_chars,
             self.limits.max_id_chars,
@@ -264,63 +371,26 @@ class ExampleFileReader:
         if rows_read == 0 and not self.error_count:
             self.error(reader.line_num or 1, "", "the file has a header but no rows")
 
-    def _header_is_valid(self, header: list[str], line: int) -> bool:
-        ok = True
-        seen: set[str] = set()
-        for position, name in enumerate(header, start=1):
-            if not name:
-                self.error(line, f"#{position}", f"column {position} has an empty name in the header")
-                ok = False
-            elif name in seen:
-                self.error(line, name, f"the header names the column {name!r} twice")
-                ok = False
-            seen.add(name)
-        if "text" not in seen:
-            found = ", ".join(repr(name) for name in header[:10])
-            self.error(line, "text", f"the header has no 'text' column (found {found})")
-            ok = False
-        return ok
-
     # -- JSON Lines and JSON arrays ---------------------------------------------------------
 
     def _jsonl_rows(self) -> Iterator[Row]:
-        loads = json.loads
         row_of = self._object_row
-        line = 0
-        seen_content = False
-        rows_read = 0
-        try:
-            for line, content in enumerate(self._text_lines(newline="\n"), start=1):  # noqa: B007
-                if not content or content.isspace():
-                    continue
-                seen_content = True
-                rows_read += 1
-                try:
-                    value = loads(content)
-                except json.JSONDecodeError as exc:
-                    self.error(line, "", f"invalid JSON at character {exc.colno}: {exc.msg}")
-                    continue
-                row = row_of(line, value)
-                if row is not None:
-                    yield row
-        except (UnicodeDecodeError, _Unreadable):
-            self._diagnose_unreadable()
-        finally:
-            self.rows_read = rows_read
-        if not seen_content and not self.error_count:
-            self.error(1, "", "the file is empty")
+        for line, value in self._json_lines():
+            row = row_of(line, value)
+            if row is not None:
+                yield row
 
     def _object_row(self, line: int, value) -> Row | None:
         """Validate one JSON object; None (and an error) if it is not a valid row."""
         if not isinstance(value, dict):
-            self.error(line, "", f"expected a JSON object, found {_json_type_name(value)}")
+            self.error(line, "", f"expected a JSON object, found {json_type_name(value)}")
             return None
         text = value.get("text")
         if "text" not in value:
             self.error(line, "text", "the object has no 'text' key")
             return None
         if not isinstance(text, str):
-            self.error(line, "text", f"the text must be a string, not {_json_type_name(text)}")
+            self.error(line, "text", f"the text must be a string, not {json_type_name(text)}")
             return None
         if not text or text.isspace():
             self.error(line, "text", "the text is empty")
@@ -352,7 +422,7 @@ class ExampleFileReader:
                 self.error(line, "id", "the id contains a NUL character")
                 return None
         else:
-            self.error(line, "id", f"the id must be a string or an integer, not {_json_type_name(raw_id)}")
+            self.error(line, "id", f"the id must be a string or an integer, not {json_type_name(raw_id)}")
             return None
         metadata = {key: item for key, item in value.items() if key != "id" and key != "text"}
         try:
@@ -371,24 +441,17 @@ class ExampleFileReader:
             self.error(line, "", "the metadata contains a NUL character")
             return None
         for column, content in (("text", text), ("id", external_id), ("", metadata_json)):
-            if not _encodable(content):
+            if not encodable(content):
                 self.error(line, column, "contains a \\u escape that is not a character (a lone surrogate)")
                 return None
         return (line, external_id, text, metadata_json)
 
     def _json_array_rows(self) -> Iterator[Row]:
-        stream = _JsonArrayStream(self)
-        rows_read = 0
-        try:
-            for line, value in stream.items():
-                rows_read += 1
-                row = self._object_row(line, value)
-                if row is not None:
-                    yield row
-        finally:
-            self.rows_read = rows_read
-        if rows_read == 0 and not self.error_count:
-            self.error(stream.line_at(stream.pos), "", "the array is empty: there are no rows")
+        row_of = self._object_row
+        for line, value in self._json_array_items():
+            row = row_of(line, value)
+            if row is not None:
+                yield row
 
 
 class _Unreadable(Exception):
@@ -423,7 +486,7 @@ class _JsonArrayStream:
 
     WHITESPACE = " \t\r\n"
 
-    def __init__(self, reader: ExampleFileReader):
+    def __init__(self, reader: StreamReader):
         self.reader = reader
         self.decoder = json.JSONDecoder()
         self.utf8 = codecs.getincrementaldecoder("utf-8")("strict")
@@ -538,6 +601,9 @@ class _JsonArrayStream:
             start = self.pos
             try:
                 value, end = self.decoder.raw_decode(self.buf, start)
+            except RecursionError:
+                self.reader.error(self.line_at(start), "", NESTED_TOO_DEEPLY)
+                return None, False
             except json.JSONDecodeError as exc:
                 too_large = len(self.buf) - start >= self.max_item_chars
                 errors_before = self.reader.error_count
@@ -558,7 +624,7 @@ class _JsonArrayStream:
             return (line, value), True
 
 
-def _encodable(value: str) -> bool:
+def encodable(value: str) -> bool:
     """False for strings a database cannot store: JSON \\ud800-style escapes of half a character."""
     try:
         value.encode("utf-8")
@@ -567,7 +633,7 @@ def _encodable(value: str) -> bool:
     return True
 
 
-def _metadata_builder(header: list[str], exclude: tuple[str, ...]):
+def metadata_builder(header: list[str], exclude: tuple[str, ...]):
     """A fast function from a CSV row to its metadata as a JSON object string."""
     columns = [(index, name) for index, name in enumerate(header) if name not in exclude]
     if not columns:

@@ -134,7 +134,13 @@ class Label(models.Model):
 
 
 class ImportBatch(TimeStampedModel):
-    """One uploaded file and the background job that imports it, with its progress and errors."""
+    """One background job with its progress and errors: importing an uploaded file of examples or
+    annotations, or re-deciding a project's examples after its review rules changed.
+
+    Progress is `bytes_read` of `bytes_total`: bytes of the file for an import, examples for a
+    re-deciding job (which has no file). `options` holds what the job was asked to do (e.g. a
+    Label Studio control name), `summary` the kind-specific counts of a finished job.
+    """
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -145,6 +151,9 @@ class ImportBatch(TimeStampedModel):
     class Kind(models.TextChoices):
         EXAMPLES = "examples", "Examples"
         ANNOTATIONS = "annotations", "Annotations"
+        DECISIONS = "decisions", "Re-deciding examples"
+
+    IMPORT_KINDS = (Kind.EXAMPLES, Kind.ANNOTATIONS)
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_batches")
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.EXAMPLES)
@@ -162,6 +171,8 @@ class ImportBatch(TimeStampedModel):
     rows_skipped = models.BigIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
     error_count = models.PositiveIntegerField(default=0)
+    options = models.JSONField(default=dict, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -172,9 +183,13 @@ class ImportBatch(TimeStampedModel):
         return f"{self.source_name} ({self.status})"
 
     @property
-    def percent(self) -> int:
+    def percent(self) -> int | None:
+        """0-99 while queued or running, 100 once succeeded, None once failed: a failed job has
+        no progress to show (the bytes it read say nothing about what went wrong)."""
         if self.status == self.Status.SUCCEEDED:
             return 100
+        if self.status == self.Status.FAILED:
+            return None
         if not self.bytes_total:
             return 0
         return min(99, int(100 * self.bytes_read / self.bytes_total))

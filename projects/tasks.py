@@ -4,12 +4,12 @@ from celery import shared_task
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def import_examples_task(batch_id: int) -> None:
-    """Import the examples of one ImportBatch.
+def import_batch_task(batch_id: int) -> None:
+    """Run the import of one ImportBatch (examples, or a kind another app registered).
 
     Idempotent: a batch that already succeeded or failed is not run again. A batch left
-    `running` by a dead worker is run again from the start: its Example rows are written in
-    one final transaction, so a half-finished run left nothing behind.
+    `running` by a dead worker is run again from the start: its rows are written in one final
+    transaction, so a half-finished run left nothing behind.
     """
     # Imported here: the services module imports this one to queue the task.
     from projects.services.imports import import_batch_run

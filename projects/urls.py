@@ -20,5 +20,6 @@ urlpatterns = [
     path("<slug:slug>/settings/guideline/", pages.guideline_edit, name="guideline"),
     path("<slug:slug>/settings/guideline/publish/", pages.guideline_publish, name="guideline_publish"),
     path("<slug:slug>/import/", imports.import_upload, name="import"),
+    path("<slug:slug>/import/recent/", imports.import_recent, name="import_recent"),
     path("<slug:slug>/import/<int:batch_id>/", imports.import_status, name="import_status"),
 ]

@@ -65,7 +65,7 @@ def example_get_api(*, project: Project, example_id: int) -> Example:
 
 
 def import_batch_get_api(*, project: Project, batch_id: int) -> ImportBatch:
-    batch = project.import_batches.filter(pk=batch_id, kind=ImportBatch.Kind.EXAMPLES).first()
+    batch = project.import_batches.filter(pk=batch_id, kind__in=ImportBatch.IMPORT_KINDS).first()
     if batch is None:
         raise NotFound("Import not found.")
     return batch

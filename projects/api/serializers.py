@@ -6,6 +6,7 @@ from rest_framework import serializers
 from core.api import NO_NUL_CHARACTERS, ClosedSerializer
 from projects.importing import FORMATS
 from projects.models import Example, ImportBatch, Label, Membership, Project, Role
+from projects.services.imports import importer_get
 
 
 class LabelSerializer(serializers.ModelSerializer):
@@ -86,6 +87,26 @@ class ImportRequestSerializer(ClosedSerializer):
     format = serializers.ChoiceField(choices=FORMATS, required=False, help_text="Overrides the file name.")
 
 
+class AnnotationImportRequestSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="Long CSV, TSV or JSON Lines (example_id, rater, label, optional text) or a Label Studio "
+        "JSON export (.json); the format is read from the name."
+    )
+    format = serializers.ChoiceField(choices=(), required=False, help_text="Overrides the file name.")
+    from_name = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        validators=[NO_NUL_CHARACTERS],
+        help_text="Label Studio: the choices control to import when the labeling config has several.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The annotations importer is registered by the consistency app at start-up.
+        self.fields["format"].choices = importer_get(ImportBatch.Kind.ANNOTATIONS).formats
+
+
 class ImportQueuedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.CharField()
@@ -99,13 +120,21 @@ class ImportErrorSerializer(serializers.Serializer):
 
 
 class ImportBatchSerializer(serializers.ModelSerializer):
-    percent = serializers.IntegerField(read_only=True)
+    percent = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="0-99 while running, 100 when done, null when failed."
+    )
     errors = ImportErrorSerializer(many=True)
+    summary = serializers.JSONField(
+        read_only=True,
+        help_text="Annotation imports: annotations, examples, raters and labels created, annotations "
+        "skipped and cancelled, and the decisions (unanimous, majority, queued, pending) made.",
+    )
 
     class Meta:
         model = ImportBatch
         fields = [
             "id",
+            "kind",
             "status",
             "source_name",
             "file_format",
@@ -117,6 +146,7 @@ class ImportBatchSerializer(serializers.ModelSerializer):
             "rows_skipped",
             "error_count",
             "errors",
+            "summary",
             "created_at",
             "started_at",
             "finished_at",

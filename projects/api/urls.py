@@ -10,5 +10,6 @@ project_urlpatterns = [
     path("examples/", views.ExampleListApi.as_view(), name="project_examples"),
     path("examples/import/", views.ExampleImportApi.as_view(), name="project_examples_import"),
     path("examples/<int:id>/", views.ExampleDetailApi.as_view(), name="project_example"),
+    path("annotations/import/", views.AnnotationImportApi.as_view(), name="project_annotations_import"),
     path("imports/<int:id>/", views.ImportBatchDetailApi.as_view(), name="project_import"),
 ]

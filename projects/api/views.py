@@ -1,4 +1,5 @@
-"""Projects API: my projects, one project's detail and labels, its examples and example imports.
+"""Projects API: my projects, one project's detail and labels, its examples, and imports of
+examples and of annotations made elsewhere (both background jobs polled at imports/<id>/).
 
 Every view under projects/<slug>/ resolves the caller's membership through
 core.api.ProjectRolePermission and reads only through that project.
@@ -23,7 +24,7 @@ from core.api import (
     ProjectScopedMixin,
     query_params_validate,
 )
-from projects.models import Example, Label, Membership
+from projects.models import Example, ImportBatch, Label, Membership
 from projects.services.imports import import_batch_create
 
 from .selectors import (
@@ -34,6 +35,7 @@ from .selectors import (
     membership_list_api,
 )
 from .serializers import (
+    AnnotationImportRequestSerializer,
     ExampleFilterSerializer,
     ExampleSerializer,
     ImportBatchSerializer,
@@ -133,26 +135,63 @@ class ExampleImportApi(ProjectScopedMixin, APIView):
     def post(self, request, slug: str):
         form = ImportRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        upload = form.validated_data["file"]
-        try:
-            batch = import_batch_create(
-                project=request.project,
-                user=request.user,
-                uploaded_file_or_path=upload,
-                source_name=upload.name,
-                file_format=form.validated_data.get("format") or None,
-            )
-        except DjangoValidationError as exc:
-            raise exceptions.ValidationError({"file": exc.messages}) from None
-        url = request.build_absolute_uri(
-            reverse("api:project_import", kwargs={"slug": request.project.slug, "id": batch.pk})
+        return _queued(request, form, kind=ImportBatch.Kind.EXAMPLES, options={})
+
+
+def _queued(request, form, *, kind: str, options: dict) -> Response:
+    """Store the upload and queue its import; 202 with the URL to poll (also in Location)."""
+    upload = form.validated_data["file"]
+    try:
+        batch = import_batch_create(
+            project=request.project,
+            user=request.user,
+            uploaded_file_or_path=upload,
+            source_name=upload.name,
+            file_format=form.validated_data.get("format") or None,
+            kind=kind,
+            options=options,
         )
-        data = ImportQueuedSerializer({"id": batch.pk, "status": batch.status, "url": url}).data
-        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
+    except DjangoValidationError as exc:
+        raise exceptions.ValidationError({"file": exc.messages}) from None
+    url = request.build_absolute_uri(
+        reverse("api:project_import", kwargs={"slug": request.project.slug, "id": batch.pk})
+    )
+    data = ImportQueuedSerializer({"id": batch.pk, "status": batch.status, "url": url}).data
+    return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
+
+
+class AnnotationImportApi(ProjectScopedMixin, APIView):
+    """Upload annotations made elsewhere (managers); the import runs in the background, then the
+    project's decision rules run on the examples it touched. Poll `url`.
+
+    All or nothing, as the command line: any invalid row means nothing is written and the errors
+    name the line (and the Label Studio task) and the field. Unknown labels, and unknown examples
+    without a text, are errors here: `create` exists only on the command line, where the file is
+    the operator's own, so a script's upload can never add labels or text-less examples to a
+    project by accident.
+    """
+
+    project_roles = MANAGERS
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": AnnotationImportRequestSerializer},
+        responses={202: ImportQueuedSerializer, 400: OpenApiResponse(description="Invalid file or format.")},
+    )
+    def post(self, request, slug: str):
+        if "create" in request.data:
+            raise exceptions.ValidationError(
+                {"create": ["Only the command line may create labels and examples from a file."]}
+            )
+        form = AnnotationImportRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        options = {"from_name": form.validated_data.get("from_name", "")}
+        return _queued(request, form, kind=ImportBatch.Kind.ANNOTATIONS, options=options)
 
 
 class ImportBatchDetailApi(ProjectScopedMixin, APIView):
-    """An import's status, progress percent, counts and its first errors (line, column, message)."""
+    """An import's kind, status, progress percent (null once failed), counts, summary and its
+    first errors (line, column, message)."""
 
     project_roles = MANAGERS
 

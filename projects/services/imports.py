@@ -1,6 +1,12 @@
-"""Importing examples from an uploaded file: store it, queue the job, run the job.
+"""Importing from an uploaded file: store it, queue the job, run the job.
 
-How a run works (`import_batch_run`):
+Every kind of import shares this frame: storing the upload in private storage, the ImportBatch
+with its status, progress and errors, claiming the batch in the worker, failing it with a
+message, and deleting the file at the end. What a kind reads and writes is an `Importer`: the
+examples importer lives here; apps above this one register theirs (consistency registers the
+annotations importer in its AppConfig.ready), so this layer never imports them.
+
+How an examples run works (`_examples_run`):
 1. The batch is claimed (queued or running -> running). A batch that already succeeded or
    failed is left alone, so a redelivered task does no harm; a batch left running by a dead
    worker is run again from the start.
@@ -33,6 +39,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
@@ -53,7 +60,7 @@ from projects.importing import (
     is_derived_external_id,
 )
 from projects.models import ImportBatch, Project
-from projects.tasks import import_examples_task
+from projects.tasks import import_batch_task
 
 logger = logging.getLogger(__name__)
 
@@ -72,17 +79,56 @@ def import_limits() -> ImportLimits:
     )
 
 
-def import_format_detect(*, source_name: str, file_format: str | None = None) -> str:
+@dataclass(frozen=True)
+class Importer:
+    """One kind of import: the formats it reads and the job that runs it.
+
+    `run(batch)` reads the stored file and ends the batch itself (succeeded, or failed with its
+    errors); the frame turns anything it raises into a failure. `options_clean(options)` checks
+    what the upload asked for and returns the options to store (ValidationError if invalid).
+    `cleanup()` drops what a run leaves on the connection (staging tables), even after a crash.
+    """
+
+    kind: str
+    formats: tuple[str, ...]
+    format_from_name: Callable[[str], str | None]
+    run: Callable[[ImportBatch], None]
+    options_clean: Callable[[dict], dict] = field(default=lambda options: {})
+    cleanup: Callable[[], None] = field(default=lambda: None)
+
+
+_IMPORTERS: dict[str, Importer] = {}
+
+
+def importer_register(importer: Importer) -> None:
+    """Make a kind of import available (called once per kind at start-up)."""
+    _IMPORTERS[importer.kind] = importer
+
+
+def importer_get(kind: str) -> Importer:
+    try:
+        return _IMPORTERS[kind]
+    except KeyError:
+        raise ValidationError(f"Unknown kind of import {kind!r}.") from None
+
+
+def import_format_detect(*, source_name: str, file_format: str | None = None, kind: str = "examples") -> str:
     """The explicit format if given, else the one the extension names; ValidationError if neither."""
+    importer = importer_get(kind)
     if file_format:
-        if file_format not in FORMATS:
-            raise ValidationError(f"Unknown format {file_format!r}: use one of {', '.join(FORMATS)}.")
+        if file_format not in importer.formats:
+            raise ValidationError(
+                f"Unknown format {file_format!r}: use one of {', '.join(importer.formats)}."
+            )
         return file_format
-    detected = format_from_name(source_name)
+    detected = importer.format_from_name(source_name)
     if detected is None:
+        extensions = {
+            ImportBatch.Kind.EXAMPLES: ".csv, .tsv, .jsonl (or .ndjson) or .json",
+            ImportBatch.Kind.ANNOTATIONS: ".csv, .tsv, .jsonl (or .ndjson) or .json (Label Studio)",
+        }.get(kind, "after its format")
         raise ValidationError(
-            f"Cannot tell the format of {source_name!r}: name it .csv, .tsv, .jsonl (or .ndjson) "
-            "or .json, or choose the format."
+            f"Cannot tell the format of {source_name!r}: name it {extensions}, or choose the format."
         )
     return detected
 
@@ -94,28 +140,36 @@ def import_batch_create(
     uploaded_file_or_path,
     source_name: str,
     file_format: str | None = None,
+    kind: str = ImportBatch.Kind.EXAMPLES,
+    options: dict | None = None,
     run_in_background: bool = True,
 ) -> ImportBatch:
     """Store the file in private storage, create its ImportBatch and queue the import job.
 
     `uploaded_file_or_path` is an uploaded file (or any file object) or a filesystem path.
-    With run_in_background=False nothing is queued (the management command then calls
-    import_batch_run itself).
+    `options` are checked by the kind's importer. With run_in_background=False nothing is
+    queued (the management commands then call import_batch_run themselves).
     """
-    file_format = import_format_detect(source_name=source_name, file_format=file_format)
+    importer = importer_get(kind)
+    file_format = import_format_detect(source_name=source_name, file_format=file_format, kind=kind)
+    cleaned = importer.options_clean(dict(options or {}))
     if isinstance(uploaded_file_or_path, str | os.PathLike):
         path = Path(uploaded_file_or_path)
         if not path.is_file():
             raise ValidationError(f"{path} is not a file.")
         with path.open("rb") as handle:
-            return _batch_create(project, user, File(handle), source_name, file_format, run_in_background)
+            return _batch_create(
+                project, user, File(handle), source_name, file_format, kind, cleaned, run_in_background
+            )
     upload = uploaded_file_or_path
     if not isinstance(upload, File):
         upload = File(upload)
-    return _batch_create(project, user, upload, source_name, file_format, run_in_background)
+    return _batch_create(project, user, upload, source_name, file_format, kind, cleaned, run_in_background)
 
 
-def _batch_create(project, user, upload: File, source_name, file_format, run_in_background) -> ImportBatch:
+def _batch_create(
+    project, user, upload: File, source_name, file_format, kind, options, run_in_background
+) -> ImportBatch:
     size = upload.size
     if size > settings.CONCORD_IMPORT_MAX_FILE_BYTES:
         raise ValidationError(
@@ -126,49 +180,68 @@ def _batch_create(project, user, upload: File, source_name, file_format, run_in_
         with transaction.atomic():
             batch = ImportBatch.objects.create(
                 project=project,
-                kind=ImportBatch.Kind.EXAMPLES,
+                kind=kind,
                 created_by=user if getattr(user, "is_authenticated", False) else None,
                 source_name=source_name[:255],
                 file_format=file_format,
                 stored_file=stored_name,
                 bytes_total=size,
+                options=options,
             )
             if run_in_background:
-                transaction.on_commit(lambda: import_examples_task.delay(batch.id))
+                transaction.on_commit(lambda: import_batch_task.delay(batch.id))
     except BaseException:
         default_storage.delete(stored_name)
         raise
     return batch
 
 
-def import_batch_run(*, batch_id: int) -> ImportBatch:
-    """Run the import of one batch to the end (succeeded or failed) and return the batch."""
+def import_batch_claim(*, batch_id: int) -> ImportBatch | None:
+    """Mark a queued batch (or one a dead worker left running) as running; None if it already
+    finished, so a redelivered task does nothing."""
     now = timezone.now()
     claimed = ImportBatch.objects.filter(
         pk=batch_id, status__in=[ImportBatch.Status.QUEUED, ImportBatch.Status.RUNNING]
     ).update(status=ImportBatch.Status.RUNNING, started_at=now, updated_at=now, bytes_read=0, rows_read=0)
-    batch = ImportBatch.objects.get(pk=batch_id)
-    if not claimed:
-        return batch  # already finished: a redelivered task does nothing
+    return ImportBatch.objects.get(pk=batch_id) if claimed else None
+
+
+def unexpected_error(exc: BaseException, *, outcome: str = "nothing was written") -> RowError:
+    """What a job that crashed says: the kind of error, never its details (they go to the log)."""
+    return RowError(
+        0,
+        "",
+        f"the job stopped because of an unexpected error ({type(exc).__name__}); "
+        f"{outcome}, and the server log has the details",
+    )
+
+
+def import_batch_run(*, batch_id: int) -> ImportBatch:
+    """Run the import of one batch to the end (succeeded or failed) and return the batch."""
+    batch = import_batch_claim(batch_id=batch_id)
+    if batch is None:
+        return ImportBatch.objects.get(pk=batch_id)  # already finished: a redelivered task does nothing
+    importer = _IMPORTERS.get(batch.kind)
     try:
-        _run(batch)
-    except Exception:
+        if importer is None:
+            raise RuntimeError(f"no importer registered for {batch.kind!r}")
+        if not batch.stored_file or not default_storage.exists(batch.stored_file):
+            import_batch_fail(
+                batch_id, [RowError(0, "", "the uploaded file is no longer available")], error_count=1
+            )
+        else:
+            importer.run(batch)
+    except Exception as exc:
         logger.exception("import batch %s stopped by an unexpected error", batch_id)
-        _finish_failed(
-            batch_id,
-            [RowError(0, "", "the import stopped because of an unexpected error; please try again")],
-            error_count=1,
-        )
+        import_batch_fail(batch_id, [unexpected_error(exc)], error_count=1)
     finally:
-        _drop_staging()
+        if importer is not None:
+            importer.cleanup()
         _delete_stored_file(batch)
     return ImportBatch.objects.get(pk=batch_id)
 
 
-def _run(batch: ImportBatch) -> None:
-    if not batch.stored_file or not default_storage.exists(batch.stored_file):
-        _finish_failed(batch.id, [RowError(0, "", "the uploaded file is no longer available")], error_count=1)
-        return
+def _examples_run(batch: ImportBatch) -> None:
     progress = _Progress(batch.id)
     with default_storage.open(batch.stored_file, "rb") as handle:
         reader = ExampleFileReader(handle, batch.file_format, import_limits())
@@ -186,7 +259,7 @@ def _run(batch: ImportBatch) -> None:
         if reader.error_count:
             duplicates = _duplicate_errors(derived_ids=derived_ids)  # for a complete error report
         else:
-            _lock_project_examples(batch.project_id)
+            project_import_lock(batch.project_id)
             try:
                 with transaction.atomic():
                     created = _insert_examples(batch)
@@ -229,11 +302,12 @@ def _fail_with_errors(
 ) -> None:
     duplicate_errors, duplicate_count = duplicates
     errors = sorted(reader.errors + duplicate_errors, key=lambda error: error.line)[:MAX_ERRORS_KEPT]
-    _mark_failed(batch, errors, reader.error_count + duplicate_count)
+    import_batch_mark_failed(batch, errors, reader.error_count + duplicate_count)
 
 
-def _lock_project_examples(project_id: int) -> None:
-    """Serialise imports into one project, so the NOT EXISTS filter cannot race another import.
+def project_import_lock(project_id: int) -> None:
+    """Serialise imports into one project (inside their final transaction), so a NOT EXISTS
+    filter cannot race another import.
 
     SQLite needs nothing: its writers already queue on the database lock.
     """
@@ -262,22 +336,55 @@ class _Progress:
 
 
 def _stage(reader: ExampleFileReader, progress: _Progress) -> int:
-    """Load the reader's valid rows into the staging table; returns how many."""
-    rows = iter(reader)
+    """Load the reader's valid rows into the examples staging table; returns how many."""
+    return staging_load(
+        table=STAGING_TABLE,
+        columns=(
+            ("line", "integer", "integer"),
+            ("external_id", "varchar(255)", "text"),
+            ("text", "text", "text"),
+            ("metadata", "jsonb", "text"),
+        ),
+        rows=iter(reader),
+        reader=reader,
+        progress=progress,
+        copy_chunk=_examples_copy_chunk,
+    )
+
+
+def staging_load(
+    *,
+    table: str,
+    columns: tuple[tuple[str, str, str], ...],
+    rows: Iterator[tuple],
+    reader,
+    progress: _Progress,
+    copy_chunk: Callable[[list[tuple]], str],
+) -> int:
+    """Create the TEMP table `table` (columns: name, PostgreSQL type, SQLite type; all NOT NULL)
+    and load `rows` into it; returns how many.
+
+    PostgreSQL: COPY ... FROM STDIN, one COPY statement per ~half second so progress can be
+    written between them; `copy_chunk` formats a list of rows in COPY's text format. SQLite:
+    executemany in chunks. `reader` is the StreamReader the rows come from (for bytes_read).
+    """
+    names = ", ".join(name for name, _, _ in columns)
+    postgres = connection.vendor == "postgresql"
+    definition = ", ".join(f"{name} {pg if postgres else lite} NOT NULL" for name, pg, lite in columns)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"CREATE TEMP TABLE {STAGING_TABLE} "
-                "(line integer NOT NULL, external_id varchar(255) NOT NULL, text text NOT NULL, "
-                "metadata jsonb NOT NULL)"
-            )
-            return _stage_postgresql(cursor, rows, reader, progress)
-        cursor.execute(
-            f"CREATE TEMP TABLE {STAGING_TABLE} "
-            "(line integer NOT NULL, external_id text NOT NULL, text text NOT NULL, metadata text NOT NULL)"
-        )
+        cursor.execute(f"CREATE TEMP TABLE {table} ({definition})")
         staged = 0
-        insert = f"INSERT INTO {STAGING_TABLE} (line, external_id, text, metadata) VALUES (%s, %s, %s, %s)"
+        if postgres:
+            raw_cursor = cursor.cursor  # psycopg2's own cursor, for copy_expert
+            copy = f"COPY {table} ({names}) FROM STDIN"
+            while True:
+                source = _CopySource(rows, stop_when=progress.due, copy_chunk=copy_chunk)
+                raw_cursor.copy_expert(copy, source, size=256 * 1024)
+                staged += source.rows
+                if source.exhausted:
+                    return staged
+                progress(reader, staged, force=True)
+        insert = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"
         while chunk := list(islice(rows, SQLITE_CHUNK_ROWS)):
             cursor.executemany(insert, chunk)
             staged += len(chunk)
@@ -285,57 +392,54 @@ def _stage(reader: ExampleFileReader, progress: _Progress) -> int:
         return staged
 
 
-def _stage_postgresql(cursor, rows: Iterator, reader: ExampleFileReader, progress: _Progress) -> int:
-    """COPY the rows in, one COPY statement per ~half second so progress can be written between."""
-    raw_cursor = cursor.cursor  # psycopg2's own cursor, for copy_expert
-    copy = f"COPY {STAGING_TABLE} (line, external_id, text, metadata) FROM STDIN"
-    staged = 0
-    while True:
-        source = _CopySource(rows, stop_when=progress.due)
-        raw_cursor.copy_expert(copy, source, size=256 * 1024)
-        staged += source.rows
-        if source.exhausted:
-            return staged
-        progress(reader, staged, force=True)
-
-
 class _CopySource:
-    """A file-like object for copy_expert: rows in COPY's text format, a chunk per read().
+    """A file-like object for copy_expert: a chunk of rows in COPY's text format per read()."""
 
-    Faster than csv.writer: a chunk is joined with NUL separators (valid rows never contain NUL,
-    and no field is empty, so NUL NUL can only separate rows), escaped with four replaces over
-    the whole chunk, then the separators become tabs and newlines.
-    """
-
-    def __init__(self, rows: Iterator, stop_when: Callable[[], bool]):
+    def __init__(self, rows: Iterator, stop_when: Callable[[], bool], copy_chunk: Callable[[list], str]):
         self.rows = 0
         self.exhausted = False
         self._rows = rows
         self._stop_when = stop_when
+        self._copy_chunk = copy_chunk
 
     def read(self, size: int = -1) -> str:
         if self.exhausted or (self.rows and self._stop_when()):
             return ""
-        chunk = [
-            f"{line}\x00{external_id}\x00{text}\x00{metadata}"
-            for line, external_id, text, metadata in islice(self._rows, COPY_CHUNK_ROWS)
-        ]
+        chunk = list(islice(self._rows, COPY_CHUNK_ROWS))
         if not chunk:
             self.exhausted = True
             return ""
         self.rows += len(chunk)
-        data = "\x00\x00".join(chunk)
-        if "\\" in data:
-            data = data.replace("\\", "\\\\")
-        if "\t" in data:
-            data = data.replace("\t", "\\t")
-        if "\n" in data:
-            data = data.replace("\n", "\\n")
-        if "\r" in data:
-            data = data.replace("\r", "\\r")
-        return data.replace("\x00\x00", "\n").replace("\x00", "\t") + "\n"
+        return self._copy_chunk(chunk)
 
     readline = read
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(value: str) -> str:
+    """A value in COPY's text format (backslash, tab, newline and CR escaped)."""
+    return value.translate(_COPY_ESCAPES)
+
+
+def _examples_copy_chunk(chunk: list[tuple]) -> str:
+    """Examples rows in COPY's text format, faster than escaping field by field: the chunk is
+    joined with NUL separators (valid rows never contain NUL, and no field is empty, so NUL NUL
+    can only separate rows), escaped with four replaces over the whole chunk, then the
+    separators become tabs and newlines."""
+    data = "\x00\x00".join(
+        f"{line}\x00{external_id}\x00{text}\x00{metadata}" for line, external_id, text, metadata in chunk
+    )
+    if "\\" in data:
+        data = data.replace("\\", "\\\\")
+    if "\t" in data:
+        data = data.replace("\t", "\\t")
+    if "\n" in data:
+        data = data.replace("\n", "\\n")
+    if "\r" in data:
+        data = data.replace("\r", "\\r")
+    return data.replace("\x00\x00", "\n").replace("\x00", "\t") + "\n"
 
 
 def _duplicate_errors(*, derived_ids: bool) -> tuple[list[RowError], int]:
@@ -389,15 +493,22 @@ def _insert_examples(batch: ImportBatch) -> int:
         return cursor.rowcount
 
 
-def _drop_staging() -> None:
+def staging_drop(*tables: str) -> None:
+    """Drop staging tables if they exist (a crashed run may have left them on this connection)."""
     try:
         with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {STAGING_TABLE}")
+            for table in tables:
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
     except Exception:  # the connection may be broken; the temp table dies with it
-        logger.warning("could not drop the import staging table", exc_info=True)
+        logger.warning("could not drop the import staging tables", exc_info=True)
 
 
-def _mark_failed(batch: ImportBatch, errors: list[RowError], error_count: int) -> None:
+def _drop_staging() -> None:
+    staging_drop(STAGING_TABLE)
+
+
+def import_batch_mark_failed(batch: ImportBatch, errors: list[RowError], error_count: int) -> None:
+    """Set a locked batch's failure fields and save it (inside the caller's transaction)."""
     batch.status = ImportBatch.Status.FAILED
     batch.errors = [error.as_dict() for error in errors]
     batch.error_count = error_count
@@ -407,11 +518,12 @@ def _mark_failed(batch: ImportBatch, errors: list[RowError], error_count: int) -
     batch.save()
 
 
-def _finish_failed(batch_id: int, errors: list[RowError], error_count: int) -> None:
+def import_batch_fail(batch_id: int, errors: list[RowError], error_count: int) -> None:
+    """Fail a batch that has not finished yet, with its errors (the first 50) and their count."""
     with transaction.atomic():
         batch = ImportBatch.objects.select_for_update().get(pk=batch_id)
         if not batch.is_finished:
-            _mark_failed(batch, errors, error_count)
+            import_batch_mark_failed(batch, errors, error_count)
 
 
 def _delete_stored_file(batch: ImportBatch) -> None:
@@ -422,3 +534,14 @@ def _delete_stored_file(batch: ImportBatch) -> None:
     except OSError:
         logger.warning("could not delete %s", batch.stored_file, exc_info=True)
     ImportBatch.objects.filter(pk=batch.pk).update(stored_file="")
+
+
+importer_register(
+    Importer(
+        kind=ImportBatch.Kind.EXAMPLES,
+        formats=FORMATS,
+        format_from_name=format_from_name,
+        run=lambda batch: _examples_run(batch),  # looked up at call time, so tests can patch it
+        cleanup=lambda: _drop_staging(),
+    )
+)

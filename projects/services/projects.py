@@ -1,6 +1,8 @@
 """Writes for projects, their labels and their members. Each function is one use case and
 owns its transaction."""
 
+from collections.abc import Callable
+
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -51,16 +53,36 @@ def project_create(
     return project
 
 
+# The settings the decision rules read (consistency.review.decide): changing one re-decides the
+# project's examples in a background job that the consistency app registers here.
+REVIEW_RULE_FIELDS = ("overlap", "majority_threshold", "accept_majority", "extra_raters_on_split")
+_review_rules_changed_hooks: list[Callable[..., object]] = []
+
+
+def review_rules_changed_connect(hook: Callable[..., object]) -> None:
+    """Register `hook(project=..., user=..., changed={field: (old, new)})`, called inside
+    project_update's transaction when a field of REVIEW_RULE_FIELDS changes."""
+    if hook not in _review_rules_changed_hooks:
+        _review_rules_changed_hooks.append(hook)
+
+
 @transaction.atomic
-def project_update(*, project: Project, **fields) -> Project:
+def project_update(*, project: Project, user: AbstractBaseUser | None = None, **fields) -> Project:
     unknown = set(fields) - set(PROJECT_EDITABLE_FIELDS)
     if unknown:
         raise ApplicationError(f"These settings cannot be changed here: {', '.join(sorted(unknown))}.")
     project = Project.objects.select_for_update().get(pk=project.pk)
+    before = {name: getattr(project, name) for name in REVIEW_RULE_FIELDS}
     for name, value in fields.items():
         setattr(project, name, value)
     project.full_clean()
     project.save(update_fields=[*fields, "updated_at"])
+    changed = {
+        name: (old, getattr(project, name)) for name, old in before.items() if getattr(project, name) != old
+    }
+    if changed:
+        for hook in _review_rules_changed_hooks:
+            hook(project=project, user=user, changed=changed)
     return project
 
 

@@ -1,4 +1,6 @@
-"""Import pages: upload a file (managers only) and watch its import job until it ends.
+"""Import pages: upload a file of examples or annotations (managers only), watch its job until it
+ends, and the list of recent jobs (imports, and re-deciding after a rule change), which keeps
+itself up to date while one of them runs.
 
 The request only stores the file and queues the job; the import itself runs in the worker.
 """
@@ -7,25 +9,33 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from core.errors import NotFound
 from core.htmx import render_page_or_partial
 from projects.access import project_role_required
 from projects.forms import ImportUploadForm
-from projects.models import Role
+from projects.models import ImportBatch, Role
 from projects.selectors import import_batch_get, import_batch_list
 from projects.services.imports import import_batch_create
 
 RECENT_BATCHES = 10
 
 
-def _page_context(request, *, form, batch=None) -> dict:
+def _recent_context(request) -> dict:
+    recent = list(import_batch_list(project=request.project)[:RECENT_BATCHES])
     return {
         "project": request.project,
+        "recent_batches": recent,
+        "recent_running": any(not batch.is_finished for batch in recent),
+    }
+
+
+def _page_context(request, *, form, batch=None) -> dict:
+    return {
+        **_recent_context(request),
         "form": form,
         "batch": batch,
-        "recent_batches": import_batch_list(project=request.project)[:RECENT_BATCHES],
         "max_file_bytes": settings.CONCORD_IMPORT_MAX_FILE_BYTES,
     }
 
@@ -38,6 +48,10 @@ def import_upload(request, slug):
     form = ImportUploadForm(request.POST, request.FILES)
     if form.is_valid():
         upload = form.cleaned_data["file"]
+        kind = form.cleaned_data["kind"]
+        options = {}
+        if kind == ImportBatch.Kind.ANNOTATIONS:
+            options["from_name"] = form.cleaned_data["from_name"]
         try:
             batch = import_batch_create(
                 project=request.project,
@@ -45,6 +59,8 @@ def import_upload(request, slug):
                 uploaded_file_or_path=upload,
                 source_name=upload.name,
                 file_format=form.cleaned_data["file_format"] or None,
+                kind=kind,
+                options=options,
             )
         except ValidationError as exc:
             form.add_error("file", exc.messages)
@@ -69,4 +85,16 @@ def import_status(request, slug, batch_id):
         page="projects/import.html",
         partial="projects/_import_status.html",
         context=_page_context(request, form=ImportUploadForm(), batch=batch),
+    )
+
+
+@require_GET
+@project_role_required(Role.MANAGER)
+def import_recent(request, slug):
+    """The recent jobs table alone (htmx polls it while a job in it is unfinished)."""
+    return render_page_or_partial(
+        request,
+        page="projects/import.html",
+        partial="projects/_import_recent.html",
+        context=_page_context(request, form=ImportUploadForm()),
     )

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from consistency import selectors as guideline_selectors
@@ -20,8 +21,8 @@ from ..forms import (
     ProjectCreateForm,
     ProjectSettingsForm,
 )
-from ..models import Role
-from ..selectors import project_create_allowed, project_list_for_user, project_members
+from ..models import ImportBatch, Role
+from ..selectors import import_batch_list, project_create_allowed, project_list_for_user, project_members
 from ..services import projects as services
 
 PROJECT_CREATORS_MESSAGE = {
@@ -101,15 +102,34 @@ def _settings_context(request, **overrides):
 @project_role_required(Role.MANAGER)
 def project_settings(request, slug):
     if request.method == "POST":
+        rules_before = [getattr(request.project, name) for name in services.REVIEW_RULE_FIELDS]
+        started = timezone.now()
         form = ProjectSettingsForm(request.POST, instance=request.project)
         if form.is_valid():
             fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
             fields["visible_metadata"] = form.cleaned_data["visible_metadata"]
             try:
-                services.project_update(project=request.project, **fields)
+                project = services.project_update(project=request.project, user=request.user, **fields)
             except ApplicationError as exc:
                 messages.error(request, exc.message)
             else:
+                rules_after = [getattr(project, name) for name in services.REVIEW_RULE_FIELDS]
+                job = (
+                    import_batch_list(project=project)
+                    .filter(kind=ImportBatch.Kind.DECISIONS)
+                    .filter(Q(created_at__gte=started) | Q(status=ImportBatch.Status.QUEUED))
+                    .first()
+                    if rules_after != rules_before
+                    else None
+                )
+                if job is not None:
+                    # The examples are re-decided in the background: show its progress.
+                    messages.success(
+                        request,
+                        "Settings saved. The review rules changed, so the examples are being re-decided; "
+                        "SME decisions are kept.",
+                    )
+                    return redirect("projects:import_status", slug=slug, batch_id=job.pk)
                 messages.success(request, "Settings saved.")
                 return redirect("projects:settings", slug=slug)
         return render(

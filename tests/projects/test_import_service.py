@@ -414,3 +414,49 @@ def test_an_unexpected_error_fails_the_batch_and_writes_nothing(
     assert "disk on fire" in caplog.text
     assert not Example.objects.exists()
     assert not any(private_storage.rglob("*.*"))
+
+
+DEEP = "[" * 5000 + "]" * 5000
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "line"),
+    [
+        ("deep.json", '[\n  {"id": 1, "text": "fine"},\n  ' + DEEP + "\n]", 3),
+        (
+            "deep_object.json",
+            '[\n  {"id": 1, "text": "x", "meta": ' + '{"a": ' * 5000 + "1" + "}" * 5001 + "\n]",
+            2,
+        ),
+        ("deep.jsonl", '{"id": 1, "text": "fine"}\n' + DEEP + "\n", 2),
+        ("deep_metadata.jsonl", '{"id": 1, "text": "x", "meta": ' + "[" * 70 + "]" * 70 + "}\n", 1),
+    ],
+)
+def test_json_nested_too_deeply_names_the_problem_and_line(
+    project, tmp_path, django_capture_on_commit_callbacks, name, content, line
+):
+    """The defect: a file nested 5,000 deep failed with "unexpected error; please try again"."""
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+
+    batch = run_import(project, path, django_capture_on_commit_callbacks)
+
+    assert batch.status == ImportBatch.Status.FAILED
+    assert batch.errors[0] == {
+        "line": line,
+        "column": "",
+        "message": "the JSON is nested too deeply (more than 64 levels)",
+    }
+    assert batch.percent is None  # never a misleading 99%
+    assert not Example.objects.filter(project=project).exists()
+
+
+def test_metadata_nested_within_the_limit_is_kept(project, tmp_path, django_capture_on_commit_callbacks):
+    path = tmp_path / "ok.jsonl"
+    nested = json.loads("[" * 63 + "]" * 63)
+    path.write_text(json.dumps({"id": 1, "text": "x", "m": nested}) + "\n", encoding="utf-8")
+
+    batch = run_import(project, path, django_capture_on_commit_callbacks)
+
+    assert batch.status == ImportBatch.Status.SUCCEEDED, batch.errors
+    assert Example.objects.get(project=project).metadata == {"m": nested}

@@ -211,3 +211,105 @@ def test_status_says_saving_once_the_whole_file_is_read(manager_client, project)
     assert "now checking and saving" in content
     assert 'value="99"' in content
     assert 'hx-trigger="every 1s"' in content
+
+
+def test_recent_imports_keep_polling_until_every_job_ends(
+    manager_client, project, import_url, django_capture_on_commit_callbacks
+):
+    """The defect: the table was rendered once, so an import finished on screen while its row kept
+    saying "Queued". The table now refreshes itself while a job in it is unfinished."""
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = manager_client.post(import_url, {"file": upload("t.csv", b"text\nhello\n")})
+    batch = ImportBatch.objects.get()
+    page = manager_client.get(response.url).content.decode()
+    recent_url = reverse("projects:import_recent", args=[project.slug])
+    assert f'hx-get="{recent_url}"' in page
+    assert f'<tr id="import-{batch.id}">' in page
+    assert '<td class="import-state">Queued</td>' in page
+
+    callbacks[0]()  # the worker imports the file
+
+    table = manager_client.get(recent_url, **HTMX).content.decode()
+    assert "<html" not in table
+    assert 'id="recent-imports"' in table
+    assert '<td class="import-state">Succeeded</td>' in table
+    assert "hx-trigger" not in table  # every job has ended: no more polling
+    assert "<html" in manager_client.get(recent_url).content.decode()  # works without JavaScript too
+
+
+def test_a_running_job_shows_its_percentage_in_the_table(manager_client, project, import_url):
+    ImportBatch.objects.create(
+        project=project,
+        source_name="big.csv",
+        file_format="csv",
+        status="running",
+        bytes_total=100,
+        bytes_read=40,
+    )
+    content = manager_client.get(import_url).content.decode()
+    assert '<td class="import-state">Running (40%)</td>' in content
+    assert 'hx-trigger="every 2s"' in content
+
+
+def test_a_failed_import_never_shows_a_percentage(manager_client, project):
+    batch = ImportBatch.objects.create(
+        project=project,
+        source_name="deep.json",
+        file_format="json",
+        status="failed",
+        bytes_total=1000,
+        bytes_read=999,
+        errors=[{"line": 1, "column": "", "message": "the JSON is nested too deeply (more than 64 levels)"}],
+        error_count=1,
+    )
+    assert batch.percent is None
+    content = manager_client.get(status_url(batch)).content.decode()
+    assert "99%" not in content
+    assert 'value="99"' not in content
+    assert "<progress" not in content
+    assert "nested too deeply" in content
+    assert "hx-trigger" not in content
+
+
+def test_annotations_are_uploaded_from_the_same_page(
+    manager_client, project, import_url, django_capture_on_commit_callbacks
+):
+    content = b"example_id,rater,label,text\nt1,Mary O'Neil,bug,Crash\nt1,bob,bug,\nt1,carol,bug,\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = manager_client.post(
+            import_url, {"kind": "annotations", "file": upload("votes.csv", content)}
+        )
+    batch = ImportBatch.objects.get()
+    assert response.status_code == 302
+    assert (batch.kind, batch.status) == ("annotations", "succeeded")
+    page = manager_client.get(response.url).content.decode()
+    assert "Imported 3 annotations" in page
+    assert "1 unanimous and 0 majority labels accepted" in page
+    assert "Rater “Mary O&#x27;Neil” is the account mary-oneil-" in page
+    assert Example.objects.get().annotation_count == 3
+
+
+def test_the_page_offers_both_kinds_and_checks_the_format_against_the_kind(manager_client, import_url):
+    page = manager_client.get(import_url).content.decode()
+    assert 'value="examples"' in page
+    assert 'value="annotations"' in page
+    assert 'name="from_name"' in page
+    response = manager_client.post(
+        import_url, {"kind": "annotations", "file": upload("a.json", b"[]"), "file_format": "json"}
+    )
+    assert response.status_code == 400
+    assert "JSON is not a format for annotations" in response.content.decode()
+    assert not ImportBatch.objects.exists()
+
+
+def test_a_failed_annotation_import_lists_its_problems(
+    manager_client, project, import_url, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = manager_client.post(
+            import_url,
+            {"kind": "annotations", "file": upload("v.csv", b"example_id,rater,label\nz,ann,bug\n")},
+        )
+    page = manager_client.get(response.url).content.decode()
+    assert "1 problem found, and nothing was written" in page
+    assert "unknown example &#x27;z&#x27; and no text to create it" in page

@@ -1,0 +1,438 @@
+"""Deciding many examples at once with the project's review rules (consistency.review.decide):
+after an annotation import, inside the import's transaction; and again when the review rules or
+the overlap change, in a background job with progress.
+
+Examples an SME decided (consensus gold or excluded) are never touched. Labeling decides one
+example at a time under its row lock (review_services.disagreement_detect); this module reaches
+the same state (consensus label, open disagreement with its guideline versions, extra raters
+asked) with a few set-based queries per chunk of examples, and writes only what changed. A test
+checks that both paths agree.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from itertools import islice
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.utils import timezone
+from psycopg2.extras import execute_values
+
+from labeling.models import Annotation
+from projects.models import Example, ImportBatch, Project
+from projects.services.imports import copy_text, import_batch_claim, import_batch_fail, unexpected_error
+
+from . import review
+from .models import ConsensusLabel, Disagreement
+from .tasks import decisions_refresh_task
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 5000
+MAX_SLOTS = 25  # the assignment slot check constraint, as review_services.effective_k
+SME_SOURCES = (ConsensusLabel.Source.GOLD, ConsensusLabel.Source.EXCLUDED)
+
+
+@dataclass
+class DecisionCounts:
+    """What the rules made of the examples they looked at."""
+
+    examples: int = 0  # examples the rules decided (SME-decided ones not included)
+    unanimous: int = 0
+    majority: int = 0
+    queued: int = 0  # an open disagreement waits in the review queue
+    pending: int = 0  # fewer votes than the example needs
+    more_raters: int = 0  # a split asked for extra raters
+    changed: int = 0  # examples whose consensus or open disagreement changed
+    kept: int = 0  # decided by an SME: left alone
+
+    def add(self, other: DecisionCounts) -> None:
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def examples_decide(*, project: Project, example_ids: Sequence[int]) -> DecisionCounts:
+    """Apply the project's rules to these examples of the project and store the outcomes.
+
+    The caller holds the examples' row locks in its transaction (the import raised their counts;
+    the re-deciding job locks each chunk), so labeling cannot decide one of them meanwhile.
+    """
+    counts = DecisionCounts()
+    for start in range(0, len(example_ids), CHUNK):
+        counts.add(_decide_chunk(project, list(example_ids[start : start + CHUNK])))
+    return counts
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and abs(a - b) < 1e-9)
+
+
+def _in(column: str, ids: list[int]) -> tuple[str, list]:
+    """`column` is one of `ids`: one array parameter on PostgreSQL, placeholders elsewhere.
+
+    On PostgreSQL a semi-join with the unnested array, not `= ANY(array)`: should the planner
+    choose a sequential scan (its statistics may not have seen the rows this transaction wrote
+    yet), ANY compares every row with the whole array, a hash of the array does not.
+    """
+    if connection.vendor == "postgresql":
+        return f"{column} IN (SELECT unnest(%s::bigint[]))", [ids]
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+def _copy_value(value) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return copy_text(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _insert(cursor, table: str, columns: tuple[str, ...], rows: list[tuple], returning: str = "") -> list:
+    """Insert many rows: COPY on PostgreSQL (execute_values when ids must come back), else
+    executemany."""
+    if connection.vendor == "postgresql":
+        if not returning:
+            data = "".join("\t".join(map(_copy_value, row)) + "\n" for row in rows)
+            cursor.cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", io.StringIO(data))
+            return []
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES %s RETURNING {returning}"
+        return execute_values(cursor.cursor, sql, rows, page_size=5000, fetch=True)
+    if returning:
+        found = []
+        for row in rows:  # SQLite: one statement per row, to get each id back
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
+                f"RETURNING {returning}",
+                row,
+            )
+            found.append(cursor.fetchone())
+        return found
+    cursor.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})", rows
+    )
+    return []
+
+
+CONSENSUS = ConsensusLabel._meta.db_table
+DISAGREEMENTS = Disagreement._meta.db_table
+VERSIONS = Disagreement.guideline_versions.through._meta.db_table
+
+
+@dataclass
+class _ChunkState:
+    """What the rules need to know about a chunk of examples, and what is stored for them now."""
+
+    extra: dict[int, int]  # example id -> extra raters already asked (only the project's examples)
+    votes: dict[int, list[int]]  # example id -> its current labels, oldest first
+    flagged: set[int] = field(default_factory=set)  # examples a rater flagged ambiguous
+    versions_of: dict[int, set[int]] = field(default_factory=dict)  # guideline versions labeled under
+    consensus: dict[int, tuple] = field(default_factory=dict)  # (source, label, agreement, n_raters)
+    open_disagreements: dict[int, tuple] = field(default_factory=dict)  # (id, reason, a, b, share)
+    open_versions: dict[int, set[int]] = field(default_factory=dict)  # disagreement id -> versions
+
+
+def _decide_chunk(project: Project, ids: list[int]) -> DecisionCounts:
+    return _apply(project, ids, _read_state(project, ids))
+
+
+def new_examples_decide(*, project: Project, votes: Iterable[tuple[int, list[int]]]) -> DecisionCounts:
+    """Decide examples the caller created in its transaction a moment ago, given each one's
+    labels in order. Such an example has no flag, guideline version, extra rater, consensus or
+    disagreement yet, so nothing needs reading: the import of a million annotations decides its
+    new examples without a query per chunk."""
+    counts = DecisionCounts()
+    votes = iter(votes)
+    while chunk := list(islice(votes, CHUNK)):
+        ids = [example_id for example_id, _ in chunk]
+        counts.add(_apply(project, ids, _ChunkState(extra=dict.fromkeys(ids, 0), votes=dict(chunk))))
+    return counts
+
+
+def _read_state(project: Project, ids: list[int]) -> _ChunkState:
+    """Three reads for a chunk of examples: each example with its extra raters, consensus and open
+    disagreement (one join: an example has at most one of each), their current annotations, and
+    the open disagreements' guideline versions. Plain SQL rather than the ORM: at a million
+    annotations, building model instances and `IN` lists of thousands of parameters cost more
+    than the database work itself."""
+    votes: dict[int, list[int]] = defaultdict(list)
+    flagged: set[int] = set()
+    versions_of: dict[int, set[int]] = defaultdict(set)
+    open_versions: dict[int, set[int]] = defaultdict(set)
+    extra: dict[int, int] = {}
+    consensus: dict[int, tuple] = {}
+    open_disagreements: dict[int, tuple] = {}
+    with connection.cursor() as cursor:
+        where, params = _in("e.id", ids)
+        cursor.execute(
+            "SELECT e.id, e.extra_raters, c.source, c.label_id, c.agreement, c.n_raters, "
+            "d.id, d.reason, d.label_a_id, d.label_b_id, d.majority_share "
+            f"FROM {Example._meta.db_table} AS e "
+            f"LEFT JOIN {CONSENSUS} AS c ON c.example_id = e.id "
+            f"LEFT JOIN {DISAGREEMENTS} AS d ON d.example_id = e.id AND d.status = %s "
+            f"WHERE e.project_id = %s AND {where}",
+            [Disagreement.Status.OPEN, project.pk, *params],
+        )
+        for example_id, asked, source, *rest in cursor.fetchall():
+            extra[example_id] = asked
+            if source is not None:
+                consensus[example_id] = (source, *rest[:3])
+            if rest[3] is not None:
+                open_disagreements[example_id] = tuple(rest[3:])
+        where, params = _in("example_id", ids)
+        cursor.execute(
+            f"SELECT example_id, label_id, ambiguous, guideline_version_id FROM {Annotation._meta.db_table} "
+            f"WHERE {where} AND superseded_at IS NULL ORDER BY example_id, created_at, id",
+            params,
+        )
+        for example_id, label_id, ambiguous, version_id in cursor.fetchall():
+            votes[example_id].append(label_id)
+            if ambiguous:
+                flagged.add(example_id)
+            if version_id is not None:
+                versions_of[example_id].add(version_id)
+        if open_disagreements:
+            where, params = _in("disagreement_id", [row[0] for row in open_disagreements.values()])
+            cursor.execute(
+                f"SELECT disagreement_id, guidelineversion_id FROM {VERSIONS} WHERE {where}", params
+            )
+            for disagreement_id, version_id in cursor.fetchall():
+                open_versions[disagreement_id].add(version_id)
+    return _ChunkState(extra, votes, flagged, versions_of, consensus, open_disagreements, open_versions)
+
+
+def _apply(project: Project, ids: list[int], state: _ChunkState) -> DecisionCounts:
+    """Run the rules on each example of the chunk and write only what changes."""
+    counts = DecisionCounts()
+    extra, votes, flagged, versions_of = state.extra, state.votes, state.flagged, state.versions_of
+    consensus, open_disagreements, open_versions = (
+        state.consensus,
+        state.open_disagreements,
+        state.open_versions,
+    )
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    consensus_drop: list[int] = []
+    consensus_new: list[tuple] = []
+    disagreements_drop: list[int] = []
+    disagreements_new: list[tuple[tuple, set[int]]] = []
+    disagreements_changed: list[Disagreement] = []
+    versions_changed: dict[int, set[int]] = {}
+    more_raters: dict[int, list[int]] = defaultdict(list)
+    for example_id in ids:
+        current = consensus.get(example_id)
+        if current is not None and current[0] in SME_SOURCES:
+            counts.kept += 1
+            continue
+        if example_id not in extra:
+            continue  # not an example of this project
+        asked = extra[example_id]
+        outcome = review.decide(
+            votes.get(example_id, ()),
+            k=min(project.overlap + asked, MAX_SLOTS),
+            threshold=project.majority_threshold,
+            accept_majority=project.accept_majority,
+            extra_allowed=project.extra_raters_on_split,
+            extra_asked=asked,
+            ambiguous=example_id in flagged,
+        )
+        counts.examples += 1
+        changed = False
+        open_row = open_disagreements.get(example_id)
+        if outcome.kind in (review.ACCEPT_UNANIMOUS, review.ACCEPT_MAJORITY):
+            unanimous = outcome.kind == review.ACCEPT_UNANIMOUS
+            counts.unanimous += unanimous
+            counts.majority += not unanimous
+            source = ConsensusLabel.Source.UNANIMOUS if unanimous else ConsensusLabel.Source.MAJORITY
+            if current is None or not (
+                current[0] == source
+                and current[1] == outcome.label
+                and _same(current[2], outcome.share)
+                and current[3] == outcome.n_votes
+            ):
+                if current is not None:
+                    consensus_drop.append(example_id)
+                consensus_new.append(
+                    (example_id, outcome.label, str(source), outcome.share, outcome.n_votes, now)
+                )
+                changed = True
+            if open_row is not None:
+                disagreements_drop.append(open_row[0])
+                changed = True
+            counts.changed += changed
+            continue
+        # Every other outcome means the example has no consensus (yet).
+        if current is not None:
+            consensus_drop.append(example_id)
+            changed = True
+        if outcome.kind in (review.PENDING, review.ASK_MORE):
+            if outcome.kind == review.PENDING:
+                counts.pending += 1
+            else:
+                counts.more_raters += 1
+                more_raters[asked + outcome.n_more].append(example_id)
+                changed = True
+            if open_row is not None:
+                disagreements_drop.append(open_row[0])
+                changed = True
+            counts.changed += changed
+            continue
+        counts.queued += 1
+        fields = (outcome.reason, outcome.label_a, outcome.label_b, outcome.share)
+        versions = versions_of.get(example_id, set())
+        if open_row is None:
+            disagreements_new.append(
+                ((project.pk, example_id, str(Disagreement.Status.OPEN), *fields, now), versions)
+            )
+            changed = True
+        else:
+            pk, reason, label_a, label_b, share = open_row
+            if (reason, label_a, label_b) != fields[:3] or not _same(share, fields[3]):
+                disagreements_changed.append(
+                    Disagreement(
+                        pk=pk,
+                        reason=outcome.reason,
+                        label_a_id=outcome.label_a,
+                        label_b_id=outcome.label_b,
+                        majority_share=outcome.share,
+                    )
+                )
+                changed = True
+            if versions != open_versions.get(pk, set()):
+                versions_changed[pk] = versions
+                changed = True
+        counts.changed += changed
+
+    with connection.cursor() as cursor:
+        if consensus_drop:
+            where, params = _in("example_id", consensus_drop)
+            cursor.execute(f"DELETE FROM {CONSENSUS} WHERE {where}", params)
+        if consensus_new:
+            columns = ("example_id", "label_id", "source", "agreement", "n_raters", "decided_at")
+            _insert(cursor, CONSENSUS, columns, consensus_new)
+        if disagreements_drop:
+            # Open disagreements have no resolution (resolving closes them): only their versions go.
+            where, params = _in("disagreement_id", disagreements_drop)
+            cursor.execute(f"DELETE FROM {VERSIONS} WHERE {where}", params)
+            where, params = _in("id", disagreements_drop)
+            cursor.execute(f"DELETE FROM {DISAGREEMENTS} WHERE {where}", params)
+        if disagreements_new:
+            columns = (
+                "project_id", "example_id", "status", "reason", "label_a_id", "label_b_id", "majority_share",
+                "created_at",
+            )  # fmt: skip
+            created = _insert(
+                cursor,
+                DISAGREEMENTS,
+                columns,
+                [row for row, _ in disagreements_new],
+                returning="id, example_id",
+            )
+            wanted = {row[1]: versions for row, versions in disagreements_new}
+            for pk, example_id in created:
+                if wanted[example_id]:
+                    versions_changed[pk] = wanted[example_id]
+        if versions_changed:
+            where, params = _in("disagreement_id", list(versions_changed))
+            cursor.execute(f"DELETE FROM {VERSIONS} WHERE {where}", params)
+            rows = [(pk, version_id) for pk, versions in versions_changed.items() for version_id in versions]
+            _insert(cursor, VERSIONS, ("disagreement_id", "guidelineversion_id"), rows)
+    if disagreements_changed:
+        Disagreement.objects.bulk_update(
+            disagreements_changed, ["reason", "label_a", "label_b", "majority_share"]
+        )
+    for value, example_ids in more_raters.items():
+        Example.objects.filter(pk__in=example_ids).update(extra_raters=value)
+    return counts
+
+
+# --------------------------------------------------------------------------------------------------
+# Re-deciding after the rules change: a background job, its state kept in an ImportBatch
+
+
+def decisions_refresh_start(
+    *, project: Project, user: AbstractBaseUser | None = None, changed: dict | None = None
+) -> ImportBatch | None:
+    """Queue a job that re-decides the project's examples under its current rules (called from
+    projects' project_update when the overlap or a review rule changed, inside its transaction).
+
+    Nothing is queued when no example has annotations, or when a job is already queued: it has
+    not started, so it will read the new rules too. Returns the queued job, if any.
+    """
+    if not project.examples.filter(annotation_count__gt=0).exists():
+        return None
+    waiting = project.import_batches.filter(
+        kind=ImportBatch.Kind.DECISIONS, status=ImportBatch.Status.QUEUED
+    ).first()
+    if waiting is not None:
+        return waiting
+    what = ", ".join(
+        f"{name.replace('_', ' ')} {old} → {new}" for name, (old, new) in (changed or {}).items()
+    )
+    batch = ImportBatch.objects.create(
+        project=project,
+        kind=ImportBatch.Kind.DECISIONS,
+        created_by=user if user is not None and user.is_authenticated else None,
+        source_name=f"Review rules changed: {what}"[:255] if what else "Review rules changed",
+        file_format="",
+    )
+    transaction.on_commit(lambda: decisions_refresh_task.delay(batch.pk))
+    return batch
+
+
+def decisions_refresh_run(*, batch_id: int) -> ImportBatch:
+    """Re-decide every example with annotations that no SME decided, a chunk per transaction
+    (the chunk's rows locked in id order), with progress committed between chunks. The rules are
+    read again for each chunk, so a job that runs while they change again ends on the newest."""
+    batch = import_batch_claim(batch_id=batch_id)
+    if batch is None:
+        return ImportBatch.objects.get(pk=batch_id)
+    try:
+        project_id = batch.project_id
+        candidates = Example.objects.filter(project_id=project_id, annotation_count__gt=0)
+        total = candidates.count()
+        ImportBatch.objects.filter(pk=batch_id).update(bytes_total=total, bytes_read=0)
+        counts = DecisionCounts()
+        done = 0
+        last = 0
+        while True:
+            with transaction.atomic():
+                ids = list(
+                    candidates.filter(pk__gt=last)
+                    .select_for_update()
+                    .order_by("pk")
+                    .values_list("pk", flat=True)[:CHUNK]
+                )
+                if not ids:
+                    break
+                project = Project.objects.get(pk=project_id)
+                counts.add(_decide_chunk(project, ids))
+            last = ids[-1]
+            done += len(ids)
+            ImportBatch.objects.filter(pk=batch_id).update(
+                bytes_read=min(done, total), rows_read=done, updated_at=timezone.now()
+            )
+        ImportBatch.objects.filter(pk=batch_id, status=ImportBatch.Status.RUNNING).update(
+            status=ImportBatch.Status.SUCCEEDED,
+            bytes_total=max(total, done),
+            bytes_read=max(total, done),
+            rows_read=done,
+            summary={"decisions": counts.as_dict()},
+            finished_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+    except Exception as exc:
+        logger.exception("re-deciding job %s stopped by an unexpected error", batch_id)
+        done_so_far = ImportBatch.objects.values_list("rows_read", flat=True).get(pk=batch_id)
+        outcome = f"{done_so_far} examples were re-decided before it stopped; SME decisions are untouched"
+        import_batch_fail(batch_id, [unexpected_error(exc, outcome=outcome)], error_count=1)
+    return ImportBatch.objects.get(pk=batch_id)
