@@ -148,7 +148,11 @@ STORAGES = {
 # Request bodies are limited while they are read (core.request_limits): an upload URL takes one
 # import file plus its form, every other URL at most CONCORD_REQUEST_MAX_BYTES.
 CONCORD_REQUEST_MAX_BYTES = env_int("CONCORD_REQUEST_MAX_BYTES", 5 * 1024 * 1024)
-CONCORD_UPLOAD_URL_NAMES = ["projects:import", "api:project_examples_import"]
+CONCORD_UPLOAD_URL_NAMES = [
+    "projects:import",
+    "api:project_examples_import",
+    "api:project_annotations_import",
+]
 DATA_UPLOAD_MAX_MEMORY_SIZE = CONCORD_REQUEST_MAX_BYTES
 # Uploads above this size go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

@@ -87,7 +87,7 @@ class ImportRequestSerializer(ClosedSerializer):
     format = serializers.ChoiceField(choices=FORMATS, required=False, help_text="Overrides the file name.")
 
 
-class AnnotationImportRequestSerializer(serializers.Serializer):
+class AnnotationImportRequestSerializer(ClosedSerializer):
     file = serializers.FileField(
         help_text="Long CSV, TSV or JSON Lines (example_id, rater, label, optional text) or a Label Studio "
         "JSON export (.json); the format is read from the name."

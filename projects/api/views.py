@@ -173,6 +173,7 @@ class AnnotationImportApi(ProjectScopedMixin, APIView):
 
     project_roles = MANAGERS
     parser_classes = [MultiPartParser]
+    throttle_scope = "imports"
 
     @extend_schema(
         request={"multipart/form-data": AnnotationImportRequestSerializer},

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('projects', '0002_example_extra_raters'),
+        ('projects', '0003_project_kappa_weights'),
     ]
 
     operations = [
