@@ -101,7 +101,13 @@ def test_the_set_based_decisions_equal_labelings_one_example_path(project):
         # Leave an SME decision or two for the next rules to respect ...
         open_ids = list(project.disagreements.filter(status="open").values_list("pk", flat=True))[:2]
         for disagreement_id in open_ids:
-            review_resolve(project=project, user=sme, disagreement_id=disagreement_id, verdict="excluded")
+            review_resolve(
+                project=project,
+                user=sme,
+                disagreement_id=disagreement_id,
+                verdict="excluded",
+                rationale="Both hold.",
+            )
         # ... and change some labels and guideline versions under the stored decisions.
         _relabel_some(project, rng)
     assert ConsensusLabel.objects.filter(example__project=project, source="excluded").exists()
