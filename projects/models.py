@@ -16,8 +16,9 @@ RESERVED_SLUGS = frozenset(
     {
         "agreement", "annotations", "delete", "diff", "disagreements", "dismiss", "download", "examples",
         "guideline", "guideline-versions", "guidelines", "import", "imports", "label", "labels", "members",
-        "my-work", "new", "progress", "publish", "recent", "relabel", "releases", "remove", "reports", "resolutions",
-        "resolve", "review", "revise", "settings", "skip", "status", "submit", "undo", "worked-example",
+        "my-work", "new", "progress", "publish", "recent", "relabel", "releases", "remove", "reports",
+        "resolutions", "resolve", "review", "revise", "settings", "skip", "status", "submit", "undo",
+        "worked-example",
     }
 )  # fmt: skip
 
