@@ -62,6 +62,10 @@ from .tasks import release_build_task
 logger = logging.getLogger(__name__)
 
 ITEM_BATCH = 5_000
+# EM on real annotations mostly settles within tens of iterations, but sparse or lopsided data can
+# creep for hundreds; a release is a background job, so it can afford to let EM settle. Whatever
+# happens, the release says whether it converged.
+DAWID_SKENE_MAX_ITER = 1_000
 COPY_JSONL_OPTIONS = "WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')"
 
 
@@ -348,7 +352,9 @@ def _dawid_skene_rows(
             codes.append(code[label_id])
     if not items:
         return
-    result = dawid_skene(np.asarray(items), np.asarray(raters), np.asarray(codes), len(label_ids))
+    result = dawid_skene(
+        np.asarray(items), np.asarray(raters), np.asarray(codes), len(label_ids), max_iter=DAWID_SKENE_MAX_ITER
+    )
     if fit is not None:
         fit.update(converged=result.converged, n_iter=result.n_iter, max_iter=result.max_iter)
     for example_id, posterior, best in zip(result.items, result.posterior, result.map_label, strict=True):

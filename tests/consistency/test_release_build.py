@@ -16,6 +16,7 @@ from django.utils import timezone
 from consistency.models import ConsensusLabel, DatasetRelease, DatasetReleaseItem
 from consistency.release_selectors import release_diff
 from consistency.release_services import (
+    DAWID_SKENE_MAX_ITER,
     csv_write,
     jsonl_write,
     release_build,
@@ -160,9 +161,11 @@ def test_policy_sources_min_agreement_and_ambiguous(project, labels, manager):
     )
     by_id = {line["external_id"]: line for line in _lines(with_ds)}
     with_ds.refresh_from_db()
-    # The release says whether EM settled: on three examples and five labels it creeps, and stops
-    # at its limit (the labels stay as they were; now the release says so).
-    assert with_ds.counts["dawid_skene"] == {"converged": False, "n_iter": 100, "max_iter": 100}
+    # The release says whether EM settled: on three examples and five labels it creeps for a few
+    # hundred iterations, within the release's limit.
+    fit = with_ds.counts["dawid_skene"]
+    assert fit["converged"] is True
+    assert 100 < fit["n_iter"] < fit["max_iter"] == DAWID_SKENE_MAX_ITER
     assert by_id["open"]["source"] == "dawid_skene"
     assert by_id["open"]["label"] == "other"
     assert "excl" not in by_id

@@ -230,8 +230,12 @@ def test_compare_with_one_release_says_a_second_is_needed(manager_client, projec
     assert 'id="release-diff"' not in page
 
 
-def test_the_release_page_says_when_dawid_skene_did_not_converge(manager_client, project, manager):
+def test_the_release_page_says_when_dawid_skene_did_not_converge(
+    manager_client, project, manager, monkeypatch
+):
     from tests.factories import AnnotationFactory, UserFactory
+
+    monkeypatch.setattr("consistency.release_services.DAWID_SKENE_MAX_ITER", 100)
 
     # One rater says billing twice; all three say other once: EM creeps on this and hits its limit.
     raters = [UserFactory(username=f"ds{i}") for i in range(3)]
