@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import AgreementReport, GuidelineDraft, GuidelineVersion
+from consistency.models import AgreementReport, GuidelineDraft, GuidelineVersion
 
 
 @admin.register(GuidelineVersion)

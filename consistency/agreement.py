@@ -23,12 +23,11 @@ from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from consistency import statistics as stats
+from consistency.models import AgreementReport, RelabeledExample, RelabelRequest
 from core.errors import NotFound
 from labeling.models import Annotation
 from projects.models import Example, Label, Project
-
-from . import statistics as stats
-from .models import AgreementReport, RelabeledExample, RelabelRequest
 
 # A slice field with more distinct values than this is summarised: the most frequent values get
 # their own row and the rest are counted in `slices.n_values_left_out`.

@@ -57,6 +57,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from consistency.decision_services import examples_decide, new_examples_decide
+from consistency.report_services import agreement_refresh_soon
 from core.errors import ApplicationError
 from labeling.models import Annotation
 from projects.importing import (
@@ -82,9 +84,6 @@ from projects.services.imports import (
     staging_drop,
     staging_load,
 )
-
-from .decision_services import examples_decide, new_examples_decide
-from .report_services import agreement_refresh_soon
 
 logger = logging.getLogger(__name__)
 

@@ -7,11 +7,10 @@ class ConsistencyConfig(AppConfig):
     def ready(self):
         # The hooks this app registers with the projects app below it (STYLE: a lower layer
         # starts work above it only through a hook the upper app registers).
+        from consistency.annotation_import import IMPORTER
+        from consistency.decision_services import decisions_refresh_start
         from projects.services.imports import importer_register
         from projects.services.projects import review_rules_changed_connect
-
-        from .annotation_import import IMPORTER
-        from .decision_services import decisions_refresh_start
 
         importer_register(IMPORTER)  # annotation imports from the import page, the API and the CLI
         review_rules_changed_connect(decisions_refresh_start)  # re-deciding after a rule change

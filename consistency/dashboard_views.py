@@ -9,12 +9,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from core.errors import NotFound
-from core.htmx import render_page_or_partial
-from projects.access import project_role_required
-from projects.models import Role
-
-from .agreement import (
+from consistency.agreement import (
     COEFFICIENTS,
     kappa_matrix,
     metadata_fields,
@@ -23,9 +18,13 @@ from .agreement import (
     report_latest_succeeded,
     report_pending,
 )
-from .models import RelabelRequest
-from .report_services import agreement_report_request
-from .review_selectors import review_queue_count
+from consistency.models import RelabelRequest
+from consistency.report_services import agreement_report_request
+from consistency.review_selectors import review_queue_count
+from core.errors import NotFound
+from core.htmx import render_page_or_partial
+from projects.access import project_role_required
+from projects.models import Role
 
 COEFFICIENT_NAMES = {
     "percent_agreement": "Percent agreement",

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from django.db.models import Count, Q
 
+from consistency.models import ConsensusLabel, Disagreement
 from projects.models import Project
-
-from .models import ConsensusLabel, Disagreement
 
 
 def decision_counts(*, project: Project) -> dict[str, int]:

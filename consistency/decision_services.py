@@ -24,13 +24,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg2.extras import execute_values
 
+from consistency import review
+from consistency.models import ConsensusLabel, Disagreement
+from consistency.tasks import decisions_refresh_task
 from labeling.models import Annotation
 from projects.models import Example, ImportBatch, Project
 from projects.services.imports import copy_text, import_batch_claim, import_batch_fail, unexpected_error
-
-from . import review
-from .models import ConsensusLabel, Disagreement
-from .tasks import decisions_refresh_task
 
 logger = logging.getLogger(__name__)
 

@@ -9,12 +9,11 @@ from dataclasses import dataclass, field
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 
+from consistency.models import ConsensusLabel, DatasetRelease, DatasetReleaseItem, Resolution
+from consistency.review_selectors import resolutions_current
 from core.errors import Conflict, NotFound
 from labeling.models import Annotation
 from projects.models import Project
-
-from .models import ConsensusLabel, DatasetRelease, DatasetReleaseItem, Resolution
-from .review_selectors import resolutions_current
 
 DIFF_LIST_LIMIT = 500
 

@@ -34,13 +34,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core.errors import ApplicationError, Conflict
-from projects.models import Example, Label, Project
-
-from . import release_selectors as selectors
-from .agreement import report_latest_succeeded, slice_field_clean
-from .models import DatasetRelease, DatasetReleaseItem, GuidelineVersion
-from .releases import (
+from consistency import release_selectors as selectors
+from consistency.agreement import report_latest_succeeded, slice_field_clean
+from consistency.models import DatasetRelease, DatasetReleaseItem, GuidelineVersion
+from consistency.releases import (
     CSV_COLUMNS,
     RESERVED_TAGS,
     TAG_PATTERN,
@@ -56,8 +53,10 @@ from .releases import (
     release_line,
     splits_assign,
 )
-from .statistics import dawid_skene
-from .tasks import release_build_task
+from consistency.statistics import dawid_skene
+from consistency.tasks import release_build_task
+from core.errors import ApplicationError, Conflict
+from projects.models import Example, Label, Project
 
 logger = logging.getLogger(__name__)
 
@@ -353,7 +352,11 @@ def _dawid_skene_rows(
     if not items:
         return
     result = dawid_skene(
-        np.asarray(items), np.asarray(raters), np.asarray(codes), len(label_ids), max_iter=DAWID_SKENE_MAX_ITER
+        np.asarray(items),
+        np.asarray(raters),
+        np.asarray(codes),
+        len(label_ids),
+        max_iter=DAWID_SKENE_MAX_ITER,
     )
     if fit is not None:
         fit.update(converged=result.converged, n_iter=result.n_iter, max_iter=result.max_iter)

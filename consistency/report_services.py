@@ -13,13 +13,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from consistency.agreement import agreement_compute, slice_field_clean
+from consistency.models import AgreementReport
+from consistency.review_selectors import gold_labels
+from consistency.tasks import agreement_report_task
 from core.errors import NotFound
 from projects.models import Project
-
-from .agreement import agreement_compute, slice_field_clean
-from .models import AgreementReport
-from .review_selectors import gold_labels
-from .tasks import agreement_report_task
 
 logger = logging.getLogger(__name__)
 

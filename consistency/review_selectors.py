@@ -14,13 +14,12 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from consistency.agreement import metadata_fields
+from consistency.models import Disagreement, Resolution
 from core.errors import NotFound
 from core.markdown import render_markdown
 from labeling.models import Annotation
 from projects.models import Project
-
-from .agreement import metadata_fields
-from .models import Disagreement, Resolution
 
 AGE_CHOICES = {"1": 1, "7": 7, "30": 30}  # "opened more than N days ago"
 QUEUE_PAGE_SIZE = 50

@@ -13,13 +13,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from core.errors import ApplicationError, Conflict, NotFound
-from labeling.models import Annotation, Assignment
-from projects.models import Example, Label, Project
-
-from . import review
-from .decision_services import CHUNK, examples_decide
-from .models import (
+from consistency import review
+from consistency.decision_services import CHUNK, examples_decide
+from consistency.models import (
     ConsensusLabel,
     Disagreement,
     GuidelineDraft,
@@ -29,7 +25,10 @@ from .models import (
     Resolution,
     WorkedExample,
 )
-from .services import MAX_GUIDELINE_CHARS
+from consistency.services import MAX_GUIDELINE_CHARS
+from core.errors import ApplicationError, Conflict, NotFound
+from labeling.models import Annotation, Assignment
+from projects.models import Example, Label, Project
 
 MAX_SLOTS = 25  # the assignment slot check constraint
 MAX_RATIONALE_CHARS = 5000

@@ -4,10 +4,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max
 
+from consistency.models import GuidelineDraft, GuidelineVersion
 from core.errors import ApplicationError
 from projects.models import Project
-
-from .models import GuidelineDraft, GuidelineVersion
 
 MAX_GUIDELINE_CHARS = 200_000
 

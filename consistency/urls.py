@@ -3,7 +3,7 @@ agreement dashboard, the SME review queue and dataset releases."""
 
 from django.urls import path
 
-from . import dashboard_views, release_views, review_views, views
+from consistency import dashboard_views, release_views, review_views, views
 
 app_name = "consistency"
 

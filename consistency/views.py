@@ -5,10 +5,9 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from consistency.guideline_diff import diff_guideline_text
+from consistency.selectors import BANNER_SESSION_KEY, guideline_in_force
 from projects.access import project_role_required
-
-from .guideline_diff import diff_guideline_text
-from .selectors import BANNER_SESSION_KEY, guideline_in_force
 
 
 @require_GET

@@ -5,4 +5,4 @@ class CoreConfig(AppConfig):
     name = "core"
 
     def ready(self) -> None:
-        from . import api_schema  # noqa: F401  (registers the OpenAPI auth scheme)
+        from core import api_schema  # noqa: F401  (registers the OpenAPI auth scheme)

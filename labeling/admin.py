@@ -4,7 +4,7 @@ so the admin does not add or delete rows."""
 
 from django.contrib import admin
 
-from .models import Annotation, Assignment
+from labeling.models import Annotation, Assignment
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

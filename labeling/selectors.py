@@ -27,9 +27,8 @@ from django.utils import timezone
 
 from consistency.models import ConsensusLabel, GuidelineVersion
 from core.errors import NotFound
+from labeling.models import Annotation, Assignment
 from projects.models import Example, Project, Role
-
-from .models import Annotation, Assignment
 
 
 def guideline_in_force(*, project: Project) -> GuidelineVersion | None:

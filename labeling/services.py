@@ -19,10 +19,8 @@ from django.utils import timezone
 from consistency.report_services import agreement_refresh_soon
 from consistency.review_services import disagreement_detect, effective_k
 from core.errors import AccessDenied, ApplicationError, NotFound
-from projects.models import Example, Label, Project, Role
-
-from .models import Annotation, Assignment
-from .selectors import (
+from labeling.models import Annotation, Assignment
+from labeling.selectors import (
     annotation_get_for_rater,
     annotation_is_editable,
     annotation_last_undoable,
@@ -30,6 +28,7 @@ from .selectors import (
     guideline_in_force,
     lease_current,
 )
+from projects.models import Example, Label, Project, Role
 
 # How many locked candidates to try per label count before giving up on that count: a
 # candidate can turn out full under its lock when another rater took the last slot meanwhile.

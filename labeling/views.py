@@ -12,11 +12,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from consistency.selectors import BANNER_SESSION_KEY, guideline_banner_version
 from core.errors import ApplicationError, NotFound
 from core.htmx import render_page_or_partial
+from labeling import selectors, services
+from labeling.forms import AnnotationEditForm, AnnotationSubmitForm, AssignmentSkipForm, first_error
 from projects.access import project_role_required
 from projects.models import Role
-
-from . import selectors, services
-from .forms import AnnotationEditForm, AnnotationSubmitForm, AssignmentSkipForm, first_error
 
 WORK_PAGE = "labeling/label.html"
 WORK_PARTIAL = "labeling/_work_area.html"

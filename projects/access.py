@@ -11,8 +11,7 @@ from django.http import Http404
 from django.shortcuts import render
 
 from core.errors import AccessDenied, NotFound
-
-from .selectors import membership_get
+from projects.selectors import membership_get
 
 
 def project_role_required(*roles: str):

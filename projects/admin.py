@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Example, ImportBatch, Label, Membership, Project
+from projects.models import Example, ImportBatch, Label, Membership, Project
 
 
 class LabelInline(admin.TabularInline):

@@ -5,8 +5,8 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.template.defaultfilters import filesizeformat
 
-from .models import ImportBatch, Project, Role
-from .services.imports import importer_get
+from projects.models import ImportBatch, Project, Role
+from projects.services.imports import importer_get
 
 slug_validator = RegexValidator(r"^[a-z0-9][a-z0-9-]*$", "Use lowercase letters, digits and hyphens.")
 

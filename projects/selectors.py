@@ -5,8 +5,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, QuerySet
 
 from core.errors import AccessDenied, NotFound
-
-from .models import ImportBatch, Membership, Project, Role
+from projects.models import ImportBatch, Membership, Project, Role
 
 
 def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:

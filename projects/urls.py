@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import imports, pages
+from projects.views import imports, pages
 
 app_name = "projects"
 

@@ -2,8 +2,8 @@
 unknown URL or an error shows Concord's own pages, not Django's debug pages; WhiteNoise serves the
 static files straight from their folders, so there is no collectstatic step."""
 
-from .base import env_bool
-from .local import *  # noqa: F403
+from config.settings.base import env_bool
+from config.settings.local import *  # noqa: F403
 
 DEBUG = env_bool("DEBUG", False)
 WHITENOISE_USE_FINDERS = True

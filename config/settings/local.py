@@ -2,8 +2,8 @@
 
 import os
 
-from .base import *  # noqa: F403
-from .base import CELERY_BROKER_TRANSPORT_OPTIONS, STATIC_ROOT, env_bool, env_list
+from config.settings.base import *  # noqa: F403
+from config.settings.base import CELERY_BROKER_TRANSPORT_OPTIONS, STATIC_ROOT, env_bool, env_list
 
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = os.environ.get("SECRET_KEY") or "local-development-only-not-a-secret"

@@ -12,8 +12,8 @@ from config.env import env_file_load
 # Before base reads the environment.
 ENV_FILE = env_file_load()
 
-from .base import *  # noqa: E402, F403
-from .base import env_bool, env_int, env_list  # noqa: E402
+from config.settings.base import *  # noqa: E402, F403
+from config.settings.base import env_bool, env_int, env_list  # noqa: E402
 
 _WHERE = "Set it in the environment or in .env (see .env.example); to try Concord locally, run `make demo`."
 SECRET_KEY = os.environ.get("SECRET_KEY", "")

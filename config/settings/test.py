@@ -3,8 +3,8 @@ and Celery tasks run inline unless a test starts a real worker."""
 
 import os
 
-from .base import *  # noqa: F403
-from .base import env_bool
+from config.settings.base import *  # noqa: F403
+from config.settings.base import env_bool
 
 SECRET_KEY = "test-only-not-a-secret"
 DEBUG = False

@@ -12,13 +12,12 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from consistency import release_selectors as selectors
+from consistency import release_services as services
 from consistency.models import DatasetRelease
+from consistency.release_views import CONTENT_TYPES, release_file_response
+from consistency.releases import SOURCES, TAG_PATTERN
 from core.api import NO_NUL_CHARACTERS, REVIEWERS, ClosedSerializer, ProjectScopedMixin, query_params_validate
-
-from .. import release_selectors as selectors
-from .. import release_services as services
-from ..release_views import CONTENT_TYPES, release_file_response
-from ..releases import SOURCES, TAG_PATTERN
 
 FILE_FORMATS = ("jsonl", "csv", "json")
 DOWNLOAD_DESCRIPTION = "The release file, by format: JSON Lines, CSV with a header row, or a JSON array."

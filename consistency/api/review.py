@@ -7,24 +7,13 @@ from rest_framework import exceptions, generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from consistency.guideline_diff import diff_guideline_text
-from consistency.models import Disagreement, Resolution
-from consistency.review_services import ResolutionConflict, review_resolve
-from core.api import (
-    REVIEWERS,
-    AllowListOrderingFilter,
-    CursorPagination,
-    ProjectScopedMixin,
-    query_params_validate,
-)
-
-from .selectors import (
+from consistency.api.selectors import (
     disagreement_get_api,
     disagreement_list_api,
     guideline_version_get_api,
     label_id_by_name,
 )
-from .serializers import (
+from consistency.api.serializers import (
     RESOLVE_REQUEST,
     VERDICT_EXCLUDE,
     VERDICT_LABEL,
@@ -34,6 +23,16 @@ from .serializers import (
     GuidelineDiffQuerySerializer,
     GuidelineDiffSerializer,
     ResolutionSerializer,
+)
+from consistency.guideline_diff import diff_guideline_text
+from consistency.models import Disagreement, Resolution
+from consistency.review_services import ResolutionConflict, review_resolve
+from core.api import (
+    REVIEWERS,
+    AllowListOrderingFilter,
+    CursorPagination,
+    ProjectScopedMixin,
+    query_params_validate,
 )
 
 VERDICTS = {VERDICT_LABEL: Resolution.Verdict.GOLD, VERDICT_EXCLUDE: Resolution.Verdict.EXCLUDED}

@@ -3,11 +3,10 @@
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
+from consistency.api.selectors import disagreement_current_resolution, disagreement_votes
 from consistency.models import Disagreement, GuidelineVersion, Resolution
 from consistency.review_services import MAX_RATIONALE_CHARS
 from core.api import NO_NUL_CHARACTERS, ClosedSerializer
-
-from .selectors import disagreement_current_resolution, disagreement_votes
 
 
 class GuidelineVersionListSerializer(serializers.ModelSerializer):

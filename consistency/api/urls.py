@@ -5,8 +5,8 @@ Dataset releases add their routes here.
 
 from django.urls import path
 
-from . import review, views
-from .releases import release_api_urlpatterns
+from consistency.api import review, views
+from consistency.api.releases import release_api_urlpatterns
 
 project_urlpatterns = [
     path("agreement/", views.AgreementReportLatestApi.as_view(), name="project_agreement"),

@@ -7,12 +7,11 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from consistency.agreement import report_latest_succeeded, report_pending
+from consistency.api.selectors import guideline_version_get_api, guideline_version_list_api
+from consistency.api.serializers import GuidelineVersionListSerializer, GuidelineVersionSerializer
 from consistency.models import GuidelineVersion
 from core.api import REVIEWERS, ProjectScopedMixin
-
-from ..agreement import report_latest_succeeded, report_pending
-from .selectors import guideline_version_get_api, guideline_version_list_api
-from .serializers import GuidelineVersionListSerializer, GuidelineVersionSerializer
 
 NOT_COMPUTED_MESSAGE = (
     "No agreement report has been computed for this project yet. Compute one on the agreement "

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from labeling.api import views
 
 project_urlpatterns = [
     path("annotations/", views.AnnotationListApi.as_view(), name="project_annotations"),

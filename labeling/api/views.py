@@ -4,10 +4,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 
 from core.api import AllowListOrderingFilter, CursorPagination, ProjectScopedMixin, query_params_validate
+from labeling.api.selectors import annotation_list_api
+from labeling.api.serializers import AnnotationFilterSerializer, AnnotationSerializer
 from labeling.models import Annotation
-
-from .selectors import annotation_list_api
-from .serializers import AnnotationFilterSerializer, AnnotationSerializer
 
 
 @extend_schema(parameters=[AnnotationFilterSerializer])

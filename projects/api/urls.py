@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from projects.api import views
 
 project_urlpatterns = [
     path("", views.ProjectDetailApi.as_view(), name="project"),

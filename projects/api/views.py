@@ -24,17 +24,14 @@ from core.api import (
     ProjectScopedMixin,
     query_params_validate,
 )
-from projects.models import Example, ImportBatch, Label, Membership
-from projects.services.imports import import_batch_create
-
-from .selectors import (
+from projects.api.selectors import (
     example_get_api,
     example_list_api,
     import_batch_get_api,
     label_list_api,
     membership_list_api,
 )
-from .serializers import (
+from projects.api.serializers import (
     AnnotationImportRequestSerializer,
     ExampleFilterSerializer,
     ExampleSerializer,
@@ -45,6 +42,8 @@ from .serializers import (
     ProjectDetailSerializer,
     ProjectListSerializer,
 )
+from projects.models import Example, ImportBatch, Label, Membership
+from projects.services.imports import import_batch_create
 
 
 class ProjectListApi(ClosedQueryMixin, generics.ListAPIView):

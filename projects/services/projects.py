@@ -11,8 +11,7 @@ from django.db.models import Max
 
 from consistency.models import GuidelineDraft
 from core.errors import AccessDenied, ApplicationError, NotFound
-
-from ..models import RESERVED_SHORTCUT_KEYS, RESERVED_SLUGS, Label, Membership, Project, Role
+from projects.models import RESERVED_SHORTCUT_KEYS, RESERVED_SLUGS, Label, Membership, Project, Role
 
 PROJECT_EDITABLE_FIELDS = (
     "name",

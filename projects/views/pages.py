@@ -11,9 +11,8 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from consistency import selectors as guideline_selectors
 from consistency import services as guideline_services
 from core.errors import ApplicationError
-
-from ..access import project_role_required
-from ..forms import (
+from projects.access import project_role_required
+from projects.forms import (
     GuidelineDraftForm,
     GuidelinePublishForm,
     LabelForm,
@@ -21,9 +20,14 @@ from ..forms import (
     ProjectCreateForm,
     ProjectSettingsForm,
 )
-from ..models import ImportBatch, Role
-from ..selectors import import_batch_list, project_create_allowed, project_list_for_user, project_members
-from ..services import projects as services
+from projects.models import ImportBatch, Role
+from projects.selectors import (
+    import_batch_list,
+    project_create_allowed,
+    project_list_for_user,
+    project_members,
+)
+from projects.services import projects as services
 
 PROJECT_CREATORS_MESSAGE = {
     "staff": "Only staff can create projects; ask an administrator.",
