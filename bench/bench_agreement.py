@@ -127,7 +127,7 @@ WORKER_SNIPPET = """
 import re, sys
 import django
 django.setup()
-from consistency.report_services import agreement_report_compute
+from consistency.agreement.services import agreement_report_compute
 def hwm():
     with open("/proc/self/status") as f:
         return int(re.search(r"VmHWM:\\s+(\\d+)", f.read()).group(1)) // 1024
@@ -146,7 +146,7 @@ def floor_fetchall(project_id: int):
     """Fetch the triples with a plain cursor into NumPy, map label ids to codes, one Fleiss' kappa."""
     from django.db import connection
 
-    from consistency import statistics as stats
+    from consistency.agreement import statistics as stats
 
     with connection.cursor() as cursor:
         cursor.execute(TRIPLES_SQL, [project_id])
@@ -159,7 +159,7 @@ def floor_copy(project_id: int):
     """The same through COPY ... TO STDOUT (text), parsed by NumPy: the fastest plain path we know."""
     from django.db import connection
 
-    from consistency import statistics as stats
+    from consistency.agreement import statistics as stats
 
     buffer = io.StringIO()
     with connection.cursor() as cursor:
@@ -203,9 +203,9 @@ def main() -> None:
     )
     print(f"  loaded with COPY in {t_load:.1f} s")
 
-    from consistency import statistics as stats
-    from consistency.agreement import agreement_arrays
-    from consistency.report_services import agreement_report_compute
+    from consistency.agreement import statistics as stats
+    from consistency.agreement.selectors import agreement_arrays
+    from consistency.agreement.services import agreement_report_compute
     from projects.models import Project
 
     project = Project.objects.get(pk=project_id)

@@ -252,7 +252,7 @@ def main() -> None:
     from django.test import Client
     from django.urls import reverse
 
-    from consistency.release_services import release_build
+    from consistency.releases.services import release_build
 
     call_command("migrate", verbosity=0)
     start = time.perf_counter()

@@ -70,7 +70,7 @@ def difflib_word_diff(old: str, new: str) -> tuple[str, int, int]:
 
 
 def concord_diff(old: str, new: str) -> tuple[str, int, int]:
-    from consistency.guideline_diff import diff_guideline_text
+    from projects.guideline_diff import diff_guideline_text
 
     diff = diff_guideline_text(old, new)
     return str(diff.html), diff.added, diff.removed

@@ -232,7 +232,7 @@ def run_annotations_child(batch_id: int, pipe) -> None:
     from django.db import connections
 
     connections.close_all()  # never share the parent's connection
-    from consistency import annotation_import
+    from labeling.services import imports as annotation_import
     from projects.services.imports import import_batch_run
 
     phases = {}

@@ -7,8 +7,8 @@ class ConsistencyConfig(AppConfig):
     def ready(self):
         # The hooks this app registers with the projects app below it (STYLE: a lower layer
         # starts work above it only through a hook the upper app registers).
-        from consistency.annotation_import import IMPORTER
-        from consistency.decision_services import decisions_refresh_start
+        from labeling.services.decisions import decisions_refresh_start
+        from labeling.services.imports import IMPORTER
         from projects.services.imports import importer_register
         from projects.services.projects import review_rules_changed_connect
 

@@ -11,7 +11,7 @@ def agreement_report_task(report_id: int) -> None:
     redelivered or duplicated message never recomputes it; a refresh creates a new report instead.
     """
     # Imported here: the services module imports this one to queue the task.
-    from consistency.report_services import agreement_report_run
+    from consistency.agreement.services import agreement_report_run
 
     agreement_report_run(report_id=report_id)
 
@@ -23,7 +23,7 @@ def release_build_task(release_id: int) -> None:
     Idempotent: a ready or failed release is never rebuilt (releases are immutable), and one being
     built by a live worker is left alone; one left by a dead worker is built again from the start.
     """
-    from consistency.release_services import release_build_run
+    from consistency.releases.services import release_build_run
 
     release_build_run(release_id=release_id)
 
@@ -33,6 +33,6 @@ def decisions_refresh_task(batch_id: int) -> None:
     """Re-decide a project's examples after its review rules changed (an ImportBatch of kind
     decisions). Idempotent: a finished job is not run again; one left running by a dead worker
     runs again from the start, which is safe because deciding only writes what changed."""
-    from consistency.decision_services import decisions_refresh_run
+    from labeling.services.decisions import decisions_refresh_run
 
     decisions_refresh_run(batch_id=batch_id)

@@ -3,7 +3,10 @@ agreement dashboard, the SME review queue and dataset releases."""
 
 from django.urls import path
 
-from consistency import dashboard_views, release_views, review_views, views
+from consistency.agreement import views as dashboard_views
+from consistency.releases import views as release_views
+from consistency.review import views as review_views
+from projects.views import guidelines as views
 
 app_name = "consistency"
 

@@ -9,12 +9,13 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from consistency.selectors import BANNER_SESSION_KEY, guideline_banner_version
 from core.errors import ApplicationError, NotFound
 from core.htmx import render_page_or_partial
-from labeling import selectors, services
+from labeling import selectors
 from labeling.forms import AnnotationEditForm, AnnotationSubmitForm, AssignmentSkipForm, first_error
+from labeling.services import annotations as services
 from projects.access import project_role_required
+from projects.guideline_selectors import BANNER_SESSION_KEY, guideline_banner_version
 from projects.models import Role
 
 WORK_PAGE = "labeling/label.html"

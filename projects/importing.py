@@ -17,7 +17,7 @@ Rules (the import's contract, also in the README):
   MAX_JSON_DEPTH levels (a file nested deeper is refused with its line, never a crash).
 
 `StreamReader` holds what every import file reader shares (errors, lines, JSON); the annotation
-import (consistency.annotation_import) builds its reader on it too.
+import (labeling.services.imports) builds its reader on it too.
 """
 
 from __future__ import annotations

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "projects",
     "labeling",
     "consistency",
+    "demo",
 ]
 
 MIDDLEWARE = [

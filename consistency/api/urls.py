@@ -5,8 +5,9 @@ Dataset releases add their routes here.
 
 from django.urls import path
 
-from consistency.api import review, views
-from consistency.api.releases import release_api_urlpatterns
+from consistency.agreement import api as views
+from consistency.releases.api import release_api_urlpatterns
+from consistency.review import api as review
 
 project_urlpatterns = [
     path("agreement/", views.AgreementReportLatestApi.as_view(), name="project_agreement"),

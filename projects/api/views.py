@@ -14,7 +14,6 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from consistency.selectors import guideline_in_force
 from core.api import (
     MANAGERS,
     REVIEWERS,
@@ -42,6 +41,7 @@ from projects.api.serializers import (
     ProjectDetailSerializer,
     ProjectListSerializer,
 )
+from projects.guideline_selectors import guideline_in_force
 from projects.models import Example, ImportBatch, Label, Membership
 from projects.services.imports import import_batch_create
 

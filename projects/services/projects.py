@@ -52,7 +52,7 @@ def project_create(
     return project
 
 
-# The settings the decision rules read (consistency.review.decide): changing one re-decides the
+# The settings the decision rules read (labeling.decisions.decide): changing one re-decides the
 # project's examples in a background job that the consistency app registers here.
 REVIEW_RULE_FIELDS = ("overlap", "majority_threshold", "accept_majority", "extra_raters_on_split")
 _review_rules_changed_hooks: list[Callable[..., object]] = []

@@ -8,9 +8,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from consistency import selectors as guideline_selectors
-from consistency import services as guideline_services
 from core.errors import ApplicationError
+from projects import guideline_selectors
 from projects.access import project_role_required
 from projects.forms import (
     GuidelineDraftForm,
@@ -27,6 +26,7 @@ from projects.selectors import (
     project_list_for_user,
     project_members,
 )
+from projects.services import guidelines as guideline_services
 from projects.services import projects as services
 
 PROJECT_CREATORS_MESSAGE = {

@@ -8,7 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from consistency.models import AgreementReport, ConsensusLabel, Disagreement, Resolution
-from consistency.release_services import release_build
+from consistency.releases.services import release_build
 from core.services import api_token_create
 from projects.models import ImportBatch, Label, Role
 from tests.factories import (

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from consistency.models import ConsensusLabel, Disagreement
-from consistency.review_services import examples_relabel, resolution_revise
+from consistency.review.services import examples_relabel, resolution_revise
 from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory
 
 from .conftest import OTHER_MARKER, token_client

@@ -6,7 +6,7 @@ import pytest
 from scipy import stats as sps
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
-from consistency import statistics as stats
+from consistency.agreement import statistics as stats
 
 Q, K = 3, 3
 COEFFICIENTS = stats.COMPARED_COEFFICIENTS

@@ -8,11 +8,11 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from consistency import review_services as review
+from consistency.agreement.services import agreement_report_compute
 from consistency.models import AgreementReport, Disagreement
-from consistency.report_services import agreement_report_compute
-from consistency.services import guideline_draft_save, guideline_publish
-from labeling import services as labeling
+from consistency.review import services as review
+from labeling.services import annotations as labeling
+from projects.services.guidelines import guideline_draft_save, guideline_publish
 from tests.factories import ExampleFactory
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from consistency.agreement import (
+from consistency.agreement.selectors import (
     agreement_arrays,
     agreement_compute,
     kappa_matrix,

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 from sklearn.metrics import cohen_kappa_score
 
-from consistency.report_services import agreement_report_compute
+from consistency.agreement.services import agreement_report_compute
 from tests.factories import AnnotationFactory, ExampleFactory, UserFactory
 
 SETTINGS = {

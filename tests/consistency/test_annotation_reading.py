@@ -1,4 +1,4 @@
-"""Reading annotation files (consistency.annotation_import.AnnotationFileReader): pure, no
+"""Reading annotation files (labeling.services.imports.AnnotationFileReader): pure, no
 database, and streamed: a file is read in bounded blocks, never whole."""
 
 import io
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from consistency.annotation_import import AnnotationFileReader
+from labeling.services.imports import AnnotationFileReader
 
 
 class RecordingFile(io.BytesIO):

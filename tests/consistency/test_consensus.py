@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from consistency import statistics as stats
+from consistency.agreement import statistics as stats
 
 
 def simulate(seed: int, n_items: int, accuracies: list[float], n_labels: int, per_item: int):

@@ -1,4 +1,4 @@
-"""Deciding many examples at once (consistency.decision_services): the same outcome as labeling's
+"""Deciding many examples at once (labeling.services.decisions): the same outcome as labeling's
 one-example path, and re-deciding in a background job when the review rules or the overlap change,
 never touching what an SME decided."""
 
@@ -9,11 +9,11 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from consistency import decision_services
-from consistency.decision_services import examples_decide
 from consistency.models import ConsensusLabel, Disagreement, Resolution
-from consistency.review_services import disagreement_detect, review_resolve
+from consistency.review.services import disagreement_detect, review_resolve
 from labeling.models import Annotation
+from labeling.services import decisions as decision_services
+from labeling.services.decisions import examples_decide
 from projects.models import Example, ImportBatch, Role
 from projects.services.projects import project_update
 from tests.factories import (
@@ -318,7 +318,7 @@ def test_the_settings_page_shows_the_re_deciding_job(
 
 
 def test_disagreements_detect_all_queues_and_accepts_like_labeling(project, make_labelers):
-    from consistency.review_services import disagreements_detect_all
+    from consistency.review.services import disagreements_detect_all
 
     raters = make_labelers(3)
     _example_with_votes(project, "u", ["bug", "bug", "bug"], raters)

@@ -8,9 +8,9 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consistency import guideline_diff
-from consistency.guideline_diff import diff_guideline_text, sequence_opcodes
-from consistency.services import MAX_GUIDELINE_CHARS
+from projects import guideline_diff
+from projects.guideline_diff import diff_guideline_text, sequence_opcodes
+from projects.services.guidelines import MAX_GUIDELINE_CHARS
 
 INSERTED = re.compile(r"<ins>(.*?)</ins>", re.DOTALL)
 DELETED = re.compile(r"<del>(.*?)</del>", re.DOTALL)

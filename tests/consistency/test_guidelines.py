@@ -5,9 +5,9 @@ from django.db import IntegrityError, InternalError, transaction
 from django.urls import reverse
 
 from consistency.models import GuidelineVersion
-from consistency.services import MAX_GUIDELINE_CHARS, guideline_draft_save, guideline_publish
 from core.errors import ApplicationError
 from core.markdown import render_markdown
+from projects.services.guidelines import MAX_GUIDELINE_CHARS, guideline_draft_save, guideline_publish
 
 pytestmark = pytest.mark.django_db
 

@@ -9,9 +9,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from consistency.annotation_import import rater_account
 from consistency.models import AgreementReport, ConsensusLabel, Disagreement
 from labeling.models import Annotation
+from labeling.services.imports import rater_account
 from projects.models import Example, ImportBatch, Label, Membership, Project, Role
 from tests.factories import AnnotationFactory, ExampleFactory, UserFactory
 
@@ -187,7 +187,7 @@ def test_create_on_an_existing_project_adds_text_less_examples_and_labels(tmp_pa
 
 def test_text_less_examples_are_never_handed_out_to_labelers(tmp_path, project, labeler):
     from labeling.selectors import examples_remaining
-    from labeling.services import assignment_next
+    from labeling.services.annotations import assignment_next
 
     run(write(tmp_path, "a.csv", "example_id,rater,label\nn1,alice,bug\n"), "support", "--create")
     ExampleFactory(project=project, external_id="readable", text="Something to read")

@@ -14,8 +14,9 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from consistency.models import ConsensusLabel, DatasetRelease, DatasetReleaseItem
-from consistency.release_selectors import release_diff
-from consistency.release_services import (
+from consistency.releases.policy import ReleasePolicy, jsonb_text
+from consistency.releases.selectors import release_diff
+from consistency.releases.services import (
     DAWID_SKENE_MAX_ITER,
     csv_write,
     jsonl_write,
@@ -23,7 +24,6 @@ from consistency.release_services import (
     release_build_run,
     release_create,
 )
-from consistency.releases import ReleasePolicy, jsonb_text
 from core.errors import ApplicationError
 from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory, UserFactory
 

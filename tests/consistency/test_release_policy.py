@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from consistency.releases import (
+from consistency.releases.policy import (
     PolicyError,
     ReleasePolicy,
     agreement_text,

@@ -6,10 +6,10 @@ import json
 import pytest
 from django.core.files.storage import default_storage
 
-from consistency.decision_services import examples_decide
 from consistency.models import Disagreement
-from consistency.release_services import release_build
-from consistency.review_services import examples_relabel, review_resolve
+from consistency.releases.services import release_build
+from consistency.review.services import examples_relabel, review_resolve
+from labeling.services.decisions import examples_decide
 from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory
 
 RATIONALE = "A double charge is a billing problem, whatever else the customer mentions."

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consistency.models import ConsensusLabel, DatasetRelease
-from consistency.release_services import release_build, release_build_run, release_create
+from consistency.releases.services import release_build, release_build_run, release_create
 from tests.factories import ExampleFactory
 
 pytestmark = pytest.mark.django_db
@@ -235,7 +235,7 @@ def test_the_release_page_says_when_dawid_skene_did_not_converge(
 ):
     from tests.factories import AnnotationFactory, UserFactory
 
-    monkeypatch.setattr("consistency.release_services.DAWID_SKENE_MAX_ITER", 100)
+    monkeypatch.setattr("consistency.releases.services.DAWID_SKENE_MAX_ITER", 100)
 
     # One rater says billing twice; all three say other once: EM creeps on this and hits its limit.
     raters = [UserFactory(username=f"ds{i}") for i in range(3)]

@@ -6,13 +6,13 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from consistency.models import AgreementReport
-from consistency.report_services import (
+from consistency.agreement.services import (
     agreement_refresh_soon,
     agreement_report_compute,
     agreement_report_request,
     agreement_report_run,
 )
+from consistency.models import AgreementReport
 from consistency.tasks import agreement_report_task
 from tests.factories import AnnotationFactory, ExampleFactory, UserFactory
 
@@ -120,7 +120,7 @@ def test_a_manual_request_ignores_an_unknown_slice_field(
 
 
 def test_a_failure_is_recorded_not_raised(two_raters):
-    with mock.patch("consistency.report_services.agreement_compute", side_effect=RuntimeError("boom")):
+    with mock.patch("consistency.agreement.services.agreement_compute", side_effect=RuntimeError("boom")):
         report = agreement_report_compute(project_id=two_raters.pk)
     assert report.status == AgreementReport.Status.FAILED
     assert "RuntimeError" in report.error

@@ -6,8 +6,8 @@ import threading
 import pytest
 from django.db import connection
 
-from consistency import review_services
 from consistency.models import ConsensusLabel, Disagreement, Resolution
+from consistency.review import services as review_services
 from core.errors import ApplicationError
 from labeling.models import Annotation
 from projects.models import Role

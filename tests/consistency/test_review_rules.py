@@ -5,10 +5,10 @@ import uuid
 
 import pytest
 
-from consistency import review
 from consistency.models import ConsensusLabel, Disagreement
 from core.errors import ApplicationError
-from labeling import services
+from labeling import decisions as review
+from labeling.services import annotations as services
 from tests.factories import ExampleFactory, GuidelineVersionFactory
 
 
@@ -202,7 +202,7 @@ class TestDetectionOnSubmit:
         assert ConsensusLabel.objects.get(example=example).source == "unanimous"
 
     def test_annotations_of_a_resolved_example_are_no_longer_editable(self, project, raters, sme):
-        from consistency import review_services
+        from consistency.review import services as review_services
 
         example = ExampleFactory(project=project)
         annotations = [

@@ -5,8 +5,7 @@ import uuid
 
 import pytest
 
-from consistency import review_services as services
-from consistency.agreement import agreement_compute
+from consistency.agreement.selectors import agreement_compute
 from consistency.models import (
     ConsensusLabel,
     Disagreement,
@@ -15,11 +14,12 @@ from consistency.models import (
     Resolution,
     WorkedExample,
 )
-from consistency.review_selectors import gold_labels, guideline_section
-from consistency.services import guideline_draft_save, guideline_publish
+from consistency.review import services
+from consistency.review.selectors import gold_labels, guideline_section
 from core.errors import ApplicationError
-from labeling import services as labeling
 from labeling.models import Annotation, Assignment
+from labeling.services import annotations as labeling
+from projects.services.guidelines import guideline_draft_save, guideline_publish
 from tests.factories import ExampleFactory
 
 pytestmark = pytest.mark.django_db
@@ -351,7 +351,7 @@ def test_agreement_with_the_sme_on_disputed_examples_in_the_agreement_json(proje
 
 
 def test_agreement_reports_take_the_sme_labels_from_current_resolutions(project, raters, sme):
-    from consistency.report_services import agreement_report_compute
+    from consistency.agreement.services import agreement_report_compute
 
     example = split_example(project, raters, names=("billing", "bug", "billing"))
     services.review_resolve(
@@ -366,7 +366,7 @@ def test_agreement_reports_take_the_sme_labels_from_current_resolutions(project,
 
 def test_an_smes_own_labels_are_never_scored_against_their_own_resolution(project, raters, manager):
     """Rater 0 later became the project's SME and resolved the example they had labeled."""
-    from consistency.report_services import agreement_report_compute
+    from consistency.agreement.services import agreement_report_compute
 
     example = split_example(project, raters, names=("billing", "bug", "billing"))
     services.review_resolve(

@@ -8,11 +8,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from consistency import review_services
 from consistency.models import ConsensusLabel, Disagreement, GuidelineDraft, Resolution
-from consistency.services import guideline_draft_save, guideline_publish
-from labeling import services as labeling
+from consistency.review import services as review_services
 from labeling.models import Annotation
+from labeling.services import annotations as labeling
+from projects.services.guidelines import guideline_draft_save, guideline_publish
 from tests.factories import ExampleFactory
 
 pytestmark = pytest.mark.django_db

@@ -4,8 +4,8 @@ import uuid
 
 import pytest
 
-from labeling import services
 from labeling.models import Annotation, Assignment
+from labeling.services import annotations as services
 from projects.models import Example
 from tests.e2e.conftest import log_in
 from tests.factories import ExampleFactory

@@ -4,7 +4,7 @@ label on its control."""
 
 import pytest
 
-from consistency.services import guideline_draft_save, guideline_publish
+from projects.services.guidelines import guideline_draft_save, guideline_publish
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from consistency.models import ConsensusLabel
-from consistency.release_services import release_build, release_build_run, release_create
+from consistency.releases.services import release_build, release_build_run, release_create
 from tests.factories import ExampleFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -8,10 +8,10 @@ import uuid
 import pytest
 
 from consistency.models import Disagreement, GuidelineDraft, Resolution
-from consistency.services import guideline_draft_save, guideline_publish
-from labeling import services
 from labeling.models import Annotation
+from labeling.services import annotations as services
 from projects.models import Role
+from projects.services.guidelines import guideline_draft_save, guideline_publish
 from tests.e2e.conftest import log_in
 from tests.factories import ExampleFactory, MembershipFactory, UserFactory
 

@@ -4,9 +4,9 @@ import uuid
 
 import pytest
 
-from consistency import report_services
+from consistency.agreement import services as report_services
 from consistency.models import AgreementReport
-from labeling.services import annotation_submit, assignment_next
+from labeling.services.annotations import annotation_submit, assignment_next
 
 pytestmark = pytest.mark.django_db
 

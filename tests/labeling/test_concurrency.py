@@ -16,8 +16,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from core.errors import ApplicationError
-from labeling import services
 from labeling.models import Annotation, Assignment
+from labeling.services import annotations as services
 from projects.models import Example, Role
 from tests.factories import LabelFactory, MembershipFactory, ProjectFactory, UserFactory
 

@@ -6,8 +6,8 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from labeling import services
 from labeling.models import Annotation
+from labeling.services import annotations as services
 from projects.models import Role
 from tests.factories import ExampleFactory, MembershipFactory, UserFactory
 

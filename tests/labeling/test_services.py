@@ -9,8 +9,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import AccessDenied, ApplicationError, NotFound
-from labeling import services
 from labeling.models import Annotation, Assignment
+from labeling.services import annotations as services
 from projects.models import Example
 from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory
 

@@ -6,9 +6,9 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from labeling import services
 from labeling.models import Annotation, Assignment
 from labeling.selectors import examples_remaining
+from labeling.services import annotations as services
 from projects.models import Example
 from tests.factories import ExampleFactory, GuidelineVersionFactory
 

@@ -8,9 +8,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from consistency.agreement import COEFFICIENTS, metadata_fields
+from consistency.agreement.selectors import COEFFICIENTS, metadata_fields
+from consistency.agreement.services import agreement_report_compute
 from consistency.models import AgreementReport
-from consistency.report_services import agreement_report_compute
 from projects.models import Project
 
 

@@ -14,11 +14,11 @@ import shutil
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 
-from consistency.decision_selectors import decision_counts
-from consistency.release_selectors import release_file_get, release_get
-from consistency.release_services import EmptyRelease, release_build
-from consistency.releases import SOURCES, ReleasePolicy
+from consistency.releases.policy import SOURCES, ReleasePolicy
+from consistency.releases.selectors import release_file_get, release_get
+from consistency.releases.services import EmptyRelease, release_build
 from core.errors import ApplicationError
+from labeling.decision_selectors import decision_counts
 from projects.models import Project
 
 POLICY_OPTIONS = (

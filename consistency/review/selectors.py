@@ -14,7 +14,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from consistency.agreement import metadata_fields
+from consistency.agreement.selectors import metadata_fields
 from consistency.models import Disagreement, Resolution
 from core.errors import NotFound
 from core.markdown import render_markdown

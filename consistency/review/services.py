@@ -13,8 +13,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from consistency import review
-from consistency.decision_services import CHUNK, examples_decide
 from consistency.models import (
     ConsensusLabel,
     Disagreement,
@@ -25,10 +23,12 @@ from consistency.models import (
     Resolution,
     WorkedExample,
 )
-from consistency.services import MAX_GUIDELINE_CHARS
 from core.errors import ApplicationError, Conflict, NotFound
+from labeling import decisions as review
 from labeling.models import Annotation, Assignment
+from labeling.services.decisions import CHUNK, examples_decide
 from projects.models import Example, Label, Project
+from projects.services.guidelines import MAX_GUIDELINE_CHARS
 
 MAX_SLOTS = 25  # the assignment slot check constraint
 MAX_RATIONALE_CHARS = 5000

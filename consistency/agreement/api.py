@@ -7,10 +7,10 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from consistency.agreement import report_latest_succeeded, report_pending
-from consistency.api.selectors import guideline_version_get_api, guideline_version_list_api
-from consistency.api.serializers import GuidelineVersionListSerializer, GuidelineVersionSerializer
+from consistency.agreement.selectors import report_latest_succeeded, report_pending
 from consistency.models import GuidelineVersion
+from consistency.review.api_selectors import guideline_version_get_api, guideline_version_list_api
+from consistency.review.serializers import GuidelineVersionListSerializer, GuidelineVersionSerializer
 from core.api import REVIEWERS, ProjectScopedMixin
 
 NOT_COMPUTED_MESSAGE = (

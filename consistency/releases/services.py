@@ -6,7 +6,7 @@ How a build works (`release_build_run`):
    release is never built again: releases are immutable, a new one is created instead.
 2. Each example's current decision (consensus label, or Dawid-Skene for examples with none when the
    policy asks) is filtered by the policy; kept examples keep the split they had in the project's
-   latest ready release, new ones get a stable stratified split (consistency.releases).
+   latest ready release, new ones get a stable stratified split (consistency.releases.policy).
 3. The items are written (replacing those of an interrupted run), then the JSONL file: on
    PostgreSQL generated in SQL (`jsonb_build_object(...)::text`) and streamed out with COPY, on
    other databases line by line in Python; both produce the same bytes. The SHA-256 is computed as
@@ -34,10 +34,11 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from consistency import release_selectors as selectors
-from consistency.agreement import report_latest_succeeded, slice_field_clean
+from consistency.agreement.selectors import report_latest_succeeded, slice_field_clean
+from consistency.agreement.statistics import dawid_skene
 from consistency.models import DatasetRelease, DatasetReleaseItem, GuidelineVersion
-from consistency.releases import (
+from consistency.releases import selectors
+from consistency.releases.policy import (
     CSV_COLUMNS,
     RESERVED_TAGS,
     TAG_PATTERN,
@@ -53,7 +54,6 @@ from consistency.releases import (
     release_line,
     splits_assign,
 )
-from consistency.statistics import dawid_skene
 from consistency.tasks import release_build_task
 from core.errors import ApplicationError, Conflict
 from projects.models import Example, Label, Project

@@ -11,10 +11,9 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from consistency import review_selectors as selectors
-from consistency import review_services as services
-from consistency.agreement import metadata_fields
+from consistency.agreement.selectors import metadata_fields
 from consistency.models import Resolution
+from consistency.review import selectors, services
 from core.errors import ApplicationError, NotFound
 from core.htmx import render_page_or_partial
 from projects.access import project_role_required

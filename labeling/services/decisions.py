@@ -1,4 +1,4 @@
-"""Deciding many examples at once with the project's review rules (consistency.review.decide):
+"""Deciding many examples at once with the project's review rules (labeling.decisions.decide):
 after an annotation import, inside the import's transaction; and again when the review rules or
 the overlap change, in a background job with progress.
 
@@ -24,9 +24,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg2.extras import execute_values
 
-from consistency import review
 from consistency.models import ConsensusLabel, Disagreement
 from consistency.tasks import decisions_refresh_task
+from labeling import decisions as review
 from labeling.models import Annotation
 from projects.models import Example, ImportBatch, Project
 from projects.services.imports import copy_text, import_batch_claim, import_batch_fail, unexpected_error

@@ -13,9 +13,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from consistency.agreement import agreement_compute, slice_field_clean
+from consistency.agreement.selectors import agreement_compute, slice_field_clean
 from consistency.models import AgreementReport
-from consistency.review_selectors import gold_labels
+from consistency.review.selectors import gold_labels
 from consistency.tasks import agreement_report_task
 from core.errors import NotFound
 from projects.models import Project

@@ -10,7 +10,7 @@ from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 
 from consistency.models import ConsensusLabel, DatasetRelease, DatasetReleaseItem, Resolution
-from consistency.review_selectors import resolutions_current
+from consistency.review.selectors import resolutions_current
 from core.errors import Conflict, NotFound
 from labeling.models import Annotation
 from projects.models import Project

@@ -5,9 +5,9 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from consistency.guideline_diff import diff_guideline_text
-from consistency.selectors import BANNER_SESSION_KEY, guideline_in_force
 from projects.access import project_role_required
+from projects.guideline_diff import diff_guideline_text
+from projects.guideline_selectors import BANNER_SESSION_KEY, guideline_in_force
 
 
 @require_GET

@@ -7,13 +7,14 @@ from rest_framework import exceptions, generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from consistency.api.selectors import (
+from consistency.models import Disagreement, Resolution
+from consistency.review.api_selectors import (
     disagreement_get_api,
     disagreement_list_api,
     guideline_version_get_api,
     label_id_by_name,
 )
-from consistency.api.serializers import (
+from consistency.review.serializers import (
     RESOLVE_REQUEST,
     VERDICT_EXCLUDE,
     VERDICT_LABEL,
@@ -24,9 +25,7 @@ from consistency.api.serializers import (
     GuidelineDiffSerializer,
     ResolutionSerializer,
 )
-from consistency.guideline_diff import diff_guideline_text
-from consistency.models import Disagreement, Resolution
-from consistency.review_services import ResolutionConflict, review_resolve
+from consistency.review.services import ResolutionConflict, review_resolve
 from core.api import (
     REVIEWERS,
     AllowListOrderingFilter,
@@ -34,6 +33,7 @@ from core.api import (
     ProjectScopedMixin,
     query_params_validate,
 )
+from projects.guideline_diff import diff_guideline_text
 
 VERDICTS = {VERDICT_LABEL: Resolution.Verdict.GOLD, VERDICT_EXCLUDE: Resolution.Verdict.EXCLUDED}
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from consistency.annotation_import import FORMATS, annotations_import_file
 from core.errors import ApplicationError
+from labeling.services.imports import FORMATS, annotations_import_file
 from projects.models import ImportBatch
 
 

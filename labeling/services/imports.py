@@ -11,7 +11,7 @@ projects app's import frame, which stores uploads, claims batches and reports fa
    text); any error fails the batch and nothing is written. Otherwise labels (with `create`),
    examples, rater accounts and memberships, then the annotations are written with set-based
    SQL, each example's annotation count is raised, and the project's decision rules run on
-   every example that got a new annotation (consistency.decision_services), so consensus
+   every example that got a new annotation (labeling.services.decisions), so consensus
    labels and the review queue see them at once.
 3. After the commit, an agreement report is queued.
 
@@ -57,10 +57,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from consistency.decision_services import examples_decide, new_examples_decide
-from consistency.report_services import agreement_refresh_soon
+from consistency.agreement.services import agreement_refresh_soon
 from core.errors import ApplicationError
 from labeling.models import Annotation
+from labeling.services.decisions import examples_decide, new_examples_decide
 from projects.importing import (
     MAX_ERRORS_KEPT,
     ImportLimits,

@@ -12,11 +12,10 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from consistency import release_selectors as selectors
-from consistency import release_services as services
 from consistency.models import DatasetRelease
-from consistency.release_views import CONTENT_TYPES, release_file_response
-from consistency.releases import SOURCES, TAG_PATTERN
+from consistency.releases import selectors, services
+from consistency.releases.policy import SOURCES, TAG_PATTERN
+from consistency.releases.views import CONTENT_TYPES, release_file_response
 from core.api import NO_NUL_CHARACTERS, REVIEWERS, ClosedSerializer, ProjectScopedMixin, query_params_validate
 
 FILE_FORMATS = ("jsonl", "csv", "json")

@@ -3,9 +3,9 @@
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
-from consistency.api.selectors import disagreement_current_resolution, disagreement_votes
 from consistency.models import Disagreement, GuidelineVersion, Resolution
-from consistency.review_services import MAX_RATIONALE_CHARS
+from consistency.review.api_selectors import disagreement_current_resolution, disagreement_votes
+from consistency.review.services import MAX_RATIONALE_CHARS
 from core.api import NO_NUL_CHARACTERS, ClosedSerializer
 
 
@@ -65,7 +65,7 @@ class ResolutionSerializer(serializers.ModelSerializer):
 
 
 class DisagreementSerializer(serializers.ModelSerializer):
-    """Expects a disagreement from consistency.api.selectors.disagreement_list_api (prefetched)."""
+    """Expects a disagreement from consistency.review.api_selectors.disagreement_list_api (prefetched)."""
 
     example = DisagreementExampleSerializer()
     label_a = serializers.CharField(

@@ -1,5 +1,6 @@
 """Agreement selectors: the one place that turns a project's annotations into the integer arrays
-`consistency.statistics` works on, and turns the statistics' codes back into usernames and label names.
+`consistency.agreement.statistics` works on, and turns the statistics' codes back into usernames
+and label names.
 
 Arrays come from one `values_list` query over the project's annotations (plus one for the labels and
 one for the raters' usernames). Items are example ids, raters are user ids, labels are codes 0..q-1 in
@@ -23,7 +24,7 @@ from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from consistency import statistics as stats
+from consistency.agreement import statistics as stats
 from consistency.models import AgreementReport, RelabeledExample, RelabelRequest
 from core.errors import NotFound
 from labeling.models import Annotation

@@ -16,8 +16,8 @@ from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from consistency.report_services import agreement_refresh_soon
-from consistency.review_services import disagreement_detect, effective_k
+from consistency.agreement.services import agreement_refresh_soon
+from consistency.review.services import disagreement_detect, effective_k
 from core.errors import AccessDenied, ApplicationError, NotFound
 from labeling.models import Annotation, Assignment
 from labeling.selectors import (

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from consistency.agreement import (
+from consistency.agreement.selectors import (
     COEFFICIENTS,
     kappa_matrix,
     metadata_fields,
@@ -18,9 +18,9 @@ from consistency.agreement import (
     report_latest_succeeded,
     report_pending,
 )
+from consistency.agreement.services import agreement_report_request
 from consistency.models import RelabelRequest
-from consistency.report_services import agreement_report_request
-from consistency.review_selectors import review_queue_count
+from consistency.review.selectors import review_queue_count
 from core.errors import NotFound
 from core.htmx import render_page_or_partial
 from projects.access import project_role_required
