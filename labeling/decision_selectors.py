@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Q
 
-from consistency.models import ConsensusLabel, Disagreement
+from labeling.models import ConsensusLabel, Disagreement
 from projects.models import Project
 
 

@@ -1,13 +1,13 @@
-"""Assignments (leases on examples) and annotations: one rater's label for one example,
-stamped with the guideline in force."""
+"""Assignments (leases on examples), annotations (one rater's label for one example, stamped with
+the guideline in force), and what the decision rules make of an example's labels: its consensus
+label, or a disagreement queued for an SME."""
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from consistency.models import GuidelineVersion
 from core.models import TimeStampedModel
-from projects.models import Example, Label, Project
+from projects.models import Example, GuidelineVersion, Label, Project
 
 
 class Assignment(TimeStampedModel):
@@ -114,3 +114,97 @@ class Annotation(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.rater} labeled {self.example_id} as {self.label}"
+
+
+class ConsensusLabel(models.Model):
+    """The current consensus of one example: what the dataset release reads.
+
+    Rewritten by the disagreement rules (unanimous, majority), by an SME's resolution (gold, or
+    excluded with no label), and removed when the example goes back for relabeling.
+    """
+
+    class Source(models.TextChoices):
+        GOLD = "gold", "SME gold label"
+        UNANIMOUS = "unanimous", "Unanimous"
+        MAJORITY = "majority", "Accepted majority"
+        EXCLUDED = "excluded", "Excluded as genuinely ambiguous"
+
+    example = models.OneToOneField("projects.Example", on_delete=models.CASCADE, related_name="consensus")
+    label = models.ForeignKey(
+        "projects.Label", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    source = models.CharField(max_length=16, choices=Source.choices)
+    agreement = models.FloatField(null=True, blank=True, help_text="Share of raters who chose the label.")
+    n_raters = models.PositiveSmallIntegerField(default=0)
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "consistency_consensuslabel"  # its first home's table: triggers and raw SQL name it
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(source__in=["gold", "unanimous", "majority", "excluded"]),
+                name="consensus_source_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(source="excluded", label__isnull=True)
+                | (~Q(source="excluded") & Q(label__isnull=False)),
+                name="consensus_label_matches_source",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"example {self.example_id}: {self.label_id} ({self.source})"
+
+
+class Disagreement(models.Model):
+    """An example the rules sent to the SME queue. At most one open per example."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+
+    class Reason(models.TextChoices):
+        SPLIT = "split", "Votes split evenly"
+        BELOW_THRESHOLD = "below_threshold", "Majority below the threshold"
+        AMBIGUOUS = "ambiguous", "Flagged ambiguous by a rater"
+        MAJORITY_REVIEW = "majority_review", "Majority sent for review"
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="disagreements")
+    example = models.ForeignKey("projects.Example", on_delete=models.CASCADE, related_name="disagreements")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    # The two most-voted labels, for filtering the queue by label pair (label_b null: one label only).
+    label_a = models.ForeignKey(
+        "projects.Label", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    label_b = models.ForeignKey(
+        "projects.Label", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    majority_share = models.FloatField(null=True, blank=True)
+    guideline_versions = models.ManyToManyField(
+        "projects.GuidelineVersion", blank=True, related_name="disagreements"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "consistency_disagreement"  # its first home's table: triggers and raw SQL name it
+        ordering = ["project", "created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["example"], condition=Q(status="open"), name="disagreement_one_open_per_example"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "resolved"]), name="disagreement_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(reason__in=["split", "below_threshold", "ambiguous", "majority_review"]),
+                name="disagreement_reason_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "status", "created_at"], name="disagreement_queue_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"disagreement {self.pk} on example {self.example_id} ({self.status})"

@@ -25,10 +25,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from consistency.models import ConsensusLabel, GuidelineVersion
 from core.errors import NotFound
-from labeling.models import Annotation, Assignment
-from projects.models import Example, Project, Role
+from labeling.models import Annotation, Assignment, ConsensusLabel
+from projects.models import Example, GuidelineVersion, Project, Role
 
 
 def guideline_in_force(*, project: Project) -> GuidelineVersion | None:

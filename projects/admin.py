@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from projects.models import Example, ImportBatch, Label, Membership, Project
+from projects.models import Example, GuidelineDraft, GuidelineVersion, ImportBatch, Label, Membership, Project
 
 
 class LabelInline(admin.TabularInline):
@@ -52,3 +52,25 @@ class ImportBatchAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "project"]
     readonly_fields = [f.name for f in ImportBatch._meta.fields]
+
+
+@admin.register(GuidelineVersion)
+class GuidelineVersionAdmin(admin.ModelAdmin):
+    """Published versions are append-only: the admin shows them but never edits them."""
+
+    list_display = ["project", "number", "changelog", "author", "published_at"]
+    list_filter = ["project"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(GuidelineDraft)
+class GuidelineDraftAdmin(admin.ModelAdmin):
+    list_display = ["project", "updated_by", "updated_at"]

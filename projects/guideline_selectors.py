@@ -2,9 +2,8 @@
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from consistency.models import GuidelineDraft, GuidelineVersion
 from labeling.models import Annotation
-from projects.models import Project
+from projects.models import GuidelineDraft, GuidelineVersion, Project
 
 # {project id: highest version number whose banner the user dismissed}, in the user's session.
 BANNER_SESSION_KEY = "guideline_banner_dismissed"

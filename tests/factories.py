@@ -3,9 +3,8 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from consistency.models import GuidelineVersion
 from labeling.models import Annotation
-from projects.models import Example, Label, Membership, Project, Role
+from projects.models import Example, GuidelineVersion, Label, Membership, Project, Role
 
 PASSWORD = "concord-test-pw"
 

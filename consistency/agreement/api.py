@@ -8,10 +8,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consistency.agreement.selectors import report_latest_succeeded, report_pending
-from consistency.models import GuidelineVersion
 from consistency.review.api_selectors import guideline_version_get_api, guideline_version_list_api
 from consistency.review.serializers import GuidelineVersionListSerializer, GuidelineVersionSerializer
 from core.api import REVIEWERS, ProjectScopedMixin
+from projects.models import GuidelineVersion
 
 NOT_COMPUTED_MESSAGE = (
     "No agreement report has been computed for this project yet. Compute one on the agreement "

@@ -25,7 +25,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from consistency.agreement import statistics as stats
-from consistency.models import AgreementReport, RelabeledExample, RelabelRequest
+from consistency.agreement.models import AgreementReport
+from consistency.review.models import RelabeledExample, RelabelRequest
 from core.errors import NotFound
 from labeling.models import Annotation
 from projects.models import Example, Label, Project

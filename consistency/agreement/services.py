@@ -13,8 +13,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from consistency.agreement.models import AgreementReport
 from consistency.agreement.selectors import agreement_compute, slice_field_clean
-from consistency.models import AgreementReport
 from consistency.review.selectors import gold_labels
 from consistency.tasks import agreement_report_task
 from core.errors import NotFound

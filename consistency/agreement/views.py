@@ -19,7 +19,7 @@ from consistency.agreement.selectors import (
     report_pending,
 )
 from consistency.agreement.services import agreement_report_request
-from consistency.models import RelabelRequest
+from consistency.review.models import RelabelRequest
 from consistency.review.selectors import review_queue_count
 from core.errors import NotFound
 from core.htmx import render_page_or_partial

@@ -12,8 +12,8 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from consistency.models import DatasetRelease
 from consistency.releases import selectors, services
+from consistency.releases.models import DatasetRelease
 from consistency.releases.policy import SOURCES, TAG_PATTERN
 from consistency.releases.views import CONTENT_TYPES, release_file_response
 from core.api import NO_NUL_CHARACTERS, REVIEWERS, ClosedSerializer, ProjectScopedMixin, query_params_validate

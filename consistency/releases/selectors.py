@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 
-from consistency.models import ConsensusLabel, DatasetRelease, DatasetReleaseItem, Resolution
+from consistency.releases.models import DatasetRelease, DatasetReleaseItem
+from consistency.review.models import Resolution
 from consistency.review.selectors import resolutions_current
 from core.errors import Conflict, NotFound
-from labeling.models import Annotation
+from labeling.models import Annotation, ConsensusLabel
 from projects.models import Project
 
 DIFF_LIST_LIMIT = 500

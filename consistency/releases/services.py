@@ -36,8 +36,8 @@ from django.utils import timezone
 
 from consistency.agreement.selectors import report_latest_succeeded, slice_field_clean
 from consistency.agreement.statistics import dawid_skene
-from consistency.models import DatasetRelease, DatasetReleaseItem, GuidelineVersion
 from consistency.releases import selectors
+from consistency.releases.models import DatasetRelease, DatasetReleaseItem
 from consistency.releases.policy import (
     CSV_COLUMNS,
     RESERVED_TAGS,
@@ -56,7 +56,7 @@ from consistency.releases.policy import (
 )
 from consistency.tasks import release_build_task
 from core.errors import ApplicationError, Conflict
-from projects.models import Example, Label, Project
+from projects.models import Example, GuidelineVersion, Label, Project
 
 logger = logging.getLogger(__name__)
 

@@ -7,13 +7,13 @@ from rest_framework import exceptions, generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from consistency.models import Disagreement, Resolution
 from consistency.review.api_selectors import (
     disagreement_get_api,
     disagreement_list_api,
     guideline_version_get_api,
     label_id_by_name,
 )
+from consistency.review.models import Resolution
 from consistency.review.serializers import (
     RESOLVE_REQUEST,
     VERDICT_EXCLUDE,
@@ -33,6 +33,7 @@ from core.api import (
     ProjectScopedMixin,
     query_params_validate,
 )
+from labeling.models import Disagreement
 from projects.guideline_diff import diff_guideline_text
 
 VERDICTS = {VERDICT_LABEL: Resolution.Verdict.GOLD, VERDICT_EXCLUDE: Resolution.Verdict.EXCLUDED}

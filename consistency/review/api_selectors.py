@@ -8,10 +8,10 @@ from datetime import datetime
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from consistency.models import Disagreement, GuidelineVersion, Resolution
+from consistency.review.models import Resolution
 from core.errors import NotFound
-from labeling.models import Annotation
-from projects.models import Project
+from labeling.models import Annotation, Disagreement
+from projects.models import GuidelineVersion, Project
 
 VOTE_FIELDS = (
     "id",

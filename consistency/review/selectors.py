@@ -15,10 +15,10 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from consistency.agreement.selectors import metadata_fields
-from consistency.models import Disagreement, Resolution
+from consistency.review.models import Resolution
 from core.errors import NotFound
 from core.markdown import render_markdown
-from labeling.models import Annotation
+from labeling.models import Annotation, Disagreement
 from projects.models import Project
 
 AGE_CHOICES = {"1": 1, "7": 7, "30": 30}  # "opened more than N days ago"

@@ -3,10 +3,12 @@
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
-from consistency.models import Disagreement, GuidelineVersion, Resolution
 from consistency.review.api_selectors import disagreement_current_resolution, disagreement_votes
+from consistency.review.models import Resolution
 from consistency.review.services import MAX_RATIONALE_CHARS
 from core.api import NO_NUL_CHARACTERS, ClosedSerializer
+from labeling.models import Disagreement
+from projects.models import GuidelineVersion
 
 
 class GuidelineVersionListSerializer(serializers.ModelSerializer):

@@ -13,21 +13,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from consistency.models import (
-    ConsensusLabel,
-    Disagreement,
-    GuidelineDraft,
-    GuidelineVersion,
-    RelabeledExample,
-    RelabelRequest,
-    Resolution,
-    WorkedExample,
-)
+from consistency.review.models import RelabeledExample, RelabelRequest, Resolution, WorkedExample
 from core.errors import ApplicationError, Conflict, NotFound
 from labeling import decisions as review
-from labeling.models import Annotation, Assignment
+from labeling.models import Annotation, Assignment, ConsensusLabel, Disagreement
 from labeling.services.decisions import CHUNK, examples_decide
-from projects.models import Example, Label, Project
+from projects.models import Example, GuidelineDraft, GuidelineVersion, Label, Project
 from projects.services.guidelines import MAX_GUIDELINE_CHARS
 
 MAX_SLOTS = 25  # the assignment slot check constraint

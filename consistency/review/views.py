@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from consistency.agreement.selectors import metadata_fields
-from consistency.models import Resolution
 from consistency.review import selectors, services
+from consistency.review.models import Resolution
 from core.errors import ApplicationError, NotFound
 from core.htmx import render_page_or_partial
 from projects.access import project_role_required

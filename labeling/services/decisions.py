@@ -24,10 +24,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg2.extras import execute_values
 
-from consistency.models import ConsensusLabel, Disagreement
 from consistency.tasks import decisions_refresh_task
 from labeling import decisions as review
-from labeling.models import Annotation
+from labeling.models import Annotation, ConsensusLabel, Disagreement
 from projects.models import Example, ImportBatch, Project
 from projects.services.imports import copy_text, import_batch_claim, import_batch_fail, unexpected_error
 

@@ -4,9 +4,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max
 
-from consistency.models import GuidelineDraft, GuidelineVersion
 from core.errors import ApplicationError
-from projects.models import Project
+from projects.models import GuidelineDraft, GuidelineVersion, Project
 
 MAX_GUIDELINE_CHARS = 200_000
 

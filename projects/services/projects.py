@@ -9,9 +9,16 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from consistency.models import GuidelineDraft
 from core.errors import AccessDenied, ApplicationError, NotFound
-from projects.models import RESERVED_SHORTCUT_KEYS, RESERVED_SLUGS, Label, Membership, Project, Role
+from projects.models import (
+    RESERVED_SHORTCUT_KEYS,
+    RESERVED_SLUGS,
+    GuidelineDraft,
+    Label,
+    Membership,
+    Project,
+    Role,
+)
 
 PROJECT_EDITABLE_FIELDS = (
     "name",

@@ -7,9 +7,11 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from consistency.models import AgreementReport, ConsensusLabel, Disagreement, Resolution
+from consistency.agreement.models import AgreementReport
 from consistency.releases.services import release_build
+from consistency.review.models import Resolution
 from core.services import api_token_create
+from labeling.models import ConsensusLabel, Disagreement
 from projects.models import ImportBatch, Label, Role
 from tests.factories import (
     AnnotationFactory,

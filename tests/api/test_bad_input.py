@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from consistency.models import DatasetRelease
+from consistency.releases.models import DatasetRelease
 
 from .conftest import token_client
 

@@ -8,7 +8,7 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from consistency.models import DatasetRelease
+from consistency.releases.models import DatasetRelease
 
 from .conftest import token_client
 

@@ -5,8 +5,7 @@ import json
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from consistency.models import ConsensusLabel
-from labeling.models import Annotation
+from labeling.models import Annotation, ConsensusLabel
 from projects.models import Example, ImportBatch
 
 from .conftest import token_client

@@ -1,7 +1,7 @@
 """What members read: my projects with my role, one project's detail with its labels and the
 guideline in force, and published guideline versions (a draft is never exposed)."""
 
-from consistency.models import GuidelineDraft
+from projects.models import GuidelineDraft
 from tests.factories import GuidelineVersionFactory
 
 from .conftest import token_client

@@ -8,8 +8,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from consistency.models import ConsensusLabel, Disagreement
 from consistency.review.services import examples_relabel, resolution_revise
+from labeling.models import ConsensusLabel, Disagreement
 from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory
 
 from .conftest import OTHER_MARKER, token_client

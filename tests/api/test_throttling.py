@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from consistency.models import DatasetRelease
+from consistency.releases.models import DatasetRelease
 
 from .conftest import session_client, token_client
 

@@ -7,8 +7,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from consistency.agreement.models import AgreementReport
 from consistency.agreement.services import agreement_report_compute
-from consistency.models import AgreementReport
 from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory, UserFactory
 
 COEFFICIENTS = ("percent_agreement", "fleiss_kappa", "krippendorff_alpha", "gwet_ac1")

@@ -8,9 +8,10 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from consistency.agreement.models import AgreementReport
 from consistency.agreement.services import agreement_report_compute
-from consistency.models import AgreementReport, Disagreement
 from consistency.review import services as review
+from labeling.models import Disagreement
 from labeling.services import annotations as labeling
 from projects.services.guidelines import guideline_draft_save, guideline_publish
 from tests.factories import ExampleFactory

@@ -2,8 +2,8 @@
 
 import pytest
 
+from consistency.agreement.models import AgreementReport
 from consistency.agreement.services import agreement_report_compute
-from consistency.models import AgreementReport
 from tests.factories import AnnotationFactory, ExampleFactory, UserFactory
 
 URL = "/api/v1/projects/support/agreement/"

@@ -8,14 +8,16 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from consistency.agreement.models import AgreementReport
 from consistency.agreement.services import (
     agreement_refresh_soon,
     agreement_report_compute,
     agreement_report_run,
 )
-from consistency.models import AgreementReport, GuidelineVersion, RelabeledExample, RelabelRequest
+from consistency.review.models import RelabeledExample, RelabelRequest
 from consistency.tasks import agreement_report_task
 from labeling.models import Annotation
+from projects.models import GuidelineVersion
 from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory, UserFactory
 
 

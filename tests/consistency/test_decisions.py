@@ -9,9 +9,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from consistency.models import ConsensusLabel, Disagreement, Resolution
+from consistency.review.models import Resolution
 from consistency.review.services import disagreement_detect, review_resolve
-from labeling.models import Annotation
+from labeling.models import Annotation, ConsensusLabel, Disagreement
 from labeling.services import decisions as decision_services
 from labeling.services.decisions import examples_decide
 from projects.models import Example, ImportBatch, Role

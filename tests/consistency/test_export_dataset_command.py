@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from consistency.models import ConsensusLabel, DatasetRelease
+from consistency.releases.models import DatasetRelease
+from labeling.models import ConsensusLabel
 from tests.factories import AnnotationFactory, ExampleFactory, UserFactory
 
 

@@ -4,9 +4,9 @@ import pytest
 from django.db import IntegrityError, InternalError, transaction
 from django.urls import reverse
 
-from consistency.models import GuidelineVersion
 from core.errors import ApplicationError
 from core.markdown import render_markdown
+from projects.models import GuidelineVersion
 from projects.services.guidelines import MAX_GUIDELINE_CHARS, guideline_draft_save, guideline_publish
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from consistency.models import AgreementReport, ConsensusLabel, Disagreement
-from labeling.models import Annotation
+from consistency.agreement.models import AgreementReport
+from labeling.models import Annotation, ConsensusLabel, Disagreement
 from labeling.services.imports import rater_account
 from projects.models import Example, ImportBatch, Label, Membership, Project, Role
 from tests.factories import AnnotationFactory, ExampleFactory, UserFactory

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from consistency.models import ConsensusLabel, DatasetRelease, DatasetReleaseItem
+from consistency.releases.models import DatasetRelease, DatasetReleaseItem
 from consistency.releases.policy import ReleasePolicy, jsonb_text
 from consistency.releases.selectors import release_diff
 from consistency.releases.services import (
@@ -25,6 +25,7 @@ from consistency.releases.services import (
     release_create,
 )
 from core.errors import ApplicationError
+from labeling.models import ConsensusLabel
 from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

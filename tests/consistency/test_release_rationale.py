@@ -6,9 +6,9 @@ import json
 import pytest
 from django.core.files.storage import default_storage
 
-from consistency.models import Disagreement
 from consistency.releases.services import release_build
 from consistency.review.services import examples_relabel, review_resolve
+from labeling.models import Disagreement
 from labeling.services.decisions import examples_decide
 from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory
 

@@ -8,8 +8,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from consistency.models import ConsensusLabel, DatasetRelease
+from consistency.releases.models import DatasetRelease
 from consistency.releases.services import release_build, release_build_run, release_create
+from labeling.models import ConsensusLabel
 from tests.factories import ExampleFactory
 
 pytestmark = pytest.mark.django_db

@@ -6,13 +6,13 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
+from consistency.agreement.models import AgreementReport
 from consistency.agreement.services import (
     agreement_refresh_soon,
     agreement_report_compute,
     agreement_report_request,
     agreement_report_run,
 )
-from consistency.models import AgreementReport
 from consistency.tasks import agreement_report_task
 from tests.factories import AnnotationFactory, ExampleFactory, UserFactory
 

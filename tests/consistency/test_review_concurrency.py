@@ -6,10 +6,10 @@ import threading
 import pytest
 from django.db import connection
 
-from consistency.models import ConsensusLabel, Disagreement, Resolution
 from consistency.review import services as review_services
+from consistency.review.models import Resolution
 from core.errors import ApplicationError
-from labeling.models import Annotation
+from labeling.models import Annotation, ConsensusLabel, Disagreement
 from projects.models import Role
 from tests.factories import ExampleFactory, LabelFactory, MembershipFactory, ProjectFactory, UserFactory
 

@@ -5,9 +5,9 @@ import uuid
 
 import pytest
 
-from consistency.models import ConsensusLabel, Disagreement
 from core.errors import ApplicationError
 from labeling import decisions as review
+from labeling.models import ConsensusLabel, Disagreement
 from labeling.services import annotations as services
 from tests.factories import ExampleFactory, GuidelineVersionFactory
 

@@ -6,19 +6,13 @@ import uuid
 import pytest
 
 from consistency.agreement.selectors import agreement_compute
-from consistency.models import (
-    ConsensusLabel,
-    Disagreement,
-    GuidelineDraft,
-    RelabelRequest,
-    Resolution,
-    WorkedExample,
-)
 from consistency.review import services
+from consistency.review.models import RelabelRequest, Resolution, WorkedExample
 from consistency.review.selectors import gold_labels, guideline_section
 from core.errors import ApplicationError
-from labeling.models import Annotation, Assignment
+from labeling.models import Annotation, Assignment, ConsensusLabel, Disagreement
 from labeling.services import annotations as labeling
+from projects.models import GuidelineDraft
 from projects.services.guidelines import guideline_draft_save, guideline_publish
 from tests.factories import ExampleFactory
 

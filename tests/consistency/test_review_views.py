@@ -8,10 +8,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from consistency.models import ConsensusLabel, Disagreement, GuidelineDraft, Resolution
 from consistency.review import services as review_services
-from labeling.models import Annotation
+from consistency.review.models import Resolution
+from labeling.models import Annotation, ConsensusLabel, Disagreement
 from labeling.services import annotations as labeling
+from projects.models import GuidelineDraft
 from projects.services.guidelines import guideline_draft_save, guideline_publish
 from tests.factories import ExampleFactory
 

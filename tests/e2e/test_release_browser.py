@@ -4,8 +4,8 @@ counts, comparison) arrives without a reload, and the polling stops."""
 import pytest
 from django.utils import timezone
 
-from consistency.models import ConsensusLabel
 from consistency.releases.services import release_build, release_build_run, release_create
+from labeling.models import ConsensusLabel
 from tests.factories import ExampleFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

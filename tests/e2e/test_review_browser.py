@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 
-from consistency.models import Disagreement, GuidelineDraft, Resolution
-from labeling.models import Annotation
+from consistency.review.models import Resolution
+from labeling.models import Annotation, Disagreement
 from labeling.services import annotations as services
-from projects.models import Role
+from projects.models import GuidelineDraft, Role
 from projects.services.guidelines import guideline_draft_save, guideline_publish
 from tests.e2e.conftest import log_in
 from tests.factories import ExampleFactory, MembershipFactory, UserFactory

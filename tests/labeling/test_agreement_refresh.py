@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from consistency.agreement import services as report_services
-from consistency.models import AgreementReport
+from consistency.agreement.models import AgreementReport
 from labeling.services.annotations import annotation_submit, assignment_next
 
 pytestmark = pytest.mark.django_db

@@ -5,9 +5,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from consistency.models import AgreementReport, Disagreement, GuidelineVersion
-from labeling.models import Annotation
-from projects.models import Project, Role
+from consistency.agreement.models import AgreementReport
+from labeling.models import Annotation, Disagreement
+from projects.models import GuidelineVersion, Project, Role
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from consistency.agreement.models import AgreementReport
 from consistency.agreement.selectors import COEFFICIENTS, metadata_fields
 from consistency.agreement.services import agreement_report_compute
-from consistency.models import AgreementReport
 from projects.models import Project
 
 

@@ -1,0 +1,101 @@
+"""Dataset releases: immutable snapshots of the clean labels, and the examples each one holds."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class DatasetRelease(models.Model):
+    """An immutable snapshot of the project's clean labels, cut with a policy.
+
+    Built once, in the background, into private storage; once ready it never changes (a new
+    release is created instead). `sha256` is the digest of the canonical JSONL file.
+    """
+
+    class Status(models.TextChoices):
+        BUILDING = "building", "Building"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="dataset_releases")
+    tag = models.CharField(max_length=40)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    policy = models.JSONField(default=dict)
+    guideline_version = models.ForeignKey(
+        "projects.GuidelineVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    agreement_report = models.ForeignKey(
+        "consistency.AgreementReport", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.BUILDING)
+    progress_percent = models.PositiveSmallIntegerField(default=0)
+    progress_text = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    n_items = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True, help_text="Items per label, per split, per both.")
+    sha256 = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the JSONL file.")
+    jsonl_file = models.CharField(max_length=500, blank=True, help_text="Path in private storage.")
+    jsonl_bytes = models.BigIntegerField(default=0)
+    csv_file = models.CharField(max_length=500, blank=True, help_text="Path in private storage.")
+    csv_bytes = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["project", "-created_at", "-id"]
+        get_latest_by = "created_at"
+        constraints = [
+            models.UniqueConstraint(fields=["project", "tag"], name="dataset_release_tag_unique"),
+            models.CheckConstraint(
+                condition=Q(tag__regex=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"), name="dataset_release_tag_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["building", "ready", "failed"]), name="dataset_release_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(progress_percent__lte=100), name="dataset_release_progress_range"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "status", "-created_at"], name="dataset_release_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} release {self.tag} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.READY, self.Status.FAILED)
+
+
+class DatasetReleaseItem(models.Model):
+    """One example as it went into a release: what diffs and stable splits read."""
+
+    release = models.ForeignKey(DatasetRelease, on_delete=models.CASCADE, related_name="items")
+    # Kept when the example is deleted later: the release's file and its items stay as they were.
+    example = models.ForeignKey(
+        "projects.Example", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    external_id = models.CharField(max_length=255)
+    label = models.CharField(max_length=100, help_text="The label's name when released.")
+    source = models.CharField(max_length=16)
+    split = models.CharField(max_length=8)
+    agreement = models.FloatField(null=True, blank=True)
+    n_raters = models.PositiveSmallIntegerField(default=0)
+    guideline_versions = models.JSONField(default=list, blank=True)
+    rationale = models.TextField(null=True, blank=True)
+    raters = models.JSONField(null=True, blank=True, help_text="{pseudonymous rater id: label name}")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["release", "external_id"], name="dataset_release_item_unique"),
+            models.CheckConstraint(
+                condition=Q(split__in=["train", "dev", "test"]), name="dataset_release_item_split_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id}: {self.label} ({self.split})"
