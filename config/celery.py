@@ -9,4 +9,5 @@ settings_module_default()
 
 app = Celery("concord")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+# Each app's tasks.py, and those of consistency's sub-packages (one per job).
+app.autodiscover_tasks(["projects", "labeling", "consistency.agreement", "consistency.releases"])

@@ -1,22 +1,15 @@
-"""Pages of the consistency app, under /projects/<slug>/: published guidelines and their diff, the
-agreement dashboard, the SME review queue and dataset releases."""
+"""Pages of the consistency app, under /projects/<slug>/: the agreement dashboard, the SME review
+queue and dataset releases."""
 
 from django.urls import path
 
 from consistency.agreement import views as dashboard_views
 from consistency.releases import views as release_views
 from consistency.review import views as review_views
-from projects.views import guidelines as views
 
 app_name = "consistency"
 
 urlpatterns = [
-    path("guidelines/", views.guideline_versions, name="guidelines"),
-    path("guidelines/v<int:number>/", views.guideline_version_detail, name="guideline_version"),
-    path("guidelines/diff/", views.guideline_diff, name="guideline_diff"),
-    path(
-        "guidelines/v<int:number>/dismiss/", views.guideline_banner_dismiss, name="guideline_banner_dismiss"
-    ),
     path("agreement/", dashboard_views.agreement_dashboard, name="agreement_dashboard"),
     path("agreement/reports/", dashboard_views.agreement_report_create, name="agreement_report_create"),
     path("agreement/status/", dashboard_views.agreement_report_status, name="agreement_report_status"),

@@ -26,13 +26,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.errors import NotFound
-from labeling.models import Annotation, Assignment, ConsensusLabel
+from labeling.models import Annotation, Assignment, ConsensusLabel, Disagreement
 from projects.models import Example, GuidelineVersion, Project, Role
-
-
-def guideline_in_force(*, project: Project) -> GuidelineVersion | None:
-    """The latest published guideline version of the project, or None before the first one."""
-    return project.guideline_versions.order_by("-number").first()
+from projects.selectors import guideline_in_force
 
 
 def annotation_is_editable(annotation: Annotation) -> bool:
@@ -325,3 +321,61 @@ def _median_ms_by_rater(project: Project) -> dict[int, float]:
     for rater_id, ms in timed.values_list("rater_id", "time_spent_ms").iterator():
         values.setdefault(rater_id, []).append(ms)
     return {rater_id: _median(ms_list) for rater_id, ms_list in values.items()}
+
+
+# --------------------------------------------------------------------------------------------------
+# The new-guideline banner a labeler sees
+
+# {project id: highest version number whose banner the user dismissed}, in the user's session.
+BANNER_SESSION_KEY = "guideline_banner_dismissed"
+
+
+def guideline_banner_version(
+    *, project: Project, user: AbstractBaseUser, dismissed_number: int | None = None
+) -> GuidelineVersion | None:
+    """The version to announce to a labeler: the one in force, if it was published after their
+    last annotation in the project and they have not dismissed it. None for someone who has not
+    labeled yet (everything is new to them; the guideline panel shows the version in force)."""
+    current = guideline_in_force(project=project)
+    if current is None or (dismissed_number is not None and current.number <= dismissed_number):
+        return None
+    last = (
+        Annotation.objects.filter(rater=user, example__project=project)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    if last is None or current.published_at <= last:
+        return None
+    return current
+
+
+# --------------------------------------------------------------------------------------------------
+# Where the project's examples stand with the decision rules
+
+
+def decision_counts(*, project: Project) -> dict[str, int]:
+    """Counts of the project's examples: all, annotated, per consensus source, queued (an open
+    disagreement) and undecided (annotated, with neither a consensus nor an open disagreement)."""
+    examples = project.examples.aggregate(
+        examples=Count("pk"), annotated=Count("pk", filter=Q(annotation_count__gt=0))
+    )
+    sources = dict(
+        ConsensusLabel.objects.filter(example__project=project)
+        .order_by()
+        .values_list("source")
+        .annotate(n=Count("pk"))
+        .values_list("source", "n")
+    )
+    queued = Disagreement.objects.filter(project=project, status=Disagreement.Status.OPEN).count()
+    undecided = (
+        project.examples.filter(annotation_count__gt=0, consensus__isnull=True)
+        .exclude(disagreements__status=Disagreement.Status.OPEN)
+        .count()
+    )
+    return {
+        **examples,
+        **{source: sources.get(source, 0) for source in ConsensusLabel.Source.values},
+        "queued": queued,
+        "undecided": undecided,
+    }

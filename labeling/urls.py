@@ -14,4 +14,7 @@ urlpatterns = [
     path("my-work/", views.my_work, name="my_work"),
     path("my-work/<int:annotation_id>/", views.annotation_edit, name="annotation_edit"),
     path("progress/", views.progress, name="progress"),
+    path(
+        "guidelines/v<int:number>/dismiss/", views.guideline_banner_dismiss, name="guideline_banner_dismiss"
+    ),
 ]

@@ -15,8 +15,8 @@ from labeling import selectors
 from labeling.forms import AnnotationEditForm, AnnotationSubmitForm, AssignmentSkipForm, first_error
 from labeling.services import annotations as services
 from projects.access import project_role_required
-from projects.guideline_selectors import BANNER_SESSION_KEY, guideline_banner_version
 from projects.models import Role
+from projects.selectors import guideline_in_force
 
 WORK_PAGE = "labeling/label.html"
 WORK_PARTIAL = "labeling/_work_area.html"
@@ -63,9 +63,9 @@ def _after_action(request, slug: str, notice: str, level: str):
 def label_page(request, slug):
     context = _work_context(request)
     if not request.htmx:
-        context["guideline"] = selectors.guideline_in_force(project=request.project)
-        dismissed = request.session.get(BANNER_SESSION_KEY, {}).get(str(request.project.pk))
-        context["banner"] = guideline_banner_version(
+        context["guideline"] = guideline_in_force(project=request.project)
+        dismissed = request.session.get(selectors.BANNER_SESSION_KEY, {}).get(str(request.project.pk))
+        context["banner"] = selectors.guideline_banner_version(
             project=request.project, user=request.user, dismissed_number=dismissed
         )
     return render_page_or_partial(request, page=WORK_PAGE, partial=WORK_PARTIAL, context=context)
@@ -194,3 +194,13 @@ def progress(request, slug):
     return render(
         request, "labeling/progress.html", {"project": request.project, "data": data, "chart": chart}
     )
+
+
+@require_POST
+@project_role_required()
+def guideline_banner_dismiss(request, slug, number):
+    """Hide the "new guideline version" banner up to version `number` (kept in the session)."""
+    dismissed = request.session.get(selectors.BANNER_SESSION_KEY, {})
+    dismissed[str(request.project.pk)] = int(number)
+    request.session[selectors.BANNER_SESSION_KEY] = dismissed
+    return redirect("labeling:label", slug=slug)

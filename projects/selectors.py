@@ -5,7 +5,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, QuerySet
 
 from core.errors import AccessDenied, NotFound
-from projects.models import ImportBatch, Membership, Project, Role
+from projects.models import GuidelineDraft, GuidelineVersion, ImportBatch, Membership, Project, Role
 
 
 def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
@@ -65,3 +65,17 @@ def import_batch_get(*, project: Project, batch_id: int) -> ImportBatch:
         return project.import_batches.get(pk=batch_id)
     except ImportBatch.DoesNotExist:
         raise NotFound("Import not found.") from None
+
+
+# --------------------------------------------------------------------------------------------------
+# Guidelines
+
+
+def guideline_in_force(*, project: Project) -> GuidelineVersion | None:
+    """The latest published version: the one new annotations are stamped with."""
+    return project.guideline_versions.order_by("-number").first()
+
+
+def guideline_draft_get(*, project: Project) -> GuidelineDraft:
+    """The project's draft; an unsaved empty one if nobody has written it yet."""
+    return GuidelineDraft.objects.filter(project=project).first() or GuidelineDraft(project=project, body="")

@@ -3,7 +3,7 @@
 from celery import shared_task
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="concord.import_batch", acks_late=True, ignore_result=True)
 def import_batch_task(batch_id: int) -> None:
     """Run the import of one ImportBatch (examples, or a kind another app registered).
 

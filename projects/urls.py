@@ -1,8 +1,8 @@
-"""Project pages: the list, a project, its settings and imports."""
+"""Project pages: the list, a project, its settings, its guideline and imports."""
 
 from django.urls import path
 
-from projects.views import imports, pages
+from projects.views import guidelines, imports, pages
 
 app_name = "projects"
 
@@ -17,8 +17,13 @@ urlpatterns = [
     path(
         "<slug:slug>/settings/members/<int:membership_id>/remove/", pages.member_remove, name="member_remove"
     ),
-    path("<slug:slug>/settings/guideline/", pages.guideline_edit, name="guideline"),
-    path("<slug:slug>/settings/guideline/publish/", pages.guideline_publish, name="guideline_publish"),
+    path("<slug:slug>/settings/guideline/", guidelines.guideline_edit, name="guideline"),
+    path("<slug:slug>/settings/guideline/publish/", guidelines.guideline_publish, name="guideline_publish"),
+    path("<slug:slug>/guidelines/", guidelines.guideline_versions, name="guidelines"),
+    path(
+        "<slug:slug>/guidelines/v<int:number>/", guidelines.guideline_version_detail, name="guideline_version"
+    ),
+    path("<slug:slug>/guidelines/diff/", guidelines.guideline_diff, name="guideline_diff"),
     path("<slug:slug>/import/", imports.import_upload, name="import"),
     path("<slug:slug>/import/recent/", imports.import_recent, name="import_recent"),
     path("<slug:slug>/import/<int:batch_id>/", imports.import_status, name="import_status"),

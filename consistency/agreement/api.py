@@ -3,15 +3,12 @@ agreement report's JSON (managers and SMEs)."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, status
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consistency.agreement.selectors import report_latest_succeeded, report_pending
-from consistency.review.api_selectors import guideline_version_get_api, guideline_version_list_api
-from consistency.review.serializers import GuidelineVersionListSerializer, GuidelineVersionSerializer
 from core.api import REVIEWERS, ProjectScopedMixin
-from projects.models import GuidelineVersion
 
 NOT_COMPUTED_MESSAGE = (
     "No agreement report has been computed for this project yet. Compute one on the agreement "
@@ -46,23 +43,3 @@ class AgreementReportLatestApi(ProjectScopedMixin, APIView):
         response = Response(report.result)
         response["X-Agreement-Report-Id"] = str(report.pk)
         return response
-
-
-class GuidelineVersionListApi(ProjectScopedMixin, generics.ListAPIView):
-    """Published guideline versions, newest first (the first is the one in force)."""
-
-    serializer_class = GuidelineVersionListSerializer
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return GuidelineVersion.objects.none()
-        return guideline_version_list_api(project=self.request.project)
-
-
-class GuidelineVersionDetailApi(ProjectScopedMixin, APIView):
-    """One published guideline version, with its Markdown body."""
-
-    @extend_schema(responses=GuidelineVersionSerializer)
-    def get(self, request, slug: str, number: int):
-        version = guideline_version_get_api(project=request.project, number=number)
-        return Response(GuidelineVersionSerializer(version).data)

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from consistency.agreement.models import AgreementReport
 from consistency.agreement.selectors import agreement_compute, slice_field_clean
+from consistency.agreement.tasks import agreement_report_task
 from consistency.review.selectors import gold_labels
-from consistency.tasks import agreement_report_task
 from core.errors import NotFound
 from projects.models import Project
 
@@ -66,6 +66,17 @@ def agreement_refresh_soon(
         return None
     _queue(report.pk, max(0, int(debounce_seconds)))
     return report
+
+
+def agreement_refresh_after_new_annotations(*, project_id: int, source: str) -> None:
+    """Receiver of labeling.hooks.annotations_changed. A labeler's submit asks for a debounced
+    refresh (when CONCORD_AGREEMENT_AUTO_REFRESH is on); an import asks for one at once."""
+    if source == "import":
+        agreement_refresh_soon(project_id=project_id, debounce_seconds=0)
+    elif settings.CONCORD_AGREEMENT_AUTO_REFRESH:
+        agreement_refresh_soon(
+            project_id=project_id, debounce_seconds=settings.CONCORD_AGREEMENT_DEBOUNCE_SECONDS
+        )
 
 
 def _last_slice_field(project_id: int) -> str:

@@ -11,18 +11,6 @@ from consistency.review import api as review
 
 project_urlpatterns = [
     path("agreement/", views.AgreementReportLatestApi.as_view(), name="project_agreement"),
-    path("guideline-versions/", views.GuidelineVersionListApi.as_view(), name="project_guideline_versions"),
-    # Before guideline-versions/<int:number>/, for readers; "diff" is not an int, so they never clash.
-    path(
-        "guideline-versions/diff/",
-        review.GuidelineVersionDiffApi.as_view(),
-        name="project_guideline_version_diff",
-    ),
-    path(
-        "guideline-versions/<int:number>/",
-        views.GuidelineVersionDetailApi.as_view(),
-        name="project_guideline_version",
-    ),
     path("disagreements/", review.DisagreementListApi.as_view(), name="project_disagreements"),
     path("disagreements/<int:id>/", review.DisagreementDetailApi.as_view(), name="project_disagreement"),
     path(

@@ -54,7 +54,7 @@ from consistency.releases.policy import (
     release_line,
     splits_assign,
 )
-from consistency.tasks import release_build_task
+from consistency.releases.tasks import release_build_task
 from core.errors import ApplicationError, Conflict
 from projects.models import Example, GuidelineVersion, Label, Project
 

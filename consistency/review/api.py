@@ -7,13 +7,12 @@ from rest_framework import exceptions, generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from consistency.review.api_selectors import (
+from consistency.review.models import Resolution
+from consistency.review.selectors import (
     disagreement_get_api,
     disagreement_list_api,
-    guideline_version_get_api,
     label_id_by_name,
 )
-from consistency.review.models import Resolution
 from consistency.review.serializers import (
     RESOLVE_REQUEST,
     VERDICT_EXCLUDE,
@@ -21,8 +20,6 @@ from consistency.review.serializers import (
     DisagreementFilterSerializer,
     DisagreementResolveSerializer,
     DisagreementSerializer,
-    GuidelineDiffQuerySerializer,
-    GuidelineDiffSerializer,
     ResolutionSerializer,
 )
 from consistency.review.services import ResolutionConflict, review_resolve
@@ -34,7 +31,6 @@ from core.api import (
     query_params_validate,
 )
 from labeling.models import Disagreement
-from projects.guideline_diff import diff_guideline_text
 
 VERDICTS = {VERDICT_LABEL: Resolution.Verdict.GOLD, VERDICT_EXCLUDE: Resolution.Verdict.EXCLUDED}
 
@@ -124,19 +120,3 @@ class DisagreementResolveApi(ProjectScopedMixin, APIView):
             # Every other domain error goes on to core.api.exception_handler (NotFound 404, the rest 400).
             raise AlreadyResolved(exc.message) from None
         return Response(ResolutionSerializer(resolution).data, status=status.HTTP_201_CREATED)
-
-
-class GuidelineVersionDiffApi(ProjectScopedMixin, APIView):
-    """The word-level changes from version `a` to version `b` of the published guideline, as HTML
-    (all text escaped; removals in <del>, additions in <ins>) with word counts."""
-
-    query_serializer_class = GuidelineDiffQuerySerializer
-
-    @extend_schema(parameters=[GuidelineDiffQuerySerializer], responses=GuidelineDiffSerializer)
-    def get(self, request, slug: str):
-        query = query_params_validate(GuidelineDiffQuerySerializer, request)
-        old = guideline_version_get_api(project=request.project, number=query["a"])
-        new = guideline_version_get_api(project=request.project, number=query["b"])
-        diff = diff_guideline_text(old.body, new.body)
-        data = {"a": old.number, "b": new.number, "html": str(diff.html), "stats": diff.stats}
-        return Response(GuidelineDiffSerializer(data).data)

@@ -3,25 +3,11 @@
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
-from consistency.review.api_selectors import disagreement_current_resolution, disagreement_votes
 from consistency.review.models import Resolution
+from consistency.review.selectors import disagreement_current_resolution, disagreement_votes
 from consistency.review.services import MAX_RATIONALE_CHARS
 from core.api import NO_NUL_CHARACTERS, ClosedSerializer
 from labeling.models import Disagreement
-from projects.models import GuidelineVersion
-
-
-class GuidelineVersionListSerializer(serializers.ModelSerializer):
-    author = serializers.CharField(source="author.username", allow_null=True, default=None)
-
-    class Meta:
-        model = GuidelineVersion
-        fields = ["number", "changelog", "author", "published_at"]
-
-
-class GuidelineVersionSerializer(GuidelineVersionListSerializer):
-    class Meta(GuidelineVersionListSerializer.Meta):
-        fields = [*GuidelineVersionListSerializer.Meta.fields, "body"]
 
 
 class DisagreementExampleSerializer(serializers.Serializer):
@@ -67,7 +53,7 @@ class ResolutionSerializer(serializers.ModelSerializer):
 
 
 class DisagreementSerializer(serializers.ModelSerializer):
-    """Expects a disagreement from consistency.review.api_selectors.disagreement_list_api (prefetched)."""
+    """Expects a disagreement from consistency.review.selectors.disagreement_list_api (prefetched)."""
 
     example = DisagreementExampleSerializer()
     label_a = serializers.CharField(
@@ -200,26 +186,3 @@ class DisagreementResolveSerializer(ClosedSerializer):
                 {"rationale": ["Say why no label fits: an exclusion needs a rationale."]}
             )
         return attrs
-
-
-class GuidelineDiffQuerySerializer(serializers.Serializer):
-    a = serializers.IntegerField(
-        min_value=1, max_value=2_147_483_647, help_text="The older version's number."
-    )
-    b = serializers.IntegerField(
-        min_value=1, max_value=2_147_483_647, help_text="The newer version's number."
-    )
-
-
-class GuidelineDiffStatsSerializer(serializers.Serializer):
-    added = serializers.IntegerField(help_text="Words added.")
-    removed = serializers.IntegerField(help_text="Words removed.")
-
-
-class GuidelineDiffSerializer(serializers.Serializer):
-    a = serializers.IntegerField()
-    b = serializers.IntegerField()
-    html = serializers.CharField(
-        help_text="Escaped source of version b, with <del> and <ins> around changes."
-    )
-    stats = GuidelineDiffStatsSerializer()

@@ -15,13 +15,10 @@ from django.utils import timezone
 
 from consistency.review.models import RelabeledExample, RelabelRequest, Resolution, WorkedExample
 from core.errors import ApplicationError, Conflict, NotFound
-from labeling import decisions as review
 from labeling.models import Annotation, Assignment, ConsensusLabel, Disagreement
-from labeling.services.decisions import CHUNK, examples_decide
 from projects.models import Example, GuidelineDraft, GuidelineVersion, Label, Project
 from projects.services.guidelines import MAX_GUIDELINE_CHARS
 
-MAX_SLOTS = 25  # the assignment slot check constraint
 MAX_RATIONALE_CHARS = 5000
 RELABEL_BATCH = 500
 WORKED_EXAMPLES_HEADING = "## Worked examples"
@@ -40,84 +37,6 @@ EXCLUSION_NEEDS_RATIONALE = (
 
 class ResolutionConflict(Conflict):
     """Another reviewer resolved (or revised) the case first: a conflict, not bad input."""
-
-
-def effective_k(*, project: Project, example: Example) -> int:
-    return min(project.overlap + example.extra_raters, MAX_SLOTS)
-
-
-def disagreement_detect(*, project: Project, example: Example) -> review.Outcome | None:
-    """Apply the project's rules to the example's current annotations and store the outcome.
-
-    Must run inside the caller's transaction with the example row locked (labeling's submit,
-    undo and update do). An example an SME has decided (gold or excluded) is left alone.
-    Returns the outcome, or None when the example was already decided by an SME.
-    """
-    consensus = ConsensusLabel.objects.filter(example=example).first()
-    if consensus is not None and consensus.source in (
-        ConsensusLabel.Source.GOLD,
-        ConsensusLabel.Source.EXCLUDED,
-    ):
-        return None
-    rows = list(
-        Annotation.objects.filter(example=example, superseded_at__isnull=True)
-        .order_by("created_at", "id")
-        .values_list("label_id", "ambiguous", "guideline_version_id")
-    )
-    outcome = review.decide(
-        [label_id for label_id, _, _ in rows],
-        k=effective_k(project=project, example=example),
-        threshold=project.majority_threshold,
-        accept_majority=project.accept_majority,
-        extra_allowed=project.extra_raters_on_split,
-        extra_asked=example.extra_raters,
-        ambiguous=any(flag for _, flag, _ in rows),
-    )
-    now = timezone.now()
-    open_disagreement = Disagreement.objects.filter(example=example, status=Disagreement.Status.OPEN)
-    if outcome.kind in (review.ACCEPT_UNANIMOUS, review.ACCEPT_MAJORITY):
-        source = (
-            ConsensusLabel.Source.UNANIMOUS
-            if outcome.kind == review.ACCEPT_UNANIMOUS
-            else ConsensusLabel.Source.MAJORITY
-        )
-        ConsensusLabel.objects.update_or_create(
-            example=example,
-            defaults={
-                "label_id": outcome.label,
-                "source": source,
-                "agreement": outcome.share,
-                "n_raters": outcome.n_votes,
-                "decided_at": now,
-            },
-        )
-        open_disagreement.delete()
-        return outcome
-    # Every other outcome means the example has no consensus (yet).
-    ConsensusLabel.objects.filter(example=example).delete()
-    if outcome.kind == review.PENDING:
-        # E.g. an undo took the example below k: whatever was queued no longer stands.
-        open_disagreement.delete()
-    elif outcome.kind == review.ASK_MORE:
-        open_disagreement.delete()
-        example.extra_raters += outcome.n_more
-        Example.objects.filter(pk=example.pk).update(extra_raters=example.extra_raters)
-    else:
-        fields = {
-            "reason": outcome.reason,
-            "label_a_id": outcome.label_a,
-            "label_b_id": outcome.label_b,
-            "majority_share": outcome.share,
-        }
-        disagreement = open_disagreement.select_for_update().first()
-        if disagreement is None:
-            disagreement = Disagreement.objects.create(project=project, example=example, **fields)
-        else:
-            for name, value in fields.items():
-                setattr(disagreement, name, value)
-            disagreement.save(update_fields=list(fields))
-        disagreement.guideline_versions.set({v for _, _, v in rows if v is not None})
-    return outcome
 
 
 def _lock_example(project: Project, example_id: int) -> Example:
@@ -519,20 +438,3 @@ def examples_relabel(
     ConsensusLabel.objects.filter(example_id__in=locked).delete()
     Disagreement.objects.filter(example_id__in=locked, status=Disagreement.Status.OPEN).delete()
     return len(locked)
-
-
-def disagreements_detect_all(*, project: Project) -> int:
-    """Run the rules on every example of the project that has annotations (the demo load), a
-    chunk of examples per transaction under their row locks. Returns how many are queued."""
-    ids = list(project.examples.filter(annotation_count__gt=0).order_by("pk").values_list("pk", flat=True))
-    queued = 0
-    for start in range(0, len(ids), CHUNK):
-        with transaction.atomic():
-            locked = list(
-                project.examples.select_for_update()
-                .filter(pk__in=ids[start : start + CHUNK])
-                .order_by("pk")
-                .values_list("pk", flat=True)
-            )
-            queued += examples_decide(project=project, example_ids=locked).queued
-    return queued

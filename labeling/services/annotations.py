@@ -9,16 +9,14 @@ annotation per rater and example, one lease per rater and project.
 import uuid
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from consistency.agreement.services import agreement_refresh_soon
-from consistency.review.services import disagreement_detect, effective_k
 from core.errors import AccessDenied, ApplicationError, NotFound
+from labeling import hooks
 from labeling.models import Annotation, Assignment
 from labeling.selectors import (
     annotation_get_for_rater,
@@ -28,13 +26,13 @@ from labeling.selectors import (
     guideline_in_force,
     lease_current,
 )
+from labeling.services.decisions import MAX_SLOTS, disagreement_detect, effective_k
 from projects.models import Example, Label, Project, Role
 
 # How many locked candidates to try per label count before giving up on that count: a
 # candidate can turn out full under its lock when another rater took the last slot meanwhile.
 CANDIDATE_ATTEMPTS = 5
 MAX_TIME_SPENT_MS = 24 * 3600 * 1000
-MAX_SLOTS = 25  # the assignment slot check constraint
 SKIP_NEEDS_REASON = "Say why you skip this example (for example: not in English)."
 LEASE_LOST_MESSAGE = (
     "Your time on this example ran out and other labelers completed it, so this label was not saved."
@@ -239,11 +237,7 @@ def annotation_submit(
             Example.objects.filter(pk=example.pk).update(annotation_count=F("annotation_count") + 1)
             # Under the example's lock: the rules see every current annotation, this one included.
             disagreement_detect(project=project, example=example)
-            if settings.CONCORD_AGREEMENT_AUTO_REFRESH:
-                # Debounced: at most one report waits per project, computed a while after it was asked for.
-                agreement_refresh_soon(
-                    project_id=project.pk, debounce_seconds=settings.CONCORD_AGREEMENT_DEBOUNCE_SECONDS
-                )
+            hooks.annotations_changed.fire(project_id=project.pk, source="labeling")
             return annotation
     except IntegrityError:
         # Only reachable through a token reused on another example, or a bypassed check.

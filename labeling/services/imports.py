@@ -57,8 +57,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from consistency.agreement.services import agreement_refresh_soon
 from core.errors import ApplicationError
+from labeling import hooks
 from labeling.models import Annotation
 from labeling.services.decisions import examples_decide, new_examples_decide
 from projects.importing import (
@@ -590,7 +590,7 @@ def _agreement_refresh(batch: ImportBatch) -> None:
     """Queue an agreement report now; the import is committed, so a broker problem only means
     the report must be asked for by hand."""
     try:
-        agreement_refresh_soon(project_id=batch.project_id, debounce_seconds=0)
+        hooks.annotations_changed.fire(project_id=batch.project_id, source="import")
     except Exception as exc:
         logger.warning("agreement report for import batch %s not queued", batch.pk, exc_info=True)
         summary = {**batch.summary, "agreement_report_error": type(exc).__name__}

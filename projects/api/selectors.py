@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
 from core.errors import NotFound
-from projects.models import Example, ImportBatch, Label, Membership, Project
+from projects.models import Example, GuidelineVersion, ImportBatch, Label, Membership, Project
 
 EXAMPLE_LIST_FIELDS = ("id", "project", "external_id", "text", "metadata", "annotation_count", "created_at")
 
@@ -69,3 +69,14 @@ def import_batch_get_api(*, project: Project, batch_id: int) -> ImportBatch:
     if batch is None:
         raise NotFound("Import not found.")
     return batch
+
+
+def guideline_version_list_api(*, project: Project) -> QuerySet[GuidelineVersion]:
+    return project.guideline_versions.select_related("author").order_by("-number")
+
+
+def guideline_version_get_api(*, project: Project, number: int) -> GuidelineVersion:
+    version = guideline_version_list_api(project=project).filter(number=number).first()
+    if version is None:
+        raise NotFound("No such guideline version.")
+    return version

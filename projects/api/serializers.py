@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from core.api import NO_NUL_CHARACTERS, ClosedSerializer
 from projects.importing import FORMATS
-from projects.models import Example, ImportBatch, Label, Membership, Project, Role
+from projects.models import Example, GuidelineVersion, ImportBatch, Label, Membership, Project, Role
 from projects.services.imports import importer_get
 
 
@@ -151,3 +151,43 @@ class ImportBatchSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
         ]
+
+
+# --------------------------------------------------------------------------------------------------
+# Guidelines (published versions only, never the draft)
+
+
+class GuidelineVersionListSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.username", allow_null=True, default=None)
+
+    class Meta:
+        model = GuidelineVersion
+        fields = ["number", "changelog", "author", "published_at"]
+
+
+class GuidelineVersionSerializer(GuidelineVersionListSerializer):
+    class Meta(GuidelineVersionListSerializer.Meta):
+        fields = [*GuidelineVersionListSerializer.Meta.fields, "body"]
+
+
+class GuidelineDiffQuerySerializer(serializers.Serializer):
+    a = serializers.IntegerField(
+        min_value=1, max_value=2_147_483_647, help_text="The older version's number."
+    )
+    b = serializers.IntegerField(
+        min_value=1, max_value=2_147_483_647, help_text="The newer version's number."
+    )
+
+
+class GuidelineDiffStatsSerializer(serializers.Serializer):
+    added = serializers.IntegerField(help_text="Words added.")
+    removed = serializers.IntegerField(help_text="Words removed.")
+
+
+class GuidelineDiffSerializer(serializers.Serializer):
+    a = serializers.IntegerField()
+    b = serializers.IntegerField()
+    html = serializers.CharField(
+        help_text="Escaped source of version b, with <del> and <ins> around changes."
+    )
+    stats = GuidelineDiffStatsSerializer()

@@ -12,4 +12,16 @@ project_urlpatterns = [
     path("examples/<int:id>/", views.ExampleDetailApi.as_view(), name="project_example"),
     path("annotations/import/", views.AnnotationImportApi.as_view(), name="project_annotations_import"),
     path("imports/<int:id>/", views.ImportBatchDetailApi.as_view(), name="project_import"),
+    path("guideline-versions/", views.GuidelineVersionListApi.as_view(), name="project_guideline_versions"),
+    # Before guideline-versions/<int:number>/, for readers; "diff" is not an int, so they never clash.
+    path(
+        "guideline-versions/diff/",
+        views.GuidelineVersionDiffApi.as_view(),
+        name="project_guideline_version_diff",
+    ),
+    path(
+        "guideline-versions/<int:number>/",
+        views.GuidelineVersionDetailApi.as_view(),
+        name="project_guideline_version",
+    ),
 ]

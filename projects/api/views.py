@@ -26,6 +26,8 @@ from core.api import (
 from projects.api.selectors import (
     example_get_api,
     example_list_api,
+    guideline_version_get_api,
+    guideline_version_list_api,
     import_batch_get_api,
     label_list_api,
     membership_list_api,
@@ -34,6 +36,10 @@ from projects.api.serializers import (
     AnnotationImportRequestSerializer,
     ExampleFilterSerializer,
     ExampleSerializer,
+    GuidelineDiffQuerySerializer,
+    GuidelineDiffSerializer,
+    GuidelineVersionListSerializer,
+    GuidelineVersionSerializer,
     ImportBatchSerializer,
     ImportQueuedSerializer,
     ImportRequestSerializer,
@@ -41,8 +47,9 @@ from projects.api.serializers import (
     ProjectDetailSerializer,
     ProjectListSerializer,
 )
-from projects.guideline_selectors import guideline_in_force
-from projects.models import Example, ImportBatch, Label, Membership
+from projects.guideline_diff import diff_guideline_text
+from projects.models import Example, GuidelineVersion, ImportBatch, Label, Membership
+from projects.selectors import guideline_in_force
 from projects.services.imports import import_batch_create
 
 
@@ -199,3 +206,43 @@ class ImportBatchDetailApi(ProjectScopedMixin, APIView):
     def get(self, request, slug: str, id: int):
         batch = import_batch_get_api(project=request.project, batch_id=id)
         return Response(ImportBatchSerializer(batch).data)
+
+
+# --------------------------------------------------------------------------------------------------
+# Guidelines
+
+
+class GuidelineVersionListApi(ProjectScopedMixin, generics.ListAPIView):
+    """Published guideline versions, newest first (the first is the one in force)."""
+
+    serializer_class = GuidelineVersionListSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return GuidelineVersion.objects.none()
+        return guideline_version_list_api(project=self.request.project)
+
+
+class GuidelineVersionDetailApi(ProjectScopedMixin, APIView):
+    """One published guideline version, with its Markdown body."""
+
+    @extend_schema(responses=GuidelineVersionSerializer)
+    def get(self, request, slug: str, number: int):
+        version = guideline_version_get_api(project=request.project, number=number)
+        return Response(GuidelineVersionSerializer(version).data)
+
+
+class GuidelineVersionDiffApi(ProjectScopedMixin, APIView):
+    """The word-level changes from version `a` to version `b` of the published guideline, as HTML
+    (all text escaped; removals in <del>, additions in <ins>) with word counts."""
+
+    query_serializer_class = GuidelineDiffQuerySerializer
+
+    @extend_schema(parameters=[GuidelineDiffQuerySerializer], responses=GuidelineDiffSerializer)
+    def get(self, request, slug: str):
+        query = query_params_validate(GuidelineDiffQuerySerializer, request)
+        old = guideline_version_get_api(project=request.project, number=query["a"])
+        new = guideline_version_get_api(project=request.project, number=query["b"])
+        diff = diff_guideline_text(old.body, new.body)
+        data = {"a": old.number, "b": new.number, "html": str(diff.html), "stats": diff.stats}
+        return Response(GuidelineDiffSerializer(data).data)

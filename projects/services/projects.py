@@ -1,8 +1,6 @@
 """Writes for projects, their labels and their members. Each function is one use case and
 owns its transaction."""
 
-from collections.abc import Callable
-
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -10,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from core.errors import AccessDenied, ApplicationError, NotFound
+from projects import hooks
 from projects.models import (
     RESERVED_SHORTCUT_KEYS,
     RESERVED_SLUGS,
@@ -59,17 +58,9 @@ def project_create(
     return project
 
 
-# The settings the decision rules read (labeling.decisions.decide): changing one re-decides the
-# project's examples in a background job that the consistency app registers here.
+# The settings the decision rules read (labeling.decisions.decide): changing one fires
+# projects.hooks.review_rules_changed, on which labeling re-decides the examples in a background job.
 REVIEW_RULE_FIELDS = ("overlap", "majority_threshold", "accept_majority", "extra_raters_on_split")
-_review_rules_changed_hooks: list[Callable[..., object]] = []
-
-
-def review_rules_changed_connect(hook: Callable[..., object]) -> None:
-    """Register `hook(project=..., user=..., changed={field: (old, new)})`, called inside
-    project_update's transaction when a field of REVIEW_RULE_FIELDS changes."""
-    if hook not in _review_rules_changed_hooks:
-        _review_rules_changed_hooks.append(hook)
 
 
 @transaction.atomic
@@ -87,8 +78,7 @@ def project_update(*, project: Project, user: AbstractBaseUser | None = None, **
         name: (old, getattr(project, name)) for name, old in before.items() if getattr(project, name) != old
     }
     if changed:
-        for hook in _review_rules_changed_hooks:
-            hook(project=project, user=user, changed=changed)
+        hooks.review_rules_changed.fire(project=project, user=user, changed=changed)
     return project
 
 

@@ -9,11 +9,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from core.errors import ApplicationError
-from projects import guideline_selectors
 from projects.access import project_role_required
 from projects.forms import (
-    GuidelineDraftForm,
-    GuidelinePublishForm,
     LabelForm,
     MemberForm,
     ProjectCreateForm,
@@ -21,12 +18,12 @@ from projects.forms import (
 )
 from projects.models import ImportBatch, Role
 from projects.selectors import (
+    guideline_in_force,
     import_batch_list,
     project_create_allowed,
     project_list_for_user,
     project_members,
 )
-from projects.services import guidelines as guideline_services
 from projects.services import projects as services
 
 PROJECT_CREATORS_MESSAGE = {
@@ -76,7 +73,7 @@ def project_detail(request, slug):
         "project": project,
         "counts": counts,
         "labels": project.labels.all(),
-        "guideline": guideline_selectors.guideline_in_force(project=project),
+        "guideline": guideline_in_force(project=project),
         "is_manager": request.membership.role == Role.MANAGER,
         "is_reviewer": request.membership.role in (Role.MANAGER, Role.SME),
         "is_labeler": request.membership.role == Role.LABELER,
@@ -206,50 +203,3 @@ def member_remove(request, slug, membership_id):
     else:
         messages.success(request, "Member removed.")
     return redirect("projects:settings", slug=slug)
-
-
-@require_http_methods(["GET", "POST"])
-@project_role_required(Role.MANAGER, Role.SME)
-def guideline_edit(request, slug):
-    """Edit the draft (managers and SMEs write guidelines); managers publish it."""
-    project = request.project
-    draft = guideline_selectors.guideline_draft_get(project=project)
-    form = GuidelineDraftForm(request.POST or None, initial={"body": draft.body})
-    if request.method == "POST" and form.is_valid():
-        try:
-            guideline_services.guideline_draft_save(
-                project=project, user=request.user, body=form.cleaned_data["body"]
-            )
-        except ApplicationError as exc:
-            form.add_error("body", exc.message)
-        else:
-            messages.success(request, "Draft saved. Publish it when it is ready.")
-            return redirect("projects:guideline", slug=slug)
-    context = {
-        "project": project,
-        "draft": draft,
-        "form": form,
-        "publish_form": GuidelinePublishForm(),
-        "in_force": guideline_selectors.guideline_in_force(project=project),
-        "versions": project.guideline_versions.select_related("author"),
-        "can_publish": request.membership.role == Role.MANAGER,
-    }
-    return render(request, "projects/guideline.html", context, status=400 if form.errors else 200)
-
-
-@require_POST
-@project_role_required(Role.MANAGER)
-def guideline_publish(request, slug):
-    form = GuidelinePublishForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Write a changelog line (at most 500 characters) to publish.")
-        return redirect("projects:guideline", slug=slug)
-    try:
-        version = guideline_services.guideline_publish(
-            project=request.project, user=request.user, changelog=form.cleaned_data["changelog"]
-        )
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Version {version.number} published; new annotations are stamped with it.")
-    return redirect("projects:guideline", slug=slug)

@@ -14,8 +14,8 @@ from consistency.agreement.services import (
     agreement_report_compute,
     agreement_report_run,
 )
+from consistency.agreement.tasks import agreement_report_task
 from consistency.review.models import RelabeledExample, RelabelRequest
-from consistency.tasks import agreement_report_task
 from labeling.models import Annotation
 from projects.models import GuidelineVersion
 from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory, UserFactory

@@ -10,10 +10,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consistency.review.models import Resolution
-from consistency.review.services import disagreement_detect, review_resolve
+from consistency.review.services import review_resolve
 from labeling.models import Annotation, ConsensusLabel, Disagreement
 from labeling.services import decisions as decision_services
-from labeling.services.decisions import examples_decide
+from labeling.services.decisions import disagreement_detect, examples_decide
 from projects.models import Example, ImportBatch, Role
 from projects.services.projects import project_update
 from tests.factories import (
@@ -318,7 +318,7 @@ def test_the_settings_page_shows_the_re_deciding_job(
 
 
 def test_disagreements_detect_all_queues_and_accepts_like_labeling(project, make_labelers):
-    from consistency.review.services import disagreements_detect_all
+    from labeling.services.decisions import disagreements_detect_all
 
     raters = make_labelers(3)
     _example_with_votes(project, "u", ["bug", "bug", "bug"], raters)

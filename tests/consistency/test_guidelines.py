@@ -44,7 +44,7 @@ def test_the_database_refuses_to_edit_a_published_version(project, manager):
 def test_guideline_markdown_is_sanitised(labeler_client, project, manager):
     guideline_draft_save(project=project, user=manager, body="**Bold** <script>alert(1)</script>")
     guideline_publish(project=project, user=manager, changelog="First")
-    content = labeler_client.get(reverse("consistency:guidelines", args=[project.slug])).content
+    content = labeler_client.get(reverse("projects:guidelines", args=[project.slug])).content
     assert b"<strong>Bold</strong>" in content
     assert b"<script>alert" not in content
 
@@ -54,7 +54,7 @@ def test_a_guideline_of_unmatched_brackets_at_the_size_limit_renders(labeler_cli
     200,000 of them took hours to render, on every member's guideline page."""
     guideline_draft_save(project=project, user=manager, body="[" * MAX_GUIDELINE_CHARS)
     guideline_publish(project=project, user=manager, changelog="Brackets")
-    page = labeler_client.get(reverse("consistency:guideline_version", args=[project.slug, 1]))
+    page = labeler_client.get(reverse("projects:guideline_version", args=[project.slug, 1]))
     assert page.status_code == 200
     assert "<p>" + "[" * MAX_GUIDELINE_CHARS + "</p>" in page.content.decode()
 

@@ -13,7 +13,7 @@ from consistency.agreement.services import (
     agreement_report_request,
     agreement_report_run,
 )
-from consistency.tasks import agreement_report_task
+from consistency.agreement.tasks import agreement_report_task
 from tests.factories import AnnotationFactory, ExampleFactory, UserFactory
 
 

@@ -296,13 +296,13 @@ def test_guideline_diff_escapes_and_marks_changes(labeler_client, project, manag
     guideline_publish(project=project, user=manager, changelog="v1")
     guideline_draft_save(project=project, user=manager, body="Label <b>crashes</b> as bug.")
     guideline_publish(project=project, user=manager, changelog="v2")
-    page = labeler_client.get(reverse("consistency:guideline_diff", args=[project.slug]), {"a": 1, "b": 2})
+    page = labeler_client.get(reverse("projects:guideline_diff", args=[project.slug]), {"a": 1, "b": 2})
     html = page.content.decode()
     assert "<del>&lt;b&gt;bugs&lt;/b&gt;</del><ins>&lt;b&gt;crashes&lt;/b&gt;</ins>" in html
     assert "<b>crashes</b>" not in html
     assert (
         labeler_client.get(
-            reverse("consistency:guideline_diff", args=[project.slug]), {"a": 1, "b": 9}
+            reverse("projects:guideline_diff", args=[project.slug]), {"a": 1, "b": 9}
         ).status_code
         == 404
     )
@@ -320,7 +320,7 @@ def test_banner_after_a_new_version_until_labeled_or_dismissed(labeler_client, l
     page = labeler_client.get(url).content.decode()
     assert "guideline-banner" in page
     assert "Bugs are crashes only" in page
-    labeler_client.post(reverse("consistency:guideline_banner_dismiss", args=[project.slug, 2]))
+    labeler_client.post(reverse("labeling:guideline_banner_dismiss", args=[project.slug, 2]))
     assert "guideline-banner" not in labeler_client.get(url).content.decode()
     annotation = label(project, labeler, "bug")
     assert annotation.guideline_version.number == 2

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 MANAGER_ONLY = ["projects:settings", "projects:import", "projects:guideline_publish"]
 REVIEWER_ONLY = ["projects:guideline"]
-MEMBER_PAGES = ["projects:detail", "consistency:guidelines"]
+MEMBER_PAGES = ["projects:detail", "projects:guidelines"]
 
 
 def urls(project, names):

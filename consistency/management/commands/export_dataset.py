@@ -18,7 +18,7 @@ from consistency.releases.policy import SOURCES, ReleasePolicy
 from consistency.releases.selectors import release_file_get, release_get
 from consistency.releases.services import EmptyRelease, release_build
 from core.errors import ApplicationError
-from labeling.decision_selectors import decision_counts
+from labeling.selectors import decision_counts
 from projects.models import Project
 
 POLICY_OPTIONS = (

@@ -10,9 +10,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from consistency.agreement.services import agreement_report_compute
-from consistency.review.services import disagreements_detect_all
 from demo.data import GUIDELINE_V1, LABELS, RATERS, generate_messages, simulated_label
 from labeling.services.annotations import annotation_submit, assignment_next, assignment_skip
+from labeling.services.decisions import disagreements_detect_all
 from projects.models import Example, Project, Role
 from projects.services.guidelines import guideline_draft_save, guideline_publish
 from projects.services.projects import label_save, membership_save, project_create
