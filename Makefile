@@ -59,9 +59,11 @@ demo: deps vendor
 test: test-deps vendor browser
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest $(PYTEST_ARGS)
 
+# ruff, and the one-way layers of docs/architecture.md (import-linter's contracts in pyproject.toml).
 lint: test-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: test-deps
 	$(VENV)/bin/ruff check --fix .

@@ -1,7 +1,7 @@
 """REST API, version 1. Every endpoint scopes its queryset to the caller's projects.
 
 Each app keeps its project-scoped routes in `<app>/api/urls.py` as `project_urlpatterns`; they
-are mounted under projects/<slug>/ here, where core.api.ProjectRolePermission resolves the
+are mounted under projects/<slug>/ here, where projects.api.base.ProjectRolePermission resolves the
 caller's membership. A new app's routes are added by adding its list below.
 """
 

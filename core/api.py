@@ -20,19 +20,12 @@ from rest_framework import (
     mixins,
     pagination,
     parsers,
-    permissions,
     serializers,
     status,
 )
 
 from core.errors import AccessDenied, ApplicationError, Conflict, NotFound
 from core.services import api_token_authenticate
-from projects.models import Role
-from projects.selectors import membership_get
-
-ALL_ROLES: tuple[str, ...] = (Role.MANAGER, Role.SME, Role.LABELER)
-REVIEWERS: tuple[str, ...] = (Role.MANAGER, Role.SME)
-MANAGERS: tuple[str, ...] = (Role.MANAGER,)
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
@@ -60,30 +53,6 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return f'{self.keyword} realm="api"'
-
-
-class ProjectRolePermission(permissions.BasePermission):
-    """The one place API views resolve the caller's membership of project `slug` and its role.
-
-    A view declares `project_roles` (the roles allowed for every method) and may narrow them per
-    method with `project_roles_by_method`. Non-members get 404 (a project's existence is not
-    revealed), members with another role 403. On success `request.membership` and
-    `request.project` are set for the view, which must scope every query to that project.
-    """
-
-    def has_permission(self, request, view) -> bool:
-        if not (request.user and request.user.is_authenticated):
-            return False  # DRF answers 401 (token auth is first) before any project lookup
-        roles = getattr(view, "project_roles_by_method", {}).get(request.method, view.project_roles)
-        try:
-            membership = membership_get(user=request.user, slug=view.kwargs["slug"], roles=tuple(roles))
-        except NotFound as exc:
-            raise exceptions.NotFound(exc.message) from None
-        except AccessDenied as exc:
-            raise exceptions.PermissionDenied(exc.message) from None
-        request.membership = membership
-        request.project = membership.project
-        return True
 
 
 class ClosedQueryMixin:
@@ -125,13 +94,6 @@ class ClosedQueryMixin:
                 if issubclass(backend, filters.OrderingFilter):
                     names.add(backend.ordering_param)
         return names
-
-
-class ProjectScopedMixin(ClosedQueryMixin):
-    """For views under projects/<slug>/: authenticated members with one of `project_roles`."""
-
-    permission_classes = [permissions.IsAuthenticated, ProjectRolePermission]
-    project_roles: tuple[str, ...] = ALL_ROLES
 
 
 class ClosedSerializer(serializers.Serializer):

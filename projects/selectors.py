@@ -2,10 +2,11 @@
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 from django.db.models import Count, QuerySet
 
 from core.errors import AccessDenied, NotFound
-from projects.models import GuidelineDraft, GuidelineVersion, ImportBatch, Membership, Project, Role
+from projects.models import Example, GuidelineDraft, GuidelineVersion, ImportBatch, Membership, Project, Role
 
 
 def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
@@ -79,3 +80,47 @@ def guideline_in_force(*, project: Project) -> GuidelineVersion | None:
 def guideline_draft_get(*, project: Project) -> GuidelineDraft:
     """The project's draft; an unsaved empty one if nobody has written it yet."""
     return GuidelineDraft.objects.filter(project=project).first() or GuidelineDraft(project=project, body="")
+
+
+# --------------------------------------------------------------------------------------------------
+# Example metadata: the fields agreement can be sliced by and releases stratified by
+
+MAX_SLICE_FIELDS = 200
+
+
+def metadata_fields(*, project: Project) -> list[str]:
+    """The metadata keys used by any of the project's examples, sorted: the valid slice fields.
+
+    One query that lets the database list the keys instead of loading every example's metadata.
+    """
+    table = Example._meta.db_table
+    if connection.vendor == "postgresql":
+        sql = (
+            f"SELECT DISTINCT k FROM {table}, jsonb_object_keys(CASE WHEN jsonb_typeof(metadata) = 'object' "
+            f"THEN metadata ELSE '{{}}'::jsonb END) AS k WHERE project_id = %s ORDER BY k LIMIT %s"
+        )
+    elif connection.vendor == "sqlite":
+        sql = (
+            f"SELECT DISTINCT j.key FROM {table}, json_each({table}.metadata) AS j "
+            f"WHERE {table}.project_id = %s AND json_type({table}.metadata) = 'object' "
+            "ORDER BY j.key LIMIT %s"
+        )
+    else:  # pragma: no cover - other backends: read the metadata (fine for small projects)
+        keys: set[str] = set()
+        for metadata in Example.objects.filter(project=project).values_list("metadata", flat=True):
+            if isinstance(metadata, dict):
+                keys.update(metadata)
+        return sorted(keys)[:MAX_SLICE_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project.pk, MAX_SLICE_FIELDS])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def slice_field_clean(*, project: Project, field: str | None) -> str:
+    """`field` if it is one of the project's metadata keys, else "" (no slicing).
+
+    Request strings never reach an ORM lookup unchecked: only a key the examples actually use passes.
+    """
+    if not field:
+        return ""
+    return field if field in metadata_fields(project=project) else ""

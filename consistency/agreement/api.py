@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consistency.agreement.selectors import report_latest_succeeded, report_pending
-from core.api import REVIEWERS, ProjectScopedMixin
+from projects.api.base import REVIEWERS, ProjectScopedMixin
 
 NOT_COMPUTED_MESSAGE = (
     "No agreement report has been computed for this project yet. Compute one on the agreement "

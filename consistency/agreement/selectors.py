@@ -34,7 +34,6 @@ from projects.models import Example, Label, Project
 # A slice field with more distinct values than this is summarised: the most frequent values get
 # their own row and the rest are counted in `slices.n_values_left_out`.
 MAX_SLICE_VALUES = 25
-MAX_SLICE_FIELDS = 200
 FETCH_BLOCK_ROWS = 100_000
 NO_VERSION = 0  # guideline versions are numbered from 1, so 0 stands for "no version" in arrays
 MISSING_SLICE_VALUE = None
@@ -113,44 +112,6 @@ class AgreementArrays:
 
     def __len__(self) -> int:
         return len(self.labels)
-
-
-def metadata_fields(*, project: Project) -> list[str]:
-    """The metadata keys used by any of the project's examples, sorted: the valid slice fields.
-
-    One query that lets the database list the keys instead of loading every example's metadata.
-    """
-    table = Example._meta.db_table
-    if connection.vendor == "postgresql":
-        sql = (
-            f"SELECT DISTINCT k FROM {table}, jsonb_object_keys(CASE WHEN jsonb_typeof(metadata) = 'object' "
-            f"THEN metadata ELSE '{{}}'::jsonb END) AS k WHERE project_id = %s ORDER BY k LIMIT %s"
-        )
-    elif connection.vendor == "sqlite":
-        sql = (
-            f"SELECT DISTINCT j.key FROM {table}, json_each({table}.metadata) AS j "
-            f"WHERE {table}.project_id = %s AND json_type({table}.metadata) = 'object' "
-            "ORDER BY j.key LIMIT %s"
-        )
-    else:  # pragma: no cover - other backends: read the metadata (fine for small projects)
-        keys: set[str] = set()
-        for metadata in Example.objects.filter(project=project).values_list("metadata", flat=True):
-            if isinstance(metadata, dict):
-                keys.update(metadata)
-        return sorted(keys)[:MAX_SLICE_FIELDS]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [project.pk, MAX_SLICE_FIELDS])
-        return [row[0] for row in cursor.fetchall()]
-
-
-def slice_field_clean(*, project: Project, field: str | None) -> str:
-    """`field` if it is one of the project's metadata keys, else "" (no slicing).
-
-    Request strings never reach an ORM lookup unchecked: only a key the examples actually use passes.
-    """
-    if not field:
-        return ""
-    return field if field in metadata_fields(project=project) else ""
 
 
 def agreement_arrays(*, project: Project, slice_field: str = "") -> AgreementArrays:

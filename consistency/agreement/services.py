@@ -14,11 +14,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from consistency.agreement.models import AgreementReport
-from consistency.agreement.selectors import agreement_compute, slice_field_clean
+from consistency.agreement.selectors import agreement_compute
 from consistency.agreement.tasks import agreement_report_task
 from consistency.review.selectors import gold_labels
 from core.errors import NotFound
 from projects.models import Project
+from projects.selectors import slice_field_clean
 
 logger = logging.getLogger(__name__)
 

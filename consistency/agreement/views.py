@@ -12,7 +12,6 @@ from django.views.decorators.http import require_GET, require_POST
 from consistency.agreement.selectors import (
     COEFFICIENTS,
     kappa_matrix,
-    metadata_fields,
     report_get,
     report_history,
     report_latest_succeeded,
@@ -25,6 +24,7 @@ from core.errors import NotFound
 from core.htmx import render_page_or_partial
 from projects.access import project_role_required
 from projects.models import Role
+from projects.selectors import metadata_fields
 
 COEFFICIENT_NAMES = {
     "percent_agreement": "Percent agreement",

@@ -16,7 +16,8 @@ from consistency.releases import selectors, services
 from consistency.releases.models import DatasetRelease
 from consistency.releases.policy import SOURCES, TAG_PATTERN
 from consistency.releases.views import CONTENT_TYPES, release_file_response
-from core.api import NO_NUL_CHARACTERS, REVIEWERS, ClosedSerializer, ProjectScopedMixin, query_params_validate
+from core.api import NO_NUL_CHARACTERS, ClosedSerializer, query_params_validate
+from projects.api.base import REVIEWERS, ProjectScopedMixin
 
 FILE_FORMATS = ("jsonl", "csv", "json")
 DOWNLOAD_DESCRIPTION = "The release file, by format: JSON Lines, CSV with a header row, or a JSON array."

@@ -34,7 +34,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from consistency.agreement.selectors import report_latest_succeeded, slice_field_clean
+from consistency.agreement.selectors import report_latest_succeeded
 from consistency.agreement.statistics import dawid_skene
 from consistency.releases import selectors
 from consistency.releases.models import DatasetRelease, DatasetReleaseItem
@@ -57,6 +57,7 @@ from consistency.releases.policy import (
 from consistency.releases.tasks import release_build_task
 from core.errors import ApplicationError, Conflict
 from projects.models import Example, GuidelineVersion, Label, Project
+from projects.selectors import slice_field_clean
 
 logger = logging.getLogger(__name__)
 

@@ -11,13 +11,13 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 
-from consistency.agreement.selectors import metadata_fields
 from consistency.releases import selectors, services
 from consistency.releases.policy import SOURCES, ReleasePolicy, json_array_chunks, json_array_size
 from core.errors import ApplicationError, NotFound
 from core.htmx import render_page_or_partial
 from projects.access import project_role_required
 from projects.models import Role
+from projects.selectors import metadata_fields
 
 REVIEWERS = (Role.MANAGER, Role.SME)
 BLOCK_SIZE = 256 * 1024

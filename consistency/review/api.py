@@ -23,14 +23,9 @@ from consistency.review.serializers import (
     ResolutionSerializer,
 )
 from consistency.review.services import ResolutionConflict, review_resolve
-from core.api import (
-    REVIEWERS,
-    AllowListOrderingFilter,
-    CursorPagination,
-    ProjectScopedMixin,
-    query_params_validate,
-)
+from core.api import AllowListOrderingFilter, CursorPagination, query_params_validate
 from labeling.models import Disagreement
+from projects.api.base import REVIEWERS, ProjectScopedMixin
 
 VERDICTS = {VERDICT_LABEL: Resolution.Verdict.GOLD, VERDICT_EXCLUDE: Resolution.Verdict.EXCLUDED}
 

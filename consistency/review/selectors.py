@@ -14,12 +14,12 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from consistency.agreement.selectors import metadata_fields
 from consistency.review.models import Resolution
 from core.errors import NotFound
 from core.markdown import render_markdown
 from labeling.models import Annotation, Disagreement
 from projects.models import GuidelineVersion, Project
+from projects.selectors import metadata_fields
 
 AGE_CHOICES = {"1": 1, "7": 7, "30": 30}  # "opened more than N days ago"
 QUEUE_PAGE_SIZE = 50

@@ -11,13 +11,13 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from consistency.agreement.selectors import metadata_fields
 from consistency.review import selectors, services
 from consistency.review.models import Resolution
 from core.errors import ApplicationError, NotFound
 from core.htmx import render_page_or_partial
 from projects.access import project_role_required
 from projects.models import Role
+from projects.selectors import metadata_fields
 
 REVIEWERS = (Role.SME, Role.MANAGER)
 EXCLUDE_KEY = "x"

@@ -3,10 +3,11 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 
-from core.api import AllowListOrderingFilter, CursorPagination, ProjectScopedMixin, query_params_validate
+from core.api import AllowListOrderingFilter, CursorPagination, query_params_validate
 from labeling.api.selectors import annotation_list_api
 from labeling.api.serializers import AnnotationFilterSerializer, AnnotationSerializer
 from labeling.models import Annotation
+from projects.api.base import ProjectScopedMixin
 
 
 @extend_schema(parameters=[AnnotationFilterSerializer])

@@ -2,7 +2,7 @@
 examples and of annotations made elsewhere (both background jobs polled at imports/<id>/).
 
 Every view under projects/<slug>/ resolves the caller's membership through
-core.api.ProjectRolePermission and reads only through that project.
+projects.api.base.ProjectRolePermission and reads only through that project.
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -14,15 +14,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import (
-    MANAGERS,
-    REVIEWERS,
-    AllowListOrderingFilter,
-    ClosedQueryMixin,
-    CursorPagination,
-    ProjectScopedMixin,
-    query_params_validate,
-)
+from core.api import AllowListOrderingFilter, ClosedQueryMixin, CursorPagination, query_params_validate
+from projects.api.base import MANAGERS, REVIEWERS, ProjectScopedMixin
 from projects.api.selectors import (
     example_get_api,
     example_list_api,

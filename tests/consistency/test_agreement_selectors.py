@@ -9,9 +9,8 @@ from consistency.agreement.selectors import (
     agreement_arrays,
     agreement_compute,
     kappa_matrix,
-    metadata_fields,
-    slice_field_clean,
 )
+from projects.selectors import metadata_fields, slice_field_clean
 from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory, UserFactory
 
 

@@ -9,9 +9,10 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from consistency.agreement.models import AgreementReport
-from consistency.agreement.selectors import COEFFICIENTS, metadata_fields
+from consistency.agreement.selectors import COEFFICIENTS
 from consistency.agreement.services import agreement_report_compute
 from projects.models import Project
+from projects.selectors import metadata_fields
 
 
 class Command(BaseCommand):
