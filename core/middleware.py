@@ -1,11 +1,11 @@
-"""Cross-cutting middleware: request body limits, refusing unusable addresses, response headers
-and htmx request detection."""
+"""Cross-cutting middleware: request body limits, refusing unusable addresses and response headers
+(htmx requests are detected by django-htmx's middleware)."""
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
-from django.utils.cache import add_never_cache_headers
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
 
 from core.request_limits import BoundedBodyStream, RequestBodyTooLarge, request_body_limit
 
@@ -88,15 +88,18 @@ class ContentSecurityPolicyMiddleware:
         return response
 
 
-class HtmxMiddleware:
-    """Sets `request.htmx` so views can render a partial instead of the full page."""
+class VaryOnHtmxMiddleware:
+    """Pages answer an htmx request with a partial and any other with the whole page
+    (core.htmx.wants_partial), so every response varies on the HX-Request header: a browser or
+    proxy cache must never serve one for the other."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        request.htmx = request.headers.get("HX-Request") == "true"
-        return self.get_response(request)
+        response = self.get_response(request)
+        patch_vary_headers(response, ("HX-Request",))
+        return response
 
 
 NUL_MESSAGE = "The address contains a NUL character (%00), which no Concord address has."

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import ApplicationError, NotFound
-from core.htmx import render_page_or_partial
+from core.htmx import render_page_or_partial, wants_partial
 from labeling import selectors
 from labeling.forms import AnnotationEditForm, AnnotationSubmitForm, AssignmentSkipForm, first_error
 from labeling.services import annotations as services
@@ -52,7 +52,7 @@ def _work_context(request, *, notice: str = "", notice_level: str = "success") -
 
 def _after_action(request, slug: str, notice: str, level: str):
     """htmx: the next example's work area, in place. Without JavaScript: POST, then redirect."""
-    if request.htmx:
+    if wants_partial(request):
         return render(request, WORK_PARTIAL, _work_context(request, notice=notice, notice_level=level))
     getattr(messages, level)(request, notice)
     return redirect("labeling:label", slug=slug)
@@ -62,7 +62,7 @@ def _after_action(request, slug: str, notice: str, level: str):
 @project_role_required(Role.LABELER)
 def label_page(request, slug):
     context = _work_context(request)
-    if not request.htmx:
+    if not wants_partial(request):
         context["guideline"] = guideline_in_force(project=request.project)
         dismissed = request.session.get(selectors.BANNER_SESSION_KEY, {}).get(str(request.project.pk))
         context["banner"] = selectors.guideline_banner_version(

@@ -5,6 +5,7 @@ import os
 
 import pytest
 from django.db import connection
+from django.test import Client
 
 from projects.models import Role
 
@@ -17,6 +18,23 @@ def skip_or_fail(reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"{reason} (CONCORD_REQUIRE_SERVICES=1, so this is a failure, not a skip)")
     pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def private_storage(settings, tmp_path):
+    """Every test keeps uploads and release files in its own temporary folder, never in the
+    checkout's var/: the default storage and PRIVATE_STORAGE_ROOT point there."""
+    location = tmp_path / "private"
+    location.mkdir()
+    settings.PRIVATE_STORAGE_ROOT = location
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": location, "base_url": None},
+        },
+    }
+    return location
 
 
 @pytest.fixture(autouse=True)
@@ -71,33 +89,42 @@ def make_labelers(project):
 
 
 @pytest.fixture
+def raters(make_labelers):
+    """Three labelers of `project` (rater0..rater2); a test module needing more overrides it."""
+    return make_labelers(3)
+
+
+@pytest.fixture
 def outsider(other_project):
     """A manager of another project: may use Concord but must see nothing of `project`."""
     return _member(other_project, Role.MANAGER, "outsider")
 
 
-def _client_for(client, user):
-    # force_login: Client.login() calls authenticate() without a request, which django-axes
-    # refuses (it cannot tell the address); the login page itself is tested with real POSTs.
+def client_for(user) -> Client:
+    """A browser of its own, logged in as `user`: each role's client keeps its own session, so a
+    test can use several at once. force_login: Client.login() calls authenticate() without a
+    request, which django-axes refuses (it cannot tell the address); the login page itself is
+    tested with real POSTs."""
+    client = Client()
     client.force_login(user)
     return client
 
 
 @pytest.fixture
-def manager_client(client, manager):
-    return _client_for(client, manager)
+def manager_client(manager):
+    return client_for(manager)
 
 
 @pytest.fixture
-def sme_client(client, sme):
-    return _client_for(client, sme)
+def sme_client(sme):
+    return client_for(sme)
 
 
 @pytest.fixture
-def labeler_client(client, labeler):
-    return _client_for(client, labeler)
+def labeler_client(labeler):
+    return client_for(labeler)
 
 
 @pytest.fixture
-def outsider_client(client, outsider):
-    return _client_for(client, outsider)
+def outsider_client(outsider):
+    return client_for(outsider)

@@ -37,7 +37,7 @@ def redis_broker_or_skip() -> str:
 
 
 @pytest.fixture
-def worker(tmp_path):
+def worker(tmp_path, private_storage):
     broker = redis_broker_or_skip()
     db = connection.settings_dict
     host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
@@ -48,7 +48,7 @@ def worker(tmp_path):
         "CELERY_BROKER_URL": broker,
         # The worker must use the test database this test writes to.
         "DATABASE_URL": f"postgres://{db['USER']}@{host}:{port}/{db['NAME']}",
-        "PRIVATE_STORAGE_ROOT": str(settings.PRIVATE_STORAGE_ROOT),
+        "PRIVATE_STORAGE_ROOT": str(private_storage),
     }
     celery_app.control.purge()
     log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed in the teardown below

@@ -2,6 +2,8 @@
 and Celery tasks run inline unless a test starts a real worker."""
 
 import os
+import tempfile
+from pathlib import Path
 
 from config.settings.base import *  # noqa: F403
 from config.settings.base import env_bool
@@ -18,9 +20,17 @@ CONCORD_AGREEMENT_AUTO_REFRESH = False
 # No test is slowed or failed by a limit it is not about: the throttle tests set their own.
 CONCORD_API_THROTTLE_RATES = dict.fromkeys(CONCORD_API_THROTTLE_RATES, "1000000/min")  # noqa: F405
 AXES_FAILURE_LIMIT = 1000
+# Tests never write into the checkout's var/ (each test gets its own private folder as well: the
+# private_storage fixture in tests/conftest.py).
+_TEST_FILES = Path(tempfile.gettempdir()) / "concord-tests"
+PRIVATE_STORAGE_ROOT = _TEST_FILES / "private"
+STATIC_ROOT = _TEST_FILES / "staticfiles"
 STORAGES = {  # noqa: F405
-    **STORAGES,  # noqa: F405
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": PRIVATE_STORAGE_ROOT},
+    },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-os.makedirs(PRIVATE_STORAGE_ROOT, exist_ok=True)  # noqa: F405
-os.makedirs(STATIC_ROOT, exist_ok=True)  # noqa: F405  (WhiteNoise warns when it is missing)
+os.makedirs(PRIVATE_STORAGE_ROOT, exist_ok=True)
+os.makedirs(STATIC_ROOT, exist_ok=True)  # WhiteNoise warns when it is missing

@@ -21,7 +21,7 @@ from consistency.agreement.services import agreement_report_request
 from consistency.review.models import RelabelRequest
 from consistency.review.selectors import review_queue_count
 from core.errors import NotFound
-from core.htmx import render_page_or_partial
+from core.htmx import render_page_or_partial, wants_partial
 from projects.access import project_role_required
 from projects.models import Role
 from projects.selectors import metadata_fields
@@ -159,7 +159,7 @@ def agreement_report_create(request, slug):
     report = agreement_report_request(
         project=request.project, user=request.user, slice_field=request.POST.get("slice", "")
     )
-    if request.htmx:
+    if wants_partial(request):
         return _status_response(request, report)
     url = reverse("consistency:agreement_dashboard", args=[slug])
     if report.slice_field:
@@ -190,7 +190,7 @@ def _status_response(request, report):
         partial="consistency/partials/agreement_status.html",
         context={"project": request.project, "pending": report},
     )
-    if request.htmx and report is not None and report.is_finished and request.GET.get("report"):
+    if wants_partial(request) and report is not None and report.is_finished and request.GET.get("report"):
         # The report the page was waiting for is ready: reload the page to show it.
         response["HX-Refresh"] = "true"
     return response

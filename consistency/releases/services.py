@@ -56,8 +56,8 @@ from consistency.releases.policy import (
 )
 from consistency.releases.tasks import release_build_task
 from core.errors import ApplicationError, Conflict
-from projects.models import Example, GuidelineVersion, Label, Project
-from projects.selectors import slice_field_clean
+from projects.models import Example, Label, Project
+from projects.selectors import guideline_in_force, slice_field_clean
 
 logger = logging.getLogger(__name__)
 
@@ -130,9 +130,7 @@ def release_create(
                 tag=tag or _next_tag(project),
                 created_by=user if user is not None and user.is_authenticated else None,
                 policy=cleaned.to_dict(),
-                guideline_version=GuidelineVersion.objects.filter(project=project)
-                .order_by("-number")
-                .first(),
+                guideline_version=guideline_in_force(project=project),
                 agreement_report=report_latest_succeeded(project=project),
                 progress_text="Waiting for a worker",
             )

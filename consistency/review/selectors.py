@@ -19,7 +19,7 @@ from core.errors import NotFound
 from core.markdown import render_markdown
 from labeling.models import Annotation, Disagreement
 from projects.models import GuidelineVersion, Project
-from projects.selectors import metadata_fields
+from projects.selectors import guideline_in_force, metadata_fields
 
 AGE_CHOICES = {"1": 1, "7": 7, "30": 30}  # "opened more than N days ago"
 QUEUE_PAGE_SIZE = 50
@@ -162,7 +162,7 @@ def review_item(*, project: Project, disagreement: Disagreement) -> dict:
         .select_related("rater", "label", "guideline_version")
         .order_by("created_at", "id")
     )
-    guideline = project.guideline_versions.order_by("-number").first()
+    guideline = guideline_in_force(project=project)
     involved_ids = {a.label_id for a in annotations} | {
         pk for pk in (disagreement.label_a_id, disagreement.label_b_id) if pk
     }

@@ -17,6 +17,7 @@ from consistency.review.models import RelabeledExample, RelabelRequest, Resoluti
 from core.errors import ApplicationError, Conflict, NotFound
 from labeling.models import Annotation, Assignment, ConsensusLabel, Disagreement
 from projects.models import Example, GuidelineDraft, GuidelineVersion, Label, Project
+from projects.selectors import guideline_in_force
 from projects.services.guidelines import MAX_GUIDELINE_CHARS
 
 MAX_RATIONALE_CHARS = 5000
@@ -374,7 +375,7 @@ def relabel_request(
     were chosen because their raters disagreed. A sample without a seed gets a random one,
     recorded to redraw it.
     """
-    current = project.guideline_versions.order_by("-number").first()
+    current = guideline_in_force(project=project)
     if current is None:
         raise ApplicationError("Publish a guideline version before sending examples back for relabeling.")
     if scope == RELABEL_DISAGREEMENTS:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from consistency.review import selectors, services
 from consistency.review.models import Resolution
 from core.errors import ApplicationError, NotFound
-from core.htmx import render_page_or_partial
+from core.htmx import render_page_or_partial, wants_partial
 from projects.access import project_role_required
 from projects.models import Role
 from projects.selectors import metadata_fields
@@ -159,7 +159,7 @@ def _render_item(request, disagreement, *, filters, status=200, url_change="", *
         context=_item_context(request, disagreement, filters=filters, **extra),
         status=status,
     )
-    if request.htmx and url_change:
+    if wants_partial(request) and url_change:
         header = "HX-Push-Url" if url_change == "push" else "HX-Replace-Url"
         response[header] = _item_url(request.project, disagreement.pk, filters)
     return response
@@ -180,7 +180,7 @@ def _render_empty(request, *, filters, notice, notice_level="success", last_reso
         partial="consistency/review_item_panel.html",
         context=context,
     )
-    if request.htmx:
+    if wants_partial(request):
         # No case on screen: the address names the (empty) queue, not the case just decided.
         queue = reverse("consistency:review_queue", args=[request.project.slug])
         query = _filters_query(filters)
@@ -272,7 +272,7 @@ def review_resolve(request, slug, disagreement_id):
         )
     notice = "Resolved. Here is the next case."
     following = selectors.review_next(project=request.project, filters=filters, after_id=disagreement.pk)
-    if not request.htmx:
+    if not wants_partial(request):
         messages.success(request, notice if following else "Resolved. The queue is empty.")
         if following is None:
             return redirect(reverse("consistency:review_queue", args=[slug]))
@@ -333,7 +333,7 @@ def resolution_revise(request, slug, resolution_id):
                 " Its worked example is no longer in the guideline draft as it was added"
                 " (edited by hand?), so the draft was not changed: check it."
             )
-    if not request.htmx:
+    if not wants_partial(request):
         messages.success(request, notice)
         return redirect(_item_url(request.project, disagreement.pk, filters))
     return _render_item(request, disagreement, filters=filters, notice=notice)
@@ -362,7 +362,7 @@ def worked_example_add(request, slug, resolution_id):
             " under \u201cWorked examples\u201d."
         )
         level = "success"
-    if not request.htmx:
+    if not wants_partial(request):
         getattr(messages, level)(request, notice)
         if shown is None:
             return redirect("consistency:review_queue", slug=slug)

@@ -6,6 +6,7 @@ from django.db.models import Max
 
 from core.errors import ApplicationError
 from projects.models import GuidelineDraft, GuidelineVersion, Project
+from projects.selectors import guideline_in_force
 
 MAX_GUIDELINE_CHARS = 200_000
 
@@ -32,7 +33,7 @@ def guideline_publish(*, project: Project, user: AbstractBaseUser, changelog: st
     draft, _ = GuidelineDraft.objects.select_for_update().get_or_create(project=project)
     if not draft.body.strip():
         raise ApplicationError("The draft is empty; write the guideline before publishing it.")
-    latest = project.guideline_versions.order_by("-number").first()
+    latest = guideline_in_force(project=project)
     if latest is not None and latest.body == draft.body:
         raise ApplicationError(f"The draft is identical to version {latest.number}; nothing to publish.")
     number = (project.guideline_versions.aggregate(n=Max("number"))["n"] or 0) + 1

@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core.errors import NotFound
-from core.htmx import render_page_or_partial
+from core.htmx import render_page_or_partial, wants_partial
 from projects.access import project_role_required
 from projects.forms import ImportUploadForm
 from projects.models import ImportBatch, Role
@@ -65,7 +65,7 @@ def import_upload(request, slug):
         except ValidationError as exc:
             form.add_error("file", exc.messages)
         else:
-            if request.htmx:
+            if wants_partial(request):
                 return render(
                     request, "projects/_import_status.html", {"project": request.project, "batch": batch}
                 )

@@ -25,20 +25,6 @@ from tests.factories import (
 OTHER_MARKER = "zz-other-project-secret"
 
 
-@pytest.fixture(autouse=True)
-def private_storage(settings, tmp_path):
-    """Uploaded import files go to a temporary folder, not var/private."""
-    location = tmp_path / "private"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": location, "base_url": None},
-        },
-    }
-    return location
-
-
 @dataclass
 class ApiData:
     project: object

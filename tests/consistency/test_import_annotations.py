@@ -26,17 +26,6 @@ t2,bob,feature,,
 """
 
 
-@pytest.fixture(autouse=True)
-def private_storage(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": tmp_path / "private", "base_url": None},
-        },
-    }
-
-
 def run(path, *args):
     out, err = StringIO(), StringIO()
     call_command("import_annotations", *args[:1], str(path), *args[1:], stdout=out, stderr=err)

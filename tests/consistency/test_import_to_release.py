@@ -17,17 +17,6 @@ from projects.models import Project
 LABELS = ["cat", "dog", "bird"]
 
 
-@pytest.fixture(autouse=True)
-def private_storage(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": tmp_path / "private", "base_url": None},
-        },
-    }
-
-
 def long_format(path, rng: random.Random) -> dict[str, list[str]]:
     """30 examples with 3 raters each: 10 unanimous, 10 two-to-one, 10 split three ways; the raters'
     names are the kind people type (spaces, apostrophes, non-Latin script)."""

@@ -19,11 +19,6 @@ from tests.factories import ExampleFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def raters(make_labelers):
-    return make_labelers(3)
-
-
 def label(project, user, name):
     assignment = labeling.assignment_next(project=project, user=user)
     return labeling.annotation_submit(

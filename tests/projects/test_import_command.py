@@ -12,19 +12,6 @@ from tests.factories import ExampleFactory
 from .test_import_service import MALFORMED
 
 
-@pytest.fixture(autouse=True)
-def private_storage(settings, tmp_path):
-    location = tmp_path / "private"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": location, "base_url": None},
-        },
-    }
-    return location
-
-
 def run(*args):
     out, err = io.StringIO(), io.StringIO()
     call_command("import_examples", *[str(arg) for arg in args], stdout=out, stderr=err)

@@ -49,19 +49,6 @@ MALFORMED = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def private_storage(settings, tmp_path):
-    location = tmp_path / "private"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": location, "base_url": None},
-        },
-    }
-    return location
-
-
 def write_csv(path, rows, header=("id", "text", "channel", "language")):
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)

@@ -10,19 +10,6 @@ from tests.factories import ProjectFactory
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture(autouse=True)
-def private_storage(settings, tmp_path):
-    location = tmp_path / "private"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": location, "base_url": None},
-        },
-    }
-    return location
-
-
 @pytest.fixture
 def import_url(project):
     return reverse("projects:import", args=[project.slug])
