@@ -253,8 +253,11 @@ def run_annotations_child(batch_id: int, pipe) -> None:
     annotation_import._write = timed("write", annotation_import._write)
     annotation_import.examples_decide = timed("decide", annotation_import.examples_decide)
     annotation_import.new_examples_decide = timed("decide", annotation_import.new_examples_decide)
-    # The job queues an agreement report for a worker; test settings would compute it inline.
-    annotation_import.agreement_refresh_soon = lambda **kwargs: None
+    # The job asks for an agreement report (labeling.hooks); test settings would compute it inline.
+    from labeling import hooks
+
+    for receiver in hooks.annotations_changed.receivers:
+        hooks.annotations_changed.disconnect(receiver)
 
     rss_before = vm_kib("VmRSS")
     started = time.perf_counter()

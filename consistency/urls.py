@@ -1,10 +1,14 @@
-"""Pages of the consistency app, under /projects/<slug>/: the agreement dashboard, the SME review
-queue and dataset releases."""
+"""URLs of the consistency app: its pages under /projects/<slug>/ (the agreement dashboard, the SME
+review queue, dataset releases), and its API routes, mounted under /api/v1/projects/<slug>/ by
+config.api_urls."""
 
 from django.urls import path
 
+from consistency.agreement import api as agreement_api
 from consistency.agreement import views as dashboard_views
 from consistency.releases import views as release_views
+from consistency.releases.api import release_api_urlpatterns
+from consistency.review import api as review_api
 from consistency.review import views as review_views
 
 app_name = "consistency"
@@ -35,4 +39,16 @@ urlpatterns = [
         release_views.release_download,
         name="release_download",
     ),
+]
+
+api_project_urlpatterns = [
+    path("agreement/", agreement_api.AgreementReportLatestApi.as_view(), name="project_agreement"),
+    path("disagreements/", review_api.DisagreementListApi.as_view(), name="project_disagreements"),
+    path("disagreements/<int:id>/", review_api.DisagreementDetailApi.as_view(), name="project_disagreement"),
+    path(
+        "disagreements/<int:id>/resolve/",
+        review_api.DisagreementResolveApi.as_view(),
+        name="project_disagreement_resolve",
+    ),
+    *release_api_urlpatterns,
 ]

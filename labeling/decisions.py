@@ -1,5 +1,5 @@
 """The disagreement rules as one pure function: the votes on an example in, what to do with the
-example out. No ORM here; consistency.review.services applies the outcome under the example's lock."""
+example out. No ORM here; labeling.services.decisions applies the outcome under the example's lock."""
 
 from __future__ import annotations
 

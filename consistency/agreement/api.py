@@ -1,5 +1,4 @@
-"""Consistency over the REST API: published guideline versions (every member) and the latest
-agreement report's JSON (managers and SMEs)."""
+"""Agreement over the REST API: the latest agreement report's JSON (managers and SMEs)."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema

@@ -1,4 +1,4 @@
-"""Thin serializers for the consistency API."""
+"""Thin serializers for the review API: disagreements with their votes, and resolving them."""
 
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers

@@ -103,7 +103,7 @@ class AnnotationImportRequestSerializer(ClosedSerializer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # The annotations importer is registered by the consistency app at start-up.
+        # The annotations importer is registered by the labeling app at start-up.
         self.fields["format"].choices = importer_get(ImportBatch.Kind.ANNOTATIONS).formats
 
 
