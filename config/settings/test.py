@@ -21,9 +21,10 @@ CONCORD_AGREEMENT_AUTO_REFRESH = False
 CONCORD_API_THROTTLE_RATES = dict.fromkeys(CONCORD_API_THROTTLE_RATES, "1000000/min")  # noqa: F405
 AXES_FAILURE_LIMIT = 1000
 # Tests never write into the checkout's var/ (each test gets its own private folder as well: the
-# private_storage fixture in tests/conftest.py).
+# private_storage fixture in tests/conftest.py, which a test's real worker is given through the
+# environment).
 _TEST_FILES = Path(tempfile.gettempdir()) / "concord-tests"
-PRIVATE_STORAGE_ROOT = _TEST_FILES / "private"
+PRIVATE_STORAGE_ROOT = Path(os.environ.get("PRIVATE_STORAGE_ROOT") or _TEST_FILES / "private")
 STATIC_ROOT = _TEST_FILES / "staticfiles"
 STORAGES = {  # noqa: F405
     "default": {
