@@ -353,7 +353,11 @@ def _dawid_skene_rows(
     if not items:
         return
     result = dawid_skene(
-        np.asarray(items), np.asarray(raters), np.asarray(codes), len(label_ids), max_iter=DAWID_SKENE_MAX_ITER
+        np.asarray(items),
+        np.asarray(raters),
+        np.asarray(codes),
+        len(label_ids),
+        max_iter=DAWID_SKENE_MAX_ITER,
     )
     if fit is not None:
         fit.update(converged=result.converged, n_iter=result.n_iter, max_iter=result.max_iter)
