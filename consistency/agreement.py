@@ -27,6 +27,7 @@ from core.errors import NotFound
 from labeling.models import Annotation
 from projects.models import Example, Label, Project
 
+from . import agreement_messages
 from . import statistics as stats
 from .models import AgreementReport, RelabeledExample, RelabelRequest
 
@@ -326,7 +327,8 @@ def agreement_compute(
     progress: Progress | None = None,
     n_boot: int = stats.DEFAULT_N_BOOT,
 ) -> dict[str, Any]:
-    """The agreement JSON contract for `project`: overall, per guideline version and per slice.
+    """The agreement JSON contract for `project`: overall, per guideline version and per slice,
+    with names for raters and labels and a sentence beside each code (`agreement_messages`).
 
     `slice_field` must have passed `slice_field_clean`. `progress(percent, text)` is called between
     steps so a background job can show how far it is.
@@ -364,6 +366,7 @@ def agreement_compute(
     else:
         result["slices"] = None
     result["computed_at"] = timezone.now().isoformat()
+    result = agreement_messages.report_with_messages(result)
     report(100, "Done")
     return result
 
@@ -484,20 +487,14 @@ def _with_names(
         {**row, "label_a": label(row["label_a"]), "label_b": label(row["label_b"])}
         for row in summary["label_confusion"]
     ]
-    diagnostics = []
-    for item in summary["diagnostics"]:
-        item = dict(item)
-        # The statistics name raters and labels by code; say their names instead.
-        if "rater" in item:
-            code, name = item["rater"], rater(item["rater"])
-            item["message"] = item["message"].replace(f"Rater {code} ", f"Rater {name} ", 1)
-            item["rater"] = name
-        if "label" in item:
-            code, name = item["label"], label(item["label"])
-            item["message"] = item["message"].replace(f"Label {code} ", f'Label "{name}" ', 1)
-            item["label"] = name
-        diagnostics.append(item)
-    result["diagnostics"] = diagnostics
+    result["diagnostics"] = [
+        {
+            **item,
+            **({"rater": rater(item["rater"])} if "rater" in item else {}),
+            **({"label": label(item["label"])} if "label" in item else {}),
+        }
+        for item in summary["diagnostics"]
+    ]
     return result
 
 

@@ -4,13 +4,15 @@ Input everywhere: equal-length integer arrays ``items``, ``raters``, ``labels`` 
 each (item, rater) pair at most once) and ``n_labels``; labels are codes ``0..n_labels-1``, ordered by
 code when ``ordinal=True``. Item and rater codes may be any integers (e.g. database ids); they are
 remapped internally and reported back unchanged. No Django here: the caller builds the arrays.
+Results are numbers and codes only (reasons, diagnostics, verdicts); `consistency.agreement_messages`
+writes the sentences people read.
 
 Conventions shared by all coefficients
 --------------------------------------
 * Items with fewer than two ratings carry no information about agreement and are left out, except in
   Gwet's AC1, whose category prevalences use every rated item (as Gwet's own software, irrCAC, does).
 * A degenerate input (no item with two ratings, a single rater, a single category in use, zero expected
-  disagreement) gives ``Estimate(value=None, reason=...)``, never NaN and never an exception.
+  disagreement) gives ``Estimate(value=None, reason=<code>)``, never NaN and never an exception.
 * Confidence intervals (95 %) are nonparametric percentile bootstraps over items (seeded, so reports
   are reproducible), except Cohen's kappa (Fleiss-Cohen-Everitt 1969 large-sample standard error) and
   Gwet's AC1 (Gwet's linearisation variance with a t interval, as irrCAC). Bounds are clipped to [-1, 1].
@@ -19,6 +21,7 @@ Conventions shared by all coefficients
 * The bootstrap is exact but cheap: every statistic here depends on an item only through its row of
   category counts, so items are grouped into distinct count patterns and a bootstrap replicate is a
   vector of pattern multiplicities (multinomial), turning each replicate into a small matrix product.
+
 """
 
 from __future__ import annotations
@@ -37,24 +40,21 @@ DEFAULT_N_BOOT = 1000
 # Bound on the bootstrap weight matrix (B_chunk x n_patterns float64): about 32 MB.
 _MAX_WEIGHT_CELLS = 4_000_000
 
-REASON_EMPTY = "There are no annotations."
-REASON_ONE_RATER = "Only one rater has labelled these items; agreement needs at least two raters."
-REASON_NO_OVERLAP = "No item has been labelled by two or more raters, so there is nothing to compare."
-REASON_ONE_ITEM = "Only one item has two or more ratings; agreement needs at least two such items."
-REASON_ONE_CATEGORY = (
-    "Every rating uses the same label, so agreement expected by chance is total and the "
-    "chance-corrected coefficient is undefined."
-)
-REASON_NO_EXPECTED_DISAGREEMENT = (
-    "Expected disagreement is zero (the raters' label distributions leave no room for chance "
-    "disagreement), so the coefficient is undefined."
-)
-REASON_ONE_LABEL_SCALE = "The label set has a single label, so agreement cannot be chance-corrected."
+# Why a figure is missing, as codes: consistency.agreement_messages words them for people.
+REASON_EMPTY = "no_data"
+REASON_ONE_RATER = "one_rater"
+REASON_NO_OVERLAP = "no_overlap"
+REASON_ONE_ITEM = "one_item"
+REASON_ONE_CATEGORY = "one_category"
+REASON_NO_EXPECTED_DISAGREEMENT = "no_expected_disagreement"
+REASON_ONE_LABEL_SCALE = "one_label_scale"
+REASON_LABEL_UNUSED = "label_unused"  # per label: no pairable rating uses it
+REASON_LABEL_EVERYWHERE = "label_everywhere"  # per label: every pairable rating uses it
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """A coefficient, its 95 % interval, and why it is missing when it is."""
+    """A coefficient, its 95 % interval, and why it is missing when it is (a ``REASON_*`` code)."""
 
     value: float | None
     ci95: tuple[float, float] | None
@@ -624,11 +624,7 @@ def _per_label(data: _Ratings, n_boot: int, seed: int | None) -> list[dict[str, 
         if base:
             est = _none(base, n_items)
         elif not np.isfinite(values[j]):
-            reason = (
-                "No pairable rating uses this label."
-                if c[:, j].sum() == 0
-                else "Every pairable rating uses this label, so its kappa is undefined."
-            )
+            reason = REASON_LABEL_UNUSED if c[:, j].sum() == 0 else REASON_LABEL_EVERYWHERE
             est = _none(reason, n_items)
         else:
             ci = _percentile_ci(reps[:, j]) if reps is not None else None
@@ -965,7 +961,10 @@ VERDICT_ROSE = "rose"
 VERDICT_FELL = "fell"
 VERDICT_NOT_DISTINGUISHABLE = "not_distinguishable"
 COMPARED_COEFFICIENTS = ("percent_agreement", "fleiss_kappa", "krippendorff_alpha", "gwet_ac1")
-REASON_NOT_PAIRED = "No example has two or more usable ratings under both versions."
+REASON_NOT_PAIRED = "not_paired"  # no example has two or more usable ratings under both versions
+# The difference is undefined because the coefficient is, on one side (whose own reason says why).
+REASON_UNDEFINED_BEFORE = "undefined_before"
+REASON_UNDEFINED_AFTER = "undefined_after"
 
 
 def latest_per_rater_and_version(items: Any, raters: Any, versions: Any, order: Any) -> np.ndarray:
@@ -1152,6 +1151,10 @@ def version_comparison(
     items, both coefficients recomputed on it. The verdict comes from that interval only ("rose"
     when it lies above zero, "fell" below, else "not_distinguishable"), and is withheld
     ("not_distinguishable", `too_few`) below `min_items` paired items.
+
+    Per coefficient: "before" and "after" ({"value", "ci95", "reason"}), "difference" (the same
+    keys; its reason is REASON_NOT_PAIRED, or REASON_UNDEFINED_BEFORE/AFTER when a side's value is
+    undefined, that side's reason saying why) and "verdict" (a VERDICT_* code).
     """
     items, raters = np.asarray(items).ravel(), np.asarray(raters).ravel()
     labels, versions = np.asarray(labels).ravel().astype(np.int64), np.asarray(versions).ravel()
@@ -1203,12 +1206,12 @@ def version_comparison(
         )
     coefficients: dict[str, Any] = {}
     if n_paired == 0:
-        empty = {"value": None, "ci95": None}
+        empty = {"value": None, "ci95": None, "reason": REASON_NOT_PAIRED}
         for name in COMPARED_COEFFICIENTS:
             coefficients[name] = {
                 "before": empty,
                 "after": empty,
-                "difference": {**empty, "reason": REASON_NOT_PAIRED},
+                "difference": empty,
                 "verdict": VERDICT_NOT_DISTINGUISHABLE,
             }
         return {**result, "coefficients": coefficients}
@@ -1248,13 +1251,16 @@ def version_comparison(
             value = float(point[side][name])
             ci = _percentile_interval(replicates[side][name], 1.0) if replicates else None
             sides[side] = (
-                {"value": value, "ci95": ci} if np.isfinite(value) else {"value": None, "ci95": None}
+                {"value": value, "ci95": ci, "reason": None}
+                if np.isfinite(value)
+                else {"value": None, "ci95": None, "reason": _undefined_reason(name, counts[side], q)}
             )
         difference: dict[str, Any] = {"value": None, "ci95": None, "reason": None}
         verdict = VERDICT_NOT_DISTINGUISHABLE
-        if sides["before"]["value"] is None or sides["after"]["value"] is None:
-            side = "before" if sides["before"]["value"] is None else "after"
-            difference["reason"] = f"Undefined {side}: " + _undefined_reason(name, counts[side], q)
+        if sides["before"]["value"] is None:
+            difference["reason"] = REASON_UNDEFINED_BEFORE
+        elif sides["after"]["value"] is None:
+            difference["reason"] = REASON_UNDEFINED_AFTER
         else:
             difference["value"] = sides["after"]["value"] - sides["before"]["value"]
             if replicates:
@@ -1284,43 +1290,22 @@ OUTLIER_FALSE_DISCOVERY = 0.05
 def _diagnostics(
     data: _Ratings, est: dict[str, Estimate], rater_rows: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
+    """What to look at, as codes with the numbers behind them (see `agreement_summary`)."""
     base = _basic_reason(data)
     if base:
-        code = {
-            REASON_EMPTY: "no_data",
-            REASON_ONE_RATER: "one_rater",
-            REASON_NO_OVERLAP: "no_overlap",
-            REASON_ONE_ITEM: "one_item",
-        }[base]
-        return [{"code": code, "message": base}]
+        # The reason codes of data that cannot show agreement double as diagnostic codes.
+        return [{"code": base}]
+    out: list[dict[str, Any]] = []
     n_overlap = int(data.pairable.sum())
     if n_overlap < FEW_ITEMS:
-        out.append(
-            {
-                "code": "few_items",
-                "message": (
-                    f"Only {n_overlap} items have two or more ratings; intervals will be wide. "
-                    f"Aim for at least {FEW_ITEMS} overlapping items."
-                ),
-            }
-        )
+        out.append({"code": "few_items", "n_items_overlap": n_overlap, "min_items": FEW_ITEMS})
     wide = [
         name
         for name, e in est.items()
         if e.ci95 is not None and e.ci95[1] - e.ci95[0] > WIDE_CI and name != "percent_agreement"
     ]
     if wide:
-        out.append(
-            {
-                "code": "wide_interval",
-                "message": (
-                    "The 95% interval is wider than "
-                    f"{WIDE_CI} for {', '.join(n.replace('_', ' ') for n in wide)}: "
-                    "more overlapping items are needed before drawing conclusions."
-                ),
-            }
-        )
+        out.append({"code": "wide_interval", "coefficients": wide, "max_width": WIDE_CI})
     c = data.counts[data.pairable].sum(axis=0)
     share = c / c.sum()
     top = int(share.argmax())
@@ -1328,16 +1313,13 @@ def _diagnostics(
     kappa = est["fleiss_kappa"].value
     # A unanimous set has no paradox to explain: kappa is undefined (one label) or 1, not low.
     if share[top] > PARADOX_PREVALENCE and pa is not None and kappa is not None and pa - kappa > PARADOX_GAP:
-        kappa_txt = f"{kappa:.2f}"
         out.append(
             {
                 "code": "kappa_paradox",
                 "label": top,
-                "message": (
-                    f"Label {top} makes up {share[top]:.0%} of ratings. With such skewed prevalence, "
-                    f"kappa ({kappa_txt}) is much lower than raw agreement ({pa:.0%}) even when raters "
-                    "mostly agree; read Gwet's AC1 and per-label kappa alongside it."
-                ),
+                "prevalence": float(share[top]),
+                "kappa": kappa,
+                "percent_agreement": pa,
             }
         )
     out += _outlying_raters(rater_rows)
@@ -1373,27 +1355,18 @@ def _outlying_raters(rater_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rejected[order[: (np.nonzero(below)[0].max() + 1) if below.any() else 0]] = True
     upper = wilson_interval(matches, n)[:, 1]
     flagged = np.nonzero(rejected & (upper < rest) & (share <= rest - OUTLIER_GAP))[0]
-    out = []
-    for i in flagged[np.argsort(share[flagged], kind="stable")]:
-        row = rows[i]
-        low, high = row["loo_agreement_ci95"]
-        out.append(
-            {
-                "code": "outlier_rater",
-                "rater": row["rater"],
-                "value": float(share[i]),
-                "ci95": [low, high],
-                "n": int(n[i]),
-                "rest": float(rest[i]),
-                "message": (
-                    f"Rater {row['rater']} gave the label most other raters gave on {share[i]:.0%} of "
-                    f"{int(n[i])} examples (95% interval {low:.0%} to {high:.0%}), against {rest[i]:.0%} "
-                    f"for the other raters; the gap holds even allowing for {len(rows)} raters compared. "
-                    "Check their understanding of the guidelines."
-                ),
-            }
-        )
-    return out
+    return [
+        {
+            "code": "outlier_rater",
+            "rater": rows[i]["rater"],
+            "value": float(share[i]),
+            "ci95": rows[i]["loo_agreement_ci95"],
+            "n": int(n[i]),
+            "rest": float(rest[i]),
+            "n_raters_compared": len(rows),
+        }
+        for i in flagged[np.argsort(share[flagged], kind="stable")]
+    ]
 
 
 def diagnostics(
@@ -1407,7 +1380,7 @@ def diagnostics(
     n_boot: int = DEFAULT_N_BOOT,
     seed: int | None = DEFAULT_SEED,
 ) -> list[dict[str, Any]]:
-    """Plain-English warnings, each {"code", "message", ...}; see ``agreement_summary``."""
+    """What to look at, each {"code", ...numbers}; see ``agreement_summary``."""
     data = _prepare(items, raters, labels, n_labels)
     est = _coefficients(data, ordinal, n_boot, seed)
     rows = _per_rater(data, _cohen_kappa_pairs(data, ordinal, weights), None)
@@ -1429,7 +1402,14 @@ def agreement_summary(
     """Everything the agreement report shows, JSON-ready. Rater and label values are codes.
 
     `weights` ("linear" or "quadratic") weigh Cohen's kappa for ordinal labels; `kappa_weights`
-    says which (None for nominal labels, where kappa is unweighted)."""
+    says which (None for nominal labels, where kappa is unweighted).
+
+    Missing figures carry a ``REASON_*`` code as their "reason". "diagnostics" lists what to look
+    at, each a {"code", ...} with the numbers behind it:
+    a reason code ("no_data", "one_rater", "no_overlap", "one_item") when the data cannot show
+    agreement at all; "few_items" (n_items_overlap, min_items); "wide_interval" (coefficients,
+    max_width); "kappa_paradox" (label, prevalence, kappa, percent_agreement); "outlier_rater"
+    (rater, value, ci95, n, rest, n_raters_compared)."""
     data = _prepare(items, raters, labels, n_labels)
     est = _coefficients(data, ordinal, n_boot, seed)
     pairs = _cohen_kappa_pairs(data, ordinal, weights)

@@ -6,6 +6,7 @@ import pytest
 from scipy import stats as sps
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
+from consistency import agreement_messages as messages
 from consistency import statistics as stats
 
 Q, K = 3, 3
@@ -262,7 +263,9 @@ def test_undefined_coefficients_and_no_pairs_give_reasons_not_errors():
     )  # fmt: skip
     kappa = result["coefficients"]["fleiss_kappa"]
     assert kappa["difference"]["value"] is None
-    assert "same label" in kappa["difference"]["reason"]
+    assert kappa["difference"]["reason"] == stats.REASON_UNDEFINED_BEFORE
+    assert kappa["before"]["reason"] == stats.REASON_ONE_CATEGORY
+    assert "same label" in messages.difference_with_reason(kappa)["reason"]
     assert result["coefficients"]["percent_agreement"]["difference"]["value"] == 0.0
     nothing = stats.version_comparison(items, raters, np.zeros(10, int), np.ones(10), Q, before=1, after=2)
     assert nothing["n_paired"] == 0

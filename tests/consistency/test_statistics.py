@@ -15,6 +15,7 @@ from statsmodels.stats.inter_rater import aggregate_raters, cohens_kappa
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 from statsmodels.stats.proportion import proportion_confint
 
+from consistency import agreement_messages as messages
 from consistency import statistics as stats
 
 HYPOTHESIS = settings(
@@ -518,7 +519,7 @@ def test_outlying_raters_among_fifty_with_sparse_overlap_are_the_bad_ones():
         for diagnostic in flagged.values():
             low, high = diagnostic["ci95"]
             assert high < diagnostic["rest"]  # the interval supports the flag
-            assert f"of {diagnostic['n']} examples" in diagnostic["message"]
+            assert f"of {diagnostic['n']} examples" in messages.diagnostic_text(diagnostic)
     assert wrong <= 3  # of 880 good raters in 20 studies (measured: 2)
     assert found / (found + missed) >= 0.7  # measured: 77%
     # The misses are bad raters with few labels, whose intervals are wide: with 30 or more, almost none.
