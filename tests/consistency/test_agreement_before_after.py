@@ -3,6 +3,8 @@ labeling rounds, and simulations of what relabeling "the disagreements" does to 
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats as sps
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
@@ -220,6 +222,29 @@ def test_labeling_rounds_split_an_items_labels_at_each_request():
     empty = stats.labeling_rounds(items, order, [], [], [])
     assert empty[0].tolist() == [-1] * 12
     assert not empty[1].any()
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    st.lists(st.tuples(st.integers(0, 4), st.integers(0, 30)), max_size=40),
+    st.lists(st.tuples(st.integers(0, 5), st.integers(-1, 31), st.booleans()), max_size=12),
+)
+def test_labeling_rounds_equal_a_plain_loop(annotations, requests):
+    """Each annotation's round: its item's last request whose mark is below its order (the last one
+    given among requests with the same mark), whatever order rows and requests come in."""
+    items = np.array([item for item, _ in annotations], dtype=np.int64)
+    order = np.array([key for _, key in annotations], dtype=np.int64)
+    r_items, r_marks, r_selected = (
+        (np.array(column) for column in zip(*requests, strict=True)) if requests else ([], [], [])
+    )
+    rounds, selected = stats.labeling_rounds(items, order, r_items, r_marks, r_selected)
+    for row, (item, key) in enumerate(annotations):
+        before = [(mark, n) for n, (r_item, mark, _) in enumerate(requests) if r_item == item and mark < key]
+        if not before:
+            assert (rounds[row], selected[row]) == (-1, False)
+            continue
+        mark, n = max(before)  # the highest mark; among equal marks, the one given last
+        assert (rounds[row], selected[row]) == (mark, requests[n][2])
 
 
 def test_the_earliest_label_blind_round_counts_not_a_later_relabeling_of_the_disagreements():

@@ -450,6 +450,15 @@ def test_wilson_interval_equals_statsmodels(successes, n):
     assert np.isnan(stats.wilson_interval(0, 0)).all()
 
 
+def test_wilson_interval_equals_newcombes_published_examples():
+    """Newcombe (1998), Statistics in Medicine 17:857-872, Table I, method 3 (score, no correction)."""
+    interval = stats.wilson_interval([81, 15, 0, 1], [263, 148, 20, 29])
+    expected = [[0.2553, 0.3662], [0.0624, 0.1605], [0.0, 0.1611], [0.0061, 0.1718]]
+    np.testing.assert_allclose(interval, expected, atol=5e-5)
+    assert interval.shape == (4, 2)
+    assert np.isnan(stats.wilson_interval([3, 0], [10, 0])[1]).all()  # no trials, no interval
+
+
 def test_label_confusion_counts_split_rater_pairs_most_confused_first():
     # item 0: labels 0,0,1 -> two (0,1) splits; item 1: 1,2 -> one (1,2) split; item 2: 2,2 -> none.
     items = np.array([0, 0, 0, 1, 1, 2, 2])
