@@ -12,7 +12,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from consistency import statistics  # noqa: E402
+from consistency.agreement import statistics  # noqa: E402
 
 N_ITEMS, N_POOL, PER_ITEM, N_LABELS = 200_000, 20, 5, 10
 

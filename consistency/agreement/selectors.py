@@ -24,6 +24,7 @@ from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from consistency.agreement import messages as agreement_messages
 from consistency.agreement import statistics as stats
 from consistency.agreement.models import AgreementReport
 from consistency.review.models import RelabeledExample, RelabelRequest
@@ -288,7 +289,8 @@ def agreement_compute(
     progress: Progress | None = None,
     n_boot: int = stats.DEFAULT_N_BOOT,
 ) -> dict[str, Any]:
-    """The agreement JSON contract for `project`: overall, per guideline version and per slice.
+    """The agreement JSON contract for `project`: overall, per guideline version and per slice,
+    with names for raters and labels and a sentence beside each code (`agreement_messages`).
 
     `slice_field` must have passed `slice_field_clean`. `progress(percent, text)` is called between
     steps so a background job can show how far it is.
@@ -326,6 +328,7 @@ def agreement_compute(
     else:
         result["slices"] = None
     result["computed_at"] = timezone.now().isoformat()
+    result = agreement_messages.report_with_messages(result)
     report(100, "Done")
     return result
 
@@ -446,20 +449,14 @@ def _with_names(
         {**row, "label_a": label(row["label_a"]), "label_b": label(row["label_b"])}
         for row in summary["label_confusion"]
     ]
-    diagnostics = []
-    for item in summary["diagnostics"]:
-        item = dict(item)
-        # The statistics name raters and labels by code; say their names instead.
-        if "rater" in item:
-            code, name = item["rater"], rater(item["rater"])
-            item["message"] = item["message"].replace(f"Rater {code} ", f"Rater {name} ", 1)
-            item["rater"] = name
-        if "label" in item:
-            code, name = item["label"], label(item["label"])
-            item["message"] = item["message"].replace(f"Label {code} ", f'Label "{name}" ', 1)
-            item["label"] = name
-        diagnostics.append(item)
-    result["diagnostics"] = diagnostics
+    result["diagnostics"] = [
+        {
+            **item,
+            **({"rater": rater(item["rater"])} if "rater" in item else {}),
+            **({"label": label(item["label"])} if "label" in item else {}),
+        }
+        for item in summary["diagnostics"]
+    ]
     return result
 
 

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
+from consistency.agreement.messages import COEFFICIENT_NAMES, verdict_text
 from consistency.agreement.selectors import (
     COEFFICIENTS,
     kappa_matrix,
@@ -26,38 +27,11 @@ from projects.access import project_role_required
 from projects.models import Role
 from projects.selectors import metadata_fields
 
-COEFFICIENT_NAMES = {
-    "percent_agreement": "Percent agreement",
-    "fleiss_kappa": "Fleiss' kappa",
-    "krippendorff_alpha": "Krippendorff's alpha",
-    "gwet_ac1": "Gwet's AC1",
-}
 REVIEWERS = (Role.MANAGER, Role.SME)
 
 
 def _coefficient_rows(row: dict) -> list[dict]:
     return [{"key": key, "name": COEFFICIENT_NAMES[key], **(row.get(key) or {})} for key in COEFFICIENTS]
-
-
-def _signed(value: float) -> str:
-    return f"{value:+.2f}".replace("-", "\u2212")
-
-
-def _verdict_text(name: str, coefficient: dict, comparison: dict) -> str:
-    """The verdict in words; it comes only from the paired interval of the difference."""
-    difference = coefficient.get("difference") or {}
-    if difference.get("value") is None:
-        return f"{name}: no comparison. {difference.get('reason') or ''}".strip()
-    if comparison.get("too_few"):
-        return f"{name}: too few examples to judge."
-    ci = difference.get("ci95")
-    interval = f" (95% interval {_signed(ci[0])} to {_signed(ci[1])})" if ci else ""
-    change = _signed(difference["value"])
-    if coefficient.get("verdict") == "rose":
-        return f"{name} rose by {change}{interval}."
-    if coefficient.get("verdict") == "fell":
-        return f"{name} fell by {change}{interval}."
-    return f"{name}: no change that can be told apart from chance ({change}{interval})."
 
 
 def _before_after_blocks(result: dict) -> list[dict]:
@@ -69,14 +43,13 @@ def _before_after_blocks(result: dict) -> list[dict]:
         rows = []
         for key in COEFFICIENTS:
             coefficient = (comparison.get("coefficients") or {}).get(key) or {}
-            name = COEFFICIENT_NAMES[key]
             rows.append(
                 {
-                    "name": name,
+                    "name": COEFFICIENT_NAMES[key],
                     "cells": [coefficient.get("before") or {}, coefficient.get("after") or {}],
                     "difference": coefficient.get("difference") or {},
                     "verdict": coefficient.get("verdict"),
-                    "text": _verdict_text(name, coefficient, comparison),
+                    "text": verdict_text(key, coefficient, comparison),
                 }
             )
         blocks.append({**comparison, "rows": rows})

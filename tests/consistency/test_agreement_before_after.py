@@ -3,9 +3,12 @@ labeling rounds, and simulations of what relabeling "the disagreements" does to 
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats as sps
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
+from consistency.agreement import messages
 from consistency.agreement import statistics as stats
 
 Q, K = 3, 3
@@ -221,6 +224,29 @@ def test_labeling_rounds_split_an_items_labels_at_each_request():
     assert not empty[1].any()
 
 
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    st.lists(st.tuples(st.integers(0, 4), st.integers(0, 30)), max_size=40),
+    st.lists(st.tuples(st.integers(0, 5), st.integers(-1, 31), st.booleans()), max_size=12),
+)
+def test_labeling_rounds_equal_a_plain_loop(annotations, requests):
+    """Each annotation's round: its item's last request whose mark is below its order (the last one
+    given among requests with the same mark), whatever order rows and requests come in."""
+    items = np.array([item for item, _ in annotations], dtype=np.int64)
+    order = np.array([key for _, key in annotations], dtype=np.int64)
+    r_items, r_marks, r_selected = (
+        (np.array(column) for column in zip(*requests, strict=True)) if requests else ([], [], [])
+    )
+    rounds, selected = stats.labeling_rounds(items, order, r_items, r_marks, r_selected)
+    for row, (item, key) in enumerate(annotations):
+        before = [(mark, n) for n, (r_item, mark, _) in enumerate(requests) if r_item == item and mark < key]
+        if not before:
+            assert (rounds[row], selected[row]) == (-1, False)
+            continue
+        mark, n = max(before)  # the highest mark; among equal marks, the one given last
+        assert (rounds[row], selected[row]) == (mark, requests[n][2])
+
+
 def test_the_earliest_label_blind_round_counts_not_a_later_relabeling_of_the_disagreements():
     # 40 items: v1, then every item relabeled under v2 by a label-blind request (unanimous), then the
     # same items' v2 labels split and were sent back "for disagreeing" (unanimous again).
@@ -262,7 +288,9 @@ def test_undefined_coefficients_and_no_pairs_give_reasons_not_errors():
     )  # fmt: skip
     kappa = result["coefficients"]["fleiss_kappa"]
     assert kappa["difference"]["value"] is None
-    assert "same label" in kappa["difference"]["reason"]
+    assert kappa["difference"]["reason"] == stats.REASON_UNDEFINED_BEFORE
+    assert kappa["before"]["reason"] == stats.REASON_ONE_CATEGORY
+    assert "same label" in messages.difference_with_reason(kappa)["reason"]
     assert result["coefficients"]["percent_agreement"]["difference"]["value"] == 0.0
     nothing = stats.version_comparison(items, raters, np.zeros(10, int), np.ones(10), Q, before=1, after=2)
     assert nothing["n_paired"] == 0

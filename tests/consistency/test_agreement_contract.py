@@ -1,6 +1,7 @@
 """The agreement JSON contract: keys and types, names instead of codes, the CLI and the API agree."""
 
 import json
+import re
 from io import StringIO
 
 import pytest
@@ -43,12 +44,15 @@ def rated_project(project):
 
 
 def assert_estimate(estimate):
-    assert set(estimate) == {"value", "ci95", "reason"}
+    # "reason" stays the sentence it always was; "reason_code" names it for scripts.
+    assert set(estimate) == {"value", "ci95", "reason", "reason_code"}
     if estimate["value"] is None:
         assert isinstance(estimate["reason"], str)
-        assert estimate["reason"]
+        assert estimate["reason"].endswith(".")
+        assert re.fullmatch(r"[a-z_]+", estimate["reason_code"])
         assert estimate["ci95"] is None
     else:
+        assert estimate["reason"] is estimate["reason_code"] is None
         assert isinstance(estimate["value"], float)
         low, high = estimate["ci95"]
         assert -1.0 <= low <= high <= 1.0
@@ -108,9 +112,11 @@ def test_report_json_has_every_key_with_names_not_codes(rated_project):
     assert comparison["min_paired"] == 30
     assert set(comparison["coefficients"]) == set(COEFFICIENTS)
     for coefficient in comparison["coefficients"].values():
-        assert set(coefficient) == {"before", "after", "difference", "verdict"}
-        assert set(coefficient["difference"]) == {"value", "ci95", "reason"}
+        assert set(coefficient) == {"before", "after", "difference", "verdict", "message"}
+        assert set(coefficient["difference"]) == {"value", "ci95", "reason", "reason_code"}
         assert coefficient["verdict"] == "not_distinguishable"
+        assert coefficient["difference"]["reason_code"] == "not_paired"
+        assert "no comparison. No example has two or more usable ratings" in coefficient["message"]
 
     slices = result["slices"]
     assert slices["field"] == "channel"

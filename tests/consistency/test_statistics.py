@@ -15,6 +15,7 @@ from statsmodels.stats.inter_rater import aggregate_raters, cohens_kappa
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 from statsmodels.stats.proportion import proportion_confint
 
+from consistency.agreement import messages
 from consistency.agreement import statistics as stats
 
 HYPOTHESIS = settings(
@@ -449,6 +450,15 @@ def test_wilson_interval_equals_statsmodels(successes, n):
     assert np.isnan(stats.wilson_interval(0, 0)).all()
 
 
+def test_wilson_interval_equals_newcombes_published_examples():
+    """Newcombe (1998), Statistics in Medicine 17:857-872, Table I, method 3 (score, no correction)."""
+    interval = stats.wilson_interval([81, 15, 0, 1], [263, 148, 20, 29])
+    expected = [[0.2553, 0.3662], [0.0624, 0.1605], [0.0, 0.1611], [0.0061, 0.1718]]
+    np.testing.assert_allclose(interval, expected, atol=5e-5)
+    assert interval.shape == (4, 2)
+    assert np.isnan(stats.wilson_interval([3, 0], [10, 0])[1]).all()  # no trials, no interval
+
+
 def test_label_confusion_counts_split_rater_pairs_most_confused_first():
     # item 0: labels 0,0,1 -> two (0,1) splits; item 1: 1,2 -> one (1,2) split; item 2: 2,2 -> none.
     items = np.array([0, 0, 0, 1, 1, 2, 2])
@@ -518,7 +528,7 @@ def test_outlying_raters_among_fifty_with_sparse_overlap_are_the_bad_ones():
         for diagnostic in flagged.values():
             low, high = diagnostic["ci95"]
             assert high < diagnostic["rest"]  # the interval supports the flag
-            assert f"of {diagnostic['n']} examples" in diagnostic["message"]
+            assert f"of {diagnostic['n']} examples" in messages.diagnostic_text(diagnostic)
     assert wrong <= 3  # of 880 good raters in 20 studies (measured: 2)
     assert found / (found + missed) >= 0.7  # measured: 77%
     # The misses are bad raters with few labels, whose intervals are wide: with 30 or more, almost none.

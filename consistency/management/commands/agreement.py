@@ -2,12 +2,14 @@
 
 The report is computed synchronously by the same service the background job uses and stored like
 any other report, so `--json` prints exactly what GET /api/v1/projects/SLUG/agreement/ then returns.
+The table's sentences come from `consistency.agreement.messages`, as the dashboard's do.
 """
 
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from consistency.agreement.messages import comparison_heading, verdict_words
 from consistency.agreement.models import AgreementReport
 from consistency.agreement.selectors import COEFFICIENTS
 from consistency.agreement.services import agreement_report_compute
@@ -63,7 +65,7 @@ def _table(result: dict) -> str:
         interval = f"[{_number(ci[0])}, {_number(ci[1])}]" if ci else (estimate["reason"] or "")
         lines.append(f"{name.replace('_', ' '):<20} {_number(estimate['value']):>7}  {interval}")
     for comparison in result.get("before_after") or []:
-        lines += ["", _comparison_heading(comparison)]
+        lines += ["", comparison_heading(comparison)]
         if not comparison["n_paired"]:
             continue
         for name in COEFFICIENTS:
@@ -71,9 +73,7 @@ def _table(result: dict) -> str:
             difference = coefficient["difference"]
             ci = difference["ci95"]
             interval = f" [{_number(ci[0])}, {_number(ci[1])}]" if ci else ""
-            verdict = (
-                "too few to judge" if comparison["too_few"] else coefficient["verdict"].replace("_", " ")
-            )
+            verdict = verdict_words(coefficient, comparison)
             lines.append(
                 f"  {name.replace('_', ' '):<20} {_number(coefficient['before']['value'])} -> "
                 f"{_number(coefficient['after']['value'])}, change {_number(difference['value'])}{interval}: "
@@ -82,17 +82,3 @@ def _table(result: dict) -> str:
     for diagnostic in result["diagnostics"]:
         lines.append(f"! {diagnostic['message']}")
     return "\n".join(lines)
-
-
-def _comparison_heading(comparison: dict) -> str:
-    versions = f"v{comparison['before']} -> v{comparison['after']}"
-    if comparison["n_paired"]:
-        heading = f"{versions} on the same {comparison['n_paired']} examples (paired bootstrap)"
-    else:
-        heading = f"{versions}: no example labeled under both versions to compare"
-    if comparison["n_left_out_outcome_selected"]:
-        heading += (
-            f"; {comparison['n_left_out_outcome_selected']} left out, sent back because their raters "
-            "disagreed"
-        )
-    return heading
