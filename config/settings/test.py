@@ -23,7 +23,8 @@ AXES_FAILURE_LIMIT = 1000
 # Tests never write into the checkout's var/ (each test gets its own private folder as well: the
 # private_storage fixture in tests/conftest.py).
 _TEST_FILES = Path(tempfile.gettempdir()) / "concord-tests"
-PRIVATE_STORAGE_ROOT = _TEST_FILES / "private"
+# A Celery worker a test starts is told the test's own folder (PRIVATE_STORAGE_ROOT).
+PRIVATE_STORAGE_ROOT = Path(os.environ.get("PRIVATE_STORAGE_ROOT") or _TEST_FILES / "private")
 STATIC_ROOT = _TEST_FILES / "staticfiles"
 STORAGES = {  # noqa: F405
     "default": {
