@@ -16,6 +16,11 @@ app_name = "consistency"
 urlpatterns = [
     path("agreement/", dashboard_views.agreement_dashboard, name="agreement_dashboard"),
     path("agreement/reports/", dashboard_views.agreement_report_create, name="agreement_report_create"),
+    path(
+        "agreement/reports/<int:report_id>/retry/",
+        dashboard_views.agreement_report_retry,
+        name="agreement_report_retry",
+    ),
     path("agreement/status/", dashboard_views.agreement_report_status, name="agreement_report_status"),
     path("review/", review_views.review_queue, name="review_queue"),
     path("review/<int:disagreement_id>/", review_views.review_item, name="review_item"),
@@ -34,6 +39,7 @@ urlpatterns = [
     path("releases/", release_views.release_list, name="releases"),
     path("releases/diff/", release_views.release_diff, name="release_diff"),
     path("releases/<str:tag>/", release_views.release_detail, name="release_detail"),
+    path("releases/<str:tag>/retry/", release_views.release_retry, name="release_retry"),
     path(
         "releases/<str:tag>/download/<str:file_format>/",
         release_views.release_download,

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.jobs.models import Job
 from core.models import TimeStampedModel
 
 RESERVED_SHORTCUT_KEYS = ("a", "s", "u", "n", "?")  # ambiguous, skip, undo, note, help
@@ -18,8 +19,8 @@ RESERVED_SLUGS = frozenset(
         "agreement", "annotations", "delete", "diff", "disagreements", "dismiss", "download", "examples",
         "guideline", "guideline-versions", "guidelines", "import", "imports", "label", "labels", "members",
         "my-work", "new", "progress", "publish", "recent", "relabel", "releases", "remove", "reports",
-        "resolutions", "resolve", "review", "revise", "settings", "skip", "status", "submit", "undo",
-        "worked-example",
+        "resolutions", "resolve", "retry", "review", "revise", "settings", "skip", "status", "submit",
+        "undo", "worked-example",
     }
 )  # fmt: skip
 
@@ -135,20 +136,16 @@ class Label(models.Model):
         return self.name
 
 
-class ImportBatch(TimeStampedModel):
-    """One background job with its progress and errors: importing an uploaded file of examples or
-    annotations, or re-deciding a project's examples after its review rules changed.
+class ImportBatch(Job):
+    """One background job (core.jobs) with its counts and errors: importing an uploaded file of
+    examples or annotations ("import" jobs), or re-deciding a project's examples after its review
+    rules changed ("decisions" jobs).
 
-    Progress is `bytes_read` of `bytes_total`: bytes of the file for an import, examples for a
+    Counts are `bytes_read` of `bytes_total`: bytes of the file for an import, examples for a
     re-deciding job (which has no file). `options` holds what the job was asked to do (e.g. a
-    Label Studio control name), `summary` the kind-specific counts of a finished job.
+    Label Studio control name), `summary` the kind-specific counts of a finished job, `errors` the
+    first problems of a failed one (line, column, message) and `error_count` how many there were.
     """
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
 
     class Kind(models.TextChoices):
         EXAMPLES = "examples", "Examples"
@@ -165,7 +162,6 @@ class ImportBatch(TimeStampedModel):
     source_name = models.CharField(max_length=255)
     file_format = models.CharField(max_length=16)
     stored_file = models.CharField(max_length=500, blank=True, help_text="Path in private storage.")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     bytes_total = models.BigIntegerField(default=0)
     bytes_read = models.BigIntegerField(default=0)
     rows_read = models.BigIntegerField(default=0)
@@ -175,8 +171,8 @@ class ImportBatch(TimeStampedModel):
     error_count = models.PositiveIntegerField(default=0)
     options = models.JSONField(default=dict, blank=True)
     summary = models.JSONField(default=dict, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -185,9 +181,13 @@ class ImportBatch(TimeStampedModel):
         return f"{self.source_name} ({self.status})"
 
     @property
+    def job_kind(self) -> str:
+        return "decisions" if self.kind == self.Kind.DECISIONS else "import"
+
+    @property
     def percent(self) -> int | None:
-        """0-99 while queued or running, 100 once succeeded, None once failed: a failed job has
-        no progress to show (the bytes it read say nothing about what went wrong)."""
+        """0-99 while queued or running (the share of the file read, or of the examples decided),
+        100 once succeeded, None once failed: a failed job has no progress to show."""
         if self.status == self.Status.SUCCEEDED:
             return 100
         if self.status == self.Status.FAILED:
@@ -195,10 +195,6 @@ class ImportBatch(TimeStampedModel):
         if not self.bytes_total:
             return 0
         return min(99, int(100 * self.bytes_read / self.bytes_total))
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
 
 
 class Example(models.Model):

@@ -7,9 +7,9 @@ from celery import shared_task
 def import_batch_task(batch_id: int) -> None:
     """Run the import of one ImportBatch (examples, or a kind another app registered).
 
-    Idempotent: a batch that already succeeded or failed is not run again. A batch left
-    `running` by a dead worker is run again from the start: its rows are written in one final
-    transaction, so a half-finished run left nothing behind.
+    Idempotent (core.jobs): a batch that already succeeded or failed is not run again, nor one a
+    live worker runs. A batch whose worker died is run again from the start: its rows are written
+    in one final transaction, so a half-finished run left nothing behind.
     """
     # Imported here: the services module imports this one to queue the task.
     from projects.services.imports import import_batch_run

@@ -27,4 +27,5 @@ urlpatterns = [
     path("<slug:slug>/import/", imports.import_upload, name="import"),
     path("<slug:slug>/import/recent/", imports.import_recent, name="import_recent"),
     path("<slug:slug>/import/<int:batch_id>/", imports.import_status, name="import_status"),
+    path("<slug:slug>/import/<int:batch_id>/retry/", imports.import_retry, name="import_retry"),
 ]

@@ -128,3 +128,42 @@ def labeler_client(labeler):
 @pytest.fixture
 def outsider_client(outsider):
     return client_for(outsider)
+
+
+class _UnreachableBroker:
+    """The Celery app publishes to a Redis port where nothing listens; `restore()` brings the
+    test settings' broker (and inline tasks) back."""
+
+    def __init__(self, monkeypatch):
+        import socket
+
+        from config.celery import app
+
+        self._app = app
+        self._monkeypatch = monkeypatch
+        with socket.socket() as probe:  # a port that was free a moment ago: connections are refused
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{port}/0"
+        # Celery reads CELERY_BROKER_WRITE_URL from the environment before its settings.
+        monkeypatch.setenv("CELERY_BROKER_WRITE_URL", self.url)
+        app.conf.task_always_eager = False
+        self._reset_pools()
+
+    def _reset_pools(self) -> None:
+        self._app._pool = None
+        self._app.amqp._producer_pool = None
+
+    def restore(self) -> None:
+        from django.conf import settings
+
+        self._monkeypatch.delenv("CELERY_BROKER_WRITE_URL", raising=False)
+        self._app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER
+        self._reset_pools()
+
+
+@pytest.fixture
+def broker_unreachable(monkeypatch):
+    broker = _UnreachableBroker(monkeypatch)
+    yield broker
+    broker.restore()

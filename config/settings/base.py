@@ -188,19 +188,53 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# Background jobs (core.jobs). A running job's worker writes a heartbeat every HEARTBEAT seconds;
+# a job silent for STALE seconds (or whose process is gone, on the same machine) lost its worker:
+# the sweeper, run by every worker on start, after reconnecting to the broker and every SWEEP
+# seconds, removes its leftovers and queues it again, up to MAX_ATTEMPTS runs, then fails it (a
+# retry may be asked for RETRY_DAYS; a failed import keeps its file that long). Queued jobs the
+# broker never took are sent by the sweeper, and sent again after RESEND seconds without a start.
+CONCORD_JOB_HEARTBEAT_SECONDS = env_int("CONCORD_JOB_HEARTBEAT_SECONDS", 15)
+CONCORD_JOB_STALE_SECONDS = env_int("CONCORD_JOB_STALE_SECONDS", 120)
+CONCORD_JOB_SWEEP_SECONDS = env_int("CONCORD_JOB_SWEEP_SECONDS", 60)
+CONCORD_JOB_MAX_ATTEMPTS = env_int("CONCORD_JOB_MAX_ATTEMPTS", 2)
+CONCORD_JOB_RESEND_SECONDS = env_int("CONCORD_JOB_RESEND_SECONDS", 900)
+CONCORD_JOB_RETRY_DAYS = env_int("CONCORD_JOB_RETRY_DAYS", 7)
+if CONCORD_JOB_STALE_SECONDS < 3 * CONCORD_JOB_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        "CONCORD_JOB_STALE_SECONDS must be at least three heartbeats (CONCORD_JOB_HEARTBEAT_SECONDS), "
+        "or a slow heartbeat would make a live job look dead."
+    )
+if CONCORD_JOB_MAX_ATTEMPTS < 1:
+    raise ImproperlyConfigured("CONCORD_JOB_MAX_ATTEMPTS must be at least 1.")
+
+
+def celery_transport_options(broker_url: str, *, var_dir: Path, longest_task_seconds: int) -> dict:
+    """The broker's options. Redis gives an unacknowledged message to another worker after its
+    visibility timeout: it must outlast the longest a task may run (its hard time limit, after any
+    countdown), or a long job's message would be delivered twice while it runs. Timeouts bound how
+    long a request waits for a broker that is down (the job then waits in the database)."""
+    if broker_url == "filesystem://":
+        queue_dir = var_dir / "celery"
+        return {
+            "data_folder_in": str(queue_dir / "queue"),
+            "data_folder_out": str(queue_dir / "queue"),
+            "processed_folder": str(queue_dir / "processed"),
+            "control_folder": str(queue_dir / "control"),
+            "store_processed": False,
+        }
+    if broker_url.startswith(("redis://", "rediss://")):
+        return {
+            "visibility_timeout": longest_task_seconds + 600,
+            "socket_connect_timeout": 3,
+            "socket_timeout": 30,
+        }
+    return {}
+
+
 # Celery. The embedded default is the filesystem transport under var/: no broker to install,
 # jobs still run in a separate worker process. Production sets CELERY_BROKER_URL to Redis.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
-CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
-if CELERY_BROKER_URL == "filesystem://":
-    _queue_dir = VAR_DIR / "celery"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_queue_dir / "queue"),
-        "data_folder_out": str(_queue_dir / "queue"),
-        "processed_folder": str(_queue_dir / "processed"),
-        "control_folder": str(_queue_dir / "control"),
-        "store_processed": False,
-    }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -209,6 +243,17 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 3 * 3600)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 300
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
+# Jobs keep running when the worker loses the broker: their heartbeat keeps a redelivered message
+# from starting them a second time.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# A broker that is down fails a publish after one quick retry (the job waits in the database).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_BROKER_TRANSPORT_OPTIONS = celery_transport_options(
+    CELERY_BROKER_URL,
+    var_dir=VAR_DIR,
+    longest_task_seconds=CELERY_TASK_TIME_LIMIT + CONCORD_AGREEMENT_DEBOUNCE_SECONDS,
+)
 
 # Reverse proxies in front of Concord that append the client's address to X-Forwarded-For (1
 # behind one nginx). 0 takes the socket's address, which behind a proxy is the proxy's: every
@@ -298,6 +343,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name per set of choices: a job's state and an import's status are the same four words,
+    # and a release keeps its own three.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStateEnum": "core.jobs.models.JobState",
+        "ReleaseStatusEnum": ["building", "ready", "failed"],
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.api_schema.add_error_responses",

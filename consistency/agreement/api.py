@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consistency.agreement.selectors import report_latest_succeeded, report_pending
+from core.jobs.api import JobSerializer
 from projects.api.base import REVIEWERS, ProjectScopedMixin
 
 NOT_COMPUTED_MESSAGE = (
@@ -20,7 +21,8 @@ class AgreementReportLatestApi(ProjectScopedMixin, APIView):
 
     200 with the report's JSON (the same document `manage.py agreement SLUG --json` prints).
     404 `{"detail", "status"}` when no report has succeeded yet; `status` is "queued" or "running"
-    when one is on its way, else null. Labelers get 403; non-members 404, as for a missing project.
+    when one is on its way, else null, and then `job` gives that report's state (the JSON of every
+    background job). Labelers get 403; non-members 404, as for a missing project.
     """
 
     project_roles = REVIEWERS
@@ -35,10 +37,10 @@ class AgreementReportLatestApi(ProjectScopedMixin, APIView):
         report = report_latest_succeeded(project=request.project)
         if report is None:
             pending = report_pending(project=request.project)
-            return Response(
-                {"detail": NOT_COMPUTED_MESSAGE, "status": pending.status if pending else None},
-                status=status.HTTP_404_NOT_FOUND,
-            )
+            body = {"detail": NOT_COMPUTED_MESSAGE, "status": pending.status if pending else None}
+            if pending is not None:
+                body["job"] = JobSerializer(pending).data
+            return Response(body, status=status.HTTP_404_NOT_FOUND)
         response = Response(report.result)
         response["X-Agreement-Report-Id"] = str(report.pk)
         return response

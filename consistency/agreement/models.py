@@ -4,9 +4,12 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.jobs.models import Job
 
-class AgreementReport(models.Model):
-    """One snapshot of inter-rater agreement for a project, computed in the background.
+
+class AgreementReport(Job):
+    """One snapshot of inter-rater agreement for a project, computed in the background (a
+    core.jobs job of kind "agreement_report").
 
     Append-only once finished: a succeeded or failed report is never recomputed; a refresh creates
     a new report, so past reports form the history the dashboard charts. At most one report per
@@ -14,11 +17,7 @@ class AgreementReport(models.Model):
     automatic refresh after new annotations debounced.
     """
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+    JOB_KIND = "agreement_report"
 
     class Trigger(models.TextChoices):
         MANUAL = "manual", "Requested on the dashboard"
@@ -28,7 +27,6 @@ class AgreementReport(models.Model):
     project = models.ForeignKey(
         "projects.Project", on_delete=models.CASCADE, related_name="agreement_reports"
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -36,16 +34,10 @@ class AgreementReport(models.Model):
     slice_field = models.CharField(
         max_length=255, blank=True, help_text="Metadata field the slices were computed for; empty for none."
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    progress_percent = models.PositiveSmallIntegerField(default=0)
-    progress_text = models.CharField(max_length=200, blank=True)
     n_annotations = models.PositiveIntegerField(
         default=0, help_text="Annotations the report was computed on."
     )
     result = models.JSONField(null=True, blank=True, help_text="The agreement JSON contract.")
-    error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["project", "-created_at", "-id"]
@@ -68,7 +60,3 @@ class AgreementReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} agreement report {self.pk} ({self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)

@@ -509,6 +509,12 @@ def report_pending(*, project: Project) -> AgreementReport | None:
     )
 
 
+def report_latest_failed(*, project: Project) -> AgreementReport | None:
+    """The project's newest report, if it failed (the dashboard offers to compute it again)."""
+    latest = AgreementReport.objects.filter(project=project).order_by("-created_at", "-id").first()
+    return latest if latest is not None and latest.status == AgreementReport.Status.FAILED else None
+
+
 def report_get(*, project: Project, report_id: int) -> AgreementReport:
     try:
         return project.agreement_reports.get(pk=report_id)

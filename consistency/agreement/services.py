@@ -1,5 +1,6 @@
 """Writes for agreement reports: asking for one (now, or debounced after new annotations), and
-computing one, in a background job or synchronously for the command line."""
+computing one, in a background job (core.jobs, kind "agreement_report") or synchronously for the
+command line."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from consistency.agreement.models import AgreementReport
@@ -18,6 +18,18 @@ from consistency.agreement.selectors import agreement_compute
 from consistency.agreement.tasks import agreement_report_task
 from consistency.review.selectors import gold_labels
 from core.errors import NotFound
+from core.jobs.services import (
+    WAITING_TEXT,
+    JobKind,
+    job_claim_fields,
+    job_enqueue,
+    job_fail,
+    job_heartbeat,
+    job_progress,
+    job_run,
+    job_stop_reason,
+    job_succeed,
+)
 from projects.models import Project
 from projects.selectors import slice_field_clean
 
@@ -26,17 +38,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_DEBOUNCE_SECONDS = 60
 
 
-def _stale_before():
-    """A report `running` for longer than the task's hard time limit lost its worker."""
-    return timezone.now() - timedelta(seconds=getattr(settings, "CELERY_TASK_TIME_LIMIT", 3600) + 60)
-
-
 def _queued_report(project_id: int) -> AgreementReport | None:
     return AgreementReport.objects.filter(project_id=project_id, status=AgreementReport.Status.QUEUED).first()
-
-
-def _queue(report_id: int, countdown: int) -> None:
-    transaction.on_commit(lambda: agreement_report_task.apply_async(args=[report_id], countdown=countdown))
 
 
 def agreement_refresh_soon(
@@ -53,6 +56,7 @@ def agreement_refresh_soon(
     """
     if _queued_report(project_id) is not None:
         return None
+    countdown = max(0, int(debounce_seconds))
     try:
         with transaction.atomic():
             report = AgreementReport.objects.create(
@@ -61,11 +65,12 @@ def agreement_refresh_soon(
                 trigger=AgreementReport.Trigger.AUTO,
                 slice_field=_last_slice_field(project_id),
                 progress_text="Waiting for more annotations before computing",
+                run_after=timezone.now() + timedelta(seconds=countdown),
             )
     except IntegrityError:
         # Another submit queued one between our check and insert (the partial unique constraint).
         return None
-    _queue(report.pk, max(0, int(debounce_seconds)))
+    job_enqueue(job=report, countdown=countdown)
     return report
 
 
@@ -111,8 +116,11 @@ def agreement_report_request(
             report.slice_field = slice_field
             report.requested_by = user if user is not None and user.is_authenticated else None
             report.trigger = AgreementReport.Trigger.MANUAL
-            report.progress_text = "Waiting for a worker"
-            report.save(update_fields=["slice_field", "requested_by", "trigger", "progress_text"])
+            report.progress_text = WAITING_TEXT
+            report.run_after = None
+            report.save(
+                update_fields=["slice_field", "requested_by", "trigger", "progress_text", "run_after"]
+            )
         else:
             try:
                 with transaction.atomic():
@@ -122,40 +130,28 @@ def agreement_report_request(
                         trigger=AgreementReport.Trigger.MANUAL,
                         requested_by=user if user is not None and user.is_authenticated else None,
                         slice_field=slice_field,
-                        progress_text="Waiting for a worker",
+                        progress_text=WAITING_TEXT,
                     )
             except IntegrityError:
                 report = _queued_report(project.pk)
                 if report is None:  # it was claimed in the meantime: queue a fresh one
                     return agreement_report_request(project=project, user=user, slice_field=slice_field)
-        _queue(report.pk, 0)
+        job_enqueue(job=report)
     return report
 
 
 def agreement_report_run(*, report_id: int) -> AgreementReport | None:
-    """Claim a queued report and compute it. The task's whole job.
+    """Claim a queued report and compute it (core.jobs.services.job_run). The task's whole job.
 
-    The claim is one conditional UPDATE, so two deliveries of the same message cannot both run it.
-    A finished report is never recomputed. Returns the report, or None if it was not ours to run.
+    A finished report is never recomputed; one whose worker died is computed again. Returns the
+    report, or None if it was not ours to run.
     """
-    now = timezone.now()
-    claimed = (
-        AgreementReport.objects.filter(pk=report_id)
-        .filter(
-            Q(status=AgreementReport.Status.QUEUED)
-            | Q(status=AgreementReport.Status.RUNNING, started_at__lt=_stale_before())
-        )
-        .update(
-            status=AgreementReport.Status.RUNNING,
-            started_at=now,
-            progress_percent=0,
-            progress_text="Starting",
-        )
-    )
-    if not claimed:
-        return None
-    report = AgreementReport.objects.select_related("project").get(pk=report_id)
-    return _compute_into(report)
+    return job_run(kind="agreement_report", job_id=report_id)
+
+
+def agreement_report_retry(*, report: AgreementReport, user: AbstractBaseUser | None) -> AgreementReport:
+    """Reports are append-only: retrying a failed one asks for a new one, sliced the same way."""
+    return agreement_report_request(project=report.project, user=user, slice_field=report.slice_field)
 
 
 def agreement_report_compute(
@@ -175,13 +171,10 @@ def agreement_report_compute(
     if project is None:
         raise NotFound("Project not found.")
     fields = {
-        "status": AgreementReport.Status.RUNNING,
+        **job_claim_fields(kind="agreement_report"),
         "trigger": AgreementReport.Trigger.COMMAND,
         "requested_by": requested_by,
         "slice_field": slice_field_clean(project=project, field=slice_field),
-        "started_at": timezone.now(),
-        "progress_percent": 0,
-        "progress_text": "Starting",
     }
     queued = _queued_report(project.pk)
     if queued is not None and (
@@ -189,27 +182,20 @@ def agreement_report_compute(
     ):
         report = AgreementReport.objects.select_related("project").get(pk=queued.pk)
     else:
-        report = AgreementReport.objects.create(project=project, **fields)
-    return _compute_into(report, gold=gold)
+        fields["attempts"] = 1
+        report = AgreementReport.objects.create(project=project, enqueued_at=timezone.now(), **fields)
+    with job_heartbeat(job=report):
+        _compute_into(report, gold=gold)
+    report.refresh_from_db()
+    return report
 
 
-def _compute_into(
-    report: AgreementReport, *, gold: Mapping[int, tuple[int, int]] | None = None
-) -> AgreementReport:
+def _compute_into(report: AgreementReport, *, gold: Mapping[int, tuple[int, int]] | None = None) -> None:
+    """Compute a running report and end it (the "agreement_report" job's run)."""
+
     def progress(percent: int, text: str) -> None:
-        AgreementReport.objects.filter(pk=report.pk).update(
-            progress_percent=percent, progress_text=text[:200]
-        )
+        job_progress(job=report, percent=percent, text=text)
 
-    fields = [
-        "status",
-        "finished_at",
-        "progress_percent",
-        "progress_text",
-        "result",
-        "n_annotations",
-        "error",
-    ]
     try:
         # The slice field was checked when the report was created; check again in case the
         # examples changed, because it ends up in a query.
@@ -222,17 +208,26 @@ def _compute_into(
         )
     except Exception as exc:
         logger.exception("Agreement report %s failed", report.pk)
-        report.status = AgreementReport.Status.FAILED
-        report.error = f"The report could not be computed ({type(exc).__name__})."
-        report.finished_at = timezone.now()
-        report.progress_text = "Failed"
-        report.save(update_fields=fields)
-        return report
-    report.status = AgreementReport.Status.SUCCEEDED
-    report.result = result
-    report.n_annotations = result["n_annotations"]
-    report.finished_at = timezone.now()
-    report.progress_percent = 100
-    report.progress_text = "Done"
-    report.save(update_fields=fields)
-    return report
+        job_fail(
+            job=report,
+            message=f"The report could not be computed: it stopped because of {job_stop_reason(exc)}.",
+            fields={"progress_text": "Failed"},
+            retryable=True,
+        )
+        return
+    job_succeed(
+        job=report,
+        fields={"result": result, "n_annotations": result["n_annotations"], "progress_text": "Done"},
+    )
+
+
+# The "agreement_report" jobs (core.jobs), registered by ConsistencyConfig.ready.
+REPORT_JOBS = JobKind(
+    name="agreement_report",
+    model=AgreementReport,
+    task=agreement_report_task,
+    run=lambda report: _compute_into(
+        AgreementReport.objects.select_related("project").get(pk=report.pk), gold=None
+    ),
+    retry=lambda report, user: agreement_report_retry(report=report, user=user),
+)

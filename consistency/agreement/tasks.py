@@ -7,8 +7,8 @@ from celery import shared_task
 def agreement_report_task(report_id: int) -> None:
     """Compute one queued AgreementReport.
 
-    Idempotent: a report that is already running (and not stale) or finished is left alone, so a
-    redelivered or duplicated message never recomputes it; a refresh creates a new report instead.
+    Idempotent (core.jobs): a report that a live worker computes, or that finished, is left alone,
+    so a redelivered or duplicated message never recomputes it; a refresh creates a new report.
     """
     # Imported here: the services module imports this one to queue the task.
     from consistency.agreement.services import agreement_report_run

@@ -4,6 +4,8 @@ number is also in a plain table."""
 
 from datetime import datetime
 
+from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -15,14 +17,16 @@ from consistency.agreement.selectors import (
     kappa_matrix,
     report_get,
     report_history,
+    report_latest_failed,
     report_latest_succeeded,
     report_pending,
 )
 from consistency.agreement.services import agreement_report_request
 from consistency.review.models import RelabelRequest
 from consistency.review.selectors import review_queue_count
-from core.errors import NotFound
+from core.errors import Conflict, NotFound
 from core.htmx import render_page_or_partial, wants_partial
+from core.jobs.services import job_retry
 from projects.access import project_role_required
 from projects.models import Role
 from projects.selectors import metadata_fields
@@ -70,7 +74,7 @@ def agreement_dashboard(request, slug):
         "project": project,
         "report": report,
         "result": result,
-        "pending": report_pending(project=project),
+        "pending": report_pending(project=project) or report_latest_failed(project=project),
         "fields": fields,
         "chosen_slice": chosen or (result or {}).get("slice_field") or "",
         "names": COEFFICIENT_NAMES,
@@ -132,6 +136,26 @@ def agreement_report_create(request, slug):
     report = agreement_report_request(
         project=request.project, user=request.user, slice_field=request.POST.get("slice", "")
     )
+    if wants_partial(request):
+        return _status_response(request, report)
+    url = reverse("consistency:agreement_dashboard", args=[slug])
+    if report.slice_field:
+        url += "?" + urlencode({"slice": report.slice_field})
+    return redirect(url)
+
+
+@require_POST
+@project_role_required(*REVIEWERS)
+def agreement_report_retry(request, slug, report_id):
+    """A failed report is history: retrying asks for a new one, sliced the same way."""
+    try:
+        report = report_get(project=request.project, report_id=report_id)
+    except NotFound:
+        raise Http404("Report not found.") from None
+    try:
+        report = job_retry(job=report, user=request.user)
+    except Conflict as exc:
+        messages.error(request, exc.message)
     if wants_partial(request):
         return _status_response(request, report)
     url = reverse("consistency:agreement_dashboard", args=[slug])

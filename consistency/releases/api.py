@@ -17,6 +17,7 @@ from consistency.releases.models import DatasetRelease
 from consistency.releases.policy import SOURCES, TAG_PATTERN
 from consistency.releases.views import CONTENT_TYPES, release_file_response
 from core.api import NO_NUL_CHARACTERS, ClosedSerializer, query_params_validate
+from core.jobs.api import JobSerializer
 from projects.api.base import REVIEWERS, ProjectScopedMixin
 
 FILE_FORMATS = ("jsonl", "csv", "json")
@@ -28,6 +29,15 @@ TAG_VALIDATOR = RegexValidator(
 
 
 class ReleaseSerializer(serializers.ModelSerializer):
+    status = serializers.ChoiceField(
+        source="api_status",
+        choices=["building", "ready", "failed"],
+        read_only=True,
+        help_text='"building" until it is ready or failed (`job.state` tells waiting from building).',
+    )
+    job = JobSerializer(
+        source="*", read_only=True, help_text="The build's state, as for every background job."
+    )
     created_by = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True, help_text="Username of who cut the release."
     )
@@ -40,7 +50,7 @@ class ReleaseSerializer(serializers.ModelSerializer):
         fields = [
             "tag", "status", "progress_percent", "progress_text", "error", "created_at", "finished_at",
             "created_by", "policy", "guideline_version", "agreement_report", "n_items", "counts",
-            "sha256", "jsonl_bytes", "csv_bytes",
+            "sha256", "jsonl_bytes", "csv_bytes", "job",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -4,25 +4,38 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.jobs.models import Job, JobState
 
-class DatasetRelease(models.Model):
+
+class DatasetRelease(Job):
     """An immutable snapshot of the project's clean labels, cut with a policy.
 
-    Built once, in the background, into private storage; once ready it never changes (a new
-    release is created instead). `sha256` is the digest of the canonical JSONL file.
+    Built once, in the background (a core.jobs job of kind "release"), into private storage; once
+    ready it never changes (a new release is created instead). `sha256` is the digest of the
+    canonical JSONL file. Its status keeps the words releases always had for a running and a
+    succeeded job, "building" and "ready"; a release waiting for a worker is "queued", which the
+    API still calls "building".
     """
 
     class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
         BUILDING = "building", "Building"
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
+
+    STATUS_WORDS = {
+        JobState.QUEUED: Status.QUEUED,
+        JobState.RUNNING: Status.BUILDING,
+        JobState.SUCCEEDED: Status.READY,
+        JobState.FAILED: Status.FAILED,
+    }
+    JOB_KIND = "release"
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="dataset_releases")
     tag = models.CharField(max_length=40)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
     policy = models.JSONField(default=dict)
     guideline_version = models.ForeignKey(
         "projects.GuidelineVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -30,12 +43,7 @@ class DatasetRelease(models.Model):
     agreement_report = models.ForeignKey(
         "consistency.AgreementReport", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.BUILDING)
-    progress_percent = models.PositiveSmallIntegerField(default=0)
-    progress_text = models.CharField(max_length=200, blank=True)
-    error = models.TextField(blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     n_items = models.PositiveIntegerField(default=0)
     counts = models.JSONField(default=dict, blank=True, help_text="Items per label, per split, per both.")
     sha256 = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the JSONL file.")
@@ -53,7 +61,8 @@ class DatasetRelease(models.Model):
                 condition=Q(tag__regex=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"), name="dataset_release_tag_valid"
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["building", "ready", "failed"]), name="dataset_release_status_valid"
+                condition=Q(status__in=["queued", "building", "ready", "failed"]),
+                name="dataset_release_status_valid",
             ),
             models.CheckConstraint(
                 condition=Q(progress_percent__lte=100), name="dataset_release_progress_range"
@@ -67,8 +76,9 @@ class DatasetRelease(models.Model):
         return f"{self.project} release {self.tag} ({self.status})"
 
     @property
-    def is_finished(self) -> bool:
-        return self.status in (self.Status.READY, self.Status.FAILED)
+    def api_status(self) -> str:
+        """The API's word: "building" until the release is ready or failed, as it always was."""
+        return self.Status.BUILDING if self.status == self.Status.QUEUED else self.status
 
 
 class DatasetReleaseItem(models.Model):

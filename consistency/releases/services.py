@@ -1,9 +1,10 @@
 """Writes for dataset releases: cutting one (queued for the background worker, or synchronously for
 the command line) and building it into private storage.
 
-How a build works (`release_build_run`):
-1. The release is claimed (building, not yet started or left by a dead worker). A ready or failed
-   release is never built again: releases are immutable, a new one is created instead.
+How a build works (`release_build_run`, a core.jobs job of kind "release"):
+1. The release is claimed (queued, or building in a worker that died: core.jobs). A ready release
+   is never built again: releases are immutable, a new one is created instead. A failed one may
+   be retried; what an interrupted build half wrote (items, files) is removed first.
 2. Each example's current decision (consensus label, or Dawid-Skene for examples with none when the
    policy asks) is filtered by the policy; kept examples keep the split they had in the project's
    latest ready release, new ones get a stable stratified split (consistency.releases.policy).
@@ -15,6 +16,7 @@ How a build works (`release_build_run`):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import io
@@ -22,7 +24,6 @@ import logging
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from typing import IO, Any
 
 import numpy as np
@@ -31,8 +32,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
-from django.utils import timezone
 
 from consistency.agreement.selectors import report_latest_succeeded
 from consistency.agreement.statistics import dawid_skene
@@ -56,6 +55,18 @@ from consistency.releases.policy import (
 )
 from consistency.releases.tasks import release_build_task
 from core.errors import ApplicationError, Conflict
+from core.jobs.services import (
+    WAITING_TEXT,
+    JobKind,
+    job_dispatched_here,
+    job_enqueue,
+    job_fail,
+    job_progress,
+    job_requeue_failed,
+    job_run,
+    job_stop_reason,
+    job_succeed,
+)
 from projects.models import Example, Label, Project
 from projects.selectors import guideline_in_force, slice_field_clean
 
@@ -67,10 +78,6 @@ ITEM_BATCH = 5_000
 # happens, the release says whether it converged.
 DAWID_SKENE_MAX_ITER = 1_000
 COPY_JSONL_OPTIONS = "WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')"
-
-
-def _stale_before():
-    return timezone.now() - timedelta(seconds=getattr(settings, "CELERY_TASK_TIME_LIMIT", 3600) + 60)
 
 
 def rater_key(*, project: Project) -> bytes:
@@ -132,12 +139,14 @@ def release_create(
                 policy=cleaned.to_dict(),
                 guideline_version=guideline_in_force(project=project),
                 agreement_report=report_latest_succeeded(project=project),
-                progress_text="Waiting for a worker",
+                progress_text=WAITING_TEXT,
             )
+            if run_in_background:
+                job_enqueue(job=release)
+            else:
+                job_dispatched_here(job=release)
     except IntegrityError:
         raise Conflict(f"The project already has a release tagged {tag!r}.") from None
-    if run_in_background:
-        transaction.on_commit(lambda: release_build_task.delay(release.pk))
     return release
 
 
@@ -174,41 +183,65 @@ def release_build(
 
 
 def release_build_run(*, release_id: int) -> DatasetRelease | None:
-    """Claim a building release and build it. The task's whole job; None if not ours to build."""
-    claimed = (
-        DatasetRelease.objects.filter(pk=release_id, status=DatasetRelease.Status.BUILDING)
-        .filter(Q(started_at__isnull=True) | Q(started_at__lt=_stale_before()))
-        .update(started_at=timezone.now(), progress_percent=0, progress_text="Collecting clean labels")
-    )
-    if not claimed:
-        return None
-    release = DatasetRelease.objects.select_related("project").get(pk=release_id)
+    """Claim a release and build it (core.jobs.services.job_run). The task's whole job; None if
+    not ours to build (ready or failed, or building in a live worker)."""
+    return job_run(kind="release", job_id=release_id)
+
+
+def _release_run(release: DatasetRelease) -> None:
+    """The "release" job's run: build it, or fail it with the reason (its leftovers go with it)."""
+    release = DatasetRelease.objects.select_related("project").get(pk=release.pk)
+    _progress(release, 0, "Collecting clean labels")
     try:
         _build(release)
     except Exception as exc:
-        logger.exception("Release %s failed", release_id)
-        _fail(release, f"The build failed: {exc.__class__.__name__}.")
-    release.refresh_from_db()
-    return release
-
-
-def _progress(release: DatasetRelease, percent: int, text: str) -> None:
-    DatasetRelease.objects.filter(pk=release.pk).update(progress_percent=percent, progress_text=text)
-
-
-def _fail(release: DatasetRelease, message: str) -> None:
-    _delete_files(release)
-    with transaction.atomic():
-        DatasetReleaseItem.objects.filter(release=release).delete()
-        DatasetRelease.objects.filter(pk=release.pk).update(
-            status=DatasetRelease.Status.FAILED, error=message, finished_at=timezone.now(), progress_text=""
+        logger.exception("Release %s failed", release.pk)
+        job_fail(
+            job=release,
+            message=f"The build failed: it stopped because of {job_stop_reason(exc)}.",
+            fields={"progress_text": ""},
+            retryable=True,
         )
 
 
+def _progress(release: DatasetRelease, percent: int, text: str) -> None:
+    job_progress(job=release, percent=percent, text=text)
+
+
+def release_leftovers_remove(release: DatasetRelease) -> None:
+    """Delete what a build that did not finish wrote: its items and its files (those named on the
+    row, and any in the project's folder named after the release). Never for a ready release."""
+    if release.status == DatasetRelease.Status.READY:
+        return
+    DatasetReleaseItem.objects.filter(release_id=release.pk).delete()
+    _delete_files(release)
+
+
 def _delete_files(release: DatasetRelease) -> None:
-    for name in (release.jsonl_file, release.csv_file):
-        if name and default_storage.exists(name):
+    names = {name for name in (release.jsonl_file, release.csv_file) if name}
+    folder = f"releases/{release.project_id}"
+    with contextlib.suppress(FileNotFoundError):  # no file of the project was ever written
+        names.update(
+            f"{folder}/{name}"
+            for name in default_storage.listdir(folder)[1]
+            if name.startswith(f"{release.pk}-")
+        )
+    for name in names:
+        if default_storage.exists(name):
             default_storage.delete(name)
+
+
+def release_retry(*, release: DatasetRelease) -> DatasetRelease:
+    """Build a failed release again, under its tag and policy, recording the guideline version and
+    agreement report in force now (those it is built on)."""
+    project = release.project
+    return job_requeue_failed(
+        job=release,
+        fields={
+            "guideline_version": guideline_in_force(project=project),
+            "agreement_report": report_latest_succeeded(project=project),
+        },
+    )
 
 
 ITEM_COLUMNS = (
@@ -411,26 +444,26 @@ def _build(release: DatasetRelease) -> None:
     )
     _progress(release, 85, "Writing the CSV file")
     csv_bytes, _ = _write_file(csv_name, lambda out: csv_write(release=release, policy=policy, out=out))
-    DatasetRelease.objects.filter(pk=release.pk, status=DatasetRelease.Status.BUILDING).update(
-        status=DatasetRelease.Status.READY,
-        finished_at=timezone.now(),
-        progress_percent=100,
-        progress_text="",
-        n_items=n_items,
-        counts={
-            "labels": dict(sorted(counts["labels"].items())),
-            "splits": {s: counts["splits"].get(s, 0) for s in ("train", "dev", "test")},
-            "label_split": {
-                label: {s: c.get(s, 0) for s in ("train", "dev", "test")}
-                for label, c in sorted(counts["label_split"].items())
+    job_succeed(
+        job=release,
+        fields={
+            "progress_text": "",
+            "n_items": n_items,
+            "counts": {
+                "labels": dict(sorted(counts["labels"].items())),
+                "splits": {s: counts["splits"].get(s, 0) for s in ("train", "dev", "test")},
+                "label_split": {
+                    label: {s: c.get(s, 0) for s in ("train", "dev", "test")}
+                    for label, c in sorted(counts["label_split"].items())
+                },
+                **({"dawid_skene": dawid_skene_fit} if dawid_skene_fit else {}),
             },
-            **({"dawid_skene": dawid_skene_fit} if dawid_skene_fit else {}),
+            "sha256": sha256,
+            "jsonl_file": jsonl_name,
+            "jsonl_bytes": jsonl_bytes,
+            "csv_file": csv_name,
+            "csv_bytes": csv_bytes,
         },
-        sha256=sha256,
-        jsonl_file=jsonl_name,
-        jsonl_bytes=jsonl_bytes,
-        csv_file=csv_name,
-        csv_bytes=csv_bytes,
     )
 
 
@@ -648,3 +681,14 @@ def csv_write(*, release: DatasetRelease, policy: ReleasePolicy, out, force_pyth
             buffer.seek(0)
             buffer.truncate()
     out.write(buffer.getvalue())
+
+
+# The "release" jobs (core.jobs), registered by ConsistencyConfig.ready.
+RELEASE_JOBS = JobKind(
+    name="release",
+    model=DatasetRelease,
+    task=release_build_task,
+    run=lambda release: _release_run(release),
+    leftovers_remove=release_leftovers_remove,
+    retry=lambda release, user: release_retry(release=release),
+)

@@ -7,8 +7,9 @@ from celery import shared_task
 def release_build_task(release_id: int) -> None:
     """Build one DatasetRelease into private storage.
 
-    Idempotent: a ready or failed release is never rebuilt (releases are immutable), and one being
-    built by a live worker is left alone; one left by a dead worker is built again from the start.
+    Idempotent (core.jobs): a ready or failed release is never rebuilt by a message (releases are
+    immutable; a failed one is retried on purpose), and one a live worker builds is left alone; one
+    whose worker died is built again from the start, after its half-written items and files go.
     """
     from consistency.releases.services import release_build_run
 

@@ -4,17 +4,19 @@ downloads of its stored files, and the diff of two releases. Managers and SMEs o
 403, other projects' users 404."""
 
 from django import forms
+from django.contrib import messages
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from consistency.releases import selectors, services
 from consistency.releases.policy import SOURCES, ReleasePolicy, json_array_chunks, json_array_size
-from core.errors import ApplicationError, NotFound
+from core.errors import ApplicationError, Conflict, NotFound
 from core.htmx import render_page_or_partial
+from core.jobs.services import job_retry
 from projects.access import project_role_required
 from projects.models import Role
 from projects.selectors import metadata_fields
@@ -117,6 +119,19 @@ def release_detail(request, slug, tag):
             "previous": _previous(ready, release),
         },
     )
+
+
+@require_POST
+@project_role_required(*REVIEWERS)
+def release_retry(request, slug, tag):
+    """Build again, under its tag and policy, a release whose build failed for a reason a retry may
+    fix (its worker stopped); a ready release never changes."""
+    release = _release(request, tag)
+    try:
+        job_retry(job=release, user=request.user)
+    except Conflict as exc:
+        messages.error(request, exc.message)
+    return redirect("consistency:release_detail", slug=slug, tag=release.tag)
 
 
 def _ready(project) -> list:

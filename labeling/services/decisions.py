@@ -24,14 +24,16 @@ from itertools import islice
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from psycopg2.extras import execute_values
 
+from core.jobs.services import JobKind, job_enqueue, job_progress, job_requeue_failed, job_run, job_succeed
 from labeling import decisions as review
 from labeling.models import Annotation, ConsensusLabel, Disagreement
 from labeling.tasks import decisions_refresh_task
 from projects.models import Example, ImportBatch, Project
-from projects.services.imports import copy_text, import_batch_claim, import_batch_fail, unexpected_error
+from projects.services.imports import RETRY_RESETS, copy_text, import_batch_fail, unexpected_error
 
 logger = logging.getLogger(__name__)
 
@@ -386,22 +388,28 @@ def decisions_refresh_start(
         source_name=f"Review rules changed: {what}"[:255] if what else "Review rules changed",
         file_format="",
     )
-    transaction.on_commit(lambda: decisions_refresh_task.delay(batch.pk))
+    job_enqueue(job=batch)
     return batch
 
 
 def decisions_refresh_run(*, batch_id: int) -> ImportBatch:
-    """Re-decide every example with annotations that no SME decided, a chunk per transaction
-    (the chunk's rows locked in id order), with progress committed between chunks. The rules are
-    read again for each chunk, so a job that runs while they change again ends on the newest."""
-    batch = import_batch_claim(batch_id=batch_id)
-    if batch is None:
-        return ImportBatch.objects.get(pk=batch_id)
+    """Run a re-deciding job (the task's whole job) and return it; a finished job, or one a live
+    worker runs, is left as it is."""
+    job_run(kind="decisions", job_id=batch_id)
+    return ImportBatch.objects.get(pk=batch_id)
+
+
+def _decisions_refresh(batch: ImportBatch) -> None:
+    """The "decisions" job's run: re-decide every example with annotations that no SME decided, a
+    chunk per transaction (the chunk's rows locked in id order), with progress committed between
+    chunks. The rules are read again for each chunk, so a job that runs while they change again
+    ends on the newest. A job whose worker died starts again from the first chunk: deciding only
+    writes what changed, so the chunks done before are quick."""
     try:
         project_id = batch.project_id
         candidates = Example.objects.filter(project_id=project_id, annotation_count__gt=0)
         total = candidates.count()
-        ImportBatch.objects.filter(pk=batch_id).update(bytes_total=total, bytes_read=0)
+        job_progress(job=batch, percent=0, text="0% decided", fields={"bytes_total": total, "bytes_read": 0})
         counts = DecisionCounts()
         done = 0
         last = 0
@@ -419,24 +427,40 @@ def decisions_refresh_run(*, batch_id: int) -> ImportBatch:
                 counts.add(_decide_chunk(project, ids))
             last = ids[-1]
             done += len(ids)
-            ImportBatch.objects.filter(pk=batch_id).update(
-                bytes_read=min(done, total), rows_read=done, updated_at=timezone.now()
-            )
-        ImportBatch.objects.filter(pk=batch_id, status=ImportBatch.Status.RUNNING).update(
-            status=ImportBatch.Status.SUCCEEDED,
-            bytes_total=max(total, done),
-            bytes_read=max(total, done),
-            rows_read=done,
-            summary={"decisions": counts.as_dict()},
-            finished_at=timezone.now(),
-            updated_at=timezone.now(),
+            percent = min(99, int(100 * done / total)) if total else 99
+            if not job_progress(
+                job=batch,
+                percent=percent,
+                text=f"{percent}% decided",
+                fields={"bytes_read": min(done, total), "rows_read": done, "updated_at": timezone.now()},
+            ):
+                return  # another worker took the job over (this one looked dead): it decides the rest
+        job_succeed(
+            job=batch,
+            fields={
+                "bytes_total": max(total, done),
+                "bytes_read": max(total, done),
+                "rows_read": done,
+                "summary": {"decisions": counts.as_dict()},
+                "updated_at": timezone.now(),
+            },
         )
     except Exception as exc:
-        logger.exception("re-deciding job %s stopped by an unexpected error", batch_id)
-        done_so_far = ImportBatch.objects.values_list("rows_read", flat=True).get(pk=batch_id)
+        logger.exception("re-deciding job %s stopped by an unexpected error", batch.pk)
+        done_so_far = ImportBatch.objects.values_list("rows_read", flat=True).get(pk=batch.pk)
         outcome = f"{done_so_far} examples were re-decided before it stopped; SME decisions are untouched"
-        import_batch_fail(batch_id, [unexpected_error(exc, outcome=outcome)], error_count=1)
-    return ImportBatch.objects.get(pk=batch_id)
+        import_batch_fail(batch, [unexpected_error(exc, outcome=outcome)], 1, retryable=True)  # safe again
+
+
+# The "decisions" jobs (core.jobs), registered by LabelingConfig.ready.
+DECISION_JOBS = JobKind(
+    name="decisions",
+    model=ImportBatch,
+    task=decisions_refresh_task,
+    run=lambda batch: _decisions_refresh(batch),
+    rows=Q(kind=ImportBatch.Kind.DECISIONS),
+    retry=lambda batch, user: job_requeue_failed(job=batch, fields=RETRY_RESETS),
+)
 
 
 # --------------------------------------------------------------------------------------------------

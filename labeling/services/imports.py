@@ -58,6 +58,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from core.errors import ApplicationError
+from core.jobs.services import job_succeed
 from labeling import hooks
 from labeling.models import Annotation
 from labeling.services.decisions import examples_decide, new_examples_decide
@@ -77,7 +78,7 @@ from projects.services.imports import (
     _Progress,
     copy_text,
     import_batch_create,
-    import_batch_mark_failed,
+    import_batch_fail,
     import_batch_run,
     import_limits,
     project_import_lock,
@@ -535,7 +536,7 @@ def _copy_chunk(chunk: list[Row]) -> str:
 def annotation_import_run(batch: ImportBatch) -> None:
     """Read, check and write one annotation import batch; ends it succeeded or failed."""
     options = batch.options or {}
-    progress = _Progress(batch.id)
+    progress = _Progress(batch)
     _staging_drop()
     with default_storage.open(batch.stored_file, "rb") as handle:
         reader = AnnotationFileReader(
@@ -554,12 +555,11 @@ def annotation_import_run(batch: ImportBatch) -> None:
 
     with transaction.atomic():
         locked = ImportBatch.objects.select_for_update().get(pk=batch.id)
-        if locked.is_finished:
-            return  # another worker finished this batch meanwhile
+        if locked.status != ImportBatch.Status.RUNNING or locked.attempts != batch.attempts:
+            return  # another worker took this batch over meanwhile
         project = Project.objects.select_for_update().get(pk=batch.project_id)
         project_import_lock(project.pk)
-        locked.bytes_read = bytes_read
-        locked.rows_read = reader.rows_read
+        read = {"bytes_read": bytes_read, "rows_read": reader.rows_read}
         _analyze(STAGING_TABLE)
         _examples_table(project)
         errors, error_count = _file_errors(project, reader, create=bool(options.get("create")))
@@ -567,28 +567,32 @@ def annotation_import_run(batch: ImportBatch) -> None:
             cancelled = f" ({reader.cancelled} were cancelled in Label Studio)" if reader.cancelled else ""
             errors, error_count = [RowError(0, "", f"the file has no annotations to import{cancelled}")], 1
         if error_count:
-            import_batch_mark_failed(locked, errors, error_count)
+            import_batch_fail(batch, errors, error_count, fields=read)
             return
         try:
             with transaction.atomic():
                 summary = _write(project, locked, staged=staged, reader=reader, options=options)
         except ApplicationError as exc:  # e.g. more new labels than free shortcut keys
-            import_batch_mark_failed(locked, [RowError(0, "", exc.message)], 1)
+            import_batch_fail(batch, [RowError(0, "", exc.message)], 1, fields=read)
             return
-        locked.status = ImportBatch.Status.SUCCEEDED
-        locked.rows_created = summary["annotations_created"]
-        locked.rows_skipped = summary["annotations_skipped"]
-        locked.bytes_read = locked.bytes_total
+        job_succeed(
+            job=batch,
+            fields={
+                "rows_created": summary["annotations_created"],
+                "rows_skipped": summary["annotations_skipped"],
+                "rows_read": reader.rows_read,
+                "bytes_read": batch.bytes_total,
+                "summary": summary,
+            },
+        )
         locked.summary = summary
-        locked.finished_at = timezone.now()
-        locked.save()
     if summary["annotations_created"]:
         _agreement_refresh(locked)
 
 
 def _agreement_refresh(batch: ImportBatch) -> None:
-    """Queue an agreement report now; the import is committed, so a broker problem only means
-    the report must be asked for by hand."""
+    """Queue an agreement report now. The import is committed: a report that cannot even be
+    queued (a broker that is down only delays it: core.jobs) is said in the summary instead."""
     try:
         hooks.annotations_changed.fire(project_id=batch.project_id, source="import")
     except Exception as exc:

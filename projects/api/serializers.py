@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api import NO_NUL_CHARACTERS, ClosedSerializer
+from core.jobs.api import JobSerializer
 from projects.importing import FORMATS
 from projects.models import Example, GuidelineVersion, ImportBatch, Label, Membership, Project, Role
 from projects.services.imports import importer_get
@@ -111,6 +112,7 @@ class ImportQueuedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.CharField()
     url = serializers.URLField(help_text="Poll this for progress and errors.")
+    job = JobSerializer(read_only=True, help_text="The job's state (core.jobs), as at `url`.")
 
 
 class ImportErrorSerializer(serializers.Serializer):
@@ -129,6 +131,7 @@ class ImportBatchSerializer(serializers.ModelSerializer):
         help_text="Annotation imports: annotations, examples, raters and labels created, annotations "
         "skipped and cancelled, and the decisions (unanimous, majority, queued, pending) made.",
     )
+    job = JobSerializer(source="*", read_only=True, help_text="The job's state, as for every background job.")
 
     class Meta:
         model = ImportBatch
@@ -150,6 +153,7 @@ class ImportBatchSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "job",
         ]
 
 

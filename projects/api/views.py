@@ -155,7 +155,7 @@ def _queued(request, form, *, kind: str, options: dict) -> Response:
     url = request.build_absolute_uri(
         reverse("api:project_import", kwargs={"slug": request.project.slug, "id": batch.pk})
     )
-    data = ImportQueuedSerializer({"id": batch.pk, "status": batch.status, "url": url}).data
+    data = ImportQueuedSerializer({"id": batch.pk, "status": batch.status, "url": url, "job": batch}).data
     return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
 
 

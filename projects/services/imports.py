@@ -1,15 +1,15 @@
 """Importing from an uploaded file: store it, queue the job, run the job.
 
 Every kind of import shares this frame: storing the upload in private storage, the ImportBatch
-with its status, progress and errors, claiming the batch in the worker, failing it with a
-message, and deleting the file at the end. What a kind reads and writes is an `Importer`: the
-examples importer lives here; apps above this one register theirs (consistency registers the
-annotations importer in its AppConfig.ready), so this layer never imports them.
+(a core.jobs job of kind "import": queueing, claiming, heartbeat, progress, failing and recovery
+are that mechanism's), and deleting the file at the end. What a kind of import reads and writes
+is an `Importer`: the examples importer lives here; apps above this one register theirs (labeling
+registers the annotations importer in its AppConfig.ready), so this layer never imports them.
 
 How an examples run works (`_examples_run`):
-1. The batch is claimed (queued or running -> running). A batch that already succeeded or
-   failed is left alone, so a redelivered task does no harm; a batch left running by a dead
-   worker is run again from the start.
+1. The batch is claimed (core.jobs.services.job_claim). A batch that already succeeded or failed
+   is left alone, so a redelivered task does no harm; a batch whose worker died is run again from
+   the start (its uploaded file is kept until the job ends).
 2. Staging: the file is read as a stream (projects.importing) and its valid rows go into a
    TEMP table of this database connection: on PostgreSQL with COPY ... FROM STDIN (text
    format, one COPY per half second), on SQLite with executemany in chunks of 5,000 rows.
@@ -48,8 +48,21 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from core.errors import Conflict
+from core.jobs.services import (
+    JobKind,
+    job_dispatched_here,
+    job_enqueue,
+    job_fail,
+    job_progress,
+    job_requeue_failed,
+    job_run,
+    job_stop_reason,
+    job_succeed,
+)
 from projects.importing import (
     FORMATS,
     MAX_ERRORS_KEPT,
@@ -189,21 +202,13 @@ def _batch_create(
                 options=options,
             )
             if run_in_background:
-                transaction.on_commit(lambda: import_batch_task.delay(batch.id))
+                job_enqueue(job=batch)
+            else:
+                job_dispatched_here(job=batch)
     except BaseException:
         default_storage.delete(stored_name)
         raise
     return batch
-
-
-def import_batch_claim(*, batch_id: int) -> ImportBatch | None:
-    """Mark a queued batch (or one a dead worker left running) as running; None if it already
-    finished, so a redelivered task does nothing."""
-    now = timezone.now()
-    claimed = ImportBatch.objects.filter(
-        pk=batch_id, status__in=[ImportBatch.Status.QUEUED, ImportBatch.Status.RUNNING]
-    ).update(status=ImportBatch.Status.RUNNING, started_at=now, updated_at=now, bytes_read=0, rows_read=0)
-    return ImportBatch.objects.get(pk=batch_id) if claimed else None
 
 
 def unexpected_error(exc: BaseException, *, outcome: str = "nothing was written") -> RowError:
@@ -211,38 +216,50 @@ def unexpected_error(exc: BaseException, *, outcome: str = "nothing was written"
     return RowError(
         0,
         "",
-        f"the job stopped because of an unexpected error ({type(exc).__name__}); "
-        f"{outcome}, and the server log has the details",
+        f"the job stopped because of {job_stop_reason(exc)}; {outcome}, and the server log has the details",
     )
 
 
 def import_batch_run(*, batch_id: int) -> ImportBatch:
-    """Run the import of one batch to the end (succeeded or failed) and return the batch."""
-    batch = import_batch_claim(batch_id=batch_id)
-    if batch is None:
-        return ImportBatch.objects.get(pk=batch_id)  # already finished: a redelivered task does nothing
+    """Run the import of one batch to the end (succeeded or failed) and return the batch. The
+    task's whole job; a finished batch, or one a live worker runs, is left as it is."""
+    job_run(kind="import", job_id=batch_id)
+    return ImportBatch.objects.get(pk=batch_id)
+
+
+def _import_run(batch: ImportBatch) -> None:
+    """The "import" job's run: the batch's importer reads the stored file and ends the batch."""
     importer = _IMPORTERS.get(batch.kind)
+    job_progress(job=batch, percent=0, text="0% read", fields={"bytes_read": 0, "rows_read": 0})
     try:
         if importer is None:
             raise RuntimeError(f"no importer registered for {batch.kind!r}")
         if not batch.stored_file or not default_storage.exists(batch.stored_file):
-            import_batch_fail(
-                batch_id, [RowError(0, "", "the uploaded file is no longer available")], error_count=1
-            )
+            import_batch_fail(batch, [RowError(0, "", "the uploaded file is no longer available")], 1)
         else:
             importer.run(batch)
     except Exception as exc:
-        logger.exception("import batch %s stopped by an unexpected error", batch_id)
-        import_batch_fail(batch_id, [unexpected_error(exc)], error_count=1)
+        logger.exception("import batch %s stopped by an unexpected error", batch.pk)
+        import_batch_fail(batch, [unexpected_error(exc)], 1)
     finally:
         if importer is not None:
             importer.cleanup()
         _delete_stored_file(batch)
-    return ImportBatch.objects.get(pk=batch_id)
+
+
+# What a retried batch (an import, or re-deciding) starts again from.
+RETRY_RESETS = {"bytes_read": 0, "rows_read": 0, "errors": [], "error_count": 0}
+
+
+def import_batch_retry(*, batch: ImportBatch) -> ImportBatch:
+    """Queue again an import whose worker stopped while it ran (its file was kept for this)."""
+    if not batch.stored_file or not default_storage.exists(batch.stored_file):
+        raise Conflict("The uploaded file is no longer kept; upload it again.")
+    return job_requeue_failed(job=batch, fields=RETRY_RESETS)
 
 
 def _examples_run(batch: ImportBatch) -> None:
-    progress = _Progress(batch.id)
+    progress = _Progress(batch)
     with default_storage.open(batch.stored_file, "rb") as handle:
         reader = ExampleFileReader(handle, batch.file_format, import_limits())
         _drop_staging()
@@ -252,8 +269,8 @@ def _examples_run(batch: ImportBatch) -> None:
 
     with transaction.atomic():
         locked = ImportBatch.objects.select_for_update().get(pk=batch.id)
-        if locked.is_finished:
-            return  # another worker finished this batch meanwhile
+        if locked.status != ImportBatch.Status.RUNNING or locked.attempts != batch.attempts:
+            return  # another worker took this batch over meanwhile
         derived_ids = reader.used_derived_ids
         duplicates = None  # (errors, count) when the file uses an id twice
         if reader.error_count:
@@ -276,17 +293,18 @@ def _examples_run(batch: ImportBatch) -> None:
                     raise
             except _DuplicateIds as exc:
                 duplicates = exc.duplicates
-        locked.bytes_read = bytes_read
-        locked.rows_read = reader.rows_read
         if reader.error_count or duplicates:
-            _fail_with_errors(locked, reader, duplicates or ([], 0))
+            _fail_with_errors(batch, reader, duplicates or ([], 0), bytes_read=bytes_read)
             return
-        locked.status = ImportBatch.Status.SUCCEEDED
-        locked.rows_created = created
-        locked.rows_skipped = staged - created
-        locked.bytes_read = locked.bytes_total
-        locked.finished_at = timezone.now()
-        locked.save()
+        job_succeed(
+            job=batch,
+            fields={
+                "rows_created": created,
+                "rows_skipped": staged - created,
+                "rows_read": reader.rows_read,
+                "bytes_read": batch.bytes_total,
+            },
+        )
 
 
 class _DuplicateIds(Exception):
@@ -298,11 +316,16 @@ class _DuplicateIds(Exception):
 
 
 def _fail_with_errors(
-    batch: ImportBatch, reader: ExampleFileReader, duplicates: tuple[list[RowError], int]
+    batch: ImportBatch,
+    reader: ExampleFileReader,
+    duplicates: tuple[list[RowError], int],
+    *,
+    bytes_read: int,
 ) -> None:
     duplicate_errors, duplicate_count = duplicates
     errors = sorted(reader.errors + duplicate_errors, key=lambda error: error.line)[:MAX_ERRORS_KEPT]
-    import_batch_mark_failed(batch, errors, reader.error_count + duplicate_count)
+    fields = {"bytes_read": bytes_read, "rows_read": reader.rows_read}
+    import_batch_fail(batch, errors, reader.error_count + duplicate_count, fields=fields)
 
 
 def project_import_lock(project_id: int) -> None:
@@ -317,10 +340,12 @@ def project_import_lock(project_id: int) -> None:
 
 
 class _Progress:
-    """Writes bytes_read/rows_read at most every half second (autocommit: others see it)."""
+    """Writes bytes_read/rows_read (and the job's percent, text and heartbeat) at most every half
+    second (autocommit: others see it)."""
 
-    def __init__(self, batch_id: int):
-        self.batch_id = batch_id
+    def __init__(self, batch: ImportBatch):
+        self.batch = batch
+        self.batch_id = batch.pk
         self.last = time.monotonic()
 
     def __call__(self, reader: ExampleFileReader, rows: int, force: bool = False) -> None:
@@ -328,8 +353,19 @@ class _Progress:
         if not force and now - self.last < PROGRESS_EVERY_SECONDS:
             return
         self.last = now
+        total = self.batch.bytes_total
+        if total and reader.bytes_read >= total:
+            percent, text = 99, "Read: now checking and saving"
+        else:
+            percent = int(100 * reader.bytes_read / total) if total else 0
+            text = f"{percent}% read"
         # rows_read counts the valid rows staged so far; the final figure comes from the reader.
-        ImportBatch.objects.filter(pk=self.batch_id).update(bytes_read=reader.bytes_read, rows_read=rows)
+        job_progress(
+            job=self.batch,
+            percent=min(99, percent),
+            text=text,
+            fields={"bytes_read": reader.bytes_read, "rows_read": rows},
+        )
 
     def due(self) -> bool:
         return time.monotonic() - self.last >= PROGRESS_EVERY_SECONDS
@@ -507,23 +543,35 @@ def _drop_staging() -> None:
     staging_drop(STAGING_TABLE)
 
 
-def import_batch_mark_failed(batch: ImportBatch, errors: list[RowError], error_count: int) -> None:
-    """Set a locked batch's failure fields and save it (inside the caller's transaction)."""
-    batch.status = ImportBatch.Status.FAILED
-    batch.errors = [error.as_dict() for error in errors]
-    batch.error_count = error_count
-    batch.rows_created = 0
-    batch.rows_skipped = 0
-    batch.finished_at = timezone.now()
-    batch.save()
-
-
-def import_batch_fail(batch_id: int, errors: list[RowError], error_count: int) -> None:
-    """Fail a batch that has not finished yet, with its errors (the first 50) and their count."""
-    with transaction.atomic():
-        batch = ImportBatch.objects.select_for_update().get(pk=batch_id)
-        if not batch.is_finished:
-            import_batch_mark_failed(batch, errors, error_count)
+def import_batch_fail(
+    batch: ImportBatch,
+    errors: list[RowError],
+    error_count: int,
+    *,
+    fields: dict | None = None,
+    retryable: bool = False,
+) -> bool:
+    """Fail a running batch with its errors (the first 50) and their count; nothing is written if
+    its run no longer owns it. The message says what went wrong in a sentence."""
+    if batch.kind == ImportBatch.Kind.DECISIONS:
+        message = f"Re-deciding stopped: {error_count} problem{'' if error_count == 1 else 's'}."
+    else:
+        message = (
+            f"The file was not imported: {error_count} problem{'' if error_count == 1 else 's'} found, "
+            "and nothing was written. Fix the file and upload it again."
+        )
+    return job_fail(
+        job=batch,
+        message=message,
+        fields={
+            "errors": [error.as_dict() for error in errors],
+            "error_count": error_count,
+            "rows_created": 0,
+            "rows_skipped": 0,
+            **(fields or {}),
+        },
+        retryable=retryable,
+    )
 
 
 def _delete_stored_file(batch: ImportBatch) -> None:
@@ -544,4 +592,14 @@ importer_register(
         run=lambda batch: _examples_run(batch),  # looked up at call time, so tests can patch it
         cleanup=lambda: _drop_staging(),
     )
+)
+# The "import" jobs (core.jobs), registered by ProjectsConfig.ready.
+IMPORT_JOBS = JobKind(
+    name="import",
+    model=ImportBatch,
+    task=import_batch_task,
+    run=_import_run,
+    rows=Q(kind__in=ImportBatch.IMPORT_KINDS),
+    inputs_remove=lambda batch: _delete_stored_file(batch),
+    retry=lambda batch, user: import_batch_retry(batch=batch),
 )

@@ -1,18 +1,20 @@
 """Import pages: upload a file of examples or annotations (managers only), watch its job until it
-ends, and the list of recent jobs (imports, and re-deciding after a rule change), which keeps
-itself up to date while one of them runs.
+ends (and retry it if its worker stopped), and the list of recent jobs (imports, and re-deciding
+after a rule change), which keeps itself up to date while one of them runs.
 
 The request only stores the file and queues the job; the import itself runs in the worker.
 """
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.errors import NotFound
+from core.errors import Conflict, NotFound
 from core.htmx import render_page_or_partial, wants_partial
+from core.jobs.services import job_retry
 from projects.access import project_role_required
 from projects.forms import ImportUploadForm
 from projects.models import ImportBatch, Role
@@ -98,3 +100,18 @@ def import_recent(request, slug):
         partial="projects/_import_recent.html",
         context=_page_context(request, form=ImportUploadForm()),
     )
+
+
+@require_POST
+@project_role_required(Role.MANAGER)
+def import_retry(request, slug, batch_id):
+    """Run again a job that failed because its worker stopped; any other failure says what to do."""
+    try:
+        batch = import_batch_get(project=request.project, batch_id=batch_id)
+    except NotFound:
+        raise Http404("Import not found.") from None
+    try:
+        job_retry(job=batch, user=request.user)
+    except Conflict as exc:
+        messages.error(request, exc.message)
+    return redirect("projects:import_status", slug=request.project.slug, batch_id=batch.id)
