@@ -216,7 +216,7 @@ def release_export_get(*, release: DatasetRelease, file_format: str) -> ReleaseE
     with transaction.atomic():
         # One writer per release at a time; the second finds the files written.
         locked = (
-            DatasetRelease.objects.select_for_update()
+            DatasetRelease.objects.select_for_update(of=("self",))
             .select_related("project", "guideline_version", "agreement_report")
             .get(pk=release.pk)
         )

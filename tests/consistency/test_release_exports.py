@@ -331,3 +331,46 @@ def test_export_dataset_command_writes_the_derived_formats(project, release, tmp
         call_command(
             "export_dataset", "support", "--release", "v1", "--format", "xlsx", "--out", str(tmp_path / "x")
         )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_first_downloads_at_once_write_the_file_once(project, manager, decided, monkeypatch):
+    import threading
+    import time
+
+    from django.db import connection
+
+    from consistency.releases import exports
+
+    release = release_build(project=project, user=manager, tag="race")
+    writes = []
+    write = exports._write_labelstudio
+
+    def counted(locked):
+        writes.append(locked.pk)
+        time.sleep(0.3)  # widen the window in which the other downloads arrive
+        write(locked)
+
+    monkeypatch.setattr(exports, "_write_labelstudio", counted)
+    barrier = threading.Barrier(3)
+    results: list = [None] * 3
+
+    def run(i):
+        try:
+            barrier.wait(timeout=10)
+            results[i] = exports.release_export_get(release=release, file_format="labelstudio")
+        except Exception as exc:  # noqa: BLE001 - the outcome is what the test inspects
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert writes == [release.pk]
+    assert all(isinstance(r, ReleaseExport) for r in results), results
+    assert {(r.pk, r.sha256) for r in results} == {(results[0].pk, results[0].sha256)}
+    assert ReleaseExport.objects.filter(release=release).count() == 1
