@@ -50,7 +50,7 @@ class ReleaseSerializer(serializers.ModelSerializer):
     )
     downloads = serializers.SerializerMethodField(
         help_text="The formats a ready release downloads in (`download/<format>/`); empty until ready. "
-        "The derived ones (Parquet, hf, labelstudio) are written on their first download."
+        "The derived ones (Parquet, hf, labelstudio) are written after the build, or on first download."
     )
 
     def get_downloads(self, release) -> list[str]:
@@ -229,7 +229,8 @@ class ReleaseDetailApi(ProjectScopedMixin, APIView):
 
 class ReleaseDownloadApi(ProjectScopedMixin, APIView):
     """The stored file of a ready release (`jsonl`, `csv`, or `json`: the JSONL as one array; or a
-    derived one: `parquet-<split>`, `hf`, `labelstudio`, written on its first download), streamed
+    derived one: `parquet-<split>`, `hf`, `labelstudio`, written after the build or on its first
+    download), streamed
     as an attachment; the X-Release-SHA256 header carries the JSONL digest, X-File-SHA256 a derived
     file's own. 404 for an unknown format, 409 while the release is not ready."""
 

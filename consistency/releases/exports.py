@@ -1,13 +1,17 @@
 """Files derived from a ready release for other tools (Parquet per split, a Hugging Face dataset,
-Label Studio tasks): written on the first download from the release's stored JSONL, then kept.
+Label Studio tasks), written from the release's stored JSONL and then kept.
 
-Why on first download rather than at build time: every release, older ones too, gets them; the
-build (and its byte-stable JSONL and CSV) is untouched; a release nobody exports costs nothing.
+When: the worker writes them right after the build, in a task of their own
+(tasks.release_exports_task), so a large release's first download does not wait for them; any
+that are missing (a release cut on the command line or before these formats existed, a task that
+was lost) are written on their first download. The build itself, and its byte-stable JSONL and
+CSV, are untouched, and the release row never changes.
+
 The files are a function of the immutable release (and the agreement report it recorded), so
 written once they never change; a `ReleaseExport` row holds each one's path, size and SHA-256.
-Writers of one release take its row lock, so two first downloads write the files once. The JSONL
-is read streaming (formats.jsonl_records) and each file goes through a temporary file into
-private storage; the response then streams it from there.
+Writers of one release take its row lock, so the worker and a download, or two downloads, write
+the files once. The JSONL is read streaming (formats.jsonl_records), each file goes through a
+temporary file into private storage, and the response streams it from there.
 """
 
 from __future__ import annotations
@@ -221,6 +225,15 @@ def release_export_get(*, release: DatasetRelease, file_format: str) -> ReleaseE
             .get(pk=release.pk)
         )
         return _ensure(locked, file_format)
+
+
+def release_exports_write(*, release_id: int) -> list[ReleaseExport]:
+    """Write every derived file of a ready release that is not written yet (the worker, after
+    the build); nothing for a release that is not ready (or gone)."""
+    release = DatasetRelease.objects.filter(pk=release_id, status=DatasetRelease.Status.READY).first()
+    if release is None:
+        return []
+    return [release_export_get(release=release, file_format=file_format) for file_format in EXPORT_FORMATS]
 
 
 def all_formats() -> list[str]:

@@ -374,3 +374,23 @@ def test_first_downloads_at_once_write_the_file_once(project, manager, decided, 
     assert all(isinstance(r, ReleaseExport) for r in results), results
     assert {(r.pk, r.sha256) for r in results} == {(results[0].pk, results[0].sha256)}
     assert ReleaseExport.objects.filter(release=release).count() == 1
+
+
+def test_the_worker_writes_the_files_after_the_build(
+    project, manager, decided, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        release = release_create(project=project, user=manager, tag="worker", policy={"include_raters": True})
+    release.refresh_from_db()
+    assert release.status == "ready"
+    written = dict(ReleaseExport.objects.filter(release=release).values_list("file_format", "bytes"))
+    assert sorted(written) == sorted(["parquet-train", "parquet-dev", "parquet-test", "hf", "labelstudio"])
+    assert all(size > 0 for size in written.values())
+
+
+def test_nothing_is_written_for_a_release_that_is_not_ready(project, manager, decided):
+    from consistency.releases.exports import release_exports_write
+
+    pending = release_create(project=project, user=manager, tag="later")
+    assert release_exports_write(release_id=pending.pk) == []
+    assert not ReleaseExport.objects.exists()

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from consistency.releases.formats import SPLITS
 from consistency.releases.policy import jsonb_text
 
-BATCH_ROWS = 5_000
+BATCH_ROWS = 10_000  # rows per record batch, and so per Parquet row group
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 RATERS_TYPE = pa.list_(pa.struct([("rater", pa.string()), ("label", pa.string())]))
 
@@ -113,24 +113,38 @@ def _converter(metadata_type: pa.DataType) -> Callable[[dict | None], dict | Non
     return convert
 
 
-def _row(line: dict, schema: pa.Schema, convert_metadata) -> dict:
-    row = {
-        "external_id": line["external_id"],
-        "text": line.get("text"),
-        "label": line["label"],
-        "source": line.get("source"),
-        "split": line.get("split"),
-        "agreement": line.get("agreement"),
-        "n_raters": line.get("n_raters"),
-        "guideline_versions": line.get("guideline_versions") or [],
-        "metadata": convert_metadata(line.get("metadata")),
-    }
-    if "rationale" in schema.names:
-        row["rationale"] = line.get("rationale")
-    if "raters" in schema.names:
-        raters = line.get("raters")
-        row["raters"] = None if raters is None else [{"rater": r, "label": raters[r]} for r in sorted(raters)]
-    return row
+class _Columns:
+    """One split's rows waiting to be written, column by column (cheaper than a dict per row)."""
+
+    def __init__(self, schema: pa.Schema, convert_metadata: Callable[[dict | None], dict | None]):
+        self.schema = schema
+        self.convert_metadata = convert_metadata
+        self.rationale = "rationale" in schema.names
+        self.raters = "raters" in schema.names
+        self.clear()
+
+    def clear(self) -> None:
+        self.columns: dict[str, list] = {name: [] for name in self.schema.names}
+        self.n = 0
+
+    def add(self, line: dict) -> None:
+        columns = self.columns
+        for name in ("external_id", "text", "label", "source", "split", "agreement", "n_raters"):
+            columns[name].append(line.get(name))
+        columns["guideline_versions"].append(line.get("guideline_versions") or [])
+        columns["metadata"].append(self.convert_metadata(line.get("metadata")))
+        if self.rationale:
+            columns["rationale"].append(line.get("rationale"))
+        if self.raters:
+            raters = line.get("raters")
+            columns["raters"].append(
+                None if raters is None else [{"rater": r, "label": raters[r]} for r in sorted(raters)]
+            )
+        self.n += 1
+
+    def batch(self) -> pa.RecordBatch:
+        arrays = [pa.array(self.columns[field.name], type=field.type) for field in self.schema]
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
 
 def parquet_write(
@@ -140,19 +154,20 @@ def parquet_write(
     Every split gets a file, an empty one too (the schema and no rows). Returns rows per split."""
     convert_metadata = _converter(schema.field("metadata").type)
     writers = {split: pq.ParquetWriter(outputs[split], schema) for split in SPLITS}
-    buffers: dict[str, list[dict]] = {split: [] for split in SPLITS}
+    pending = {split: _Columns(schema, convert_metadata) for split in SPLITS}
     counts = dict.fromkeys(SPLITS, 0)
     try:
         for line in lines:
             split = line["split"]
-            buffers[split].append(_row(line, schema, convert_metadata))
+            rows = pending[split]
+            rows.add(line)
             counts[split] += 1
-            if len(buffers[split]) >= BATCH_ROWS:
-                writers[split].write_batch(pa.RecordBatch.from_pylist(buffers[split], schema=schema))
-                buffers[split] = []
-        for split, rows in buffers.items():
-            if rows:
-                writers[split].write_batch(pa.RecordBatch.from_pylist(rows, schema=schema))
+            if rows.n >= BATCH_ROWS:
+                writers[split].write_batch(rows.batch())
+                rows.clear()
+        for split, rows in pending.items():
+            if rows.n:
+                writers[split].write_batch(rows.batch())
     finally:
         for writer in writers.values():
             writer.close()
