@@ -28,9 +28,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from consistency.releases.formats import SPLITS, jsonl_records
-from consistency.releases.formats.huggingface import CardFacts, dataset_card, huggingface_zip_write
 from consistency.releases.formats.labelstudio import labelstudio_write
-from consistency.releases.formats.parquet import MetadataTypes, parquet_write, release_schema
 from consistency.releases.models import DatasetRelease, ReleaseExport
 from core.errors import Conflict, NotFound
 
@@ -119,7 +117,13 @@ def _store(release: DatasetRelease, file_format: str, handle: IO[bytes], sink: _
     return export
 
 
+# pyarrow is imported where a file is written, not with this module: every web and worker
+# process loads the views, few of them ever write Parquet (and pyarrow is large).
+
+
 def _write_parquet(release: DatasetRelease) -> None:
+    from consistency.releases.formats.parquet import MetadataTypes, parquet_write, release_schema
+
     policy = release.policy or {}
     types = MetadataTypes()
     for line in _records(release):
@@ -147,6 +151,8 @@ def _parquet_schema(release: DatasetRelease):
 
 
 def _write_huggingface(release: DatasetRelease) -> None:
+    from consistency.releases.formats.huggingface import CardFacts, dataset_card, huggingface_zip_write
+
     for split in SPLITS:
         _ensure(release, f"parquet-{split}")
     files = {e.file_format: e.file for e in ReleaseExport.objects.filter(release=release)}
