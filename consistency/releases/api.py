@@ -250,6 +250,13 @@ class ReleaseDownloadApi(ProjectScopedMixin, APIView):
                 response=[200],
                 description="SHA-256 of the release's JSONL file.",
             ),
+            OpenApiParameter(
+                "X-File-SHA256",
+                str,
+                OpenApiParameter.HEADER,
+                response=[200],
+                description="SHA-256 of the file itself, for the derived formats (Parquet, hf, labelstudio).",
+            ),
         ],
         responses={
             (200, CONTENT_TYPES["jsonl"].split(";")[0]): OpenApiResponse(

@@ -38,7 +38,6 @@ READ_BLOCK = 1024 * 1024
 @dataclass(frozen=True)
 class ExportFormat:
     name: str
-    title: str
     suffix: str  # of the stored file and of the download's name
     content_type: str
 
@@ -48,14 +47,9 @@ PARQUET = "application/vnd.apache.parquet"
 EXPORT_FORMATS = {
     export.name: export
     for export in (
-        *(
-            ExportFormat(f"parquet-{split}", f"Parquet ({split})", f"{split}.parquet", PARQUET)
-            for split in SPLITS
-        ),
-        ExportFormat("hf", "Hugging Face dataset (zip)", "hf.zip", "application/zip"),
-        ExportFormat(
-            "labelstudio", "Label Studio JSON", "labelstudio.json", "application/json; charset=utf-8"
-        ),
+        *(ExportFormat(f"parquet-{split}", f"{split}.parquet", PARQUET) for split in SPLITS),
+        ExportFormat("hf", "hf.zip", "application/zip"),
+        ExportFormat("labelstudio", "labelstudio.json", "application/json; charset=utf-8"),
     )
 }
 

@@ -215,6 +215,13 @@ def test_label_studio_tasks_import_back_with_the_same_labels(manager_client, pro
         got = by_rater[external_id]
         assert got.pop("labelstudio-0") == line["label"]  # the released label
         assert got == {f"labelstudio-{rater_user_id(p)}": label for p, label in line["raters"].items()}
+    # The released label is one more vote with the majority: the new project decides the same.
+    decided_back = dict(
+        ConsensusLabel.objects.filter(example__project=back).values_list(
+            "example__external_id", "label__name"
+        )
+    )
+    assert decided_back == {external_id: line["label"] for external_id, line in expected.items()}
 
 
 def test_label_studio_without_raters_carries_only_the_released_label(
