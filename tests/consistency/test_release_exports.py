@@ -23,7 +23,7 @@ from consistency.releases.policy import CSV_COLUMNS
 from consistency.releases.services import release_build, release_create
 from labeling.models import Annotation, ConsensusLabel
 from projects.models import Project
-from tests.factories import AnnotationFactory, ExampleFactory
+from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +50,7 @@ def decided(project, raters):
     """40 examples rated by three raters: 30 unanimous, 10 two-to-one (majority)."""
     labels = {label.name: label for label in project.labels.all()}
     names = ["billing", "bug", "feature"]
+    versions = [GuidelineVersionFactory(project=project, number=number) for number in (1, 2)]
     for n in range(40):
         example = ExampleFactory(
             project=project,
@@ -60,7 +61,7 @@ def decided(project, raters):
         winner = labels[names[n % 3]]
         chosen = [winner] * 3 if n < 30 else [winner, winner, labels["other"]]
         for rater, label in zip(raters, chosen, strict=True):
-            AnnotationFactory(example=example, rater=rater, label=label)
+            AnnotationFactory(example=example, rater=rater, label=label, guideline_version=versions[n >= 20])
         ConsensusLabel.objects.create(
             example=example,
             label=winner,
@@ -187,7 +188,7 @@ def test_hugging_face_dataset_loads_offline_with_the_release_rows(
     for n, name in enumerate(names):
         assert f"| {n} | {name} |" in card
     assert '"include_raters": true' in card
-    assert "guideline in force when cut: none published" in card
+    assert "guideline in force when cut: version 2; labels made under versions: 1, 2" in card
 
 
 def test_label_studio_tasks_import_back_with_the_same_labels(manager_client, project, release, tmp_path):
