@@ -12,16 +12,20 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from consistency.releases import selectors, services
+from consistency.releases import exports, selectors, services
 from consistency.releases.models import DatasetRelease
 from consistency.releases.policy import SOURCES, TAG_PATTERN
-from consistency.releases.views import CONTENT_TYPES, release_file_response
+from consistency.releases.views import CONTENT_TYPES, release_export_response, release_file_response
 from core.api import NO_NUL_CHARACTERS, ClosedSerializer, query_params_validate
 from core.jobs.api import JobSerializer
 from projects.api.base import REVIEWERS, ProjectScopedMixin
 
-FILE_FORMATS = ("jsonl", "csv", "json")
-DOWNLOAD_DESCRIPTION = "The release file, by format: JSON Lines, CSV with a header row, or a JSON array."
+FILE_FORMATS = tuple(exports.all_formats())
+DOWNLOAD_DESCRIPTION = (
+    "The release file, by format: JSON Lines, CSV with a header row, a JSON array; Parquet of one "
+    "split (parquet-train, parquet-dev, parquet-test); a Hugging Face dataset (hf: a zip with a "
+    "dataset card and the Parquet files); Label Studio tasks (labelstudio)."
+)
 # Documented as a pattern too, so clients (and the schema tests) know what a tag looks like.
 TAG_VALIDATOR = RegexValidator(
     TAG_PATTERN.pattern, "A tag is 1-40 letters, digits, dots, dashes or underscores."
@@ -44,13 +48,20 @@ class ReleaseSerializer(serializers.ModelSerializer):
     guideline_version = serializers.SlugRelatedField(
         slug_field="number", read_only=True, allow_null=True, help_text="The guideline version in force."
     )
+    downloads = serializers.SerializerMethodField(
+        help_text="The formats a ready release downloads in (`download/<format>/`); empty until ready. "
+        "The derived ones (Parquet, hf, labelstudio) are written after the build, or on first download."
+    )
+
+    def get_downloads(self, release) -> list[str]:
+        return exports.all_formats() if release.status == DatasetRelease.Status.READY else []
 
     class Meta:
         model = DatasetRelease
         fields = [
             "tag", "status", "progress_percent", "progress_text", "error", "created_at", "finished_at",
             "created_by", "policy", "guideline_version", "agreement_report", "n_items", "counts",
-            "sha256", "jsonl_bytes", "csv_bytes", "job",
+            "sha256", "jsonl_bytes", "csv_bytes", "downloads", "job",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -217,9 +228,11 @@ class ReleaseDetailApi(ProjectScopedMixin, APIView):
 
 
 class ReleaseDownloadApi(ProjectScopedMixin, APIView):
-    """The stored file of a ready release (`jsonl`, `csv`, or `json`: the JSONL as one array),
-    streamed as an attachment; the X-Release-SHA256 header carries the JSONL digest. 409 while the
-    release is not ready."""
+    """The stored file of a ready release (`jsonl`, `csv`, or `json`: the JSONL as one array; or a
+    derived one: `parquet-<split>`, `hf`, `labelstudio`, written after the build or on its first
+    download), streamed
+    as an attachment; the X-Release-SHA256 header carries the JSONL digest, X-File-SHA256 a derived
+    file's own. 404 for an unknown format, 409 while the release is not ready."""
 
     project_roles = REVIEWERS
 
@@ -237,6 +250,13 @@ class ReleaseDownloadApi(ProjectScopedMixin, APIView):
                 response=[200],
                 description="SHA-256 of the release's JSONL file.",
             ),
+            OpenApiParameter(
+                "X-File-SHA256",
+                str,
+                OpenApiParameter.HEADER,
+                response=[200],
+                description="SHA-256 of the file itself, for the derived formats (Parquet, hf, labelstudio).",
+            ),
         ],
         responses={
             (200, CONTENT_TYPES["jsonl"].split(";")[0]): OpenApiResponse(
@@ -249,6 +269,8 @@ class ReleaseDownloadApi(ProjectScopedMixin, APIView):
                 {"type": "array", "items": {"type": "object", "additionalProperties": True}},
                 description=DOWNLOAD_DESCRIPTION,
             ),
+            (200, exports.PARQUET): OpenApiResponse(OpenApiTypes.BINARY, description=DOWNLOAD_DESCRIPTION),
+            (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description=DOWNLOAD_DESCRIPTION),
             409: OpenApiResponse(
                 inline_serializer("ReleaseNotReady", {"detail": serializers.CharField()}),
                 description="The release is not ready (still building, or failed).",
@@ -257,6 +279,9 @@ class ReleaseDownloadApi(ProjectScopedMixin, APIView):
     )
     def get(self, request, slug: str, tag: str, file_format: str):
         release = selectors.release_get(project=request.project, tag=tag)
+        if file_format not in exports.STORED_FORMATS:  # derived, or unknown (404)
+            export = exports.release_export_get(release=release, file_format=file_format)
+            return release_export_response(release=release, export=export)
         name, size = selectors.release_file_get(release=release, file_format=file_format)
         return release_file_response(release=release, name=name, size=size, file_format=file_format)
 

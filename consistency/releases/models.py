@@ -109,3 +109,24 @@ class DatasetReleaseItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.external_id}: {self.label} ({self.split})"
+
+
+class ReleaseExport(models.Model):
+    """A file derived from a ready release's JSONL for a tool (Parquet per split, a Hugging Face
+    dataset, Label Studio tasks), written on its first download and kept: the release itself never
+    changes, so neither does the file. See consistency.releases.exports."""
+
+    release = models.ForeignKey(DatasetRelease, on_delete=models.CASCADE, related_name="exports")
+    file_format = models.CharField(max_length=32)
+    file = models.CharField(max_length=500, help_text="Path in private storage.")
+    bytes = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["release", "file_format"], name="release_export_format_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.release} as {self.file_format}"

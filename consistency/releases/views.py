@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from consistency.releases import selectors, services
+from consistency.releases import exports, selectors, services
 from consistency.releases.policy import SOURCES, ReleasePolicy, json_array_chunks, json_array_size
 from core.errors import ApplicationError, Conflict, NotFound
 from core.htmx import render_page_or_partial
@@ -149,12 +149,34 @@ def _previous(ready: list, release):
 def release_download(request, slug, tag, file_format):
     release = _release(request, tag)
     try:
+        if file_format not in exports.STORED_FORMATS:  # derived, or unknown (404)
+            return release_export_response(
+                release=release, export=exports.release_export_get(release=release, file_format=file_format)
+            )
         name, size = selectors.release_file_get(release=release, file_format=file_format)
     except NotFound:
         raise Http404("No such file.") from None
     except ApplicationError:
         return redirect("consistency:release_detail", slug=slug, tag=tag)
     return release_file_response(release=release, name=name, size=size, file_format=file_format)
+
+
+def release_export_response(*, release, export) -> FileResponse:
+    """Stream a derived file (Parquet, Hugging Face zip, Label Studio JSON) as an attachment, with
+    its own SHA-256 beside the release's."""
+    export_format = exports.EXPORT_FORMATS[export.file_format]
+    response = FileResponse(
+        default_storage.open(export.file, "rb"),
+        as_attachment=True,
+        filename=exports.export_filename(release=release, file_format=export.file_format),
+        content_type=export_format.content_type,
+    )
+    response.block_size = BLOCK_SIZE
+    response["Content-Length"] = str(export.bytes)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["X-Release-SHA256"] = release.sha256
+    response["X-File-SHA256"] = export.sha256
+    return response
 
 
 def _json_array_stream(name: str):

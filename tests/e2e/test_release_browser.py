@@ -39,3 +39,37 @@ def test_a_finished_release_appears_without_a_reload(page, login, project, manag
     assert status.get_attribute("hx-trigger") is None  # nothing left that polls
     assert polls  # the finished state came from polling
     assert page.csp_errors == []
+
+
+def test_the_release_page_downloads_the_files_for_other_tools(page, login, project, manager, tmp_path):
+    import io
+    import json
+    import zipfile
+
+    import pyarrow.parquet as pq
+
+    bug = project.labels.get(name="bug")
+    for n in range(5):
+        ConsensusLabel.objects.create(
+            example=ExampleFactory(project=project, external_id=f"r{n}", metadata={"n": n}),
+            label=bug, source="unanimous", agreement=1.0, n_raters=3, decided_at=timezone.now(),
+        )  # fmt: skip
+    release_build(project=project, user=manager, tag="v1")
+
+    login(manager)
+    page.goto("/projects/support/releases/v1/")
+    files = {}
+    for link in ("parquet-train", "hf", "labelstudio"):
+        with page.expect_download() as download:
+            page.click(f"#download-{link}")
+        path = tmp_path / download.value.suggested_filename
+        download.value.save_as(path)
+        files[link] = path
+    assert files["parquet-train"].name == "support-v1-train.parquet"
+    assert (
+        pq.read_table(files["parquet-train"]).column("label").to_pylist()
+        == ["bug"] * pq.read_table(files["parquet-train"]).num_rows
+    )
+    assert "README.md" in zipfile.ZipFile(io.BytesIO(files["hf"].read_bytes())).namelist()
+    assert len(json.loads(files["labelstudio"].read_text(encoding="utf-8"))) == 5
+    assert page.csp_errors == []

@@ -1,19 +1,24 @@
-"""`manage.py export_dataset SLUG --format jsonl|csv --out FILE [--release TAG | policy options]`:
-write a release's clean labels to FILE.
+"""`manage.py export_dataset SLUG --format jsonl|csv|parquet|hf|labelstudio --out FILE
+[--release TAG | policy options]`: write a release's clean labels to FILE.
 
 Without --release a new release is cut now, by the same service the background worker runs,
 under the policy the options give (the same fields as the releases page and the API; the defaults
 are the policy's). A new release with no example is refused (nothing is kept or written, exit
 status 1) unless --allow-empty asks for one; the message says why the project has none. The file
-written is the release's stored file, byte for byte.
+written is the release's stored file, byte for byte. The derived formats (consistency.releases.
+exports) are written into storage on first use like a download: parquet writes FILE as a folder
+holding train.parquet, dev.parquet and test.parquet; hf a zip; labelstudio a JSON array.
 """
 
 import argparse
+import os
 import shutil
 
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 
+from consistency.releases.exports import release_export_get
+from consistency.releases.formats import SPLITS
 from consistency.releases.policy import SOURCES, ReleasePolicy
 from consistency.releases.selectors import release_file_get, release_get
 from consistency.releases.services import EmptyRelease, release_build
@@ -68,8 +73,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         defaults = ReleasePolicy()
         parser.add_argument("slug", help="The project's slug.")
-        parser.add_argument("--format", dest="file_format", choices=["jsonl", "csv"], default="jsonl")
-        parser.add_argument("--out", required=True, help="The file to write.")
+        parser.add_argument(
+            "--format",
+            dest="file_format",
+            choices=["jsonl", "csv", "parquet", "hf", "labelstudio"],
+            default="jsonl",
+            help="jsonl, csv; parquet (one file per split, in the folder --out), hf (a Hugging Face "
+            "dataset: a zip with a dataset card), labelstudio (Label Studio tasks, JSON).",
+        )
+        parser.add_argument("--out", required=True, help="The file to write (parquet: a folder).")
         parser.add_argument("--release", default="", metavar="TAG", help="An existing release's tag.")
         parser.add_argument("--tag", default="", help="The tag of the new release (default: the next vN).")
         policy = parser.add_argument_group("policy of a new release (as on the releases page)")
@@ -158,13 +170,28 @@ class Command(BaseCommand):
                 found = release_build(
                     project=project, user=None, tag=tag, policy=policy, allow_empty=options["allow_empty"]
                 )
-            name, _ = release_file_get(release=found, file_format=file_format)
+            if file_format == "parquet":
+                os.makedirs(out, exist_ok=True)
+                copies = [
+                    (
+                        release_export_get(release=found, file_format=f"parquet-{split}").file,
+                        os.path.join(out, f"{split}.parquet"),
+                    )
+                    for split in SPLITS
+                ]
+            elif file_format in ("hf", "labelstudio"):
+                copies = [(release_export_get(release=found, file_format=file_format).file, out)]
+            else:
+                copies = [(release_file_get(release=found, file_format=file_format)[0], out)]
         except EmptyRelease as exc:
             raise CommandError(f"{exc.message}\n{self._why_empty(project)}") from None
         except ApplicationError as exc:
             raise CommandError(exc.message) from None
-        with default_storage.open(name, "rb") as source, open(out, "wb") as target:
-            shutil.copyfileobj(source, target, 1024 * 1024)
+        except OSError as exc:
+            raise CommandError(f"Cannot write {out}: {exc.strerror}.") from None
+        for name, path in copies:
+            with default_storage.open(name, "rb") as source, open(path, "wb") as target:
+                shutil.copyfileobj(source, target, 1024 * 1024)
         counts = found.counts or {}
         # In split order: PostgreSQL's jsonb hands the keys back sorted by length.
         splits = ", ".join(f"{s} {counts.get('splits', {}).get(s, 0)}" for s in ("train", "dev", "test"))
