@@ -112,19 +112,24 @@ class Candidate:
 
 
 def passes_policy(candidate: Candidate, policy: ReleasePolicy) -> bool:
-    """Whether an example's decision is clean under the policy.
+    """Whether an example's decision is clean under the policy (policy_accepts)."""
+    return policy_accepts(policy, candidate.source, candidate.agreement, candidate.ambiguous)
+
+
+def policy_accepts(policy: ReleasePolicy, source: str, agreement: float | None, ambiguous: bool) -> bool:
+    """Whether a decision from `source` with this agreement and ambiguous flag is clean.
 
     Gold is an SME's word: neither the agreement floor nor an ambiguous flag keeps it out.
     """
-    if candidate.source not in policy.sources:
+    if source not in policy.sources:
         return False
-    if candidate.source == "gold":
+    if source == "gold":
         return True
-    if policy.exclude_ambiguous and candidate.ambiguous:
+    if policy.exclude_ambiguous and ambiguous:
         return False
-    if candidate.agreement is None:  # unknown agreement passes only when no floor is asked for
+    if agreement is None:  # unknown agreement passes only when no floor is asked for
         return policy.min_agreement <= 0
-    return candidate.agreement + 1e-9 >= policy.min_agreement
+    return agreement + 1e-9 >= policy.min_agreement
 
 
 def split_rank(seed: str, external_id: str) -> bytes:

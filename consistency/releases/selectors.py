@@ -10,6 +10,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
@@ -231,8 +232,7 @@ def _stratum_python(metadata, field_name: str) -> str:
     return "" if value is None else jsonb_text(value)
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """One decided example, with what the split needs: its previous split and its stratum."""
 
     example_id: int

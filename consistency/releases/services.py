@@ -48,11 +48,10 @@ from consistency.releases.policy import (
     ReleasePolicy,
     SplitAssigner,
     jsonb_text,
-    passes_policy,
+    policy_accepts,
     rater_pseudonym,
     split_rank,
 )
-from consistency.releases.policy import Candidate as PolicyCandidate
 from consistency.releases.selectors import Candidate
 from consistency.releases.tasks import release_build_task
 from consistency.releases.writers import CsvWriter, HashingSink, JsonlWriter
@@ -370,18 +369,7 @@ def _items_write(
                 agreed = sum(1 for lab in decision.votes.values() if lab == candidate.label_id)
                 agreement = agreed / len(decision.votes)
             label = labels[candidate.label_id]
-            clean = passes_policy(
-                PolicyCandidate(
-                    external_id=candidate.external_id,
-                    label=label,
-                    source=source,
-                    agreement=agreement,
-                    n_raters=candidate.n_raters,
-                    ambiguous=bool(decision and decision.ambiguous),
-                ),
-                policy,
-            )
-            if not clean:
+            if not policy_accepts(policy, source, agreement, bool(decision and decision.ambiguous)):
                 continue
             split = assigner.assign((candidate.label_id, candidate.stratum), candidate.previous_split)
             raters = None
