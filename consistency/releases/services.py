@@ -351,7 +351,7 @@ def _items_write(
     pseudonyms: dict[int, str] = {}
     previous = selectors.release_latest_ready(project=project)
     assigner = SplitAssigner(policy.ratios)
-    counts: dict[str, Any] = {"labels": Counter(), "splits": Counter(), "label_split": defaultdict(Counter)}
+    pairs: Counter = Counter()  # (label, split) -> items
     batch: list[tuple] = []
     n_items = 0
     with transaction.atomic():
@@ -389,18 +389,21 @@ def _items_write(
                     None if agreement is None else round(float(agreement), 4),
                     candidate.n_raters,
                     sorted(decision.versions) if decision else [],
-                    _rationale(rationales, example_id, source, candidate.label_id),
+                    _rationale(rationales, example_id, source, candidate.label_id) if rationales else None,
                     raters,
                 )
             )
-            counts["labels"][label] += 1
-            counts["splits"][split] += 1
-            counts["label_split"][label][split] += 1
+            pairs[label, split] += 1
             if len(batch) >= ITEM_BATCH:
                 n_items += _items_insert(release, batch)
                 batch = []
                 _progress(release, 5 + min(50, n_items // 20_000), f"Selected {n_items} examples")
         n_items += _items_insert(release, batch)
+    counts: dict[str, Any] = {"labels": Counter(), "splits": Counter(), "label_split": defaultdict(Counter)}
+    for (label, split), n in pairs.items():
+        counts["labels"][label] += n
+        counts["splits"][split] += n
+        counts["label_split"][label][split] += n
     return counts, n_items
 
 
@@ -456,10 +459,12 @@ def _items_insert(release: DatasetRelease, rows: list[tuple]) -> int:
         )
         return len(rows)
     release_id = int(release.pk)
+    escaped_labels = {label: _copy_text(label) for label in {row[2] for row in rows}}
     lines = [
-        f"{release_id}\t{example_id}\t{_copy_text(external_id)}\t{_copy_text(label)}\t{source}\t{split}\t"
-        f"{COPY_NULL if agreement is None else repr(agreement)}\t{n_raters}\t"
-        f"{jsonb_text(versions) if versions else '[]'}\t{_copy_text(rationale)}\t"
+        f"{release_id}\t{example_id}\t{external_id.translate(_COPY_ESCAPES)}\t{escaped_labels[label]}\t"
+        f"{source}\t{split}\t{COPY_NULL if agreement is None else repr(agreement)}\t{n_raters}\t"
+        f"{jsonb_text(versions) if versions else '[]'}\t"
+        f"{COPY_NULL if rationale is None else rationale.translate(_COPY_ESCAPES)}\t"
         f"{COPY_NULL if raters is None else _copy_text(jsonb_text(raters))}\n"
         for (
             example_id,
