@@ -51,13 +51,6 @@ def release_latest_ready(*, project: Project) -> DatasetRelease | None:
     )
 
 
-def release_splits(*, release: DatasetRelease | None) -> dict[str, str]:
-    """{external_id: split} of a release's items (empty for none)."""
-    if release is None:
-        return {}
-    return dict(DatasetReleaseItem.objects.filter(release=release).values_list("external_id", "split"))
-
-
 @dataclass
 class ExampleDecision:
     """What the database says about one example now, before a policy is applied."""
