@@ -26,6 +26,7 @@ from projects.models import Example, Project
 
 DIFF_LIST_LIMIT = 500
 ROW_BATCH = 5_000
+CANDIDATE_BATCH = 20_000
 
 
 def release_list(*, project: Project) -> QuerySet[DatasetRelease]:
@@ -244,11 +245,18 @@ class Candidate(NamedTuple):
 
 
 def release_candidates(
-    *, project: Project, previous: DatasetRelease | None, seed: str, stratify_field: str
+    *,
+    project: Project,
+    previous: DatasetRelease | None,
+    seed: str,
+    stratify_field: str,
+    with_rank: bool = True,
 ) -> Iterator[Candidate]:
     """Every example with a consensus label (excluded ones aside), in Candidate.order: one query.
     On PostgreSQL sorted there (the rank is SHA-256 in SQL) and read through a server-side cursor,
-    so the rows are never all in Python; elsewhere sorted here. Call inside a transaction."""
+    so the rows are never all in Python; elsewhere sorted here. Without `with_rank` (nothing to
+    merge them with) PostgreSQL's rows come as plain tuples in Candidate's field order and without
+    their rank. Call inside a transaction."""
     stratum, stratum_params = (
         _stratum_sql(stratify_field) if connection.vendor == "postgresql" else ("''", [])
     )
@@ -280,15 +288,19 @@ def release_candidates(
             ]
         yield from sorted(rows, key=Candidate.order)
         return
+    rank = "sha256(convert_to(%s || E'\\x1f' || e.external_id, 'UTF8'))"
     sql = (
-        f"SELECT {columns}, sha256(convert_to(%s || E'\\x1f' || e.external_id, 'UTF8')) AS rank {joins} "
-        "ORDER BY c.label_id, stratum, p.split IS NULL, rank"
+        f"SELECT {columns}, {rank if with_rank else 'NULL'} {joins} "
+        f"ORDER BY c.label_id, stratum, p.split IS NULL, {rank}"
     )
     with connection.chunked_cursor() as cursor:
-        cursor.execute(sql, [*stratum_params, seed, *params])
-        while rows := cursor.fetchmany(ROW_BATCH):
-            for eid, xid, lab, src, agr, n, prev, strat, rank in rows:
-                yield Candidate(eid, xid, lab, src, agr, n, prev, strat, bytes(rank))
+        cursor.execute(sql, [*stratum_params, *([seed] if with_rank else []), *params, seed])
+        while rows := cursor.fetchmany(CANDIDATE_BATCH):
+            if not with_rank:
+                yield from rows
+                continue
+            for eid, xid, lab, src, agr, n, prev, strat, rank_bytes in rows:
+                yield Candidate(eid, xid, lab, src, agr, n, prev, strat, bytes(rank_bytes))
 
 
 def example_strata(*, project: Project, example_ids: Sequence[int], stratify_field: str) -> dict[int, str]:

@@ -357,39 +357,52 @@ def _items_write(
     with transaction.atomic():
         DatasetReleaseItem.objects.filter(release=release).delete()  # an interrupted run's rows
         candidates: Iterator[Candidate] = selectors.release_candidates(
-            project=project, previous=previous, seed=policy.seed, stratify_field=policy.stratify_field
+            project=project,
+            previous=previous,
+            seed=policy.seed,
+            stratify_field=policy.stratify_field,
+            with_rank=policy.use_dawid_skene,
         )
         if policy.use_dawid_skene:
             found = _dawid_skene_candidates(project, policy, labels, votes, previous, dawid_skene_fit)
             candidates = heapq.merge(candidates, found, key=Candidate.order)
-        for candidate in candidates:
-            example_id, source, agreement = candidate.example_id, candidate.source, candidate.agreement
-            decision = votes.get(example_id)
+        for (
+            example_id,
+            external_id,
+            label_id,
+            source,
+            agreement,
+            n_raters,
+            previous_split,
+            stratum,
+            _,
+        ) in candidates:
+            decision = votes.get(example_id) if votes else None
             if source == "gold" and decision and decision.votes:
-                agreed = sum(1 for lab in decision.votes.values() if lab == candidate.label_id)
+                agreed = sum(1 for lab in decision.votes.values() if lab == label_id)
                 agreement = agreed / len(decision.votes)
-            label = labels[candidate.label_id]
+            label = labels[label_id]
             if not policy_accepts(policy, source, agreement, bool(decision and decision.ambiguous)):
                 continue
-            split = assigner.assign((candidate.label_id, candidate.stratum), candidate.previous_split)
+            split = assigner.assign((label_id, stratum), previous_split)
             raters = None
             if policy.include_raters:
                 raters = {}
-                for rater_id, label_id in (decision.votes if decision else {}).items():
+                for rater_id, voted in (decision.votes if decision else {}).items():
                     if rater_id not in pseudonyms:
                         pseudonyms[rater_id] = rater_pseudonym(key=key, user_id=rater_id)
-                    raters[pseudonyms[rater_id]] = labels[label_id]
+                    raters[pseudonyms[rater_id]] = labels[voted]
             batch.append(
                 (
                     example_id,
-                    candidate.external_id,
+                    external_id,
                     label,
                     source,
                     split,
                     None if agreement is None else round(float(agreement), 4),
-                    candidate.n_raters,
+                    n_raters,
                     sorted(decision.versions) if decision else [],
-                    _rationale(rationales, example_id, source, candidate.label_id) if rationales else None,
+                    _rationale(rationales, example_id, source, label_id) if rationales else None,
                     raters,
                 )
             )
