@@ -82,12 +82,27 @@ class DatasetRelease(Job):
 
 
 class DatasetReleaseItem(models.Model):
-    """One example as it went into a release: what diffs and stable splits read."""
+    """One example as it went into a release: what diffs, stable splits and the files read.
 
-    release = models.ForeignKey(DatasetRelease, on_delete=models.CASCADE, related_name="items")
+    A build writes up to millions of these at once, so the table is cheap to load: no database
+    foreign keys (their checks, one per row and key, cost more than the load itself; the build is
+    the only writer, inside the claimed release's transaction, and Django's on_delete still
+    cascades from a release and nulls the link of a deleted example), no index of its own on
+    `release` (the unique (release, external_id) index serves it), and immutability is checked
+    once per statement, not per row (migration 0010).
+    """
+
+    release = models.ForeignKey(
+        DatasetRelease, on_delete=models.CASCADE, related_name="items", db_index=False, db_constraint=False
+    )
     # Kept when the example is deleted later: the release's file and its items stay as they were.
     example = models.ForeignKey(
-        "projects.Example", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "projects.Example",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
     )
     external_id = models.CharField(max_length=255)
     label = models.CharField(max_length=100, help_text="The label's name when released.")

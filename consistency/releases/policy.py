@@ -1,9 +1,9 @@
-"""Pure pieces of dataset releases (no ORM): the release policy, stable stratified split assignment,
-pseudonymous rater ids, the canonical JSON text of a release line, and CSV formula escaping.
+"""Pure pieces of dataset releases (no ORM): the release policy, stable stratified split assignment
+(streaming), pseudonymous rater ids, canonical JSON text, and CSV formula escaping.
 
 The canonical JSON is PostgreSQL's `jsonb` text form (keys ordered by byte length, then bytes;
-", " and ": " separators; non-ASCII kept), so the PostgreSQL build can produce it in SQL with
-`jsonb_build_object(...)::text` and the Python path reproduces it byte for byte.
+", " and ": " separators; non-ASCII kept): PostgreSQL renders stored JSON values that way itself,
+and jsonb_text reproduces it byte for byte for values read on other databases.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import json
 import re
-from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from decimal import Decimal
@@ -113,23 +112,59 @@ class Candidate:
 
 
 def passes_policy(candidate: Candidate, policy: ReleasePolicy) -> bool:
-    """Whether an example's decision is clean under the policy.
+    """Whether an example's decision is clean under the policy (policy_accepts)."""
+    return policy_accepts(policy, candidate.source, candidate.agreement, candidate.ambiguous)
+
+
+def policy_accepts(policy: ReleasePolicy, source: str, agreement: float | None, ambiguous: bool) -> bool:
+    """Whether a decision from `source` with this agreement and ambiguous flag is clean.
 
     Gold is an SME's word: neither the agreement floor nor an ambiguous flag keeps it out.
     """
-    if candidate.source not in policy.sources:
+    if source not in policy.sources:
         return False
-    if candidate.source == "gold":
+    if source == "gold":
         return True
-    if policy.exclude_ambiguous and candidate.ambiguous:
+    if policy.exclude_ambiguous and ambiguous:
         return False
-    if candidate.agreement is None:  # unknown agreement passes only when no floor is asked for
+    if agreement is None:  # unknown agreement passes only when no floor is asked for
         return policy.min_agreement <= 0
-    return candidate.agreement + 1e-9 >= policy.min_agreement
+    return agreement + 1e-9 >= policy.min_agreement
 
 
-def _rank(seed: str, external_id: str) -> bytes:
+def split_rank(seed: str, external_id: str) -> bytes:
+    """The order new examples of a stratum take their splits in: SHA-256 of (seed, 0x1F,
+    external_id). PostgreSQL computes the same bytes (`sha256(convert_to(...))`) to sort in SQL."""
     return hashlib.sha256(f"{seed}\x1f{external_id}".encode()).digest()
+
+
+class SplitAssigner:
+    """Splits handed out one example at a time, in a stream.
+
+    Feed each stratum's examples that keep a previous split first, then its new ones in
+    `split_rank` order: a kept example keeps its split, a new one goes to the split furthest below
+    its share of the stratum so far (ties: train, dev, test), so every stratum's counts stay within
+    one example of the ratios. Only the counts per stratum are held, never the examples.
+    """
+
+    def __init__(self, ratios: tuple[float, float, float]):
+        self.ratios = tuple(ratios)
+        self.counts: dict[Any, list[int]] = {}
+
+    def assign(self, stratum: Any, previous: str | None) -> str:
+        count = self.counts.get(stratum)
+        if count is None:
+            count = self.counts[stratum] = [0, 0, 0]
+        if previous in SPLITS:
+            count[SPLITS.index(previous)] += 1
+            return previous
+        total = count[0] + count[1] + count[2] + 1
+        r0, r1, r2 = self.ratios
+        # The same arithmetic as max(SPLITS, key=(ratio * total - count, -index)).
+        d0, d1, d2 = r0 * total - count[0], r1 * total - count[1], r2 * total - count[2]
+        index = 0 if d0 >= d1 and d0 >= d2 else (1 if d1 >= d2 else 2)
+        count[index] += 1
+        return SPLITS[index]
 
 
 def splits_assign(
@@ -139,31 +174,21 @@ def splits_assign(
     ratios: tuple[float, float, float],
     seed: str,
 ) -> dict[str, str]:
-    """{external_id: split} for `items` (external_id, stratum).
+    """{external_id: split} for `items` (external_id, stratum), all at once (SplitAssigner's rule).
 
-    An example in `previous` keeps its split. The others are taken in the order of a hash of
-    (seed, external_id) within their stratum, each going to the split furthest below its share of
-    the stratum so far (ties: train, dev, test), so every stratum's counts stay within one
-    example of the ratios and the outcome does not depend on the input order.
+    The outcome does not depend on the input order.
     """
-    strata: dict[Any, list[str]] = defaultdict(list)
-    result: dict[str, str] = {}
-    counts: dict[Any, Counter] = defaultdict(Counter)
-    for external_id, stratum in items:
-        split = previous.get(external_id)
-        if split in SPLITS:
-            result[external_id] = split
-            counts[stratum][split] += 1
-        else:
-            strata[stratum].append(external_id)
-    for stratum, new_ids in strata.items():
-        count = counts[stratum]
-        for external_id in sorted(new_ids, key=lambda eid: _rank(seed, eid)):
-            total = sum(count.values()) + 1
-            split = max(SPLITS, key=lambda s: (ratios[SPLITS.index(s)] * total - count[s], -SPLITS.index(s)))
-            count[split] += 1
-            result[external_id] = split
-    return result
+    keyed = sorted(
+        (stratum_key(stratum), previous.get(eid) not in SPLITS, split_rank(seed, eid), eid, stratum)
+        for eid, stratum in items
+    )
+    assigner = SplitAssigner(ratios)
+    return {eid: assigner.assign(stratum, previous.get(eid)) for _, _, _, eid, stratum in keyed}
+
+
+def stratum_key(stratum: Any) -> str:
+    """A sortable stand-in for a stratum (any hashable): strata only need to be told apart."""
+    return repr(stratum)
 
 
 def rater_pseudonym(*, key: bytes, user_id: int) -> str:
@@ -210,42 +235,6 @@ def jsonb_text(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(jsonb_text(v) for v in value) + "]"
     raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-@dataclass(frozen=True)
-class ReleaseLine:
-    external_id: str
-    text: str
-    label: str
-    source: str
-    split: str
-    agreement: float | None
-    n_raters: int
-    guideline_versions: list[int]
-    metadata_json: str  # already in jsonb text form
-    rationale: str | None = None
-    raters: dict[str, str] | None = None
-
-
-def release_line(line: ReleaseLine, *, include_rationale: bool, include_raters: bool) -> str:
-    """One JSONL line (without the newline), identical to the SQL build's `jsonb_build_object`."""
-    agreement = agreement_text(line.agreement)
-    fields: dict[str, str] = {
-        "external_id": jsonb_text(line.external_id),
-        "text": jsonb_text(line.text),
-        "label": jsonb_text(line.label),
-        "source": jsonb_text(line.source),
-        "split": jsonb_text(line.split),
-        "agreement": agreement if agreement is not None else "null",
-        "n_raters": str(int(line.n_raters)),
-        "guideline_versions": jsonb_text([int(v) for v in line.guideline_versions]),
-        "metadata": line.metadata_json,
-    }
-    if include_rationale:
-        fields["rationale"] = jsonb_text(line.rationale)
-    if include_raters:
-        fields["raters"] = jsonb_text(line.raters)
-    return "{" + ", ".join(f"{jsonb_text(k)}: {fields[k]}" for k in sorted(fields, key=_key_order)) + "}"
 
 
 def csv_cell(value: Any) -> str:

@@ -1,22 +1,32 @@
 """Reads for dataset releases: lists and lookups scoped to a project, each example's current
-decision as a release candidate, the splits of the latest release, and the diff of two releases."""
+decision as a release candidate (streamed in the order splits are handed out), the rows of a
+release's files (streamed in external id order), and the diff of two releases."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.core.files.storage import default_storage
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from consistency.releases.models import DatasetRelease, DatasetReleaseItem
+from consistency.releases.policy import SPLITS, agreement_text, jsonb_text, split_rank
 from consistency.review.models import Resolution
 from consistency.review.selectors import resolutions_current
 from core.errors import Conflict, NotFound
 from labeling.models import Annotation, ConsensusLabel
-from projects.models import Project
+from projects.models import Example, Project
 
 DIFF_LIST_LIMIT = 500
+ROW_BATCH = 5_000
+CANDIDATE_BATCH = 20_000
 
 
 def release_list(*, project: Project) -> QuerySet[DatasetRelease]:
@@ -40,13 +50,6 @@ def release_latest_ready(*, project: Project) -> DatasetRelease | None:
         .order_by("-created_at", "-id")
         .first()
     )
-
-
-def release_splits(*, release: DatasetRelease | None) -> dict[str, str]:
-    """{external_id: split} of a release's items (empty for none)."""
-    if release is None:
-        return {}
-    return dict(DatasetReleaseItem.objects.filter(release=release).values_list("external_id", "split"))
 
 
 @dataclass
@@ -192,3 +195,252 @@ def release_file_get(*, release: DatasetRelease, file_format: str) -> tuple[str,
     if not name or not default_storage.exists(name):
         raise NotFound("The release file is missing from storage.")
     return name, size
+
+
+# -------------------------------------------------------------------------------------------------
+# The two streams a build reads: candidates (for the items) and rows (for the files)
+
+ITEM_TABLE = DatasetReleaseItem._meta.db_table
+EXAMPLE_TABLE = Example._meta.db_table
+CONSENSUS_TABLE = ConsensusLabel._meta.db_table
+
+
+def _stratum_sql(field_name: str) -> tuple[str, list]:
+    """SQL giving an example's stratum on PostgreSQL: the jsonb text of metadata[field], "" if the
+    key is missing or null (as policy.jsonb_text of the Python value)."""
+    if not field_name:
+        return "''", []
+    value = "(e.metadata -> %s)"
+    return f"CASE WHEN coalesce(jsonb_typeof({value}), 'null') = 'null' THEN '' ELSE {value}::text END", [
+        field_name,
+        field_name,
+    ]
+
+
+def _stratum_python(metadata, field_name: str) -> str:
+    if not field_name:
+        return ""
+    if isinstance(metadata, str):
+        metadata = json.loads(metadata)
+    value = metadata.get(field_name) if isinstance(metadata, dict) else None
+    return "" if value is None else jsonb_text(value)
+
+
+class Candidate(NamedTuple):
+    """One decided example, with what the split needs: its previous split and its stratum."""
+
+    example_id: int
+    external_id: str
+    label_id: int
+    source: str
+    agreement: float | None
+    n_raters: int
+    previous_split: str | None
+    stratum: str
+    rank: bytes
+
+    def order(self) -> tuple:
+        """Grouped by label and stratum; those keeping a previous split first, then by rank."""
+        return (self.label_id, self.stratum, self.previous_split not in SPLITS, self.rank)
+
+
+def release_candidates(
+    *,
+    project: Project,
+    previous: DatasetRelease | None,
+    seed: str,
+    stratify_field: str,
+    with_rank: bool = True,
+) -> Iterator[Candidate]:
+    """Every example with a consensus label (excluded ones aside), in Candidate.order: one query.
+    On PostgreSQL sorted there (the rank is SHA-256 in SQL) and read through a server-side cursor,
+    so the rows are never all in Python; elsewhere sorted here. Without `with_rank` (nothing to
+    merge them with) PostgreSQL's rows come as plain tuples in Candidate's field order and without
+    their rank. Call inside a transaction."""
+    stratum, stratum_params = (
+        _stratum_sql(stratify_field) if connection.vendor == "postgresql" else ("''", [])
+    )
+    columns = "c.example_id, e.external_id, c.label_id, c.source, c.agreement, c.n_raters, p.split, " + (
+        "e.metadata" if connection.vendor != "postgresql" else f'({stratum}) COLLATE "C" AS stratum'
+    )
+    joins = (
+        f"FROM {CONSENSUS_TABLE} c JOIN {EXAMPLE_TABLE} e ON e.id = c.example_id "
+        f"LEFT JOIN {ITEM_TABLE} p ON p.release_id = %s AND p.external_id = e.external_id "
+        "WHERE e.project_id = %s AND c.source <> 'excluded'"
+    )
+    params = [previous.pk if previous else None, project.pk]
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {columns} {joins}", params)
+            rows = [
+                Candidate(
+                    eid,
+                    xid,
+                    lab,
+                    src,
+                    agr,
+                    n,
+                    prev,
+                    _stratum_python(meta, stratify_field),
+                    split_rank(seed, xid),
+                )
+                for eid, xid, lab, src, agr, n, prev, meta in cursor.fetchall()
+            ]
+        yield from sorted(rows, key=Candidate.order)
+        return
+    rank = "sha256(convert_to(%s || E'\\x1f' || e.external_id, 'UTF8'))"
+    sql = (
+        f"SELECT {columns}, {rank if with_rank else 'NULL'} {joins} "
+        f"ORDER BY c.label_id, stratum, p.split IS NULL, {rank}"
+    )
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, [*stratum_params, *([seed] if with_rank else []), *params, seed])
+        while rows := cursor.fetchmany(CANDIDATE_BATCH):
+            if not with_rank:
+                yield from rows
+                continue
+            for eid, xid, lab, src, agr, n, prev, strat, rank_bytes in rows:
+                yield Candidate(eid, xid, lab, src, agr, n, prev, strat, bytes(rank_bytes))
+
+
+def example_strata(*, project: Project, example_ids: Sequence[int], stratify_field: str) -> dict[int, str]:
+    """{example id: stratum} of these examples, computed as release_candidates does."""
+    out: dict[int, str] = {}
+    examples = project.examples.order_by()
+    for start in range(0, len(example_ids), ROW_BATCH):
+        chunk = list(example_ids[start : start + ROW_BATCH])
+        if connection.vendor == "postgresql" and stratify_field:
+            stratum, params = _stratum_sql(stratify_field)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT e.id, {stratum} FROM {EXAMPLE_TABLE} e "
+                    "WHERE e.project_id = %s AND e.id = ANY(%s)",
+                    [*params, project.pk, chunk],
+                )
+                out.update(cursor.fetchall())
+        else:
+            for example_id, metadata in examples.filter(id__in=chunk).values_list("id", "metadata"):
+                out[example_id] = _stratum_python(metadata, stratify_field)
+    return out
+
+
+def release_splits_of(*, release: DatasetRelease | None, external_ids: Sequence[str]) -> dict[str, str]:
+    """{external_id: split} of these examples in a release (those it holds)."""
+    if release is None:
+        return {}
+    out: dict[str, str] = {}
+    for start in range(0, len(external_ids), ROW_BATCH):
+        chunk = list(external_ids[start : start + ROW_BATCH])
+        items = DatasetReleaseItem.objects.filter(release=release, external_id__in=chunk)
+        out.update(items.values_list("external_id", "split"))
+    return out
+
+
+def _order_by_external_id() -> str:
+    # Byte order of UTF-8 = code point order = Python's str sort: the same order on both databases.
+    return 'i.external_id COLLATE "C"' if connection.vendor == "postgresql" else "i.external_id"
+
+
+class _CopyRows:
+    """The sink of a COPY TO: psycopg2 writes one row per call; every ROW_BATCH rows are parsed
+    (COPY's CSV with control characters as delimiter and quote, C-speed csv.reader) and handed on."""
+
+    def __init__(self, handle: Callable[[list[tuple]], None]):
+        self.handle = handle
+        self.parts: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.parts.append(data)
+        if len(self.parts) >= ROW_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.parts:
+            return
+        text = b"".join(self.parts).decode()
+        self.parts = []
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter="\x02", quotechar="\x01")
+        # A CSV COPY cannot tell NULL from empty text: the rationale comes with an "x" in front.
+        self.handle(
+            [
+                (
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5] or None,
+                    r[6],
+                    r[7],
+                    r[8],
+                    r[9][1:] if r[9] else None,
+                    r[10] or None,
+                )
+                for r in reader
+            ]
+        )
+
+
+def release_rows(*, release: DatasetRelease, handle: Callable[[list[tuple]], None]) -> None:
+    """Hand `handle` the release's file rows (the writers' tuples, consistency.releases.writers) in
+    external id order, in batches: one query joining its items to their examples. PostgreSQL
+    renders the JSON values and streams the rows out with COPY while they are written, so they
+    are never all in Python; elsewhere they are read in chunks and rendered by policy.jsonb_text."""
+    sql_from = (
+        f"FROM {ITEM_TABLE} i JOIN {EXAMPLE_TABLE} e ON e.id = i.example_id "
+        f"WHERE i.release_id = {int(release.pk)} ORDER BY {_order_by_external_id()}"
+    )
+    if connection.vendor == "postgresql":
+        sql = (
+            "SELECT i.external_id, e.text, i.label, i.source, i.split, round(i.agreement::numeric, 4), "
+            "i.n_raters, i.guideline_versions::text, e.metadata::text, "
+            "CASE WHEN i.rationale IS NULL THEN NULL ELSE 'x' || i.rationale END, i.raters::text " + sql_from
+        )
+        sink = _CopyRows(handle)
+        with connection.cursor() as cursor:
+            cursor.cursor.copy_expert(
+                f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')", sink
+            )
+        sink.flush()
+        return
+    sql = (
+        "SELECT i.external_id, e.text, i.label, i.source, i.split, i.agreement, i.n_raters, "
+        "i.guideline_versions, e.metadata, i.rationale, i.raters " + sql_from
+    )
+    with transaction.atomic(), connection.chunked_cursor() as cursor:
+        cursor.execute(sql)
+        while chunk := cursor.fetchmany(ROW_BATCH):
+            handle(
+                [
+                    (
+                        eid,
+                        text,
+                        label,
+                        source,
+                        split,
+                        agreement_text(agreement),
+                        str(n_raters),
+                        jsonb_text([int(v) for v in _json(versions) or []]),
+                        jsonb_text(_json(meta)),
+                        rationale,
+                        None if raters is None else jsonb_text(_json(raters)),
+                    )  # fmt: skip
+                    for (
+                        eid,
+                        text,
+                        label,
+                        source,
+                        split,
+                        agreement,
+                        n_raters,
+                        versions,
+                        meta,
+                        rationale,
+                        raters,
+                    ) in chunk
+                ]
+            )
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value

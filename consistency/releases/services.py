@@ -5,25 +5,28 @@ How a build works (`release_build_run`, a core.jobs job of kind "release"):
 1. The release is claimed (queued, or building in a worker that died: core.jobs). A ready release
    is never built again: releases are immutable, a new one is created instead. A failed one may
    be retried; what an interrupted build half wrote (items, files) is removed first.
-2. Each example's current decision (consensus label, or Dawid-Skene for examples with none when the
-   policy asks) is filtered by the policy; kept examples keep the split they had in the project's
-   latest ready release, new ones get a stable stratified split (consistency.releases.policy).
-3. The items are written (replacing those of an interrupted run), then the JSONL file: on
-   PostgreSQL generated in SQL (`jsonb_build_object(...)::text`) and streamed out with COPY, on
-   other databases line by line in Python; both produce the same bytes. The SHA-256 is computed as
-   the bytes go to the file. The CSV file is written from the same rows in Python.
+2. Select: one query streams each decided example (selectors.release_candidates; Dawid-Skene adds
+   the undecided ones when the policy asks) in the order splits are handed out; the policy
+   (consistency.releases.policy) keeps the clean ones, a kept example keeps the split it had in
+   the project's latest ready release, a new one gets a stable stratified split (SplitAssigner),
+   and they go into the release's items in batches (COPY on PostgreSQL).
+3. Write: one query streams the items joined to their examples in external id order
+   (selectors.release_rows; COPY on PostgreSQL) through one writer per format
+   (consistency.releases.writers), all formats in the same pass, on every database.
+4. Store and hash: the files go to private storage; the JSONL's SHA-256 is computed as it is written.
+No stage holds all rows in Python: only counts per label, split and stratum, and a batch.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import heapq
 import hmac
 import io
 import logging
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import IO, Any
 
 import numpy as np
@@ -38,22 +41,20 @@ from consistency.agreement.statistics import dawid_skene
 from consistency.releases import selectors
 from consistency.releases.models import DatasetRelease, DatasetReleaseItem
 from consistency.releases.policy import (
-    CSV_COLUMNS,
     RESERVED_TAGS,
+    SPLITS,
     TAG_PATTERN,
-    Candidate,
     PolicyError,
-    ReleaseLine,
     ReleasePolicy,
-    agreement_text,
-    csv_cell,
+    SplitAssigner,
     jsonb_text,
-    passes_policy,
+    policy_accepts,
     rater_pseudonym,
-    release_line,
-    splits_assign,
+    split_rank,
 )
+from consistency.releases.selectors import Candidate
 from consistency.releases.tasks import release_build_task
+from consistency.releases.writers import CsvWriter, HashingSink, JsonlWriter
 from core.errors import ApplicationError, Conflict
 from core.jobs.services import (
     WAITING_TEXT,
@@ -67,17 +68,15 @@ from core.jobs.services import (
     job_stop_reason,
     job_succeed,
 )
-from projects.models import Example, Label, Project
+from projects.models import Label, Project
 from projects.selectors import guideline_in_force, slice_field_clean
 
 logger = logging.getLogger(__name__)
 
-ITEM_BATCH = 5_000
 # EM on real annotations mostly settles within tens of iterations, but sparse or lopsided data can
 # creep for hundreds; a release is a background job, so it can afford to let EM settle. Whatever
 # happens, the release says whether it converged.
 DAWID_SKENE_MAX_ITER = 1_000
-COPY_JSONL_OPTIONS = "WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')"
 
 
 def rater_key(*, project: Project) -> bytes:
@@ -244,115 +243,8 @@ def release_retry(*, release: DatasetRelease) -> DatasetRelease:
     )
 
 
-ITEM_COLUMNS = (
-    "example_id", "external_id", "label", "source", "split", "agreement", "n_raters",
-    "guideline_versions", "rationale", "raters",
-)  # fmt: skip
-COPY_NULL = "\\N"
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_text(value: str | None) -> str:
-    """A text value in COPY's text format."""
-    return COPY_NULL if value is None else value.translate(_COPY_ESCAPES)
-
-
-def _copy_items(release: DatasetRelease, rows: list[dict]) -> None:
-    """Insert the items with COPY FROM STDIN in chunks (PostgreSQL): far faster than INSERTs at scale.
-
-    Only the free-text columns need escaping; source and split are fixed words, the rest numbers
-    and JSON written by jsonb_text (which escapes control characters itself, but may hold a backslash).
-    """
-    table = DatasetReleaseItem._meta.db_table
-    sql = f"COPY {table} (release_id, {', '.join(ITEM_COLUMNS)}) FROM STDIN"
-    release_id = int(release.pk)
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 50_000):
-            lines = []
-            for row in rows[start : start + 50_000]:
-                versions = row["guideline_versions"]
-                raters = row["raters"]
-                agreement = row["agreement"]
-                lines.append(
-                    f"{release_id}\t{row['example_id']}\t{_copy_text(row['external_id'])}\t"
-                    f"{_copy_text(row['label'])}\t{row['source']}\t{row['split']}\t"
-                    f"{COPY_NULL if agreement is None else repr(agreement)}\t{row['n_raters']}\t"
-                    f"{jsonb_text(versions) if versions else '[]'}\t{_copy_text(row['rationale'])}\t"
-                    f"{COPY_NULL if raters is None else _copy_text(jsonb_text(raters))}\n"
-                )
-            cursor.cursor.copy_expert(sql, io.StringIO("".join(lines)), size=256 * 1024)
-
-
 # -------------------------------------------------------------------------------------------------
 # Choosing the clean examples
-
-
-def _candidates(
-    project: Project, policy: ReleasePolicy, *, dawid_skene_fit: dict | None = None
-) -> tuple[list[dict], dict[int, Any]]:
-    """The rows of the release, sorted by external id, before splits; and the metadata strata.
-    With Dawid-Skene in the policy, `dawid_skene_fit` receives whether it converged and in how
-    many iterations."""
-    labels = dict(Label.objects.filter(project=project).values_list("id", "name"))
-    votes = selectors.current_votes(project=project)
-    rationales = selectors.gold_rationales(project=project) if policy.include_rationale else {}
-    key = rater_key(project=project) if policy.include_raters else b""
-    rows: list[dict] = []
-
-    def add(example_id, external_id, label_id, source, agreement, n_raters):
-        decision = votes.get(example_id)
-        candidate = Candidate(
-            external_id=external_id,
-            label=labels[label_id],
-            source=source,
-            agreement=agreement,
-            n_raters=n_raters,
-            ambiguous=bool(decision and decision.ambiguous),
-        )
-        if not passes_policy(candidate, policy):
-            return
-        raters = None
-        if policy.include_raters:
-            votes_of = decision.votes if decision else {}
-            raters = {rater_pseudonym(key=key, user_id=r): labels[lab] for r, lab in votes_of.items()}
-        rows.append(
-            {
-                "example_id": example_id,
-                "external_id": external_id,
-                "label": candidate.label,
-                "source": source,
-                "agreement": None if agreement is None else round(float(agreement), 4),
-                "n_raters": n_raters,
-                "guideline_versions": sorted(decision.versions) if decision else [],
-                "rationale": _rationale(rationales, example_id, source, label_id),
-                "raters": raters,
-            }
-        )
-
-    # Every example with a consensus row (even excluded) is decided; Dawid-Skene fills in the rest.
-    decided = set(project.examples.filter(consensus__isnull=False).values_list("id", flat=True))
-    for example_id, external_id, label_id, source, agreement, n_raters in selectors.consensus_rows(
-        project=project
-    ):
-        if source == "gold":
-            decision = votes.get(example_id)
-            if decision and decision.votes:
-                agreement = sum(1 for lab in decision.votes.values() if lab == label_id) / len(decision.votes)
-        add(example_id, external_id, label_id, source, agreement, n_raters)
-    if policy.use_dawid_skene:
-        for example_id, external_id, label_id, agreement, n_raters in _dawid_skene_rows(
-            labels, votes, decided, policy.min_posterior, fit=dawid_skene_fit
-        ):
-            add(example_id, external_id, label_id, "dawid_skene", agreement, n_raters)
-    rows.sort(key=lambda row: row["external_id"])
-    strata: dict[int, Any] = {}
-    if policy.stratify_field:
-        field = policy.stratify_field
-        examples = project.examples.order_by().values_list("id", "metadata").iterator(chunk_size=5000)
-        for example_id, metadata in examples:
-            value = metadata.get(field) if isinstance(metadata, dict) else None
-            strata[example_id] = "" if value is None else jsonb_text(value)
-    return rows, strata
 
 
 def _rationale(
@@ -403,47 +295,19 @@ def _dawid_skene_rows(
 
 
 # -------------------------------------------------------------------------------------------------
-# Building
+# The build: three stages, each doing one thing
 
 
 def _build(release: DatasetRelease) -> None:
+    """Build a claimed release: (1) select the clean rows and hand out their splits, streaming into
+    the release's items; (2) write every format in one pass over the items joined to their
+    examples; (3) store the files and record their sizes and the JSONL's SHA-256."""
     project = release.project
     policy = ReleasePolicy.from_dict(release.policy)
     dawid_skene_fit: dict[str, Any] = {}
-    rows, strata = _candidates(project, policy, dawid_skene_fit=dawid_skene_fit)
-    _progress(release, 30, f"Assigning splits to {len(rows)} examples")
-    previous = selectors.release_splits(release=selectors.release_latest_ready(project=project))
-    splits = splits_assign(
-        items=((row["external_id"], (row["label"], strata.get(row["example_id"], ""))) for row in rows),
-        previous=previous,
-        ratios=policy.ratios,
-        seed=policy.seed,
-    )
-    counts: dict[str, Any] = {"labels": Counter(), "splits": Counter(), "label_split": defaultdict(Counter)}
-    for row in rows:
-        split = row["split"] = splits[row["external_id"]]
-        counts["labels"][row["label"]] += 1
-        counts["splits"][split] += 1
-        counts["label_split"][row["label"]][split] += 1
-    with transaction.atomic():
-        DatasetReleaseItem.objects.filter(release=release).delete()  # an interrupted run's rows
-        if connection.vendor == "postgresql":
-            _copy_items(release, rows)
-        else:
-            for start in range(0, len(rows), ITEM_BATCH):
-                DatasetReleaseItem.objects.bulk_create(
-                    DatasetReleaseItem(release=release, **row) for row in rows[start : start + ITEM_BATCH]
-                )
-    n_items = len(rows)
-    del rows, splits, strata
-    _progress(release, 60, "Writing the JSONL file")
-    jsonl_name = f"releases/{project.pk}/{release.pk}-{release.tag}.jsonl"
-    csv_name = f"releases/{project.pk}/{release.pk}-{release.tag}.csv"
-    jsonl_bytes, sha256 = _write_file(
-        jsonl_name, lambda out: jsonl_write(release=release, policy=policy, out=out)
-    )
-    _progress(release, 85, "Writing the CSV file")
-    csv_bytes, _ = _write_file(csv_name, lambda out: csv_write(release=release, policy=policy, out=out))
+    counts, n_items = _items_write(release, project, policy, dawid_skene_fit)
+    _progress(release, 60, f"Writing the files of {n_items} examples")
+    stored = _files_write(release, project, policy)
     job_succeed(
         job=release,
         fields={
@@ -451,236 +315,240 @@ def _build(release: DatasetRelease) -> None:
             "n_items": n_items,
             "counts": {
                 "labels": dict(sorted(counts["labels"].items())),
-                "splits": {s: counts["splits"].get(s, 0) for s in ("train", "dev", "test")},
+                "splits": {s: counts["splits"].get(s, 0) for s in SPLITS},
                 "label_split": {
-                    label: {s: c.get(s, 0) for s in ("train", "dev", "test")}
+                    label: {s: c.get(s, 0) for s in SPLITS}
                     for label, c in sorted(counts["label_split"].items())
                 },
                 **({"dawid_skene": dawid_skene_fit} if dawid_skene_fit else {}),
             },
-            "sha256": sha256,
-            "jsonl_file": jsonl_name,
-            "jsonl_bytes": jsonl_bytes,
-            "csv_file": csv_name,
-            "csv_bytes": csv_bytes,
+            **stored,
         },
     )
 
 
-class _HashingWriter:
-    """A file-like sink that hashes and counts what passes through (COPY writes str or bytes)."""
+# Stage 1: the clean rows, their splits, the items.
 
-    def __init__(self, handle: IO[bytes]):
-        self.handle = handle
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data) -> int:
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        self.digest.update(data)
-        self.size += len(data)
-        self.handle.write(data)
-        return len(data)
+ITEM_COLUMNS = (
+    "example_id", "external_id", "label", "source", "split", "agreement", "n_raters",
+    "guideline_versions", "rationale", "raters",
+)  # fmt: skip
+ITEM_BATCH = 20_000
+COPY_NULL = "\\N"
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _write_file(name: str, produce: Callable[[_HashingWriter], None]) -> tuple[int, str]:
-    """Write into a temporary file, then save it under `name` in private storage."""
-    with tempfile.TemporaryFile() as handle:
-        writer = _HashingWriter(handle)
-        produce(writer)
-        handle.seek(0)
-        if default_storage.exists(name):
-            default_storage.delete(name)
-        saved = default_storage.save(name, File(handle))
-        if saved != name:  # pragma: no cover - storage renamed it: should not happen after the delete
-            raise ApplicationError("Could not store the release file under its name.")
-    return writer.size, writer.digest.hexdigest()
-
-
-def _order_by_external_id() -> str:
-    # Byte order of UTF-8 = code point order = Python's str sort: the same order on both databases.
-    return 'i.external_id COLLATE "C"' if connection.vendor == "postgresql" else "i.external_id"
-
-
-def jsonl_sql(*, release: DatasetRelease, policy: ReleasePolicy) -> str:
-    """The SELECT that yields one canonical JSONL line per item (PostgreSQL)."""
-    item_table = DatasetReleaseItem._meta.db_table
-    example_table = Example._meta.db_table
-    optional = ""
-    if policy.include_rationale:
-        optional += ", 'rationale', i.rationale"
-    if policy.include_raters:
-        optional += ", 'raters', i.raters"
-    return (
-        "SELECT jsonb_build_object('external_id', i.external_id, 'text', e.text, 'label', i.label, "
-        "'source', i.source, 'split', i.split, 'agreement', round(i.agreement::numeric, 4), "
-        "'n_raters', i.n_raters, 'guideline_versions', i.guideline_versions, 'metadata', e.metadata"
-        f"{optional})::text FROM {item_table} i JOIN {example_table} e ON e.id = i.example_id "
-        f"WHERE i.release_id = {int(release.pk)} ORDER BY {_order_by_external_id()}"
-    )
-
-
-def jsonl_write(*, release: DatasetRelease, policy: ReleasePolicy, out, force_python: bool = False) -> None:
-    """Write the release's JSONL to `out`: COPY on PostgreSQL, else (or if forced) Python."""
-    if connection.vendor == "postgresql" and not force_python:
-        with connection.cursor() as cursor:
-            # CSV format with control characters as delimiter and quote: JSON text holds neither
-            # (nor raw newlines), so COPY writes each line untouched, where its text format would
-            # double every backslash.
-            cursor.cursor.copy_expert(
-                f"COPY ({jsonl_sql(release=release, policy=policy)}) TO STDOUT {COPY_JSONL_OPTIONS}",
-                out,
-                size=256 * 1024,
-            )
-        return
-    buffer: list[str] = []
-    for line in release_lines(release=release):
-        buffer.append(
-            release_line(
-                line, include_rationale=policy.include_rationale, include_raters=policy.include_raters
-            )
+def _items_write(
+    release: DatasetRelease, project: Project, policy: ReleasePolicy, dawid_skene_fit: dict
+) -> tuple[dict[str, Any], int]:
+    """Stream the candidates (release_candidates, plus Dawid-Skene's when the policy asks) through
+    the policy and the split assigner into the release's items, a batch at a time; return the
+    counts per label and split and the number of items."""
+    labels = dict(Label.objects.filter(project=project).values_list("id", "name"))
+    votes = selectors.current_votes(project=project)
+    rationales = selectors.gold_rationales(project=project) if policy.include_rationale else {}
+    key = rater_key(project=project) if policy.include_raters else b""
+    pseudonyms: dict[int, str] = {}
+    previous = selectors.release_latest_ready(project=project)
+    assigner = SplitAssigner(policy.ratios)
+    pairs: Counter = Counter()  # (label, split) -> items
+    batch: list[tuple] = []
+    n_items = 0
+    with transaction.atomic():
+        DatasetReleaseItem.objects.filter(release=release).delete()  # an interrupted run's rows
+        candidates: Iterator[Candidate] = selectors.release_candidates(
+            project=project,
+            previous=previous,
+            seed=policy.seed,
+            stratify_field=policy.stratify_field,
+            with_rank=policy.use_dawid_skene,
         )
-        buffer.append("\n")
-        if len(buffer) >= 2000:
-            out.write("".join(buffer))
-            buffer = []
-    if buffer:
-        out.write("".join(buffer))
-
-
-def _json_value(value):
-    import json
-
-    return json.loads(value) if isinstance(value, str) else value
-
-
-def release_lines(*, release: DatasetRelease) -> Iterator[ReleaseLine]:
-    """The release's items joined to their examples, in external id order, read in chunks."""
-    item_table = DatasetReleaseItem._meta.db_table
-    example_table = Example._meta.db_table
-    postgres = connection.vendor == "postgresql"
-    metadata = "e.metadata::text" if postgres else "e.metadata"
-    sql = (
-        f"SELECT i.external_id, e.text, i.label, i.source, i.split, i.agreement, i.n_raters, "
-        f"i.guideline_versions, {metadata}, i.rationale, i.raters FROM {item_table} i "
-        f"JOIN {example_table} e ON e.id = i.example_id WHERE i.release_id = %s "
-        f"ORDER BY {_order_by_external_id()}"
-    )
-    with transaction.atomic(), connection.chunked_cursor() as cursor:
-        cursor.execute(sql, [release.pk])
-        while True:
-            chunk = cursor.fetchmany(2000)
-            if not chunk:
-                break
-            for (
-                eid,
-                text,
-                label,
-                source,
-                split,
-                agreement,
-                n_raters,
-                versions,
-                meta,
-                rationale,
-                raters,
-            ) in chunk:
-                yield ReleaseLine(
-                    external_id=eid,
-                    text=text,
-                    label=label,
-                    source=source,
-                    split=split,
-                    agreement=agreement,
-                    n_raters=n_raters,
-                    guideline_versions=_json_value(versions) or [],
-                    # PostgreSQL's jsonb text is already canonical; elsewhere, reformat to match it.
-                    metadata_json=meta if postgres else jsonb_text(_json_value(meta)),
-                    rationale=rationale,
-                    raters=_json_value(raters),
+        if policy.use_dawid_skene:
+            found = _dawid_skene_candidates(project, policy, labels, votes, previous, dawid_skene_fit)
+            candidates = heapq.merge(candidates, found, key=Candidate.order)
+        for (
+            example_id,
+            external_id,
+            label_id,
+            source,
+            agreement,
+            n_raters,
+            previous_split,
+            stratum,
+            _,
+        ) in candidates:
+            decision = votes.get(example_id) if votes else None
+            if source == "gold" and decision and decision.votes:
+                agreed = sum(1 for lab in decision.votes.values() if lab == label_id)
+                agreement = agreed / len(decision.votes)
+            label = labels[label_id]
+            if not policy_accepts(policy, source, agreement, bool(decision and decision.ambiguous)):
+                continue
+            split = assigner.assign((label_id, stratum), previous_split)
+            raters = None
+            if policy.include_raters:
+                raters = {}
+                for rater_id, voted in (decision.votes if decision else {}).items():
+                    if rater_id not in pseudonyms:
+                        pseudonyms[rater_id] = rater_pseudonym(key=key, user_id=rater_id)
+                    raters[pseudonyms[rater_id]] = labels[voted]
+            batch.append(
+                (
+                    example_id,
+                    external_id,
+                    label,
+                    source,
+                    split,
+                    None if agreement is None else round(float(agreement), 4),
+                    n_raters,
+                    sorted(decision.versions) if decision else [],
+                    _rationale(rationales, example_id, source, label_id) if rationales else None,
+                    raters,
                 )
-
-
-def _formula_safe_sql(column: str) -> str:
-    """SQL doing what csv_cell does: a leading =, +, -, @, tab or CR gets a single quote in front."""
-    starts = "'=', '+', '-', '@', E'\\t', E'\\r'"
-    return f"CASE WHEN left({column}, 1) IN ({starts}) THEN '''' || {column} ELSE {column} END"
-
-
-def csv_sql(*, release: DatasetRelease, policy: ReleasePolicy) -> str:
-    """The SELECT behind the CSV file on PostgreSQL: the same columns and cells as the Python path."""
-    item_table = DatasetReleaseItem._meta.db_table
-    example_table = Example._meta.db_table
-    columns = [
-        f"{_formula_safe_sql('i.external_id')} AS external_id",
-        f"{_formula_safe_sql('e.text')} AS text",
-        f"{_formula_safe_sql('i.label')} AS label",
-        "i.source",
-        "i.split",
-        "round(i.agreement::numeric, 4) AS agreement",
-        "i.n_raters",
-        "i.guideline_versions::text AS guideline_versions",
-        "e.metadata::text AS metadata",
-    ]
-    if policy.include_rationale:
-        columns.append(f"{_formula_safe_sql('i.rationale')} AS rationale")
-    if policy.include_raters:
-        columns.append("i.raters::text AS raters")
-    return (
-        f"SELECT {', '.join(columns)} FROM {item_table} i JOIN {example_table} e ON e.id = i.example_id "
-        f"WHERE i.release_id = {int(release.pk)} ORDER BY {_order_by_external_id()}"
-    )
-
-
-def csv_write(*, release: DatasetRelease, policy: ReleasePolicy, out, force_python: bool = False) -> None:
-    """The release as CSV (header, one row per item); formula-like cells are escaped.
-
-    PostgreSQL writes it with COPY (lines end in LF, empty text quoted); the Python path ends lines
-    in CRLF. Both parse to the same rows. The JSONL is the canonical, byte-stable format.
-    """
-    if connection.vendor == "postgresql" and not force_python:
-        with connection.cursor() as cursor:
-            cursor.cursor.copy_expert(
-                f"COPY ({csv_sql(release=release, policy=policy)}) TO STDOUT WITH (FORMAT csv, HEADER)",
-                out,
-                size=256 * 1024,
             )
-        return
-    import csv
-    import io
+            pairs[label, split] += 1
+            if len(batch) >= ITEM_BATCH:
+                n_items += _items_insert(release, batch)
+                batch = []
+                _progress(release, 5 + min(50, n_items // 20_000), f"Selected {n_items} examples")
+        n_items += _items_insert(release, batch)
+    counts: dict[str, Any] = {"labels": Counter(), "splits": Counter(), "label_split": defaultdict(Counter)}
+    for (label, split), n in pairs.items():
+        counts["labels"][label] += n
+        counts["splits"][split] += n
+        counts["label_split"][label][split] += n
+    return counts, n_items
 
-    columns = list(CSV_COLUMNS)
-    if policy.include_rationale:
-        columns.append("rationale")
-    if policy.include_raters:
-        columns.append("raters")
-    buffer = io.StringIO()
-    # RFC 4180 line ends: with "\r\n" as terminator the writer quotes any cell holding \r or \n.
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(columns)
-    for n, line in enumerate(release_lines(release=release), start=1):
-        row = [
-            line.external_id,
-            line.text,
-            line.label,
-            line.source,
-            line.split,
-            agreement_text(line.agreement) or "",
-            line.n_raters,
-            jsonb_text(list(line.guideline_versions)),
-            line.metadata_json,
-        ]
-        if policy.include_rationale:
-            row.append(line.rationale or "")
-        if policy.include_raters:
-            row.append(jsonb_text(line.raters) if line.raters is not None else "")
-        writer.writerow([csv_cell(cell) for cell in row])
-        if n % 2000 == 0:
-            out.write(buffer.getvalue())
-            buffer.seek(0)
-            buffer.truncate()
-    out.write(buffer.getvalue())
+
+def _dawid_skene_candidates(
+    project: Project,
+    policy: ReleasePolicy,
+    labels: dict[int, str],
+    votes: dict,
+    previous: DatasetRelease | None,
+    fit: dict,
+) -> list[Candidate]:
+    """Dawid-Skene's labels of the undecided examples, as candidates in Candidate.order."""
+    # Every example with a consensus row (even excluded) is decided; Dawid-Skene fills in the rest.
+    decided = set(project.examples.filter(consensus__isnull=False).values_list("id", flat=True))
+    found = list(_dawid_skene_rows(labels, votes, decided, policy.min_posterior, fit=fit))
+    strata = selectors.example_strata(
+        project=project, example_ids=[row[0] for row in found], stratify_field=policy.stratify_field
+    )
+    kept = selectors.release_splits_of(release=previous, external_ids=[row[1] for row in found])
+    rows = [
+        Candidate(
+            example_id=example_id,
+            external_id=external_id,
+            label_id=label_id,
+            source="dawid_skene",
+            agreement=agreement,
+            n_raters=n_raters,
+            previous_split=kept.get(external_id),
+            stratum=strata.get(example_id, ""),
+            rank=split_rank(policy.seed, external_id),
+        )
+        for example_id, external_id, label_id, agreement, n_raters in found
+    ]
+    return sorted(rows, key=Candidate.order)
+
+
+def _copy_text(value: str | None) -> str:
+    """A text value in COPY's text format."""
+    return COPY_NULL if value is None else value.translate(_COPY_ESCAPES)
+
+
+def _items_insert(release: DatasetRelease, rows: list[tuple]) -> int:
+    """Insert a batch of items (tuples in ITEM_COLUMNS order): COPY FROM STDIN on PostgreSQL.
+
+    Only the free-text columns need escaping; source and split are fixed words, the rest numbers
+    and JSON written by jsonb_text (which escapes control characters itself, but may hold a backslash).
+    """
+    if not rows:
+        return 0
+    if connection.vendor != "postgresql":
+        DatasetReleaseItem.objects.bulk_create(
+            DatasetReleaseItem(release=release, **dict(zip(ITEM_COLUMNS, row, strict=True))) for row in rows
+        )
+        return len(rows)
+    release_id = int(release.pk)
+    escaped_labels = {label: _copy_text(label) for label in {row[2] for row in rows}}
+    lines = [
+        f"{release_id}\t{example_id}\t{external_id.translate(_COPY_ESCAPES)}\t{escaped_labels[label]}\t"
+        f"{source}\t{split}\t{COPY_NULL if agreement is None else repr(agreement)}\t{n_raters}\t"
+        f"{jsonb_text(versions) if versions else '[]'}\t"
+        f"{COPY_NULL if rationale is None else rationale.translate(_COPY_ESCAPES)}\t"
+        f"{COPY_NULL if raters is None else _copy_text(jsonb_text(raters))}\n"
+        for (
+            example_id,
+            external_id,
+            label,
+            source,
+            split,
+            agreement,
+            n_raters,
+            versions,
+            rationale,
+            raters,
+        ) in rows
+    ]
+    table = DatasetReleaseItem._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(
+            f"COPY {table} (release_id, {', '.join(ITEM_COLUMNS)}) FROM STDIN",
+            io.StringIO("".join(lines)),
+            size=256 * 1024,
+        )
+    return len(rows)
+
+
+# Stages 2 and 3: every format in one pass, then stored and hashed.
+
+
+def _files_write(release: DatasetRelease, project: Project, policy: ReleasePolicy) -> dict[str, Any]:
+    """Write the JSONL and CSV files from one pass over the release's rows into temporary files,
+    then store them under their names; the fields the release records about them."""
+    names = {
+        "jsonl": f"releases/{project.pk}/{release.pk}-{release.tag}.jsonl",
+        "csv": f"releases/{project.pk}/{release.pk}-{release.tag}.csv",
+    }
+    options = {"include_rationale": policy.include_rationale, "include_raters": policy.include_raters}
+    with tempfile.TemporaryFile() as jsonl_handle, tempfile.TemporaryFile() as csv_handle:
+        sinks = {"jsonl": HashingSink(jsonl_handle), "csv": HashingSink(csv_handle)}
+        writers = (
+            JsonlWriter(sinks["jsonl"], **options),
+            CsvWriter(sinks["csv"], copy_dialect=connection.vendor == "postgresql", **options),
+        )
+        for writer in writers:
+            writer.start()
+
+        def write(rows: list[tuple]) -> None:
+            for writer in writers:
+                writer.write_rows(rows)
+
+        selectors.release_rows(release=release, handle=write)
+        for writer in writers:
+            writer.finish()
+        _progress(release, 90, "Storing the files")
+        for fmt, handle in (("jsonl", jsonl_handle), ("csv", csv_handle)):
+            _store(names[fmt], handle)
+    return {
+        "sha256": sinks["jsonl"].hexdigest(),
+        "jsonl_file": names["jsonl"],
+        "jsonl_bytes": sinks["jsonl"].size,
+        "csv_file": names["csv"],
+        "csv_bytes": sinks["csv"].size,
+    }
+
+
+def _store(name: str, handle: IO[bytes]) -> None:
+    """Save a written temporary file under `name` in private storage (replacing a leftover)."""
+    handle.seek(0)
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    saved = default_storage.save(name, File(handle))
+    if saved != name:  # pragma: no cover - storage renamed it: should not happen after the delete
+        raise ApplicationError("Could not store the release file under its name.")
 
 
 # The "release" jobs (core.jobs), registered by ConsistencyConfig.ready.

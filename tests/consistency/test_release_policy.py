@@ -8,12 +8,14 @@ import pytest
 from consistency.releases.policy import (
     PolicyError,
     ReleasePolicy,
+    SplitAssigner,
     agreement_text,
     csv_cell,
     json_array_chunks,
     json_array_size,
     jsonb_text,
     rater_pseudonym,
+    split_rank,
     splits_assign,
 )
 
@@ -49,6 +51,42 @@ def test_splits_do_not_depend_on_input_order_and_keep_previous():
         members = [eid for eid, s in items if s == stratum]
         for split, ratio in (("train", 0.8), ("dev", 0.1), ("test", 0.1)):
             assert abs(sum(kept[eid] == split for eid in members) - ratio * len(members)) <= 1
+
+
+def _splits_reference(items, previous, ratios, seed):
+    """The split rule as first written, all examples in memory: the reference for SplitAssigner."""
+    import hashlib
+    from collections import Counter, defaultdict
+
+    splits = ("train", "dev", "test")
+    strata, result, counts = defaultdict(list), {}, defaultdict(Counter)
+    for eid, stratum in items:
+        if previous.get(eid) in splits:
+            result[eid] = previous[eid]
+            counts[stratum][previous[eid]] += 1
+        else:
+            strata[stratum].append(eid)
+    for stratum, new_ids in strata.items():
+        count = counts[stratum]
+        for eid in sorted(new_ids, key=lambda e: hashlib.sha256(f"{seed}\x1f{e}".encode()).digest()):
+            total = sum(count.values()) + 1
+            split = max(splits, key=lambda s: (ratios[splits.index(s)] * total - count[s], -splits.index(s)))
+            count[split] += 1
+            result[eid] = split
+    return result
+
+
+@pytest.mark.parametrize("ratios", [(0.8, 0.1, 0.1), (0.7, 0.2, 0.1), (1 / 3, 1 / 3, 1 / 3), (0.5, 0.0, 0.5)])
+def test_streamed_split_assignment_matches_the_all_in_memory_rule(ratios):
+    rng = random.Random(7)
+    items = [(f"ex-{n}", (rng.choice("ab"), rng.choice(["", '"x"', "3"]))) for n in range(600)]
+    previous = {eid: rng.choice(["train", "dev", "test"]) for eid, _ in rng.sample(items, 150)}
+    expected = _splits_reference(items, previous, ratios, "seed")
+    assert splits_assign(items=items, previous=previous, ratios=ratios, seed="seed") == expected
+    # Streamed: each stratum's kept examples first, then its new ones by rank; strata interleaved.
+    order = sorted(items, key=lambda it: (it[0] not in previous, split_rank("seed", it[0])))
+    assigner = SplitAssigner(ratios)
+    assert {eid: assigner.assign(stratum, previous.get(eid)) for eid, stratum in order} == expected
 
 
 def test_jsonb_text_is_canonical_and_valid_json():
