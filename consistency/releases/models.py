@@ -89,7 +89,7 @@ class DatasetReleaseItem(models.Model):
     the only writer, inside the claimed release's transaction, and Django's on_delete still
     cascades from a release and nulls the link of a deleted example), no index of its own on
     `release` (the unique (release, external_id) index serves it), and immutability is checked
-    once per statement, not per row (migration 0010).
+    once per statement, not per row (migration 0011).
     """
 
     release = models.ForeignKey(
