@@ -1,4 +1,5 @@
-"""Writes for personal API tokens: create (the key is returned once), revoke, authenticate."""
+"""Writes of shared models: personal API tokens (create, the key returned once; revoke;
+authenticate) and the audit log (`audit_record`, called by the services of every layer)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError, NotFound
-from core.models import ApiToken
+from core.models import ApiToken, AuditEntry
 
 KEY_PREFIX = "concord_"
 MAX_ACTIVE_TOKENS = 20
@@ -35,6 +36,9 @@ def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, st
         token = ApiToken.objects.create(
             user=user, name=name[:100], key_digest=_digest(key), key_prefix=key[: len(KEY_PREFIX) + 6]
         )
+        audit_record(
+            action=AuditEntry.Action.TOKEN_CREATED, actor=user, target=f"{token.name} ({token.key_prefix}…)"
+        )
     return token, key
 
 
@@ -44,7 +48,15 @@ def api_token_revoke(*, user: AbstractBaseUser, token_id: int) -> ApiToken:
     if token is None:
         raise NotFound("Token not found.")
     if token.revoked_at is None:
-        ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        with transaction.atomic():
+            if ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+                revoked_at=timezone.now()
+            ):
+                audit_record(
+                    action=AuditEntry.Action.TOKEN_REVOKED,
+                    actor=user,
+                    target=f"{token.name} ({token.key_prefix}…)",
+                )
         token.refresh_from_db(fields=["revoked_at"])
     return token
 
@@ -66,3 +78,28 @@ def api_token_authenticate(*, key: str) -> ApiToken | None:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: AbstractBaseUser | None = None,
+    project=None,
+    target: str = "",
+    details: dict | None = None,
+) -> AuditEntry:
+    """Append one row to the audit log, inside the caller's transaction (so an action that rolls
+    back leaves no row). `project` is any project (core cannot name the model); `actor` None or
+    anonymous means an operator's command. The row keeps names as well as ids: it outlives both."""
+    if action not in AuditEntry.Action.values:
+        raise ValueError(f"unknown audit action {action!r}")
+    person = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+    return AuditEntry.objects.create(
+        action=action,
+        project_id=getattr(project, "pk", None),
+        project_slug=getattr(project, "slug", "") or "",
+        actor_id=person.pk if person is not None else None,
+        actor_name=person.get_username() if person is not None else "",
+        target=(target or "")[:300],
+        details=details or {},
+    )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from projects.views import guidelines, imports, pages
+from projects.views import audit, guidelines, imports, pages
 
 app_name = "projects"
 
@@ -24,6 +24,7 @@ urlpatterns = [
         "<slug:slug>/guidelines/v<int:number>/", guidelines.guideline_version_detail, name="guideline_version"
     ),
     path("<slug:slug>/guidelines/diff/", guidelines.guideline_diff, name="guideline_diff"),
+    path("<slug:slug>/audit/", audit.audit_log_page, name="audit_log"),
     path("<slug:slug>/import/", imports.import_upload, name="import"),
     path("<slug:slug>/import/recent/", imports.import_recent, name="import_recent"),
     path("<slug:slug>/import/<int:batch_id>/", imports.import_status, name="import_status"),

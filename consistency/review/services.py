@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from consistency.review.models import RelabeledExample, RelabelRequest, Resolution, WorkedExample
 from core.errors import ApplicationError, Conflict, NotFound
+from core.models import AuditEntry
+from core.services import audit_record
 from labeling.models import Annotation, Assignment, ConsensusLabel, Disagreement
 from projects.models import Example, GuidelineDraft, GuidelineVersion, Label, Project
 from projects.selectors import guideline_in_force
@@ -126,6 +128,7 @@ def review_resolve(
             disagreement.resolved_at = resolution.created_at
             disagreement.save(update_fields=["status", "resolved_at"])
             _write_consensus(example, resolution)
+            _audit_resolution(project, user, example, resolution, AuditEntry.Action.GOLD_SET)
             return resolution
     except IntegrityError:
         raise ResolutionConflict(ALREADY_RESOLVED_MESSAGE) from None
@@ -180,11 +183,28 @@ def resolution_revise(
             )
             _write_consensus(example, resolution)
             _worked_example_follow(project=project, user=user, previous=previous, resolution=resolution)
+            _audit_resolution(project, user, example, resolution, AuditEntry.Action.GOLD_REVISED)
             return resolution
     except IntegrityError:
         raise ApplicationError(
             "Someone else revised this resolution at the same time; reload to see theirs."
         ) from None
+
+
+def _audit_resolution(
+    project: Project, user: AbstractBaseUser, example: Example, resolution: Resolution, action: str
+) -> None:
+    audit_record(
+        action=action,
+        actor=user,
+        project=project,
+        target=example.external_id,
+        details={
+            "verdict": resolution.verdict,
+            "label": resolution.label.name if resolution.label else None,
+            "resolution": resolution.pk,
+        },
+    )
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -404,6 +424,13 @@ def relabel_request(
             project=project, example_ids=ids[start : start + RELABEL_BATCH], relabeling=relabeling
         )
     RelabelRequest.objects.filter(pk=relabeling.pk).update(n_examples=sent)
+    audit_record(
+        action=AuditEntry.Action.RELABEL_REQUESTED,
+        actor=user,
+        project=project,
+        target=f"{sent} examples",
+        details={"scope": scope, "guideline_version": current.number, "request": relabeling.pk},
+    )
     return len(ids)
 
 

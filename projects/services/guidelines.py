@@ -5,6 +5,8 @@ from django.db import transaction
 from django.db.models import Max
 
 from core.errors import ApplicationError
+from core.models import AuditEntry
+from core.services import audit_record
 from projects.models import GuidelineDraft, GuidelineVersion, Project
 from projects.selectors import guideline_in_force
 
@@ -42,4 +44,11 @@ def guideline_publish(*, project: Project, user: AbstractBaseUser, changelog: st
     )
     draft.based_on = version
     draft.save(update_fields=["based_on", "updated_at"])
+    audit_record(
+        action=AuditEntry.Action.GUIDELINE_PUBLISHED,
+        actor=user,
+        project=project,
+        target=f"version {number}",
+        details={"changelog": version.changelog},
+    )
     return version

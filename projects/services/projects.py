@@ -8,6 +8,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from core.errors import AccessDenied, ApplicationError, NotFound
+from core.models import AuditEntry
+from core.services import audit_record
 from projects import hooks
 from projects.models import (
     RESERVED_SHORTCUT_KEYS,
@@ -78,6 +80,13 @@ def project_update(*, project: Project, user: AbstractBaseUser | None = None, **
         name: (old, getattr(project, name)) for name, old in before.items() if getattr(project, name) != old
     }
     if changed:
+        audit_record(
+            action=AuditEntry.Action.SETTINGS_CHANGED,
+            actor=user,
+            project=project,
+            target=", ".join(changed),
+            details={name: {"from": old, "to": new} for name, (old, new) in changed.items()},
+        )
         hooks.review_rules_changed.fire(project=project, user=user, changed=changed)
     return project
 
@@ -176,12 +185,27 @@ def membership_save(
     if membership is None:
         if actor is not None and not (actor.is_staff or actor.is_superuser):
             raise AccessDenied(ADD_MEMBER_NEEDS_STAFF)
-        return Membership.objects.create(user=_account(username, password), project=project, role=role)
+        membership = Membership.objects.create(user=_account(username, password), project=project, role=role)
+        _audit_role(actor, project, username, before="", after=role)
+        return membership
     if membership.role == Role.MANAGER and role != Role.MANAGER:
         _ensure_other_manager(members, membership)
+    before = membership.role
     membership.role = role
     membership.save(update_fields=["role", "updated_at"])
+    if before != role:
+        _audit_role(actor, project, username, before=before, after=role)
     return membership
+
+
+def _audit_role(actor, project: Project, username: str, *, before: str, after: str) -> None:
+    audit_record(
+        action=AuditEntry.Action.ROLE_CHANGED,
+        actor=actor,
+        project=project,
+        target=username,
+        details={"from": before, "to": after},
+    )
 
 
 def _account(username: str, password: str) -> AbstractBaseUser:
@@ -207,14 +231,21 @@ def _account(username: str, password: str) -> AbstractBaseUser:
 
 
 @transaction.atomic
-def membership_remove(*, project: Project, membership_id: int) -> None:
-    members = list(project.memberships.select_for_update())
+def membership_remove(*, project: Project, membership_id: int, actor: AbstractBaseUser | None = None) -> None:
+    members = list(project.memberships.select_for_update().select_related("user"))
     membership = next((m for m in members if m.pk == membership_id), None)
     if membership is None:
         raise NotFound("Member not found.")
     if membership.role == Role.MANAGER:
         _ensure_other_manager(members, membership)
     membership.delete()
+    audit_record(
+        action=AuditEntry.Action.MEMBER_REMOVED,
+        actor=actor,
+        project=project,
+        target=membership.user.username,
+        details={"role": membership.role},
+    )
 
 
 def _ensure_other_manager(members: list[Membership], leaving: Membership) -> None:

@@ -197,7 +197,7 @@ def member_save(request, slug):
 @project_role_required(Role.MANAGER)
 def member_remove(request, slug, membership_id):
     try:
-        services.membership_remove(project=request.project, membership_id=membership_id)
+        services.membership_remove(project=request.project, membership_id=membership_id, actor=request.user)
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
