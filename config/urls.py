@@ -7,19 +7,41 @@ from django.views.decorators.http import require_http_methods
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
+from core import accounts
 from core.api import api_not_found
 from core.api_docs import ApiDocsView
 from core.api_tokens import api_token_revoke_view, api_tokens
+from projects.views.invitations import invitation_accept
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="projects:list", permanent=False)),
     path(
         "accounts/login/",
         # Methods first: the view would redirect a signed-in user whatever the method.
-        require_http_methods(["GET", "POST"])(auth_views.LoginView.as_view(redirect_authenticated_user=True)),
+        require_http_methods(["GET", "POST"])(accounts.LoginView.as_view()),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/first-run/", accounts.first_run, name="first_run"),
+    path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("accounts/password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "accounts/password/reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "accounts/password/reset/<uidb64>/<token>/",
+        accounts.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/password/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path("invitations/<str:token>/", invitation_accept, name="invitation_accept"),
     path("admin/", admin.site.urls),
     path("account/tokens/", api_tokens, name="api_tokens"),
     path("account/tokens/<int:token_id>/revoke/", api_token_revoke_view, name="api_token_revoke"),

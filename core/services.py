@@ -8,8 +8,10 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError, NotFound
@@ -103,3 +105,48 @@ def audit_record(
         target=(target or "")[:300],
         details=details or {},
     )
+
+
+class FirstRunClosed(ApplicationError):
+    """Someone already has an account: the first-run page is closed."""
+
+
+def first_manager_create(
+    *, username: str, email: str, password: str, password_again: str
+) -> AbstractBaseUser:
+    """Create the first account (staff and superuser, so it can create projects and invite people)
+    when none exists. On PostgreSQL an advisory lock makes two simultaneous first runs one."""
+    User = get_user_model()
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext('concord.first_run'))")
+        if User.objects.exists():
+            raise FirstRunClosed(
+                "Concord already has accounts: log in, or ask an administrator for an invitation."
+            )
+        user = User(
+            username=(username or "").strip(), email=(email or "").strip(), is_staff=True, is_superuser=True
+        )
+        errors: dict[str, list[str]] = {}
+        try:
+            user.full_clean(exclude=["password"])
+        except ValidationError as exc:
+            errors.update({f: list(m) for f, m in exc.message_dict.items()})
+        if not user.email:
+            errors.setdefault("email", []).append("Give an email address: password resets are sent there.")
+        if password != password_again:
+            errors["password_again"] = ["The two passwords differ."]
+        else:
+            try:
+                password_validation.validate_password(password, user)
+            except ValidationError as exc:
+                errors["password"] = list(exc.messages)
+        if errors:
+            raise ApplicationError(
+                "; ".join(f"{f.replace('_', ' ')}: {' '.join(m)}" for f, m in errors.items()), extra=errors
+            )
+        user.set_password(password)
+        user.save()
+        audit_record(action=AuditEntry.Action.FIRST_MANAGER, actor=user, target=user.get_username())
+    return user

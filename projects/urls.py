@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from projects.views import audit, guidelines, imports, pages
+from projects.views import audit, guidelines, imports, invitations, pages
 
 app_name = "projects"
 
@@ -16,6 +16,17 @@ urlpatterns = [
     path("<slug:slug>/settings/members/", pages.member_save, name="member_save"),
     path(
         "<slug:slug>/settings/members/<int:membership_id>/remove/", pages.member_remove, name="member_remove"
+    ),
+    path(
+        "<slug:slug>/settings/members/<int:membership_id>/deactivate/",
+        pages.member_deactivate,
+        name="member_deactivate",
+    ),
+    path("<slug:slug>/settings/invitations/", invitations.invitation_send, name="invitation_send"),
+    path(
+        "<slug:slug>/settings/invitations/<int:invitation_id>/revoke/",
+        invitations.invitation_revoke,
+        name="invitation_revoke",
     ),
     path("<slug:slug>/settings/guideline/", guidelines.guideline_edit, name="guideline"),
     path("<slug:slug>/settings/guideline/publish/", guidelines.guideline_publish, name="guideline_publish"),
