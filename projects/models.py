@@ -315,3 +315,28 @@ class Invitation(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class ExampleTag(models.Model):
+    """A word a manager or SME puts on an example to find it again ("tricky", "legal-review")."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    example = models.ForeignKey(Example, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=50)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["example", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["example", "name"], name="example_tag_unique"),
+            models.CheckConstraint(
+                condition=Q(name__regex=r"^[a-z0-9][a-z0-9_.-]*$"), name="example_tag_name_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "name", "example"], name="example_tag_filter_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} on example {self.example_id}"

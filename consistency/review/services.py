@@ -17,7 +17,7 @@ from consistency.review.models import RelabeledExample, RelabelRequest, Resoluti
 from core.errors import ApplicationError, Conflict, NotFound
 from core.models import AuditEntry
 from core.services import audit_record
-from labeling.models import Annotation, Assignment, ConsensusLabel, Disagreement
+from labeling.models import Annotation, Assignment, ConsensusLabel, Disagreement, LabelingEvent
 from projects.models import Example, GuidelineDraft, GuidelineVersion, Label, Project
 from projects.selectors import guideline_in_force
 from projects.services.guidelines import MAX_GUIDELINE_CHARS
@@ -464,5 +464,21 @@ def examples_relabel(
     Example.objects.filter(pk__in=locked).update(annotation_count=0, extra_raters=0)
     Assignment.objects.filter(example_id__in=locked).delete()
     ConsensusLabel.objects.filter(example_id__in=locked).delete()
-    Disagreement.objects.filter(example_id__in=locked, status=Disagreement.Status.OPEN).delete()
+    withdrawn = Disagreement.objects.filter(example_id__in=locked, status=Disagreement.Status.OPEN)
+    # The open case leaves the queue; the example's history keeps that it was queued, and why.
+    LabelingEvent.objects.bulk_create(
+        LabelingEvent(
+            project_id=project.pk,
+            example_id=case.example_id,
+            kind=LabelingEvent.Kind.UNQUEUED,
+            at=now,
+            details={
+                "queued_at": case.created_at.isoformat(),
+                "reason": case.get_reason_display().lower(),
+                "labels": [label.name for label in (case.label_a, case.label_b) if label is not None],
+            },
+        )
+        for case in withdrawn.select_related("label_a", "label_b")
+    )
+    withdrawn.delete()
     return len(locked)

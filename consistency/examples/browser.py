@@ -1,0 +1,282 @@
+"""The example browser's one query: a project's examples filtered, searched and sorted from
+request parameters that are all checked against allow-lists first (no request string reaches an
+ORM lookup name), then cut into pages without counting every match.
+
+Text search is PostgreSQL full-text search (`plainto_tsquery('simple', ...)`: every character is
+a literal, no operators) on the GIN index of `to_tsvector('simple', text)`; on SQLite a plain
+case-insensitive substring match (Django escapes % and _). Each filter has an index behind it
+(projects migration 0007, labeling migration 0006); `bench/bench_example_browser.py` prints the plans.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.db.models.fields.json import KeyTextTransform
+
+from consistency.releases.models import DatasetRelease, DatasetReleaseItem
+from labeling.models import Annotation, ConsensusLabel, Disagreement
+from projects.models import Example, ExampleTag, Project
+
+PAGE_SIZE = 50
+COUNT_CAP = 10_000
+MAX_QUERY_CHARS = 200
+STATUSES = {
+    "waiting": "Waiting: no label yet",
+    "labeling": "Labeling: some labels, not decided",
+    "decided": "Decided by the rules (unanimous or accepted majority)",
+    "queued": "Queued for an SME",
+    "resolved": "Resolved by an SME (gold)",
+    "excluded": "Excluded as genuinely ambiguous",
+}
+SORTS = {
+    "id": ("pk",),
+    "-id": ("-pk",),
+    "external_id": ("external_id", "pk"),
+    "-external_id": ("-external_id", "-pk"),
+    "agreement": ("consensus__agreement", "pk"),
+    "-agreement": ("-consensus__agreement", "-pk"),
+    "labels": ("annotation_count", "pk"),
+    "-labels": ("-annotation_count", "-pk"),
+}
+FIELD_RE = re.compile(r"^[\w.-]{1,100}$")
+
+
+@dataclass
+class BrowserFilters:
+    q: str = ""
+    label: int | None = None
+    status: str = ""
+    agreement_min: float | None = None
+    agreement_max: float | None = None
+    rater: int | None = None
+    guideline: int | None = None
+    field: str = ""
+    value: str = ""
+    tag: str = ""
+    release: str = ""
+    sort: str = "id"
+    errors: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def query_items(self) -> list[tuple[str, str]]:
+        """The filters as address parameters, for page links and the export link."""
+        items = []
+        for name in ("q", "label", "status", "agreement_min", "agreement_max", "rater", "guideline", "field",
+                     "value", "tag", "release", "sort"):  # fmt: skip
+            value = getattr(self, name)
+            if value not in (None, "") and not (name == "sort" and value == "id"):
+                items.append((name, str(value)))
+        return items
+
+
+def _number(raw: str, *, name: str, errors: dict, kind=int, low=None, high=None):
+    if raw in (None, ""):
+        return None
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError):
+        errors[name] = f"{name.replace('_', ' ')}: '{str(raw)[:20]}' is not a number."
+        return None
+    if (low is not None and value < low) or (high is not None and value > high):
+        errors[name] = f"{name.replace('_', ' ')}: {value} is outside {low} to {high}."
+        return None
+    return value
+
+
+def browser_filters_clean(*, project: Project, params) -> BrowserFilters:
+    """Read the browser's parameters. Unknown or malformed values are dropped and named in
+    `errors` (the page says which field and why, with a 400), never passed on."""
+    errors: dict[str, str] = {}
+    f = BrowserFilters(errors=errors)
+    f.q = (params.get("q") or "").strip()
+    if len(f.q) > MAX_QUERY_CHARS:
+        errors["q"] = f"search: at most {MAX_QUERY_CHARS} characters."
+        f.q = f.q[:MAX_QUERY_CHARS]
+    label = _number(params.get("label"), name="label", errors=errors)
+    if label is not None:
+        if project.labels.filter(pk=label).exists():
+            f.label = label
+        else:
+            errors["label"] = "label: choose one of this project's labels."
+    status = params.get("status") or ""
+    if status and status not in STATUSES:
+        errors["status"] = f"status: choose one of {', '.join(STATUSES)}."
+    else:
+        f.status = status
+    f.agreement_min = _number(
+        params.get("agreement_min"), name="agreement_min", errors=errors, kind=float, low=0, high=1
+    )
+    f.agreement_max = _number(
+        params.get("agreement_max"), name="agreement_max", errors=errors, kind=float, low=0, high=1
+    )
+    rater = (params.get("rater") or "").strip()
+    if rater:
+        member = project.memberships.filter(user__username=rater).values_list("user_id", flat=True).first()
+        if member is None:
+            errors["rater"] = f"rater: '{rater[:40]}' is not a member of this project."
+        else:
+            f.rater = member
+    guideline = _number(params.get("guideline"), name="guideline", errors=errors, low=1)
+    if guideline is not None:
+        if project.guideline_versions.filter(number=guideline).exists():
+            f.guideline = guideline
+        else:
+            errors["guideline"] = f"guideline: there is no version {guideline}."
+    meta_field, value = (params.get("field") or "").strip(), (params.get("value") or "").strip()
+    if meta_field or value:
+        if not FIELD_RE.match(meta_field):
+            errors["field"] = "metadata field: give the field's name (letters, digits, _ . -) and a value."
+        else:
+            f.field, f.value = meta_field, value[:200]
+    tag = (params.get("tag") or "").strip().lower()
+    if tag:
+        f.tag = tag[:50]
+    release = (params.get("release") or "").strip()
+    if release:
+        if DatasetRelease.objects.filter(
+            project=project, tag=release, status=DatasetRelease.Status.READY
+        ).exists():
+            f.release = release
+        else:
+            errors["release"] = f"release: there is no ready release '{release[:40]}'."
+    sort = params.get("sort") or "id"
+    if sort not in SORTS:
+        errors["sort"] = f"sort: choose one of {', '.join(SORTS)}."
+    else:
+        f.sort = sort
+    return f
+
+
+def _search(rows: QuerySet[Example], q: str) -> QuerySet[Example]:
+    if connection.vendor == "postgresql":
+        # The expression is the GIN index's, word for word, so the planner can use it.
+        table = Example._meta.db_table
+        sql = f"to_tsvector('simple'::regconfig, {table}.text) @@ plainto_tsquery('simple'::regconfig, %s)"
+        return rows.filter(RawSQL(sql, [q], output_field=BooleanField()))  # noqa: S611  (q is a parameter)
+    return rows.filter(text__icontains=q)
+
+
+def _metadata(rows: QuerySet[Example], name: str, value: str) -> QuerySet[Example]:
+    if connection.vendor == "postgresql":
+        # Containment uses the metadata's GIN index; a number typed as text matches it too.
+        wanted = Q(metadata__contains={name: value})
+        for kind in (int, float):
+            try:
+                wanted |= Q(metadata__contains={name: kind(value)})
+            except ValueError:
+                continue
+        return rows.filter(wanted)
+    return rows.annotate(_meta_value=KeyTextTransform(name, "metadata")).filter(_meta_value=value)
+
+
+def examples_browse(*, project: Project, filters: BrowserFilters) -> QuerySet[Example]:
+    """The project's examples matching `filters` (already cleaned), sorted, with what a row shows."""
+    f = filters
+    open_review = Disagreement.objects.filter(example=OuterRef("pk"), status=Disagreement.Status.OPEN)
+    rows = Example.objects.filter(project=project)
+    if f.q:
+        rows = _search(rows, f.q)
+    if f.label is not None:
+        rows = rows.filter(consensus__label_id=f.label)
+    if f.status == "waiting":
+        rows = rows.filter(annotation_count=0, consensus__isnull=True)
+    elif f.status == "labeling":
+        rows = rows.filter(annotation_count__gt=0, consensus__isnull=True).exclude(Exists(open_review))
+    elif f.status == "decided":
+        rows = rows.filter(
+            consensus__source__in=[ConsensusLabel.Source.UNANIMOUS, ConsensusLabel.Source.MAJORITY]
+        )
+    elif f.status == "queued":
+        rows = rows.filter(Exists(open_review))
+    elif f.status == "resolved":
+        rows = rows.filter(consensus__source=ConsensusLabel.Source.GOLD)
+    elif f.status == "excluded":
+        rows = rows.filter(consensus__source=ConsensusLabel.Source.EXCLUDED)
+    if f.agreement_min is not None:
+        rows = rows.filter(consensus__agreement__gte=f.agreement_min)
+    if f.agreement_max is not None:
+        rows = rows.filter(consensus__agreement__lte=f.agreement_max)
+    current = Annotation.objects.filter(example=OuterRef("pk"), superseded_at__isnull=True)
+    if f.rater is not None:
+        rows = rows.filter(Exists(current.filter(rater_id=f.rater)))
+    if f.guideline is not None:
+        rows = rows.filter(
+            Exists(current.filter(guideline_version__project=project, guideline_version__number=f.guideline))
+        )
+    if f.field:
+        rows = _metadata(rows, f.field, f.value)
+    if f.tag:
+        rows = rows.filter(
+            Exists(ExampleTag.objects.filter(project=project, name=f.tag, example=OuterRef("pk")))
+        )
+    if f.release:
+        items = DatasetReleaseItem.objects.filter(
+            release__project=project, release__tag=f.release, example=OuterRef("pk")
+        )
+        rows = rows.filter(Exists(items))
+    return (
+        rows.select_related("consensus__label")
+        .annotate(in_review=Exists(open_review))
+        .order_by(*SORTS[f.sort])
+    )
+
+
+def example_status(example: Example) -> str:
+    """One of STATUSES for a row of `examples_browse` (its consensus and `in_review` loaded)."""
+    consensus = getattr(example, "consensus", None)
+    if example.in_review:
+        return "queued"
+    if consensus is not None:
+        return {"gold": "resolved", "excluded": "excluded"}.get(consensus.source, "decided")
+    return "labeling" if example.annotation_count else "waiting"
+
+
+@dataclass
+class BrowserPage:
+    rows: list
+    number: int
+    has_next: bool
+    count: int  # capped at COUNT_CAP + 1: "more than 10,000"
+    message: str = ""
+
+    @property
+    def count_capped(self) -> bool:
+        return self.count > COUNT_CAP
+
+
+def browser_page(*, rows: QuerySet[Example], raw_page: str | None) -> BrowserPage:
+    """One page of `rows` by offset, reading one row more than shown to know whether another page
+    follows; the matches are counted only up to COUNT_CAP. A page past the end shows the last
+    page with a sentence saying so; a page that is not a number shows the first."""
+    message = ""
+    try:
+        number = int(raw_page) if raw_page not in (None, "") else 1
+    except (TypeError, ValueError):
+        number, message = 1, f"'{str(raw_page)[:20]}' is not a page number; showing page 1."
+    if number < 1:
+        number, message = 1, "Pages start at 1; showing page 1."
+    count = rows.order_by()[: COUNT_CAP + 1].count()
+    last = max(1, -(-min(count, COUNT_CAP) // PAGE_SIZE)) if count <= COUNT_CAP else None
+    if last is None and number > COUNT_CAP // PAGE_SIZE:
+        # Beyond what was counted: count exactly, once, to say where the end is.
+        exact = rows.order_by().count()
+        last = max(1, -(-exact // PAGE_SIZE))
+        count = exact
+    if last is not None and number > last:
+        pages = "There is only 1 page" if last == 1 else f"There are only {last:,} pages"
+        message = f"{pages} of examples for this search; showing page {last}."
+        number = last
+    start = (number - 1) * PAGE_SIZE
+    fetched = list(rows[start : start + PAGE_SIZE + 1])
+    return BrowserPage(
+        rows=fetched[:PAGE_SIZE],
+        number=number,
+        has_next=len(fetched) > PAGE_SIZE,
+        count=count,
+        message=message,
+    )
