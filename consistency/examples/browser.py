@@ -2,10 +2,11 @@
 request parameters that are all checked against allow-lists first (no request string reaches an
 ORM lookup name), then cut into pages without counting every match.
 
-Text search is PostgreSQL full-text search (`plainto_tsquery('simple', ...)`: every character is
-a literal, no operators) on the GIN index of `to_tsvector('simple', text)`; on SQLite a plain
-case-insensitive substring match (Django escapes % and _). Each filter has an index behind it
-(projects migration 0007, labeling migration 0006); `bench/bench_example_browser.py` prints the plans.
+Text search finds an example by its exact id, or by its text: PostgreSQL full-text search
+(`plainto_tsquery('simple', ...)`: every character is a literal, no operators) on the GIN index
+of `to_tsvector('simple', text)`; on SQLite a plain case-insensitive substring match (Django
+escapes % and _). Each filter has an index behind it (projects migration 0007, labeling
+migration 0005); `bench/bench_example_browser.py` prints the plans.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import re
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 
 from consistency.releases.models import DatasetRelease, DatasetReleaseItem
 from labeling.models import Annotation, ConsensusLabel, Disagreement
@@ -157,8 +159,9 @@ def _search(rows: QuerySet[Example], q: str) -> QuerySet[Example]:
         # The expression is the GIN index's, word for word, so the planner can use it.
         table = Example._meta.db_table
         sql = f"to_tsvector('simple'::regconfig, {table}.text) @@ plainto_tsquery('simple'::regconfig, %s)"
-        return rows.filter(RawSQL(sql, [q], output_field=BooleanField()))  # noqa: S611  (q is a parameter)
-    return rows.filter(text__icontains=q)
+        words = RawSQL(sql, [q], output_field=BooleanField())  # noqa: S611  (q is a parameter)
+        return rows.filter(Q(external_id=q) | Q(words))
+    return rows.filter(Q(external_id=q) | Q(text__icontains=q))
 
 
 def _metadata(rows: QuerySet[Example], name: str, value: str) -> QuerySet[Example]:
@@ -171,7 +174,10 @@ def _metadata(rows: QuerySet[Example], name: str, value: str) -> QuerySet[Exampl
             except ValueError:
                 continue
         return rows.filter(wanted)
-    return rows.annotate(_meta_value=KeyTextTransform(name, "metadata")).filter(_meta_value=value)
+    # The key is one parameter of JSON_EXTRACT (never split on "__"); numbers compare as text.
+    return rows.annotate(_meta_value=Cast(KeyTextTransform(name, "metadata"), TextField())).filter(
+        _meta_value=value
+    )
 
 
 def examples_browse(*, project: Project, filters: BrowserFilters) -> QuerySet[Example]:
