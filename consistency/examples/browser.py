@@ -180,8 +180,8 @@ def _metadata(rows: QuerySet[Example], name: str, value: str) -> QuerySet[Exampl
     )
 
 
-def examples_browse(*, project: Project, filters: BrowserFilters) -> QuerySet[Example]:
-    """The project's examples matching `filters` (already cleaned), sorted, with what a row shows."""
+def examples_matching(*, project: Project, filters: BrowserFilters) -> QuerySet[Example]:
+    """The project's examples matching `filters` (already cleaned), unsorted: what is counted."""
     f = filters
     open_review = Disagreement.objects.filter(example=OuterRef("pk"), status=Disagreement.Status.OPEN)
     rows = Example.objects.filter(project=project)
@@ -225,10 +225,17 @@ def examples_browse(*, project: Project, filters: BrowserFilters) -> QuerySet[Ex
             release__project=project, release__tag=f.release, example=OuterRef("pk")
         )
         rows = rows.filter(Exists(items))
+    return rows
+
+
+def examples_browse(*, project: Project, filters: BrowserFilters) -> QuerySet[Example]:
+    """The project's examples matching `filters` (already cleaned), sorted, with what a row shows."""
+    open_review = Disagreement.objects.filter(example=OuterRef("pk"), status=Disagreement.Status.OPEN)
+    rows = examples_matching(project=project, filters=filters)
     return (
         rows.select_related("consensus__label")
         .annotate(in_review=Exists(open_review))
-        .order_by(*SORTS[f.sort])
+        .order_by(*SORTS[filters.sort])
     )
 
 
@@ -255,8 +262,11 @@ class BrowserPage:
         return self.count > COUNT_CAP
 
 
-def browser_page(*, rows: QuerySet[Example], raw_page: str | None) -> BrowserPage:
-    """One page of `rows` by offset, reading one row more than shown to know whether another page
+def browser_page(
+    *, rows: QuerySet[Example], matching: QuerySet[Example], raw_page: str | None
+) -> BrowserPage:
+    """One page of `rows` (`matching`, without what the rows show, is what is counted) by offset,
+    reading one row more than shown to know whether another page
     follows; the matches are counted only up to COUNT_CAP. A page past the end shows the last
     page with a sentence saying so; a page that is not a number shows the first."""
     message = ""
@@ -266,11 +276,11 @@ def browser_page(*, rows: QuerySet[Example], raw_page: str | None) -> BrowserPag
         number, message = 1, f"'{str(raw_page)[:20]}' is not a page number; showing page 1."
     if number < 1:
         number, message = 1, "Pages start at 1; showing page 1."
-    count = rows.order_by()[: COUNT_CAP + 1].count()
+    count = matching.order_by().values("pk")[: COUNT_CAP + 1].count()
     last = max(1, -(-min(count, COUNT_CAP) // PAGE_SIZE)) if count <= COUNT_CAP else None
     if last is None and number > COUNT_CAP // PAGE_SIZE:
         # Beyond what was counted: count exactly, once, to say where the end is.
-        exact = rows.order_by().count()
+        exact = matching.order_by().count()
         last = max(1, -(-exact // PAGE_SIZE))
         count = exact
     if last is not None and number > last:

@@ -19,6 +19,7 @@ from consistency.examples.browser import (
     browser_page,
     example_status,
     examples_browse,
+    examples_matching,
 )
 from consistency.examples.selectors import example_get_for_member
 from consistency.examples.timeline import example_timeline
@@ -73,15 +74,15 @@ def example_tags(request, slug, example_id):
 def _browser_context(request):
     project = request.project
     filters = browser_filters_clean(project=project, params=request.GET)
-    rows = examples_browse(project=project, filters=filters)
-    return filters, rows
+    return filters, examples_browse(project=project, filters=filters)
 
 
 @require_safe
 @project_role_required(Role.MANAGER, Role.SME)
 def example_browser(request, slug):
     filters, rows = _browser_context(request)
-    page = browser_page(rows=rows, raw_page=request.GET.get("page"))
+    matching = examples_matching(project=request.project, filters=filters)
+    page = browser_page(rows=rows, matching=matching, raw_page=request.GET.get("page"))
     query = urlencode(filters.query_items())
     context = {
         "project": request.project,
