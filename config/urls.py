@@ -7,7 +7,7 @@ from django.views.decorators.http import require_http_methods
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
-from core import accounts
+from core import accounts, notices
 from core.api import api_not_found
 from core.api_docs import ApiDocsView
 from core.api_tokens import api_token_revoke_view, api_tokens
@@ -44,6 +44,8 @@ urlpatterns = [
     path("invitations/<str:token>/", invitation_accept, name="invitation_accept"),
     path("admin/", admin.site.urls),
     path("account/tokens/", api_tokens, name="api_tokens"),
+    path("notices/", notices.notice_list, name="notices"),
+    path("notices/read/", notices.notice_read, name="notices_read"),
     path("account/tokens/<int:token_id>/revoke/", api_token_revoke_view, name="api_token_revoke"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api_schema"), name="api_docs"),

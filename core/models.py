@@ -85,3 +85,31 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name or 'operator'} {self.action} {self.target}"
+
+
+class Notice(models.Model):
+    """A short in-app message to one person, shown under the bell until read: a new guideline
+    version or a question (labelers), newly queued cases (SMEs), a finished import or release
+    (whoever started it). No email, no external service."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notices")
+    project_id = models.BigIntegerField(null=True, blank=True)
+    kind = models.CharField(max_length=32)
+    text = models.CharField(max_length=300)
+    url = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["user", "-created_at"],
+                condition=models.Q(read_at__isnull=True),
+                name="notice_unread_idx",
+            ),
+            models.Index(fields=["user", "-created_at"], name="notice_user_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"notice to {self.user}: {self.text}"

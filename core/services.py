@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError, NotFound
-from core.models import ApiToken, AuditEntry
+from core.models import ApiToken, AuditEntry, Notice
 
 KEY_PREFIX = "concord_"
 MAX_ACTIVE_TOKENS = 20
@@ -150,3 +150,29 @@ def first_manager_create(
         user.save()
         audit_record(action=AuditEntry.Action.FIRST_MANAGER, actor=user, target=user.get_username())
     return user
+
+
+def notice_send(
+    *, users, project=None, kind: str, text: str, url: str = "", once_unread: bool = False
+) -> int:
+    """Leave a notice for each of `users` (inactive accounts skipped); returns how many. With
+    `once_unread`, someone who still has an unread notice of this kind for this project gets no
+    second one (newly queued cases: one "there are new cases" until they look)."""
+    project_id = getattr(project, "pk", None)
+    recipients = [u for u in users if getattr(u, "is_active", True)]
+    if once_unread and recipients:
+        waiting = set(
+            Notice.objects.filter(
+                user__in=recipients, project_id=project_id, kind=kind, read_at__isnull=True
+            ).values_list("user_id", flat=True)
+        )
+        recipients = [u for u in recipients if u.pk not in waiting]
+    Notice.objects.bulk_create(
+        Notice(user=u, project_id=project_id, kind=kind[:32], text=text[:300], url=url[:300])
+        for u in recipients
+    )
+    return len(recipients)
+
+
+def notices_mark_read(*, user: AbstractBaseUser) -> int:
+    return Notice.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
