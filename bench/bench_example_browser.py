@@ -18,6 +18,7 @@ import asyncio
 import os
 import random
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,7 +33,6 @@ from bench.bench_labeling import (  # noqa: E402  (after the settings module is 
     ensure_database,
     percentiles,
     run_trivial,
-    start_server,
 )
 
 SLUG = "bench-browser"
@@ -52,6 +52,52 @@ WORDS = [
 CHANNELS = ["email", "chat", "phone", "web"]
 
 
+def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
+    """gunicorn serving Concord plus /healthz (bench.bench_labeling:app), given up to two minutes
+    to start on a busy machine."""
+    import http.client
+
+    env = {**os.environ, "LOG_LEVEL": "WARNING"}
+    command = [
+        str(ROOT / ".venv/bin/gunicorn"),
+        "bench.bench_labeling:app",
+        f"--bind=127.0.0.1:{port}",
+        f"--workers={workers}",
+        "--worker-class=gthread",
+        f"--threads={threads}",
+        "--keep-alive=30",
+        "--log-level=warning",
+        "--no-control-socket",
+    ]
+    server = subprocess.Popen(command, cwd=ROOT, env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return server
+        except OSError:
+            time.sleep(0.5)
+    server.terminate()
+    sys.exit("gunicorn did not start")
+
+
+def sessions_for(usernames: list[str]) -> list[str]:
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+
+    cookies = []
+    for user in get_user_model().objects.filter(username__in=usernames).order_by("username"):
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.create()
+        cookies.append(f"sessionid={session.session_key}")
+    return cookies
+
+
 def drop_project() -> None:
     from django.db import connection
 
@@ -63,9 +109,8 @@ def drop_project() -> None:
 
 
 def setup_data(n_examples: int, n_users: int) -> tuple[list[str], dict]:
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
-    from django.contrib.sessions.backends.db import SessionStore
     from django.db import connection, transaction
 
     from projects.models import GuidelineVersion, Label, Membership, Project, Role
@@ -179,14 +224,7 @@ def setup_data(n_examples: int, n_users: int) -> tuple[list[str], dict]:
         f"data: {n_examples:,} examples, {n_annotations:,} annotations "
         f"({time.monotonic() - started:.0f} s to load)"
     )
-    cookies = []
-    for user in smes:
-        session = SessionStore()
-        session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        session.create()
-        cookies.append(f"sessionid={session.session_key}")
+    cookies = sessions_for([u.username for u in smes])
     return cookies, {"project": project, "labels": {label.name: label.pk for label in labels}}
 
 
@@ -259,10 +297,21 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--keep", action="store_true", help="keep the bench project afterwards")
+    parser.add_argument("--reuse", action="store_true", help="use the bench project a --keep run left")
     args = parser.parse_args()
 
     ensure_database()
-    cookies, data = setup_data(args.examples, args.users)
+    if args.reuse:
+        from projects.models import Project
+
+        project = Project.objects.filter(slug=SLUG).first()
+        if project is None:
+            sys.exit("--reuse: no bench project to reuse; run once without it.")
+        print(f"data: reusing {project.examples.count():,} examples")
+        cookies = sessions_for([f"bench-sme-{n}" for n in range(args.users)])
+        data = {"project": project, "labels": dict(project.labels.values_list("name", "pk"))}
+    else:
+        cookies, data = setup_data(args.examples, args.users)
     explain(data)
     queries = searches(data["labels"])
     from django.db import connections
