@@ -4,9 +4,10 @@ ORM lookup name), then cut into pages without counting every match.
 
 Text search finds an example by its exact id, or by its text: PostgreSQL full-text search
 (`plainto_tsquery('simple', ...)`: every character is a literal, no operators) on the GIN index
-of `to_tsvector('simple', text)`; on SQLite a plain case-insensitive substring match (Django
-escapes % and _). Each filter has an index behind it (projects migration 0007, labeling
-migration 0005); `bench/bench_example_browser.py` prints the plans.
+of the stored column `search_vector` = `to_tsvector('simple', text)`; on SQLite a plain
+case-insensitive substring match (Django escapes % and _). Each filter has an index behind it
+(projects migration 0007, labeling migration 0005); `bench/bench_example_browser.py` prints the
+plans. Matches are counted up to COUNT_CAP only.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from labeling.models import Annotation, ConsensusLabel, Disagreement
 from projects.models import Example, ExampleTag, Project
 
 PAGE_SIZE = 50
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 MAX_QUERY_CHARS = 200
 STATUSES = {
     "waiting": "Waiting: no label yet",
@@ -58,6 +59,7 @@ class BrowserFilters:
     agreement_max: float | None = None
     rater: int | None = None
     guideline: int | None = None
+    guideline_version_id: int | None = None
     field: str = ""
     value: str = ""
     tag: str = ""
@@ -125,8 +127,9 @@ def browser_filters_clean(*, project: Project, params) -> BrowserFilters:
             f.rater = member
     guideline = _number(params.get("guideline"), name="guideline", errors=errors, low=1)
     if guideline is not None:
-        if project.guideline_versions.filter(number=guideline).exists():
-            f.guideline = guideline
+        version_id = project.guideline_versions.filter(number=guideline).values_list("pk", flat=True).first()
+        if version_id is not None:
+            f.guideline, f.guideline_version_id = guideline, version_id
         else:
             errors["guideline"] = f"guideline: there is no version {guideline}."
     meta_field, value = (params.get("field") or "").strip(), (params.get("value") or "").strip()
@@ -156,9 +159,9 @@ def browser_filters_clean(*, project: Project, params) -> BrowserFilters:
 
 def _search(rows: QuerySet[Example], q: str) -> QuerySet[Example]:
     if connection.vendor == "postgresql":
-        # The expression is the GIN index's, word for word, so the planner can use it.
+        # search_vector: the stored to_tsvector('simple', text) with its GIN index (projects 0007).
         table = Example._meta.db_table
-        sql = f"to_tsvector('simple'::regconfig, {table}.text) @@ plainto_tsquery('simple'::regconfig, %s)"
+        sql = f"{table}.search_vector @@ plainto_tsquery('simple'::regconfig, %s)"
         words = RawSQL(sql, [q], output_field=BooleanField())  # noqa: S611  (q is a parameter)
         return rows.filter(Q(external_id=q) | Q(words))
     return rows.filter(Q(external_id=q) | Q(text__icontains=q))
@@ -211,9 +214,7 @@ def examples_matching(*, project: Project, filters: BrowserFilters) -> QuerySet[
     if f.rater is not None:
         rows = rows.filter(Exists(current.filter(rater_id=f.rater)))
     if f.guideline is not None:
-        rows = rows.filter(
-            Exists(current.filter(guideline_version__project=project, guideline_version__number=f.guideline))
-        )
+        rows = rows.filter(Exists(current.filter(guideline_version_id=f.guideline_version_id)))
     if f.field:
         rows = _metadata(rows, f.field, f.value)
     if f.tag:
@@ -254,7 +255,7 @@ class BrowserPage:
     rows: list
     number: int
     has_next: bool
-    count: int  # capped at COUNT_CAP + 1: "more than 10,000"
+    count: int  # capped at COUNT_CAP + 1: "more than 1,000"
     message: str = ""
 
     @property
