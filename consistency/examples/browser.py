@@ -266,10 +266,10 @@ class BrowserPage:
 def browser_page(
     *, rows: QuerySet[Example], matching: QuerySet[Example], raw_page: str | None
 ) -> BrowserPage:
-    """One page of `rows` (`matching`, without what the rows show, is what is counted) by offset,
-    reading one row more than shown to know whether another page
-    follows; the matches are counted only up to COUNT_CAP. A page past the end shows the last
-    page with a sentence saying so; a page that is not a number shows the first."""
+    """One page of `rows` by offset, reading one row more than shown to know whether another page
+    follows. Matches are counted only when the page does not tell: on the last page the count is
+    known, otherwise `matching` (without what the rows show) is counted up to COUNT_CAP. A page
+    past the end shows the last page with a sentence saying so; a word shows the first."""
     message = ""
     try:
         number = int(raw_page) if raw_page not in (None, "") else 1
@@ -277,23 +277,21 @@ def browser_page(
         number, message = 1, f"'{str(raw_page)[:20]}' is not a page number; showing page 1."
     if number < 1:
         number, message = 1, "Pages start at 1; showing page 1."
-    count = matching.order_by().values("pk")[: COUNT_CAP + 1].count()
-    last = max(1, -(-min(count, COUNT_CAP) // PAGE_SIZE)) if count <= COUNT_CAP else None
-    if last is None and number > COUNT_CAP // PAGE_SIZE:
-        # Beyond what was counted: count exactly, once, to say where the end is.
-        exact = matching.order_by().count()
-        last = max(1, -(-exact // PAGE_SIZE))
-        count = exact
-    if last is not None and number > last:
-        pages = "There is only 1 page" if last == 1 else f"There are only {last:,} pages"
-        message = f"{pages} of examples for this search; showing page {last}."
-        number = last
     start = (number - 1) * PAGE_SIZE
     fetched = list(rows[start : start + PAGE_SIZE + 1])
+    if not fetched and number > 1:
+        exact = matching.order_by().count()
+        last = max(1, -(-exact // PAGE_SIZE))
+        pages = "There is only 1 page" if last == 1 else f"There are only {last:,} pages"
+        message = f"{pages} of examples for this search; showing page {last}."
+        number, start = last, (last - 1) * PAGE_SIZE
+        fetched = list(rows[start : start + PAGE_SIZE + 1])
+    has_next = len(fetched) > PAGE_SIZE
+    if has_next:
+        count = matching.order_by().values("pk")[: COUNT_CAP + 1].count()
+        count = max(count, start + len(fetched)) if count <= COUNT_CAP else count
+    else:
+        count = start + len(fetched)
     return BrowserPage(
-        rows=fetched[:PAGE_SIZE],
-        number=number,
-        has_next=len(fetched) > PAGE_SIZE,
-        count=count,
-        message=message,
+        rows=fetched[:PAGE_SIZE], number=number, has_next=has_next, count=count, message=message
     )
