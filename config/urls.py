@@ -13,6 +13,10 @@ from core.api_docs import ApiDocsView
 from core.api_tokens import api_token_revoke_view, api_tokens
 from projects.views.invitations import invitation_accept
 
+# Methods first, as for every page: a form page takes GET and POST, a message page only reads.
+_forms = require_http_methods(["GET", "POST"])
+_read = require_http_methods(["GET", "HEAD"])
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="projects:list", permanent=False)),
     path(
@@ -23,22 +27,26 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/first-run/", accounts.first_run, name="first_run"),
-    path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
-    path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
-    path("accounts/password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/password/", _forms(auth_views.PasswordChangeView.as_view()), name="password_change"),
+    path(
+        "accounts/password/done/",
+        _read(auth_views.PasswordChangeDoneView.as_view()),
+        name="password_change_done",
+    ),
+    path("accounts/password/reset/", _forms(auth_views.PasswordResetView.as_view()), name="password_reset"),
     path(
         "accounts/password/reset/sent/",
-        auth_views.PasswordResetDoneView.as_view(),
+        _read(auth_views.PasswordResetDoneView.as_view()),
         name="password_reset_done",
     ),
     path(
         "accounts/password/reset/<uidb64>/<token>/",
-        accounts.PasswordResetConfirmView.as_view(),
+        _forms(accounts.PasswordResetConfirmView.as_view()),
         name="password_reset_confirm",
     ),
     path(
         "accounts/password/reset/done/",
-        auth_views.PasswordResetCompleteView.as_view(),
+        _read(auth_views.PasswordResetCompleteView.as_view()),
         name="password_reset_complete",
     ),
     path("invitations/<str:token>/", invitation_accept, name="invitation_accept"),
