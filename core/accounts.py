@@ -43,14 +43,14 @@ def first_run(request):
 
 
 class LoginView(auth_views.LoginView):
-    """The login page; with no account at all, it sends the visitor to the first-run page."""
+    """The login page; with no account at all, it points the visitor to the first-run page."""
 
     redirect_authenticated_user = True
 
-    def dispatch(self, request, *args, **kwargs):
-        if request.method == "GET" and not get_user_model().objects.exists():
-            return redirect("first_run")
-        return super().dispatch(request, *args, **kwargs)
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["first_run"] = not get_user_model().objects.exists()
+        return context
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
