@@ -48,6 +48,8 @@ SORTS = {
     "-labels": ("-annotation_count", "-pk"),
 }
 FIELD_RE = re.compile(r"^[\w.-]{1,100}$")
+WORD_RE = re.compile(r"[^\W_]")  # a letter or digit: something full-text search indexes
+PUNCTUATION_RE = re.compile(r"[^\w\s]|_")
 
 
 @dataclass
@@ -163,6 +165,12 @@ def _search(rows: QuerySet[Example], q: str) -> QuerySet[Example]:
         table = Example._meta.db_table
         sql = f"{table}.search_vector @@ plainto_tsquery('simple'::regconfig, %s)"
         words = RawSQL(sql, [q], output_field=BooleanField())  # noqa: S611  (q is a parameter)
+        if not WORD_RE.search(q):
+            # Only punctuation ("%", "*"): no word to look up; the characters themselves, literally.
+            return rows.filter(Q(external_id=q) | Q(text__icontains=q))
+        if PUNCTUATION_RE.search(q):
+            # Words found through the index, and the characters around them exactly as typed.
+            return rows.filter(Q(external_id=q) | (Q(words) & Q(text__icontains=q)))
         return rows.filter(Q(external_id=q) | Q(words))
     return rows.filter(Q(external_id=q) | Q(text__icontains=q))
 

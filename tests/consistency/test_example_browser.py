@@ -122,7 +122,10 @@ def test_statuses(sme_client, project, data):
 def test_search_treats_wildcards_and_regex_characters_literally(sme_client, project, data):
     assert ids(sme_client, project, q="refund") == ["D-1", "L-1"]
     assert ids(sme_client, project, q="R-1") == ["R-1"]  # by id
-    for q in ("%", "_", "*", ".*", "a.b*c", "(x)", "[1]", "\\", "'", '"', "%%%"):
+    exact = {"%": ["D-1"], "_": ["Q-1"], "a.b*c": ["Q-1"], "[1]": ["X-1"], "(x)": ["Q-1"], "100%": ["D-1"]}
+    for q, expected in exact.items():
+        assert ids(sme_client, project, q=q) == expected, q
+    for q in ("%", "_", "*", ".*", "a.b*c", "(x)", "[1]", "\\", "'", '"', "%%%", "under_score"):
         found = ids(sme_client, project, q=q)
         assert "W-1" not in found, q  # nothing acts as "match anything"
         assert len(found) <= 2, q
