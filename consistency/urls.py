@@ -6,6 +6,7 @@ from django.urls import path
 
 from consistency.agreement import api as agreement_api
 from consistency.agreement import views as dashboard_views
+from consistency.examples import views as example_views
 from consistency.releases import views as release_views
 from consistency.releases.api import release_api_urlpatterns
 from consistency.review import api as review_api
@@ -22,6 +23,10 @@ urlpatterns = [
         name="agreement_report_retry",
     ),
     path("agreement/status/", dashboard_views.agreement_report_status, name="agreement_report_status"),
+    path("examples/", example_views.example_browser, name="examples"),
+    path("examples/export/", example_views.example_export, name="example_export"),
+    path("examples/<int:example_id>/", example_views.example_page, name="example"),
+    path("examples/<int:example_id>/tags/", example_views.example_tags, name="example_tags"),
     path("review/", review_views.review_queue, name="review_queue"),
     path("review/<int:disagreement_id>/", review_views.review_item, name="review_item"),
     path("review/<int:disagreement_id>/resolve/", review_views.review_resolve, name="review_resolve"),
@@ -36,6 +41,10 @@ urlpatterns = [
         name="worked_example_add",
     ),
     path("review/relabel/", review_views.relabel_request, name="relabel_request"),
+    path("review/<int:disagreement_id>/skip/", review_views.review_skip, name="review_skip"),
+    path("review/<int:disagreement_id>/questions/", review_views.question_ask, name="question_ask"),
+    path("my-work/questions/", review_views.my_questions, name="my_questions"),
+    path("my-work/questions/<int:question_id>/answer/", review_views.my_questions, name="question_answer"),
     path("releases/", release_views.release_list, name="releases"),
     path("releases/diff/", release_views.release_diff, name="release_diff"),
     path("releases/<str:tag>/", release_views.release_detail, name="release_detail"),

@@ -1,4 +1,5 @@
-"""Writes for personal API tokens: create (the key is returned once), revoke, authenticate."""
+"""Writes of shared models: personal API tokens (create, the key returned once; revoke;
+authenticate) and the audit log (`audit_record`, called by the services of every layer)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core.errors import ApplicationError, NotFound
-from core.models import ApiToken
+from core.models import ApiToken, AuditEntry, Notice
 
 KEY_PREFIX = "concord_"
 MAX_ACTIVE_TOKENS = 20
@@ -35,6 +38,9 @@ def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, st
         token = ApiToken.objects.create(
             user=user, name=name[:100], key_digest=_digest(key), key_prefix=key[: len(KEY_PREFIX) + 6]
         )
+        audit_record(
+            action=AuditEntry.Action.TOKEN_CREATED, actor=user, target=f"{token.name} ({token.key_prefix}…)"
+        )
     return token, key
 
 
@@ -44,7 +50,15 @@ def api_token_revoke(*, user: AbstractBaseUser, token_id: int) -> ApiToken:
     if token is None:
         raise NotFound("Token not found.")
     if token.revoked_at is None:
-        ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        with transaction.atomic():
+            if ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+                revoked_at=timezone.now()
+            ):
+                audit_record(
+                    action=AuditEntry.Action.TOKEN_REVOKED,
+                    actor=user,
+                    target=f"{token.name} ({token.key_prefix}…)",
+                )
         token.refresh_from_db(fields=["revoked_at"])
     return token
 
@@ -66,3 +80,99 @@ def api_token_authenticate(*, key: str) -> ApiToken | None:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: AbstractBaseUser | None = None,
+    project=None,
+    target: str = "",
+    details: dict | None = None,
+) -> AuditEntry:
+    """Append one row to the audit log, inside the caller's transaction (so an action that rolls
+    back leaves no row). `project` is any project (core cannot name the model); `actor` None or
+    anonymous means an operator's command. The row keeps names as well as ids: it outlives both."""
+    if action not in AuditEntry.Action.values:
+        raise ValueError(f"unknown audit action {action!r}")
+    person = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+    return AuditEntry.objects.create(
+        action=action,
+        project_id=getattr(project, "pk", None),
+        project_slug=getattr(project, "slug", "") or "",
+        actor_id=person.pk if person is not None else None,
+        actor_name=person.get_username() if person is not None else "",
+        target=(target or "")[:300],
+        details=details or {},
+    )
+
+
+class FirstRunClosed(ApplicationError):
+    """Someone already has an account: the first-run page is closed."""
+
+
+def first_manager_create(
+    *, username: str, email: str, password: str, password_again: str
+) -> AbstractBaseUser:
+    """Create the first account (staff and superuser, so it can create projects and invite people)
+    when none exists. On PostgreSQL an advisory lock makes two simultaneous first runs one."""
+    User = get_user_model()
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext('concord.first_run'))")
+        if User.objects.exists():
+            raise FirstRunClosed(
+                "Concord already has accounts: log in, or ask an administrator for an invitation."
+            )
+        user = User(
+            username=(username or "").strip(), email=(email or "").strip(), is_staff=True, is_superuser=True
+        )
+        errors: dict[str, list[str]] = {}
+        try:
+            user.full_clean(exclude=["password"])
+        except ValidationError as exc:
+            errors.update({f: list(m) for f, m in exc.message_dict.items()})
+        if not user.email:
+            errors.setdefault("email", []).append("Give an email address: password resets are sent there.")
+        if password != password_again:
+            errors["password_again"] = ["The two passwords differ."]
+        else:
+            try:
+                password_validation.validate_password(password, user)
+            except ValidationError as exc:
+                errors["password"] = list(exc.messages)
+        if errors:
+            raise ApplicationError(
+                "; ".join(f"{f.replace('_', ' ')}: {' '.join(m)}" for f, m in errors.items()), extra=errors
+            )
+        user.set_password(password)
+        user.save()
+        audit_record(action=AuditEntry.Action.FIRST_MANAGER, actor=user, target=user.get_username())
+    return user
+
+
+def notice_send(
+    *, users, project=None, kind: str, text: str, url: str = "", once_unread: bool = False
+) -> int:
+    """Leave a notice for each of `users` (inactive accounts skipped); returns how many. With
+    `once_unread`, someone who still has an unread notice of this kind for this project gets no
+    second one (newly queued cases: one "there are new cases" until they look)."""
+    project_id = getattr(project, "pk", None)
+    recipients = [u for u in users if getattr(u, "is_active", True)]
+    if once_unread and recipients:
+        waiting = set(
+            Notice.objects.filter(
+                user__in=recipients, project_id=project_id, kind=kind, read_at__isnull=True
+            ).values_list("user_id", flat=True)
+        )
+        recipients = [u for u in recipients if u.pk not in waiting]
+    Notice.objects.bulk_create(
+        Notice(user=u, project_id=project_id, kind=kind[:32], text=text[:300], url=url[:300])
+        for u in recipients
+    )
+    return len(recipients)
+
+
+def notices_mark_read(*, user: AbstractBaseUser) -> int:
+    return Notice.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())

@@ -140,6 +140,12 @@ class ConsensusLabel(models.Model):
 
     class Meta:
         db_table = "consistency_consensuslabel"  # its first home's table: triggers and raw SQL name it
+        # The example browser's filters by final label, by status (source) and by agreement.
+        indexes = [
+            models.Index(fields=["label", "example"], name="consensus_label_idx"),
+            models.Index(fields=["source", "example"], name="consensus_source_idx"),
+            models.Index(fields=["agreement", "example"], name="consensus_agreement_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(source__in=["gold", "unanimous", "majority", "excluded"]),
@@ -208,3 +214,45 @@ class Disagreement(models.Model):
 
     def __str__(self) -> str:
         return f"disagreement {self.pk} on example {self.example_id} ({self.status})"
+
+
+class LabelingEvent(models.Model):
+    """What happened to an example that the current rows no longer show: a lease handed out or
+    given back when it expired, a skip, the earlier values of an annotation that was edited or
+    undone (`details` keeps them: label id and name, ambiguous, notes, guideline version), and a
+    queued case withdrawn when its example was sent back for relabeling.
+
+    Append-only: the database refuses updates (migration 0005), so an edit or an undo never loses
+    what was there before; rows go only with their example. The example page's timeline reads these
+    next to the annotations, decisions, resolutions, relabel requests and releases.
+    """
+
+    class Kind(models.TextChoices):
+        LEASED = "leased", "Example handed out"
+        LEASE_EXPIRED = "lease_expired", "Lease expired, example back in the pool"
+        SKIPPED = "skipped", "Skipped"
+        EDITED = "edited", "Label edited"
+        UNDONE = "undone", "Label undone"
+        UNQUEUED = "unqueued", "Taken out of the review queue: sent back for relabeling"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    example = models.ForeignKey(Example, on_delete=models.CASCADE, related_name="labeling_events")
+    # None for what Concord did itself (a queued case withdrawn when its example is sent back).
+    rater = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    at = models.DateTimeField()
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["example", "at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["leased", "lease_expired", "skipped", "edited", "undone", "unqueued"]),
+                name="labeling_event_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rater} {self.kind} example {self.example_id} at {self.at:%Y-%m-%d %H:%M}"

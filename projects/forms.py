@@ -109,14 +109,23 @@ class LabelForm(forms.Form):
 
 
 class MemberForm(forms.Form):
+    """A member's new role (the settings table); people join through InvitationForm."""
+
     username = forms.CharField(max_length=150)
     role = forms.ChoiceField(choices=Role.choices)
-    password = forms.CharField(
-        required=False,
-        widget=forms.PasswordInput,
-        strip=False,
-        help_text="Only to create a new account; leave empty for an existing user.",
-    )
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(max_length=254, help_text="They get a link that works once, for a week.")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.LABELER)
+
+
+class InvitationAccountForm(forms.Form):
+    """A new account made from an invitation: the address is the invited one."""
+
+    username = forms.CharField(max_length=150)
+    password = forms.CharField(widget=forms.PasswordInput, strip=False)
+    password_again = forms.CharField(widget=forms.PasswordInput, strip=False, label="Password again")
 
 
 class GuidelineDraftForm(forms.Form):

@@ -4,6 +4,7 @@ that bring them, and the project's guideline: its editable draft and its publish
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from core.jobs.models import Job
 from core.models import TimeStampedModel
@@ -16,10 +17,11 @@ RESERVED_SHORTCUT_KEYS = ("a", "s", "u", "n", "?")  # ambiguous, skip, undo, not
 # checks the URL configuration against this list.
 RESERVED_SLUGS = frozenset(
     {
-        "agreement", "annotations", "delete", "diff", "disagreements", "dismiss", "download", "examples",
-        "guideline", "guideline-versions", "guidelines", "import", "imports", "label", "labels", "members",
-        "my-work", "new", "progress", "publish", "recent", "relabel", "releases", "remove", "reports",
-        "resolutions", "resolve", "retry", "review", "revise", "settings", "skip", "status", "submit",
+        "agreement", "annotations", "answer", "audit", "deactivate", "delete", "diff", "disagreements",
+        "dismiss", "download", "examples", "export", "guideline", "guideline-versions", "guidelines",
+        "import", "imports", "invitations", "label", "labels", "members", "my-work", "new", "progress",
+        "publish", "questions", "recent", "relabel", "releases", "remove", "reports", "resolutions",
+        "resolve", "retry", "review", "revise", "revoke", "settings", "skip", "status", "submit", "tags",
         "undo", "worked-example",
     }
 )  # fmt: skip
@@ -274,3 +276,67 @@ class GuidelineDraft(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} guideline draft"
+
+
+class Invitation(models.Model):
+    """A manager's invitation of someone, by email, to a project with a role.
+
+    The link mailed out carries a signed token (the id and a random nonce, see
+    projects.services.invitations): tampering breaks the signature, it expires after
+    CONCORD_INVITATION_DAYS, and it works once (accepted_at, set under the row lock). Accepting
+    links the invitation to an account: the existing one holding the address, or a new one.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices)
+    nonce = models.CharField(max_length=32)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="invitation_role_valid"),
+        ]
+        indexes = [models.Index(fields=["project", "email"], name="invitation_project_email_idx")]
+
+    def __str__(self) -> str:
+        return f"invitation of {self.email} to {self.project} as {self.role}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class ExampleTag(models.Model):
+    """A word a manager or SME puts on an example to find it again ("tricky", "legal-review")."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    example = models.ForeignKey(Example, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=50)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["example", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["example", "name"], name="example_tag_unique"),
+            models.CheckConstraint(
+                condition=Q(name__regex=r"^[a-z0-9][a-z0-9_.-]*$"), name="example_tag_name_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "name", "example"], name="example_tag_filter_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} on example {self.example_id}"

@@ -3,9 +3,10 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
-from core.errors import AccessDenied, NotFound
+from core.errors import AccessDenied, ApplicationError, NotFound
+from core.models import AuditEntry
 from projects.models import Example, GuidelineDraft, GuidelineVersion, ImportBatch, Membership, Project, Role
 
 
@@ -124,3 +125,27 @@ def slice_field_clean(*, project: Project, field: str | None) -> str:
     if not field:
         return ""
     return field if field in metadata_fields(project=project) else ""
+
+
+TOKEN_ACTIONS = ("token_created", "token_revoked")
+
+
+def audit_log(*, project: Project, action: str = "", actor: str = "") -> QuerySet[AuditEntry]:
+    """The project's audit log, newest first: its own rows, and the API tokens its current members
+    created or revoked (a token acts in every project of its owner). `action` must be one of
+    AuditEntry.Action (else ApplicationError naming it); `actor` is a username, matched exactly."""
+    rows = AuditEntry.objects.filter(
+        Q(project_id=project.pk)
+        | Q(
+            project_id__isnull=True,
+            action__in=TOKEN_ACTIONS,
+            actor_id__in=project.memberships.values("user_id"),
+        )
+    )
+    if action:
+        if action not in AuditEntry.Action.values:
+            raise ApplicationError(f"Unknown action '{action[:40]}': choose one from the list.")
+        rows = rows.filter(action=action)
+    if actor:
+        rows = rows.filter(actor_name=actor.strip())
+    return rows.order_by("-created_at", "-id")

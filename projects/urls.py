@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from projects.views import guidelines, imports, pages
+from projects.views import audit, guidelines, imports, invitations, pages
 
 app_name = "projects"
 
@@ -17,6 +17,17 @@ urlpatterns = [
     path(
         "<slug:slug>/settings/members/<int:membership_id>/remove/", pages.member_remove, name="member_remove"
     ),
+    path(
+        "<slug:slug>/settings/members/<int:membership_id>/deactivate/",
+        pages.member_deactivate,
+        name="member_deactivate",
+    ),
+    path("<slug:slug>/settings/invitations/", invitations.invitation_send, name="invitation_send"),
+    path(
+        "<slug:slug>/settings/invitations/<int:invitation_id>/revoke/",
+        invitations.invitation_revoke,
+        name="invitation_revoke",
+    ),
     path("<slug:slug>/settings/guideline/", guidelines.guideline_edit, name="guideline"),
     path("<slug:slug>/settings/guideline/publish/", guidelines.guideline_publish, name="guideline_publish"),
     path("<slug:slug>/guidelines/", guidelines.guideline_versions, name="guidelines"),
@@ -24,6 +35,7 @@ urlpatterns = [
         "<slug:slug>/guidelines/v<int:number>/", guidelines.guideline_version_detail, name="guideline_version"
     ),
     path("<slug:slug>/guidelines/diff/", guidelines.guideline_diff, name="guideline_diff"),
+    path("<slug:slug>/audit/", audit.audit_log_page, name="audit_log"),
     path("<slug:slug>/import/", imports.import_upload, name="import"),
     path("<slug:slug>/import/recent/", imports.import_recent, name="import_recent"),
     path("<slug:slug>/import/<int:batch_id>/", imports.import_status, name="import_status"),

@@ -1,6 +1,7 @@
 """Shared fixtures: a project with labels, one client per role, and the rule that tests which
 need PostgreSQL, Redis or a browser fail instead of skipping when CONCORD_REQUIRE_SERVICES=1 (CI)."""
 
+import importlib
 import os
 
 import pytest
@@ -12,6 +13,30 @@ from projects.models import Role
 from .factories import LabelFactory, MembershipFactory, ProjectFactory, UserFactory
 
 REQUIRE_SERVICES = os.environ.get("CONCORD_REQUIRE_SERVICES") == "1"
+
+
+def _sqlite_flush_past_the_audit_log():
+    """Transactional tests empty the database between tests. PostgreSQL does it with TRUNCATE,
+    which fires no row trigger; SQLite deletes row by row, which the audit log's append-only
+    trigger refuses. On SQLite the flush (and only the flush) lifts the trigger and puts it back."""
+    from django.db.backends.sqlite3.base import DatabaseOperations
+
+    triggers = importlib.import_module("core.migrations.0002_audit_entry")
+
+    original = DatabaseOperations.sql_flush
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        statements = original(
+            self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+        )
+        if "core_auditentry" not in tables:
+            return statements
+        return [*triggers.SQLITE_DROP, *statements, *triggers.SQLITE_CREATE]
+
+    DatabaseOperations.sql_flush = sql_flush
+
+
+_sqlite_flush_past_the_audit_log()
 
 
 def skip_or_fail(reason: str) -> None:

@@ -68,6 +68,8 @@ from core.jobs.services import (
     job_stop_reason,
     job_succeed,
 )
+from core.models import AuditEntry
+from core.services import audit_record
 from projects.models import Label, Project
 from projects.selectors import guideline_in_force, slice_field_clean
 
@@ -139,6 +141,13 @@ def release_create(
                 guideline_version=guideline_in_force(project=project),
                 agreement_report=report_latest_succeeded(project=project),
                 progress_text=WAITING_TEXT,
+            )
+            audit_record(
+                action=AuditEntry.Action.RELEASE_CREATED,
+                actor=user,
+                project=project,
+                target=release.tag,
+                details={"policy": release.policy},
             )
             if run_in_background:
                 job_enqueue(job=release)

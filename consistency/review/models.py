@@ -130,3 +130,36 @@ class RelabeledExample(models.Model):
 
     def __str__(self) -> str:
         return f"example {self.example_id} in relabel request {self.request_id}"
+
+
+class ReviewQuestion(models.Model):
+    """An SME's question to one rater about their label on a case, and the rater's answer.
+
+    The rater sees only the example, the question and their own annotation (never the others'
+    labels); they answer once, from "My work". A question stays with its case as history.
+    """
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="review_questions")
+    disagreement = models.ForeignKey(
+        "labeling.Disagreement", on_delete=models.CASCADE, related_name="questions"
+    )
+    example = models.ForeignKey("projects.Example", on_delete=models.CASCADE, related_name="+")
+    annotation = models.ForeignKey("labeling.Annotation", on_delete=models.CASCADE, related_name="questions")
+    rater = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    asked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    question = models.TextField()
+    asked_at = models.DateTimeField(auto_now_add=True)
+    answer = models.TextField(blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["asked_at", "id"]
+        indexes = [models.Index(fields=["rater", "project", "-asked_at"], name="review_question_rater_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(answered_at__isnull=True) | ~Q(answer=""), name="review_question_answer_given"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"question to {self.rater} on example {self.example_id}"

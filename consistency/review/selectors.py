@@ -14,7 +14,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from consistency.review.models import Resolution
+from consistency.review.models import Resolution, ReviewQuestion
 from core.errors import NotFound
 from core.markdown import render_markdown
 from labeling.models import Annotation, Disagreement
@@ -185,7 +185,19 @@ def review_item(*, project: Project, disagreement: Disagreement) -> dict:
         "guideline": guideline,
         "resolutions": resolutions,
         "current_resolution": resolutions[0] if resolutions else None,
+        "questions": list(
+            ReviewQuestion.objects.filter(disagreement=disagreement).select_related("rater", "asked_by")
+        ),
     }
+
+
+def review_decided(*, project: Project, verdict: str) -> QuerySet[Resolution]:
+    """The cases whose current decision is `verdict` (gold: resolved, excluded), newest first."""
+    return (
+        Resolution.objects.filter(project=project, verdict=verdict, superseded_by__isnull=True)
+        .select_related("example", "label", "sme", "disagreement")
+        .order_by("-created_at", "-id")
+    )
 
 
 def resolutions_current(*, project: Project) -> QuerySet[Resolution]:

@@ -15,7 +15,9 @@ from django.utils import timezone
 
 from consistency.review.models import RelabeledExample, RelabelRequest, Resolution, WorkedExample
 from core.errors import ApplicationError, Conflict, NotFound
-from labeling.models import Annotation, Assignment, ConsensusLabel, Disagreement
+from core.models import AuditEntry
+from core.services import audit_record
+from labeling.models import Annotation, Assignment, ConsensusLabel, Disagreement, LabelingEvent
 from projects.models import Example, GuidelineDraft, GuidelineVersion, Label, Project
 from projects.selectors import guideline_in_force
 from projects.services.guidelines import MAX_GUIDELINE_CHARS
@@ -126,6 +128,7 @@ def review_resolve(
             disagreement.resolved_at = resolution.created_at
             disagreement.save(update_fields=["status", "resolved_at"])
             _write_consensus(example, resolution)
+            _audit_resolution(project, user, example, resolution, AuditEntry.Action.GOLD_SET)
             return resolution
     except IntegrityError:
         raise ResolutionConflict(ALREADY_RESOLVED_MESSAGE) from None
@@ -180,11 +183,28 @@ def resolution_revise(
             )
             _write_consensus(example, resolution)
             _worked_example_follow(project=project, user=user, previous=previous, resolution=resolution)
+            _audit_resolution(project, user, example, resolution, AuditEntry.Action.GOLD_REVISED)
             return resolution
     except IntegrityError:
         raise ApplicationError(
             "Someone else revised this resolution at the same time; reload to see theirs."
         ) from None
+
+
+def _audit_resolution(
+    project: Project, user: AbstractBaseUser, example: Example, resolution: Resolution, action: str
+) -> None:
+    audit_record(
+        action=action,
+        actor=user,
+        project=project,
+        target=example.external_id,
+        details={
+            "verdict": resolution.verdict,
+            "label": resolution.label.name if resolution.label else None,
+            "resolution": resolution.pk,
+        },
+    )
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -404,6 +424,13 @@ def relabel_request(
             project=project, example_ids=ids[start : start + RELABEL_BATCH], relabeling=relabeling
         )
     RelabelRequest.objects.filter(pk=relabeling.pk).update(n_examples=sent)
+    audit_record(
+        action=AuditEntry.Action.RELABEL_REQUESTED,
+        actor=user,
+        project=project,
+        target=f"{sent} examples",
+        details={"scope": scope, "guideline_version": current.number, "request": relabeling.pk},
+    )
     return len(ids)
 
 
@@ -437,5 +464,21 @@ def examples_relabel(
     Example.objects.filter(pk__in=locked).update(annotation_count=0, extra_raters=0)
     Assignment.objects.filter(example_id__in=locked).delete()
     ConsensusLabel.objects.filter(example_id__in=locked).delete()
-    Disagreement.objects.filter(example_id__in=locked, status=Disagreement.Status.OPEN).delete()
+    withdrawn = Disagreement.objects.filter(example_id__in=locked, status=Disagreement.Status.OPEN)
+    # The open case leaves the queue; the example's history keeps that it was queued, and why.
+    LabelingEvent.objects.bulk_create(
+        LabelingEvent(
+            project_id=project.pk,
+            example_id=case.example_id,
+            kind=LabelingEvent.Kind.UNQUEUED,
+            at=now,
+            details={
+                "queued_at": case.created_at.isoformat(),
+                "reason": case.get_reason_display().lower(),
+                "labels": [label.name for label in (case.label_a, case.label_b) if label is not None],
+            },
+        )
+        for case in withdrawn.select_related("label_a", "label_b")
+    )
+    withdrawn.delete()
     return len(locked)

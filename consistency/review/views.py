@@ -6,15 +6,17 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404, QueryDict
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from consistency.review import selectors, services
+from consistency.review import questions, selectors, services
 from consistency.review.models import Resolution
 from core.errors import ApplicationError, NotFound
 from core.htmx import render_page_or_partial, wants_partial
+from core.pagination import page_get
 from projects.access import project_role_required
 from projects.models import Role
 from projects.selectors import metadata_fields
@@ -85,6 +87,9 @@ def _labels_with_keys(project):
 @project_role_required(*REVIEWERS)
 def review_queue(request, slug):
     project = request.project
+    tab = request.GET.get("tab") or "open"
+    if tab in DECIDED_TABS:
+        return _decided_tab(request, tab)
     filters = _filters_from(request)
     labels = list(project.labels.all())
     names = {label.pk: label.name for label in labels}
@@ -104,6 +109,8 @@ def review_queue(request, slug):
         "versions": list(project.guideline_versions.values_list("number", flat=True)),
         "ages": list(selectors.AGE_CHOICES),
         "pair_value": f"{filters.label_pair[0]}-{filters.label_pair[1]}" if filters.label_pair else "",
+        "tab": "open",
+        "tabs": QUEUE_TABS,
     }
     return render_page_or_partial(
         request,
@@ -111,6 +118,25 @@ def review_queue(request, slug):
         partial="consistency/review_queue_items.html",
         context=context,
     )
+
+
+QUEUE_TABS = {"open": "Open", "resolved": "Resolved", "excluded": "Excluded"}
+DECIDED_TABS = {"resolved": Resolution.Verdict.GOLD, "excluded": Resolution.Verdict.EXCLUDED}
+
+
+def _decided_tab(request, tab):
+    """The resolved (gold) or excluded cases, newest decision first, 50 a page."""
+    rows = selectors.review_decided(project=request.project, verdict=DECIDED_TABS[tab])
+    page, page_message = page_get(Paginator(rows, 50), request.GET.get("page"))
+    context = {
+        "project": request.project,
+        "tab": tab,
+        "tabs": QUEUE_TABS,
+        "decided": page,
+        "page_message": page_message,
+        "open_count": selectors.review_queue_count(project=request.project),
+    }
+    return render(request, "consistency/review_queue.html", context)
 
 
 def _item_url(project, disagreement_id: int, filters: selectors.QueueFilters) -> str:
@@ -399,3 +425,73 @@ def relabel_request(request, slug):
         else:
             messages.success(request, f"{count} example{'s' if count != 1 else ''} sent back for relabeling.")
     return redirect("consistency:agreement_dashboard", slug=slug)
+
+
+# --------------------------------------------------------------------------------------------------
+# The queue's other tabs, skipping a case, and questions to raters
+
+SKIPPED_KEY = "review_skipped:{project}"
+MAX_SKIPPED = 500
+
+
+def _skipped(request) -> list[int]:
+    return list(request.session.get(SKIPPED_KEY.format(project=request.project.pk), []))
+
+
+@require_POST
+@project_role_required(*REVIEWERS)
+def review_skip(request, slug, disagreement_id):
+    """Put the case aside for this session and open the next open case the SME has not skipped."""
+    disagreement = _get_or_404(request, disagreement_id)
+    skipped = [pk for pk in _skipped(request) if pk != disagreement.pk] + [disagreement.pk]
+    request.session[SKIPPED_KEY.format(project=request.project.pk)] = skipped[-MAX_SKIPPED:]
+    filters = _filters_from(request, request.POST.get("filters", ""))
+    later = selectors.review_queue(project=request.project, filters=filters, limit=len(skipped) + 1)
+    following = next((case for case in later if case.pk not in skipped), None)
+    if following is None:
+        messages.info(request, "No other open case left; the cases you skipped are still in the queue.")
+        return redirect("consistency:review_queue", slug=slug)
+    return redirect(_item_url(request.project, following.pk, filters))
+
+
+@require_POST
+@project_role_required(*REVIEWERS)
+def question_ask(request, slug, disagreement_id):
+    try:
+        questions.question_ask(
+            project=request.project,
+            user=request.user,
+            disagreement_id=disagreement_id,
+            rater_username=request.POST.get("rater", ""),
+            question=request.POST.get("question", ""),
+        )
+    except NotFound:
+        raise Http404("No such disagreement.") from None
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Question sent; the answer will appear here.")
+    return redirect(reverse("consistency:review_item", args=[slug, disagreement_id]) + "#questions")
+
+
+@require_http_methods(["GET", "POST"])
+@project_role_required(Role.LABELER)
+def my_questions(request, slug, question_id=None):
+    """A labeler's questions from SMEs, with the example and their own label only; POST answers one."""
+    if request.method == "POST":
+        try:
+            questions.question_answer(
+                project=request.project,
+                user=request.user,
+                question_id=question_id,
+                answer=request.POST.get("answer", ""),
+            )
+        except NotFound:
+            raise Http404("No such question.") from None
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "Thank you: your answer is with the SME.")
+        return redirect("consistency:my_questions", slug=slug)
+    rows = questions.questions_for_rater(project=request.project, user=request.user)
+    return render(request, "consistency/my_questions.html", {"project": request.project, "questions": rows})

@@ -244,15 +244,16 @@ def job_succeed(*, job: Job, fields: dict | None = None) -> bool:
     """End the job as succeeded with its result fields; False (nothing written) if this run no
     longer owns it (another worker took it over)."""
     now = timezone.now()
-    return bool(
-        _owned(job).update(
-            status=job.status_for(JobState.SUCCEEDED),
-            finished_at=now,
-            heartbeat_at=now,
-            progress_percent=100,
-            **(fields or {}),
-        )
+    succeeded = _owned(job).update(
+        status=job.status_for(JobState.SUCCEEDED),
+        finished_at=now,
+        heartbeat_at=now,
+        progress_percent=100,
+        **(fields or {}),
     )
+    if succeeded:
+        _notify_owner(job, succeeded=True)
+    return bool(succeeded)
 
 
 def job_fail(*, job: Job, message: str, fields: dict | None = None, retryable: bool = False) -> bool:
@@ -269,6 +270,7 @@ def job_fail(*, job: Job, message: str, fields: dict | None = None, retryable: b
     )
     if failed:
         _remove(job_kind_of(job), job, inputs=not retryable)
+        _notify_owner(job, succeeded=False)
     return bool(failed)
 
 
@@ -479,3 +481,35 @@ def _sweep_kind(kind: JobKind, now) -> dict[str, int]:
         kind.jobs().filter(pk=job.pk).update(retryable=False)
         counts["expired"] += 1
     return counts
+
+
+# Jobs whose end the person who started them hears of (core.models.Notice): imports and releases.
+NOTIFIED_KINDS = {"import": "projects:import_status", "release": "consistency:release_detail"}
+
+
+def _notify_owner(job: Job, *, succeeded: bool) -> None:
+    """A notice to whoever started an import or a release that it finished (or failed)."""
+    kind = job_kind_of(job).name
+    owner = getattr(job, "created_by", None)
+    project = getattr(job, "project", None)
+    if kind not in NOTIFIED_KINDS or owner is None or project is None:
+        return
+    from django.urls import reverse
+
+    from core.services import notice_send
+
+    if kind == "import":
+        what, args = f"Import of {job.source_name}", [project.slug, job.pk]
+    else:
+        what, args = f"Release {job.tag}", [project.slug, job.tag]
+    outcome = "finished" if succeeded else "failed"
+    try:
+        notice_send(
+            users=[owner],
+            project=project,
+            kind=f"{kind}_{outcome}",
+            text=f"{what} {outcome} ({project.name}).",
+            url=reverse(NOTIFIED_KINDS[kind], args=args),
+        )
+    except Exception:  # a notice must never fail the job it reports on
+        logger.exception("could not leave a notice for %s job %s", kind, job.pk)

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from core.errors import AccessDenied, ApplicationError, NotFound
 from labeling import hooks
-from labeling.models import Annotation, Assignment
+from labeling.models import Annotation, Assignment, LabelingEvent
 from labeling.selectors import (
     annotation_get_for_rater,
     annotation_is_editable,
@@ -61,6 +61,18 @@ class _Seats:
         if expired:
             # Abandoned leases go back to the pool: their slots are freed.
             Assignment.objects.filter(pk__in=expired).update(status=released, updated_at=now)
+            LabelingEvent.objects.bulk_create(
+                LabelingEvent(
+                    project_id=example.project_id,
+                    example=example,
+                    rater_id=rater_id,
+                    kind=LabelingEvent.Kind.LEASE_EXPIRED,
+                    at=now,
+                    details={"expired_at": expires.isoformat()},
+                )
+                for pk, rater_id, _, _, expires in rows
+                if pk in expired
+            )
         statuses = {pk: released if pk in expired else status for pk, _, status, _, _ in rows}
         self.by_rater = {rater_id: (pk, statuses[pk]) for pk, rater_id, _, _, _ in rows}
         active = [(slot, statuses[pk]) for pk, _, _, slot, _ in rows if statuses[pk] in Assignment.ACTIVE]
@@ -69,6 +81,27 @@ class _Seats:
         self.free_slot = None
         if example.annotation_count + live_leases < k:
             self.free_slot = next((slot for slot in range(1, k + 1) if slot not in used), None)
+
+
+def _event(example: Example, rater: AbstractBaseUser, kind: str, at: datetime, **details) -> None:
+    """One row of the example's append-only labeling history (labeling.models.LabelingEvent)."""
+    LabelingEvent.objects.create(
+        project_id=example.project_id, example=example, rater=rater, kind=kind, at=at, details=details
+    )
+
+
+def _annotation_values(annotation: Annotation) -> dict:
+    """What an annotation says, as kept in the history when it is edited or undone."""
+    return {
+        "annotation": annotation.pk,
+        "label": annotation.label_id,
+        "label_name": annotation.label.name,
+        "ambiguous": annotation.ambiguous,
+        "ambiguous_note": annotation.ambiguous_note,
+        "note": annotation.note,
+        "guideline_version": annotation.guideline_version.number if annotation.guideline_version else None,
+        "labeled_at": annotation.created_at.isoformat(),
+    }
 
 
 def _label_get(project: Project, label_id) -> Label:
@@ -169,6 +202,7 @@ def _claim(project: Project, example: Example, user: AbstractBaseUser, now: date
     if (mine is not None and mine[1] != Assignment.Status.RELEASED) or seats.free_slot is None:
         return None
     expires_at = _lease_end(project, now)
+    _event(example, user, LabelingEvent.Kind.LEASED, now, expires_at=expires_at.isoformat())
     if mine is None:
         return Assignment.objects.create(
             project=project, example=example, rater=user, slot=seats.free_slot, expires_at=expires_at
@@ -283,6 +317,7 @@ def assignment_skip(
         assignment.status = Assignment.Status.SKIPPED
         assignment.skip_reason = reason
         assignment.save(update_fields=["status", "skip_reason", "updated_at"])
+        _event(example, user, LabelingEvent.Kind.SKIPPED, timezone.now(), reason=reason)
         return assignment
 
 
@@ -294,10 +329,17 @@ def annotation_undo(*, project: Project, user: AbstractBaseUser) -> Assignment:
         raise ApplicationError("There is no label to undo.")
     with transaction.atomic():
         example = _lock_example(project, last.example_id)
-        annotation = Annotation.objects.select_for_update().filter(pk=last.pk, rater=user).first()
+        annotation = (
+            Annotation.objects.select_for_update(of=("self",))
+            .select_related("label", "guideline_version")
+            .filter(pk=last.pk, rater=user)
+            .first()
+        )
         if annotation is None or not annotation_is_editable(annotation):
             raise ApplicationError("That label can no longer be undone.")
         now = timezone.now()
+        # The label goes from the current rows; the history keeps what it was.
+        _event(example, user, LabelingEvent.Kind.UNDONE, now, **_annotation_values(annotation))
         Assignment.objects.filter(project=project, rater=user, status=Assignment.Status.LEASED).exclude(
             example=example
         ).update(status=Assignment.Status.RELEASED, updated_at=now)
@@ -341,11 +383,17 @@ def annotation_update(
     found = annotation_get_for_rater(project=project, user=user, annotation_id=annotation_id)
     with transaction.atomic():
         example = _lock_example(project, found.example_id)
-        annotation = Annotation.objects.select_for_update().filter(pk=found.pk, rater=user).first()
+        annotation = (
+            Annotation.objects.select_for_update(of=("self",))
+            .select_related("label", "guideline_version")
+            .filter(pk=found.pk, rater=user)
+            .first()
+        )
         if annotation is None:
             raise NotFound("Annotation not found.")
         if not annotation_is_editable(annotation):
             raise ApplicationError("This label has been adjudicated and can no longer be changed.")
+        before = _annotation_values(annotation)
         annotation.label = label
         annotation.ambiguous = bool(ambiguous)
         annotation.ambiguous_note = ambiguous_note
@@ -353,6 +401,19 @@ def annotation_update(
         annotation.guideline_version = guideline_in_force(project=project)
         annotation.save(
             update_fields=["label", "ambiguous", "ambiguous_note", "note", "guideline_version", "updated_at"]
+        )
+        # The row now holds the new values; the history keeps the earlier ones (and the new).
+        after = _annotation_values(annotation)
+        _event(
+            example,
+            user,
+            LabelingEvent.Kind.EDITED,
+            annotation.updated_at,
+            **before,
+            to={
+                k: after[k]
+                for k in ("label", "label_name", "ambiguous", "ambiguous_note", "note", "guideline_version")
+            },
         )
         disagreement_detect(project=project, example=example)
         return annotation

@@ -25,14 +25,16 @@ from itertools import islice
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from psycopg2.extras import execute_values
 
 from core.jobs.services import JobKind, job_enqueue, job_progress, job_requeue_failed, job_run, job_succeed
+from core.services import notice_send
 from labeling import decisions as review
 from labeling.models import Annotation, ConsensusLabel, Disagreement
 from labeling.tasks import decisions_refresh_task
-from projects.models import Example, ImportBatch, Project
+from projects.models import Example, ImportBatch, Project, Role
 from projects.services.imports import RETRY_RESETS, copy_text, import_batch_fail, unexpected_error
 
 logger = logging.getLogger(__name__)
@@ -341,6 +343,8 @@ def _apply(project: Project, ids: list[int], state: _ChunkState) -> DecisionCoun
                 returning="id, example_id",
             )
             wanted = {row[1]: versions for row, versions in disagreements_new}
+            if created:
+                cases_queued_notify(project=project)
             for pk, example_id in created:
                 if wanted[example_id]:
                     versions_changed[pk] = wanted[example_id]
@@ -537,12 +541,26 @@ def disagreement_detect(*, project: Project, example: Example) -> review.Outcome
         disagreement = open_disagreement.select_for_update().first()
         if disagreement is None:
             disagreement = Disagreement.objects.create(project=project, example=example, **fields)
+            cases_queued_notify(project=project)
         else:
             for name, value in fields.items():
                 setattr(disagreement, name, value)
             disagreement.save(update_fields=list(fields))
         disagreement.guideline_versions.set({v for _, _, v in rows if v is not None})
     return outcome
+
+
+def cases_queued_notify(*, project: Project) -> None:
+    """Tell the project's SMEs that new cases wait for review: one unread notice each, not one per case."""
+    smes = [m.user for m in project.memberships.filter(role=Role.SME).select_related("user")]
+    notice_send(
+        users=smes,
+        project=project,
+        kind="queued",
+        text=f"New cases wait in the review queue of {project.name}.",
+        url=reverse("consistency:review_queue", args=[project.slug]),
+        once_unread=True,
+    )
 
 
 def disagreements_detect_all(*, project: Project) -> int:

@@ -3,9 +3,12 @@
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max
+from django.urls import reverse
 
 from core.errors import ApplicationError
-from projects.models import GuidelineDraft, GuidelineVersion, Project
+from core.models import AuditEntry
+from core.services import audit_record, notice_send
+from projects.models import GuidelineDraft, GuidelineVersion, Project, Role
 from projects.selectors import guideline_in_force
 
 MAX_GUIDELINE_CHARS = 200_000
@@ -42,4 +45,19 @@ def guideline_publish(*, project: Project, user: AbstractBaseUser, changelog: st
     )
     draft.based_on = version
     draft.save(update_fields=["based_on", "updated_at"])
+    labelers = [m.user for m in project.memberships.filter(role=Role.LABELER).select_related("user")]
+    notice_send(
+        users=labelers,
+        project=project,
+        kind="guideline",
+        text=f"Guideline v{number} of {project.name} is published: {version.changelog}",
+        url=reverse("projects:guideline_version", args=[project.slug, number]),
+    )
+    audit_record(
+        action=AuditEntry.Action.GUIDELINE_PUBLISHED,
+        actor=user,
+        project=project,
+        target=f"version {number}",
+        details={"changelog": version.changelog},
+    )
     return version

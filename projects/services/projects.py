@@ -8,6 +8,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from core.errors import AccessDenied, ApplicationError, NotFound
+from core.models import AuditEntry
+from core.services import audit_record
 from projects import hooks
 from projects.models import (
     RESERVED_SHORTCUT_KEYS,
@@ -78,6 +80,13 @@ def project_update(*, project: Project, user: AbstractBaseUser | None = None, **
         name: (old, getattr(project, name)) for name, old in before.items() if getattr(project, name) != old
     }
     if changed:
+        audit_record(
+            action=AuditEntry.Action.SETTINGS_CHANGED,
+            actor=user,
+            project=project,
+            target=", ".join(changed),
+            details={name: {"from": old, "to": new} for name, (old, new) in changed.items()},
+        )
         hooks.review_rules_changed.fire(project=project, user=user, changed=changed)
     return project
 
@@ -150,9 +159,9 @@ def label_delete(*, project: Project, label_id: int) -> None:
     label.delete()
 
 
-ADD_MEMBER_NEEDS_STAFF = (
-    "Only staff can add people to a project for now (invitations are on their way); "
-    "ask an administrator. Managers can change the roles of existing members."
+ADD_MEMBER_NEEDS_INVITATION = (
+    "People join a project by accepting an invitation: invite them by email below. "
+    "Managers can change the roles of existing members."
 )
 
 
@@ -160,12 +169,12 @@ ADD_MEMBER_NEEDS_STAFF = (
 def membership_save(
     *, project: Project, actor: AbstractBaseUser | None, username: str, role: str, password: str = ""
 ) -> Membership:
-    """Give a user a role in the project: any manager may change a member's role; adding someone
-    (an existing account, or a new one when a password is given) needs staff rights until people
-    accept invitations themselves. `actor` is who asks; None for an operator's command.
+    """Change a member's role (any manager), or add someone: from the web only through an
+    invitation they accept (projects.services.invitations); `actor` None, an operator's command
+    (the demo loader, scripts), adds an existing account or a new one when a password is given.
 
-    A non-staff actor adding a non-member is refused before any account is looked up, with one
-    message whether or not the username exists, so the form cannot be used to discover accounts.
+    A web actor naming a non-member is refused before any account is looked up, with one message
+    whether or not the username exists, so the form cannot be used to discover accounts.
     """
     if role not in Role.values:
         raise ApplicationError(f"Unknown role '{role}'.")
@@ -174,14 +183,29 @@ def membership_save(
     members = list(project.memberships.select_for_update().select_related("user"))
     membership = next((m for m in members if m.user.username == username), None)
     if membership is None:
-        if actor is not None and not (actor.is_staff or actor.is_superuser):
-            raise AccessDenied(ADD_MEMBER_NEEDS_STAFF)
-        return Membership.objects.create(user=_account(username, password), project=project, role=role)
+        if actor is not None:
+            raise AccessDenied(ADD_MEMBER_NEEDS_INVITATION)
+        membership = Membership.objects.create(user=_account(username, password), project=project, role=role)
+        _audit_role(actor, project, username, before="", after=role)
+        return membership
     if membership.role == Role.MANAGER and role != Role.MANAGER:
         _ensure_other_manager(members, membership)
+    before = membership.role
     membership.role = role
     membership.save(update_fields=["role", "updated_at"])
+    if before != role:
+        _audit_role(actor, project, username, before=before, after=role)
     return membership
+
+
+def _audit_role(actor, project: Project, username: str, *, before: str, after: str) -> None:
+    audit_record(
+        action=AuditEntry.Action.ROLE_CHANGED,
+        actor=actor,
+        project=project,
+        target=username,
+        details={"from": before, "to": after},
+    )
 
 
 def _account(username: str, password: str) -> AbstractBaseUser:
@@ -207,16 +231,59 @@ def _account(username: str, password: str) -> AbstractBaseUser:
 
 
 @transaction.atomic
-def membership_remove(*, project: Project, membership_id: int) -> None:
-    members = list(project.memberships.select_for_update())
+def membership_remove(*, project: Project, membership_id: int, actor: AbstractBaseUser | None = None) -> None:
+    members = list(project.memberships.select_for_update().select_related("user"))
     membership = next((m for m in members if m.pk == membership_id), None)
     if membership is None:
         raise NotFound("Member not found.")
     if membership.role == Role.MANAGER:
         _ensure_other_manager(members, membership)
     membership.delete()
+    audit_record(
+        action=AuditEntry.Action.MEMBER_REMOVED,
+        actor=actor,
+        project=project,
+        target=membership.user.username,
+        details={"role": membership.role},
+    )
 
 
 def _ensure_other_manager(members: list[Membership], leaving: Membership) -> None:
     if not any(m.role == Role.MANAGER and m.pk != leaving.pk for m in members):
         raise ApplicationError("A project needs at least one manager; make someone else manager first.")
+
+
+@transaction.atomic
+def member_deactivate(*, project: Project, actor: AbstractBaseUser, membership_id: int) -> Membership:
+    """Switch off a member's account: they can no longer log in or use their API tokens; their
+    labels and decisions stay. A manager may do it only to someone who works in no project the
+    manager does not manage (staff may always); nobody deactivates themselves, staff, or the
+    project's last manager."""
+    members = list(project.memberships.select_for_update().select_related("user"))
+    membership = next((m for m in members if m.pk == membership_id), None)
+    if membership is None:
+        raise NotFound("Member not found.")
+    person = membership.user
+    if person.pk == actor.pk:
+        raise ApplicationError("You cannot deactivate your own account.")
+    if (person.is_staff or person.is_superuser) and not actor.is_superuser:
+        raise AccessDenied("Only an administrator can deactivate a staff account.")
+    if not (actor.is_staff or actor.is_superuser):
+        managed = Membership.objects.filter(user=actor, role=Role.MANAGER).values("project_id")
+        if Membership.objects.filter(user=person).exclude(project_id__in=managed).exists():
+            raise AccessDenied(
+                f"{person.get_username()} also works in projects you do not manage; "
+                "remove them from this project, or ask an administrator."
+            )
+    if membership.role == Role.MANAGER:
+        _ensure_other_manager([m for m in members if m.user.is_active], membership)
+    if person.is_active:
+        type(person).objects.filter(pk=person.pk).update(is_active=False)
+        person.is_active = False
+        audit_record(
+            action=AuditEntry.Action.MEMBER_DEACTIVATED,
+            actor=actor,
+            project=project,
+            target=person.get_username(),
+        )
+    return membership

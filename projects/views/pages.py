@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from core.errors import ApplicationError
 from projects.access import project_role_required
 from projects.forms import (
+    InvitationForm,
     LabelForm,
     MemberForm,
     ProjectCreateForm,
@@ -92,8 +93,10 @@ def _settings_context(request, **overrides):
         "members": project_members(project=project),
         "roles": Role.choices,
         "versions": project.guideline_versions.select_related("author"),
-        "can_add_members": request.user.is_staff or request.user.is_superuser,
-        "add_member_needs_staff": services.ADD_MEMBER_NEEDS_STAFF,
+        "invitation_form": InvitationForm(),
+        "invitations": project.invitations.filter(accepted_at__isnull=True, revoked_at__isnull=True)
+        .select_related("invited_by")
+        .order_by("-created_at"),
     }
     context.update(overrides)
     return context
@@ -197,9 +200,25 @@ def member_save(request, slug):
 @project_role_required(Role.MANAGER)
 def member_remove(request, slug, membership_id):
     try:
-        services.membership_remove(project=request.project, membership_id=membership_id)
+        services.membership_remove(project=request.project, membership_id=membership_id, actor=request.user)
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, "Member removed.")
+    return redirect("projects:settings", slug=slug)
+
+
+@require_POST
+@project_role_required(Role.MANAGER)
+def member_deactivate(request, slug, membership_id):
+    try:
+        membership = services.member_deactivate(
+            project=request.project, actor=request.user, membership_id=membership_id
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, f"{membership.user.username}'s account is deactivated: they can no longer log in."
+        )
     return redirect("projects:settings", slug=slug)

@@ -146,27 +146,19 @@ def test_labels_of_another_project_cannot_be_edited(manager_client, project, oth
     assert Label.objects.get(pk=foreign.pk).name != "hijacked"
 
 
-def test_manager_adds_members_and_changes_roles(manager_client, manager, project):
-    manager.is_staff = True  # adding people needs staff rights (tests/projects/test_project_creation.py)
-    manager.save()
+def test_manager_changes_roles_of_members(manager_client, manager, project, labeler):
+    """People join through invitations (tests/projects/test_invitations.py); roles change here."""
     url = reverse("projects:member_save", args=[project.slug])
-    manager_client.post(url, {"username": "newbie", "role": "labeler", "password": "a-long-passphrase-42"})
-    membership = project.memberships.get(user__username="newbie")
-    assert membership.role == Role.LABELER
-    manager_client.post(url, {"username": "newbie", "role": "sme"})
-    membership.refresh_from_db()
-    assert membership.role == Role.SME
+    manager_client.post(url, {"username": "labeler", "role": "sme"})
+    assert project.memberships.get(user=labeler).role == Role.SME
 
 
-def test_weak_password_for_a_new_account_is_refused(manager_client, manager, project):
-    manager.is_staff = True
-    manager.save()
-    response = manager_client.post(
-        reverse("projects:member_save", args=[project.slug]),
-        {"username": "weak", "role": "labeler", "password": "123"},
-        follow=True,
-    )
-    assert b"Password:" in response.content
+def test_weak_password_for_a_new_account_is_refused(project):
+    from core.errors import ApplicationError
+    from projects.services.projects import membership_save
+
+    with pytest.raises(ApplicationError, match="Password:"):
+        membership_save(project=project, actor=None, username="weak", role="labeler", password="123")
     assert not project.memberships.filter(user__username="weak").exists()
 
 

@@ -1,6 +1,6 @@
-"""Who may create projects (a setting: staff, managers of a project, or everyone), who may add
-people to one (staff, until invitations exist), the member form's one answer for accounts that
-exist and those that do not, and project addresses that Concord's own URLs reserve."""
+"""Who may create projects (a setting: staff, managers of a project, or everyone), that nobody
+adds people from the web without an invitation (the member form's one answer for accounts that
+exist and those that do not), and project addresses that Concord's own URLs reserve."""
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from projects.models import RESERVED_SLUGS, Membership, Project, Role
-from projects.services.projects import ADD_MEMBER_NEEDS_STAFF
+from projects.services.projects import ADD_MEMBER_NEEDS_INVITATION
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -93,20 +93,22 @@ def member_form(client, project, **data):
     return client.post(reverse("projects:member_save", args=[project.slug]), data, follow=True)
 
 
-def test_a_manager_who_is_not_staff_cannot_add_anyone(manager_client, project):
+def test_nobody_adds_anyone_without_an_invitation(manager_client, staff_client, project):
     """The same answer for an existing account (even a superuser) and for a name nobody has, and
-    no account is made from a password either."""
+    no account is made from a password either, for managers and staff alike."""
     UserFactory(username="root", is_superuser=True, is_staff=True)
+    MembershipFactory(user=get_user_model().objects.get(username="admin"), project=project, role=Role.MANAGER)
     answers = set()
-    for data in (
-        {"username": "root", "role": "manager"},
-        {"username": "no-such-person", "role": "manager"},
-        {"username": "no-such-person", "role": "labeler", "password": "a-long-passphrase-42"},
-    ):
-        page = member_form(manager_client, project, **data).content.decode()
-        answers.add(page.split('<ul class="messages">')[1].split("</ul>")[0])
+    for client in (manager_client, staff_client):
+        for data in (
+            {"username": "root", "role": "manager"},
+            {"username": "no-such-person", "role": "manager"},
+            {"username": "no-such-person", "role": "labeler", "password": "a-long-passphrase-42"},
+        ):
+            page = member_form(client, project, **data).content.decode()
+            answers.add(page.split('<ul class="messages">')[1].split("</ul>")[0])
     assert len(answers) == 1
-    assert "Only staff can add people to a project" in answers.pop()
+    assert "People join a project by accepting an invitation" in answers.pop()
     assert not project.memberships.filter(user__username__in=["root", "no-such-person"]).exists()
     assert not get_user_model().objects.filter(username="no-such-person").exists()
 
@@ -116,20 +118,20 @@ def test_a_manager_who_is_not_staff_still_changes_members_roles(manager_client, 
     assert project.memberships.get(user=labeler).role == Role.SME
 
 
-def test_the_add_member_form_is_shown_to_staff_only(manager_client, manager, project):
+def test_the_settings_page_offers_invitations_not_adding(manager_client, project):
     page = manager_client.get(reverse("projects:settings", args=[project.slug])).content.decode()
     assert "Add member</button>" not in page
-    assert ADD_MEMBER_NEEDS_STAFF.split(";")[0] in page.replace("&#x27;", "'")
-    manager.is_staff = True
-    manager.save()
-    page = manager_client.get(reverse("projects:settings", args=[project.slug])).content.decode()
-    assert "Add member</button>" in page
+    assert "Send invitation</button>" in page
+    assert ADD_MEMBER_NEEDS_INVITATION.split(":")[0] not in page
 
 
-def test_staff_add_existing_and_new_accounts(staff_client, project):
-    MembershipFactory(user=get_user_model().objects.get(username="admin"), project=project, role=Role.MANAGER)
+def test_operator_commands_still_add_accounts(project):
+    from projects.services.projects import membership_save
+
     UserFactory(username="existing")
-    member_form(staff_client, project, username="existing", role="labeler")
-    member_form(staff_client, project, username="fresh", role="sme", password="a-long-passphrase-42")
+    membership_save(project=project, actor=None, username="existing", role="labeler")
+    membership_save(
+        project=project, actor=None, username="fresh", role="sme", password="a-long-passphrase-42"
+    )
     roles = dict(project.memberships.values_list("user__username", "role"))
     assert (roles["existing"], roles["fresh"]) == (Role.LABELER, Role.SME)

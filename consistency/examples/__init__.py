@@ -1,0 +1,1 @@
+"""The example browser and each example's page with its timeline: reads over every job below."""
