@@ -16,11 +16,11 @@ RESERVED_SHORTCUT_KEYS = ("a", "s", "u", "n", "?")  # ambiguous, skip, undo, not
 # checks the URL configuration against this list.
 RESERVED_SLUGS = frozenset(
     {
-        "agreement", "annotations", "delete", "diff", "disagreements", "dismiss", "download", "examples",
-        "guideline", "guideline-versions", "guidelines", "import", "imports", "label", "labels", "members",
-        "my-work", "new", "progress", "publish", "recent", "relabel", "releases", "remove", "reports",
-        "resolutions", "resolve", "retry", "review", "revise", "settings", "skip", "status", "submit",
-        "undo", "worked-example",
+        "agreement", "annotations", "assignments", "delete", "diff", "disagreements", "dismiss",
+        "download", "draft", "examples", "guideline", "guideline-versions", "guidelines", "import",
+        "imports", "label", "labels", "members", "my-work", "new", "next", "progress", "publish",
+        "recent", "relabel", "releases", "remove", "reports", "resolutions", "resolve", "retry",
+        "review", "revise", "settings", "skip", "status", "submit", "undo", "worked-example",
     }
 )  # fmt: skip
 

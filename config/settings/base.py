@@ -285,7 +285,8 @@ def env_rates(name: str, default: dict[str, str]) -> dict[str, str]:
 
 
 # API rate limits (429 with Retry-After): every request per user (token or session) and per
-# address; writes per user; and writes that queue background work, per view scope. The counts
+# address; writes per user (labeling's next, submit, skip and undo under their own rate); and
+# writes that queue background work, per view scope. The counts
 # live in the cache: with several processes, set CACHE_URL to Redis so they share them.
 CONCORD_API_THROTTLE_RATES = env_rates(
     "CONCORD_API_THROTTLE_RATES",
@@ -293,6 +294,7 @@ CONCORD_API_THROTTLE_RATES = env_rates(
         "user": "600/min",
         "address": "1200/min",
         "write": "60/min",
+        "labeling": "600/min",
         "releases": "20/hour",
         "imports": "30/hour",
     },

@@ -14,7 +14,8 @@ MAX_GUIDELINE_CHARS = 200_000
 @transaction.atomic
 def guideline_draft_save(*, project: Project, user: AbstractBaseUser, body: str) -> GuidelineDraft:
     if len(body) > MAX_GUIDELINE_CHARS:
-        raise ApplicationError(f"The guideline is longer than {MAX_GUIDELINE_CHARS:,} characters.")
+        message = f"The guideline is longer than {MAX_GUIDELINE_CHARS:,} characters."
+        raise ApplicationError(message, extra={"body": [message]})
     draft, _ = GuidelineDraft.objects.select_for_update().get_or_create(project=project)
     draft.body = body
     draft.updated_by = user
@@ -28,7 +29,8 @@ def guideline_publish(*, project: Project, user: AbstractBaseUser, changelog: st
     the unique (project, number) constraint backs it."""
     changelog = (changelog or "").strip()
     if not changelog:
-        raise ApplicationError("Write a changelog line: what changed in this version, and why.")
+        message = "Write a changelog line: what changed in this version, and why."
+        raise ApplicationError(message, extra={"changelog": [message]})
     Project.objects.select_for_update().get(pk=project.pk)
     draft, _ = GuidelineDraft.objects.select_for_update().get_or_create(project=project)
     if not draft.body.strip():

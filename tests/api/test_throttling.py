@@ -22,7 +22,7 @@ def rates(settings):
     def set_rates(**limits):
         settings.CONCORD_API_THROTTLE_RATES = {
             scope: limits.get(scope, UNLIMITED)
-            for scope in ("user", "address", "write", "releases", "imports")
+            for scope in ("user", "address", "write", "labeling", "releases", "imports")
         }
 
     yield set_rates
