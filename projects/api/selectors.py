@@ -108,3 +108,7 @@ def decisions_job_since(*, project: Project, since: datetime) -> ImportBatch | N
         .order_by("-created_at")
         .first()
     )
+
+
+def membership_exists_api(*, project: Project, username: str) -> bool:
+    return project.memberships.filter(user__username=username).exists()

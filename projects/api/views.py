@@ -29,6 +29,7 @@ from projects.api.selectors import (
     import_batch_get_api,
     label_get_api,
     label_list_api,
+    membership_exists_api,
     membership_get_api,
     membership_list_api,
     membership_list_for_project_api,
@@ -206,8 +207,8 @@ class LabelDetailApi(ProjectScopedMixin, APIView):
 
 class MemberListApi(ProjectScopedMixin, generics.ListAPIView):
     """GET: the project's members and their roles. POST: give an existing account a role in the
-    project; adding someone who is not a member needs staff rights (403 otherwise, whether or not
-    the account exists). Managers."""
+    project (201), or a member another role (200); adding someone who is not a member needs staff
+    rights (403 otherwise, whether or not the account exists). Managers."""
 
     project_roles = MANAGERS
     serializer_class = MembershipSerializer
@@ -220,11 +221,18 @@ class MemberListApi(ProjectScopedMixin, generics.ListAPIView):
     def query_parameter_names(self) -> set[str]:
         return super().query_parameter_names() if self.request.method == "GET" else set()
 
-    @extend_schema(request=MemberCreateSerializer, responses={201: MembershipSerializer})
+    @extend_schema(
+        request=MemberCreateSerializer,
+        responses={
+            201: MembershipSerializer,
+            200: OpenApiResponse(MembershipSerializer, description="Already a member: their role changed."),
+        },
+    )
     def post(self, request, slug: str):
         form = MemberCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         username = form.validated_data["username"]
+        existed = membership_exists_api(project=request.project, username=username)
         try:
             membership = project_services.membership_save(
                 project=request.project,
@@ -237,7 +245,8 @@ class MemberListApi(ProjectScopedMixin, generics.ListAPIView):
                 raise exceptions.ValidationError({"username": [f"There is no user '{username}'."]}) from None
             raise
         membership = membership_get_api(project=request.project, membership_id=membership.pk)
-        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+        code = status.HTTP_200_OK if existed else status.HTTP_201_CREATED
+        return Response(MembershipSerializer(membership).data, status=code)
 
 
 class MemberDetailApi(ProjectScopedMixin, APIView):
