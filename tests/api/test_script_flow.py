@@ -71,7 +71,8 @@ def test_a_script_sets_up_a_project_and_three_labelers_label_it_through_the_api(
     published = api.post(
         f"{base}/guideline-versions/", {"changelog": "First."}, content_type="application/json"
     )
-    assert published.status_code == 201 and published.json()["number"] == 1
+    assert published.status_code == 201
+    assert published.json()["number"] == 1
 
     rows = "".join(f"t{n},Ticket number {n}\n" for n in range(N_EXAMPLES)).encode()
     with django_capture_on_commit_callbacks(execute=True):
@@ -166,5 +167,6 @@ def test_a_script_sets_up_a_project_and_three_labelers_label_it_through_the_api(
         assert response.status_code == 404, (method, path, response.status_code)
         assert "tickets" not in response.content.decode().lower()
     assert annotations.count() == OVERLAP * N_EXAMPLES
-    assert project.labels.count() == 3 and project.memberships.count() == 4
+    assert project.labels.count() == 3
+    assert project.memberships.count() == 4
     assert [p["slug"] for p in stranger.get("/api/v1/projects/").json()["results"]] == []
