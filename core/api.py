@@ -111,11 +111,19 @@ class ClosedSerializer(serializers.Serializer):
 # DRF refuses NUL characters in text input; saying so in the schema (as a pattern) keeps the
 # documented contract and the behaviour the same for clients and for the schema tests.
 NO_NUL_CHARACTERS = RegexValidator(r"^[^\x00]*$", "Null characters are not allowed.")
+# The same for text that is required: DRF trims it, so it needs something besides whitespace.
+SOME_TEXT = RegexValidator(r"^[^\x00]*[^\x00\s][^\x00]*$", "Give some text (and no null characters).")
 
 
 # What PostgreSQL text and UTF-8 cannot hold: refused in any JSON string or key, path or query.
 UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
 MAX_JSON_DEPTH = 32
+
+
+class ConflictSerializer(serializers.Serializer):
+    """A 409's body, for the schema: the state of things refuses the request, `detail` says why."""
+
+    detail = serializers.CharField()
 
 
 class ConflictError(exceptions.APIException):

@@ -29,7 +29,13 @@ from consistency.review.services import (
     relabel_request,
     review_resolve,
 )
-from core.api import AllowListOrderingFilter, ClosedSerializer, CursorPagination, query_params_validate
+from core.api import (
+    AllowListOrderingFilter,
+    ClosedSerializer,
+    ConflictSerializer,
+    CursorPagination,
+    query_params_validate,
+)
 from labeling.models import Disagreement
 from projects.api.base import MANAGERS, REVIEWERS, ProjectScopedMixin
 
@@ -42,7 +48,7 @@ class AlreadyResolved(exceptions.APIException):
 
 
 CONFLICT_RESPONSE = OpenApiResponse(
-    inline_serializer("Conflict", {"detail": serializers.CharField()}),
+    ConflictSerializer,
     description="Another reviewer resolved this disagreement first; nothing was saved.",
 )
 
@@ -151,9 +157,7 @@ class RelabelApi(ProjectScopedMixin, APIView):
             201: inline_serializer(
                 "RelabelRequested", {"scope": serializers.CharField(), "examples": serializers.IntegerField()}
             ),
-            400: OpenApiResponse(
-                OpenApiTypes.OBJECT, description="Invalid input, or no guideline version published yet."
-            ),
+            409: OpenApiResponse(ConflictSerializer, description="No guideline version is published yet."),
         },
     )
     def post(self, request, slug: str):

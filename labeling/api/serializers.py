@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api import NO_NUL_CHARACTERS, ClosedSerializer
+from core.api import NO_NUL_CHARACTERS, SOME_TEXT, ClosedSerializer
 from labeling.models import Annotation
 from labeling.services.annotations import MAX_TIME_SPENT_MS
 
@@ -36,10 +36,18 @@ class AnnotationSerializer(serializers.ModelSerializer):
 
 class AnnotationFilterSerializer(serializers.Serializer):
     rater = serializers.CharField(
-        required=False, max_length=150, validators=[NO_NUL_CHARACTERS], help_text="A rater's username."
+        required=False,
+        max_length=150,
+        trim_whitespace=False,
+        validators=[NO_NUL_CHARACTERS],
+        help_text="A rater's username.",
     )
     label = serializers.CharField(
-        required=False, max_length=100, validators=[NO_NUL_CHARACTERS], help_text="A label's name."
+        required=False,
+        max_length=100,
+        trim_whitespace=False,
+        validators=[NO_NUL_CHARACTERS],
+        help_text="A label's name.",
     )
     guideline_version = serializers.IntegerField(required=False, min_value=1, help_text="A version number.")
     ambiguous = serializers.BooleanField(required=False, allow_null=True, default=None)
@@ -105,7 +113,7 @@ class AnnotationSubmitSerializer(ClosedSerializer):
     )
     label = serializers.CharField(
         max_length=100,
-        validators=[NO_NUL_CHARACTERS],
+        validators=[SOME_TEXT],
         help_text="A label of the project: its name or its id.",
     )
     client_token = serializers.UUIDField(
@@ -123,5 +131,5 @@ class AnnotationSubmitSerializer(ClosedSerializer):
 
 class AssignmentSkipSerializer(ClosedSerializer):
     reason = serializers.CharField(
-        max_length=500, validators=[NO_NUL_CHARACTERS], help_text="Why you skip it (e.g. not in English)."
+        max_length=500, validators=[SOME_TEXT], help_text="Why you skip it (e.g. not in English)."
     )

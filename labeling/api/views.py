@@ -2,12 +2,12 @@
 labelers label through it as on the labeling page (the same services: overlap k, leases, blind,
 guideline version stamped, decision rules)."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import exceptions, generics, serializers, status
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import AllowListOrderingFilter, CursorPagination, query_params_validate
+from core.api import AllowListOrderingFilter, ConflictSerializer, CursorPagination, query_params_validate
 from core.errors import Conflict
 from labeling.api.selectors import (
     annotation_by_token,
@@ -32,7 +32,7 @@ from projects.models import Role
 LABELERS: tuple[str, ...] = (Role.LABELER,)
 
 CONFLICT = OpenApiResponse(
-    inline_serializer("LabelingConflict", {"detail": serializers.CharField()}),
+    ConflictSerializer,
     description="The state of things refuses it: a lease lost or someone else's, an example already "
     "labeled or skipped, nothing to undo. Nothing was saved.",
 )

@@ -4,7 +4,7 @@ from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api import NO_NUL_CHARACTERS, ClosedSerializer
+from core.api import NO_NUL_CHARACTERS, SOME_TEXT, ClosedSerializer
 from core.jobs.api import JobSerializer
 from projects.importing import FORMATS
 from projects.models import (
@@ -18,6 +18,7 @@ from projects.models import (
     Project,
     Role,
 )
+from projects.services.guidelines import MAX_GUIDELINE_CHARS
 from projects.services.imports import importer_get
 
 
@@ -89,7 +90,9 @@ class ExampleSerializer(serializers.ModelSerializer):
 
 
 class ExampleFilterSerializer(serializers.Serializer):
-    external_id = serializers.CharField(required=False, max_length=255, validators=[NO_NUL_CHARACTERS])
+    external_id = serializers.CharField(
+        required=False, max_length=255, trim_whitespace=False, validators=[NO_NUL_CHARACTERS]
+    )
     created_after = serializers.DateTimeField(required=False, help_text="Only examples created after this.")
     has_annotations = serializers.BooleanField(required=False, allow_null=True, default=None)
 
@@ -212,12 +215,15 @@ class GuidelineDiffSerializer(serializers.Serializer):
 # Writes: bodies are closed (an unknown field is a 400 naming it); services check the rest.
 
 SLUG_VALIDATOR = RegexValidator(r"^[a-z0-9][a-z0-9-]*$", "Use lowercase letters, digits and hyphens.")
-KEY_VALIDATOR = RegexValidator(r"^[0-9a-zA-Z]$", "One key: a digit or a letter.")
+# a, n, s and u are the labeling page's own keys (projects.models.RESERVED_SHORTCUT_KEYS).
+KEY_VALIDATOR = RegexValidator(r"^[0-9b-mo-rtv-zB-MO-RTV-Z]$", "One key: a digit or a letter but a, n, s, u.")
 COLOUR_VALIDATOR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour as #rrggbb.")
 
 
 def _text(max_length: int, **kwargs) -> serializers.CharField:
-    return serializers.CharField(max_length=max_length, validators=[NO_NUL_CHARACTERS], **kwargs)
+    """Text of at most `max_length` characters; unless blank is allowed, not only whitespace."""
+    validator = NO_NUL_CHARACTERS if kwargs.get("allow_blank") else SOME_TEXT
+    return serializers.CharField(max_length=max_length, validators=[validator], **kwargs)
 
 
 class LabelWriteSerializer(ClosedSerializer):
@@ -253,7 +259,9 @@ class ProjectCreateSerializer(ClosedSerializer):
     overlap = serializers.IntegerField(
         min_value=1, max_value=25, required=False, default=3, help_text="Raters per example (k)."
     )
-    labels = serializers.ListField(child=LabelWriteSerializer(), required=False, max_length=200, default=list)
+    labels = serializers.ListField(
+        child=LabelWriteSerializer(), required=False, max_length=30, default=list, help_text="At most 30."
+    )
 
 
 class ProjectUpdateSerializer(ClosedSerializer):
@@ -269,7 +277,7 @@ class ProjectUpdateSerializer(ClosedSerializer):
         min_value=1, max_value=24 * 60, required=False, help_text="How long a handed-out example is held."
     )
     labels_are_ordinal = serializers.BooleanField(required=False)
-    kappa_weights = serializers.ChoiceField(choices=KappaWeights.values, required=False)
+    kappa_weights = serializers.ChoiceField(choices=KappaWeights.choices, required=False)
     majority_threshold = serializers.FloatField(
         min_value=0.51, max_value=1.0, required=False, help_text="Share of raters a majority needs."
     )
@@ -354,7 +362,11 @@ class GuidelineDraftSerializer(serializers.ModelSerializer):
 
 class GuidelineDraftWriteSerializer(ClosedSerializer):
     body = serializers.CharField(
-        allow_blank=True, trim_whitespace=False, validators=[NO_NUL_CHARACTERS], help_text="Markdown."
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=MAX_GUIDELINE_CHARS,
+        validators=[NO_NUL_CHARACTERS],
+        help_text="Markdown.",
     )
 
 

@@ -10,14 +10,20 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, generics, status
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import exceptions, generics, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import AllowListOrderingFilter, ClosedQueryMixin, CursorPagination, query_params_validate
+from core.api import (
+    AllowListOrderingFilter,
+    ClosedQueryMixin,
+    ConflictSerializer,
+    CursorPagination,
+    query_params_validate,
+)
 from core.errors import ApplicationError
 from projects.api.base import MANAGERS, REVIEWERS, ProjectScopedMixin
 from projects.api.selectors import (
@@ -72,6 +78,10 @@ from projects.selectors import (
 from projects.services import guidelines as guideline_services
 from projects.services import projects as project_services
 from projects.services.imports import import_batch_create
+
+
+def conflict(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ConflictSerializer, description=description)
 
 
 class ProjectListApi(ClosedQueryMixin, generics.ListAPIView):
@@ -162,7 +172,10 @@ class LabelListApi(ProjectScopedMixin, generics.ListAPIView):
     def query_parameter_names(self) -> set[str]:
         return super().query_parameter_names() if self.request.method == "GET" else set()
 
-    @extend_schema(request=LabelWriteSerializer, responses={201: LabelSerializer})
+    @extend_schema(
+        request=LabelWriteSerializer,
+        responses={201: LabelSerializer, 409: conflict("Every shortcut key is taken by another label.")},
+    )
     def post(self, request, slug: str):
         form = LabelWriteSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -174,7 +187,7 @@ class LabelListApi(ProjectScopedMixin, generics.ListAPIView):
 
 class LabelDetailApi(ProjectScopedMixin, APIView):
     """PATCH: change a label (fields left out keep their values). DELETE: remove a label no
-    annotation uses (400 otherwise: rename it instead). Managers."""
+    annotation uses (409 otherwise: rename it instead). Managers."""
 
     project_roles = MANAGERS
 
@@ -195,7 +208,13 @@ class LabelDetailApi(ProjectScopedMixin, APIView):
         )
         return Response(LabelSerializer(label).data)
 
-    @extend_schema(request=None, responses={204: OpenApiResponse(description="Deleted.")})
+    @extend_schema(
+        request=None,
+        responses={
+            204: OpenApiResponse(description="Deleted."),
+            409: conflict("Annotations use this label."),
+        },
+    )
     def delete(self, request, slug: str, id: int):
         project_services.label_delete(project=request.project, label_id=id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -255,21 +274,31 @@ class MemberDetailApi(ProjectScopedMixin, APIView):
 
     project_roles = MANAGERS
 
-    @extend_schema(request=MemberUpdateSerializer, responses=MembershipSerializer)
+    @extend_schema(request=MemberUpdateSerializer(partial=True), responses=MembershipSerializer)
     def patch(self, request, slug: str, id: int):
         membership = membership_get_api(project=request.project, membership_id=id)
-        form = MemberUpdateSerializer(data=request.data)
+        form = MemberUpdateSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
-        project_services.membership_save(
-            project=request.project,
-            actor=request.user,
-            username=membership.user.username,
-            role=form.validated_data["role"],
-        )
+        if "role" in form.validated_data:
+            project_services.membership_save(
+                project=request.project,
+                actor=request.user,
+                username=membership.user.username,
+                role=form.validated_data["role"],
+            )
         membership = membership_get_api(project=request.project, membership_id=id)
         return Response(MembershipSerializer(membership).data)
 
-    @extend_schema(request=None, responses={204: OpenApiResponse(description="Removed.")})
+    @extend_schema(
+        request=None,
+        responses={
+            204: OpenApiResponse(description="Removed."),
+            400: OpenApiResponse(
+                inline_serializer("LastManager", {"detail": serializers.CharField()}),
+                description="The project's only manager cannot leave it.",
+            ),
+        },
+    )
     def delete(self, request, slug: str, id: int):
         project_services.membership_remove(project=request.project, membership_id=id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -417,9 +446,7 @@ class GuidelineVersionListApi(ProjectScopedMixin, generics.ListAPIView):
         request=GuidelinePublishSerializer,
         responses={
             201: GuidelineVersionSerializer,
-            400: OpenApiResponse(
-                description="No changelog, or a draft that is empty or the same as the version in force."
-            ),
+            409: conflict("The draft is empty, or the same as the version in force."),
         },
     )
     def post(self, request, slug: str):

@@ -4,7 +4,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, Conflict
 from projects.models import GuidelineDraft, GuidelineVersion, Project
 from projects.selectors import guideline_in_force
 
@@ -34,10 +34,10 @@ def guideline_publish(*, project: Project, user: AbstractBaseUser, changelog: st
     Project.objects.select_for_update().get(pk=project.pk)
     draft, _ = GuidelineDraft.objects.select_for_update().get_or_create(project=project)
     if not draft.body.strip():
-        raise ApplicationError("The draft is empty; write the guideline before publishing it.")
+        raise Conflict("The draft is empty; write the guideline before publishing it.")
     latest = guideline_in_force(project=project)
     if latest is not None and latest.body == draft.body:
-        raise ApplicationError(f"The draft is identical to version {latest.number}; nothing to publish.")
+        raise Conflict(f"The draft is identical to version {latest.number}; nothing to publish.")
     number = (project.guideline_versions.aggregate(n=Max("number"))["n"] or 0) + 1
     version = GuidelineVersion.objects.create(
         project=project, number=number, body=draft.body, changelog=changelog[:500], author=user

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from core.errors import AccessDenied, ApplicationError, NotFound
+from core.errors import AccessDenied, ApplicationError, Conflict, NotFound
 from projects import hooks
 from projects.models import (
     RESERVED_SHORTCUT_KEYS,
@@ -128,7 +128,7 @@ def _free_shortcut(project: Project, label_id: int | None) -> str:
     used = set(project.labels.exclude(pk=label_id).values_list("shortcut_key", flat=True))
     key = next((key for key in SHORTCUT_KEYS if key not in used and key not in RESERVED_SHORTCUT_KEYS), None)
     if key is None:
-        raise _field_error("shortcut_key", "Every key is taken by another label; free one first.")
+        raise Conflict("Every shortcut key is taken by another label; free one first.")
     return key
 
 
@@ -184,7 +184,7 @@ def label_delete(*, project: Project, label_id: int) -> None:
         raise NotFound("Label not found.") from None
     used = label.annotations.count()
     if used:
-        raise ApplicationError(
+        raise Conflict(
             f"'{label.name}' is used by {used} annotation(s) and cannot be deleted; rename it instead."
         )
     label.delete()

@@ -36,7 +36,7 @@ EXPECTED = {
     ("api:project_labels", "POST"): {**MANAGERS, "manager": 201},
     ("api:project_label", "PATCH"): MANAGERS,
     # The label is used by annotations: the allowed role is told to rename it instead.
-    ("api:project_label", "DELETE"): {**MANAGERS, "manager": 400},
+    ("api:project_label", "DELETE"): {**MANAGERS, "manager": 409},
     ("api:project_members", "GET"): MANAGERS,
     ("api:project_members", "POST"): MANAGERS,  # an existing member: a role change, 200
     ("api:project_member", "PATCH"): MANAGERS,

@@ -3,6 +3,7 @@ schema as a manager, an SME and a labeler, with valid and invalid requests and e
 no server error, valid requests accepted, invalid ones refused, every answer as documented."""
 
 import copy
+import uuid
 
 import pytest
 import schemathesis
@@ -13,6 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+from labeling.services.annotations import assignment_next
+from projects.models import GuidelineDraft, Label
+from tests.factories import ExampleFactory
 
 from .conftest import token_client
 
@@ -70,16 +75,30 @@ def api_schema(wsgi_app):
 
 
 @pytest.fixture
-def path_values(api_data, api_disagreements, api_releases):
-    """Path parameters that point at real rows of the project, so operations get past the 404."""
+def path_values(api_data, api_disagreements, api_releases, labeler, sme):
+    """Path parameters that point at real rows of the project, so operations get past the 404;
+    a fresh example leased to the labeler, and a label and a member a manager may delete."""
+    project = api_data.project
+    ExampleFactory(project=project, external_id="to-label")
+    lease = assignment_next(project=project, user=labeler)
+    spare = Label.objects.create(project=project, name="spare", shortcut_key="9")
+    GuidelineDraft.objects.create(project=project, body="A draft that differs from version 1.")
     return {
         "tag": api_releases.release.tag,
-        "slug": api_data.project.slug,
+        "slug": project.slug,
         "/examples/{id}/": api_data.examples[0].pk,
         "/imports/{id}/": api_data.import_batch.pk,
         "/disagreements/{id}/": api_disagreements.open.pk,
+        "/assignments/{id}/": lease.pk,
+        # DELETE takes away the spare label and the SME; PATCH changes what stays.
+        ("DELETE", "/labels/{id}/"): spare.pk,
+        ("PATCH", "/labels/{id}/"): project.labels.get(name="other").pk,
+        ("DELETE", "/members/{id}/"): project.memberships.get(user=sme).pk,
+        ("PATCH", "/members/{id}/"): project.memberships.get(user__username="second").pk,
         "number": api_data.guideline.number,
-        "label": api_data.project.labels.first().name,
+        "label": project.labels.first().name,
+        "assignment": lease.pk,
+        "member": "second",
     }
 
 
@@ -105,8 +124,42 @@ def _aim(case, values) -> None:
             policy["ratios"] = [0.8, 0.1, 0.1]
         if policy.get("stratify_field"):
             policy["stratify_field"] = "channel"
+    _aim_writes(case, body, values)
     if body != case.body:
         case.body = body
+
+
+def _unique(text: str) -> str:
+    return f"{text.strip()[:80]}-{uuid.uuid4().hex[:8]}"
+
+
+def _aim_writes(case, body: dict, values) -> None:
+    """Valid writes that would collide with what exists (a slug or label name taken, a shortcut
+    key in use, someone who is not a member yet) are given fresh names or real members: the
+    collisions are 400s the bad-input tests check."""
+    path = case.path
+    if path == "/api/v1/projects/":
+        if "slug" in body:
+            body["slug"] = _unique(body["slug"])
+        for label in body.get("labels") or []:
+            if isinstance(label, dict):
+                label.pop("key", None)
+                if "name" in label:
+                    label["name"] = _unique(label["name"])
+    if path.endswith(("/labels/", "/labels/{id}/")):
+        body.pop("key", None)
+        if "name" in body:
+            body["name"] = _unique(body["name"])
+    if path.endswith("/members/") and "username" in body:
+        body["username"] = values["member"]
+    if path.endswith("/annotations/"):
+        body["assignment"] = values["assignment"]
+        if "label" in body:
+            body["label"] = values["label"]
+    if path.endswith("/guideline/draft/") and isinstance(body.get("body"), str):
+        body["body"] += f"\nRevision {uuid.uuid4().hex}"  # something new to publish
+    if path.endswith("/relabel/") and body.get("scope") == "sample" and "n" not in body:
+        body["n"] = 1
 
 
 def _negated(case) -> set[str]:
@@ -119,7 +172,11 @@ def _aim_path(case, values) -> None:
     if "slug" in case.path_parameters:
         case.path_parameters["slug"] = values["slug"]
     if "id" in case.path_parameters:
-        kind = next(key for key in values if key.startswith("/") and key in case.path)
+        by_method = [key for key in values if isinstance(key, tuple) and key[0] == case.method.upper()]
+        kind = next(
+            (key for key in by_method if key[1] in case.path),
+            None,
+        ) or next(key for key in values if isinstance(key, str) and key.startswith("/") and key in case.path)
         case.path_parameters["id"] = values[kind]
     if "number" in case.path_parameters:
         case.path_parameters["number"] = values["number"]
@@ -142,6 +199,7 @@ def _aim_query(case, values) -> None:
 
 
 ACCEPTED = {*range(200, 400), 401, 403, 404, 409, 429}
+LABELING_PATHS = ("/assignments/next/", "/assignments/{id}/skip/", "/annotations/undo/")
 
 
 def upload_acceptance(ctx, response, case) -> None:
@@ -199,9 +257,20 @@ def test_every_operation_conforms_to_the_schema(request, api_schema, path_values
                     refused.add(operation.label)
 
             check()
-    if role == "manager":  # the generated requests reached real data, not only error answers
-        assert succeeded == {operation.label for operation in operations}
+    # The generated requests reached real data, not only error answers: every operation succeeded
+    # for the role that may call it (labeling is the labeler's; the rest a manager's).
+    labeling = {
+        operation.label
+        for operation in operations
+        if operation.path.endswith(LABELING_PATHS)
+        or (operation.method.upper() == "POST" and operation.path.endswith("/annotations/"))
+    }
+    if role == "manager":
+        assert succeeded == {operation.label for operation in operations} - labeling
         assert refused, "no invalid request was refused: was negative data generated?"
+    if role == "labeler":
+        assert labeling <= succeeded
+        assert len(labeling) == 4
 
 
 @pytest.mark.parametrize("role", ["manager", "sme", "labeler"])
