@@ -105,7 +105,43 @@ class ClosedSerializer(serializers.Serializer):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
                 raise exceptions.ValidationError({name: ["Unknown field."] for name in unknown})
+            if isinstance(data, dict):  # JSON, where every value has its type (a form's are all text)
+                wrong = {
+                    name: [problem]
+                    for name, value in data.items()
+                    if (problem := json_type_problem(self.fields[name], value)) is not None
+                }
+                if wrong:
+                    raise exceptions.ValidationError(wrong)
         return super().to_internal_value(data)
+
+
+# JSON types each kind of field takes. DRF would also read "5" as 5, 1 as true and 5 as "5":
+# the schema says which type a field has, and a client sending another has made a mistake.
+_JSON_TYPES = (
+    (serializers.BooleanField, (bool,), "Give true or false."),
+    (serializers.IntegerField, (int,), "Give a whole number."),
+    (serializers.FloatField, (int, float), "Give a number."),
+    (serializers.ChoiceField, (str,), "Give one of the choices, as text."),
+    (serializers.CharField, (str,), "Give text."),
+    (serializers.UUIDField, (str,), "Give a UUID, as text."),
+    (serializers.ListField, (list,), "Give a list."),
+)
+
+
+def json_type_problem(field: serializers.Field, value) -> str | None:
+    """Why `value` is not of the JSON type `field` takes, or None (null is the field's own check)."""
+    if value is None:
+        return None
+    for kind, types, message in _JSON_TYPES:
+        if isinstance(field, kind):
+            if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+                return message
+            if isinstance(field, serializers.ListField):
+                problems = (json_type_problem(field.child, item) for item in value)
+                return next((problem for problem in problems if problem is not None), None)
+            return None
+    return None
 
 
 # DRF refuses NUL characters in text input; saying so in the schema (as a pattern) keeps the
