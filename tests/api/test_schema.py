@@ -172,17 +172,26 @@ def _aim_path(case, values) -> None:
     if "slug" in case.path_parameters:
         case.path_parameters["slug"] = values["slug"]
     if "id" in case.path_parameters:
-        by_method = [key for key in values if isinstance(key, tuple) and key[0] == case.method.upper()]
-        kind = next(
-            (key for key in by_method if key[1] in case.path),
-            None,
-        ) or next(key for key in values if isinstance(key, str) and key.startswith("/") and key in case.path)
-        case.path_parameters["id"] = values[kind]
+        # A key names a path, or a method and a path (DELETE and PATCH aim at different rows);
+        # any other method (a 405 probe) takes the first row of its path.
+        method = case.method.upper()
+        keys = sorted(
+            (key for key in values if isinstance(key, tuple | str) and _path_of(key) in case.path),
+            key=lambda key: not (isinstance(key, tuple) and key[0] == method),
+        )
+        if keys:
+            case.path_parameters["id"] = values[keys[0]]
     if "number" in case.path_parameters:
         case.path_parameters["number"] = values["number"]
     if "tag" in case.path_parameters:
         # file_format is left as generated: its enum holds only the formats a ready release has.
         case.path_parameters["tag"] = values["tag"]
+
+
+def _path_of(key) -> str:
+    if isinstance(key, tuple):
+        return key[1]
+    return key if key.startswith("/") else "\0"
 
 
 def _aim_query(case, values) -> None:
