@@ -84,6 +84,9 @@ class ClosedQueryMixin:
             )
 
     def query_parameter_names(self) -> set[str]:
+        method = self.request.method.lower()
+        if method not in ("get", "head") and hasattr(self, method):
+            return set()  # a write the view takes has no filters, pages or ordering
         names = set(self.query_serializer_class().fields) if self.query_serializer_class else set()
         if isinstance(self, mixins.ListModelMixin):
             paginator = self.paginator

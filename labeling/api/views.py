@@ -129,9 +129,6 @@ class AnnotationListApi(ProjectScopedMixin, generics.ListAPIView):
         filters = query_params_validate(AnnotationFilterSerializer, self.request)
         return annotation_list_api(membership=self.request.membership, user=self.request.user, **filters)
 
-    def query_parameter_names(self) -> set[str]:
-        return super().query_parameter_names() if self.request.method == "GET" else set()
-
     @extend_schema(parameters=[AnnotationFilterSerializer])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

@@ -96,9 +96,6 @@ class ProjectListApi(ClosedQueryMixin, generics.ListAPIView):
             return Membership.objects.none()
         return membership_list_api(user=self.request.user)
 
-    def query_parameter_names(self) -> set[str]:
-        return super().query_parameter_names() if self.request.method == "GET" else set()
-
     @extend_schema(
         request=ProjectCreateSerializer,
         responses={
@@ -169,9 +166,6 @@ class LabelListApi(ProjectScopedMixin, generics.ListAPIView):
             return Label.objects.none()
         return label_list_api(project=self.request.project)
 
-    def query_parameter_names(self) -> set[str]:
-        return super().query_parameter_names() if self.request.method == "GET" else set()
-
     @extend_schema(
         request=LabelWriteSerializer,
         responses={201: LabelSerializer, 409: conflict("Every shortcut key is taken by another label.")},
@@ -236,9 +230,6 @@ class MemberListApi(ProjectScopedMixin, generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return Membership.objects.none()
         return membership_list_for_project_api(project=self.request.project)
-
-    def query_parameter_names(self) -> set[str]:
-        return super().query_parameter_names() if self.request.method == "GET" else set()
 
     @extend_schema(
         request=MemberCreateSerializer,
@@ -438,9 +429,6 @@ class GuidelineVersionListApi(ProjectScopedMixin, generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return GuidelineVersion.objects.none()
         return guideline_version_list_api(project=self.request.project)
-
-    def query_parameter_names(self) -> set[str]:
-        return super().query_parameter_names() if self.request.method == "GET" else set()
 
     @extend_schema(
         request=GuidelinePublishSerializer,
