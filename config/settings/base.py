@@ -334,8 +334,9 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Concord API",
     "DESCRIPTION": (
-        "Read a project's labels, examples, annotations, guideline versions and agreement; "
-        "import examples. Authenticate with `Authorization: Bearer <token>` (create tokens at "
+        "Create and configure projects (labels, members, guideline, review rules), import examples, "
+        "label them (assignments/next, annotations), read agreement and disagreements, resolve them, "
+        "cut and download releases. Authenticate with `Authorization: Bearer <token>` (create tokens at "
         "/account/tokens/) or with a logged-in browser session."
     ),
     "VERSION": "1",

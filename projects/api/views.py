@@ -24,7 +24,7 @@ from core.api import (
     CursorPagination,
     query_params_validate,
 )
-from core.errors import ApplicationError
+from core.errors import ApplicationError, Conflict
 from projects.api.base import MANAGERS, REVIEWERS, ProjectScopedMixin
 from projects.api.selectors import (
     decisions_job_since,
@@ -155,6 +155,18 @@ class ProjectDetailApi(ProjectScopedMixin, APIView):
         return Response(ProjectUpdatedSerializer(project, context={"decisions_job": job}).data)
 
 
+def _label_save(**arguments):
+    """label_save, with its field errors under the API's names (key, color)."""
+    try:
+        return project_services.label_save(**arguments)
+    except Conflict:
+        raise
+    except ApplicationError as exc:
+        names = {"shortcut_key": "key", "colour": "color"}
+        fields = {names.get(name, name): messages for name, messages in exc.extra.items()}
+        raise exceptions.ValidationError({"detail": exc.message, **fields}) from None
+
+
 class LabelListApi(ProjectScopedMixin, generics.ListAPIView):
     """GET: the project's labels in their display order. POST (managers): add a label."""
 
@@ -173,7 +185,7 @@ class LabelListApi(ProjectScopedMixin, generics.ListAPIView):
     def post(self, request, slug: str):
         form = LabelWriteSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        label = project_services.label_save(
+        label = _label_save(
             project=request.project, **{"shortcut_key": "", **label_arguments(form.validated_data)}
         )
         return Response(LabelSerializer(label).data, status=status.HTTP_201_CREATED)
@@ -197,7 +209,7 @@ class LabelDetailApi(ProjectScopedMixin, APIView):
             "colour": label.colour,
             "position": label.position,
         }
-        label = project_services.label_save(
+        label = _label_save(
             project=request.project, label_id=label.pk, **{**current, **label_arguments(form.validated_data)}
         )
         return Response(LabelSerializer(label).data)
