@@ -41,6 +41,33 @@ def test_the_schema_is_public_openapi_3_and_documents_token_auth(client):
     assert ordering["schema"]["enum"] == ["id", "-id"]
 
 
+# Writes that take no body: the lease is the caller's own, so there is nothing to send.
+BODILESS_WRITES = {
+    ("post", "/api/v1/projects/{slug}/assignments/next/"),
+    ("post", "/api/v1/projects/{slug}/annotations/undo/"),
+}
+
+
+def test_every_write_documents_its_request_and_response_bodies(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    writes = [
+        (method, path, operation)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if method in ("post", "put", "patch", "delete")
+    ]
+    assert len(writes) >= 19
+    for method, path, operation in writes:
+        if method != "delete" and (method, path) not in BODILESS_WRITES:
+            body = operation.get("requestBody", {}).get("content", {})
+            assert body, f"{method} {path}: no request body"
+            assert all("$ref" in media["schema"] for media in body.values()), f"{method} {path}"
+        answers = [code for code in operation["responses"] if code.startswith("2")]
+        assert answers, f"{method} {path}: no success answer"
+        for code in answers:
+            assert code == "204" or operation["responses"][code].get("content"), f"{method} {path} {code}"
+
+
 def test_the_docs_page_loads_only_our_own_assets_under_the_strict_csp(client):
     response = client.get("/api/docs/")
     assert response.status_code == 200
