@@ -8,8 +8,9 @@ Usage (PostgreSQL only; the database is created and migrated if missing):
 The same data as bench_labeling.py (about 2.3 annotations per example). `--labelers` closed-loop
 clients (each sends its next request when the previous one is answered), with keep-alive, run
 three phases: the trivial endpoint (/healthz), the page (GET the work area, POST the label), and
-the API by token (next, then submit with a client token). Prints each phase's requests/s as a
-share of the trivial endpoint's, and p50/p95/p99 latency.
+the API by token (next, then submit with a client token). The phases take turns (`--rounds`), so
+load from elsewhere on the machine falls on all three. Prints each phase's requests/s as a share
+of the trivial endpoint's, and p50/p95/p99 latency.
 """
 
 import argparse
@@ -33,7 +34,6 @@ from bench.bench_labeling import (  # noqa: E402 - the path and settings above c
     explain_next_query,
     labeler_client,
     percentiles,
-    run_trivial,
     setup_data,
     start_server,
 )
@@ -89,9 +89,31 @@ async def run_clients(make_client, credentials, seconds):
     stop_at = time.perf_counter() + seconds
     began = time.perf_counter()
     await asyncio.gather(*(make_client(c, stop_at, latencies, counters) for c in credentials))
-    elapsed = time.perf_counter() - began
-    requests = len(latencies["next"]) + len(latencies["submit"])
-    return requests / elapsed, counters["labels"] / elapsed, latencies, counters
+    return time.perf_counter() - began, latencies, counters
+
+
+class Phase:
+    """One kind of load, summed over the rounds it ran in."""
+
+    def __init__(self):
+        self.elapsed = 0.0
+        self.latencies = {"next": [], "submit": []}
+        self.counters = {"labels": 0, "errors": 0}
+
+    def add(self, elapsed, latencies, counters):
+        self.elapsed += elapsed
+        for key in self.latencies:
+            self.latencies[key] += latencies[key]
+        for key in self.counters:
+            self.counters[key] += counters[key]
+
+    @property
+    def all(self) -> list[float]:
+        return self.latencies["next"] + self.latencies["submit"]
+
+    @property
+    def rps(self) -> float:
+        return len(self.all) / self.elapsed
 
 
 def p95(values: list[float]) -> float:
@@ -104,7 +126,8 @@ def main() -> None:
     )
     parser.add_argument("--examples", type=int, default=400_000)
     parser.add_argument("--labelers", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--seconds", type=float, default=15, help="per phase, over all rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="turns the phases take")
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--port", type=int, default=8766)
@@ -128,34 +151,45 @@ def main() -> None:
     def api(token, stop_at, latencies, counters):
         return api_client(port, token, stop_at, latencies, counters)
 
-    results = {}
+    async def trivial(_credential, stop_at, latencies, counters):
+        conn = Connection(port)
+        while time.perf_counter() < stop_at:
+            began = time.perf_counter()
+            status, _ = await conn.request("GET", "/healthz", {})
+            latencies["next"].append(time.perf_counter() - began)
+            counters["errors"] += status != 200
+
+    phases = {"trivial": (trivial, cookies), "page": (page, cookies), "api": (api, tokens)}
+    results = {name: Phase() for name in phases}
     try:
         print(
             f"\ngunicorn: {args.workers} workers x {args.threads} threads; {args.labelers} concurrent clients"
         )
-        asyncio.run(run_trivial(port, args.labelers, 2))  # warm-up
-        trivial_rps, trivial_lat = asyncio.run(run_trivial(port, args.labelers, args.seconds))
-        for name, client, credentials in (("page", page, cookies), ("api", api, tokens)):
-            asyncio.run(run_clients(client, credentials, 2))  # warm-up: every worker connects
-            results[name] = asyncio.run(run_clients(client, credentials, args.seconds))
+        for client, credentials in phases.values():  # warm-up: every worker connects to PostgreSQL
+            asyncio.run(run_clients(client, credentials, 2))
+        # The phases take turns, so a neighbour's load on the machine falls on each of them alike.
+        for _ in range(args.rounds):
+            for name, (client, credentials) in phases.items():
+                results[name].add(*asyncio.run(run_clients(client, credentials, args.seconds / args.rounds)))
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
 
-    print(f"\ntrivial endpoint            {trivial_rps:8.0f} req/s   {percentiles(trivial_lat)}")
+    base = results["trivial"]
+    print(f"\ntrivial endpoint            {base.rps:8.0f} req/s   {percentiles(base.all)}")
     for name, title in (("page", "page: next + submit"), ("api", "API:  next + submit")):
-        rps, labels_ps, lat, counters = results[name]
-        print(f"{title}         {rps:8.0f} req/s   {percentiles(lat['next'] + lat['submit'])}")
-        print(f"  next                                    {percentiles(lat['next'])}")
-        print(f"  submit                                  {percentiles(lat['submit'])}")
-        print(f"  labels saved              {labels_ps:8.0f} /s     errors: {counters['errors']}")
+        phase = results[name]
+        print(f"{title}         {phase.rps:8.0f} req/s   {percentiles(phase.all)}")
+        print(f"  next                                    {percentiles(phase.latencies['next'])}")
+        print(f"  submit                                  {percentiles(phase.latencies['submit'])}")
+        labels_ps = phase.counters["labels"] / phase.elapsed
+        print(f"  labels saved              {labels_ps:8.0f} /s     errors: {phase.counters['errors']}")
     print()
     for name, title in (("page", "labeling page"), ("api", "labeling API ")):
-        rps, _, lat, _ = results[name]
-        both = lat["next"] + lat["submit"]
-        print(f"{title}: next+submit throughput = {rps / trivial_rps:.0%} of trivial, p95 {p95(both):.1f} ms")
-    api_rps, page_rps = results["api"][0], results["page"][0]
-    print(f"API / page throughput = {api_rps / page_rps:.2f}")
+        phase = results[name]
+        share = phase.rps / base.rps
+        print(f"{title}: next+submit throughput = {share:.0%} of trivial, p95 {p95(phase.all):.1f} ms")
+    print(f"API / page throughput = {results['api'].rps / results['page'].rps:.2f}")
 
     if not args.keep:
         connections.close_all()
