@@ -71,7 +71,11 @@ def annotation_list_api(
 
 def assignment_get_api(*, project: Project, assignment_id: int) -> Assignment | None:
     """One assignment of the project (anyone's: the view tells the caller's own from a foreign one)."""
-    return project.assignments.filter(pk=assignment_id).only("id", "project_id", "example_id", "rater_id").first()
+    return (
+        project.assignments.filter(pk=assignment_id)
+        .only("id", "project_id", "example_id", "rater_id")
+        .first()
+    )
 
 
 def label_id_from_name_or_id(*, project: Project, value: str) -> int | None:
