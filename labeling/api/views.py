@@ -57,10 +57,12 @@ def _lease_response(request, assignment, *, status_code: int = status.HTTP_200_O
     return Response(AssignmentSerializer(assignment, context=context).data, status=status_code)
 
 
-def _own_assignment(request, assignment_id: int):
-    """The caller's assignment: 400 naming the field when the project has none of that id, 409
-    when it is another labeler's."""
+def _own_assignment(request, assignment_id: int, *, in_path: bool = False):
+    """The caller's assignment: when the project has none of that id, 404 for an address and 400
+    naming the field for a body; 409 when it is another labeler's."""
     assignment = assignment_get_api(project=request.project, assignment_id=assignment_id)
+    if assignment is None and in_path:
+        raise exceptions.NotFound("Assignment not found.")
     if assignment is None:
         raise exceptions.ValidationError({"assignment": ["This project has no assignment with this id."]})
     if assignment.rater_id != request.user.pk:
@@ -96,7 +98,7 @@ class AssignmentSkipApi(LabelingMixin, APIView):
     def post(self, request, slug: str, id: int):
         form = AssignmentSkipSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        assignment = _own_assignment(request, id)
+        assignment = _own_assignment(request, id, in_path=True)
         services.assignment_skip(
             project=request.project,
             user=request.user,

@@ -126,6 +126,7 @@ def test_skip_gives_the_example_back_for_good_and_undo_takes_a_label_back(projec
     no_reason = post(api, f"{BASE}/assignments/{lease['id']}/skip/", {"reason": "  "})
     assert no_reason.status_code == 400
     assert "reason" in no_reason.json()
+    assert post(api, f"{BASE}/assignments/987654/skip/", {"reason": "Not English."}).status_code == 404
     assert post(api, f"{BASE}/assignments/{lease['id']}/skip/", {"reason": "Not English."}).status_code == 204
     skipped_id = lease["example"]["id"]
     lease = post(api, f"{BASE}/assignments/next/").json()
