@@ -65,5 +65,6 @@ api_project_urlpatterns = [
         review_api.DisagreementResolveApi.as_view(),
         name="project_disagreement_resolve",
     ),
+    path("relabel/", review_api.RelabelApi.as_view(), name="project_relabel"),
     *release_api_urlpatterns,
 ]

@@ -84,6 +84,9 @@ class ClosedQueryMixin:
             )
 
     def query_parameter_names(self) -> set[str]:
+        method = self.request.method.lower()
+        if method not in ("get", "head") and hasattr(self, method):
+            return set()  # a write the view takes has no filters, pages or ordering
         names = set(self.query_serializer_class().fields) if self.query_serializer_class else set()
         if isinstance(self, mixins.ListModelMixin):
             paginator = self.paginator
@@ -105,17 +108,61 @@ class ClosedSerializer(serializers.Serializer):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
                 raise exceptions.ValidationError({name: ["Unknown field."] for name in unknown})
+            if isinstance(data, dict):  # JSON, where every value has its type (a form's are all text)
+                wrong = {
+                    name: [problem]
+                    for name, value in data.items()
+                    if (problem := json_type_problem(self.fields[name], value)) is not None
+                }
+                if wrong:
+                    raise exceptions.ValidationError(wrong)
         return super().to_internal_value(data)
+
+
+# JSON types each kind of field takes. DRF would also read "5" as 5, 1 as true and 5 as "5":
+# the schema says which type a field has, and a client sending another has made a mistake.
+_JSON_TYPES = (
+    (serializers.BooleanField, (bool,), "Give true or false."),
+    (serializers.IntegerField, (int,), "Give a whole number."),
+    (serializers.FloatField, (int, float), "Give a number."),
+    (serializers.ChoiceField, (str,), "Give one of the choices, as text."),
+    (serializers.CharField, (str,), "Give text."),
+    (serializers.UUIDField, (str,), "Give a UUID, as text."),
+    (serializers.ListField, (list,), "Give a list."),
+)
+
+
+def json_type_problem(field: serializers.Field, value) -> str | None:
+    """Why `value` is not of the JSON type `field` takes, or None (null is the field's own check)."""
+    if value is None:
+        return None
+    for kind, types, message in _JSON_TYPES:
+        if isinstance(field, kind):
+            if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+                return message
+            if isinstance(field, serializers.ListField):
+                problems = (json_type_problem(field.child, item) for item in value)
+                return next((problem for problem in problems if problem is not None), None)
+            return None
+    return None
 
 
 # DRF refuses NUL characters in text input; saying so in the schema (as a pattern) keeps the
 # documented contract and the behaviour the same for clients and for the schema tests.
 NO_NUL_CHARACTERS = RegexValidator(r"^[^\x00]*$", "Null characters are not allowed.")
+# The same for text that is required: DRF trims it, so it needs something besides whitespace.
+SOME_TEXT = RegexValidator(r"^[^\x00]*[^\x00\s][^\x00]*$", "Give some text (and no null characters).")
 
 
 # What PostgreSQL text and UTF-8 cannot hold: refused in any JSON string or key, path or query.
 UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
 MAX_JSON_DEPTH = 32
+
+
+class ConflictSerializer(serializers.Serializer):
+    """A 409's body, for the schema: the state of things refuses the request, `detail` says why."""
+
+    detail = serializers.CharField()
 
 
 class ConflictError(exceptions.APIException):

@@ -68,13 +68,24 @@ class AddressRateThrottle(_Throttle):
 
 
 class WriteRateThrottle(_Throttle):
-    """Requests that change something, per user: stricter than reads."""
+    """Requests that change something, per user: stricter than reads. A view may count its writes
+    under another scope instead (`write_throttle_scope`): labeling, where each example takes two
+    writes (next, submit) and a labeler's pace is the point."""
 
     scope = "write"
 
-    def get_cache_key(self, request, view):
+    def __init__(self):
+        pass  # the rate depends on the view, known only in allow_request
+
+    def allow_request(self, request, view):
         if request.method in SAFE_METHODS:
-            return None
+            return True
+        self.scope = getattr(view, "write_throttle_scope", None) or "write"
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self._user_or_address(request)}
 
 

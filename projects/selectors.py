@@ -20,6 +20,11 @@ def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
 
 
 PROJECT_CREATORS = ("staff", "managers", "everyone")
+# Why someone may not create projects, by CONCORD_PROJECT_CREATORS (pages and API alike).
+PROJECT_CREATORS_MESSAGE = {
+    "staff": "Only staff can create projects; ask an administrator.",
+    "managers": "Only staff and managers of a project can create projects; ask an administrator.",
+}
 
 
 def project_create_allowed(*, user: AbstractBaseUser) -> bool:

@@ -286,7 +286,8 @@ def env_rates(name: str, default: dict[str, str]) -> dict[str, str]:
 
 
 # API rate limits (429 with Retry-After): every request per user (token or session) and per
-# address; writes per user; and writes that queue background work, per view scope. The counts
+# address; writes per user (labeling's next, submit, skip and undo under their own rate); and
+# writes that queue background work, per view scope. The counts
 # live in the cache: with several processes, set CACHE_URL to Redis so they share them.
 CONCORD_API_THROTTLE_RATES = env_rates(
     "CONCORD_API_THROTTLE_RATES",
@@ -294,6 +295,7 @@ CONCORD_API_THROTTLE_RATES = env_rates(
         "user": "600/min",
         "address": "1200/min",
         "write": "60/min",
+        "labeling": "600/min",
         "releases": "20/hour",
         "imports": "30/hour",
     },
@@ -333,8 +335,9 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Concord API",
     "DESCRIPTION": (
-        "Read a project's labels, examples, annotations, guideline versions and agreement; "
-        "import examples. Authenticate with `Authorization: Bearer <token>` (create tokens at "
+        "Create and configure projects (labels, members, guideline, review rules), import examples, "
+        "label them (assignments/next, annotations), read agreement and disagreements, resolve them, "
+        "cut and download releases. Authenticate with `Authorization: Bearer <token>` (create tokens at "
         "/account/tokens/) or with a logged-in browser session."
     ),
     "VERSION": "1",

@@ -5,7 +5,7 @@ The lead mounts `release_api_urlpatterns` under api/v1/projects/<slug>/ (consist
 """
 
 from django.core.validators import RegexValidator
-from django.urls import path
+from django.urls import path, reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
@@ -114,6 +114,17 @@ class ReleasePolicySerializer(ClosedSerializer):
     )
 
 
+class ReleaseQueuedSerializer(ReleaseSerializer):
+    url = serializers.SerializerMethodField(help_text="Poll this (also in Location) until `status` is ready.")
+
+    class Meta(ReleaseSerializer.Meta):
+        fields = [*ReleaseSerializer.Meta.fields, "url"]
+        read_only_fields = fields
+
+    def get_url(self, release) -> str:
+        return self.context["url"]
+
+
 class ReleaseCreateSerializer(ClosedSerializer):
     tag = serializers.CharField(
         required=False,
@@ -179,7 +190,7 @@ class ReleaseDiffSerializer(serializers.Serializer):
 
 class ReleaseListCreateApi(ProjectScopedMixin, generics.ListAPIView):
     """GET: the project's releases, newest first. POST {tag?, policy?}: cut a new release (202);
-    it is built in the background, poll its detail for `status`."""
+    it is built in the background, poll `url` (its detail) for `status`."""
 
     project_roles = REVIEWERS
     serializer_class = ReleaseSerializer
@@ -193,7 +204,7 @@ class ReleaseListCreateApi(ProjectScopedMixin, generics.ListAPIView):
     @extend_schema(
         request=ReleaseCreateSerializer,
         responses={
-            202: ReleaseSerializer,
+            202: ReleaseQueuedSerializer,
             400: OpenApiResponse(
                 OpenApiTypes.OBJECT,
                 description="Invalid input, field by field; also ratios that do not sum to 1, or a "
@@ -214,7 +225,11 @@ class ReleaseListCreateApi(ProjectScopedMixin, generics.ListAPIView):
             tag=data.validated_data.get("tag", ""),
             policy=data.validated_data.get("policy"),
         )
-        return Response(ReleaseSerializer(release).data, status=status.HTTP_202_ACCEPTED)
+        url = request.build_absolute_uri(
+            reverse("api:project_release", kwargs={"slug": request.project.slug, "tag": release.tag})
+        )
+        body = ReleaseQueuedSerializer(release, context={"url": url}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
 
 
 class ReleaseDetailApi(ProjectScopedMixin, APIView):

@@ -1,5 +1,5 @@
 """The review workflow over the REST API: disagreements with their votes and resolutions
-(managers and SMEs), resolving one, and the word diff between two guideline versions (members)."""
+(managers and SMEs), resolving one, and sending examples back for relabeling (managers)."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -22,10 +22,22 @@ from consistency.review.serializers import (
     DisagreementSerializer,
     ResolutionSerializer,
 )
-from consistency.review.services import ResolutionConflict, review_resolve
-from core.api import AllowListOrderingFilter, CursorPagination, query_params_validate
+from consistency.review.services import (
+    RELABEL_SAMPLE,
+    RELABEL_SCOPES,
+    ResolutionConflict,
+    relabel_request,
+    review_resolve,
+)
+from core.api import (
+    AllowListOrderingFilter,
+    ClosedSerializer,
+    ConflictSerializer,
+    CursorPagination,
+    query_params_validate,
+)
 from labeling.models import Disagreement
-from projects.api.base import REVIEWERS, ProjectScopedMixin
+from projects.api.base import MANAGERS, REVIEWERS, ProjectScopedMixin
 
 VERDICTS = {VERDICT_LABEL: Resolution.Verdict.GOLD, VERDICT_EXCLUDE: Resolution.Verdict.EXCLUDED}
 
@@ -36,7 +48,7 @@ class AlreadyResolved(exceptions.APIException):
 
 
 CONFLICT_RESPONSE = OpenApiResponse(
-    inline_serializer("Conflict", {"detail": serializers.CharField()}),
+    ConflictSerializer,
     description="Another reviewer resolved this disagreement first; nothing was saved.",
 )
 
@@ -115,3 +127,44 @@ class DisagreementResolveApi(ProjectScopedMixin, APIView):
             # Every other domain error goes on to core.api.exception_handler (NotFound 404, the rest 400).
             raise AlreadyResolved(exc.message) from None
         return Response(ResolutionSerializer(resolution).data, status=status.HTTP_201_CREATED)
+
+
+class RelabelRequestSerializer(ClosedSerializer):
+    scope = serializers.ChoiceField(
+        choices=RELABEL_SCOPES,
+        help_text="disagreements: the examples whose disagreements led to the guideline change; older: "
+        "every example labeled under an older version; sample: `n` of those, at random.",
+    )
+    n = serializers.IntegerField(
+        required=False, min_value=1, max_value=100_000, help_text="How many to sample (scope sample only)."
+    )
+
+    def validate(self, data):
+        if data["scope"] == RELABEL_SAMPLE and data.get("n") is None:
+            raise exceptions.ValidationError({"n": ["Say how many examples to sample."]})
+        return data
+
+
+class RelabelApi(ProjectScopedMixin, APIView):
+    """Send examples back for relabeling under the guideline in force (managers), as the
+    agreement page does: their current labels are superseded and labelers get them again."""
+
+    project_roles = MANAGERS
+
+    @extend_schema(
+        request=RelabelRequestSerializer,
+        responses={
+            201: inline_serializer(
+                "RelabelRequested", {"scope": serializers.CharField(), "examples": serializers.IntegerField()}
+            ),
+            409: OpenApiResponse(ConflictSerializer, description="No guideline version is published yet."),
+        },
+    )
+    def post(self, request, slug: str):
+        form = RelabelRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        scope = form.validated_data["scope"]
+        count = relabel_request(
+            project=request.project, user=request.user, scope=scope, n=form.validated_data.get("n")
+        )
+        return Response({"scope": scope, "examples": count}, status=status.HTTP_201_CREATED)

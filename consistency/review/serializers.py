@@ -105,6 +105,7 @@ class DisagreementFilterSerializer(serializers.Serializer):
     label = serializers.CharField(
         required=False,
         max_length=100,
+        trim_whitespace=False,
         validators=[NO_NUL_CHARACTERS],
         help_text="A label's name: disagreements where it is one of the two most-voted labels.",
     )

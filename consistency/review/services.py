@@ -397,7 +397,7 @@ def relabel_request(
     """
     current = guideline_in_force(project=project)
     if current is None:
-        raise ApplicationError("Publish a guideline version before sending examples back for relabeling.")
+        raise Conflict("Publish a guideline version before sending examples back for relabeling.")
     if scope == RELABEL_DISAGREEMENTS:
         ids = _disagreement_example_ids(project, current)
     elif scope in (RELABEL_OLDER, RELABEL_SAMPLE):

@@ -1,4 +1,4 @@
-"""Querysets behind the annotations API, scoped to the project and, for labelers, to themselves."""
+"""Reads behind the labeling API, scoped to the project and, for labelers, to themselves."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from labeling.models import Annotation
-from projects.models import Membership, Role
+from labeling.models import Annotation, Assignment
+from projects.models import Example, Membership, Project, Role
 
 ANNOTATION_LIST_FIELDS = (
     "id",
@@ -67,3 +67,31 @@ def annotation_list_api(
     return queryset.select_related("example", "rater", "label", "guideline_version").only(
         *ANNOTATION_LIST_FIELDS
     )
+
+
+def assignment_get_api(*, project: Project, assignment_id: int) -> Assignment | None:
+    """One assignment of the project (anyone's: the view tells the caller's own from a foreign one)."""
+    return (
+        project.assignments.filter(pk=assignment_id)
+        .only("id", "project_id", "example_id", "rater_id")
+        .first()
+    )
+
+
+def label_id_from_name_or_id(*, project: Project, value: str) -> int | None:
+    """The project's label named `value`, else the one whose id it is; None when neither."""
+    found = project.labels.filter(name=value).values_list("id", flat=True).first()
+    if found is None and value.isascii() and value.isdigit() and len(value) < 10:
+        found = project.labels.filter(pk=int(value)).values_list("id", flat=True).first()
+    return found
+
+
+def annotation_by_token(*, user: AbstractBaseUser, client_token) -> Annotation | None:
+    """The caller's annotation saved with `client_token`, if a submit already used it."""
+    return Annotation.objects.filter(client_token=client_token, rater=user).first()
+
+
+def example_visible_metadata(*, project: Project, example: Example) -> dict:
+    """The example's metadata fields the project shows to labelers (as the labeling page does)."""
+    metadata = example.metadata if isinstance(example.metadata, dict) else {}
+    return {field: metadata[field] for field in project.visible_metadata or [] if field in metadata}

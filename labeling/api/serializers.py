@@ -1,9 +1,11 @@
-"""Thin serializers for the annotations API."""
+"""Thin serializers for the labeling API: annotations, leases, and the bodies labelers send."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api import NO_NUL_CHARACTERS
+from core.api import NO_NUL_CHARACTERS, SOME_TEXT, ClosedSerializer
 from labeling.models import Annotation
+from labeling.services.annotations import MAX_TIME_SPENT_MS
 
 
 class AnnotationSerializer(serializers.ModelSerializer):
@@ -34,10 +36,18 @@ class AnnotationSerializer(serializers.ModelSerializer):
 
 class AnnotationFilterSerializer(serializers.Serializer):
     rater = serializers.CharField(
-        required=False, max_length=150, validators=[NO_NUL_CHARACTERS], help_text="A rater's username."
+        required=False,
+        max_length=150,
+        trim_whitespace=False,
+        validators=[NO_NUL_CHARACTERS],
+        help_text="A rater's username.",
     )
     label = serializers.CharField(
-        required=False, max_length=100, validators=[NO_NUL_CHARACTERS], help_text="A label's name."
+        required=False,
+        max_length=100,
+        trim_whitespace=False,
+        validators=[NO_NUL_CHARACTERS],
+        help_text="A label's name.",
     )
     guideline_version = serializers.IntegerField(required=False, min_value=1, help_text="A version number.")
     ambiguous = serializers.BooleanField(required=False, allow_null=True, default=None)
@@ -47,4 +57,79 @@ class AnnotationFilterSerializer(serializers.Serializer):
         allow_null=True,
         default=None,
         help_text="true: only annotations in force; false: only those superseded by a relabeling.",
+    )
+
+
+class LeasedExampleSerializer(serializers.Serializer):
+    """What a labeler sees of an example: no counts, no other raters, only visible metadata."""
+
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    text = serializers.CharField()
+    metadata = serializers.DictField(help_text="Only the fields the project shows to labelers.")
+
+
+class AssignmentSerializer(serializers.Serializer):
+    """A lease: the example held for the caller until `expires_at`. Expects `metadata` and
+    `guideline_version` in the context."""
+
+    id = serializers.IntegerField(help_text="Give it as `assignment` when submitting or skipping.")
+    example = serializers.SerializerMethodField()
+    expires_at = serializers.DateTimeField()
+    guideline_version = serializers.SerializerMethodField(
+        help_text="The guideline version in force, stamped on the annotation."
+    )
+
+    @extend_schema_field(LeasedExampleSerializer)
+    def get_example(self, assignment) -> dict:
+        example = assignment.example
+        return LeasedExampleSerializer(
+            {
+                "id": example.pk,
+                "external_id": example.external_id,
+                "text": example.text,
+                "metadata": self.context["metadata"],
+            }
+        ).data
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_guideline_version(self, assignment) -> int | None:
+        return self.context["guideline_version"]
+
+
+def _text(limit: int, help_text: str) -> serializers.CharField:
+    return serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=limit,
+        validators=[NO_NUL_CHARACTERS],
+        help_text=help_text,
+    )
+
+
+class AnnotationSubmitSerializer(ClosedSerializer):
+    assignment = serializers.IntegerField(
+        min_value=1, max_value=2_147_483_647, help_text="The id of your lease, from assignments/next/."
+    )
+    label = serializers.CharField(
+        max_length=100,
+        validators=[SOME_TEXT],
+        help_text="A label of the project: its name or its id.",
+    )
+    client_token = serializers.UUIDField(
+        required=False,
+        help_text="A UUID of your choosing: sending the same one again returns the first annotation and "
+        "stores nothing new (safe retries).",
+    )
+    ambiguous = serializers.BooleanField(required=False, default=False)
+    ambiguous_note = _text(1000, "Why the example is ambiguous (kept only when `ambiguous`).")
+    note = _text(2000, "A note for reviewers.")
+    time_spent_ms = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_TIME_SPENT_MS, help_text="Time spent on the example."
+    )
+
+
+class AssignmentSkipSerializer(ClosedSerializer):
+    reason = serializers.CharField(
+        max_length=500, validators=[SOME_TEXT], help_text="Why you skip it (e.g. not in English)."
     )

@@ -1,19 +1,120 @@
-"""Annotations API: managers and SMEs read every annotation of the project, labelers their own."""
+"""Labeling API: managers and SMEs read every annotation of the project, labelers their own; and
+labelers label through it as on the labeling page (the same services: overlap k, leases, blind,
+guideline version stamped, decision rules)."""
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import generics
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from core.api import AllowListOrderingFilter, CursorPagination, query_params_validate
-from labeling.api.selectors import annotation_list_api
-from labeling.api.serializers import AnnotationFilterSerializer, AnnotationSerializer
+from core.api import AllowListOrderingFilter, ConflictSerializer, CursorPagination, query_params_validate
+from core.errors import Conflict
+from labeling.api.selectors import (
+    annotation_by_token,
+    annotation_list_api,
+    assignment_get_api,
+    example_visible_metadata,
+    label_id_from_name_or_id,
+)
+from labeling.api.serializers import (
+    AnnotationFilterSerializer,
+    AnnotationSerializer,
+    AnnotationSubmitSerializer,
+    AssignmentSerializer,
+    AssignmentSkipSerializer,
+)
 from labeling.models import Annotation
+from labeling.selectors import guideline_in_force
+from labeling.services import annotations as services
 from projects.api.base import ProjectScopedMixin
+from projects.models import Role
+
+LABELERS: tuple[str, ...] = (Role.LABELER,)
+
+CONFLICT = OpenApiResponse(
+    ConflictSerializer,
+    description="The state of things refuses it: a lease lost or someone else's, an example already "
+    "labeled or skipped, nothing to undo. Nothing was saved.",
+)
 
 
-@extend_schema(parameters=[AnnotationFilterSerializer])
+class LabelingMixin(ProjectScopedMixin):
+    """Labelers only (only labelers label, so nobody rates an example while seeing who else rated
+    it); their writes count against the `labeling` rate instead of the general write rate, since
+    next and submit are two writes per example."""
+
+    project_roles = LABELERS
+    write_throttle_scope = "labeling"
+
+
+def _lease_response(request, assignment, *, status_code: int = status.HTTP_200_OK) -> Response:
+    project = request.project
+    version = guideline_in_force(project=project)
+    context = {
+        "metadata": example_visible_metadata(project=project, example=assignment.example),
+        "guideline_version": version.number if version is not None else None,
+    }
+    return Response(AssignmentSerializer(assignment, context=context).data, status=status_code)
+
+
+def _own_assignment(request, assignment_id: int, *, in_path: bool = False):
+    """The caller's assignment: when the project has none of that id, 404 for an address and 400
+    naming the field for a body; 409 when it is another labeler's."""
+    assignment = assignment_get_api(project=request.project, assignment_id=assignment_id)
+    if assignment is None and in_path:
+        raise exceptions.NotFound("Assignment not found.")
+    if assignment is None:
+        raise exceptions.ValidationError({"assignment": ["This project has no assignment with this id."]})
+    if assignment.rater_id != request.user.pk:
+        raise Conflict("This assignment is another labeler's lease, not yours.")
+    return assignment
+
+
+class AssignmentNextApi(LabelingMixin, APIView):
+    """The example to label now, held for you by a lease until `expires_at`: the same lease again
+    while it is live, or 204 when nothing is left for you."""
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: AssignmentSerializer,
+            204: OpenApiResponse(description="Nothing is left for you to label in this project."),
+        },
+    )
+    def post(self, request, slug: str):
+        assignment = services.assignment_next(project=request.project, user=request.user)
+        if assignment is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return _lease_response(request, assignment)
+
+
+class AssignmentSkipApi(LabelingMixin, APIView):
+    """Give your leased example back, with a reason: you never get it again."""
+
+    @extend_schema(
+        request=AssignmentSkipSerializer,
+        responses={204: OpenApiResponse(description="Skipped."), 409: CONFLICT},
+    )
+    def post(self, request, slug: str, id: int):
+        form = AssignmentSkipSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        assignment = _own_assignment(request, id, in_path=True)
+        services.assignment_skip(
+            project=request.project,
+            user=request.user,
+            example_id=assignment.example_id,
+            reason=form.validated_data["reason"],
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class AnnotationListApi(ProjectScopedMixin, generics.ListAPIView):
-    """The project's annotations, cursor-paginated: all of them for managers and SMEs (with the
-    rater's username), only the caller's own for labelers, whatever the filters say."""
+    """GET: the project's annotations, cursor-paginated: all of them for managers and SMEs (with
+    the rater's username), only the caller's own for labelers, whatever the filters say.
+
+    POST (labelers): your label for the example your lease holds. The same `client_token` again
+    returns the first annotation (200) and stores nothing; a lease that was lost (it expired and
+    other labelers completed the example) or is someone else's is a 409."""
 
     serializer_class = AnnotationSerializer
     query_serializer_class = AnnotationFilterSerializer
@@ -21,9 +122,60 @@ class AnnotationListApi(ProjectScopedMixin, generics.ListAPIView):
     filter_backends = [AllowListOrderingFilter]
     ordering_choices = ("created_at", "-created_at", "id", "-id")
     ordering = ["id"]
+    project_roles_by_method = {"POST": LABELERS}
+    write_throttle_scope = "labeling"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Annotation.objects.none()
         filters = query_params_validate(AnnotationFilterSerializer, self.request)
         return annotation_list_api(membership=self.request.membership, user=self.request.user, **filters)
+
+    @extend_schema(parameters=[AnnotationFilterSerializer])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=AnnotationSubmitSerializer,
+        responses={
+            201: AnnotationSerializer,
+            200: OpenApiResponse(AnnotationSerializer, description="A replay: the annotation of this token."),
+            409: CONFLICT,
+        },
+    )
+    def post(self, request, slug: str):
+        form = AnnotationSubmitSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        assignment = _own_assignment(request, data["assignment"])
+        label_id = label_id_from_name_or_id(project=request.project, value=data["label"])
+        if label_id is None:
+            raise exceptions.ValidationError({"label": ["This project has no label of that name or id."]})
+        token = data.get("client_token")
+        replay = token is not None and annotation_by_token(user=request.user, client_token=token) is not None
+        annotation = services.annotation_submit(
+            project=request.project,
+            user=request.user,
+            example_id=assignment.example_id,
+            label_id=label_id,
+            client_token=token,
+            ambiguous=data["ambiguous"],
+            ambiguous_note=data.get("ambiguous_note", ""),
+            note=data.get("note", ""),
+            time_spent_ms=data.get("time_spent_ms"),
+        )
+        annotation = annotation_list_api(membership=request.membership, user=request.user).get(
+            pk=annotation.pk
+        )
+        code = status.HTTP_200_OK if replay else status.HTTP_201_CREATED
+        return Response(AnnotationSerializer(annotation).data, status=code)
+
+
+class AnnotationUndoApi(LabelingMixin, APIView):
+    """Take back your most recent label while it is still editable: its example is your lease
+    again (200, as from assignments/next/); 409 when there is nothing to undo."""
+
+    @extend_schema(request=None, responses={200: AssignmentSerializer, 409: CONFLICT})
+    def post(self, request, slug: str):
+        assignment = services.annotation_undo(project=request.project, user=request.user)
+        return _lease_response(request, assignment)

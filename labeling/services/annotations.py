@@ -3,7 +3,8 @@ undoing and editing annotations.
 
 Every check-then-write runs inside one transaction under the example's row lock and is backed
 by a constraint (labeling.models): at most k active slots per example, one assignment and one
-annotation per rater and example, one lease per rater and project.
+annotation per rater and example, one lease per rater and project. A request the state of things
+refuses (a lease lost, a label already given, nothing to undo) is a Conflict: the API's 409.
 """
 
 import uuid
@@ -15,7 +16,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from core.errors import AccessDenied, ApplicationError, NotFound
+from core.errors import AccessDenied, ApplicationError, Conflict, NotFound
 from labeling import hooks
 from labeling.models import Annotation, Assignment, LabelingEvent
 from labeling.selectors import (
@@ -249,7 +250,7 @@ def annotation_submit(
                 if existing is not None:
                     if existing.rater_id == user.pk and existing.example_id == example.pk:
                         return existing
-                    raise ApplicationError("This form was already used. Reload the page and try again.")
+                    raise Conflict("This form was already used. Reload the page and try again.")
             assignment = Assignment.objects.select_for_update().filter(example=example, rater=user).first()
             if assignment is None:
                 raise NotFound("This example is not assigned to you.")
@@ -282,18 +283,18 @@ def _check_submittable(project: Project, example: Example, assignment: Assignmen
     """Under the example's lock: refuse labels the rater may not (or no longer) give."""
     status = assignment.status
     if status == Assignment.Status.SUBMITTED:
-        raise ApplicationError("You have already labeled this example.")
+        raise Conflict("You have already labeled this example.")
     if status == Assignment.Status.SKIPPED:
-        raise ApplicationError("You skipped this example, so it can no longer be labeled by you.")
+        raise Conflict("You skipped this example, so it can no longer be labeled by you.")
     if status == Assignment.Status.LEASED:
         # Live, or expired with its slot still reserved: nobody can have taken the seat.
         if example.annotation_count >= effective_k(project=project, example=example):
-            raise ApplicationError(LEASE_LOST_MESSAGE)
+            raise Conflict(LEASE_LOST_MESSAGE)
         return
     # Released: the lease expired and someone freed its slot; accept only if a seat is free.
     slot = _Seats(example, effective_k(project=project, example=example), timezone.now()).free_slot
     if slot is None:
-        raise ApplicationError(LEASE_LOST_MESSAGE)
+        raise Conflict(LEASE_LOST_MESSAGE)
     assignment.slot = slot
 
 
@@ -313,7 +314,7 @@ def assignment_skip(
         if assignment.status == Assignment.Status.SKIPPED:
             return assignment
         if assignment.status == Assignment.Status.SUBMITTED:
-            raise ApplicationError("You have already labeled this example; undo the label to skip it.")
+            raise Conflict("You have already labeled this example; undo the label to skip it.")
         assignment.status = Assignment.Status.SKIPPED
         assignment.skip_reason = reason
         assignment.save(update_fields=["status", "skip_reason", "updated_at"])
@@ -326,7 +327,7 @@ def annotation_undo(*, project: Project, user: AbstractBaseUser) -> Assignment:
     as their live lease; a lease they held on another example is released."""
     last = annotation_last_undoable(project=project, user=user)
     if last is None:
-        raise ApplicationError("There is no label to undo.")
+        raise Conflict("There is no label to undo.")
     with transaction.atomic():
         example = _lock_example(project, last.example_id)
         annotation = (
@@ -336,7 +337,7 @@ def annotation_undo(*, project: Project, user: AbstractBaseUser) -> Assignment:
             .first()
         )
         if annotation is None or not annotation_is_editable(annotation):
-            raise ApplicationError("That label can no longer be undone.")
+            raise Conflict("That label can no longer be undone.")
         now = timezone.now()
         # The label goes from the current rows; the history keeps what it was.
         _event(example, user, LabelingEvent.Kind.UNDONE, now, **_annotation_values(annotation))
@@ -354,7 +355,7 @@ def annotation_undo(*, project: Project, user: AbstractBaseUser) -> Assignment:
         else:
             slot = _Seats(example, effective_k(project=project, example=example), now).free_slot
             if slot is None:
-                raise ApplicationError("That label can no longer be undone.")
+                raise Conflict("That label can no longer be undone.")
             if assignment is None:
                 assignment = Assignment(project=project, example=example, rater=user, slot=slot)
             assignment.status = Assignment.Status.LEASED

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from core.errors import NotFound
 from projects.models import Example, GuidelineVersion, ImportBatch, Label, Membership, Project
@@ -80,3 +80,35 @@ def guideline_version_get_api(*, project: Project, number: int) -> GuidelineVers
     if version is None:
         raise NotFound("No such guideline version.")
     return version
+
+
+def label_get_api(*, project: Project, label_id: int) -> Label:
+    label = project.labels.filter(pk=label_id).first()
+    if label is None:
+        raise NotFound("Label not found.")
+    return label
+
+
+def membership_list_for_project_api(*, project: Project) -> QuerySet[Membership]:
+    return project.memberships.select_related("user").order_by("role", "user__username", "id")
+
+
+def membership_get_api(*, project: Project, membership_id: int) -> Membership:
+    membership = membership_list_for_project_api(project=project).filter(pk=membership_id).first()
+    if membership is None:
+        raise NotFound("Member not found.")
+    return membership
+
+
+def decisions_job_since(*, project: Project, since: datetime) -> ImportBatch | None:
+    """The re-decision job a settings change queued (projects.hooks.review_rules_changed), if any."""
+    return (
+        project.import_batches.filter(kind=ImportBatch.Kind.DECISIONS)
+        .filter(Q(created_at__gte=since) | Q(status=ImportBatch.Status.QUEUED))
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def membership_exists_api(*, project: Project, username: str) -> bool:
+    return project.memberships.filter(user__username=username).exists()

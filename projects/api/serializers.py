@@ -1,12 +1,24 @@
 """Thin serializers for the projects API: field lists only, no queries of their own."""
 
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api import NO_NUL_CHARACTERS, ClosedSerializer
+from core.api import NO_NUL_CHARACTERS, SOME_TEXT, ClosedSerializer
 from core.jobs.api import JobSerializer
 from projects.importing import FORMATS
-from projects.models import Example, GuidelineVersion, ImportBatch, Label, Membership, Project, Role
+from projects.models import (
+    Example,
+    GuidelineDraft,
+    GuidelineVersion,
+    ImportBatch,
+    KappaWeights,
+    Label,
+    Membership,
+    Project,
+    Role,
+)
+from projects.services.guidelines import MAX_GUIDELINE_CHARS
 from projects.services.imports import importer_get
 
 
@@ -78,7 +90,9 @@ class ExampleSerializer(serializers.ModelSerializer):
 
 
 class ExampleFilterSerializer(serializers.Serializer):
-    external_id = serializers.CharField(required=False, max_length=255, validators=[NO_NUL_CHARACTERS])
+    external_id = serializers.CharField(
+        required=False, max_length=255, trim_whitespace=False, validators=[NO_NUL_CHARACTERS]
+    )
     created_after = serializers.DateTimeField(required=False, help_text="Only examples created after this.")
     has_annotations = serializers.BooleanField(required=False, allow_null=True, default=None)
 
@@ -195,3 +209,166 @@ class GuidelineDiffSerializer(serializers.Serializer):
         help_text="Escaped source of version b, with <del> and <ins> around changes."
     )
     stats = GuidelineDiffStatsSerializer()
+
+
+# --------------------------------------------------------------------------------------------------
+# Writes: bodies are closed (an unknown field is a 400 naming it); services check the rest.
+
+SLUG_VALIDATOR = RegexValidator(r"^[a-z0-9][a-z0-9-]*$", "Use lowercase letters, digits and hyphens.")
+# a, n, s and u are the labeling page's own keys (projects.models.RESERVED_SHORTCUT_KEYS).
+KEY_VALIDATOR = RegexValidator(r"^[0-9b-mo-rtv-zB-MO-RTV-Z]$", "One key: a digit or a letter but a, n, s, u.")
+COLOUR_VALIDATOR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour as #rrggbb.")
+
+
+def _text(max_length: int, **kwargs) -> serializers.CharField:
+    """Text of at most `max_length` characters; unless blank is allowed, not only whitespace."""
+    validator = NO_NUL_CHARACTERS if kwargs.get("allow_blank") else SOME_TEXT
+    return serializers.CharField(max_length=max_length, validators=[validator], **kwargs)
+
+
+class LabelWriteSerializer(ClosedSerializer):
+    """A label to create (`name` required) or the fields of one to change."""
+
+    name = _text(100, help_text="Unique in the project (ignoring case).")
+    description = _text(5000, required=False, allow_blank=True)
+    key = serializers.CharField(
+        max_length=1,
+        required=False,
+        validators=[KEY_VALIDATOR],
+        help_text="Keyboard shortcut on the labeling page; a, s, u and n are reserved. Default: the "
+        "first free digit or letter.",
+    )
+    color = serializers.CharField(
+        max_length=7, required=False, validators=[COLOUR_VALIDATOR], help_text="#rrggbb"
+    )
+    position = serializers.IntegerField(min_value=0, max_value=1000, required=False)
+
+
+def label_arguments(data: dict) -> dict:
+    """A write body's fields under projects.services.projects.label_save's names."""
+    names = {"key": "shortcut_key", "color": "colour"}
+    return {names.get(field, field): value for field, value in data.items()}
+
+
+class ProjectCreateSerializer(ClosedSerializer):
+    name = _text(200)
+    slug = serializers.CharField(
+        max_length=80, validators=[SLUG_VALIDATOR], help_text="Used in addresses: /projects/<slug>/."
+    )
+    description = _text(10_000, required=False, allow_blank=True, default="")
+    overlap = serializers.IntegerField(
+        min_value=1, max_value=25, required=False, default=3, help_text="Raters per example (k)."
+    )
+    labels = serializers.ListField(
+        child=LabelWriteSerializer(), required=False, max_length=30, default=list, help_text="At most 30."
+    )
+
+
+class ProjectUpdateSerializer(ClosedSerializer):
+    """The settings a manager changes; fields left out keep their values. Changing overlap or a
+    review rule re-decides the project's examples in the background, as on the settings page."""
+
+    name = _text(200, required=False)
+    description = _text(10_000, required=False, allow_blank=True)
+    overlap = serializers.IntegerField(
+        min_value=1, max_value=25, required=False, help_text="Raters per example."
+    )
+    lease_minutes = serializers.IntegerField(
+        min_value=1, max_value=24 * 60, required=False, help_text="How long a handed-out example is held."
+    )
+    labels_are_ordinal = serializers.BooleanField(required=False)
+    kappa_weights = serializers.ChoiceField(choices=KappaWeights.choices, required=False)
+    majority_threshold = serializers.FloatField(
+        min_value=0.51, max_value=1.0, required=False, help_text="Share of raters a majority needs."
+    )
+    accept_majority = serializers.BooleanField(
+        required=False, help_text="Accept majorities without review (else they are queued too)."
+    )
+    extra_raters_on_split = serializers.IntegerField(
+        min_value=0, max_value=10, required=False, help_text="Raters added when the votes split."
+    )
+    visible_metadata = serializers.ListField(
+        child=_text(200),
+        required=False,
+        max_length=20,
+        help_text="Metadata fields shown to labelers next to the text.",
+    )
+
+
+class ProjectSettingsSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Project
+        fields = [
+            "slug", "name", "description", "overlap", "lease_minutes", "labels_are_ordinal", "kappa_weights",
+            "majority_threshold", "accept_majority", "extra_raters_on_split", "visible_metadata",
+        ]  # fmt: skip
+
+
+class ProjectCreatedSerializer(ProjectSettingsSerializer):
+    labels = LabelSerializer(many=True, read_only=True)
+
+    class Meta(ProjectSettingsSerializer.Meta):
+        fields = [*ProjectSettingsSerializer.Meta.fields, "labels"]
+
+
+class ProjectUpdatedSerializer(ProjectSettingsSerializer):
+    """Expects the view to pass `decisions_job` (a job, or None) in the context."""
+
+    decisions_job = serializers.SerializerMethodField(
+        help_text="When overlap or a review rule changed: the background job re-deciding the examples."
+    )
+
+    class Meta(ProjectSettingsSerializer.Meta):
+        fields = [*ProjectSettingsSerializer.Meta.fields, "decisions_job"]
+
+    @extend_schema_field(JobSerializer(allow_null=True))
+    def get_decisions_job(self, project) -> dict | None:
+        job = self.context["decisions_job"]
+        return JobSerializer(job).data if job is not None else None
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username")
+    role = serializers.ChoiceField(choices=Role.choices)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "username", "role"]
+
+
+class MemberCreateSerializer(ClosedSerializer):
+    username = _text(150, help_text="An existing account (only staff may add people to a project).")
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class MemberUpdateSerializer(ClosedSerializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class GuidelineDraftSerializer(serializers.ModelSerializer):
+    updated_by = serializers.CharField(source="updated_by.username", allow_null=True, default=None)
+    based_on = serializers.IntegerField(
+        source="based_on.number",
+        allow_null=True,
+        default=None,
+        help_text="The version it was last published as.",
+    )
+    updated_at = serializers.DateTimeField(allow_null=True, read_only=True)
+
+    class Meta:
+        model = GuidelineDraft
+        fields = ["body", "updated_by", "updated_at", "based_on"]
+
+
+class GuidelineDraftWriteSerializer(ClosedSerializer):
+    body = serializers.CharField(
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=MAX_GUIDELINE_CHARS,
+        validators=[NO_NUL_CHARACTERS],
+        help_text="Markdown.",
+    )
+
+
+class GuidelinePublishSerializer(ClosedSerializer):
+    changelog = _text(500, help_text="One line: what changed in this version, and why.")

@@ -7,6 +7,10 @@ from projects.api import views
 project_urlpatterns = [
     path("", views.ProjectDetailApi.as_view(), name="project"),
     path("labels/", views.LabelListApi.as_view(), name="project_labels"),
+    path("labels/<int:id>/", views.LabelDetailApi.as_view(), name="project_label"),
+    path("members/", views.MemberListApi.as_view(), name="project_members"),
+    path("members/<int:id>/", views.MemberDetailApi.as_view(), name="project_member"),
+    path("guideline/draft/", views.GuidelineDraftApi.as_view(), name="project_guideline_draft"),
     path("examples/", views.ExampleListApi.as_view(), name="project_examples"),
     path("examples/import/", views.ExampleImportApi.as_view(), name="project_examples_import"),
     path("examples/<int:id>/", views.ExampleDetailApi.as_view(), name="project_example"),

@@ -1,29 +1,44 @@
-"""Projects API: my projects, one project's detail and labels, its examples, and imports of
-examples and of annotations made elsewhere (both background jobs polled at imports/<id>/).
+"""Projects API: my projects (and creating one), one project's settings, labels and members, its
+examples, imports of examples and of annotations made elsewhere (both background jobs polled at
+imports/<id>/), and its guideline (published versions, the draft, publishing).
 
 Every view under projects/<slug>/ resolves the caller's membership through
 projects.api.base.ProjectRolePermission and reads only through that project.
 """
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, generics, status
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import exceptions, generics, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import AllowListOrderingFilter, ClosedQueryMixin, CursorPagination, query_params_validate
+from core.api import (
+    AllowListOrderingFilter,
+    ClosedQueryMixin,
+    ConflictSerializer,
+    CursorPagination,
+    query_params_validate,
+)
+from core.errors import ApplicationError, Conflict
 from projects.api.base import MANAGERS, REVIEWERS, ProjectScopedMixin
 from projects.api.selectors import (
+    decisions_job_since,
     example_get_api,
     example_list_api,
     guideline_version_get_api,
     guideline_version_list_api,
     import_batch_get_api,
+    label_get_api,
     label_list_api,
+    membership_exists_api,
+    membership_get_api,
     membership_list_api,
+    membership_list_for_project_api,
 )
 from projects.api.serializers import (
     AnnotationImportRequestSerializer,
@@ -31,23 +46,47 @@ from projects.api.serializers import (
     ExampleSerializer,
     GuidelineDiffQuerySerializer,
     GuidelineDiffSerializer,
+    GuidelineDraftSerializer,
+    GuidelineDraftWriteSerializer,
+    GuidelinePublishSerializer,
     GuidelineVersionListSerializer,
     GuidelineVersionSerializer,
     ImportBatchSerializer,
     ImportQueuedSerializer,
     ImportRequestSerializer,
     LabelSerializer,
+    LabelWriteSerializer,
+    MemberCreateSerializer,
+    MembershipSerializer,
+    MemberUpdateSerializer,
+    ProjectCreatedSerializer,
+    ProjectCreateSerializer,
     ProjectDetailSerializer,
     ProjectListSerializer,
+    ProjectUpdatedSerializer,
+    ProjectUpdateSerializer,
+    label_arguments,
 )
 from projects.guideline_diff import diff_guideline_text
 from projects.models import Example, GuidelineVersion, ImportBatch, Label, Membership
-from projects.selectors import guideline_in_force
+from projects.selectors import (
+    PROJECT_CREATORS_MESSAGE,
+    guideline_draft_get,
+    guideline_in_force,
+    project_create_allowed,
+)
+from projects.services import guidelines as guideline_services
+from projects.services import projects as project_services
 from projects.services.imports import import_batch_create
 
 
+def conflict(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ConflictSerializer, description=description)
+
+
 class ProjectListApi(ClosedQueryMixin, generics.ListAPIView):
-    """The projects I am a member of, with my role in each."""
+    """GET: the projects I am a member of, with my role in each. POST: create a project with its
+    labels; I become its manager (who may create projects: CONCORD_PROJECT_CREATORS)."""
 
     permission_classes = [IsAuthenticated]
     serializer_class = ProjectListSerializer
@@ -57,9 +96,37 @@ class ProjectListApi(ClosedQueryMixin, generics.ListAPIView):
             return Membership.objects.none()
         return membership_list_api(user=self.request.user)
 
+    @extend_schema(
+        request=ProjectCreateSerializer,
+        responses={
+            201: ProjectCreatedSerializer,
+            403: OpenApiResponse(description="You may not create projects (CONCORD_PROJECT_CREATORS)."),
+        },
+    )
+    def post(self, request):
+        if not project_create_allowed(user=request.user):
+            raise exceptions.PermissionDenied(PROJECT_CREATORS_MESSAGE[settings.CONCORD_PROJECT_CREATORS])
+        form = ProjectCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        project = project_services.project_create(
+            creator=request.user,
+            name=data["name"],
+            slug=data["slug"],
+            description=data["description"],
+            overlap=data["overlap"],
+            labels=[label_arguments(label) for label in data["labels"]],
+        )
+        url = request.build_absolute_uri(reverse("api:project", kwargs={"slug": project.slug}))
+        body = ProjectCreatedSerializer(project).data
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": url})
+
 
 class ProjectDetailApi(ProjectScopedMixin, APIView):
-    """One project: settings every member needs, its labels and the guideline version in force."""
+    """GET: one project: settings every member needs, its labels and the guideline version in
+    force. PATCH (managers): change its settings, as on the settings page."""
+
+    project_roles_by_method = {"PATCH": MANAGERS}
 
     @extend_schema(responses=ProjectDetailSerializer)
     def get(self, request, slug: str):
@@ -74,16 +141,174 @@ class ProjectDetailApi(ProjectScopedMixin, APIView):
         )
         return Response(serializer.data)
 
+    @extend_schema(request=ProjectUpdateSerializer, responses=ProjectUpdatedSerializer)
+    def patch(self, request, slug: str):
+        form = ProjectUpdateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        started = timezone.now()
+        before = [getattr(request.project, name) for name in project_services.REVIEW_RULE_FIELDS]
+        project = project_services.project_update(
+            project=request.project, user=request.user, **form.validated_data
+        )
+        after = [getattr(project, name) for name in project_services.REVIEW_RULE_FIELDS]
+        job = decisions_job_since(project=project, since=started) if after != before else None
+        return Response(ProjectUpdatedSerializer(project, context={"decisions_job": job}).data)
+
+
+def _label_save(**arguments):
+    """label_save, with its field errors under the API's names (key, color)."""
+    try:
+        return project_services.label_save(**arguments)
+    except Conflict:
+        raise
+    except ApplicationError as exc:
+        names = {"shortcut_key": "key", "colour": "color"}
+        fields = {names.get(name, name): messages for name, messages in exc.extra.items()}
+        raise exceptions.ValidationError({"detail": exc.message, **fields}) from None
+
 
 class LabelListApi(ProjectScopedMixin, generics.ListAPIView):
-    """The project's labels in their display order."""
+    """GET: the project's labels in their display order. POST (managers): add a label."""
 
     serializer_class = LabelSerializer
+    project_roles_by_method = {"POST": MANAGERS}
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Label.objects.none()
         return label_list_api(project=self.request.project)
+
+    @extend_schema(
+        request=LabelWriteSerializer,
+        responses={201: LabelSerializer, 409: conflict("Every shortcut key is taken by another label.")},
+    )
+    def post(self, request, slug: str):
+        form = LabelWriteSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        label = _label_save(
+            project=request.project, **{"shortcut_key": "", **label_arguments(form.validated_data)}
+        )
+        return Response(LabelSerializer(label).data, status=status.HTTP_201_CREATED)
+
+
+class LabelDetailApi(ProjectScopedMixin, APIView):
+    """PATCH: change a label (fields left out keep their values). DELETE: remove a label no
+    annotation uses (409 otherwise: rename it instead). Managers."""
+
+    project_roles = MANAGERS
+
+    @extend_schema(request=LabelWriteSerializer(partial=True), responses=LabelSerializer)
+    def patch(self, request, slug: str, id: int):
+        label = label_get_api(project=request.project, label_id=id)
+        form = LabelWriteSerializer(data=request.data, partial=True)
+        form.is_valid(raise_exception=True)
+        current = {
+            "name": label.name,
+            "description": label.description,
+            "shortcut_key": label.shortcut_key,
+            "colour": label.colour,
+            "position": label.position,
+        }
+        label = _label_save(
+            project=request.project, label_id=label.pk, **{**current, **label_arguments(form.validated_data)}
+        )
+        return Response(LabelSerializer(label).data)
+
+    @extend_schema(
+        request=None,
+        responses={
+            204: OpenApiResponse(description="Deleted."),
+            409: conflict("Annotations use this label."),
+        },
+    )
+    def delete(self, request, slug: str, id: int):
+        project_services.label_delete(project=request.project, label_id=id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --------------------------------------------------------------------------------------------------
+# Members
+
+
+class MemberListApi(ProjectScopedMixin, generics.ListAPIView):
+    """GET: the project's members and their roles. POST: give an existing account a role in the
+    project (201), or a member another role (200); adding someone who is not a member needs staff
+    rights (403 otherwise, whether or not the account exists). Managers."""
+
+    project_roles = MANAGERS
+    serializer_class = MembershipSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Membership.objects.none()
+        return membership_list_for_project_api(project=self.request.project)
+
+    @extend_schema(
+        request=MemberCreateSerializer,
+        responses={
+            201: MembershipSerializer,
+            200: OpenApiResponse(MembershipSerializer, description="Already a member: their role changed."),
+        },
+    )
+    def post(self, request, slug: str):
+        form = MemberCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        username = form.validated_data["username"]
+        existed = membership_exists_api(project=request.project, username=username)
+        try:
+            membership = project_services.membership_save(
+                project=request.project,
+                actor=request.user,
+                username=username,
+                role=form.validated_data["role"],
+            )
+        except ApplicationError as exc:
+            if "username" in exc.extra:  # the API creates no accounts: no password to offer
+                raise exceptions.ValidationError({"username": [f"There is no user '{username}'."]}) from None
+            raise
+        membership = membership_get_api(project=request.project, membership_id=membership.pk)
+        code = status.HTTP_200_OK if existed else status.HTTP_201_CREATED
+        return Response(MembershipSerializer(membership).data, status=code)
+
+
+class MemberDetailApi(ProjectScopedMixin, APIView):
+    """PATCH {role}: change a member's role. DELETE: remove them from the project. A project
+    keeps at least one manager (400). Managers."""
+
+    project_roles = MANAGERS
+
+    @extend_schema(request=MemberUpdateSerializer(partial=True), responses=MembershipSerializer)
+    def patch(self, request, slug: str, id: int):
+        membership = membership_get_api(project=request.project, membership_id=id)
+        form = MemberUpdateSerializer(data=request.data, partial=True)
+        form.is_valid(raise_exception=True)
+        if "role" in form.validated_data:
+            project_services.membership_save(
+                project=request.project,
+                actor=request.user,
+                username=membership.user.username,
+                role=form.validated_data["role"],
+            )
+        membership = membership_get_api(project=request.project, membership_id=id)
+        return Response(MembershipSerializer(membership).data)
+
+    @extend_schema(
+        request=None,
+        responses={
+            204: OpenApiResponse(description="Removed."),
+            400: OpenApiResponse(
+                inline_serializer("LastManager", {"detail": serializers.CharField()}),
+                description="The project's only manager cannot leave it.",
+            ),
+        },
+    )
+    def delete(self, request, slug: str, id: int):
+        project_services.membership_remove(project=request.project, membership_id=id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --------------------------------------------------------------------------------------------------
+# Examples and imports
 
 
 @extend_schema(parameters=[ExampleFilterSerializer])
@@ -206,14 +431,52 @@ class ImportBatchDetailApi(ProjectScopedMixin, APIView):
 
 
 class GuidelineVersionListApi(ProjectScopedMixin, generics.ListAPIView):
-    """Published guideline versions, newest first (the first is the one in force)."""
+    """GET: published guideline versions, newest first (the first is the one in force).
+    POST (managers): publish the draft as the next version, with a changelog line."""
 
     serializer_class = GuidelineVersionListSerializer
+    project_roles_by_method = {"POST": MANAGERS}
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return GuidelineVersion.objects.none()
         return guideline_version_list_api(project=self.request.project)
+
+    @extend_schema(
+        request=GuidelinePublishSerializer,
+        responses={
+            201: GuidelineVersionSerializer,
+            409: conflict("The draft is empty, or the same as the version in force."),
+        },
+    )
+    def post(self, request, slug: str):
+        form = GuidelinePublishSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        version = guideline_services.guideline_publish(
+            project=request.project, user=request.user, changelog=form.validated_data["changelog"]
+        )
+        version = guideline_version_get_api(project=request.project, number=version.number)
+        return Response(GuidelineVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class GuidelineDraftApi(ProjectScopedMixin, APIView):
+    """The guideline's working draft (managers and SMEs, who write guidelines; never labelers):
+    GET it, PUT {body} to replace it. Managers publish it at guideline-versions/."""
+
+    project_roles = REVIEWERS
+
+    @extend_schema(responses=GuidelineDraftSerializer)
+    def get(self, request, slug: str):
+        return Response(GuidelineDraftSerializer(guideline_draft_get(project=request.project)).data)
+
+    @extend_schema(request=GuidelineDraftWriteSerializer, responses=GuidelineDraftSerializer)
+    def put(self, request, slug: str):
+        form = GuidelineDraftWriteSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        draft = guideline_services.guideline_draft_save(
+            project=request.project, user=request.user, body=form.validated_data["body"]
+        )
+        return Response(GuidelineDraftSerializer(draft).data)
 
 
 class GuidelineVersionDetailApi(ProjectScopedMixin, APIView):

@@ -5,7 +5,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.urls import reverse
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, Conflict
 from core.models import AuditEntry
 from core.services import audit_record, notice_send
 from projects.models import GuidelineDraft, GuidelineVersion, Project, Role
@@ -17,7 +17,8 @@ MAX_GUIDELINE_CHARS = 200_000
 @transaction.atomic
 def guideline_draft_save(*, project: Project, user: AbstractBaseUser, body: str) -> GuidelineDraft:
     if len(body) > MAX_GUIDELINE_CHARS:
-        raise ApplicationError(f"The guideline is longer than {MAX_GUIDELINE_CHARS:,} characters.")
+        message = f"The guideline is longer than {MAX_GUIDELINE_CHARS:,} characters."
+        raise ApplicationError(message, extra={"body": [message]})
     draft, _ = GuidelineDraft.objects.select_for_update().get_or_create(project=project)
     draft.body = body
     draft.updated_by = user
@@ -31,14 +32,15 @@ def guideline_publish(*, project: Project, user: AbstractBaseUser, changelog: st
     the unique (project, number) constraint backs it."""
     changelog = (changelog or "").strip()
     if not changelog:
-        raise ApplicationError("Write a changelog line: what changed in this version, and why.")
+        message = "Write a changelog line: what changed in this version, and why."
+        raise ApplicationError(message, extra={"changelog": [message]})
     Project.objects.select_for_update().get(pk=project.pk)
     draft, _ = GuidelineDraft.objects.select_for_update().get_or_create(project=project)
     if not draft.body.strip():
-        raise ApplicationError("The draft is empty; write the guideline before publishing it.")
+        raise Conflict("The draft is empty; write the guideline before publishing it.")
     latest = guideline_in_force(project=project)
     if latest is not None and latest.body == draft.body:
-        raise ApplicationError(f"The draft is identical to version {latest.number}; nothing to publish.")
+        raise Conflict(f"The draft is identical to version {latest.number}; nothing to publish.")
     number = (project.guideline_versions.aggregate(n=Max("number"))["n"] or 0) + 1
     version = GuidelineVersion.objects.create(
         project=project, number=number, body=draft.body, changelog=changelog[:500], author=user

@@ -1,13 +1,15 @@
 """Writes for projects, their labels and their members. Each function is one use case and
 owns its transaction."""
 
+from collections.abc import Sequence
+
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from core.errors import AccessDenied, ApplicationError, NotFound
+from core.errors import AccessDenied, ApplicationError, Conflict, NotFound
 from core.models import AuditEntry
 from core.services import audit_record
 from projects import hooks
@@ -35,28 +37,49 @@ PROJECT_EDITABLE_FIELDS = (
 )
 
 
+def _field_error(field: str, message: str) -> ApplicationError:
+    """An error the API reports under `field` (pages show the message)."""
+    return ApplicationError(message, extra={field: [message]})
+
+
 @transaction.atomic
 def project_create(
-    *, name: str, slug: str, creator: AbstractBaseUser | None, description: str = "", overlap: int = 3
+    *,
+    name: str,
+    slug: str,
+    creator: AbstractBaseUser | None,
+    description: str = "",
+    overlap: int = 3,
+    labels: Sequence[dict] = (),
 ) -> Project:
-    """Create a project; its creator becomes its first manager. Who may create projects is the
-    caller's check (projects.selectors.project_create_allowed); commands create them freely."""
+    """Create a project, with `labels` (dicts of label_save's arguments, shortcut_key optional);
+    its creator becomes its first manager. All or nothing: a bad label leaves no project behind.
+    Who may create projects is the caller's check (projects.selectors.project_create_allowed);
+    commands create them freely."""
     if slug in RESERVED_SLUGS:
-        raise ApplicationError(f"'{slug}' is a word Concord's addresses use; choose another address.")
+        raise _field_error("slug", f"'{slug}' is a word Concord's addresses use; choose another address.")
+    taken = f"A project with the address '{slug}' already exists; choose another."
     if Project.objects.filter(slug=slug).exists():
-        raise ApplicationError(f"A project with the address '{slug}' already exists; choose another.")
+        raise _field_error("slug", taken)
     project = Project(name=name, slug=slug, description=description, overlap=overlap, created_by=creator)
-    project.full_clean()
+    try:
+        project.full_clean()
+    except ValidationError as exc:
+        raise ApplicationError(" ".join(exc.messages), extra=exc.message_dict) from None
     try:
         with transaction.atomic():
             project.save()
     except IntegrityError:
-        raise ApplicationError(
-            f"A project with the address '{slug}' already exists; choose another."
-        ) from None
+        raise _field_error("slug", taken) from None
     if creator is not None:
         Membership.objects.create(user=creator, project=project, role=Role.MANAGER)
     GuidelineDraft.objects.create(project=project, body="", updated_by=creator)
+    for index, label in enumerate(labels):
+        try:
+            label_save(project=project, **{"shortcut_key": "", **label})
+        except ApplicationError as exc:
+            message = f"Label {index + 1} ({label.get('name', '')!r}): {exc.message}"
+            raise _field_error("labels", message) from None
     return project
 
 
@@ -74,7 +97,10 @@ def project_update(*, project: Project, user: AbstractBaseUser | None = None, **
     before = {name: getattr(project, name) for name in REVIEW_RULE_FIELDS}
     for name, value in fields.items():
         setattr(project, name, value)
-    project.full_clean()
+    try:
+        project.full_clean()
+    except ValidationError as exc:
+        raise ApplicationError(" ".join(exc.messages), extra=exc.message_dict) from None
     project.save(update_fields=[*fields, "updated_at"])
     changed = {
         name: (old, getattr(project, name)) for name, old in before.items() if getattr(project, name) != old
@@ -91,14 +117,27 @@ def project_update(*, project: Project, user: AbstractBaseUser | None = None, **
     return project
 
 
+SHORTCUT_KEYS = "1234567890bcdefghijklmopqrtvwxyz"  # every valid key but the reserved ones
+
+
 def _validate_shortcut(key: str) -> str:
     key = (key or "").strip().lower()
     if len(key) != 1 or not key.isascii() or not key.isalnum():
-        raise ApplicationError("The shortcut must be one key: a digit or a letter.")
+        raise _field_error("shortcut_key", "The shortcut must be one key: a digit or a letter.")
     if key in RESERVED_SHORTCUT_KEYS:
-        raise ApplicationError(
-            f"'{key}' is reserved (a = ambiguous, s = skip, u = undo, n = note); choose another key."
+        raise _field_error(
+            "shortcut_key",
+            f"'{key}' is reserved (a = ambiguous, s = skip, u = undo, n = note); choose another key.",
         )
+    return key
+
+
+def _free_shortcut(project: Project, label_id: int | None) -> str:
+    """The first key no other label of the project uses: digits first, then letters."""
+    used = set(project.labels.exclude(pk=label_id).values_list("shortcut_key", flat=True))
+    key = next((key for key in SHORTCUT_KEYS if key not in used and key not in RESERVED_SHORTCUT_KEYS), None)
+    if key is None:
+        raise Conflict("Every shortcut key is taken by another label; free one first.")
     return key
 
 
@@ -113,9 +152,10 @@ def label_save(
     position: int | None = None,
     label_id: int | None = None,
 ) -> Label:
-    """Create a label, or update one of this project's labels."""
+    """Create a label, or update one of this project's labels. An empty `shortcut_key` takes
+    the first free key (scripts need not choose one)."""
     Project.objects.select_for_update().get(pk=project.pk)  # serialise label edits
-    key = _validate_shortcut(shortcut_key)
+    key = _validate_shortcut(shortcut_key) if shortcut_key else _free_shortcut(project, label_id)
     if label_id is None:
         label = Label(project=project)
         if position is None:
@@ -129,9 +169,9 @@ def label_save(
     name = (name or "").strip()
     clash = project.labels.exclude(pk=label.pk)
     if clash.filter(name__iexact=name).exists():
-        raise ApplicationError(f"There is already a label named '{name}'.")
+        raise _field_error("name", f"There is already a label named '{name}'.")
     if clash.filter(shortcut_key=key).exists():
-        raise ApplicationError(f"The key '{key}' is already the shortcut of another label.")
+        raise _field_error("shortcut_key", f"The key '{key}' is already the shortcut of another label.")
     label.name, label.shortcut_key, label.description, label.colour = name, key, description, colour
     if position is not None:
         label.position = position
@@ -139,7 +179,7 @@ def label_save(
         label.full_clean(exclude=["project"])
     except ValidationError as exc:
         raise ApplicationError(
-            "; ".join(f"{f}: {' '.join(m)}" for f, m in exc.message_dict.items())
+            "; ".join(f"{f}: {' '.join(m)}" for f, m in exc.message_dict.items()), extra=exc.message_dict
         ) from None
     label.save()
     return label
@@ -153,7 +193,7 @@ def label_delete(*, project: Project, label_id: int) -> None:
         raise NotFound("Label not found.") from None
     used = label.annotations.count()
     if used:
-        raise ApplicationError(
+        raise Conflict(
             f"'{label.name}' is used by {used} annotation(s) and cannot be deleted; rename it instead."
         )
     label.delete()
@@ -177,7 +217,7 @@ def membership_save(
     whether or not the username exists, so the form cannot be used to discover accounts.
     """
     if role not in Role.values:
-        raise ApplicationError(f"Unknown role '{role}'.")
+        raise _field_error("role", f"Unknown role '{role}'.")
     username = (username or "").strip()
     # Lock the project's memberships so two managers demoting each other cannot leave none.
     members = list(project.memberships.select_for_update().select_related("user"))
@@ -215,7 +255,9 @@ def _account(username: str, password: str) -> AbstractBaseUser:
     if user is not None:
         return user
     if not password:
-        raise ApplicationError(f"There is no user '{username}'. Give a password to create the account.")
+        raise _field_error(
+            "username", f"There is no user '{username}'. Give a password to create the account."
+        )
     user = User(username=username)
     try:
         user.full_clean(exclude=["password"])
@@ -250,7 +292,7 @@ def membership_remove(*, project: Project, membership_id: int, actor: AbstractBa
 
 def _ensure_other_manager(members: list[Membership], leaving: Membership) -> None:
     if not any(m.role == Role.MANAGER and m.pk != leaving.pk for m in members):
-        raise ApplicationError("A project needs at least one manager; make someone else manager first.")
+        raise _field_error("role", "A project needs at least one manager; make someone else manager first.")
 
 
 @transaction.atomic

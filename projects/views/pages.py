@@ -19,6 +19,7 @@ from projects.forms import (
 )
 from projects.models import ImportBatch, Role
 from projects.selectors import (
+    PROJECT_CREATORS_MESSAGE,
     guideline_in_force,
     import_batch_list,
     project_create_allowed,
@@ -26,11 +27,6 @@ from projects.selectors import (
     project_members,
 )
 from projects.services import projects as services
-
-PROJECT_CREATORS_MESSAGE = {
-    "staff": "Only staff can create projects; ask an administrator.",
-    "managers": "Only staff and managers of a project can create projects; ask an administrator.",
-}
 
 
 @require_safe

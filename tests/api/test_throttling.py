@@ -22,7 +22,7 @@ def rates(settings):
     def set_rates(**limits):
         settings.CONCORD_API_THROTTLE_RATES = {
             scope: limits.get(scope, UNLIMITED)
-            for scope in ("user", "address", "write", "releases", "imports")
+            for scope in ("user", "address", "write", "labeling", "releases", "imports")
         }
 
     yield set_rates
@@ -103,3 +103,22 @@ def test_the_address_behind_a_trusted_proxy(api_data, rates, settings, manager):
     settings.CONCORD_PROXY_COUNT = 0  # no proxy: the header is the client's own words, ignored
     assert api.get(f"{BASE}/labels/", HTTP_X_FORWARDED_FOR="10.0.0.3", **proxied).status_code == 200
     assert api.get(f"{BASE}/labels/", HTTP_X_FORWARDED_FOR="10.0.0.4", **proxied).status_code == 429
+
+
+def test_labeling_writes_count_under_their_own_rate_not_the_write_rate(project, rates, labeler, manager):
+    """Two writes per example (next, submit): a labeler's pace must not run into the general
+    write rate, and the labeling rate still stops a runaway script."""
+    from tests.factories import ExampleFactory
+
+    ExampleFactory(project=project)
+    rates(write="1/min", labeling="3/min")
+    api = token_client(labeler)
+    answers = [api.post(f"{BASE}/assignments/next/").status_code for _ in range(4)]
+    assert answers == [200, 200, 200, 429]
+    managing = token_client(manager)
+    assert (
+        managing.patch(f"{BASE}/", {"lease_minutes": 20}, content_type="application/json").status_code == 200
+    )
+    assert (
+        managing.patch(f"{BASE}/", {"lease_minutes": 25}, content_type="application/json").status_code == 429
+    )

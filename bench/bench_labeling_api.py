@@ -1,0 +1,200 @@
+"""Benchmark: labelers through the labeling API (POST assignments/next/, POST annotations/) next to
+the labeling page (bench_labeling.py's loop) and a trivial endpoint, on one gunicorn in one run.
+
+Usage (PostgreSQL only; the database is created and migrated if missing):
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/concord_bench_labeling_api \\
+    .venv/bin/python bench/bench_labeling_api.py [--examples 400000] [--labelers 50] [--seconds 15]
+
+The same data as bench_labeling.py (about 2.3 annotations per example). `--labelers` closed-loop
+clients (each sends its next request when the previous one is answered), with keep-alive, run
+three phases: the trivial endpoint (/healthz), the page (GET the work area, POST the label), and
+the API by token (next, then submit with a client token). The phases take turns (`--rounds`), so
+load from elsewhere on the machine falls on all three. Prints each phase's requests/s as a share
+of the trivial endpoint's, and p50/p95/p99 latency.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"  # never the production default
+
+from bench.bench_labeling import (  # noqa: E402 - the path and settings above come first
+    SLUG,
+    Connection,
+    ensure_database,
+    explain_next_query,
+    labeler_client,
+    percentiles,
+    setup_data,
+    start_server,
+)
+from bench.bench_labeling import drop_project as drop_bench_project  # noqa: E402
+
+LABELS = ("billing", "bug", "feature", "other")
+
+
+def api_tokens(n_labelers: int) -> list[str]:
+    """An API token for each bench labeler made by setup_data (bench-labeler-0 ...)."""
+    from django.contrib.auth import get_user_model
+
+    from core.services import api_token_create
+
+    users = get_user_model().objects.filter(username__startswith="bench-labeler-").order_by("pk")
+    return [api_token_create(user=user, name="bench")[1] for user in users[:n_labelers]]
+
+
+async def api_client(port, token, stop_at, latencies, counters):
+    conn = Connection(port)
+    auth = {"Authorization": f"Bearer {token}"}
+    json_headers = {**auth, "Content-Type": "application/json"}
+    base = f"/api/v1/projects/{SLUG}"
+    while time.perf_counter() < stop_at:
+        began = time.perf_counter()
+        status, body = await conn.request("POST", f"{base}/assignments/next/", auth)
+        latencies["next"].append(time.perf_counter() - began)
+        if status != 200:
+            counters["errors"] += 1
+            await asyncio.sleep(0.05)
+            continue
+        lease = json.loads(body)
+        payload = {
+            "assignment": lease["id"],
+            "label": LABELS[counters["labels"] % 4],
+            "client_token": str(uuid.uuid4()),
+            "time_spent_ms": 2500,
+        }
+        began = time.perf_counter()
+        status, body = await conn.request(
+            "POST", f"{base}/annotations/", json_headers, json.dumps(payload).encode()
+        )
+        latencies["submit"].append(time.perf_counter() - began)
+        if status != 201:
+            counters["errors"] += 1
+        else:
+            counters["labels"] += 1
+
+
+async def run_clients(make_client, credentials, seconds):
+    latencies = {"next": [], "submit": []}
+    counters = {"labels": 0, "errors": 0}
+    stop_at = time.perf_counter() + seconds
+    began = time.perf_counter()
+    await asyncio.gather(*(make_client(c, stop_at, latencies, counters) for c in credentials))
+    return time.perf_counter() - began, latencies, counters
+
+
+class Phase:
+    """One kind of load, summed over the rounds it ran in."""
+
+    def __init__(self):
+        self.elapsed = 0.0
+        self.latencies = {"next": [], "submit": []}
+        self.counters = {"labels": 0, "errors": 0}
+
+    def add(self, elapsed, latencies, counters):
+        self.elapsed += elapsed
+        for key in self.latencies:
+            self.latencies[key] += latencies[key]
+        for key in self.counters:
+            self.counters[key] += counters[key]
+
+    @property
+    def all(self) -> list[float]:
+        return self.latencies["next"] + self.latencies["submit"]
+
+    @property
+    def rps(self) -> float:
+        return len(self.all) / self.elapsed
+
+
+def p95(values: list[float]) -> float:
+    return sorted(values)[int(0.95 * len(values))] * 1000 if values else float("inf")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--examples", type=int, default=400_000)
+    parser.add_argument("--labelers", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=15, help="per phase, over all rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="turns the phases take")
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--keep", action="store_true", help="keep the bench project afterwards")
+    args = parser.parse_args()
+
+    ensure_database()
+    cookies, project_id = setup_data(args.examples, args.labelers)
+    tokens = api_tokens(args.labelers)
+    explain_next_query(project_id)
+    from django.db import connections
+
+    connections.close_all()
+
+    server = start_server(args.port, args.workers, args.threads)
+    port = args.port
+
+    def page(auth, stop_at, latencies, counters):
+        return labeler_client(port, auth, stop_at, latencies, counters)
+
+    def api(token, stop_at, latencies, counters):
+        return api_client(port, token, stop_at, latencies, counters)
+
+    async def trivial(_credential, stop_at, latencies, counters):
+        conn = Connection(port)
+        while time.perf_counter() < stop_at:
+            began = time.perf_counter()
+            status, _ = await conn.request("GET", "/healthz", {})
+            latencies["next"].append(time.perf_counter() - began)
+            counters["errors"] += status != 200
+
+    phases = {"trivial": (trivial, cookies), "page": (page, cookies), "api": (api, tokens)}
+    results = {name: Phase() for name in phases}
+    try:
+        print(
+            f"\ngunicorn: {args.workers} workers x {args.threads} threads; {args.labelers} concurrent clients"
+        )
+        for client, credentials in phases.values():  # warm-up: every worker connects to PostgreSQL
+            asyncio.run(run_clients(client, credentials, 2))
+        # The phases take turns, so a neighbour's load on the machine falls on each of them alike.
+        for _ in range(args.rounds):
+            for name, (client, credentials) in phases.items():
+                results[name].add(*asyncio.run(run_clients(client, credentials, args.seconds / args.rounds)))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+    base = results["trivial"]
+    print(f"\ntrivial endpoint            {base.rps:8.0f} req/s   {percentiles(base.all)}")
+    for name, title in (("page", "page: next + submit"), ("api", "API:  next + submit")):
+        phase = results[name]
+        print(f"{title}         {phase.rps:8.0f} req/s   {percentiles(phase.all)}")
+        print(f"  next                                    {percentiles(phase.latencies['next'])}")
+        print(f"  submit                                  {percentiles(phase.latencies['submit'])}")
+        labels_ps = phase.counters["labels"] / phase.elapsed
+        print(f"  labels saved              {labels_ps:8.0f} /s     errors: {phase.counters['errors']}")
+    print()
+    for name, title in (("page", "labeling page"), ("api", "labeling API ")):
+        phase = results[name]
+        share = phase.rps / base.rps
+        print(f"{title}: next+submit throughput = {share:.0%} of trivial, p95 {p95(phase.all):.1f} ms")
+    print(f"API / page throughput = {results['api'].rps / results['page'].rps:.2f}")
+
+    if not args.keep:
+        connections.close_all()
+        drop_bench_project()
+
+
+if __name__ == "__main__":
+    main()

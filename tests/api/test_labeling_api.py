@@ -1,0 +1,144 @@
+"""Labeling through the API follows the labeling page's rules: one lease at a time (the same one
+again while it lives), overlap k, blind labelers, the guideline version stamped, idempotent
+submits by client token, 409 for a lease that is lost or someone else's, skip and undo."""
+
+import uuid
+from datetime import timedelta
+
+from django.utils import timezone
+
+from labeling.models import Annotation, Assignment
+from projects.models import Example
+from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory
+
+from .conftest import token_client
+
+BASE = "/api/v1/projects/support"
+
+
+def post(client, url, body=None):
+    return client.post(url, body or {}, content_type="application/json")
+
+
+def submit(client, lease_id, label="bug", **extra):
+    return post(client, f"{BASE}/annotations/", {"assignment": lease_id, "label": label, **extra})
+
+
+def test_a_labeler_gets_one_lease_at_a_time_and_sees_no_one_elses_work(project, raters, manager):
+    project.visible_metadata = ["channel"]
+    project.save()
+    GuidelineVersionFactory(project=project, number=4)
+    example = ExampleFactory(project=project, metadata={"channel": "email", "customer": "ACME"})
+    first = AnnotationFactory(example=example, rater=raters[1], label=project.labels.get(name="billing"))
+    Example.objects.filter(pk=example.pk).update(annotation_count=1)
+    api = token_client(raters[0])
+    lease = post(api, f"{BASE}/assignments/next/")
+    assert lease.status_code == 200
+    body = lease.json()
+    assert body["example"] == {
+        "id": example.pk,
+        "external_id": example.external_id,
+        "text": example.text,
+        "metadata": {"channel": "email"},  # only what the project shows labelers
+    }
+    assert body["guideline_version"] == 4
+    assert "billing" not in lease.content.decode()
+    assert post(api, f"{BASE}/assignments/next/").json() == body
+    saved = submit(api, body["id"], label=str(project.labels.get(name="bug").pk))  # a label by id
+    assert saved.status_code == 201
+    assert (saved.json()["label"], saved.json()["guideline_version"]) == ("bug", 4)
+    assert post(api, f"{BASE}/assignments/next/").status_code == 204
+    mine = api.get(f"{BASE}/annotations/").json()["results"]
+    assert [item["id"] for item in mine] == [saved.json()["id"]]
+    assert first.pk not in {item["id"] for item in mine}
+    assert post(token_client(manager), f"{BASE}/assignments/next/").status_code == 403
+
+
+def test_no_example_gets_more_than_k_raters(project, make_labelers):
+    project.overlap = 2
+    project.save()
+    ExampleFactory(project=project)
+    labelers = make_labelers(3)
+    answers = [post(token_client(user), f"{BASE}/assignments/next/").status_code for user in labelers]
+    assert answers == [200, 200, 204]
+
+
+def test_a_replayed_submit_returns_the_same_annotation_and_stores_nothing(project, raters):
+    ExampleFactory(project=project)
+    api = token_client(raters[0])
+    lease = post(api, f"{BASE}/assignments/next/").json()
+    token = str(uuid.uuid4())
+    first = submit(api, lease["id"], client_token=token, note="Looks like a crash.")
+    again = submit(api, lease["id"], client_token=token, note="Looks like a crash.")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
+    assert Annotation.objects.count() == 1
+    other_token = submit(api, lease["id"], client_token=str(uuid.uuid4()))
+    assert other_token.status_code == 409
+    assert other_token.json()["detail"] == "You have already labeled this example."
+    assert Annotation.objects.count() == 1
+
+
+def test_bad_submits_name_the_field_and_store_nothing(project, raters, other_project):
+    ExampleFactory(project=project)
+    api = token_client(raters[0])
+    lease = post(api, f"{BASE}/assignments/next/").json()
+    other_label = other_project.labels.first()
+    cases = [
+        ({"label": "no-such-label"}, "label"),
+        ({"label": str(other_label.pk)}, "label"),  # another project's label id
+        ({"assignment": 987654}, "assignment"),
+        ({"client_token": "not-a-uuid"}, "client_token"),
+        ({"time_spent_ms": -1}, "time_spent_ms"),
+        ({"rater": "someone"}, "rater"),
+    ]
+    for change, field in cases:
+        response = post(api, f"{BASE}/annotations/", {"assignment": lease["id"], "label": "bug", **change})
+        assert response.status_code == 400, change
+        assert field in response.json(), (change, response.json())
+    assert not Annotation.objects.exists()
+
+
+def test_someone_elses_lease_and_a_lost_lease_are_409s_with_a_message(project, make_labelers):
+    project.overlap = 1
+    project.save()
+    example = ExampleFactory(project=project)
+    first, second = make_labelers(2)
+    lease = post(token_client(first), f"{BASE}/assignments/next/").json()
+    foreign = submit(token_client(second), lease["id"])
+    assert foreign.status_code == 409
+    assert "another labeler's" in foreign.json()["detail"]
+    # The lease runs out, the seat goes to someone else, who labels the example: k is reached.
+    Assignment.objects.filter(pk=lease["id"]).update(expires_at=timezone.now() - timedelta(minutes=1))
+    taken = post(token_client(second), f"{BASE}/assignments/next/").json()
+    assert taken["example"]["id"] == example.pk
+    assert submit(token_client(second), taken["id"]).status_code == 201
+    lost = submit(token_client(first), lease["id"])
+    assert lost.status_code == 409
+    assert "ran out" in lost.json()["detail"]
+    assert Annotation.objects.filter(example=example).count() == 1
+
+
+def test_skip_gives_the_example_back_for_good_and_undo_takes_a_label_back(project, raters):
+    kept, skipped = ExampleFactory(project=project), ExampleFactory(project=project)
+    api = token_client(raters[0])
+    lease = post(api, f"{BASE}/assignments/next/").json()
+    no_reason = post(api, f"{BASE}/assignments/{lease['id']}/skip/", {"reason": "  "})
+    assert no_reason.status_code == 400
+    assert "reason" in no_reason.json()
+    assert post(api, f"{BASE}/assignments/987654/skip/", {"reason": "Not English."}).status_code == 404
+    assert post(api, f"{BASE}/assignments/{lease['id']}/skip/", {"reason": "Not English."}).status_code == 204
+    skipped_id = lease["example"]["id"]
+    lease = post(api, f"{BASE}/assignments/next/").json()
+    assert lease["example"]["id"] != skipped_id
+    assert {skipped_id, lease["example"]["id"]} == {kept.pk, skipped.pk}
+    assert submit(api, lease["id"]).status_code == 201
+    assert post(api, f"{BASE}/assignments/next/").status_code == 204
+    undone = post(api, f"{BASE}/annotations/undo/")
+    assert undone.status_code == 200
+    assert undone.json()["example"]["id"] == lease["example"]["id"]
+    assert not Annotation.objects.exists()
+    assert submit(api, undone.json()["id"], label="feature").status_code == 201
+    assert submit(api, undone.json()["id"], label="feature").status_code == 409
+    assert post(api, f"{BASE}/annotations/undo/").status_code == 200
+    assert post(api, f"{BASE}/annotations/undo/").status_code == 409
