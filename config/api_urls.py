@@ -11,12 +11,13 @@ from django.urls import include, path
 from consistency.urls import api_project_urlpatterns as consistency_project_urls
 from labeling.api.urls import project_urlpatterns as labeling_project_urls
 from projects.api.urls import project_urlpatterns as projects_project_urls
-from projects.api.views import ProjectListApi
+from projects.api.views import InvitationAcceptApi, ProjectListApi
 
 app_name = "api"
 
 urlpatterns: list = [
     path("projects/", ProjectListApi.as_view(), name="projects"),
+    path("invitations/accept/", InvitationAcceptApi.as_view(), name="invitation_accept"),
     path(
         "projects/<slug:slug>/",
         include(projects_project_urls + labeling_project_urls + consistency_project_urls),

@@ -337,7 +337,31 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 
 class MemberCreateSerializer(ClosedSerializer):
-    username = _text(150, help_text="An existing account (only staff may add people to a project).")
+    username = _text(150, help_text="A member of the project (people join by accepting an invitation).")
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class InvitationCreateSerializer(ClosedSerializer):
+    email = serializers.EmailField(max_length=254)
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class InvitationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=Role.choices)
+    invited_by = serializers.CharField(source="invited_by.username", allow_null=True, default=None)
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+
+
+class InvitationAcceptSerializer(ClosedSerializer):
+    token = _text(500, help_text="The token at the end of the link the invitation email carries.")
+
+
+class JoinedSerializer(serializers.Serializer):
+    project = serializers.CharField(source="project.slug")
+    username = serializers.CharField(source="user.username")
     role = serializers.ChoiceField(choices=Role.choices)
 
 

@@ -10,6 +10,7 @@ project_urlpatterns = [
     path("labels/<int:id>/", views.LabelDetailApi.as_view(), name="project_label"),
     path("members/", views.MemberListApi.as_view(), name="project_members"),
     path("members/<int:id>/", views.MemberDetailApi.as_view(), name="project_member"),
+    path("invitations/", views.InvitationListApi.as_view(), name="project_invitations"),
     path("guideline/draft/", views.GuidelineDraftApi.as_view(), name="project_guideline_draft"),
     path("examples/", views.ExampleListApi.as_view(), name="project_examples"),
     path("examples/import/", views.ExampleImportApi.as_view(), name="project_examples_import"),

@@ -33,6 +33,7 @@ from projects.api.selectors import (
     guideline_version_get_api,
     guideline_version_list_api,
     import_batch_get_api,
+    invitation_list_pending_api,
     label_get_api,
     label_list_api,
     membership_exists_api,
@@ -54,6 +55,10 @@ from projects.api.serializers import (
     ImportBatchSerializer,
     ImportQueuedSerializer,
     ImportRequestSerializer,
+    InvitationAcceptSerializer,
+    InvitationCreateSerializer,
+    InvitationSerializer,
+    JoinedSerializer,
     LabelSerializer,
     LabelWriteSerializer,
     MemberCreateSerializer,
@@ -76,6 +81,7 @@ from projects.selectors import (
     project_create_allowed,
 )
 from projects.services import guidelines as guideline_services
+from projects.services import invitations as invitation_services
 from projects.services import projects as project_services
 from projects.services.imports import import_batch_create
 
@@ -231,9 +237,9 @@ class LabelDetailApi(ProjectScopedMixin, APIView):
 
 
 class MemberListApi(ProjectScopedMixin, generics.ListAPIView):
-    """GET: the project's members and their roles. POST: give an existing account a role in the
-    project (201), or a member another role (200); adding someone who is not a member needs staff
-    rights (403 otherwise, whether or not the account exists). Managers."""
+    """GET: the project's members and their roles. POST: give a member another role (200). People
+    join only by accepting an invitation (POST .../invitations/): naming someone who is not a
+    member is a 403, the same whether or not the account exists. Managers."""
 
     project_roles = MANAGERS
     serializer_class = MembershipSerializer
@@ -269,6 +275,49 @@ class MemberListApi(ProjectScopedMixin, generics.ListAPIView):
         membership = membership_get_api(project=request.project, membership_id=membership.pk)
         code = status.HTTP_200_OK if existed else status.HTTP_201_CREATED
         return Response(MembershipSerializer(membership).data, status=code)
+
+
+class InvitationListApi(ProjectScopedMixin, APIView):
+    """GET: the project's pending invitations. POST {email, role}: invite someone; the link goes
+    by email (Django's email backend) and works once, until it expires. Inviting an address again
+    replaces the pending invitation. Managers."""
+
+    project_roles = MANAGERS
+
+    @extend_schema(responses=InvitationSerializer(many=True))
+    def get(self, request, slug: str):
+        rows = invitation_list_pending_api(project=request.project)
+        return Response(InvitationSerializer(rows, many=True).data)
+
+    @extend_schema(request=InvitationCreateSerializer, responses={201: InvitationSerializer})
+    def post(self, request, slug: str):
+        form = InvitationCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        invitation = invitation_services.invitation_create(
+            project=request.project,
+            actor=request.user,
+            email=form.validated_data["email"],
+            role=form.validated_data["role"],
+            site_url=request.build_absolute_uri("/"),
+        )
+        return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+
+
+class InvitationAcceptApi(APIView):
+    """POST {token}: join the invitation's project as the signed-in account (201). When an account
+    already holds the invited address, only that account may accept. An expired, used, withdrawn
+    or tampered token is a 400 that says which."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=InvitationAcceptSerializer, responses={201: JoinedSerializer})
+    def post(self, request):
+        form = InvitationAcceptSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        membership = invitation_services.invitation_accept(
+            token=form.validated_data["token"], user=request.user
+        )
+        return Response(JoinedSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 
 class MemberDetailApi(ProjectScopedMixin, APIView):

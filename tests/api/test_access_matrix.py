@@ -40,6 +40,10 @@ EXPECTED = {
     ("api:project_members", "GET"): MANAGERS,
     ("api:project_members", "POST"): MANAGERS,  # an existing member: a role change, 200
     ("api:project_member", "PATCH"): MANAGERS,
+    ("api:project_invitations", "GET"): MANAGERS,
+    ("api:project_invitations", "POST"): {**MANAGERS, "manager": 201},
+    # Not under a project: any signed-in account may try a token; this one is no invitation's.
+    ("api:invitation_accept", "POST"): {**ALL, "labeler": 400, "sme": 400, "manager": 400, "outsider": 400},
     # The manager's own membership: a project keeps at least one manager.
     ("api:project_member", "DELETE"): {**MANAGERS, "manager": 400},
     ("api:project_guideline_draft", "GET"): REVIEWERS,
@@ -105,6 +109,8 @@ BODIES = {
     ("api:project_label", "PATCH"): {"description": "Changed by the matrix."},
     ("api:project_members", "POST"): {"username": "second", "role": "labeler"},
     ("api:project_member", "PATCH"): {"role": "manager"},
+    ("api:project_invitations", "POST"): {"email": "matrix@example.org", "role": "labeler"},
+    ("api:invitation_accept", "POST"): {"token": "not-a-token"},
     ("api:project_guideline_draft", "PUT"): {"body": "# Guideline\n\nChanged by the matrix."},
     ("api:project_guideline_versions", "POST"): {"changelog": "Matrix."},
     ("api:project_relabel", "POST"): {"scope": "disagreements"},

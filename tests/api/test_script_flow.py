@@ -1,11 +1,14 @@
 """A script does through the API what people do in the pages: a lead creates a project with its
-labels, adds members, publishes a guideline and imports examples; three labelers then loop
-next/submit until the API says nothing is left (204). Every example ends with exactly k
-annotations, a replayed submit stores nothing, and an outsider finds none of it."""
+labels, invites members (each accepts the link mailed to them), publishes a guideline and imports
+examples; three labelers then loop next/submit until the API says nothing is left (204). Every
+example ends with exactly k annotations, a replayed submit stores nothing, and an outsider finds
+none of it."""
 
+import re
 import uuid
 import zlib
 
+from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from labeling.models import Annotation, Assignment
@@ -26,8 +29,8 @@ def _label_for(external_id: str, labeler: str) -> str:
 def test_a_script_sets_up_a_project_and_three_labelers_label_it_through_the_api(
     db, django_capture_on_commit_callbacks
 ):
-    lead = UserFactory(username="lead", is_staff=True)
-    labelers = [UserFactory(username=f"script-rater{i}") for i in range(3)]
+    lead = UserFactory(username="lead", is_staff=True)  # may create projects (CONCORD_PROJECT_CREATORS)
+    labelers = [UserFactory(username=f"script-rater{i}", email=f"rater{i}@example.org") for i in range(3)]
     outsider = UserFactory(username="stranger")
     api = token_client(lead)
 
@@ -55,12 +58,17 @@ def test_a_script_sets_up_a_project_and_three_labelers_label_it_through_the_api(
         api.post(f"{base}/labels/", {"name": "feature"}, content_type="application/json").status_code == 201
     )
     for user in labelers:
-        added = api.post(
-            f"{base}/members/",
-            {"username": user.username, "role": "labeler"},
-            content_type="application/json",
+        invited = api.post(
+            f"{base}/invitations/", {"email": user.email, "role": "labeler"}, content_type="application/json"
         )
-        assert added.status_code == 201, added.content
+        assert invited.status_code == 201, invited.content
+        assert mail.outbox[-1].to == [user.email]
+        token = re.search(r"/invitations/([^/\s]+)/", mail.outbox[-1].body).group(1)
+        joined = token_client(user).post(
+            "/api/v1/invitations/accept/", {"token": token}, content_type="application/json"
+        )
+        assert joined.status_code == 201, joined.content
+        assert joined.json() == {"project": "tickets", "username": user.username, "role": "labeler"}
     members = api.get(f"{base}/members/").json()["results"]
     assert sorted((m["username"], m["role"]) for m in members) == [
         ("lead", "manager"),

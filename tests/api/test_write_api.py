@@ -1,12 +1,16 @@
 """The write endpoints: projects, settings, labels, members, the guideline, relabeling and
 releases, with the pages' rules; bad input is a 400 naming the field and writes nothing."""
 
+import re
+
 import pytest
+from django.core import mail
+from django.test import Client
 
 from consistency.review.models import RelabelRequest
 from labeling.models import Annotation
 from projects.models import GuidelineDraft, ImportBatch, Label, Membership, Project, Role
-from projects.services.projects import ADD_MEMBER_NEEDS_STAFF
+from projects.services.projects import ADD_MEMBER_NEEDS_INVITATION
 from tests.factories import UserFactory
 
 from .conftest import token_client
@@ -134,21 +138,69 @@ def test_labels_are_added_changed_and_deleted_as_on_the_settings_page(api_data, 
     assert Label.objects.filter(pk=other_label.pk).exists()
 
 
-def test_staff_add_members_by_username_and_unknown_names_are_a_400(project, manager):
-    staff = UserFactory(username="admin", is_staff=True)
+def test_not_even_staff_add_a_person_without_an_invitation_and_a_bad_role_is_a_400(project, manager):
+    staff = UserFactory(username="admin", is_staff=True, is_superuser=True)
     Membership.objects.create(user=staff, project=project, role=Role.MANAGER)
     UserFactory(username="newcomer")
     api = token_client(staff)
-    added = post(api, f"{BASE}/members/", {"username": "newcomer", "role": "labeler"})
-    assert added.status_code == 201
-    assert added.json()["username"] == "newcomer"
-    unknown = post(api, f"{BASE}/members/", {"username": "nobody-here", "role": "labeler"})
-    assert unknown.status_code == 400
-    assert unknown.json()["username"] == ["There is no user 'nobody-here'."]
-    bad_role = post(api, f"{BASE}/members/", {"username": "newcomer", "role": "owner"})
+    answers = [
+        post(api, f"{BASE}/members/", {"username": name, "role": "labeler"})
+        for name in ("newcomer", "nobody")
+    ]
+    assert [answer.status_code for answer in answers] == [403, 403]
+    assert answers[0].json() == answers[1].json() == {"detail": ADD_MEMBER_NEEDS_INVITATION}
+    assert not project.memberships.filter(user__username="newcomer").exists()
+    bad_role = post(api, f"{BASE}/members/", {"username": "manager", "role": "owner"})
     assert bad_role.status_code == 400
     assert "role" in bad_role.json()
-    assert project.memberships.get(user__username="newcomer").role == Role.LABELER
+
+
+def _token(message) -> str:
+    return re.search(r"/invitations/([^/\s]+)/", message.body).group(1)
+
+
+def test_invitations_through_the_api_are_mailed_listed_and_accepted_once(project, manager, labeler):
+    newcomer = UserFactory(username="newcomer", email="new@example.org")
+    api = token_client(manager)
+    invited = post(api, f"{BASE}/invitations/", {"email": "new@example.org", "role": "sme"})
+    assert invited.status_code == 201
+    assert invited.json()["email"] == "new@example.org"
+    assert invited.json()["invited_by"] == "manager"
+    assert [row["email"] for row in api.get(f"{BASE}/invitations/").json()] == ["new@example.org"]
+    token = _token(mail.outbox[-1])
+    wrong_person = post(token_client(labeler), "/api/v1/invitations/accept/", {"token": token})
+    assert wrong_person.status_code == 400
+    assert "belongs to another account" in wrong_person.json()["detail"]
+    tampered = post(token_client(newcomer), "/api/v1/invitations/accept/", {"token": token[:-2] + "xx"})
+    assert tampered.status_code == 400
+    joined = post(token_client(newcomer), "/api/v1/invitations/accept/", {"token": token})
+    assert joined.status_code == 201
+    assert project.memberships.get(user=newcomer).role == Role.SME
+    again = post(token_client(newcomer), "/api/v1/invitations/accept/", {"token": token})
+    assert again.status_code == 400
+    assert "already been used" in again.json()["detail"]
+    assert api.get(f"{BASE}/invitations/").json() == []
+
+
+def test_invitations_refuse_bad_input_by_field_and_other_roles(project, manager, sme, labeler, outsider):
+    before = len(mail.outbox)
+    api = token_client(manager)
+    bad_email = post(api, f"{BASE}/invitations/", {"email": "not-an-address", "role": "labeler"})
+    assert bad_email.status_code == 400
+    assert "email" in bad_email.json()
+    bad_role = post(api, f"{BASE}/invitations/", {"email": "a@example.org", "role": "owner"})
+    assert bad_role.status_code == 400
+    assert "role" in bad_role.json()
+    unknown = post(api, f"{BASE}/invitations/", {"email": "a@example.org", "role": "sme", "name": "x"})
+    assert unknown.status_code == 400
+    assert "name" in unknown.json()
+    body = {"email": "a@example.org", "role": "sme"}
+    assert post(token_client(sme), f"{BASE}/invitations/", body).status_code == 403
+    assert post(token_client(labeler), f"{BASE}/invitations/", body).status_code == 403
+    assert post(token_client(outsider), f"{BASE}/invitations/", body).status_code == 404
+    assert post(Client(), "/api/v1/invitations/accept/", {"token": "x"}).status_code in (401, 403)
+    assert len(mail.outbox) == before
+    assert not project.invitations.exists()
 
 
 def test_managers_who_are_not_staff_change_roles_but_cannot_add_anyone(project, manager, labeler):
@@ -158,7 +210,7 @@ def test_managers_who_are_not_staff_change_roles_but_cannot_add_anyone(project, 
         post(api, f"{BASE}/members/", {"username": name, "role": "manager"}) for name in ("root", "ghost")
     ]
     assert [answer.status_code for answer in answers] == [403, 403]
-    assert answers[0].json() == answers[1].json() == {"detail": ADD_MEMBER_NEEDS_STAFF}
+    assert answers[0].json() == answers[1].json() == {"detail": ADD_MEMBER_NEEDS_INVITATION}
     changed = post(api, f"{BASE}/members/", {"username": "labeler", "role": "sme"})
     assert changed.status_code == 200
     assert project.memberships.get(user=labeler).role == Role.SME
