@@ -219,8 +219,9 @@ class Disagreement(models.Model):
 class LabelingEvent(models.Model):
     """What happened to an example that the current rows no longer show: a lease handed out or
     given back when it expired, a skip, the earlier values of an annotation that was edited or
-    undone (`details` keeps them: label id and name, ambiguous, notes, guideline version), and a
-    queued case withdrawn when its example was sent back for relabeling.
+    undone (`details` keeps them: label id and name, ambiguous, notes, guideline version), a
+    queued case withdrawn when its example was sent back for relabeling, and an automatic decision
+    (unanimous or majority) withdrawn or replaced (`details` keeps what it was and when).
 
     Append-only: the database refuses updates (migration 0005), so an edit or an undo never loses
     what was there before; rows go only with their example. The example page's timeline reads these
@@ -234,6 +235,7 @@ class LabelingEvent(models.Model):
         EDITED = "edited", "Label edited"
         UNDONE = "undone", "Label undone"
         UNQUEUED = "unqueued", "Taken out of the review queue: sent back for relabeling"
+        UNDECIDED = "undecided", "Decision withdrawn: labels changed or sent back"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     example = models.ForeignKey(Example, on_delete=models.CASCADE, related_name="labeling_events")
@@ -249,10 +251,39 @@ class LabelingEvent(models.Model):
         ordering = ["example", "at", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=["leased", "lease_expired", "skipped", "edited", "undone", "unqueued"]),
+                condition=Q(
+                    kind__in=[
+                        "leased",
+                        "lease_expired",
+                        "skipped",
+                        "edited",
+                        "undone",
+                        "unqueued",
+                        "undecided",
+                    ]
+                ),
                 name="labeling_event_kind_valid",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.rater} {self.kind} example {self.example_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+def decision_withdrawn_event(consensus: ConsensusLabel, *, project_id: int, at, why: str) -> LabelingEvent:
+    """The history row keeping an automatic decision that is about to be dropped or replaced
+    (SME verdicts stay as Resolution rows and need none)."""
+    return LabelingEvent(
+        project_id=project_id,
+        example_id=consensus.example_id,
+        kind=LabelingEvent.Kind.UNDECIDED,
+        at=at,
+        details={
+            "label_name": consensus.label.name if consensus.label_id else None,
+            "source": consensus.source,
+            "agreement": consensus.agreement,
+            "n_raters": consensus.n_raters,
+            "decided_at": consensus.decided_at.isoformat(),
+            "why": why,
+        },
+    )

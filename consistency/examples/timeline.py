@@ -50,6 +50,12 @@ def _label_words(values: dict) -> str:
     return words
 
 
+def _decision_words(values: dict) -> str:
+    source = ConsensusLabel.Source(values["source"]).label.lower()
+    share = f", {values['agreement']:.0%} agreement" if values.get("agreement") is not None else ""
+    return f"{source}{share}, {values.get('n_raters')} raters"
+
+
 def _labeling_entries(example: Example) -> list[Entry]:
     entries: list[Entry] = []
     events = list(LabelingEvent.objects.filter(example=example).select_related("rater").order_by("at", "id"))
@@ -133,6 +139,14 @@ def _labeling_entries(example: Example) -> list[Entry]:
                     reviewers_only=True,
                 )
             )
+        elif event.kind == LabelingEvent.Kind.UNDECIDED:
+            decided_at = parse_datetime(details.get("decided_at", "")) or event.at
+            text = f"decided: {details.get('label_name') or '?'} ({_decision_words(details)})"
+            entries.append(Entry(decided_at, "decided", "", text, 4, reviewers_only=True))
+            why = details.get("why") or "the labels changed"
+            entries.append(
+                Entry(event.at, "undecided", "", f"decision withdrawn: {why}", 5, reviewers_only=True)
+            )
         elif event.kind == LabelingEvent.Kind.UNDONE:
             if details.get("annotation") not in current_ids:  # its "labeled" entry comes from here
                 labeled_at = parse_datetime(details.get("labeled_at", "")) or event.at
@@ -159,8 +173,9 @@ def _review_entries(example: Example) -> list[Entry]:
         ConsensusLabel.Source.UNANIMOUS,
         ConsensusLabel.Source.MAJORITY,
     ):
-        share = f", {consensus.agreement:.0%} agreement" if consensus.agreement is not None else ""
-        how = f"{consensus.get_source_display().lower()}{share}, {consensus.n_raters} raters"
+        how = _decision_words(
+            {"source": consensus.source, "agreement": consensus.agreement, "n_raters": consensus.n_raters}
+        )
         text = f"decided: {consensus.label.name} ({how})"
         entries.append(Entry(consensus.decided_at, "decided", "", text, 4, reviewers_only=True))
     for resolution in (

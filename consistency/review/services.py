@@ -17,7 +17,14 @@ from consistency.review.models import RelabeledExample, RelabelRequest, Resoluti
 from core.errors import ApplicationError, Conflict, NotFound
 from core.models import AuditEntry
 from core.services import audit_record
-from labeling.models import Annotation, Assignment, ConsensusLabel, Disagreement, LabelingEvent
+from labeling.models import (
+    Annotation,
+    Assignment,
+    ConsensusLabel,
+    Disagreement,
+    LabelingEvent,
+    decision_withdrawn_event,
+)
 from projects.models import Example, GuidelineDraft, GuidelineVersion, Label, Project
 from projects.selectors import guideline_in_force
 from projects.services.guidelines import MAX_GUIDELINE_CHARS
@@ -463,6 +470,14 @@ def examples_relabel(
     )
     Example.objects.filter(pk__in=locked).update(annotation_count=0, extra_raters=0)
     Assignment.objects.filter(example_id__in=locked).delete()
+    decided = ConsensusLabel.objects.filter(
+        example_id__in=locked,
+        source__in=[ConsensusLabel.Source.UNANIMOUS, ConsensusLabel.Source.MAJORITY],
+    ).select_related("label")
+    LabelingEvent.objects.bulk_create(
+        decision_withdrawn_event(consensus, project_id=project.pk, at=now, why="sent back for relabeling")
+        for consensus in decided
+    )
     ConsensusLabel.objects.filter(example_id__in=locked).delete()
     withdrawn = Disagreement.objects.filter(example_id__in=locked, status=Disagreement.Status.OPEN)
     # The open case leaves the queue; the example's history keeps that it was queued, and why.

@@ -32,7 +32,7 @@ from psycopg2.extras import execute_values
 from core.jobs.services import JobKind, job_enqueue, job_progress, job_requeue_failed, job_run, job_succeed
 from core.services import notice_send
 from labeling import decisions as review
-from labeling.models import Annotation, ConsensusLabel, Disagreement
+from labeling.models import Annotation, ConsensusLabel, Disagreement, LabelingEvent, decision_withdrawn_event
 from labeling.tasks import decisions_refresh_task
 from projects.models import Example, ImportBatch, Project, Role
 from projects.services.imports import RETRY_RESETS, copy_text, import_batch_fail, unexpected_error
@@ -227,6 +227,7 @@ def _apply(project: Project, ids: list[int], state: _ChunkState) -> DecisionCoun
     )
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     consensus_drop: list[int] = []
+    consensus_withdrawn: list[int] = []  # automatic decisions the history keeps (see LabelingEvent)
     consensus_new: list[tuple] = []
     disagreements_drop: list[int] = []
     disagreements_new: list[tuple[tuple, set[int]]] = []
@@ -266,6 +267,8 @@ def _apply(project: Project, ids: list[int], state: _ChunkState) -> DecisionCoun
             ):
                 if current is not None:
                     consensus_drop.append(example_id)
+                    if (current[0], current[1]) != (source, outcome.label):
+                        consensus_withdrawn.append(example_id)
                 consensus_new.append(
                     (example_id, outcome.label, str(source), outcome.share, outcome.n_votes, now)
                 )
@@ -278,6 +281,7 @@ def _apply(project: Project, ids: list[int], state: _ChunkState) -> DecisionCoun
         # Every other outcome means the example has no consensus (yet).
         if current is not None:
             consensus_drop.append(example_id)
+            consensus_withdrawn.append(example_id)
             changed = True
         if outcome.kind in (review.PENDING, review.ASK_MORE):
             if outcome.kind == review.PENDING:
@@ -317,6 +321,8 @@ def _apply(project: Project, ids: list[int], state: _ChunkState) -> DecisionCoun
                 changed = True
         counts.changed += changed
 
+    if consensus_withdrawn:
+        _keep_withdrawn_decisions(project, consensus_withdrawn)
     with connection.cursor() as cursor:
         if consensus_drop:
             where, params = _in("example_id", consensus_drop)
@@ -475,6 +481,23 @@ def effective_k(*, project: Project, example: Example) -> int:
     return min(project.overlap + example.extra_raters, MAX_SLOTS)
 
 
+def _keep_withdrawn_decisions(project: Project, example_ids: list[int]) -> None:
+    """History rows for automatic decisions a re-decision withdraws or replaces (only after a rule
+    change or new labels on decided examples; an import's new examples have none)."""
+    now = timezone.now()
+    rows = ConsensusLabel.objects.filter(example_id__in=example_ids).select_related("label")
+    LabelingEvent.objects.bulk_create(
+        decision_withdrawn_event(
+            consensus, project_id=project.pk, at=now, why="the review rules or labels changed"
+        )
+        for consensus in rows.iterator(chunk_size=CHUNK)
+    )
+
+
+def _keep_withdrawn_decision(consensus: ConsensusLabel, example: Example, now, why: str) -> None:
+    decision_withdrawn_event(consensus, project_id=example.project_id, at=now, why=why).save()
+
+
 def disagreement_detect(*, project: Project, example: Example) -> review.Outcome | None:
     """Apply the project's rules to the example's current annotations and store the outcome.
 
@@ -510,6 +533,8 @@ def disagreement_detect(*, project: Project, example: Example) -> review.Outcome
             if outcome.kind == review.ACCEPT_UNANIMOUS
             else ConsensusLabel.Source.MAJORITY
         )
+        if consensus is not None and (consensus.label_id, consensus.source) != (outcome.label, source):
+            _keep_withdrawn_decision(consensus, example, now, "the labels changed")
         ConsensusLabel.objects.update_or_create(
             example=example,
             defaults={
@@ -523,7 +548,9 @@ def disagreement_detect(*, project: Project, example: Example) -> review.Outcome
         open_disagreement.delete()
         return outcome
     # Every other outcome means the example has no consensus (yet).
-    ConsensusLabel.objects.filter(example=example).delete()
+    if consensus is not None:
+        _keep_withdrawn_decision(consensus, example, now, "the labels changed")
+        consensus.delete()
     if outcome.kind == review.PENDING:
         # E.g. an undo took the example below k: whatever was queued no longer stands.
         open_disagreement.delete()

@@ -199,3 +199,33 @@ def test_tags_on_the_example_page(project, life, sme_client, labeler_client):
     assert labeler_client.post(url, {"tag": "mine"}).status_code == 403
     sme_client.post(url, {"remove": "tricky"})
     assert not life.tags.exists()
+
+
+def test_a_withdrawn_automatic_decision_stays_in_the_timeline(project, manager, raters):
+    """Decided unanimously, then sent back for relabeling and decided again the other way: both
+    decisions show, the first with the moment it was withdrawn and why."""
+    example = ExampleFactory(project=project, external_id="T-20020", text="Charged twice")
+    publish(project, manager, "# Guideline\nFirst words.", "First version")
+    for rater in raters[: project.overlap]:
+        label(project, rater, "billing")
+    publish(project, manager, "# Guideline\nDouble charges are bugs.", "Second version")
+    review.relabel_request(project=project, user=manager, scope="older")
+    for rater in raters[: project.overlap]:
+        label(project, rater, "bug")
+    entries = example_timeline(project=project, example=example)
+    decisions = [(e.kind, e.text) for e in entries if e.kind in ("decided", "undecided")]
+    assert decisions == [
+        ("decided", f"decided: billing (unanimous, 100% agreement, {project.overlap} raters)"),
+        ("undecided", "decision withdrawn: sent back for relabeling"),
+        ("decided", f"decided: bug (unanimous, 100% agreement, {project.overlap} raters)"),
+    ]
+
+
+def test_an_undo_that_withdraws_a_decision_is_kept(project, raters):
+    example = ExampleFactory(project=project, external_id="T-20021", text="Refund please")
+    for rater in raters[: project.overlap]:
+        label(project, rater, "billing")
+    labeling.annotation_undo(project=project, user=raters[project.overlap - 1])
+    kinds = [e.kind for e in example_timeline(project=project, example=example) if "decided" in e.kind]
+    assert kinds == ["decided", "undecided"]
+    assert LabelingEvent.objects.get(example=example, kind="undecided").details["label_name"] == "billing"
