@@ -7,7 +7,16 @@ from django.db.models import Count, Q, QuerySet
 
 from core.errors import AccessDenied, ApplicationError, NotFound
 from core.models import AuditEntry
-from projects.models import Example, GuidelineDraft, GuidelineVersion, ImportBatch, Membership, Project, Role
+from projects.models import (
+    Example,
+    GuidelineDraft,
+    GuidelineVersion,
+    ImportBatch,
+    Invitation,
+    Membership,
+    Project,
+    Role,
+)
 
 
 def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
@@ -60,6 +69,15 @@ def membership_get(*, user: AbstractBaseUser, slug: str, roles: tuple[str, ...] 
 
 def project_members(*, project: Project) -> QuerySet[Membership]:
     return project.memberships.select_related("user").order_by("role", "user__username")
+
+
+def invitation_list_pending(*, project: Project) -> QuerySet[Invitation]:
+    """The project's invitations nobody has accepted or withdrawn yet (expired ones included)."""
+    return (
+        project.invitations.filter(accepted_at__isnull=True, revoked_at__isnull=True)
+        .select_related("invited_by")
+        .order_by("-created_at", "-id")
+    )
 
 
 def import_batch_list(*, project: Project) -> QuerySet[ImportBatch]:

@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
 
 from core.errors import NotFound
-from projects.models import Example, GuidelineVersion, ImportBatch, Invitation, Label, Membership, Project
+from projects.models import Example, GuidelineVersion, ImportBatch, Label, Membership, Project
 
 EXAMPLE_LIST_FIELDS = ("id", "project", "external_id", "text", "metadata", "annotation_count", "created_at")
 
@@ -91,15 +91,6 @@ def label_get_api(*, project: Project, label_id: int) -> Label:
 
 def membership_list_for_project_api(*, project: Project) -> QuerySet[Membership]:
     return project.memberships.select_related("user").order_by("role", "user__username", "id")
-
-
-def invitation_list_pending_api(*, project: Project) -> QuerySet[Invitation]:
-    """The project's invitations nobody has accepted or withdrawn yet (expired ones included)."""
-    return (
-        project.invitations.filter(accepted_at__isnull=True, revoked_at__isnull=True)
-        .select_related("invited_by")
-        .order_by("-created_at", "-id")
-    )
 
 
 def membership_get_api(*, project: Project, membership_id: int) -> Membership:

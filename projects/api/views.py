@@ -33,7 +33,6 @@ from projects.api.selectors import (
     guideline_version_get_api,
     guideline_version_list_api,
     import_batch_get_api,
-    invitation_list_pending_api,
     label_get_api,
     label_list_api,
     membership_exists_api,
@@ -78,6 +77,7 @@ from projects.selectors import (
     PROJECT_CREATORS_MESSAGE,
     guideline_draft_get,
     guideline_in_force,
+    invitation_list_pending,
     project_create_allowed,
 )
 from projects.services import guidelines as guideline_services
@@ -286,7 +286,7 @@ class InvitationListApi(ProjectScopedMixin, APIView):
 
     @extend_schema(responses=InvitationSerializer(many=True))
     def get(self, request, slug: str):
-        rows = invitation_list_pending_api(project=request.project)
+        rows = invitation_list_pending(project=request.project)
         return Response(InvitationSerializer(rows, many=True).data)
 
     @extend_schema(request=InvitationCreateSerializer, responses={201: InvitationSerializer})

@@ -22,6 +22,7 @@ from projects.selectors import (
     PROJECT_CREATORS_MESSAGE,
     guideline_in_force,
     import_batch_list,
+    invitation_list_pending,
     project_create_allowed,
     project_list_for_user,
     project_members,
@@ -90,9 +91,7 @@ def _settings_context(request, **overrides):
         "roles": Role.choices,
         "versions": project.guideline_versions.select_related("author"),
         "invitation_form": InvitationForm(),
-        "invitations": project.invitations.filter(accepted_at__isnull=True, revoked_at__isnull=True)
-        .select_related("invited_by")
-        .order_by("-created_at"),
+        "invitations": invitation_list_pending(project=project),
     }
     context.update(overrides)
     return context
