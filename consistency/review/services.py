@@ -23,8 +23,8 @@ from labeling.models import (
     ConsensusLabel,
     Disagreement,
     LabelingEvent,
-    decision_withdrawn_event,
 )
+from labeling.services.decisions import decisions_withdrawn_record
 from projects.models import Example, GuidelineDraft, GuidelineVersion, Label, Project
 from projects.selectors import guideline_in_force
 from projects.services.guidelines import MAX_GUIDELINE_CHARS
@@ -470,14 +470,7 @@ def examples_relabel(
     )
     Example.objects.filter(pk__in=locked).update(annotation_count=0, extra_raters=0)
     Assignment.objects.filter(example_id__in=locked).delete()
-    decided = ConsensusLabel.objects.filter(
-        example_id__in=locked,
-        source__in=[ConsensusLabel.Source.UNANIMOUS, ConsensusLabel.Source.MAJORITY],
-    ).select_related("label")
-    LabelingEvent.objects.bulk_create(
-        decision_withdrawn_event(consensus, project_id=project.pk, at=now, why="sent back for relabeling")
-        for consensus in decided
-    )
+    decisions_withdrawn_record(project=project, example_ids=locked, why="sent back for relabeling")
     ConsensusLabel.objects.filter(example_id__in=locked).delete()
     withdrawn = Disagreement.objects.filter(example_id__in=locked, status=Disagreement.Status.OPEN)
     # The open case leaves the queue; the example's history keeps that it was queued, and why.

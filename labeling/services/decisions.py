@@ -322,7 +322,9 @@ def _apply(project: Project, ids: list[int], state: _ChunkState) -> DecisionCoun
         counts.changed += changed
 
     if consensus_withdrawn:
-        _keep_withdrawn_decisions(project, consensus_withdrawn)
+        decisions_withdrawn_record(
+            project=project, example_ids=consensus_withdrawn, why="the review rules or labels changed"
+        )
     with connection.cursor() as cursor:
         if consensus_drop:
             where, params = _in("example_id", consensus_drop)
@@ -481,15 +483,17 @@ def effective_k(*, project: Project, example: Example) -> int:
     return min(project.overlap + example.extra_raters, MAX_SLOTS)
 
 
-def _keep_withdrawn_decisions(project: Project, example_ids: list[int]) -> None:
-    """History rows for automatic decisions a re-decision withdraws or replaces (only after a rule
-    change or new labels on decided examples; an import's new examples have none)."""
+def decisions_withdrawn_record(*, project: Project, example_ids: list[int], why: str) -> None:
+    """History rows (LabelingEvent "undecided") for the automatic decisions of `example_ids` that
+    the caller is about to drop or replace: a re-decision after a rule change or new labels, or a
+    relabel request. SME verdicts need none: their Resolution rows stay."""
     now = timezone.now()
-    rows = ConsensusLabel.objects.filter(example_id__in=example_ids).select_related("label")
+    rows = ConsensusLabel.objects.filter(
+        example_id__in=example_ids,
+        source__in=[ConsensusLabel.Source.UNANIMOUS, ConsensusLabel.Source.MAJORITY],
+    ).select_related("label")
     LabelingEvent.objects.bulk_create(
-        decision_withdrawn_event(
-            consensus, project_id=project.pk, at=now, why="the review rules or labels changed"
-        )
+        decision_withdrawn_event(consensus, project_id=project.pk, at=now, why=why)
         for consensus in rows.iterator(chunk_size=CHUNK)
     )
 
