@@ -18,7 +18,6 @@ import asyncio
 import os
 import random
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ from bench.bench_labeling import (  # noqa: E402  (after the settings module is 
     ensure_database,
     percentiles,
     run_trivial,
+    start_server,
 )
 
 SLUG = "bench-browser"
@@ -50,37 +50,6 @@ WORDS = [
     "export",
 ]
 CHANNELS = ["email", "chat", "phone", "web"]
-
-
-def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
-    """gunicorn serving Concord plus /healthz (bench.bench_labeling:app), given up to two minutes
-    to start on a busy machine."""
-    import http.client
-
-    env = {**os.environ, "LOG_LEVEL": "WARNING"}
-    command = [
-        str(ROOT / ".venv/bin/gunicorn"),
-        "bench.bench_labeling:app",
-        f"--bind=127.0.0.1:{port}",
-        f"--workers={workers}",
-        "--worker-class=gthread",
-        f"--threads={threads}",
-        "--keep-alive=30",
-        "--log-level=warning",
-        "--no-control-socket",
-    ]
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return server
-        except OSError:
-            time.sleep(0.5)
-    server.terminate()
-    sys.exit("gunicorn did not start")
 
 
 def sessions_for(usernames: list[str]) -> list[str]:
