@@ -1,5 +1,7 @@
 """OpenAPI description of our token authentication (drf-spectacular extension, loaded in apps.py)."""
 
+import re
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 
 
@@ -48,6 +50,28 @@ def _has_required_fields(schema: dict, schemas: dict) -> bool:
     )
 
 
+BLANK_BRANCH = {"type": "string", "maxLength": 0}
+
+
+def _one_blank_branch(schemas: dict) -> None:
+    """drf-spectacular writes a blank-allowed text field with a pattern as `oneOf: [the pattern,
+    maxLength 0]`; when the pattern admits "" too, "" matches both branches, which `oneOf` forbids,
+    so the schema would call valid input invalid. Such a field is its pattern branch alone."""
+    for component in schemas.values():
+        for name, prop in (component.get("properties") or {}).items():
+            branches = prop.get("oneOf") or []
+            if len(branches) != 2 or BLANK_BRANCH not in branches:
+                continue
+            (text,) = [branch for branch in branches if branch != BLANK_BRANCH]
+            pattern = text.get("pattern")
+            if (
+                text.get("type") == "string"
+                and not text.get("minLength")
+                and (pattern is None or re.search(pattern, ""))
+            ):
+                component["properties"][name] = {**{k: v for k, v in prop.items() if k != "oneOf"}, **text}
+
+
 def add_error_responses(result, generator, request, public):
     """Post-processing hook: document the error answers every endpoint can give, so clients
     (and the schema conformance tests) know their shape."""
@@ -58,6 +82,7 @@ def add_error_responses(result, generator, request, public):
         "required": ["detail"],
     }
     schemas["ValidationError"] = {"type": "object", "additionalProperties": True}
+    _one_blank_branch(schemas)
     for path, operations in result.get("paths", {}).items():
         for operation in operations.values():
             body = operation.get("requestBody")
