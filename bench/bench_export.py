@@ -1,6 +1,7 @@
 """Benchmark of dataset releases on PostgreSQL: 1,000,000 clean examples (examples loaded with COPY,
-their consensus labels with one INSERT ... SELECT), one release built by the same service the worker
-runs, then downloads of its JSONL, CSV and JSON array through the download page's view.
+their consensus labels and `--raters` current annotations each with INSERT ... SELECT), one
+release built by the same service the worker runs, then downloads of its JSONL, CSV and JSON
+array through the download page's view.
 
 Downloads are measured twice: through gunicorn (one sync worker, plain HTTP, read 256 KiB at a
 time; the worker's RSS is sampled from /proc) and in this process through Django's WSGI handler
@@ -74,7 +75,7 @@ class PeakRss:
         return (self.peak - self.start) / 2**20
 
 
-def load(n: int):
+def load(n: int, raters: int):
     from django.contrib.auth import get_user_model
     from django.db import connection
 
@@ -113,6 +114,22 @@ def load(n: int):
             "AND l.position = e.id %% 4 WHERE e.project_id = %s",
             [project.pk],
         )
+        # Each rater's current annotation of every example: the consensus label, except on one
+        # example in seven (another label), a tenth of them flagged ambiguous.
+        for r in range(raters):
+            rater = get_user_model().objects.create_user(username=f"bench-rater-{r}", password="!")
+            Membership.objects.create(user=rater, project=project, role=Role.LABELER)
+            cursor.execute(
+                "INSERT INTO labeling_annotation (example_id, rater_id, label_id, ambiguous, ambiguous_note, "
+                "note, source, created_at, updated_at) "
+                "SELECT e.id, %s, CASE WHEN (e.id + %s) %% 7 = 0 THEN other.id ELSE c.label_id END, "
+                "(e.id + %s) %% 10 = 0, '', '', 'labeling', now(), now() "
+                "FROM projects_example e JOIN consistency_consensuslabel c ON c.example_id = e.id "
+                "JOIN projects_label l ON l.id = c.label_id JOIN projects_label other "
+                "ON other.project_id = e.project_id AND other.position = (l.position + 1) %% 4 "
+                "WHERE e.project_id = %s",
+                [rater.pk, r, r, project.pk],
+            )
         cursor.execute("ANALYZE")
     return project, user
 
@@ -254,6 +271,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--examples", type=int, default=1_000_000)
+    parser.add_argument("--raters", type=int, default=3, help="current annotations per example")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--port", type=int, default=8765, help="gunicorn's port for the downloads")
     args = parser.parse_args()
@@ -278,8 +296,11 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     start = time.perf_counter()
-    project, user = load(args.examples)
-    print(f"loaded {args.examples:,} examples + consensus labels in {time.perf_counter() - start:.1f} s")
+    project, user = load(args.examples, args.raters)
+    print(
+        f"loaded {args.examples:,} examples, consensus labels and {args.raters} annotations each "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
 
     stages = stage_timers()
     with PeakRss() as build_rss:

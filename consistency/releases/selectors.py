@@ -22,7 +22,7 @@ from consistency.review.models import Resolution
 from consistency.review.selectors import resolutions_current
 from core.errors import Conflict, NotFound
 from labeling.models import Annotation, ConsensusLabel
-from projects.models import Example, Project
+from projects.models import Example, GuidelineVersion, Project
 
 DIFF_LIST_LIMIT = 500
 ROW_BATCH = 5_000
@@ -65,6 +65,18 @@ class ExampleDecision:
     ambiguous: bool = False
     versions: set[int] = field(default_factory=set)
     votes: dict[int, int] = field(default_factory=dict)  # rater id -> label id
+
+    def summary(self, label_id: int, with_raters: bool) -> tuple:
+        """Candidate's votes fields (ambiguous ... rater_labels) for the decided `label_id`."""
+        raters = sorted(self.votes.items()) if with_raters else []
+        return (
+            self.ambiguous,
+            len(self.votes),
+            sum(1 for voted in self.votes.values() if voted == label_id),
+            sorted(self.versions),
+            [rater for rater, _ in raters],
+            [voted for _, voted in raters],
+        )
 
 
 def current_votes(*, project: Project) -> dict[int, ExampleDecision]:
@@ -203,6 +215,8 @@ def release_file_get(*, release: DatasetRelease, file_format: str) -> tuple[str,
 ITEM_TABLE = DatasetReleaseItem._meta.db_table
 EXAMPLE_TABLE = Example._meta.db_table
 CONSENSUS_TABLE = ConsensusLabel._meta.db_table
+ANNOTATION_TABLE = Annotation._meta.db_table
+GUIDELINE_VERSION_TABLE = GuidelineVersion._meta.db_table
 
 
 def _stratum_sql(field_name: str) -> tuple[str, list]:
@@ -227,7 +241,8 @@ def _stratum_python(metadata, field_name: str) -> str:
 
 
 class Candidate(NamedTuple):
-    """One decided example, with what the split needs: its previous split and its stratum."""
+    """One decided example, with what the policy and the split need (its votes' summary, its
+    previous split, its stratum) and what its item records (versions, raters)."""
 
     example_id: int
     external_id: str
@@ -237,7 +252,13 @@ class Candidate(NamedTuple):
     n_raters: int
     previous_split: str | None
     stratum: str
-    rank: bytes
+    ambiguous: bool  # a current annotation flags it ambiguous
+    n_votes: int  # current annotations
+    n_agree: int  # ... of them with the decided label
+    versions: list[int]  # guideline versions of the current annotations, ascending
+    rater_ids: list[int]  # raters of the current annotations (empty unless asked for)
+    rater_labels: list[int]  # ... and their labels, in the same order
+    rank: bytes | None
 
     def order(self) -> tuple:
         """Grouped by label and stratum; those keeping a previous split first, then by rank."""
@@ -250,30 +271,52 @@ def release_candidates(
     previous: DatasetRelease | None,
     seed: str,
     stratify_field: str,
-    with_rank: bool = True,
+    with_raters: bool,
 ) -> Iterator[Candidate]:
-    """Every example with a consensus label (excluded ones aside), in Candidate.order: one query.
-    On PostgreSQL sorted there (the rank is SHA-256 in SQL) and read through a server-side cursor,
-    so the rows are never all in Python; elsewhere sorted here. Without `with_rank` (nothing to
-    merge them with) PostgreSQL's rows come as plain tuples in Candidate's field order and without
-    their rank. Call inside a transaction."""
-    stratum, stratum_params = (
-        _stratum_sql(stratify_field) if connection.vendor == "postgresql" else ("''", [])
+    """Every example with a consensus label (excluded ones aside), with the summary of its current
+    annotations, in Candidate.order: one query. On PostgreSQL the annotations are summed up and
+    the rows sorted there (the rank is SHA-256 in SQL) and read through a server-side cursor, so
+    neither rows nor votes are ever all in Python; elsewhere both are done here. Raters come only
+    `with_raters`. Call inside a transaction."""
+    if connection.vendor != "postgresql":
+        yield from _release_candidates_python(project, previous, seed, stratify_field, with_raters)
+        return
+    stratum, stratum_params = _stratum_sql(stratify_field)
+    raters = (
+        "array_agg(a.rater_id ORDER BY a.rater_id) AS rater_ids, "
+        "array_agg(a.label_id ORDER BY a.rater_id) AS rater_labels"
+        if with_raters
+        else "NULL::int[] AS rater_ids, NULL::int[] AS rater_labels"
     )
-    columns = "c.example_id, e.external_id, c.label_id, c.source, c.agreement, c.n_raters, p.split, " + (
-        "e.metadata" if connection.vendor != "postgresql" else f'({stratum}) COLLATE "C" AS stratum'
-    )
-    joins = (
+    rank = "sha256(convert_to(%s || E'\\x1f' || e.external_id, 'UTF8'))"
+    # The votes are summed up per example in one hash aggregate over the project's current
+    # annotations, then joined: cheaper than a lookup per example.
+    sql = (
+        "WITH votes AS ("
+        "SELECT a.example_id, bool_or(a.ambiguous) AS ambiguous, count(*) AS n_votes, "
+        "count(*) FILTER (WHERE a.label_id = c.label_id) AS n_agree, "
+        "array_agg(DISTINCT g.number) FILTER (WHERE g.number IS NOT NULL) AS versions, "
+        f"{raters} "
+        f"FROM {ANNOTATION_TABLE} a JOIN {EXAMPLE_TABLE} e ON e.id = a.example_id "
+        f"JOIN {CONSENSUS_TABLE} c ON c.example_id = a.example_id "
+        f"LEFT JOIN {GUIDELINE_VERSION_TABLE} g ON g.id = a.guideline_version_id "
+        "WHERE e.project_id = %s AND a.superseded_at IS NULL GROUP BY a.example_id) "
+        "SELECT c.example_id, e.external_id, c.label_id, c.source, c.agreement, c.n_raters, p.split, "
+        f'({stratum}) COLLATE "C" AS stratum, coalesce(v.ambiguous, false), coalesce(v.n_votes, 0), '
+        "coalesce(v.n_agree, 0), v.versions, v.rater_ids, v.rater_labels, "
+        f"{rank} AS rank "
         f"FROM {CONSENSUS_TABLE} c JOIN {EXAMPLE_TABLE} e ON e.id = c.example_id "
         f"LEFT JOIN {ITEM_TABLE} p ON p.release_id = %s AND p.external_id = e.external_id "
-        "WHERE e.project_id = %s AND c.source <> 'excluded'"
+        "LEFT JOIN votes v ON v.example_id = c.example_id "
+        "WHERE e.project_id = %s AND c.source <> 'excluded' "
+        "ORDER BY c.label_id, stratum, p.split IS NULL, rank"
     )
-    params = [previous.pk if previous else None, project.pk]
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {columns} {joins}", params)
-            rows = [
-                Candidate(
+    params = [project.pk, *stratum_params, seed, previous.pk if previous else None, project.pk]
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(CANDIDATE_BATCH):
+            for eid, xid, lab, src, agr, n, prev, strat, amb, nv, na, vers, rids, rlabs, rank_bytes in rows:
+                yield Candidate(
                     eid,
                     xid,
                     lab,
@@ -281,26 +324,41 @@ def release_candidates(
                     agr,
                     n,
                     prev,
-                    _stratum_python(meta, stratify_field),
-                    split_rank(seed, xid),
+                    strat,
+                    amb,
+                    nv,
+                    na,
+                    vers or [],
+                    rids or [],
+                    rlabs or [],
+                    bytes(rank_bytes),
                 )
-                for eid, xid, lab, src, agr, n, prev, meta in cursor.fetchall()
-            ]
-        yield from sorted(rows, key=Candidate.order)
-        return
-    rank = "sha256(convert_to(%s || E'\\x1f' || e.external_id, 'UTF8'))"
-    sql = (
-        f"SELECT {columns}, {rank if with_rank else 'NULL'} {joins} "
-        f"ORDER BY c.label_id, stratum, p.split IS NULL, {rank}"
-    )
-    with connection.chunked_cursor() as cursor:
-        cursor.execute(sql, [*stratum_params, *([seed] if with_rank else []), *params, seed])
-        while rows := cursor.fetchmany(CANDIDATE_BATCH):
-            if not with_rank:
-                yield from rows
-                continue
-            for eid, xid, lab, src, agr, n, prev, strat, rank_bytes in rows:
-                yield Candidate(eid, xid, lab, src, agr, n, prev, strat, bytes(rank_bytes))
+
+
+def _release_candidates_python(
+    project: Project, previous: DatasetRelease | None, seed: str, stratify_field: str, with_raters: bool
+) -> list[Candidate]:
+    """release_candidates on a database without PostgreSQL's aggregates (SQLite: small projects),
+    from the same two reads, summed up and sorted here."""
+    votes = current_votes(project=project)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.example_id, e.external_id, c.label_id, c.source, c.agreement, c.n_raters, p.split, "
+            f"e.metadata FROM {CONSENSUS_TABLE} c JOIN {EXAMPLE_TABLE} e ON e.id = c.example_id "
+            f"LEFT JOIN {ITEM_TABLE} p ON p.release_id = %s AND p.external_id = e.external_id "
+            "WHERE e.project_id = %s AND c.source <> 'excluded'",
+            [previous.pk if previous else None, project.pk],
+        )
+        rows = cursor.fetchall()
+    out = []
+    for eid, xid, lab, src, agr, n, prev, meta in rows:
+        decision = votes.get(eid)
+        summary = decision.summary(lab, with_raters) if decision else (False, 0, 0, [], [], [])
+        out.append(
+            Candidate(eid, xid, lab, src, agr, n, prev, _stratum_python(meta, stratify_field), *summary,
+                      split_rank(seed, xid))
+        )  # fmt: skip
+    return sorted(out, key=Candidate.order)
 
 
 def example_strata(*, project: Project, example_ids: Sequence[int], stratify_field: str) -> dict[int, str]:

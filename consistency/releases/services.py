@@ -354,7 +354,6 @@ def _items_write(
     the policy and the split assigner into the release's items, a batch at a time; return the
     counts per label and split and the number of items."""
     labels = dict(Label.objects.filter(project=project).values_list("id", "name"))
-    votes = selectors.current_votes(project=project)
     rationales = selectors.gold_rationales(project=project) if policy.include_rationale else {}
     key = rater_key(project=project) if policy.include_raters else b""
     pseudonyms: dict[int, str] = {}
@@ -370,10 +369,10 @@ def _items_write(
             previous=previous,
             seed=policy.seed,
             stratify_field=policy.stratify_field,
-            with_rank=policy.use_dawid_skene,
+            with_raters=policy.include_raters,
         )
         if policy.use_dawid_skene:
-            found = _dawid_skene_candidates(project, policy, labels, votes, previous, dawid_skene_fit)
+            found = _dawid_skene_candidates(project, policy, labels, previous, dawid_skene_fit)
             candidates = heapq.merge(candidates, found, key=Candidate.order)
         for (
             example_id,
@@ -384,20 +383,24 @@ def _items_write(
             n_raters,
             previous_split,
             stratum,
+            ambiguous,
+            n_votes,
+            n_agree,
+            versions,
+            rater_ids,
+            rater_labels,
             _,
         ) in candidates:
-            decision = votes.get(example_id) if votes else None
-            if source == "gold" and decision and decision.votes:
-                agreed = sum(1 for lab in decision.votes.values() if lab == label_id)
-                agreement = agreed / len(decision.votes)
-            label = labels[label_id]
-            if not policy_accepts(policy, source, agreement, bool(decision and decision.ambiguous)):
+            if source == "gold" and n_votes:
+                agreement = n_agree / n_votes
+            if not policy_accepts(policy, source, agreement, ambiguous):
                 continue
+            label = labels[label_id]
             split = assigner.assign((label_id, stratum), previous_split)
             raters = None
             if policy.include_raters:
                 raters = {}
-                for rater_id, voted in (decision.votes if decision else {}).items():
+                for rater_id, voted in zip(rater_ids, rater_labels, strict=True):
                     if rater_id not in pseudonyms:
                         pseudonyms[rater_id] = rater_pseudonym(key=key, user_id=rater_id)
                     raters[pseudonyms[rater_id]] = labels[voted]
@@ -410,7 +413,7 @@ def _items_write(
                     split,
                     None if agreement is None else round(float(agreement), 4),
                     n_raters,
-                    sorted(decision.versions) if decision else [],
+                    versions,
                     _rationale(rationales, example_id, source, label_id) if rationales else None,
                     raters,
                 )
@@ -433,11 +436,13 @@ def _dawid_skene_candidates(
     project: Project,
     policy: ReleasePolicy,
     labels: dict[int, str],
-    votes: dict,
     previous: DatasetRelease | None,
     fit: dict,
 ) -> list[Candidate]:
-    """Dawid-Skene's labels of the undecided examples, as candidates in Candidate.order."""
+    """Dawid-Skene's labels of the undecided examples, as candidates in Candidate.order. The model
+    is fitted on every current annotation of the project, so these are read whole (four integers
+    per annotation); only the policies that ask for Dawid-Skene pay for it."""
+    votes = selectors.current_votes(project=project)
     # Every example with a consensus row (even excluded) is decided; Dawid-Skene fills in the rest.
     decided = set(project.examples.filter(consensus__isnull=False).values_list("id", flat=True))
     found = list(_dawid_skene_rows(labels, votes, decided, policy.min_posterior, fit=fit))
@@ -447,15 +452,16 @@ def _dawid_skene_candidates(
     kept = selectors.release_splits_of(release=previous, external_ids=[row[1] for row in found])
     rows = [
         Candidate(
-            example_id=example_id,
-            external_id=external_id,
-            label_id=label_id,
-            source="dawid_skene",
-            agreement=agreement,
-            n_raters=n_raters,
-            previous_split=kept.get(external_id),
-            stratum=strata.get(example_id, ""),
-            rank=split_rank(policy.seed, external_id),
+            example_id,
+            external_id,
+            label_id,
+            "dawid_skene",
+            agreement,
+            n_raters,
+            kept.get(external_id),
+            strata.get(example_id, ""),
+            *votes[example_id].summary(label_id, policy.include_raters),
+            split_rank(policy.seed, external_id),
         )
         for example_id, external_id, label_id, agreement, n_raters in found
     ]
