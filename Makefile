@@ -55,9 +55,10 @@ demo: deps vendor
 	$(PY) manage.py demo_data --port $(PORT)
 	scripts/serve-demo $(PORT)
 
-# The whole test suite. Uses DATABASE_URL / CELERY_BROKER_URL when set (CI: PostgreSQL + Redis).
+# The whole test suite, on one process per core (pytest-xdist; tests that start a Celery worker share
+# one). Uses DATABASE_URL / CELERY_BROKER_URL when set (CI: PostgreSQL + Redis).
 test: test-deps vendor browser
-	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest $(PYTEST_ARGS)
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
 
 # ruff, and the one-way layers of docs/architecture.md (import-linter's contracts in pyproject.toml).
 lint: test-deps

@@ -39,6 +39,14 @@ def _sqlite_flush_past_the_audit_log():
 _sqlite_flush_past_the_audit_log()
 
 
+def pytest_collection_modifyitems(config, items):
+    """`make test` runs the suite on two processes (pytest-xdist, --dist loadgroup). Tests that start
+    a real Celery worker purge and ping the one broker queue, so they share one process, in turn."""
+    for item in items:
+        if item.get_closest_marker("redis"):
+            item.add_marker(pytest.mark.xdist_group("celery-broker"))
+
+
 def skip_or_fail(reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"{reason} (CONCORD_REQUIRE_SERVICES=1, so this is a failure, not a skip)")
