@@ -38,6 +38,8 @@ class ProjectSettingsForm(forms.ModelForm):
             "majority_threshold",
             "accept_majority",
             "extra_raters_on_split",
+            "honeypot_rate",
+            "label_issue_top_n",
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
         labels = {
@@ -45,6 +47,8 @@ class ProjectSettingsForm(forms.ModelForm):
             "majority_threshold": "Majority threshold",
             "accept_majority": "Accept majorities without review",
             "extra_raters_on_split": "Extra raters on a split",
+            "honeypot_rate": "Honeypot rate",
+            "label_issue_top_n": "Label issues sent to review per run",
         }
         help_texts = {
             "majority_threshold": "Share of raters (above 0.5, at most 1) a label needs to count as a "

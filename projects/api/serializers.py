@@ -287,6 +287,12 @@ class ProjectUpdateSerializer(ClosedSerializer):
     extra_raters_on_split = serializers.IntegerField(
         min_value=0, max_value=10, required=False, help_text="Raters added when the votes split."
     )
+    honeypot_rate = serializers.FloatField(
+        min_value=0.0, max_value=0.5, required=False, help_text="Share of handed-out examples that are gold."
+    )
+    label_issue_top_n = serializers.IntegerField(
+        min_value=1, max_value=10_000, required=False, help_text="Likely label issues sent to review per run."
+    )
     visible_metadata = serializers.ListField(
         child=_text(200),
         required=False,
