@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from consistency.agreement.messages import COEFFICIENT_NAMES, verdict_text
 from consistency.agreement.selectors import (
     COEFFICIENTS,
+    hlp_live,
     kappa_matrix,
     report_get,
     report_history,
@@ -81,6 +82,7 @@ def agreement_dashboard(request, slug):
         "is_manager": request.membership.role == Role.MANAGER,
         "open_disagreements": review_queue_count(project=project),
         "relabel_scopes": RelabelRequest.Scope.choices,
+        "hlp": hlp_live(project=project, slice_field=chosen),
     }
     if result:
         history = report_history(project=project)
