@@ -151,6 +151,11 @@ class ImportUploadForm(forms.Form):
                 "Annotations made elsewhere: example_id, rater, label (optionally text), "
                 "or a Label Studio JSON export",
             ),
+            (ImportBatch.Kind.GOLD, "Gold labels: example_id, label"),
+            (
+                ImportBatch.Kind.PREDICTIONS,
+                "A model's predictions: example_id, label, optional score and p_<label> probabilities",
+            ),
         ],
         initial=ImportBatch.Kind.EXAMPLES,
         widget=forms.RadioSelect,
@@ -180,14 +185,24 @@ class ImportUploadForm(forms.Form):
         "the name of the one to import.",
     )
 
+    model = forms.CharField(label="Model name (predictions)", required=False, max_length=100)
+    model_version = forms.CharField(label="Model version (predictions)", required=False, max_length=100)
+    replace = forms.BooleanField(
+        label="Replace this model version's predictions",
+        required=False,
+        help_text="Only for predictions: a model name and version already imported from another file.",
+    )
+
     def clean(self):
         cleaned = super().clean()
         upload = cleaned.get("file")
         kind = cleaned["kind"] = cleaned.get("kind") or ImportBatch.Kind.EXAMPLES
+        if kind == ImportBatch.Kind.PREDICTIONS and not (cleaned.get("model") or "").strip():
+            self.add_error("model", "Name the model the predictions come from.")
         importer = importer_get(kind)
         file_format = cleaned.get("file_format")
         if file_format and file_format not in importer.formats:
-            what = "examples" if kind == ImportBatch.Kind.EXAMPLES else "annotations"
+            what = ImportBatch.Kind(kind).label.lower()
             self.add_error("file_format", f"{file_format.upper()} is not a format for {what}.")
         if upload is None:
             return cleaned

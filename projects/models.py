@@ -17,12 +17,13 @@ RESERVED_SHORTCUT_KEYS = ("a", "s", "u", "n", "?")  # ambiguous, skip, undo, not
 # checks the URL configuration against this list.
 RESERVED_SLUGS = frozenset(
     {
-        "agreement", "annotations", "answer", "assignments", "audit", "deactivate", "delete", "diff",
-        "disagreements", "dismiss", "download", "draft", "examples", "export", "guideline",
-        "guideline-versions", "guidelines", "import", "imports", "invitations", "label", "labels",
-        "members", "my-work", "new", "next", "progress", "publish", "questions", "recent", "relabel",
-        "releases", "remove", "reports", "resolutions", "resolve", "retry", "review", "revise", "revoke",
-        "settings", "skip", "status", "submit", "tags", "undo", "worked-example",
+        "agreement", "annotations", "answer", "assignments", "audit", "bulk", "deactivate", "delete",
+        "diff", "disagreements", "dismiss", "download", "draft", "draw", "examples", "export", "gold",
+        "guideline", "guideline-versions", "guidelines", "import", "imports", "invitations", "label",
+        "label-issues", "labels", "members", "models", "my-work", "new", "next", "predictions",
+        "progress", "publish", "quality", "questions", "recent", "relabel", "releases", "remove",
+        "report", "reports", "resolutions", "resolve", "retry", "review", "revise", "revoke", "run",
+        "sample", "settings", "skip", "status", "submit", "tags", "undo", "worked-example",
     }
 )  # fmt: skip
 

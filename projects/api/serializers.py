@@ -402,3 +402,43 @@ class GuidelineDraftWriteSerializer(ClosedSerializer):
 
 class GuidelinePublishSerializer(ClosedSerializer):
     changelog = _text(500, help_text="One line: what changed in this version, and why.")
+
+
+class GoldImportRequestSerializer(ClosedSerializer):
+    file = serializers.FileField(help_text="CSV, TSV, JSON Lines or JSON with example_id and label.")
+    format = serializers.ChoiceField(choices=FORMATS, required=False, help_text="Overrides the file name.")
+
+
+class PredictionImportRequestSerializer(ClosedSerializer):
+    file = serializers.FileField(
+        help_text="CSV, TSV, JSON Lines or JSON: example_id, label, optional score, optional p_<label> "
+        "probabilities (summing to 1 within 1e-3)."
+    )
+    format = serializers.ChoiceField(choices=FORMATS, required=False, help_text="Overrides the file name.")
+    model = _text(100, help_text="The model's name.")
+    version = _text(100, required=False, allow_blank=True, help_text="The model's version.")
+    replace = serializers.BooleanField(
+        required=False, default=False, help_text="Replace this model version's predictions from another file."
+    )
+
+
+class GoldSampleRequestSerializer(ClosedSerializer):
+    size = serializers.IntegerField(
+        min_value=1, max_value=10_000, required=False, help_text="How many examples."
+    )
+    share = serializers.FloatField(
+        min_value=0.0001, max_value=1.0, required=False, help_text="Or: which share."
+    )
+    seed = serializers.IntegerField(
+        required=False, min_value=0, max_value=2**31 - 1, help_text="The same seed draws the same sample."
+    )
+
+    def validate(self, attrs):
+        if ("size" in attrs) == ("share" in attrs):
+            raise serializers.ValidationError({"size": ["Give either size or share."]})
+        return attrs
+
+
+class GoldSampleSerializer(serializers.Serializer):
+    drawn = serializers.IntegerField()
+    example_ids = serializers.ListField(child=serializers.IntegerField())

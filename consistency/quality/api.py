@@ -1,0 +1,80 @@
+"""The data-quality loop over the REST API (managers and SMEs): the project's models and a model's
+report against gold and human-level performance, the same JSON as `manage.py model_report --json`."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from consistency.quality.selectors import model_report_build, prediction_set_get, prediction_set_list
+from core.api import ClosedSerializer, query_params_validate
+from projects.api.base import REVIEWERS, ProjectScopedMixin
+from projects.models import PredictionSet
+from projects.selectors import metadata_fields
+
+
+class PredictionSetSerializer(serializers.ModelSerializer):
+    has_probabilities = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PredictionSet
+        fields = [
+            "id",
+            "model_name",
+            "version",
+            "n_predictions",
+            "has_probabilities",
+            "source_name",
+            "created_at",
+        ]
+
+    def get_has_probabilities(self, prediction_set) -> bool:
+        return bool(prediction_set.label_ids)
+
+
+class ModelReportQuerySerializer(ClosedSerializer):
+    slice = serializers.CharField(
+        required=False,
+        max_length=200,
+        help_text='A metadata field of the project\'s examples, or "tag" to slice by tag.',
+    )
+
+
+class PredictionSetListApi(ProjectScopedMixin, APIView):
+    """The models whose predictions were imported into the project."""
+
+    project_roles = REVIEWERS
+
+    @extend_schema(responses=PredictionSetSerializer(many=True))
+    def get(self, request, slug: str):
+        return Response(PredictionSetSerializer(prediction_set_list(project=request.project), many=True).data)
+
+
+class ModelReportApi(ProjectScopedMixin, APIView):
+    """A model's accuracy on gold and human-level performance with Wilson intervals, `n_gold`, the
+    gap per slice with Newcombe's interval (largest first), and its kappa against the consensus."""
+
+    project_roles = REVIEWERS
+    query_serializer_class = ModelReportQuerySerializer
+
+    @extend_schema(
+        parameters=[ModelReportQuerySerializer],
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="The model report JSON."),
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="Unknown slice field."),
+            404: OpenApiResponse(OpenApiTypes.OBJECT, description="No such model or project."),
+        },
+    )
+    def get(self, request, slug: str, id: int):
+        prediction_set = prediction_set_get(project=request.project, prediction_set_id=id)
+        chosen = query_params_validate(ModelReportQuerySerializer, request).get("slice", "")
+        if chosen and chosen != "tag" and chosen not in metadata_fields(project=request.project):
+            raise serializers.ValidationError({"slice": [f"No example has the metadata field {chosen!r}."]})
+        report = model_report_build(
+            project=request.project,
+            prediction_set=prediction_set,
+            slice_field="" if chosen == "tag" else chosen,
+            tags=chosen == "tag",
+        )
+        return Response(report)
