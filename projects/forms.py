@@ -57,6 +57,8 @@ class ProjectSettingsForm(forms.ModelForm):
             "examples go straight to the clean set.",
             "extra_raters_on_split": "When the votes split, first ask up to this many more raters "
             "(0 to 10) before queueing the example for an SME.",
+            "honeypot_rate": "Share (0 to 0.5) of the examples handed to labelers that are gold examples "
+            "with a free seat; labelers cannot tell them apart, and their accuracy on gold is measured.",
         }
 
     def __init__(self, *args, **kwargs):
@@ -69,6 +71,8 @@ class ProjectSettingsForm(forms.ModelForm):
         self.fields["majority_threshold"].required = False
         self.fields["extra_raters_on_split"].required = False
         self.fields["kappa_weights"].required = False
+        self.fields["honeypot_rate"].required = False
+        self.fields["label_issue_top_n"].required = False
         if self.instance and not self.is_bound:
             self.initial["visible_metadata"] = ", ".join(self.instance.visible_metadata or [])
 
@@ -78,6 +82,22 @@ class ProjectSettingsForm(forms.ModelForm):
             return self.instance.majority_threshold
         if not 0.5 < value <= 1.0:
             raise forms.ValidationError("Use a share above 0.5 and at most 1 (e.g. 0.66).")
+        return value
+
+    def clean_honeypot_rate(self) -> float:
+        value = self.cleaned_data["honeypot_rate"]
+        if value is None:
+            return self.instance.honeypot_rate
+        if not 0.0 <= value <= 0.5:
+            raise forms.ValidationError("Use a share from 0 (no honeypots) to 0.5.")
+        return value
+
+    def clean_label_issue_top_n(self) -> int:
+        value = self.cleaned_data["label_issue_top_n"]
+        if value is None:
+            return self.instance.label_issue_top_n
+        if not 1 <= value <= 10_000:
+            raise forms.ValidationError("Send 1 to 10000 likely label issues per run.")
         return value
 
     def clean_kappa_weights(self) -> str:

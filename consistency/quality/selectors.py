@@ -56,15 +56,6 @@ def gold_waiting(*, project: Project, limit: int = 50) -> list[GoldLabel]:
     )
 
 
-def predictions_for_example(*, project: Project, example_id: int) -> list[Prediction]:
-    """Every model's prediction for one example (SMEs and managers only: never labelers)."""
-    return list(
-        Prediction.objects.filter(prediction_set__project=project, example_id=example_id)
-        .select_related("prediction_set", "label")
-        .order_by("prediction_set__model_name", "prediction_set__version")
-    )
-
-
 @dataclass(frozen=True)
 class ModelArrays:
     """A model's predictions against gold and consensus, as label codes."""

@@ -75,3 +75,24 @@ def test_labelers_never_see_predictions_or_gold(project, model, labeler_client, 
     assert "clf" not in body
     assert "gold" not in body.lower()
     assert labeler_client.get(f"/api/v1/projects/{project.slug}/models/").status_code == 403
+
+
+def test_review_page_shows_predictions_as_a_models_and_tags_the_example(project, model, sme_client):
+    from labeling.models import Disagreement
+
+    example = Prediction.objects.filter(prediction_set=model).first().example
+    disagreement = Disagreement.objects.create(
+        project=project, example=example, reason=Disagreement.Reason.SPLIT
+    )
+    url = reverse("consistency:review_item", args=[project.slug, disagreement.pk])
+    page = sme_client.get(url).content.decode()
+    assert "Models&#x27; predictions" in page or "Models' predictions" in page
+    assert "clf 2" in page
+    tag_url = reverse("consistency:example_tags", args=[project.slug, example.pk])
+    response = sme_client.post(tag_url, {"tag": "Sarcasm", "next": url})
+    assert response.status_code == 302
+    assert response.url == url  # back to the case on screen
+    assert list(example.tags.values_list("name", flat=True)) == ["sarcasm"]
+    assert sme_client.post(tag_url, {"tag": "x", "next": "https://evil.example/"}).url.endswith(
+        f"/{example.pk}/"
+    )
