@@ -6,6 +6,7 @@ from django.urls import path
 
 from consistency.agreement import api as agreement_api
 from consistency.agreement import views as dashboard_views
+from consistency.examples import api as examples_api
 from consistency.examples import views as example_views
 from consistency.quality import api as quality_api
 from consistency.quality import views as quality_views
@@ -73,6 +74,7 @@ api_project_urlpatterns = [
     ),
     path("relabel/", review_api.RelabelApi.as_view(), name="project_relabel"),
     path("models/", quality_api.PredictionSetListApi.as_view(), name="project_models"),
+    path("tags/bulk/", examples_api.TagBulkApi.as_view(), name="project_tags_bulk"),
     path("models/<int:id>/report/", quality_api.ModelReportApi.as_view(), name="project_model_report"),
     *release_api_urlpatterns,
 ]

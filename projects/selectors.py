@@ -196,3 +196,7 @@ def example_tag_names(*, project: Project, example_id: int) -> list[str]:
     return list(
         ExampleTag.objects.filter(project=project, example_id=example_id).values_list("name", flat=True)
     )
+
+
+def project_has_tags(*, project: Project) -> bool:
+    return ExampleTag.objects.filter(project=project).exists()

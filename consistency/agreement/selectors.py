@@ -39,6 +39,9 @@ MAX_SLICE_VALUES = 25
 FETCH_BLOCK_ROWS = 100_000
 NO_VERSION = 0  # guideline versions are numbered from 1, so 0 stands for "no version" in arrays
 MISSING_SLICE_VALUE = None
+# The slice "field" that makes one slice per tag (an example is in as many slices as it has tags).
+# A "#" starts no metadata key the dashboard offers, so it cannot clash with a real field.
+TAG_SLICE = "#tags"
 # The keys of `statistics.coefficients`, also present in `agreement_summary`.
 SUBSET_KEYS = (
     "n_items", "n_items_overlap", "n_raters", "n_annotations",
@@ -139,7 +142,7 @@ def agreement_arrays(*, project: Project, slice_field: str = "") -> AgreementArr
     order = np.argsort(id_array)
     codes = order[np.searchsorted(id_array[order], numeric[:, 2])] if len(numeric) else numeric[:, 2]
     slice_codes, slice_names = (None, None)
-    if slice_field:
+    if slice_field and slice_field != TAG_SLICE:
         slice_codes, slice_names = _slice_codes(project, slice_field, numeric[:, 0])
     return AgreementArrays(
         items=numeric[:, 0].copy(),
@@ -323,7 +326,10 @@ def agreement_compute(
     report(70, "Comparing guideline versions on the same examples")
     result["before_after"] = _before_after(every, relabel_arrays(project=project), n_boot)
     result["slice_field"] = slice_field or None
-    if slice_field:
+    if slice_field == TAG_SLICE:
+        report(80, "Computing agreement per tag")
+        result["slices"] = _by_tag(project, arrays, n_boot)
+    elif slice_field:
         report(80, f"Computing agreement per value of {slice_field}")
         result["slices"] = _by_slice(arrays, slice_field, n_boot)
     else:
@@ -408,6 +414,22 @@ def _by_slice(arrays: AgreementArrays, field: str, n_boot: int) -> dict[str, Any
     kept = ranked[:MAX_SLICE_VALUES]
     rows = [{"value": names[i], **_subset_coefficients(arrays, codes == i, n_boot)} for i in kept]
     return {"field": field, "values": rows, "n_values_left_out": len(present) - len(kept)}
+
+
+def _by_tag(project: Project, arrays: AgreementArrays, n_boot: int) -> dict[str, Any]:
+    """Agreement per tag: the annotations of the examples carrying each tag (the most used tags
+    first; an example with several tags counts in each)."""
+    members = slice_members(project=project, tags=True)
+    counts = (
+        np.bincount(members.codes, minlength=len(members.names)) if members else np.zeros(0, dtype=np.int64)
+    )
+    ranked = sorted(range(len(counts)), key=lambda i: (-counts[i], members.names[i]))
+    kept = ranked[:MAX_SLICE_VALUES]
+    rows = []
+    for code in kept:
+        mask = np.isin(arrays.items, members.examples[members.codes == code])
+        rows.append({"value": members.names[code], **_subset_coefficients(arrays, mask, n_boot)})
+    return {"field": "tag", "values": rows, "n_values_left_out": len(ranked) - len(kept)}
 
 
 def _with_names(
