@@ -132,8 +132,9 @@ def _as_probs(pred_probs: Any, n: int, k: int) -> np.ndarray | None:
     p = p.astype(np.float64, copy=False)
     if n == 0:
         return p
-    bad_rows = ~np.isfinite(p).all(axis=1) | (p.min(axis=1) < 0.0) | (p.max(axis=1) > 1.0)
-    if bad_rows.any():
+    lo, hi = p.min(), p.max()  # NaN propagates: one pass each decides the common, valid case
+    if not (lo >= 0.0 and hi <= 1.0):
+        bad_rows = ~np.isfinite(p).all(axis=1) | (p.min(axis=1) < 0.0) | (p.max(axis=1) > 1.0)
         i = int(np.flatnonzero(bad_rows)[0])
         j = int(np.flatnonzero(~np.isfinite(p[i]) | (p[i] < 0) | (p[i] > 1))[0])
         raise ValueError(f"pred_probs[{i}, {j}] = {float(p[i, j])!r} is not a probability in [0, 1]")
@@ -230,19 +231,23 @@ def _confident_learning(labels: np.ndarray, probs: np.ndarray, k: int) -> np.nda
     calibrated = (joint.T / np.clip(joint.sum(axis=1), _TINY, None) * label_counts).T
     calibrated = calibrated / np.clip(calibrated.sum(), _TINY, None) * n
     prune = _keep_at_least_one_per_class(_round_preserving_row_totals(calibrated).T)  # [true, given]
+    small = labels.astype(np.uint16) if k <= 2**16 else labels  # stable sort of 16-bit keys is a radix sort
+    by_label = np.argsort(small, kind="stable")  # rows grouped by given label, one block per class
+    bounds = np.concatenate([[0], np.cumsum(label_counts)])
     for given in range(k):
         if label_counts[given] <= 1 or not (np.delete(prune[:, given], given) > 0).any():
             continue
-        idx = np.flatnonzero(labels == given)
-        p_given = probs[idx, given]
+        idx = by_label[bounds[given] : bounds[given + 1]]
+        block = probs[idx]  # (n_given, K) copy: the margins below read it column by column
+        p_given = block[:, given]
         for true in range(k):
             m = int(prune[true, given])
             if true == given or m <= 0:
                 continue
-            margin = probs[idx, true] - p_given
             if m >= len(idx):
                 flags[idx] = True
             else:
+                margin = block[:, true] - p_given
                 flags[idx[np.argpartition(-margin, m - 1)[:m]]] = True
     # Never flag a row whose most probable class is its label (cleanlab's _reduce_issues).
     cand = np.flatnonzero(flags)
@@ -257,77 +262,99 @@ def _confident_learning(labels: np.ndarray, probs: np.ndarray, k: int) -> np.nda
 # Annotations: vote counts and CROWDLAB weights
 
 
-def _vote_counts(annotations: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(n, K) votes per class and (n,) annotations per row, one column at a time (no (n*R) copies)."""
+@dataclass(frozen=True)
+class _Votes:
+    """The annotations as entries, one per vote, stored rater by rater: rater r's votes are the slice
+    ``bounds[r]:bounds[r + 1]``, and within a slice each row appears at most once."""
+
+    row: np.ndarray  # (m,) row of each vote
+    cell: np.ndarray  # (m,) flat index row * K + label into an (n, K) array
+    bounds: np.ndarray  # (R + 1,) offsets of each rater's slice
+    counts: np.ndarray  # (n, K) votes per class (small unsigned ints)
+    n_votes: np.ndarray  # (n,) votes per row
+
+
+def _votes(annotations: np.ndarray, k: int) -> _Votes:
     n, r_cols = annotations.shape
-    dtype = np.min_scalar_type(max(r_cols, 1))
-    counts = np.zeros((n, k), dtype=dtype)
-    for r in range(r_cols):
-        rows = np.flatnonzero(annotations[:, r] >= 0)
-        counts[rows, annotations[rows, r]] += 1
-    return counts, counts.sum(axis=1, dtype=np.int64)
+    index = np.int32 if n * k < 2**31 else np.int64
+    per_rater = [np.flatnonzero(annotations[:, r] >= 0).astype(index) for r in range(r_cols)]
+    bounds = np.zeros(r_cols + 1, dtype=np.int64)
+    np.cumsum([len(rows) for rows in per_rater], out=bounds[1:])
+    row = np.empty(bounds[-1], dtype=index)
+    cell = np.empty(bounds[-1], dtype=index)
+    counts = np.zeros(n * k, dtype=np.min_scalar_type(r_cols))  # small ints: no (n, K) int64 temporary
+    for r, rows in enumerate(per_rater):
+        s, e = bounds[r], bounds[r + 1]
+        row[s:e] = rows
+        cell[s:e] = rows * k + annotations[rows, r]
+        counts[cell[s:e]] += 1  # a rater votes once per row: no repeated index within the slice
+    return _Votes(
+        row=row,
+        cell=cell,
+        bounds=bounds,
+        counts=counts.reshape(n, k),
+        n_votes=np.bincount(row, minlength=n),
+    )
 
 
-def _rater_agreement(annotations: np.ndarray, counts: np.ndarray, n_votes: np.ndarray) -> np.ndarray:
+def _rater_agreement(votes: _Votes) -> np.ndarray:
     """Per rater: the share of the other raters' votes on the same examples that match theirs, pooled
     over the examples they share (cleanlab's agreement with annotators); NaN without overlap."""
-    r_cols = annotations.shape[1]
-    agree = np.full(r_cols, np.nan)
-    for r in range(r_cols):
-        rows = np.flatnonzero(annotations[:, r] >= 0)
-        others = n_votes[rows] - 1
-        if others.sum() > 0:
-            matches = counts[rows, annotations[rows, r]].astype(np.int64) - 1
-            agree[r] = matches.sum() / others.sum()
+    flat = votes.counts.reshape(-1)
+    agree = np.full(len(votes.bounds) - 1, np.nan)
+    for r in range(len(agree)):
+        s, e = votes.bounds[r], votes.bounds[r + 1]
+        others = votes.n_votes[votes.row[s:e]].sum() - (e - s)
+        if others > 0:
+            agree[r] = (flat[votes.cell[s:e]].sum(dtype=np.int64) - (e - s)) / others
     return agree
 
 
 def _crowdlab_posterior(
-    labels: np.ndarray,
-    probs: np.ndarray | None,
-    annotations: np.ndarray,
-    counts: np.ndarray,
-    n_votes: np.ndarray,
-    k: int,
+    labels: np.ndarray, probs: np.ndarray | None, votes: _Votes, k: int
 ) -> tuple[np.ndarray, np.ndarray, float | None, np.ndarray]:
     """Posterior (n, K) of the weighted ensemble; the rows with any evidence; model and rater weights."""
     n = len(labels)
-    rated = n_votes > 0
+    n_votes = votes.n_votes
     multi = n_votes >= 2
-    basis = multi if multi.any() else rated  # the rows the weights are estimated on
-    label_votes = counts[np.arange(n), labels].astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        consensus_likelihood = float(np.mean(label_votes[basis] / n_votes[basis])) if basis.any() else 1.0
+    basis = multi if multi.any() else n_votes > 0  # the rows the weights are estimated on
+    label_votes = votes.counts[np.arange(n), labels]
+    consensus_likelihood = float(np.mean(label_votes[basis] / n_votes[basis])) if basis.any() else 1.0
     consensus_likelihood = min(max(consensus_likelihood, 1.0 / k), 1.0)
     other_likelihood = (1.0 - consensus_likelihood) / (k - 1)
-    base_rows = basis if basis.any() else np.ones(n, dtype=bool)
-    base_labels = labels[base_rows]
+    base_labels = labels[basis]
     mode = np.bincount(base_labels, minlength=k).argmax()
     class_error = max(float(np.mean(base_labels != mode)), _EPS)
-    agree = _rater_agreement(annotations, counts, n_votes)
+    agree = _rater_agreement(votes)
     if np.isnan(agree).all():
         agree[:] = consensus_likelihood
     else:
         agree[np.isnan(agree)] = np.nanmean(agree)
     rater_weight = np.clip(1.0 - (1.0 - agree) / class_error, _EPS, None)
 
-    post = np.zeros((n, k))
-    total = np.zeros(n)
     model_weight = None
     if probs is not None:
-        model_error = float(np.mean(probs[base_rows].argmax(axis=1) != base_labels))
+        model_error = float(np.mean(probs.argmax(axis=1)[basis] != base_labels))  # no (n, K) copy
         model_weight = max(1.0 - model_error / class_error, _EPS) * float(np.sqrt(np.mean(n_votes)))
-        np.multiply(probs, model_weight, out=post)
-        total += model_weight
-    for r in range(annotations.shape[1]):
-        rows = np.flatnonzero(annotations[:, r] >= 0)
-        post[rows, annotations[rows, r]] += rater_weight[r] * (consensus_likelihood - other_likelihood)
-        total[rows] += rater_weight[r]
-    post += (total - (model_weight or 0.0))[:, None] * other_likelihood
+        post = probs * model_weight
+    else:
+        post = np.zeros((n, k))
+    # Each vote gives its rater's weight times the consensus likelihood to the chosen class and times
+    # the other likelihood to every other class.
+    flat = post.reshape(-1)
+    rater_total = np.zeros(n)
+    for r, weight in enumerate(rater_weight):
+        s, e = votes.bounds[r], votes.bounds[r + 1]
+        flat[votes.cell[s:e]] += weight * (consensus_likelihood - other_likelihood)
+        rater_total[votes.row[s:e]] += weight
+    post += (rater_total * other_likelihood)[:, None]
+    total = rater_total + (model_weight or 0.0)
     evidence = total > 0
-    post[evidence] /= total[evidence, None]
-    post[~evidence] = 0.0
-    post[np.flatnonzero(~evidence), labels[~evidence]] = 1.0  # no evidence: nothing doubts the label
+    post /= np.where(evidence, total, 1.0)[:, None]
+    if not evidence.all():
+        silent = np.flatnonzero(~evidence)
+        post[silent] = 0.0
+        post[silent, labels[silent]] = 1.0  # no evidence: nothing doubts the label
     return post, evidence, model_weight, rater_weight
 
 
@@ -400,16 +427,15 @@ def rank_label_issues(
         evidence = np.ones(n, dtype=bool)
     else:
         method = METHOD_CROWDLAB if probs is not None else METHOD_WEIGHTED_VOTE
-        counts, n_votes = _vote_counts(ann, k)
+        votes = _votes(ann, k)
+        counts, n_votes = votes.counts, votes.n_votes
         top = counts.max(axis=1)
         unique_top = (counts == top[:, None]).sum(axis=1) == 1
         label_votes = counts[rows, labels].astype(np.int64)
         raters_against = (n_votes > 0) & unique_top & (label_votes < top)
         raters_split = (n_votes >= 2) & ~raters_against & (2 * label_votes <= n_votes)
-        post, evidence, model_weight, rater_weight = _crowdlab_posterior(
-            labels, probs, ann, counts, n_votes, k
-        )
-        del counts
+        post, evidence, model_weight, rater_weight = _crowdlab_posterior(labels, probs, votes, k)
+        del votes, counts
 
     quality = _quality(labels, post, rank_by)
     is_issue = np.zeros(n, dtype=bool)
