@@ -34,6 +34,7 @@ urlpatterns = [
     path("quality/gold/draw/", quality_views.gold_draw, name="gold_draw"),
     path("quality/gold/<int:example_id>/", quality_views.gold_label, name="gold_label"),
     path("quality/models/<int:model_id>/", quality_views.model_report_page, name="model_report"),
+    path("quality/label-issues/", quality_views.label_issues_run, name="label_issues_run"),
     path("review/", review_views.review_queue, name="review_queue"),
     path("review/<int:disagreement_id>/", review_views.review_item, name="review_item"),
     path("review/<int:disagreement_id>/resolve/", review_views.review_resolve, name="review_resolve"),
@@ -75,6 +76,7 @@ api_project_urlpatterns = [
     path("relabel/", review_api.RelabelApi.as_view(), name="project_relabel"),
     path("models/", quality_api.PredictionSetListApi.as_view(), name="project_models"),
     path("tags/bulk/", examples_api.TagBulkApi.as_view(), name="project_tags_bulk"),
+    path("label-issues/", quality_api.LabelIssuesApi.as_view(), name="project_label_issues"),
     path("models/<int:id>/report/", quality_api.ModelReportApi.as_view(), name="project_model_report"),
     *release_api_urlpatterns,
 ]

@@ -631,7 +631,7 @@ class GoldAnnotations:
         return self.labels == self.gold_labels
 
 
-def _label_codes(project: Project) -> tuple[list[int], list[str], Callable[[np.ndarray], np.ndarray]]:
+def label_codes(project: Project) -> tuple[list[int], list[str], Callable[[np.ndarray], np.ndarray]]:
     labels = list(Label.objects.filter(project=project).order_by("position", "id").values_list("id", "name"))
     ids = np.asarray([pk for pk, _ in labels], dtype=np.int64)
     order = np.argsort(ids)
@@ -647,7 +647,7 @@ def _label_codes(project: Project) -> tuple[list[int], list[str], Callable[[np.n
 def gold_annotations(*, project: Project) -> GoldAnnotations:
     """Raters' current annotations on the project's gold examples, with the gold label. One query
     (plus the labels). An annotation by whoever wrote the gold label is not a test of them: dropped."""
-    label_ids, label_names, code = _label_codes(project)
+    label_ids, label_names, code = label_codes(project)
     rows = (
         Annotation.objects.filter(
             example__project=project, superseded_at__isnull=True, example__gold__label__isnull=False

@@ -15,6 +15,7 @@ from consistency.quality.selectors import (
     prediction_set_get,
     prediction_set_list,
 )
+from consistency.quality.services import label_issues_send
 from core.errors import ApplicationError, NotFound
 from projects.access import project_role_required
 from projects.models import Role
@@ -121,3 +122,27 @@ def model_report_page(request, slug, model_id):
             "chart": chart,
         },
     )
+
+
+@require_POST
+@project_role_required(Role.MANAGER)
+def label_issues_run(request, slug):
+    """The page's button: rank, and send the top N likely label errors to the review queue."""
+    project = request.project
+    prediction_set = None
+    if request.POST.get("model"):
+        try:
+            prediction_set = prediction_set_get(project=project, prediction_set_id=request.POST["model"])
+        except NotFound:
+            raise Http404("Model not found.") from None
+    try:
+        result = label_issues_send(project=project, user=request.user, prediction_set=prediction_set)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"{result['n_issues']} likely label errors found among {result['n_examples']} examples; "
+            f"{result['sent']} sent to the review queue ({result['already_in_review']} were already there).",
+        )
+    return redirect("consistency:quality", slug=project.slug)

@@ -83,6 +83,7 @@ EXPECTED = {
     ("api:project_predictions_import", "POST"): {**MANAGERS, "manager": 400},
     ("api:project_models", "GET"): REVIEWERS,
     ("api:project_model_report", "GET"): REVIEWERS,
+    ("api:project_label_issues", "POST"): {**MANAGERS, "manager": 201},
     ("api:project_tags_bulk", "POST"): {**REVIEWERS, "sme": 400, "manager": 400},  # no tag, no ids
 }
 
