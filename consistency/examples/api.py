@@ -60,7 +60,9 @@ class TagBulkApi(ProjectScopedMixin, APIView):
         if ids is None:
             ids = example_ids_matching(project=request.project, params=data["filter"])
             if not ids:
-                raise serializers.ValidationError({"filter": ["No example matches these filters."]})
+                return Response(
+                    TagBulkResultSerializer({"tag": data["tag"], "changed": 0, "unchanged": 0}).data
+                )
         result = example_tags_bulk(
             project=request.project,
             user=request.user,

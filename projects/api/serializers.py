@@ -434,8 +434,8 @@ class GoldSampleRequestSerializer(ClosedSerializer):
     )
 
     def validate(self, attrs):
-        if ("size" in attrs) == ("share" in attrs):
-            raise serializers.ValidationError({"size": ["Give either size or share."]})
+        if "share" in attrs:
+            attrs.pop("size", None)
         return attrs
 
 

@@ -63,9 +63,7 @@ def gold_sample_draw(
         raise ApplicationError(
             f"The sample size must be 1 to {MAX_SAMPLE}.", extra={"size": ["Out of range."]}
         )
-    if not candidates:
-        raise ApplicationError("Every example is already gold or drawn for gold.")
-    size = min(size, len(candidates))
+    size = min(size, len(candidates))  # every example already gold: an empty sample
     chosen = sorted(random.Random(seed).sample(candidates, size))  # noqa: S311 (a sample, not a secret)
     return GoldLabel.objects.bulk_create(
         GoldLabel(project=project, example_id=pk, source=GoldLabel.Source.SAMPLED) for pk in chosen
