@@ -417,8 +417,11 @@ class PredictionImportRequestSerializer(ClosedSerializer):
     format = serializers.ChoiceField(choices=FORMATS, required=False, help_text="Overrides the file name.")
     model = _text(100, help_text="The model's name.")
     version = _text(100, required=False, allow_blank=True, help_text="The model's version.")
-    replace = serializers.BooleanField(
-        required=False, default=False, help_text="Replace this model version's predictions from another file."
+    # A form field: multipart sends text, so "true" or "false" (a JSON boolean cannot be sent).
+    replace = serializers.ChoiceField(
+        choices=("true", "false"),
+        required=False,
+        help_text='"true" replaces this model version\'s predictions from another file (default "false").',
     )
 
 
@@ -432,11 +435,6 @@ class GoldSampleRequestSerializer(ClosedSerializer):
     seed = serializers.IntegerField(
         required=False, min_value=0, max_value=2**31 - 1, help_text="The same seed draws the same sample."
     )
-
-    def validate(self, attrs):
-        if "share" in attrs:
-            attrs.pop("size", None)
-        return attrs
 
 
 class GoldSampleSerializer(serializers.Serializer):

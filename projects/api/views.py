@@ -502,7 +502,8 @@ class PredictionImportApi(ProjectScopedMixin, APIView):
         form = PredictionImportRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
-        options = {"model": data["model"], "version": data.get("version", ""), "replace": data["replace"]}
+        replace = data.get("replace") == "true"
+        options = {"model": data["model"], "version": data.get("version", ""), "replace": replace}
         return _queued(request, form, kind=ImportBatch.Kind.PREDICTIONS, options=options)
 
 

@@ -77,9 +77,9 @@ EXPECTED = {
     ("api:project_release", "GET"): REVIEWERS,
     ("api:project_release_download", "GET"): REVIEWERS,
     # Gold and models (issue 14): an upload of any file is queued (the job reports its rows);
-    # predictions need a model name and a draw needs a size or share, so the empty call is a 400.
+    # predictions need a model name, so the empty call is a 400.
     ("api:project_gold_import", "POST"): {**MANAGERS, "manager": 202},
-    ("api:project_gold_sample", "POST"): {**MANAGERS, "manager": 400},
+    ("api:project_gold_sample", "POST"): {**MANAGERS, "manager": 201},  # {} draws 100 (all 4 here)
     ("api:project_predictions_import", "POST"): {**MANAGERS, "manager": 400},
     ("api:project_models", "GET"): REVIEWERS,
     ("api:project_model_report", "GET"): REVIEWERS,
