@@ -519,8 +519,14 @@ class GoldSampleApi(ProjectScopedMixin, APIView):
     def post(self, request, slug: str):
         form = GoldSampleRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
+        data = form.validated_data
+        share = data.get("share")
         drawn = gold_services.gold_sample_draw(
-            project=request.project, user=request.user, **form.validated_data
+            project=request.project,
+            user=request.user,
+            size=None if share is not None else data.get("size", 100),
+            share=share,
+            seed=data.get("seed"),
         )
         ids = [gold.example_id for gold in drawn]
         return Response(GoldSampleSerializer({"drawn": len(ids), "example_ids": ids}).data, status=201)

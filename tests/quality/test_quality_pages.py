@@ -96,3 +96,20 @@ def test_review_page_shows_predictions_as_a_models_and_tags_the_example(project,
     assert sme_client.post(tag_url, {"tag": "x", "next": "https://evil.example/"}).url.endswith(
         f"/{example.pk}/"
     )
+
+
+def test_gold_sample_and_prediction_upload_over_the_api(project, manager_client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    ExampleFactory.create_batch(3, project=project)
+    url = f"/api/v1/projects/{project.slug}/gold/sample/"
+    response = manager_client.post(url, {"seed": 0}, content_type="application/json")
+    assert response.status_code == 201
+    assert response.json()["drawn"] == 3  # 100 by default, all 3 here
+    assert manager_client.post(url, {}, content_type="application/json").json()["drawn"] == 0
+    upload = SimpleUploadedFile("p.csv", b"example_id,label\n", content_type="text/csv")
+    response = manager_client.post(
+        f"/api/v1/projects/{project.slug}/predictions/import/",
+        {"file": upload, "model": "m", "replace": "true"},
+    )
+    assert response.status_code == 202
