@@ -503,7 +503,7 @@ class PredictionImportApi(ProjectScopedMixin, APIView):
         form.is_valid(raise_exception=True)
         data = form.validated_data
         replace = data.get("replace") == "true"
-        options = {"model": data["model"], "version": data.get("version", ""), "replace": replace}
+        options = {"model": data["model"], "version": data.get("version") or "", "replace": replace}
         return _queued(request, form, kind=ImportBatch.Kind.PREDICTIONS, options=options)
 
 
