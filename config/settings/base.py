@@ -354,6 +354,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "JobStateEnum": "core.jobs.models.JobState",
         "ReleaseStatusEnum": ["building", "ready", "failed"],
+        "ImportFileFormatEnum": "projects.importing.FORMATS",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
