@@ -416,8 +416,14 @@ class PredictionImportRequestSerializer(ClosedSerializer):
     )
     format = serializers.ChoiceField(choices=FORMATS, required=False, help_text="Overrides the file name.")
     model = _text(100, help_text="The model's name.")
-    # Nullable: a multipart form cannot tell a null from the text "null", so neither is refused.
-    version = _text(100, required=False, allow_blank=True, allow_null=True, help_text="The model's version.")
+    # A form field: multipart sends a null as the text "null", so that text is no version.
+    version = serializers.RegexField(
+        r"^(?!null$)[^\x00]*$",
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        help_text="The model's version (not the text 'null').",
+    )
     # A form field: multipart sends text, so "true" or "false" (a JSON boolean cannot be sent).
     replace = serializers.ChoiceField(
         choices=("true", "false"),
