@@ -6,7 +6,10 @@ from django.urls import path
 
 from consistency.agreement import api as agreement_api
 from consistency.agreement import views as dashboard_views
+from consistency.examples import api as examples_api
 from consistency.examples import views as example_views
+from consistency.quality import api as quality_api
+from consistency.quality import views as quality_views
 from consistency.releases import views as release_views
 from consistency.releases.api import release_api_urlpatterns
 from consistency.review import api as review_api
@@ -27,6 +30,11 @@ urlpatterns = [
     path("examples/export/", example_views.example_export, name="example_export"),
     path("examples/<int:example_id>/", example_views.example_page, name="example"),
     path("examples/<int:example_id>/tags/", example_views.example_tags, name="example_tags"),
+    path("quality/", quality_views.quality_overview, name="quality"),
+    path("quality/gold/draw/", quality_views.gold_draw, name="gold_draw"),
+    path("quality/gold/<int:example_id>/", quality_views.gold_label, name="gold_label"),
+    path("quality/models/<int:model_id>/", quality_views.model_report_page, name="model_report"),
+    path("quality/label-issues/", quality_views.label_issues_run, name="label_issues_run"),
     path("review/", review_views.review_queue, name="review_queue"),
     path("review/<int:disagreement_id>/", review_views.review_item, name="review_item"),
     path("review/<int:disagreement_id>/resolve/", review_views.review_resolve, name="review_resolve"),
@@ -66,5 +74,9 @@ api_project_urlpatterns = [
         name="project_disagreement_resolve",
     ),
     path("relabel/", review_api.RelabelApi.as_view(), name="project_relabel"),
+    path("models/", quality_api.PredictionSetListApi.as_view(), name="project_models"),
+    path("tags/bulk/", examples_api.TagBulkApi.as_view(), name="project_tags_bulk"),
+    path("label-issues/", quality_api.LabelIssuesApi.as_view(), name="project_label_issues"),
+    path("models/<int:id>/report/", quality_api.ModelReportApi.as_view(), name="project_model_report"),
     *release_api_urlpatterns,
 ]

@@ -174,6 +174,7 @@ class Disagreement(models.Model):
         BELOW_THRESHOLD = "below_threshold", "Majority below the threshold"
         AMBIGUOUS = "ambiguous", "Flagged ambiguous by a rater"
         MAJORITY_REVIEW = "majority_review", "Majority sent for review"
+        LABEL_ISSUE = "label_issue", "Likely label error (label-issue ranking)"
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="disagreements")
     example = models.ForeignKey("projects.Example", on_delete=models.CASCADE, related_name="disagreements")
@@ -187,6 +188,8 @@ class Disagreement(models.Model):
         "projects.Label", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     majority_share = models.FloatField(null=True, blank=True)
+    # Why a case was sent (a label issue): one sentence, written by consistency.quality.messages.
+    reason_detail = models.CharField(max_length=500, blank=True, default="", db_default="")
     guideline_versions = models.ManyToManyField(
         "projects.GuidelineVersion", blank=True, related_name="disagreements"
     )
@@ -204,7 +207,9 @@ class Disagreement(models.Model):
                 condition=Q(status__in=["open", "resolved"]), name="disagreement_status_valid"
             ),
             models.CheckConstraint(
-                condition=Q(reason__in=["split", "below_threshold", "ambiguous", "majority_review"]),
+                condition=Q(
+                    reason__in=["split", "below_threshold", "ambiguous", "majority_review", "label_issue"]
+                ),
                 name="disagreement_reason_valid",
             ),
         ]

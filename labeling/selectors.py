@@ -118,6 +118,30 @@ def example_candidates(*, project: Project, user: AbstractBaseUser, annotation_c
     )
 
 
+def honeypot_candidates(*, project: Project, user: AbstractBaseUser, now: datetime) -> QuerySet[Example]:
+    """Gold examples (with a gold label) that still have a free seat and that `user` may be given:
+    never one they labeled, skipped or hold, nor one whose gold label they wrote themselves. The
+    fullest first, so gold examples finish. Rater-facing pages treat them as any other example."""
+    live_leases = (
+        Assignment.objects.filter(example=OuterRef("pk"), status=Assignment.Status.LEASED, expires_at__gt=now)
+        .order_by()
+        .values("example")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    own = Assignment.objects.filter(example=OuterRef("pk"), rater=user)
+    own_annotation = Annotation.objects.filter(example=OuterRef("pk"), rater=user, superseded_at__isnull=True)
+    return (
+        Example.objects.filter(project=project, gold__label__isnull=False)
+        .exclude(text="")
+        .exclude(gold__labeled_by=user)
+        .alias(live=Coalesce(Subquery(live_leases, output_field=IntegerField()), Value(0)))
+        .filter(live__lt=project.overlap + F("extra_raters") - F("annotation_count"))
+        .filter(~Exists(own), ~Exists(own_annotation))
+        .order_by("-annotation_count", "id")
+    )
+
+
 def labeler_progress(*, project: Project, user: AbstractBaseUser, nothing_left: bool = False) -> dict:
     """This rater's counts (today, overall) and how many examples of the project still need labels.
 

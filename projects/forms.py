@@ -38,6 +38,8 @@ class ProjectSettingsForm(forms.ModelForm):
             "majority_threshold",
             "accept_majority",
             "extra_raters_on_split",
+            "honeypot_rate",
+            "label_issue_top_n",
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
         labels = {
@@ -45,6 +47,8 @@ class ProjectSettingsForm(forms.ModelForm):
             "majority_threshold": "Majority threshold",
             "accept_majority": "Accept majorities without review",
             "extra_raters_on_split": "Extra raters on a split",
+            "honeypot_rate": "Honeypot rate",
+            "label_issue_top_n": "Label issues sent to review per run",
         }
         help_texts = {
             "majority_threshold": "Share of raters (above 0.5, at most 1) a label needs to count as a "
@@ -53,6 +57,8 @@ class ProjectSettingsForm(forms.ModelForm):
             "examples go straight to the clean set.",
             "extra_raters_on_split": "When the votes split, first ask up to this many more raters "
             "(0 to 10) before queueing the example for an SME.",
+            "honeypot_rate": "Share (0 to 0.5) of the examples handed to labelers that are gold examples "
+            "with a free seat; labelers cannot tell them apart, and their accuracy on gold is measured.",
         }
 
     def __init__(self, *args, **kwargs):
@@ -65,6 +71,8 @@ class ProjectSettingsForm(forms.ModelForm):
         self.fields["majority_threshold"].required = False
         self.fields["extra_raters_on_split"].required = False
         self.fields["kappa_weights"].required = False
+        self.fields["honeypot_rate"].required = False
+        self.fields["label_issue_top_n"].required = False
         if self.instance and not self.is_bound:
             self.initial["visible_metadata"] = ", ".join(self.instance.visible_metadata or [])
 
@@ -74,6 +82,22 @@ class ProjectSettingsForm(forms.ModelForm):
             return self.instance.majority_threshold
         if not 0.5 < value <= 1.0:
             raise forms.ValidationError("Use a share above 0.5 and at most 1 (e.g. 0.66).")
+        return value
+
+    def clean_honeypot_rate(self) -> float:
+        value = self.cleaned_data["honeypot_rate"]
+        if value is None:
+            return self.instance.honeypot_rate
+        if not 0.0 <= value <= 0.5:
+            raise forms.ValidationError("Use a share from 0 (no honeypots) to 0.5.")
+        return value
+
+    def clean_label_issue_top_n(self) -> int:
+        value = self.cleaned_data["label_issue_top_n"]
+        if value is None:
+            return self.instance.label_issue_top_n
+        if not 1 <= value <= 10_000:
+            raise forms.ValidationError("Send 1 to 10000 likely label issues per run.")
         return value
 
     def clean_kappa_weights(self) -> str:
@@ -147,6 +171,11 @@ class ImportUploadForm(forms.Form):
                 "Annotations made elsewhere: example_id, rater, label (optionally text), "
                 "or a Label Studio JSON export",
             ),
+            (ImportBatch.Kind.GOLD, "Gold labels: example_id, label"),
+            (
+                ImportBatch.Kind.PREDICTIONS,
+                "A model's predictions: example_id, label, optional score and p_<label> probabilities",
+            ),
         ],
         initial=ImportBatch.Kind.EXAMPLES,
         widget=forms.RadioSelect,
@@ -176,14 +205,24 @@ class ImportUploadForm(forms.Form):
         "the name of the one to import.",
     )
 
+    model = forms.CharField(label="Model name (predictions)", required=False, max_length=100)
+    model_version = forms.CharField(label="Model version (predictions)", required=False, max_length=100)
+    replace = forms.BooleanField(
+        label="Replace this model version's predictions",
+        required=False,
+        help_text="Only for predictions: a model name and version already imported from another file.",
+    )
+
     def clean(self):
         cleaned = super().clean()
         upload = cleaned.get("file")
         kind = cleaned["kind"] = cleaned.get("kind") or ImportBatch.Kind.EXAMPLES
+        if kind == ImportBatch.Kind.PREDICTIONS and not (cleaned.get("model") or "").strip():
+            self.add_error("model", "Name the model the predictions come from.")
         importer = importer_get(kind)
         file_format = cleaned.get("file_format")
         if file_format and file_format not in importer.formats:
-            what = "examples" if kind == ImportBatch.Kind.EXAMPLES else "annotations"
+            what = ImportBatch.Kind(kind).label.lower()
             self.add_error("file_format", f"{file_format.upper()} is not a format for {what}.")
         if upload is None:
             return cleaned

@@ -17,12 +17,13 @@ RESERVED_SHORTCUT_KEYS = ("a", "s", "u", "n", "?")  # ambiguous, skip, undo, not
 # checks the URL configuration against this list.
 RESERVED_SLUGS = frozenset(
     {
-        "agreement", "annotations", "answer", "assignments", "audit", "deactivate", "delete", "diff",
-        "disagreements", "dismiss", "download", "draft", "examples", "export", "guideline",
-        "guideline-versions", "guidelines", "import", "imports", "invitations", "label", "labels",
-        "members", "my-work", "new", "next", "progress", "publish", "questions", "recent", "relabel",
-        "releases", "remove", "reports", "resolutions", "resolve", "retry", "review", "revise", "revoke",
-        "settings", "skip", "status", "submit", "tags", "undo", "worked-example",
+        "agreement", "annotations", "answer", "assignments", "audit", "bulk", "deactivate", "delete",
+        "diff", "disagreements", "dismiss", "download", "draft", "draw", "examples", "export", "gold",
+        "guideline", "guideline-versions", "guidelines", "import", "imports", "invitations", "label",
+        "label-issues", "labels", "members", "models", "my-work", "new", "next", "predictions",
+        "progress", "publish", "quality", "questions", "recent", "relabel", "releases", "remove",
+        "report", "reports", "resolutions", "resolve", "retry", "review", "revise", "revoke", "run",
+        "sample", "settings", "skip", "status", "submit", "tags", "undo", "worked-example",
     }
 )  # fmt: skip
 
@@ -61,6 +62,16 @@ class Project(TimeStampedModel):
     majority_threshold = models.FloatField(default=0.66)
     accept_majority = models.BooleanField(default=False)
     extra_raters_on_split = models.PositiveSmallIntegerField(default=0)
+    # The data-centric loop (issue 14): the share of a labeler's next examples drawn from gold
+    # examples that still have seats (honeypots), and how many likely label issues go to review.
+    honeypot_rate = models.FloatField(
+        default=0.0,
+        db_default=0.0,
+        help_text="Share of handed-out examples that are gold examples (honeypots), 0 to 0.5.",
+    )
+    label_issue_top_n = models.PositiveIntegerField(
+        default=50, db_default=50, help_text="How many likely label issues one run sends to the review queue."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -83,6 +94,14 @@ class Project(TimeStampedModel):
             ),
             models.CheckConstraint(
                 condition=Q(kappa_weights__in=["linear", "quadratic"]), name="project_kappa_weights_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(honeypot_rate__gte=0.0, honeypot_rate__lte=0.5),
+                name="project_honeypot_rate_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(label_issue_top_n__gte=1, label_issue_top_n__lte=10_000),
+                name="project_label_issue_top_n_range",
             ),
         ]
 
@@ -153,8 +172,10 @@ class ImportBatch(Job):
         EXAMPLES = "examples", "Examples"
         ANNOTATIONS = "annotations", "Annotations"
         DECISIONS = "decisions", "Re-deciding examples"
+        GOLD = "gold", "Gold labels"
+        PREDICTIONS = "predictions", "Model predictions"
 
-    IMPORT_KINDS = (Kind.EXAMPLES, Kind.ANNOTATIONS)
+    IMPORT_KINDS = (Kind.EXAMPLES, Kind.ANNOTATIONS, Kind.GOLD, Kind.PREDICTIONS)
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_batches")
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.EXAMPLES)
@@ -340,3 +361,95 @@ class ExampleTag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} on example {self.example_id}"
+
+
+class GoldLabel(models.Model):
+    """The trusted label of one example: ground truth for human-level performance and models.
+
+    A manager's random draw creates rows without a label (`sampled`) for an SME to label; an import
+    writes them with their label (`imported`). `labeled_by` is who wrote the label: that person's
+    own annotations are never scored against it. Only rows with a label count as gold.
+    """
+
+    class Source(models.TextChoices):
+        SAMPLED = "sampled", "Drawn for an SME to label"
+        IMPORTED = "imported", "Imported"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="gold_labels", db_index=False)
+    example = models.OneToOneField(Example, on_delete=models.CASCADE, related_name="gold")
+    label = models.ForeignKey(Label, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    labeled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    labeled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "example"]
+        constraints = [
+            models.CheckConstraint(condition=Q(source__in=["sampled", "imported"]), name="gold_source_valid"),
+            models.CheckConstraint(
+                condition=Q(source="sampled") | Q(label__isnull=False), name="gold_imported_has_label"
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "label", "example"], name="gold_project_label_idx")]
+
+    def __str__(self) -> str:
+        return f"gold of example {self.example_id}: {self.label_id}"
+
+
+class PredictionSet(models.Model):
+    """One imported file of a model's predictions: the model's name and version, and which file.
+
+    `file_sha256` tells a re-upload of the same file (nothing to do) from a different file under
+    the same name and version (refused unless replaced on purpose). `label_ids` orders the
+    per-label probabilities every Prediction row of the set holds (empty when the file had none).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prediction_sets")
+    model_name = models.CharField(max_length=100)
+    version = models.CharField(max_length=100, blank=True)
+    file_sha256 = models.CharField(max_length=64)
+    source_name = models.CharField(max_length=255, blank=True)
+    label_ids = models.JSONField(default=list, blank=True)
+    n_predictions = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "model_name", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "model_name", "version"], name="prediction_set_model_version_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.model_name} {self.version}".strip()
+
+
+class Prediction(models.Model):
+    """A model's label for one example, with its score and per-label probabilities if given."""
+
+    prediction_set = models.ForeignKey(PredictionSet, on_delete=models.CASCADE, related_name="predictions")
+    example = models.ForeignKey(Example, on_delete=models.CASCADE, related_name="predictions", db_index=False)
+    label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="+", db_index=False)
+    score = models.FloatField(null=True, blank=True)
+    probabilities = models.JSONField(null=True, blank=True)  # in the order of the set's label_ids
+
+    class Meta:
+        ordering = ["prediction_set", "example"]
+        constraints = [
+            models.UniqueConstraint(fields=["prediction_set", "example"], name="prediction_one_per_example"),
+        ]
+        indexes = [models.Index(fields=["example"], name="prediction_example_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.prediction_set_id}: example {self.example_id} -> {self.label_id}"

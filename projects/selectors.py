@@ -9,11 +9,13 @@ from core.errors import AccessDenied, ApplicationError, NotFound
 from core.models import AuditEntry
 from projects.models import (
     Example,
+    ExampleTag,
     GuidelineDraft,
     GuidelineVersion,
     ImportBatch,
     Invitation,
     Membership,
+    Prediction,
     Project,
     Role,
 )
@@ -172,3 +174,29 @@ def audit_log(*, project: Project, action: str = "", actor: str = "") -> QuerySe
     if actor:
         rows = rows.filter(actor_name=actor.strip())
     return rows.order_by("-created_at", "-id")
+
+
+def predictions_for_example(*, project: Project, example_id: int) -> list[Prediction]:
+    """Every model's prediction for one example, for SMEs and managers (never shown to labelers)."""
+    return list(
+        Prediction.objects.filter(prediction_set__project=project, example_id=example_id)
+        .select_related("prediction_set", "label")
+        .order_by("prediction_set__model_name", "prediction_set__version")
+    )
+
+
+def tag_vocabulary(*, project: Project) -> list[str]:
+    """The project's tags in use, sorted: suggested when tagging so one idea keeps one name."""
+    return list(
+        ExampleTag.objects.filter(project=project).values_list("name", flat=True).distinct().order_by("name")
+    )
+
+
+def example_tag_names(*, project: Project, example_id: int) -> list[str]:
+    return list(
+        ExampleTag.objects.filter(project=project, example_id=example_id).values_list("name", flat=True)
+    )
+
+
+def project_has_tags(*, project: Project) -> bool:
+    return ExampleTag.objects.filter(project=project).exists()

@@ -156,6 +156,8 @@ CONCORD_UPLOAD_URL_NAMES = [
     "projects:import",
     "api:project_examples_import",
     "api:project_annotations_import",
+    "api:project_gold_import",
+    "api:project_predictions_import",
 ]
 DATA_UPLOAD_MAX_MEMORY_SIZE = CONCORD_REQUEST_MAX_BYTES
 # Uploads above this size go to a temporary file instead of memory.
@@ -352,6 +354,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "JobStateEnum": "core.jobs.models.JobState",
         "ReleaseStatusEnum": ["building", "ready", "failed"],
+        "ImportFileFormatEnum": "projects.importing.FORMATS",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -24,13 +24,14 @@ from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from consistency.agreement import hlp
 from consistency.agreement import messages as agreement_messages
 from consistency.agreement import statistics as stats
 from consistency.agreement.models import AgreementReport
 from consistency.review.models import RelabeledExample, RelabelRequest
 from core.errors import NotFound
 from labeling.models import Annotation
-from projects.models import Example, Label, Project
+from projects.models import Example, ExampleTag, Label, Project
 
 # A slice field with more distinct values than this is summarised: the most frequent values get
 # their own row and the rest are counted in `slices.n_values_left_out`.
@@ -38,6 +39,9 @@ MAX_SLICE_VALUES = 25
 FETCH_BLOCK_ROWS = 100_000
 NO_VERSION = 0  # guideline versions are numbered from 1, so 0 stands for "no version" in arrays
 MISSING_SLICE_VALUE = None
+# The slice "field" that makes one slice per tag (an example is in as many slices as it has tags).
+# A "#" starts no metadata key the dashboard offers, so it cannot clash with a real field.
+TAG_SLICE = "#tags"
 # The keys of `statistics.coefficients`, also present in `agreement_summary`.
 SUBSET_KEYS = (
     "n_items", "n_items_overlap", "n_raters", "n_annotations",
@@ -138,7 +142,7 @@ def agreement_arrays(*, project: Project, slice_field: str = "") -> AgreementArr
     order = np.argsort(id_array)
     codes = order[np.searchsorted(id_array[order], numeric[:, 2])] if len(numeric) else numeric[:, 2]
     slice_codes, slice_names = (None, None)
-    if slice_field:
+    if slice_field and slice_field != TAG_SLICE:
         slice_codes, slice_names = _slice_codes(project, slice_field, numeric[:, 0])
     return AgreementArrays(
         items=numeric[:, 0].copy(),
@@ -322,7 +326,10 @@ def agreement_compute(
     report(70, "Comparing guideline versions on the same examples")
     result["before_after"] = _before_after(every, relabel_arrays(project=project), n_boot)
     result["slice_field"] = slice_field or None
-    if slice_field:
+    if slice_field == TAG_SLICE:
+        report(80, "Computing agreement per tag")
+        result["slices"] = _by_tag(project, arrays, n_boot)
+    elif slice_field:
         report(80, f"Computing agreement per value of {slice_field}")
         result["slices"] = _by_slice(arrays, slice_field, n_boot)
     else:
@@ -407,6 +414,22 @@ def _by_slice(arrays: AgreementArrays, field: str, n_boot: int) -> dict[str, Any
     kept = ranked[:MAX_SLICE_VALUES]
     rows = [{"value": names[i], **_subset_coefficients(arrays, codes == i, n_boot)} for i in kept]
     return {"field": field, "values": rows, "n_values_left_out": len(present) - len(kept)}
+
+
+def _by_tag(project: Project, arrays: AgreementArrays, n_boot: int) -> dict[str, Any]:
+    """Agreement per tag: the annotations of the examples carrying each tag (the most used tags
+    first; an example with several tags counts in each)."""
+    members = slice_members(project=project, tags=True)
+    counts = (
+        np.bincount(members.codes, minlength=len(members.names)) if members else np.zeros(0, dtype=np.int64)
+    )
+    ranked = sorted(range(len(counts)), key=lambda i: (-counts[i], members.names[i]))
+    kept = ranked[:MAX_SLICE_VALUES]
+    rows = []
+    for code in kept:
+        mask = np.isin(arrays.items, members.examples[members.codes == code])
+        rows.append({"value": members.names[code], **_subset_coefficients(arrays, mask, n_boot)})
+    return {"field": "tag", "values": rows, "n_values_left_out": len(ranked) - len(kept)}
 
 
 def _with_names(
@@ -549,3 +572,135 @@ def _estimate(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         return {"value": None, "ci95": None, "reason": None}
     return {"value": value.get("value"), "ci95": value.get("ci95"), "reason": value.get("reason")}
+
+
+# --------------------------------------------------------------------------------------------------
+# Slices (a metadata field, or tags) and human-level performance on gold
+
+
+@dataclass(frozen=True)
+class SliceMembers:
+    """Which examples belong to which slice: (example, slice code) pairs and the codes' names.
+    A metadata field puts each example in one slice (None: the field is missing); tags put an
+    example in as many slices as it has tags."""
+
+    examples: np.ndarray
+    codes: np.ndarray
+    names: list[str | None]
+
+
+def slice_members(*, project: Project, slice_field: str = "", tags: bool = False) -> SliceMembers | None:
+    """The slices of `project` by a validated metadata field, or by tag; None for no slicing. One query."""
+    if tags:
+        pairs = list(
+            ExampleTag.objects.filter(project=project)
+            .order_by("name", "example_id")
+            .values_list("example_id", "name")
+        )
+    elif slice_field:
+        pairs = [
+            (pk, _slice_value(value))
+            for pk, value in Example.objects.filter(project=project)
+            .annotate(slice_value=KeyTextTransform(slice_field, "metadata"))
+            .order_by("id")
+            .values_list("id", "slice_value")
+        ]
+    else:
+        return None
+    code_of: dict[str | None, int] = {}
+    codes = np.fromiter(
+        (code_of.setdefault(name, len(code_of)) for _, name in pairs), dtype=np.int64, count=len(pairs)
+    )
+    examples = np.fromiter((pk for pk, _ in pairs), dtype=np.int64, count=len(pairs))
+    return SliceMembers(examples=examples, codes=codes, names=list(code_of))
+
+
+@dataclass(frozen=True)
+class GoldAnnotations:
+    """One row per current annotation on a gold example, its author's own left out."""
+
+    examples: np.ndarray
+    raters: np.ndarray  # user ids
+    labels: np.ndarray  # label codes in the project's label order
+    gold_labels: np.ndarray  # codes of the gold label
+    label_ids: list[int]
+    label_names: list[str]
+
+    @property
+    def correct(self) -> np.ndarray:
+        return self.labels == self.gold_labels
+
+
+def label_codes(project: Project) -> tuple[list[int], list[str], Callable[[np.ndarray], np.ndarray]]:
+    labels = list(Label.objects.filter(project=project).order_by("position", "id").values_list("id", "name"))
+    ids = np.asarray([pk for pk, _ in labels], dtype=np.int64)
+    order = np.argsort(ids)
+
+    def code(values: np.ndarray) -> np.ndarray:
+        if len(values) == 0:
+            return np.zeros(0, dtype=np.int64)
+        return order[np.searchsorted(ids[order], values)].astype(np.int64)
+
+    return [pk for pk, _ in labels], [name for _, name in labels], code
+
+
+def gold_annotations(*, project: Project) -> GoldAnnotations:
+    """Raters' current annotations on the project's gold examples, with the gold label. One query
+    (plus the labels). An annotation by whoever wrote the gold label is not a test of them: dropped."""
+    label_ids, label_names, code = label_codes(project)
+    rows = (
+        Annotation.objects.filter(
+            example__project=project, superseded_at__isnull=True, example__gold__label__isnull=False
+        )
+        .annotate(
+            gold_label=F("example__gold__label_id"), author=Coalesce("example__gold__labeled_by_id", Value(0))
+        )
+        .order_by()
+        .values_list("example_id", "rater_id", "label_id", "gold_label", "author")
+    )
+    matrix = _fetch_int_matrix(rows, n_columns=5)
+    matrix = matrix[matrix[:, 1] != matrix[:, 4]]
+    return GoldAnnotations(
+        examples=matrix[:, 0].copy(),
+        raters=matrix[:, 1].copy(),
+        labels=code(matrix[:, 2]),
+        gold_labels=code(matrix[:, 3]),
+        label_ids=label_ids,
+        label_names=label_names,
+    )
+
+
+def hlp_live(*, project: Project, slice_field: str = "", tags: bool = False) -> dict[str, Any]:
+    """Human-level performance now (not a snapshot): overall, per rater, per gold label and per
+    slice, each `{"value", "ci95", "n"}` with names. Shown beside agreement on the dashboard and
+    added to the agreement JSON as `human_level_performance`."""
+    gold = gold_annotations(project=project)
+    rater_ids, rater_codes = np.unique(gold.raters, return_inverse=True)
+    members = slice_members(project=project, slice_field=slice_field, tags=tags)
+    summary = hlp.hlp_summary(
+        raters=rater_codes,
+        gold_labels=gold.gold_labels,
+        examples=gold.examples,
+        correct=gold.correct,
+        n_raters=len(rater_ids),
+        n_labels=len(gold.label_ids),
+        member_examples=members.examples if members else None,
+        member_slices=members.codes if members else None,
+        n_slices=len(members.names) if members else 0,
+    )
+    names = usernames(user_ids=rater_ids)
+    for row in summary["per_rater"]:
+        row["rater"] = names.get(int(rater_ids[row["rater"]]), str(rater_ids[row["rater"]]))
+    for row in summary["per_label"]:
+        row["label"] = gold.label_names[row["label"]]
+    for row in summary["per_slice"]:
+        row["slice"] = members.names[row["slice"]]
+    summary["n_gold_examples"] = int(len(np.unique(gold.examples)))
+    summary["slice"] = "tag" if tags else (slice_field or None)
+    return summary
+
+
+def fetch_int_matrix(queryset, *, n_columns: int) -> np.ndarray:
+    """An integer-only, non-null values_list query as an (n, n_columns) int64 array (COPY on
+    PostgreSQL): for the other consistency apps that build arrays the same way."""
+    return _fetch_int_matrix(queryset, n_columns=n_columns)

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from consistency.agreement.models import AgreementReport
-from consistency.agreement.selectors import agreement_compute
+from consistency.agreement.selectors import TAG_SLICE, agreement_compute
 from consistency.agreement.tasks import agreement_report_task
 from consistency.review.selectors import gold_labels
 from core.errors import NotFound
@@ -36,6 +36,13 @@ from projects.selectors import slice_field_clean
 logger = logging.getLogger(__name__)
 
 DEFAULT_DEBOUNCE_SECONDS = 60
+
+
+def _slice_clean(project: Project, field: str | None) -> str:
+    """A metadata field the examples use, or TAG_SLICE (one slice per tag), else "" (no slices)."""
+    if field == TAG_SLICE:
+        return TAG_SLICE
+    return slice_field_clean(project=project, field=field)
 
 
 def _queued_report(project_id: int) -> AgreementReport | None:
@@ -105,7 +112,7 @@ def agreement_report_request(
     it gets this request's slice field and requester and is started without waiting for its delay.
     The task's claim makes the second delivery of its message a no-op.
     """
-    slice_field = slice_field_clean(project=project, field=slice_field)
+    slice_field = _slice_clean(project, slice_field)
     with transaction.atomic():
         report = (
             AgreementReport.objects.select_for_update()
@@ -174,7 +181,7 @@ def agreement_report_compute(
         **job_claim_fields(kind="agreement_report"),
         "trigger": AgreementReport.Trigger.COMMAND,
         "requested_by": requested_by,
-        "slice_field": slice_field_clean(project=project, field=slice_field),
+        "slice_field": _slice_clean(project, slice_field),
     }
     queued = _queued_report(project.pk)
     if queued is not None and (
@@ -199,7 +206,7 @@ def _compute_into(report: AgreementReport, *, gold: Mapping[int, tuple[int, int]
     try:
         # The slice field was checked when the report was created; check again in case the
         # examples changed, because it ends up in a query.
-        slice_field = slice_field_clean(project=report.project, field=report.slice_field)
+        slice_field = _slice_clean(report.project, report.slice_field)
         if gold is None:
             # Each rater's agreement with the SME on the disputed examples an SME decided.
             gold = gold_labels(project=report.project)

@@ -14,6 +14,8 @@ from django.views.decorators.http import require_GET, require_POST
 from consistency.agreement.messages import COEFFICIENT_NAMES, verdict_text
 from consistency.agreement.selectors import (
     COEFFICIENTS,
+    TAG_SLICE,
+    hlp_live,
     kappa_matrix,
     report_get,
     report_history,
@@ -29,7 +31,7 @@ from core.htmx import render_page_or_partial, wants_partial
 from core.jobs.services import job_retry
 from projects.access import project_role_required
 from projects.models import Role
-from projects.selectors import metadata_fields
+from projects.selectors import metadata_fields, project_has_tags
 
 REVIEWERS = (Role.MANAGER, Role.SME)
 
@@ -65,6 +67,8 @@ def _before_after_blocks(result: dict) -> list[dict]:
 def agreement_dashboard(request, slug):
     project = request.project
     fields = metadata_fields(project=project)
+    if project_has_tags(project=project):
+        fields = [*fields, TAG_SLICE]  # one slice per tag
     # Only a key the project's examples use is accepted; anything else means "no slice".
     chosen = request.GET.get("slice", "")
     chosen = chosen if chosen in fields else ""
@@ -81,6 +85,9 @@ def agreement_dashboard(request, slug):
         "is_manager": request.membership.role == Role.MANAGER,
         "open_disagreements": review_queue_count(project=project),
         "relabel_scopes": RelabelRequest.Scope.choices,
+        "hlp": hlp_live(
+            project=project, slice_field="" if chosen == TAG_SLICE else chosen, tags=chosen == TAG_SLICE
+        ),
     }
     if result:
         history = report_history(project=project)

@@ -23,6 +23,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
 from consistency.releases.models import DatasetRelease, DatasetReleaseItem
+from core.errors import ApplicationError
 from labeling.models import Annotation, ConsensusLabel, Disagreement
 from projects.models import Example, ExampleTag, Project
 
@@ -302,4 +303,16 @@ def browser_page(
         count = start + len(fetched)
     return BrowserPage(
         rows=fetched[:PAGE_SIZE], number=number, has_next=has_next, count=count, message=message
+    )
+
+
+def example_ids_matching(*, project: Project, params) -> list[int]:
+    """The ids of the examples the browser's filters (`params`, as in its address) select, for
+    bulk tagging; ApplicationError naming the bad filter when a filter is invalid."""
+    filters = browser_filters_clean(project=project, params=params)
+    if filters.errors:
+        field, message = next(iter(filters.errors.items()))
+        raise ApplicationError(message, extra={field: [message]})
+    return list(
+        examples_matching(project=project, filters=filters).order_by("pk").values_list("pk", flat=True)
     )

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
 from consistency.examples.browser import (
@@ -68,6 +69,11 @@ def example_tags(request, slug, example_id):
         raise Http404("Example not found.") from None
     except ApplicationError as exc:
         messages.error(request, exc.message)
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=False
+    ):
+        return redirect(back)  # tagged from the review page: back to the case on screen
     return redirect("consistency:example", slug=slug, example_id=example_id)
 
 

@@ -112,6 +112,18 @@ class ReleasePolicySerializer(ClosedSerializer):
         validators=[NO_NUL_CHARACTERS],
         help_text="Seed of the split; blank for the project's own.",
     )
+    include_tags = serializers.ListField(
+        child=serializers.RegexField(r"^[a-z0-9][a-z0-9_.-]{0,49}$"),
+        required=False,
+        max_length=50,
+        help_text="Keep only examples carrying at least one of these tags (none: no such filter).",
+    )
+    exclude_tags = serializers.ListField(
+        child=serializers.RegexField(r"^[a-z0-9][a-z0-9_.-]{0,49}$"),
+        required=False,
+        max_length=50,
+        help_text="Leave out examples carrying any of these tags.",
+    )
 
 
 class ReleaseQueuedSerializer(ReleaseSerializer):

@@ -44,11 +44,17 @@ class ReleasePolicy:
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
     stratify_field: str = ""
     seed: str = ""
+    # Tags as release filters: keep only examples with at least one of `include_tags` (when any
+    # are given), and drop examples with any of `exclude_tags`.
+    include_tags: tuple[str, ...] = ()
+    exclude_tags: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["sources"] = list(self.sources)
         data["ratios"] = list(self.ratios)
+        data["include_tags"] = list(self.include_tags)
+        data["exclude_tags"] = list(self.exclude_tags)
         return data
 
     @classmethod
@@ -96,7 +102,37 @@ class ReleasePolicy:
             ratios=ratios,  # type: ignore[arg-type]
             stratify_field=str(data.get("stratify_field") or ""),
             seed=str(data.get("seed") or ""),
+            include_tags=_tags(data.get("include_tags"), "include_tags"),
+            exclude_tags=_tags(data.get("exclude_tags"), "exclude_tags"),
         )
+
+
+EXAMPLE_TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,49}$")  # as projects.services.tags
+
+
+def _tags(raw: Any, name: str) -> tuple[str, ...]:
+    """Tags of a policy filter from a list or a comma-separated string, checked and sorted."""
+    if raw in (None, ""):
+        return ()
+    if isinstance(raw, str):
+        raw = raw.split(",")
+    if not isinstance(raw, list | tuple):
+        raise PolicyError(f"{name}: give a list of tags.")
+    tags = sorted({str(tag).strip().lower() for tag in raw if str(tag).strip()})
+    bad = [tag for tag in tags if not EXAMPLE_TAG_PATTERN.match(tag)]
+    if bad:
+        raise PolicyError(f"{name}: {bad[0]!r} is not a tag (lowercase letters, digits, '.', '-', '_').")
+    return tuple(tags)
+
+
+NO_TAGS: frozenset[str] = frozenset()
+
+
+def tag_filter_accepts(policy: ReleasePolicy, tags: frozenset[str]) -> bool:
+    """Whether an example carrying `tags` passes the policy's tag filters."""
+    if policy.include_tags and not tags.intersection(policy.include_tags):
+        return False
+    return not tags.intersection(policy.exclude_tags)
 
 
 @dataclass(frozen=True)

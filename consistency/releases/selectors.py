@@ -22,7 +22,7 @@ from consistency.review.models import Resolution
 from consistency.review.selectors import resolutions_current
 from core.errors import Conflict, NotFound
 from labeling.models import Annotation, ConsensusLabel
-from projects.models import Example, GuidelineVersion, Project
+from projects.models import Example, ExampleTag, GuidelineVersion, Project
 
 DIFF_LIST_LIMIT = 500
 ROW_BATCH = 5_000
@@ -502,3 +502,12 @@ def release_rows(*, release: DatasetRelease, handle: Callable[[list[tuple]], Non
 
 def _json(value):
     return json.loads(value) if isinstance(value, str) else value
+
+
+def example_tag_sets(*, project: Project, names: Sequence[str]) -> dict[int, frozenset[str]]:
+    """{example id: the tags among `names` it carries}, for the release policy's tag filters."""
+    found: dict[int, set[str]] = {}
+    rows = ExampleTag.objects.filter(project=project, name__in=list(names)).values_list("example_id", "name")
+    for example_id, name in rows.iterator(chunk_size=10_000):
+        found.setdefault(example_id, set()).add(name)
+    return {example_id: frozenset(tags) for example_id, tags in found.items()}

@@ -41,6 +41,7 @@ from consistency.agreement.statistics import dawid_skene
 from consistency.releases import selectors
 from consistency.releases.models import DatasetRelease, DatasetReleaseItem
 from consistency.releases.policy import (
+    NO_TAGS,
     RESERVED_TAGS,
     SPLITS,
     TAG_PATTERN,
@@ -51,6 +52,7 @@ from consistency.releases.policy import (
     policy_accepts,
     rater_pseudonym,
     split_rank,
+    tag_filter_accepts,
 )
 from consistency.releases.selectors import Candidate
 from consistency.releases.tasks import release_build_task
@@ -362,6 +364,12 @@ def _items_write(
     pairs: Counter = Counter()  # (label, split) -> items
     batch: list[tuple] = []
     n_items = 0
+    # Tag filters: only tagged examples are read (the set of a project's tags, not its examples).
+    tag_sets = None
+    if policy.include_tags or policy.exclude_tags:
+        tag_sets = selectors.example_tag_sets(
+            project=project, names=(*policy.include_tags, *policy.exclude_tags)
+        )
     with transaction.atomic():
         DatasetReleaseItem.objects.filter(release=release).delete()  # an interrupted run's rows
         candidates: Iterator[Candidate] = selectors.release_candidates(
@@ -391,6 +399,8 @@ def _items_write(
             rater_labels,
             _,
         ) in candidates:
+            if tag_sets is not None and not tag_filter_accepts(policy, tag_sets.get(example_id, NO_TAGS)):
+                continue
             if source == "gold" and n_votes:
                 agreement = n_agree / n_votes
             if not policy_accepts(policy, source, agreement, ambiguous):

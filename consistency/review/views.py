@@ -19,7 +19,7 @@ from core.htmx import render_page_or_partial, wants_partial
 from core.pagination import page_get
 from projects.access import project_role_required
 from projects.models import Role
-from projects.selectors import metadata_fields
+from projects.selectors import example_tag_names, metadata_fields, predictions_for_example, tag_vocabulary
 
 REVIEWERS = (Role.SME, Role.MANAGER)
 EXCLUDE_KEY = "x"
@@ -172,6 +172,10 @@ def _item_context(
         # What the SME typed, kept when the page comes back to them (an error, "go back").
         "entered": entered or {},
         "confirm_exclusion": confirm_exclusion,
+        # Models' predictions, marked as a model's: SMEs weigh them, labelers never see them.
+        "predictions": predictions_for_example(project=project, example_id=disagreement.example_id),
+        "tags": example_tag_names(project=project, example_id=disagreement.example_id),
+        "tag_vocabulary": tag_vocabulary(project=project),
     }
 
 

@@ -7,6 +7,7 @@ annotation per rater and example, one lease per rater and project. A request the
 refuses (a lease lost, a label already given, nothing to undo) is a Conflict: the API's 409.
 """
 
+import random
 import uuid
 from datetime import datetime, timedelta
 
@@ -25,6 +26,7 @@ from labeling.selectors import (
     annotation_last_undoable,
     example_candidates,
     guideline_in_force,
+    honeypot_candidates,
     lease_current,
 )
 from labeling.services.decisions import MAX_SLOTS, disagreement_detect, effective_k
@@ -174,6 +176,9 @@ def _assignment_next(
             lease.status = Assignment.Status.RELEASED
             lease.save(update_fields=["status", "updated_at"])
 
+    honeypot = _honeypot_claim(project, user, now)
+    if honeypot is not None:
+        return honeypot
     # Examples that were granted extra raters (adaptive overlap) can hold up to overlap + m labels.
     k = min(project.overlap + project.extra_raters_on_split, MAX_SLOTS)
     for count in range(k - 1, -1, -1):
@@ -189,6 +194,26 @@ def _assignment_next(
             if assignment is not None:
                 return assignment
             tried.append(example.pk)
+    return None
+
+
+_honeypot_draw = random.Random()  # noqa: S311 (a sampling rate, not a secret); tests replace it
+
+
+def _honeypot_claim(project: Project, user: AbstractBaseUser, now: datetime) -> Assignment | None:
+    """At the project's honeypot rate, a gold example with a free seat instead of the usual choice.
+
+    Nothing marks it: the rater gets the same lease, page and API shape as for any example, so
+    their accuracy on gold (human-level performance) is measured without their knowing. No query
+    runs unless the draw falls below the rate.
+    """
+    if project.honeypot_rate <= 0 or _honeypot_draw.random() >= project.honeypot_rate:
+        return None
+    candidates = honeypot_candidates(project=project, user=user, now=now)
+    for example in candidates.select_for_update(skip_locked=True, of=("self",))[:CANDIDATE_ATTEMPTS]:
+        assignment = _claim(project, example, user, now)
+        if assignment is not None:
+            return assignment
     return None
 
 

@@ -287,6 +287,12 @@ class ProjectUpdateSerializer(ClosedSerializer):
     extra_raters_on_split = serializers.IntegerField(
         min_value=0, max_value=10, required=False, help_text="Raters added when the votes split."
     )
+    honeypot_rate = serializers.FloatField(
+        min_value=0.0, max_value=0.5, required=False, help_text="Share of handed-out examples that are gold."
+    )
+    label_issue_top_n = serializers.IntegerField(
+        min_value=1, max_value=10_000, required=False, help_text="Likely label issues sent to review per run."
+    )
     visible_metadata = serializers.ListField(
         child=_text(200),
         required=False,
@@ -396,3 +402,48 @@ class GuidelineDraftWriteSerializer(ClosedSerializer):
 
 class GuidelinePublishSerializer(ClosedSerializer):
     changelog = _text(500, help_text="One line: what changed in this version, and why.")
+
+
+class GoldImportRequestSerializer(ClosedSerializer):
+    file = serializers.FileField(help_text="CSV, TSV, JSON Lines or JSON with example_id and label.")
+    format = serializers.ChoiceField(choices=FORMATS, required=False, help_text="Overrides the file name.")
+
+
+class PredictionImportRequestSerializer(ClosedSerializer):
+    file = serializers.FileField(
+        help_text="CSV, TSV, JSON Lines or JSON: example_id, label, optional score, optional p_<label> "
+        "probabilities (summing to 1 within 1e-3)."
+    )
+    format = serializers.ChoiceField(choices=FORMATS, required=False, help_text="Overrides the file name.")
+    model = _text(100, help_text="The model's name.")
+    # A form field: multipart sends a null as the text "null", so that text is no version.
+    version = serializers.RegexField(
+        r"^(?!null$)[^\x00]*$",
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        help_text="The model's version (not the text 'null').",
+    )
+    # A form field: multipart sends text, so "true" or "false" (a JSON boolean cannot be sent).
+    replace = serializers.ChoiceField(
+        choices=("true", "false"),
+        required=False,
+        help_text='"true" replaces this model version\'s predictions from another file (default "false").',
+    )
+
+
+class GoldSampleRequestSerializer(ClosedSerializer):
+    size = serializers.IntegerField(
+        min_value=1, max_value=10_000, required=False, help_text="How many examples."
+    )
+    share = serializers.FloatField(
+        min_value=0.0001, max_value=1.0, required=False, help_text="Or: which share."
+    )
+    seed = serializers.IntegerField(
+        required=False, min_value=0, max_value=2**31 - 1, help_text="The same seed draws the same sample."
+    )
+
+
+class GoldSampleSerializer(serializers.Serializer):
+    drawn = serializers.IntegerField()
+    example_ids = serializers.ListField(child=serializers.IntegerField())

@@ -17,6 +17,9 @@ project_urlpatterns = [
     path("examples/<int:id>/", views.ExampleDetailApi.as_view(), name="project_example"),
     path("annotations/import/", views.AnnotationImportApi.as_view(), name="project_annotations_import"),
     path("imports/<int:id>/", views.ImportBatchDetailApi.as_view(), name="project_import"),
+    path("gold/import/", views.GoldImportApi.as_view(), name="project_gold_import"),
+    path("gold/sample/", views.GoldSampleApi.as_view(), name="project_gold_sample"),
+    path("predictions/import/", views.PredictionImportApi.as_view(), name="project_predictions_import"),
     path("guideline-versions/", views.GuidelineVersionListApi.as_view(), name="project_guideline_versions"),
     # Before guideline-versions/<int:number>/, for readers; "diff" is not an int, so they never clash.
     path(

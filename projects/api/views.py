@@ -44,6 +44,9 @@ from projects.api.serializers import (
     AnnotationImportRequestSerializer,
     ExampleFilterSerializer,
     ExampleSerializer,
+    GoldImportRequestSerializer,
+    GoldSampleRequestSerializer,
+    GoldSampleSerializer,
     GuidelineDiffQuerySerializer,
     GuidelineDiffSerializer,
     GuidelineDraftSerializer,
@@ -63,6 +66,7 @@ from projects.api.serializers import (
     MemberCreateSerializer,
     MembershipSerializer,
     MemberUpdateSerializer,
+    PredictionImportRequestSerializer,
     ProjectCreatedSerializer,
     ProjectCreateSerializer,
     ProjectDetailSerializer,
@@ -80,6 +84,7 @@ from projects.selectors import (
     invitation_list_pending,
     project_create_allowed,
 )
+from projects.services import gold as gold_services
 from projects.services import guidelines as guideline_services
 from projects.services import invitations as invitation_services
 from projects.services import projects as project_services
@@ -461,6 +466,70 @@ class AnnotationImportApi(ProjectScopedMixin, APIView):
         form.is_valid(raise_exception=True)
         options = {"from_name": form.validated_data.get("from_name", "")}
         return _queued(request, form, kind=ImportBatch.Kind.ANNOTATIONS, options=options)
+
+
+class GoldImportApi(ProjectScopedMixin, APIView):
+    """Upload gold labels (managers): `example_id,label`; all or nothing in the background. Unknown
+    examples or labels, and one example given two labels, fail the import with line and field."""
+
+    project_roles = MANAGERS
+    parser_classes = [MultiPartParser]
+    throttle_scope = "imports"
+
+    @extend_schema(
+        request={"multipart/form-data": GoldImportRequestSerializer},
+        responses={202: ImportQueuedSerializer, 400: OpenApiResponse(description="Invalid file or format.")},
+    )
+    def post(self, request, slug: str):
+        form = GoldImportRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        return _queued(request, form, kind=ImportBatch.Kind.GOLD, options={})
+
+
+class PredictionImportApi(ProjectScopedMixin, APIView):
+    """Upload a model's predictions (managers), all or nothing in the background. A model name and
+    version imported before from a different file is refused unless `replace` is true."""
+
+    project_roles = MANAGERS
+    parser_classes = [MultiPartParser]
+    throttle_scope = "imports"
+
+    @extend_schema(
+        request={"multipart/form-data": PredictionImportRequestSerializer},
+        responses={202: ImportQueuedSerializer, 400: OpenApiResponse(description="Invalid file or format.")},
+    )
+    def post(self, request, slug: str):
+        form = PredictionImportRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        replace = data.get("replace") == "true"
+        options = {"model": data["model"], "version": data.get("version") or "", "replace": replace}
+        return _queued(request, form, kind=ImportBatch.Kind.PREDICTIONS, options=options)
+
+
+class GoldSampleApi(ProjectScopedMixin, APIView):
+    """Draw a seeded random sample of examples (managers) for an SME to label as gold."""
+
+    project_roles = MANAGERS
+
+    @extend_schema(
+        request=GoldSampleRequestSerializer,
+        responses={201: GoldSampleSerializer, 400: OpenApiResponse(description="Invalid size or share.")},
+    )
+    def post(self, request, slug: str):
+        form = GoldSampleRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        share = data.get("share")
+        drawn = gold_services.gold_sample_draw(
+            project=request.project,
+            user=request.user,
+            size=None if share is not None else data.get("size", 100),
+            share=share,
+            seed=data.get("seed"),
+        )
+        ids = [gold.example_id for gold in drawn]
+        return Response(GoldSampleSerializer({"drawn": len(ids), "example_ids": ids}).data, status=201)
 
 
 class ImportBatchDetailApi(ProjectScopedMixin, APIView):

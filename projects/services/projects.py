@@ -32,6 +32,8 @@ PROJECT_EDITABLE_FIELDS = (
     "kappa_weights",
     "visible_metadata",
     "majority_threshold",
+    "honeypot_rate",
+    "label_issue_top_n",
     "accept_majority",
     "extra_raters_on_split",
 )

@@ -54,6 +54,12 @@ def import_upload(request, slug):
         options = {}
         if kind == ImportBatch.Kind.ANNOTATIONS:
             options["from_name"] = form.cleaned_data["from_name"]
+        if kind == ImportBatch.Kind.PREDICTIONS:
+            options = {
+                "model": form.cleaned_data["model"],
+                "version": form.cleaned_data["model_version"],
+                "replace": form.cleaned_data["replace"],
+            }
         try:
             batch = import_batch_create(
                 project=request.project,

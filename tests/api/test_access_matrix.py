@@ -76,6 +76,15 @@ EXPECTED = {
     ("api:project_release_diff", "GET"): REVIEWERS,
     ("api:project_release", "GET"): REVIEWERS,
     ("api:project_release_download", "GET"): REVIEWERS,
+    # Gold and models (issue 14): an upload of any file is queued (the job reports its rows);
+    # predictions need a model name, so the empty call is a 400.
+    ("api:project_gold_import", "POST"): {**MANAGERS, "manager": 202},
+    ("api:project_gold_sample", "POST"): {**MANAGERS, "manager": 201},  # {} draws 100 (all 4 here)
+    ("api:project_predictions_import", "POST"): {**MANAGERS, "manager": 400},
+    ("api:project_models", "GET"): REVIEWERS,
+    ("api:project_model_report", "GET"): REVIEWERS,
+    ("api:project_label_issues", "POST"): {**MANAGERS, "manager": 201},
+    ("api:project_tags_bulk", "POST"): {**REVIEWERS, "sme": 400, "manager": 400},  # no tag, no ids
 }
 
 # (URL name, parameter) -> the value taken from the test data; `slug` is always the project's.
@@ -91,7 +100,15 @@ PARAMETERS = {
     ("api:project_release", "tag"): lambda data: "v1",
     ("api:project_release_download", "tag"): lambda data: "v1",
     ("api:project_release_download", "file_format"): lambda data: "jsonl",
+    ("api:project_model_report", "id"): lambda data: _model(data).pk,
 }
+
+
+def _model(data):
+    from projects.models import PredictionSet
+
+    return PredictionSet.objects.get_or_create(project=data.project, model_name="matrix", file_sha256="0")[0]
+
 
 # URL name -> the query string an endpoint needs to answer 200.
 QUERIES = {

@@ -18,7 +18,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from labeling.services.annotations import assignment_next
-from projects.models import GuidelineDraft, Label, Project
+from projects.models import GuidelineDraft, Label, PredictionSet, Project
 from projects.services.invitations import invitation_token
 from tests.factories import ExampleFactory
 
@@ -118,6 +118,9 @@ def path_values(api_data, api_disagreements, api_releases, labeler, sme):
         "slug": project.slug,
         "/examples/{id}/": api_data.examples[0].pk,
         "/imports/{id}/": api_data.import_batch.pk,
+        "/models/{id}/": PredictionSet.objects.create(
+            project=project, model_name="schema", file_sha256="0"
+        ).pk,
         "/disagreements/{id}/": api_disagreements.open.pk,
         "/assignments/{id}/": lease.pk,
         # DELETE takes away the spare label and the SME; PATCH changes what stays.
@@ -204,6 +207,10 @@ def _aim_writes(case, body: dict, values) -> None:
         body["body"] += f"\nRevision {uuid.uuid4().hex}"  # something new to publish
     if path.endswith("/relabel/") and body.get("scope") == "sample" and "n" not in body:
         body["n"] = 1
+    if path.endswith("/tags/bulk/"):
+        # Either ids or filters (a rule across two fields); the ids must be the project's.
+        body.pop("filter", None)
+        body["example_ids"] = [values["/examples/{id}/"]]
 
 
 def _negated(case) -> set[str]:

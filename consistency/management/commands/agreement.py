@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from consistency.agreement.messages import comparison_heading, verdict_words
 from consistency.agreement.models import AgreementReport
-from consistency.agreement.selectors import COEFFICIENTS
+from consistency.agreement.selectors import COEFFICIENTS, TAG_SLICE, hlp_live
 from consistency.agreement.services import agreement_report_compute
 from projects.models import Project
 from projects.selectors import metadata_fields
@@ -31,7 +31,7 @@ class Command(BaseCommand):
         project = Project.objects.filter(slug=slug).first()
         if project is None:
             raise CommandError(f"No project with slug {slug!r}.")
-        if slice and slice not in metadata_fields(project=project):
+        if slice and slice != TAG_SLICE and slice not in metadata_fields(project=project):
             known = ", ".join(metadata_fields(project=project)) or "none"
             raise CommandError(
                 f"{slice!r} is not a metadata field of this project's examples (known: {known})."
@@ -40,7 +40,9 @@ class Command(BaseCommand):
         if report.status != AgreementReport.Status.SUCCEEDED:
             raise CommandError(report.error or "The report could not be computed.")
         if json:
-            self.stdout.write(_dumps(report.result))
+            # As the API: the report, plus human-level performance on gold as it is now.
+            live = hlp_live(project=project)
+            self.stdout.write(_dumps({**report.result, "human_level_performance": live}))
         else:
             self.stdout.write(_table(report.result))
 
