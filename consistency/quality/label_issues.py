@@ -55,15 +55,17 @@ from typing import Any
 
 import numpy as np
 
-# Why the evidence doubts the current label (codes; the product words them in one place).
+# Why the evidence doubts the current label, one code per example (the product words them in one
+# place). Where several apply the first in this order wins: 3, 2, 1, 4, 5; a flagged example that none
+# of them explains gets 6.
 REASON_NONE = 0  # nothing speaks against the current label
-REASON_MODEL_DISAGREES_CONFIDENTLY = (
-    1  # the model's probability of another class reaches that class's threshold
-)
-REASON_RATERS_DISAGREE = 2  # most raters chose another label (one rater: that rater did)
+REASON_MODEL_DISAGREES_CONFIDENTLY = 1  # the model's probability of another class reaches its threshold
+REASON_RATERS_DISAGREE = 2  # most raters chose one other label (one rater: that rater did)
 REASON_MODEL_AND_RATERS_DISAGREE = 3  # both of the above
 REASON_RATERS_SPLIT = 4  # two or more raters, and the current label has no strict majority among them
-REASON_MODEL_UNSURE = 5  # the model's probability of the current label is below that label's threshold
+REASON_MODEL_UNSURE = 5  # the model gives the label less than its threshold, or prefers another class
+REASON_WEIGHTED_EVIDENCE_DISAGREES = 6  # no one source decides, the reliability-weighted whole does
+REASONS = (0, 1, 2, 3, 4, 5, 6)
 
 METHOD_NONE = "none"
 METHOD_CONFIDENT_LEARNING = "confident_learning"
@@ -415,7 +417,7 @@ def rank_label_issues(
         thresholds = _class_thresholds(labels, probs, self_conf, k)
         has, guess = _confident_guess(probs, thresholds)
         model_against = has & (guess != labels)
-        model_unsure = self_conf < thresholds[labels] - _EPS
+        model_unsure = (self_conf < thresholds[labels] - _EPS) | (probs.argmax(axis=1) != labels)
 
     raters_against = np.zeros(n, dtype=bool)
     raters_split = np.zeros(n, dtype=bool)
@@ -452,6 +454,7 @@ def rank_label_issues(
     reason[model_against] = REASON_MODEL_DISAGREES_CONFIDENTLY
     reason[raters_against] = REASON_RATERS_DISAGREE
     reason[model_against & raters_against] = REASON_MODEL_AND_RATERS_DISAGREE
+    reason[is_issue & (reason == REASON_NONE)] = REASON_WEIGHTED_EVIDENCE_DISAGREES
 
     return LabelIssues(
         order=_order(quality, is_issue),

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from consistency.quality import label_issues as li
 from consistency.quality.label_issues import rank_label_issues
@@ -93,7 +95,8 @@ def check_shape(res: li.LabelIssues, labels: np.ndarray, k: int) -> None:
     assert not res.is_issue[res.order[res.n_issues :]].any()
     assert ((res.suggested >= 0) & (res.suggested < k)).all()
     assert (res.suggested[res.is_issue] != labels[res.is_issue]).all()
-    assert set(np.unique(res.reason)) <= {0, 1, 2, 3, 4, 5}
+    assert set(np.unique(res.reason)) <= set(li.REASONS)
+    assert (res.reason[res.is_issue] != li.REASON_NONE).all()  # a flagged row always says why
 
 
 # --------------------------------------------------------------------------------------------------
@@ -199,6 +202,24 @@ def test_corrupted_labels_are_found_by_raters(with_model):
         np.isin(res.reason[planted], [li.REASON_RATERS_DISAGREE, li.REASON_MODEL_AND_RATERS_DISAGREE]).mean()
         > 0.7
     )
+
+
+def test_weighted_vote_with_equally_reliable_raters_is_the_share_who_chose_the_label():
+    """Every rater labels every example and all agree equally often, so every weight is equal: the
+    quality is then the CROWDLAB vote likelihood of the label's share, computed here by hand."""
+    k = 3
+    ann = np.array([[0, 0, 0], [0, 0, 1], [0, 1, 2], [1, 1, 0], [2, 2, 2], [1, 2, 0]] * 2)
+    ann = np.concatenate([ann, np.roll(ann, 1, axis=1), np.roll(ann, 2, axis=1)])  # symmetric raters
+    labels = np.zeros(len(ann), dtype=int)
+
+    res = rank_label_issues(labels, k, annotations=ann)
+
+    share = (ann == 0).mean(axis=1)
+    likely = share.mean()  # consensus likelihood: mean share of raters agreeing with the label
+    expected = likely * share + (1 - likely) / (k - 1) * (1 - share)
+    np.testing.assert_allclose(res.annotator_weight, res.annotator_weight[0])
+    np.testing.assert_allclose(res.quality, expected)
+    assert (np.diff(share[res.order]) >= 0).all()  # fewest raters for the label first
 
 
 # --------------------------------------------------------------------------------------------------
@@ -311,3 +332,30 @@ def test_bad_input_is_refused_with_the_position(kwargs, message):
     args = {"labels": [0, 1, 2], "n_classes": 3, **kwargs}
     with pytest.raises(ValueError, match=message):
         rank_label_issues(args.pop("labels"), args.pop("n_classes"), **args)
+
+
+@st.composite
+def small_inputs(draw):
+    n = draw(st.integers(0, 12))
+    k = draw(st.integers(1, 4))
+    labels = np.array(draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n)), dtype=int)
+    probs = None
+    if draw(st.booleans()):
+        raw = np.array(draw(st.lists(st.integers(0, 5), min_size=n * k, max_size=n * k)), float).reshape(n, k)
+        raw[raw.sum(axis=1) == 0] = 1.0
+        probs = raw / raw.sum(axis=1, keepdims=True)
+    ann = None
+    if draw(st.booleans()):
+        r = draw(st.integers(0, 3))
+        ann = np.array(draw(st.lists(st.integers(-1, k - 1), min_size=n * r, max_size=n * r)), int).reshape(
+            n, r
+        )
+    return labels, k, probs, ann
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(small_inputs(), st.sampled_from(li.RANK_BY))
+def test_any_valid_input_gives_a_well_formed_ranking(inputs, rank_by):
+    labels, k, probs, ann = inputs
+    res = rank_label_issues(labels, k, pred_probs=probs, annotations=ann, rank_by=rank_by)
+    check_shape(res, labels, k)
