@@ -197,12 +197,15 @@ def _class_thresholds(labels: np.ndarray, probs: np.ndarray, self_conf: np.ndarr
     return np.clip(t, 2 * _EPS, None)
 
 
-def _confident_guess(probs: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _confident_guess(
+    probs: np.ndarray, thresholds: np.ndarray, top: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per row: whether any class reaches its threshold, and the confident guess of the true class
     (the argmax when several classes do, else the one that does)."""
     confident = probs >= thresholds - _EPS
     n_conf = confident.sum(axis=1)
-    guess = np.where(n_conf > 1, probs.argmax(axis=1), confident.argmax(axis=1))
+    top = probs.argmax(axis=1) if top is None else top
+    guess = np.where(n_conf > 1, top, confident.argmax(axis=1))
     return n_conf > 0, guess
 
 
@@ -217,16 +220,23 @@ def _keep_at_least_one_per_class(prune: np.ndarray) -> np.ndarray:
     return _round_preserving_row_totals(new.astype(np.int64))
 
 
-def _confident_learning(labels: np.ndarray, probs: np.ndarray, k: int) -> np.ndarray:
-    """Flags as cleanlab's find_label_issues(filter_by='prune_by_noise_rate')."""
+def _confident_learning(
+    labels: np.ndarray,
+    probs: np.ndarray,
+    k: int,
+    top: np.ndarray | None = None,
+    confident: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """Flags as cleanlab's find_label_issues(filter_by='prune_by_noise_rate'). ``top`` (argmax) and
+    ``confident`` (`_confident_guess`) may be passed in when the caller already has them."""
     n = len(labels)
     flags = np.zeros(n, dtype=bool)
     if n == 0 or k < 2:
         return flags
-    rows = np.arange(n)
-    self_conf = probs[rows, labels]
-    thresholds = _class_thresholds(labels, probs, self_conf, k)
-    has, guess = _confident_guess(probs, thresholds)
+    if confident is None:
+        thresholds = _class_thresholds(labels, probs, probs[np.arange(n), labels], k)
+        confident = _confident_guess(probs, thresholds, top)
+    has, guess = confident
     joint = np.bincount(labels[has] * k + guess[has], minlength=k * k).reshape(k, k)  # [given, true]
     np.fill_diagonal(joint, np.maximum(joint.diagonal(), 1))
     label_counts = np.bincount(labels, minlength=k)
@@ -313,7 +323,7 @@ def _rater_agreement(votes: _Votes) -> np.ndarray:
 
 
 def _crowdlab_posterior(
-    labels: np.ndarray, probs: np.ndarray | None, votes: _Votes, k: int
+    labels: np.ndarray, probs: np.ndarray | None, model_top: np.ndarray | None, votes: _Votes, k: int
 ) -> tuple[np.ndarray, np.ndarray, float | None, np.ndarray]:
     """Posterior (n, K) of the weighted ensemble; the rows with any evidence; model and rater weights."""
     n = len(labels)
@@ -336,7 +346,7 @@ def _crowdlab_posterior(
 
     model_weight = None
     if probs is not None:
-        model_error = float(np.mean(probs.argmax(axis=1)[basis] != base_labels))  # no (n, K) copy
+        model_error = float(np.mean(model_top[basis] != base_labels))
         model_weight = max(1.0 - model_error / class_error, _EPS) * float(np.sqrt(np.mean(n_votes)))
         post = probs * model_weight
     else:
@@ -412,12 +422,15 @@ def rank_label_issues(
     rows = np.arange(n)
     model_against = np.zeros(n, dtype=bool)
     model_unsure = np.zeros(n, dtype=bool)
+    model_top = None
     if probs is not None:
+        model_top = probs.argmax(axis=1)
         self_conf = probs[rows, labels]
         thresholds = _class_thresholds(labels, probs, self_conf, k)
-        has, guess = _confident_guess(probs, thresholds)
+        model_confident = _confident_guess(probs, thresholds, model_top)
+        has, guess = model_confident
         model_against = has & (guess != labels)
-        model_unsure = (self_conf < thresholds[labels] - _EPS) | (probs.argmax(axis=1) != labels)
+        model_unsure = (self_conf < thresholds[labels] - _EPS) | (model_top != labels)
 
     raters_against = np.zeros(n, dtype=bool)
     raters_split = np.zeros(n, dtype=bool)
@@ -436,17 +449,19 @@ def rank_label_issues(
         label_votes = counts[rows, labels].astype(np.int64)
         raters_against = (n_votes > 0) & unique_top & (label_votes < top)
         raters_split = (n_votes >= 2) & ~raters_against & (2 * label_votes <= n_votes)
-        post, evidence, model_weight, rater_weight = _crowdlab_posterior(labels, probs, votes, k)
+        post, evidence, model_weight, rater_weight = _crowdlab_posterior(labels, probs, model_top, votes, k)
         del votes, counts
 
     quality = _quality(labels, post, rank_by)
     is_issue = np.zeros(n, dtype=bool)
-    if evidence.all():
+    if ann is None:
+        is_issue = _confident_learning(labels, probs, k, model_top, model_confident)
+    elif evidence.all():
         is_issue = _confident_learning(labels, post, k)
     elif evidence.any():
         sub = np.flatnonzero(evidence)
         is_issue[sub] = _confident_learning(labels[sub], post[sub], k)
-    suggested = post.argmax(axis=1).astype(np.intp)
+    suggested = (model_top if ann is None else post.argmax(axis=1)).astype(np.intp)
 
     reason = np.zeros(n, dtype=np.int8)
     reason[model_unsure] = REASON_MODEL_UNSURE
