@@ -12,6 +12,10 @@ Inputs
                  every row summing to 1 within 1e-3.
 ``annotations``  optional (n, R) int, column r = rater r (the same person in every row), the code that
                  rater gave the example or -1 where they did not label it. R may be 0.
+``annotators``   optional (n, S) int rater codes 0..R-1 for a compact layout when there are many raters:
+                 then ``annotations`` is (n, S), one column per slot (the first, second... vote on
+                 each example), and ``annotators[i, s]`` says who cast ``annotations[i, s]`` (-1 where
+                 that is -1; a rater at most once per row). ``annotator_weight`` is then indexed by code.
 
 Which evidence is used (``LabelIssues.method``)
 -----------------------------------------------
@@ -164,6 +168,35 @@ def _as_annotations(annotations: Any, n: int, k: int) -> np.ndarray | None:
     return a
 
 
+def _as_annotators(annotators: Any, ann: np.ndarray | None) -> np.ndarray | None:
+    if annotators is None:
+        return None
+    if ann is None:
+        raise ValueError("annotators needs annotations: it says who gave each of them")
+    who = np.asarray(annotators)
+    if who.shape != ann.shape:
+        raise ValueError(f"annotators must have the shape of annotations {ann.shape}, got {who.shape}")
+    if who.size and not np.issubdtype(who.dtype, np.integer):
+        raise ValueError(f"annotators must be integer rater codes with -1 for missing, got dtype {who.dtype}")
+    if who.size == 0:
+        return who
+    voted = ann >= 0
+    bad = (voted & (who < 0)) | (~voted & (who != -1)) | (who < -1)
+    if bad.any():
+        i, c = (int(x) for x in np.argwhere(bad)[0])
+        raise ValueError(
+            f"annotators[{i}, {c}] = {int(who[i, c])} does not fit annotations[{i}, {c}] = "
+            f"{int(ann[i, c])}: a rater code >= 0 goes with every vote and -1 with every missing one"
+        )
+    if who.shape[1] > 1:
+        ordered = np.sort(who, axis=1)
+        repeated = (ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)
+        if repeated.any():
+            i = int(np.flatnonzero(repeated.any(axis=1))[0])
+            raise ValueError(f"annotators row {i} names the same rater twice: one vote per rater and example")
+    return who
+
+
 # --------------------------------------------------------------------------------------------------
 # Confident learning (cleanlab's prune_by_noise_rate, vectorised)
 
@@ -276,36 +309,44 @@ def _confident_learning(
 
 @dataclass(frozen=True)
 class _Votes:
-    """The annotations as entries, one per vote, stored rater by rater: rater r's votes are the slice
-    ``bounds[r]:bounds[r + 1]``, and within a slice each row appears at most once."""
+    """The annotations as entries, one per vote, stored column by column: column c's votes are the
+    slice ``bounds[c]:bounds[c + 1]``, and within a slice each row appears at most once (so plain
+    fancy-index adds are exact)."""
 
     row: np.ndarray  # (m,) row of each vote
+    rater: np.ndarray  # (m,) rater code of each vote
     cell: np.ndarray  # (m,) flat index row * K + label into an (n, K) array
-    bounds: np.ndarray  # (R + 1,) offsets of each rater's slice
+    bounds: np.ndarray  # (columns + 1,) offsets of each column's slice
     counts: np.ndarray  # (n, K) votes per class (small unsigned ints)
     n_votes: np.ndarray  # (n,) votes per row
+    n_raters: int
 
 
-def _votes(annotations: np.ndarray, k: int) -> _Votes:
-    n, r_cols = annotations.shape
+def _votes(annotations: np.ndarray, annotators: np.ndarray | None, k: int) -> _Votes:
+    n, cols = annotations.shape
     index = np.int32 if n * k < 2**31 else np.int64
-    per_rater = [np.flatnonzero(annotations[:, r] >= 0).astype(index) for r in range(r_cols)]
-    bounds = np.zeros(r_cols + 1, dtype=np.int64)
-    np.cumsum([len(rows) for rows in per_rater], out=bounds[1:])
+    per_col = [np.flatnonzero(annotations[:, c] >= 0).astype(index) for c in range(cols)]
+    bounds = np.zeros(cols + 1, dtype=np.int64)
+    np.cumsum([len(rows) for rows in per_col], out=bounds[1:])
     row = np.empty(bounds[-1], dtype=index)
+    rater = np.empty(bounds[-1], dtype=np.int32)
     cell = np.empty(bounds[-1], dtype=index)
-    counts = np.zeros(n * k, dtype=np.min_scalar_type(r_cols))  # small ints: no (n, K) int64 temporary
-    for r, rows in enumerate(per_rater):
-        s, e = bounds[r], bounds[r + 1]
+    counts = np.zeros(n * k, dtype=np.min_scalar_type(cols))  # small ints: no (n, K) int64 temporary
+    for c, rows in enumerate(per_col):
+        s, e = bounds[c], bounds[c + 1]
         row[s:e] = rows
-        cell[s:e] = rows * k + annotations[rows, r]
-        counts[cell[s:e]] += 1  # a rater votes once per row: no repeated index within the slice
+        rater[s:e] = c if annotators is None else annotators[rows, c]
+        cell[s:e] = rows * k + annotations[rows, c]
+        counts[cell[s:e]] += 1
+    n_raters = cols if annotators is None else int(rater.max(initial=-1)) + 1
     return _Votes(
         row=row,
+        rater=rater,
         cell=cell,
         bounds=bounds,
         counts=counts.reshape(n, k),
         n_votes=np.bincount(row, minlength=n),
+        n_raters=n_raters,
     )
 
 
@@ -313,12 +354,15 @@ def _rater_agreement(votes: _Votes) -> np.ndarray:
     """Per rater: the share of the other raters' votes on the same examples that match theirs, pooled
     over the examples they share (cleanlab's agreement with annotators); NaN without overlap."""
     flat = votes.counts.reshape(-1)
-    agree = np.full(len(votes.bounds) - 1, np.nan)
-    for r in range(len(agree)):
-        s, e = votes.bounds[r], votes.bounds[r + 1]
-        others = votes.n_votes[votes.row[s:e]].sum() - (e - s)
-        if others > 0:
-            agree[r] = (flat[votes.cell[s:e]].sum(dtype=np.int64) - (e - s)) / others
+    num = np.zeros(votes.n_raters)
+    den = np.zeros(votes.n_raters)
+    for c in range(len(votes.bounds) - 1):
+        s, e = votes.bounds[c], votes.bounds[c + 1]
+        raters = votes.rater[s:e]
+        num += np.bincount(raters, weights=flat[votes.cell[s:e]] - 1.0, minlength=votes.n_raters)
+        den += np.bincount(raters, weights=votes.n_votes[votes.row[s:e]] - 1.0, minlength=votes.n_raters)
+    agree = np.full(votes.n_raters, np.nan)
+    np.divide(num, den, out=agree, where=den > 0)
     return agree
 
 
@@ -355,8 +399,9 @@ def _crowdlab_posterior(
     # the other likelihood to every other class.
     flat = post.reshape(-1)
     rater_total = np.zeros(n)
-    for r, weight in enumerate(rater_weight):
-        s, e = votes.bounds[r], votes.bounds[r + 1]
+    for c in range(len(votes.bounds) - 1):
+        s, e = votes.bounds[c], votes.bounds[c + 1]
+        weight = rater_weight[votes.rater[s:e]]
         flat[votes.cell[s:e]] += weight * (consensus_likelihood - other_likelihood)
         rater_total[votes.row[s:e]] += weight
     post += (rater_total * other_likelihood)[:, None]
@@ -405,6 +450,7 @@ def rank_label_issues(
     *,
     pred_probs: Any = None,
     annotations: Any = None,
+    annotators: Any = None,
     rank_by: str = "self_confidence",
 ) -> LabelIssues:
     """Rank the rows whose current label is most likely wrong (see the module docstring)."""
@@ -414,6 +460,7 @@ def rank_label_issues(
     n = len(labels)
     probs = _as_probs(pred_probs, n, k)
     ann = _as_annotations(annotations, n, k)
+    who = _as_annotators(annotators, ann)
     if ann is not None and (ann.shape[1] == 0 or not (ann >= 0).any()):
         ann = None  # no vote anywhere: as if no annotations were given
     if n == 0 or k == 1 or (probs is None and ann is None):
@@ -442,7 +489,7 @@ def rank_label_issues(
         evidence = np.ones(n, dtype=bool)
     else:
         method = METHOD_CROWDLAB if probs is not None else METHOD_WEIGHTED_VOTE
-        votes = _votes(ann, k)
+        votes = _votes(ann, who, k)
         counts, n_votes = votes.counts, votes.n_votes
         top = counts.max(axis=1)
         unique_top = (counts == top[:, None]).sum(axis=1) == 1

@@ -222,6 +222,37 @@ def test_weighted_vote_with_equally_reliable_raters_is_the_share_who_chose_the_l
     assert (np.diff(share[res.order]) >= 0).all()  # fewest raters for the label first
 
 
+def to_slots(ann: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, R) rater columns -> (n, S) slots of votes and who cast them, S = most votes on one row,
+    slots filled in a shuffled rater order so slot position says nothing about the rater."""
+    rng = np.random.default_rng(0)
+    n = len(ann)
+    slots = int((ann >= 0).sum(axis=1).max())
+    votes, who = np.full((n, slots), -1), np.full((n, slots), -1)
+    for i in range(n):
+        raters = rng.permutation(np.flatnonzero(ann[i] >= 0))
+        votes[i, : len(raters)], who[i, : len(raters)] = ann[i, raters], raters
+    return votes, who
+
+
+@pytest.mark.parametrize("with_model", [True, False])
+def test_slot_layout_with_annotators_equals_one_column_per_rater(with_model):
+    rng, truth, probs, ann, k = crowd(2, n=600)
+    labels = plant(rng, truth, probs, k, "uniform")
+    votes, who = to_slots(ann)
+    assert votes.shape == (600, 3)
+    model = probs if with_model else None
+
+    wide = rank_label_issues(labels, k, pred_probs=model, annotations=ann)
+    slots = rank_label_issues(labels, k, pred_probs=model, annotations=votes, annotators=who)
+
+    np.testing.assert_allclose(slots.quality, wide.quality, atol=1e-12)
+    np.testing.assert_allclose(slots.annotator_weight, wide.annotator_weight, atol=1e-12)
+    np.testing.assert_array_equal(slots.is_issue, wide.is_issue)
+    np.testing.assert_array_equal(slots.reason, wide.reason)
+    np.testing.assert_array_equal(slots.suggested, wide.suggested)
+
+
 # --------------------------------------------------------------------------------------------------
 # Reasons, degenerate input, bad input
 
@@ -326,6 +357,23 @@ def test_degenerate_inputs_flag_nothing_and_never_nan():
         ({"annotations": [[0, 1], [2, 1]]}, r"annotations must have shape \(n, R\) = \(3, R\)"),
         ({"annotations": [[0.0], [1.0], [2.0]]}, "annotations must be integer codes"),
         ({"rank_by": "entropy"}, "rank_by must be one of"),
+        ({"annotators": [[0], [1], [2]]}, "annotators needs annotations"),
+        (
+            {"annotations": [[0, 1], [2, -1], [1, 1]], "annotators": [[0, 1], [2, -1]]},
+            "annotators must have the shape",
+        ),
+        (
+            {"annotations": [[0, 1], [2, -1], [1, 1]], "annotators": [[0, 1], [2, 0], [1, 2]]},
+            r"annotators\[1, 1\] = 0 does not fit",
+        ),
+        (
+            {"annotations": [[0, 1], [2, -1], [1, 1]], "annotators": [[0, 1], [-1, -1], [1, 2]]},
+            r"annotators\[1, 0\] = -1 does not fit",
+        ),
+        (
+            {"annotations": [[0, 1], [2, -1], [1, 1]], "annotators": [[0, 1], [2, -1], [3, 3]]},
+            "annotators row 2 names the same rater twice",
+        ),
     ],
 )
 def test_bad_input_is_refused_with_the_position(kwargs, message):
