@@ -285,9 +285,9 @@ def _confident_learning(
         idx = by_label[bounds[given] : bounds[given + 1]]
         block = probs[idx]  # (n_given, K) copy: the margins below read it column by column
         p_given = block[:, given]
-        for true in range(k):
+        for true in np.flatnonzero(prune[:, given] > 0):  # only the cells to prune: K^2 is large for big K
             m = int(prune[true, given])
-            if true == given or m <= 0:
+            if true == given:
                 continue
             if m >= len(idx):
                 flags[idx] = True
