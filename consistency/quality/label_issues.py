@@ -1,7 +1,9 @@
 """Rank examples whose current label is likely wrong, from a model's probabilities and/or raters' votes.
 
 Pure, vectorised NumPy (no Django): a selector builds the arrays, a service sends the top of the
-ranking to the review queue and `messages` words the reasons. One entry point, `rank_label_issues`.
+ranking to the review queue, and the product words the reason codes in one place. One entry point,
+`rank_label_issues`; at 1,000,000 examples x 10 labels x 3 votes it takes about 1-2 s and under
+200 MB beyond its inputs (bench/bench_label_issues.py).
 
 Inputs
 ------
@@ -36,12 +38,15 @@ Which evidence is used (``LabelIssues.method``)
 * ``weighted_vote`` -- annotations only (no model): the same estimate with the model's weight at zero,
   i.e. an annotator-weighted vote in which a rater who agrees with the others counts for more than
   one who does not (a one-parameter-per-rater simplification of Dawid-Skene that needs no iteration).
-  Where every rater is equally reliable it is the share of raters who chose the current label.
+  Where every rater is equally reliable, quality is a linear function of the share of raters who chose
+  the current label (cl * share + (1 - cl) / (K - 1) * (1 - share), cl the consensus likelihood).
 * ``none`` -- no evidence at all (neither argument, or n == 0, or a single class): nothing is flagged.
 
 In the two annotation paths the flags come from the same confident-learning pruning applied to the
-posterior (so flags are calibrated per class in every path); examples with neither a model row nor an
-annotation carry no evidence, keep quality 1 and are never flagged.
+posterior (so flags are calibrated per class in every path; cleanlab's multi-annotator function only
+scores); examples with neither a model row nor an annotation carry no evidence, keep quality 1 and are
+never flagged. Quality is the self-confidence (default) or the normalized margin
+(p[label] - max other + 1) / 2 of whichever probabilities the path has.
 
 Output
 ------
