@@ -107,6 +107,21 @@ def main() -> None:
         f"recall@wrong {recall(cr.order, wrong):.3f}",
     )
     del cr
+    # The compact layout: the 3 votes per example and who cast them, (n, 3) each.
+    present = ann >= 0
+    slot_rater = np.argsort(~present, axis=1, kind="stable")[:, :PER_EXAMPLE]
+    slot_votes = np.take_along_axis(ann, slot_rater, axis=1)
+    sl_t, sl_m, sl = measure(
+        lambda: rank_label_issues(labels, K, pred_probs=probs, annotations=slot_votes, annotators=slot_rater),
+        args.repeat,
+    )
+    row(
+        "ours: CROWDLAB, slot layout (n, 3) votes + annotators",
+        sl_t,
+        sl_m,
+        f"recall@wrong {recall(sl.order, wrong):.3f}",
+    )
+    del sl
     wv_t, wv_m, wv = measure(lambda: rank_label_issues(labels, K, annotations=ann), args.repeat)
     row("ours: weighted vote (annotations only)", wv_t, wv_m, f"recall@wrong {recall(wv.order, wrong):.3f}")
     del wv

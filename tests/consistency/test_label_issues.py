@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from consistency.quality import label_issues as li
 from consistency.quality.label_issues import rank_label_issues
@@ -93,7 +95,8 @@ def check_shape(res: li.LabelIssues, labels: np.ndarray, k: int) -> None:
     assert not res.is_issue[res.order[res.n_issues :]].any()
     assert ((res.suggested >= 0) & (res.suggested < k)).all()
     assert (res.suggested[res.is_issue] != labels[res.is_issue]).all()
-    assert set(np.unique(res.reason)) <= {0, 1, 2, 3, 4, 5}
+    assert set(np.unique(res.reason)) <= set(li.REASONS)
+    assert (res.reason[res.is_issue] != li.REASON_NONE).all()  # a flagged row always says why
 
 
 # --------------------------------------------------------------------------------------------------
@@ -201,6 +204,55 @@ def test_corrupted_labels_are_found_by_raters(with_model):
     )
 
 
+def test_weighted_vote_with_equally_reliable_raters_is_the_share_who_chose_the_label():
+    """Every rater labels every example and all agree equally often, so every weight is equal: the
+    quality is then the CROWDLAB vote likelihood of the label's share, computed here by hand."""
+    k = 3
+    ann = np.array([[0, 0, 0], [0, 0, 1], [0, 1, 2], [1, 1, 0], [2, 2, 2], [1, 2, 0]] * 2)
+    ann = np.concatenate([ann, np.roll(ann, 1, axis=1), np.roll(ann, 2, axis=1)])  # symmetric raters
+    labels = np.zeros(len(ann), dtype=int)
+
+    res = rank_label_issues(labels, k, annotations=ann)
+
+    share = (ann == 0).mean(axis=1)
+    likely = share.mean()  # consensus likelihood: mean share of raters agreeing with the label
+    expected = likely * share + (1 - likely) / (k - 1) * (1 - share)
+    np.testing.assert_allclose(res.annotator_weight, res.annotator_weight[0])
+    np.testing.assert_allclose(res.quality, expected)
+    assert (np.diff(share[res.order]) >= 0).all()  # fewest raters for the label first
+
+
+def to_slots(ann: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, R) rater columns -> (n, S) slots of votes and who cast them, S = most votes on one row,
+    slots filled in a shuffled rater order so slot position says nothing about the rater."""
+    rng = np.random.default_rng(0)
+    n = len(ann)
+    slots = int((ann >= 0).sum(axis=1).max())
+    votes, who = np.full((n, slots), -1), np.full((n, slots), -1)
+    for i in range(n):
+        raters = rng.permutation(np.flatnonzero(ann[i] >= 0))
+        votes[i, : len(raters)], who[i, : len(raters)] = ann[i, raters], raters
+    return votes, who
+
+
+@pytest.mark.parametrize("with_model", [True, False])
+def test_slot_layout_with_annotators_equals_one_column_per_rater(with_model):
+    rng, truth, probs, ann, k = crowd(2, n=600)
+    labels = plant(rng, truth, probs, k, "uniform")
+    votes, who = to_slots(ann)
+    assert votes.shape == (600, 3)
+    model = probs if with_model else None
+
+    wide = rank_label_issues(labels, k, pred_probs=model, annotations=ann)
+    slots = rank_label_issues(labels, k, pred_probs=model, annotations=votes, annotators=who)
+
+    np.testing.assert_allclose(slots.quality, wide.quality, atol=1e-12)
+    np.testing.assert_allclose(slots.annotator_weight, wide.annotator_weight, atol=1e-12)
+    np.testing.assert_array_equal(slots.is_issue, wide.is_issue)
+    np.testing.assert_array_equal(slots.reason, wide.reason)
+    np.testing.assert_array_equal(slots.suggested, wide.suggested)
+
+
 # --------------------------------------------------------------------------------------------------
 # Reasons, degenerate input, bad input
 
@@ -305,9 +357,53 @@ def test_degenerate_inputs_flag_nothing_and_never_nan():
         ({"annotations": [[0, 1], [2, 1]]}, r"annotations must have shape \(n, R\) = \(3, R\)"),
         ({"annotations": [[0.0], [1.0], [2.0]]}, "annotations must be integer codes"),
         ({"rank_by": "entropy"}, "rank_by must be one of"),
+        ({"annotators": [[0], [1], [2]]}, "annotators needs annotations"),
+        (
+            {"annotations": [[0, 1], [2, -1], [1, 1]], "annotators": [[0, 1], [2, -1]]},
+            "annotators must have the shape",
+        ),
+        (
+            {"annotations": [[0, 1], [2, -1], [1, 1]], "annotators": [[0, 1], [2, 0], [1, 2]]},
+            r"annotators\[1, 1\] = 0 does not fit",
+        ),
+        (
+            {"annotations": [[0, 1], [2, -1], [1, 1]], "annotators": [[0, 1], [-1, -1], [1, 2]]},
+            r"annotators\[1, 0\] = -1 does not fit",
+        ),
+        (
+            {"annotations": [[0, 1], [2, -1], [1, 1]], "annotators": [[0, 1], [2, -1], [3, 3]]},
+            "annotators row 2 names the same rater twice",
+        ),
     ],
 )
 def test_bad_input_is_refused_with_the_position(kwargs, message):
     args = {"labels": [0, 1, 2], "n_classes": 3, **kwargs}
     with pytest.raises(ValueError, match=message):
         rank_label_issues(args.pop("labels"), args.pop("n_classes"), **args)
+
+
+@st.composite
+def small_inputs(draw):
+    n = draw(st.integers(0, 12))
+    k = draw(st.integers(1, 4))
+    labels = np.array(draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n)), dtype=int)
+    probs = None
+    if draw(st.booleans()):
+        raw = np.array(draw(st.lists(st.integers(0, 5), min_size=n * k, max_size=n * k)), float).reshape(n, k)
+        raw[raw.sum(axis=1) == 0] = 1.0
+        probs = raw / raw.sum(axis=1, keepdims=True)
+    ann = None
+    if draw(st.booleans()):
+        r = draw(st.integers(0, 3))
+        ann = np.array(draw(st.lists(st.integers(-1, k - 1), min_size=n * r, max_size=n * r)), int).reshape(
+            n, r
+        )
+    return labels, k, probs, ann
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(small_inputs(), st.sampled_from(li.RANK_BY))
+def test_any_valid_input_gives_a_well_formed_ranking(inputs, rank_by):
+    labels, k, probs, ann = inputs
+    res = rank_label_issues(labels, k, pred_probs=probs, annotations=ann, rank_by=rank_by)
+    check_shape(res, labels, k)
