@@ -33,6 +33,7 @@ class ProjectSettingsForm(forms.ModelForm):
             "description",
             "overlap",
             "lease_minutes",
+            "lease_queue_size",
             "labels_are_ordinal",
             "kappa_weights",
             "majority_threshold",
@@ -61,6 +62,9 @@ class ProjectSettingsForm(forms.ModelForm):
         self.fields["overlap"].max_value = 25
         self.fields["lease_minutes"].min_value = 1
         self.fields["lease_minutes"].max_value = 24 * 60
+        self.fields["lease_queue_size"].min_value = 1
+        self.fields["lease_queue_size"].max_value = 10
+        self.fields["lease_queue_size"].required = False
         # The review rules keep their current values when a form leaves them out.
         self.fields["majority_threshold"].required = False
         self.fields["extra_raters_on_split"].required = False
@@ -75,6 +79,9 @@ class ProjectSettingsForm(forms.ModelForm):
         if not 0.5 < value <= 1.0:
             raise forms.ValidationError("Use a share above 0.5 and at most 1 (e.g. 0.66).")
         return value
+
+    def clean_lease_queue_size(self) -> int:
+        return self.cleaned_data["lease_queue_size"] or self.instance.lease_queue_size
 
     def clean_kappa_weights(self) -> str:
         return self.cleaned_data["kappa_weights"] or self.instance.kappa_weights
