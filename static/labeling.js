@@ -61,6 +61,8 @@
     if (!status) return;
     status.textContent = text;
     status.hidden = !text;
+    status.classList.toggle("message", Boolean(text));
+    status.classList.toggle("error", Boolean(text));
   }
 
   function showWaitingKeys() {
