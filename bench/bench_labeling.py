@@ -49,6 +49,7 @@ def app(environ, start_response):
         from django.conf import settings
         from django.core.wsgi import get_wsgi_application
 
+        settings.WHITENOISE_USE_FINDERS = True  # the page's scripts, for the browser benchmark
         _application = get_wsgi_application()
         settings.ROOT_URLCONF = "bench.bench_labeling"
     return _application(environ, start_response)

@@ -90,11 +90,19 @@ def main() -> None:
             for n in range(args.labels):
                 page.keyboard.press(keys[n % 4])
                 time.sleep(args.pace)
-            page.wait_for_function(
-                "n => Number(document.getElementById('session-count')?.textContent) >= n",
-                arg=args.labels,
-                timeout=60_000,
-            )
+            try:
+                page.wait_for_function(
+                    "n => Number(document.getElementById('session-count')?.textContent) >= n",
+                    arg=args.labels,
+                    timeout=60_000,
+                )
+            except Exception:
+                state = page.evaluate(
+                    "() => [document.getElementById('session-count')?.textContent,"
+                    " document.getElementById('save-status')?.textContent,"
+                    " document.getElementById('work-area')?.dataset.exampleId]"
+                )
+                sys.exit(f"the page did not save {args.labels} labels (saved, status, example): {state}")
             pressed = page.evaluate("() => window.__keys")
             painted = page.evaluate("() => window.__painted")
             browser.close()
