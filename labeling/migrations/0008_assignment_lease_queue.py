@@ -7,8 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('labeling', '0006_decision_withdrawn_history'),
-        ('projects', '0008_project_lease_queue_size'),
+        ('labeling', '0007_label_issue_reason'),
+        ('projects', '0009_project_lease_queue_size'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

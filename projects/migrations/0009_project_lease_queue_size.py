@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('projects', '0007_invitation_example_tag'),
+        ('projects', '0008_gold_predictions_honeypots'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
