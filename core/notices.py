@@ -1,5 +1,7 @@
 """The notices page (each person's own), and the unread count every page shows next to the bell."""
 
+import functools
+
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
@@ -13,7 +15,8 @@ def unread_notices(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"unread_notices": notices_unread_count(user=user)}
+    # Counted only when a template shows it (base.html), once: partials never ask for it.
+    return {"unread_notices": functools.cache(lambda: notices_unread_count(user=user))}
 
 
 @require_safe

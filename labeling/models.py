@@ -38,6 +38,10 @@ class Assignment(TimeStampedModel):
     slot = models.PositiveSmallIntegerField()
     expires_at = models.DateTimeField(null=True, blank=True)
     skip_reason = models.CharField(max_length=500, blank=True)
+    # A live lease's place in the rater's queue (1..project.lease_queue_size), unique per rater
+    # and project among leases: the database holds a rater to at most that many leases, as
+    # `slot` holds an example to k raters.
+    queue_position = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -47,11 +51,16 @@ class Assignment(TimeStampedModel):
                 condition=Q(status__in=["leased", "submitted"]),
                 name="assignment_active_slot_unique",
             ),
-            # One lease per rater and project: a reload or a second tab gets the same example back.
+            # At most lease_queue_size leases per rater and project, one per queue position: a
+            # reload or a second tab gets the same examples back.
             models.UniqueConstraint(
-                fields=["project", "rater"],
+                fields=["project", "rater", "queue_position"],
                 condition=Q(status="leased"),
-                name="assignment_one_lease_per_rater",
+                name="assignment_lease_queue_position_unique",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="leased") | Q(queue_position__gte=1, queue_position__lte=10),
+                name="assignment_lease_queue_position_range",
             ),
             models.CheckConstraint(condition=Q(slot__gte=1, slot__lte=25), name="assignment_slot_range"),
             models.CheckConstraint(

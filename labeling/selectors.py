@@ -27,8 +27,8 @@ from django.utils import timezone
 
 from core.errors import NotFound
 from labeling.models import Annotation, Assignment, ConsensusLabel, Disagreement
-from projects.models import Example, GuidelineVersion, Project, Role
-from projects.selectors import guideline_in_force
+from projects.models import Example, GuidelineVersion, Label, Project, Role
+from projects.selectors import guideline_in_force, request_memo
 
 
 def annotation_is_editable(annotation: Annotation) -> bool:
@@ -62,13 +62,24 @@ def annotations_editable(annotations: list[Annotation]) -> set[int]:
     }
 
 
-def lease_current(*, project: Project, user: AbstractBaseUser) -> Assignment | None:
-    """The rater's lease in this project (live or expired), at most one by constraint."""
-    return (
+def leases_held(*, project: Project, user: AbstractBaseUser) -> list[Assignment]:
+    """The rater's leases in this project (live or expired), in the order they are to be
+    labeled: the oldest hand-out first. At most lease_queue_size of them (one per queue position)."""
+    return list(
         Assignment.objects.select_related("example")
         .filter(project=project, rater=user, status=Assignment.Status.LEASED)
-        .first()
+        .order_by("expires_at", "id")
     )
+
+
+def labels_for_labeling(*, project: Project) -> list[Label]:
+    """The project's labels in button order, read once per request."""
+    return request_memo(project, "labels", lambda: list(project.labels.all()))
+
+
+def guideline_stamp(*, project: Project) -> GuidelineVersion | None:
+    """The guideline version in force, which new annotations are stamped with; read once per request."""
+    return request_memo(project, "guideline", lambda: guideline_in_force(project=project))
 
 
 def example_candidates(*, project: Project, user: AbstractBaseUser, annotation_count: int, now: datetime):

@@ -5,45 +5,56 @@ import uuid
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.errors import ApplicationError, NotFound
+from core.errors import ApplicationError, Conflict, NotFound
 from core.htmx import render_page_or_partial, wants_partial
 from labeling import selectors
 from labeling.forms import AnnotationEditForm, AnnotationSubmitForm, AssignmentSkipForm, first_error
 from labeling.services import annotations as services
 from projects.access import project_role_required
 from projects.models import Role
-from projects.selectors import guideline_in_force
 
 WORK_PAGE = "labeling/label.html"
 WORK_PARTIAL = "labeling/_work_area.html"
+QUEUE_ITEMS = "labeling/_lease_items.html"
+BACKGROUND_HEADER = "X-Concord-Background"
 
 
-def _work_context(request, *, notice: str = "", notice_level: str = "success") -> dict:
-    project, user = request.project, request.user
-    try:
-        assignment = services.assignment_next(project=project, user=user)
-    except ApplicationError as exc:
-        assignment, notice, notice_level = None, exc.message, "error"
-    example = assignment.example if assignment else None
+def _lease_item(project, assignment) -> dict:
+    """One held example as the page shows it: text, visible metadata, and a fresh client token."""
+    example = assignment.example
     metadata = []
-    if example is not None and isinstance(example.metadata, dict):
+    if isinstance(example.metadata, dict):
         metadata = [
             (field, example.metadata[field])
             for field in project.visible_metadata or []
             if field in example.metadata
         ]
+    return {"example": example, "metadata": metadata, "client_token": uuid.uuid4()}
+
+
+def _work_context(request, *, notice: str = "", notice_level: str = "success") -> dict:
+    project, user = request.project, request.user
+    try:
+        queue = services.lease_queue(project=project, user=user, membership=request.membership)
+    except ApplicationError as exc:
+        queue, notice, notice_level = [], exc.message, "error"
+    items = [_lease_item(project, assignment) for assignment in queue]
+    current = items[0] if items else None
     return {
         "project": project,
-        "assignment": assignment,
-        "example": example,
-        "metadata": metadata,
-        "labels": list(project.labels.all()),
-        "client_token": uuid.uuid4(),
-        "progress": selectors.labeler_progress(project=project, user=user, nothing_left=assignment is None),
+        "assignment": queue[0] if queue else None,
+        "example": current["example"] if current else None,
+        "metadata": current["metadata"] if current else [],
+        "client_token": current["client_token"] if current else None,
+        "current": current,
+        "queued": items[1:],
+        "labels": selectors.labels_for_labeling(project=project),
+        "progress": selectors.labeler_progress(project=project, user=user, nothing_left=not queue),
         "undoable": selectors.annotation_last_undoable(project=project, user=user),
         "notice": notice,
         "notice_level": notice_level,
@@ -58,12 +69,37 @@ def _after_action(request, slug: str, notice: str, level: str):
     return redirect("labeling:label", slug=slug)
 
 
+def _is_background(request) -> bool:
+    """A submit the page's script sent in the background, while the labeler already sees the next
+    example: it is answered with the examples held for them, not with a page."""
+    return request.headers.get(BACKGROUND_HEADER) == "1"
+
+
+def _background_answer(request, annotation) -> JsonResponse:
+    """The leases the labeler holds now (topped up), as the page's queue items, and what Undo
+    would take back. The script adds the items it has not seen yet to its queue."""
+    project = request.project
+    try:
+        queue = services.lease_queue(project=project, user=request.user, membership=request.membership)
+    except ApplicationError:
+        queue = []  # the label is saved; the script asks again when its queue runs dry
+    html = render_to_string(
+        QUEUE_ITEMS,
+        {"project": project, "items": [_lease_item(project, assignment) for assignment in queue]},
+        request=request,
+    )
+    undoable = annotation.label.name if not annotation.decided_by_sme else None
+    return JsonResponse(
+        {"saved": annotation.pk, "replay": annotation.replay, "items": html, "undo": undoable}
+    )
+
+
 @require_GET
 @project_role_required(Role.LABELER)
 def label_page(request, slug):
     context = _work_context(request)
     if not wants_partial(request):
-        context["guideline"] = guideline_in_force(project=request.project)
+        context["guideline"] = selectors.guideline_stamp(project=request.project)
         dismissed = request.session.get(selectors.BANNER_SESSION_KEY, {}).get(str(request.project.pk))
         context["banner"] = selectors.guideline_banner_version(
             project=request.project, user=request.user, dismissed_number=dismissed
@@ -75,11 +111,14 @@ def label_page(request, slug):
 @project_role_required(Role.LABELER)
 def annotation_submit(request, slug, example_id):
     form = AnnotationSubmitForm(request.POST)
+    background = _is_background(request)
     if not form.is_valid():
+        if background:
+            return JsonResponse({"error": first_error(form)}, status=400)
         return _after_action(request, slug, first_error(form), "error")
     data = form.cleaned_data
     try:
-        services.annotation_submit(
+        annotation = services.annotation_submit(
             project=request.project,
             user=request.user,
             example_id=example_id,
@@ -91,9 +130,15 @@ def annotation_submit(request, slug, example_id):
             time_spent_ms=data["time_spent_ms"],
         )
     except NotFound:
+        if background:
+            return JsonResponse({"error": "This example is not assigned to you."}, status=404)
         raise Http404("Example not found.") from None
     except ApplicationError as exc:
+        if background:
+            return JsonResponse({"error": exc.message}, status=409 if isinstance(exc, Conflict) else 400)
         return _after_action(request, slug, exc.message, "error")
+    if background:
+        return _background_answer(request, annotation)
     return _after_action(request, slug, "Saved.", "success")
 
 

@@ -33,6 +33,7 @@ class ProjectSettingsForm(forms.ModelForm):
             "description",
             "overlap",
             "lease_minutes",
+            "lease_queue_size",
             "labels_are_ordinal",
             "kappa_weights",
             "majority_threshold",
@@ -67,6 +68,9 @@ class ProjectSettingsForm(forms.ModelForm):
         self.fields["overlap"].max_value = 25
         self.fields["lease_minutes"].min_value = 1
         self.fields["lease_minutes"].max_value = 24 * 60
+        self.fields["lease_queue_size"].min_value = 1
+        self.fields["lease_queue_size"].max_value = 10
+        self.fields["lease_queue_size"].required = False
         # The review rules keep their current values when a form leaves them out.
         self.fields["majority_threshold"].required = False
         self.fields["extra_raters_on_split"].required = False
@@ -99,6 +103,9 @@ class ProjectSettingsForm(forms.ModelForm):
         if not 1 <= value <= 10_000:
             raise forms.ValidationError("Send 1 to 10000 likely label issues per run.")
         return value
+
+    def clean_lease_queue_size(self) -> int:
+        return self.cleaned_data["lease_queue_size"] or self.instance.lease_queue_size
 
     def clean_kappa_weights(self) -> str:
         return self.cleaned_data["kappa_weights"] or self.instance.kappa_weights

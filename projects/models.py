@@ -54,6 +54,11 @@ class Project(TimeStampedModel):
     lease_minutes = models.PositiveSmallIntegerField(
         default=30, help_text="How long a handed-out example is held for one labeler."
     )
+    # Examples each labeler holds at once: the labeling page shows the next one the moment a key
+    # is pressed while the label before it is saved in the background.
+    lease_queue_size = models.PositiveSmallIntegerField(
+        default=2, help_text="Examples held for each labeler at once (1 to 10); the next one shows instantly."
+    )
     visible_metadata = models.JSONField(
         default=list, blank=True, help_text="Metadata fields shown to labelers next to the text."
     )
@@ -84,6 +89,10 @@ class Project(TimeStampedModel):
             ),
             models.CheckConstraint(
                 condition=Q(lease_minutes__gte=1, lease_minutes__lte=24 * 60), name="project_lease_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(lease_queue_size__gte=1, lease_queue_size__lte=10),
+                name="project_lease_queue_range",
             ),
             models.CheckConstraint(
                 condition=Q(majority_threshold__gt=0.5, majority_threshold__lte=1.0),

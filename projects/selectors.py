@@ -66,7 +66,21 @@ def membership_get(*, user: AbstractBaseUser, slug: str, roles: tuple[str, ...] 
     if roles is not None and membership.role not in roles:
         allowed = " or ".join(Role(r).label.lower() for r in roles)
         raise AccessDenied(f"Only a {allowed} of this project can do that.")
+    # This project instance lives for one request: reads it needs several times in that request
+    # (its labels, the guideline in force) are kept here by request_memo.
+    membership.project.request_memo = {}
     return membership
+
+
+def request_memo(project: Project, key: str, read):
+    """`read()`, once per request for a project fetched by membership_get (its instance carries
+    the memo); read afresh for any other instance (services called outside a request)."""
+    memo = getattr(project, "request_memo", None)
+    if memo is None:
+        return read()
+    if key not in memo:
+        memo[key] = read()
+    return memo[key]
 
 
 def project_members(*, project: Project) -> QuerySet[Membership]:

@@ -1,9 +1,22 @@
-// Keyboard shortcuts and timing for the labeling page. Shortcut keys come from data attributes
-// rendered by the server; keys typed into inputs and text areas are left alone. Without this
-// file the page still works as plain forms.
+// The labeling page at the speed of thought. The server renders the examples the labeler holds
+// (the first one shown, the others hidden in #lease-queue). A label key shows the next one at
+// once and queues the label; the labels are sent one after another in the background, each with
+// its client token, so a retry after a failure stores it once. A submit's answer brings the
+// examples held next. Keys pressed while no example is on screen wait, in order, for the next one.
+// Without this file the page still works as plain forms.
 "use strict";
 (function () {
+  const BACKGROUND = { "X-Concord-Background": "1" };
+  const RETRY_MS = [500, 1000, 2000, 4000, 8000];
   let shownAt = performance.now();
+  let pending = []; // labels not yet acknowledged, in the order they were given
+  let sending = false;
+  let waitingKeys = []; // label keys pressed while no example was shown
+  let seen = new Set(); // examples this page has shown or queued (a held example comes back in every answer)
+  let afterDrain = []; // actions (skip, undo) waiting until every label is saved
+  const session = { count: 0, startedAt: null };
+
+  const $ = (id) => document.getElementById(id);
 
   function isTyping(target) {
     if (!target || !target.tagName) return false;
@@ -12,32 +25,262 @@
   }
 
   function focusField(id) {
-    const field = document.getElementById(id);
+    const field = $(id);
     if (field) {
       field.focus();
       if (typeof field.select === "function") field.select();
     }
   }
 
-  // Time spent on the example, written just before the label form submits (capture phase, so
-  // it runs before htmx reads the form).
+  function paint(root) {
+    root.querySelectorAll("[data-colour]").forEach((element) => {
+      if (/^#[0-9a-fA-F]{6}$/.test(element.dataset.colour)) element.style.backgroundColor = element.dataset.colour;
+    });
+    root.querySelectorAll("button.label-button").forEach((button) => {
+      const swatch = button.querySelector("[data-colour]");
+      if (swatch && /^#[0-9a-fA-F]{6}$/.test(swatch.dataset.colour)) {
+        button.style.borderLeft = "6px solid " + swatch.dataset.colour;
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- what is on screen
+
+  function current() {
+    const holder = $("current-example");
+    return holder ? holder.querySelector("section.lease") : null;
+  }
+
+  function remember(root) {
+    seen = new Set();
+    root.querySelectorAll("section.lease").forEach((lease) => seen.add(lease.dataset.exampleId));
+  }
+
+  function showStatus(text) {
+    const status = $("save-status");
+    if (!status) return;
+    status.textContent = text;
+    status.hidden = !text;
+    status.classList.toggle("message", Boolean(text));
+    status.classList.toggle("error", Boolean(text));
+  }
+
+  function showWaitingKeys() {
+    const note = $("keys-waiting");
+    if (note) note.textContent = waitingKeys.length ? `(${waitingKeys.length} key${waitingKeys.length > 1 ? "s" : ""} waiting)` : "";
+  }
+
+  function showSession() {
+    const box = $("session-progress");
+    if (!box) return;
+    box.hidden = false;
+    $("session-count").textContent = String(session.count);
+    if (session.startedAt !== null && session.count > 1) {
+      const minutes = (performance.now() - session.startedAt) / 60000;
+      $("session-pace").textContent = `(${(session.count / Math.max(minutes, 1 / 60)).toFixed(1)} a minute)`;
+    }
+  }
+
+  // Put the next held example on screen and point the forms at it (or show that it is loading).
+  function advance() {
+    const holder = $("current-example");
+    const queue = $("lease-queue");
+    const area = $("work-area");
+    if (!holder || !queue || !area) return;
+    const next = queue.querySelector("section.lease");
+    holder.replaceChildren();
+    if (next) holder.appendChild(next);
+    const form = $("label-form");
+    const skip = $("skip-form");
+    $("waiting-next").hidden = Boolean(next);
+    area.dataset.exampleId = next ? next.dataset.exampleId : "";
+    if (next) {
+      form.action = next.dataset.submitUrl;
+      form.querySelector("input[name=client_token]").value = next.dataset.token;
+      if (skip) skip.action = next.dataset.skipUrl;
+      shownAt = performance.now();
+    }
+    showWaitingKeys();
+  }
+
+  function resetFields() {
+    const box = $("id_ambiguous");
+    if (box) box.checked = false;
+    for (const id of ["id_ambiguous_note", "id_note"]) if ($(id)) $(id).value = "";
+  }
+
+  // ---------------------------------------------------------------- labeling
+
+  function label(button) {
+    const lease = current();
+    if (!lease) {
+      waitingKeys.push(button.dataset.shortcut);
+      showWaitingKeys();
+      return;
+    }
+    const form = $("label-form");
+    const body = new URLSearchParams(new FormData(form));
+    body.set("label", button.value);
+    body.set("client_token", lease.dataset.token);
+    body.set("time_spent_ms", String(Math.round(performance.now() - shownAt)));
+    pending.push({ url: lease.dataset.submitUrl, body, exampleId: lease.dataset.exampleId, tries: 0 });
+    if (session.startedAt === null) session.startedAt = shownAt;
+    resetFields();
+    advance();
+    pump();
+  }
+
+  function applyWaitingKeys() {
+    while (waitingKeys.length && current()) {
+      const key = waitingKeys.shift();
+      const button = document.querySelector(`#label-form button[data-shortcut="${CSS.escape(key)}"]`);
+      if (button) label(button);
+    }
+    showWaitingKeys();
+  }
+
+  function addItems(html) {
+    const queue = $("lease-queue");
+    if (!queue) return;
+    const template = document.createElement("template");
+    template.innerHTML = html;
+    template.content.querySelectorAll("section.lease").forEach((lease) => {
+      if (!seen.has(lease.dataset.exampleId)) {
+        seen.add(lease.dataset.exampleId);
+        queue.appendChild(lease);
+      }
+    });
+    paint(queue);
+  }
+
+  async function pump() {
+    if (sending) return;
+    if (!pending.length) {
+      const actions = afterDrain;
+      afterDrain = [];
+      actions.forEach((action) => action());
+      if (!actions.length && !current() && !$("lease-queue")?.querySelector("section.lease")) {
+        reload(); // nothing held any more: the server says what is left (or that nothing is)
+      }
+      return;
+    }
+    sending = true;
+    const item = pending[0];
+    let response = null;
+    try {
+      response = await fetch(item.url, { method: "POST", body: item.body, headers: BACKGROUND, credentials: "same-origin" });
+    } catch (error) {
+      response = null;
+    }
+    sending = false;
+    if (response === null || response.status >= 500 || response.status === 429) {
+      // Not saved, or saved with the answer lost: the same token again stores it once.
+      const wait = RETRY_MS[Math.min(item.tries, RETRY_MS.length - 1)];
+      item.tries += 1;
+      const why = response === null ? "the connection failed" : `the server answered ${response.status}`;
+      showStatus(`Saving your label for example ${item.exampleId} failed (${why}); trying again in ${wait / 1000} s. Your labels are kept in order.`);
+      setTimeout(pump, wait);
+      return;
+    }
+    pending.shift();
+    let answer = {};
+    try {
+      answer = await response.json();
+    } catch (error) {
+      answer = { error: "The server's answer could not be read. Reload the page." };
+    }
+    if (response.ok) {
+      showStatus("");
+      session.count += 1;
+      showSession();
+      if (answer.undo) {
+        const later = $("undo-later"); // rendered hidden when there was nothing to undo yet
+        if (later) {
+          later.id = "undo-form";
+          later.querySelector("#undo-later-label").id = "undo-label";
+          later.hidden = false;
+        }
+        if ($("undo-label")) $("undo-label").textContent = answer.undo;
+      }
+      if (typeof answer.items === "string") addItems(answer.items);
+    } else {
+      showStatus(`Your label for example ${item.exampleId} was not saved: ${answer.error || response.status}`);
+    }
+    if (!current()) {
+      advance();
+      applyWaitingKeys();
+    }
+    pump();
+  }
+
+  // ---------------------------------------------------------------- skip, undo, reload
+
+  function replaceWorkArea(html) {
+    const area = $("work-area");
+    if (!area) return;
+    const template = document.createElement("template");
+    template.innerHTML = html.trim();
+    const fresh = template.content.querySelector("#work-area");
+    if (!fresh) return;
+    area.replaceWith(fresh);
+    remember(fresh);
+    paint(fresh);
+    shownAt = performance.now();
+    if (document.activeElement && isTyping(document.activeElement)) document.activeElement.blur();
+    showSession();
+    applyWaitingKeys();
+  }
+
+  async function post(form) {
+    const response = await fetch(form.action, {
+      method: "POST",
+      body: new URLSearchParams(new FormData(form)),
+      headers: { "HX-Request": "true" },
+      credentials: "same-origin",
+    });
+    replaceWorkArea(await response.text());
+  }
+
+  async function reload() {
+    const area = $("work-area");
+    if (!area) return;
+    const response = await fetch(area.dataset.labelUrl, { headers: { "HX-Request": "true" }, credentials: "same-origin" });
+    if (response.ok && !current() && !pending.length) replaceWorkArea(await response.text());
+  }
+
+  // Skip and undo act on what the server holds: they wait until every queued label is saved.
+  function whenSaved(action) {
+    if (!pending.length && !sending) action();
+    else afterDrain.push(action);
+  }
+
   document.addEventListener(
     "submit",
     (event) => {
-      if (event.target && event.target.id === "label-form") {
-        const field = document.getElementById("id_time_spent_ms");
-        if (field) field.value = String(Math.round(performance.now() - shownAt));
+      const form = event.target;
+      if (!form || !["label-form", "skip-form", "undo-form"].includes(form.id)) return;
+      event.preventDefault();
+      if (form.id === "label-form") {
+        const button = event.submitter;
+        if (button && button.name === "label") label(button);
+        return;
       }
+      if (form.id === "skip-form" && !current()) return;
+      whenSaved(() => post(form));
     },
     true,
   );
 
-  document.addEventListener("htmx:afterSwap", (event) => {
-    if (event.target && event.target.id === "work-area") shownAt = performance.now();
+  document.addEventListener("DOMContentLoaded", () => {
+    const area = $("work-area");
+    if (area) {
+      remember(area);
+      paint(area);
+    }
   });
-  document.addEventListener("htmx:afterSettle", () => {
-    // Leave focus on the page body so the next shortcut is not typed into a field.
-    if (document.activeElement && isTyping(document.activeElement)) document.activeElement.blur();
+
+  window.addEventListener("beforeunload", (event) => {
+    if (pending.length) event.preventDefault(); // labels not saved yet
   });
 
   document.addEventListener("keydown", (event) => {
@@ -56,23 +299,23 @@
     }
     const key = event.key.toLowerCase();
     if (key === "?") {
-      const panel = document.getElementById("guideline-panel");
+      const panel = $("guideline-panel");
       if (panel) panel.open = !panel.open;
       event.preventDefault();
       return;
     }
-    const form = document.getElementById("label-form");
+    const form = $("label-form");
     if (key === "u") {
-      const undo = document.querySelector("#undo-form button[type=submit]");
-      if (undo) {
+      const undo = $("undo-form");
+      if (undo && !undo.hidden) {
         event.preventDefault();
-        undo.click();
+        whenSaved(() => post(undo));
       }
       return;
     }
     if (!form) return;
     if (key === "a") {
-      const box = document.getElementById("id_ambiguous");
+      const box = $("id_ambiguous");
       if (box) {
         box.checked = !box.checked;
         if (box.checked) focusField("id_ambiguous_note");
@@ -88,8 +331,7 @@
       for (const button of form.querySelectorAll("button[data-shortcut]")) {
         if (button.dataset.shortcut.toLowerCase() === key) {
           event.preventDefault();
-          // A real click, so htmx (and plain forms) send this button's name and value.
-          button.click();
+          label(button);
           return;
         }
       }

@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
 from labeling.models import Annotation, Assignment
-from projects.models import Example, Membership, Project, Role
+from projects.models import Example, Label, Membership, Project, Role
 
 ANNOTATION_LIST_FIELDS = (
     "id",
@@ -78,17 +78,15 @@ def assignment_get_api(*, project: Project, assignment_id: int) -> Assignment | 
     )
 
 
-def label_id_from_name_or_id(*, project: Project, value: str) -> int | None:
-    """The project's label named `value`, else the one whose id it is; None when neither."""
-    found = project.labels.filter(name=value).values_list("id", flat=True).first()
-    if found is None and value.isascii() and value.isdigit() and len(value) < 10:
-        found = project.labels.filter(pk=int(value)).values_list("id", flat=True).first()
-    return found
-
-
-def annotation_by_token(*, user: AbstractBaseUser, client_token) -> Annotation | None:
-    """The caller's annotation saved with `client_token`, if a submit already used it."""
-    return Annotation.objects.filter(client_token=client_token, rater=user).first()
+def label_id_from_name_or_id(*, labels: list[Label], value: str) -> int | None:
+    """The label (of the project's `labels`) named `value`, else the one whose id it is; None when
+    neither."""
+    for label in labels:
+        if label.name == value:
+            return label.pk
+    if value.isascii() and value.isdigit() and len(value) < 10:
+        return next((label.pk for label in labels if label.pk == int(value)), None)
+    return None
 
 
 def example_visible_metadata(*, project: Project, example: Example) -> dict:

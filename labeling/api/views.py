@@ -10,7 +10,6 @@ from rest_framework.views import APIView
 from core.api import AllowListOrderingFilter, ConflictSerializer, CursorPagination, query_params_validate
 from core.errors import Conflict
 from labeling.api.selectors import (
-    annotation_by_token,
     annotation_list_api,
     assignment_get_api,
     example_visible_metadata,
@@ -24,7 +23,7 @@ from labeling.api.serializers import (
     AssignmentSkipSerializer,
 )
 from labeling.models import Annotation
-from labeling.selectors import guideline_in_force
+from labeling.selectors import guideline_stamp, labels_for_labeling
 from labeling.services import annotations as services
 from projects.api.base import ProjectScopedMixin
 from projects.models import Role
@@ -49,7 +48,7 @@ class LabelingMixin(ProjectScopedMixin):
 
 def _lease_response(request, assignment, *, status_code: int = status.HTTP_200_OK) -> Response:
     project = request.project
-    version = guideline_in_force(project=project)
+    version = guideline_stamp(project=project)
     context = {
         "metadata": example_visible_metadata(project=project, example=assignment.example),
         "guideline_version": version.number if version is not None else None,
@@ -82,10 +81,14 @@ class AssignmentNextApi(LabelingMixin, APIView):
         },
     )
     def post(self, request, slug: str):
-        assignment = services.assignment_next(project=request.project, user=request.user)
-        if assignment is None:
+        # One lease at a time through the API (a script asks again after each submit); a page
+        # the same labeler has open may hold more, and the first of them is the one returned.
+        queue = services.lease_queue(
+            project=request.project, user=request.user, size=1, membership=request.membership
+        )
+        if not queue:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return _lease_response(request, assignment)
+        return _lease_response(request, queue[0])
 
 
 class AssignmentSkipApi(LabelingMixin, APIView):
@@ -148,11 +151,12 @@ class AnnotationListApi(ProjectScopedMixin, generics.ListAPIView):
         form.is_valid(raise_exception=True)
         data = form.validated_data
         assignment = _own_assignment(request, data["assignment"])
-        label_id = label_id_from_name_or_id(project=request.project, value=data["label"])
+        label_id = label_id_from_name_or_id(
+            labels=labels_for_labeling(project=request.project), value=data["label"]
+        )
         if label_id is None:
             raise exceptions.ValidationError({"label": ["This project has no label of that name or id."]})
         token = data.get("client_token")
-        replay = token is not None and annotation_by_token(user=request.user, client_token=token) is not None
         annotation = services.annotation_submit(
             project=request.project,
             user=request.user,
@@ -164,10 +168,9 @@ class AnnotationListApi(ProjectScopedMixin, generics.ListAPIView):
             note=data.get("note", ""),
             time_spent_ms=data.get("time_spent_ms"),
         )
-        annotation = annotation_list_api(membership=request.membership, user=request.user).get(
-            pk=annotation.pk
-        )
-        code = status.HTTP_200_OK if replay else status.HTTP_201_CREATED
+        # Everything the answer shows is in hand: the locked example, the label, the guideline.
+        annotation.rater = request.user
+        code = status.HTTP_200_OK if annotation.replay else status.HTTP_201_CREATED
         return Response(AnnotationSerializer(annotation).data, status=code)
 
 

@@ -25,18 +25,24 @@ from labeling.selectors import (
     annotation_is_editable,
     annotation_last_undoable,
     example_candidates,
-    guideline_in_force,
+    guideline_stamp,
     honeypot_candidates,
-    lease_current,
+    labels_for_labeling,
+    leases_held,
 )
 from labeling.services.decisions import MAX_SLOTS, disagreement_detect, effective_k
-from projects.models import Example, Label, Project, Role
+from projects.models import Example, Label, Membership, Project, Role
 
 # How many locked candidates to try per label count before giving up on that count: a
 # candidate can turn out full under its lock when another rater took the last slot meanwhile.
 CANDIDATE_ATTEMPTS = 5
 MAX_TIME_SPENT_MS = 24 * 3600 * 1000
 SKIP_NEEDS_REASON = "Say why you skip this example (for example: not in English)."
+TOKEN_USED_MESSAGE = "This form was already used. Reload the page and try again."
+# The most leases a rater can hold in a project (the queue_position check constraint).
+MAX_QUEUE = 10
+# What a submit reads of the example it locks.
+LOCK_FIELDS = ("id", "project_id", "external_id", "annotation_count", "extra_raters")
 LEASE_LOST_MESSAGE = (
     "Your time on this example ran out and other labelers completed it, so this label was not saved."
 )
@@ -46,9 +52,12 @@ def _lease_end(project: Project, now: datetime) -> datetime:
     return now + timedelta(minutes=project.lease_minutes)
 
 
-def _lock_example(project: Project, example_id: int) -> Example:
+def _lock_example(project: Project, example_id: int, *, fields: tuple[str, ...] = ()) -> Example:
+    examples = project.examples.select_for_update()
+    if fields:
+        examples = examples.only(*fields)
     try:
-        return project.examples.select_for_update().get(pk=example_id)
+        return examples.get(pk=example_id)
     except (Example.DoesNotExist, ValueError, TypeError):
         raise NotFound("Example not found.") from None
 
@@ -108,10 +117,10 @@ def _annotation_values(annotation: Annotation) -> dict:
 
 
 def _label_get(project: Project, label_id) -> Label:
-    try:
-        return project.labels.get(pk=label_id)
-    except (Label.DoesNotExist, ValueError, TypeError):
-        raise ApplicationError("Choose one of this project's labels.") from None
+    for label in labels_for_labeling(project=project):
+        if str(label.pk) == str(label_id).strip():
+            return label
+    raise ApplicationError("Choose one of this project's labels.")
 
 
 def _clean_text(value: str | None, *, limit: int, what: str) -> str:
@@ -122,32 +131,53 @@ def _clean_text(value: str | None, *, limit: int, what: str) -> str:
 
 
 def assignment_next(*, project: Project, user: AbstractBaseUser) -> Assignment | None:
-    """The example `user` should label now, held by a lease, or None when nothing is left for them.
+    """The example `user` should label now, held by a lease, or None when nothing is left for them:
+    the first of lease_queue(size=1)."""
+    queue = lease_queue(project=project, user=user, size=1)
+    return queue[0] if queue else None
 
-    A rater who still holds a lease gets the same example back (a reload burns nothing). Otherwise
-    examples that already have labels come first (most labels first, so examples finish and
-    agreement data arrives early), then the rest in id order; a rater never gets an example they
-    labeled or skipped, and no example gets more than k raters.
+
+def lease_queue(
+    *,
+    project: Project,
+    user: AbstractBaseUser,
+    size: int | None = None,
+    membership: Membership | None = None,
+) -> list[Assignment]:
+    """The examples `user` holds leases on, in the order to label them, topped up to `size`
+    (default: the project's lease_queue_size); empty when nothing is left for them.
+
+    A rater keeps the leases they hold (a reload burns nothing); new ones are taken in the order
+    of the candidate walk: examples that already have labels first (most labels first, so
+    examples finish and agreement data arrives early), then the rest in id order. A rater never
+    gets an example they labeled or skipped, and no example gets more than k raters.
+    `membership`: the caller's, when the request already read it (saves reading it again).
     """
-    lease = lease_current(project=project, user=user)
-    if lease is not None and lease.expires_at > timezone.now():
-        return lease  # the common case: one indexed read, no transaction
-    if not project.memberships.filter(user=user, role=Role.LABELER).exists():
+    size = project.lease_queue_size if size is None else size
+    leases = leases_held(project=project, user=user)
+    now = timezone.now()
+    if len(leases) >= size and all(lease.expires_at > now for lease in leases):
+        return leases  # the common case: one indexed read, no transaction
+    if membership is not None and (membership.project_id, membership.user_id) == (project.pk, user.pk):
+        is_labeler = membership.role == Role.LABELER
+    else:
+        is_labeler = project.memberships.filter(user=user, role=Role.LABELER).exists()
+    if not is_labeler:
         raise AccessDenied("Only a labeler of this project can label examples.")
     for attempt in range(3):
         try:
             with transaction.atomic():
-                return _assignment_next(project, user, lease if attempt == 0 else None, reread=attempt > 0)
+                return _queue_fill(project, user, leases if attempt == 0 else None, size)
         except IntegrityError:
-            # Lost a race against the same rater in another tab (one lease per rater and
-            # project): the other request's lease wins and is returned on the next pass.
+            # Lost a race against the same rater in another tab (one lease per queue position):
+            # the leases the other request took are read again on the next pass.
             continue
     raise ApplicationError("Could not reserve an example just now; please try again.")
 
 
-def _assignment_next(
-    project: Project, user: AbstractBaseUser, lease: Assignment | None, *, reread: bool
-) -> Assignment | None:
+def _queue_fill(
+    project: Project, user: AbstractBaseUser, leases: list[Assignment] | None, size: int
+) -> list[Assignment]:
     now = timezone.now()
     if connection.vendor == "postgresql":
         # A lease is cheap to lose in a crash (the example just returns to the pool), so its
@@ -156,32 +186,55 @@ def _assignment_next(
         # which costs more than the query itself.
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit = off; SET LOCAL jit = off")
-    if reread:
-        lease = lease_current(project=project, user=user)
-    if lease is not None:
-        if lease.expires_at > now:
-            return lease
-        example = _lock_example(project, lease.example_id)
-        lease = (
-            Assignment.objects.select_for_update()
-            .filter(pk=lease.pk, status=Assignment.Status.LEASED)
-            .first()
-        )
-        if lease is not None:
-            # Still leased means nobody released it, so its slot is still reserved: renew it.
-            if example.annotation_count < effective_k(project=project, example=example):
-                lease.expires_at = _lease_end(project, now)
-                lease.save(update_fields=["expires_at", "updated_at"])
-                return lease
-            lease.status = Assignment.Status.RELEASED
-            lease.save(update_fields=["status", "updated_at"])
-
-    honeypot = _honeypot_claim(project, user, now)
-    if honeypot is not None:
-        return honeypot
+    if leases is None:
+        leases = leases_held(project=project, user=user)
+    kept = [lease for lease in leases if lease.expires_at > now]
+    for lease in leases:
+        if lease.expires_at <= now:
+            renewed = _lease_renew(project, lease, now)
+            if renewed is not None:
+                kept.append(renewed)
+    taken = {lease.queue_position for lease in kept}
     # Examples that were granted extra raters (adaptive overlap) can hold up to overlap + m labels.
     k = min(project.overlap + project.extra_raters_on_split, MAX_SLOTS)
-    for count in range(k - 1, -1, -1):
+    count = k - 1  # label counts above the last one found empty stay empty in this transaction
+    while len(kept) < size:
+        position = next(p for p in range(1, MAX_QUEUE + 1) if p not in taken)
+        assignment = _honeypot_claim(project, user, now, position)
+        if assignment is None:
+            assignment, count = _claim_next(project, user, now, position, count)
+        if assignment is None:
+            break
+        kept.append(assignment)
+        taken.add(position)
+    return sorted(kept, key=lambda lease: (lease.expires_at, lease.pk))
+
+
+def _lease_renew(project: Project, lease: Assignment, now: datetime) -> Assignment | None:
+    """Under the example's lock: an expired lease whose slot is still reserved is renewed; one
+    whose example meanwhile has all its labels is released (None)."""
+    example = _lock_example(project, lease.example_id)
+    lease = (
+        Assignment.objects.select_for_update().filter(pk=lease.pk, status=Assignment.Status.LEASED).first()
+    )
+    if lease is None:
+        return None
+    # Still leased means nobody released it, so its slot is still reserved: renew it.
+    if example.annotation_count < effective_k(project=project, example=example):
+        lease.expires_at = _lease_end(project, now)
+        lease.save(update_fields=["expires_at", "updated_at"])
+        lease.example = example
+        return lease
+    lease.status = Assignment.Status.RELEASED
+    lease.save(update_fields=["status", "updated_at"])
+    return None
+
+
+def _claim_next(
+    project: Project, user: AbstractBaseUser, now: datetime, position: int, start_count: int
+) -> tuple[Assignment | None, int]:
+    """Walk the candidates from `start_count` labels down and lease the first free one."""
+    for count in range(start_count, -1, -1):
         tried: list[int] = []
         for _ in range(CANDIDATE_ATTEMPTS):
             candidates = example_candidates(project=project, user=user, annotation_count=count, now=now)
@@ -190,17 +243,19 @@ def _assignment_next(
             example = candidates.select_for_update(skip_locked=True, of=("self",)).first()
             if example is None:
                 break
-            assignment = _claim(project, example, user, now)
+            assignment = _claim(project, example, user, now, position)
             if assignment is not None:
-                return assignment
+                return assignment, count
             tried.append(example.pk)
-    return None
+    return None, -1
 
 
 _honeypot_draw = random.Random()  # noqa: S311 (a sampling rate, not a secret); tests replace it
 
 
-def _honeypot_claim(project: Project, user: AbstractBaseUser, now: datetime) -> Assignment | None:
+def _honeypot_claim(
+    project: Project, user: AbstractBaseUser, now: datetime, position: int
+) -> Assignment | None:
     """At the project's honeypot rate, a gold example with a free seat instead of the usual choice.
 
     Nothing marks it: the rater gets the same lease, page and API shape as for any example, so
@@ -211,13 +266,15 @@ def _honeypot_claim(project: Project, user: AbstractBaseUser, now: datetime) -> 
         return None
     candidates = honeypot_candidates(project=project, user=user, now=now)
     for example in candidates.select_for_update(skip_locked=True, of=("self",))[:CANDIDATE_ATTEMPTS]:
-        assignment = _claim(project, example, user, now)
+        assignment = _claim(project, example, user, now, position)
         if assignment is not None:
             return assignment
     return None
 
 
-def _claim(project: Project, example: Example, user: AbstractBaseUser, now: datetime) -> Assignment | None:
+def _claim(
+    project: Project, example: Example, user: AbstractBaseUser, now: datetime, position: int = 1
+) -> Assignment | None:
     """Under the example's lock: take a free slot for `user`, or None if the example is full.
 
     The candidate query already excluded examples this rater labeled (also by import); the
@@ -231,15 +288,23 @@ def _claim(project: Project, example: Example, user: AbstractBaseUser, now: date
     _event(example, user, LabelingEvent.Kind.LEASED, now, expires_at=expires_at.isoformat())
     if mine is None:
         return Assignment.objects.create(
-            project=project, example=example, rater=user, slot=seats.free_slot, expires_at=expires_at
+            project=project,
+            example=example,
+            rater=user,
+            slot=seats.free_slot,
+            expires_at=expires_at,
+            queue_position=position,
         )
     # The rater abandoned this example earlier and nobody filled it: give it back.
     assignment = Assignment.objects.select_related("example").get(pk=mine[0])
     assignment.status = Assignment.Status.LEASED
     assignment.slot = seats.free_slot
     assignment.expires_at = expires_at
+    assignment.queue_position = position
     assignment.skip_reason = ""
-    assignment.save(update_fields=["status", "slot", "expires_at", "skip_reason", "updated_at"])
+    assignment.save(
+        update_fields=["status", "slot", "expires_at", "queue_position", "skip_reason", "updated_at"]
+    )
     return assignment
 
 
@@ -258,33 +323,36 @@ def annotation_submit(
     """Record `user`'s label for an example they hold a lease on; idempotent per client token.
 
     A second submit with the same token (double click, retry after a lost response) returns the
-    annotation of the first. A lease that expired is still honoured while its slot is free (the
-    label is not thrown away when nobody needed the seat); once other raters have filled the
-    example, the submit is refused with LEASE_LOST_MESSAGE.
+    annotation of the first, with `replay` set to True (False on the first). A lease that expired
+    is still honoured while its slot is free (the label is not thrown away when nobody needed the
+    seat); once other raters have filled the example, the submit is refused with
+    LEASE_LOST_MESSAGE. `decided_by_sme` on the result tells whether an SME had already decided
+    the example (its label can then not be undone).
     """
     label = _label_get(project, label_id)
     ambiguous_note = _clean_text(ambiguous_note, limit=1000, what="ambiguity note") if ambiguous else ""
     note = _clean_text(note, limit=2000, what="note")
     if time_spent_ms is not None:
         time_spent_ms = min(max(int(time_spent_ms), 0), MAX_TIME_SPENT_MS)
+    guideline = guideline_stamp(project=project)
     try:
         with transaction.atomic():
-            example = _lock_example(project, example_id)
-            if client_token is not None:
-                existing = Annotation.objects.filter(client_token=client_token).first()
-                if existing is not None:
-                    if existing.rater_id == user.pk and existing.example_id == example.pk:
-                        return existing
-                    raise Conflict("This form was already used. Reload the page and try again.")
+            # The lock is all the transaction reads of the example: no text, data or metadata.
+            example = _lock_example(project, example_id, fields=LOCK_FIELDS)
             assignment = Assignment.objects.select_for_update().filter(example=example, rater=user).first()
             if assignment is None:
                 raise NotFound("This example is not assigned to you.")
+            if client_token is not None and assignment.status == Assignment.Status.SUBMITTED:
+                # Only a submitted assignment can have an annotation under this token.
+                replay = _annotation_for_token(client_token, user, example)
+                if replay is not None:
+                    return replay
             _check_submittable(project, example, assignment)
             annotation = Annotation.objects.create(
                 example=example,
                 rater=user,
                 label=label,
-                guideline_version=guideline_in_force(project=project),
+                guideline_version=guideline,
                 ambiguous=bool(ambiguous),
                 ambiguous_note=ambiguous_note,
                 note=note,
@@ -294,14 +362,40 @@ def annotation_submit(
             )
             assignment.status = Assignment.Status.SUBMITTED
             assignment.save(update_fields=["status", "slot", "updated_at"])
+            example.annotation_count += 1
             Example.objects.filter(pk=example.pk).update(annotation_count=F("annotation_count") + 1)
             # Under the example's lock: the rules see every current annotation, this one included.
-            disagreement_detect(project=project, example=example)
+            outcome = disagreement_detect(project=project, example=example)
             hooks.annotations_changed.fire(project_id=project.pk, source="labeling")
+            annotation.replay = False
+            annotation.decided_by_sme = outcome is None
             return annotation
     except IntegrityError:
-        # Only reachable through a token reused on another example, or a bypassed check.
+        # The token was used on another example (the unique token refused the insert), or a
+        # check was bypassed.
+        if client_token is not None:
+            replay = _annotation_for_token(client_token, user, Example(pk=example_id))
+            if replay is not None:
+                return replay
         raise ApplicationError("This label could not be saved. Reload the page and try again.") from None
+
+
+def _annotation_for_token(
+    client_token: uuid.UUID, user: AbstractBaseUser, example: Example
+) -> Annotation | None:
+    existing = (
+        Annotation.objects.select_related("label", "guideline_version")
+        .filter(client_token=client_token)
+        .first()
+    )
+    if existing is None:
+        return None
+    if existing.rater_id != user.pk or existing.example_id != example.pk:
+        raise Conflict(TOKEN_USED_MESSAGE)
+    existing.replay = True
+    existing.rater = user
+    existing.decided_by_sme = None  # unknown: callers ask annotation_is_editable
+    return existing
 
 
 def _check_submittable(project: Project, example: Example, assignment: Assignment) -> None:
@@ -349,7 +443,8 @@ def assignment_skip(
 
 def annotation_undo(*, project: Project, user: AbstractBaseUser) -> Assignment:
     """Delete the rater's most recent annotation (while editable) and hand its example back to them
-    as their live lease; a lease they held on another example is released."""
+    as the first of their leases; leases they held on other examples are released (the queue
+    fills up again on the next request)."""
     last = annotation_last_undoable(project=project, user=user)
     if last is None:
         raise Conflict("There is no label to undo.")
@@ -377,6 +472,7 @@ def annotation_undo(*, project: Project, user: AbstractBaseUser) -> Assignment:
         assignment = Assignment.objects.select_for_update().filter(example=example, rater=user).first()
         if assignment is not None and assignment.status == Assignment.Status.SUBMITTED:
             assignment.status = Assignment.Status.LEASED  # keeps its slot: both states are active
+            assignment.queue_position = 1  # the rater's other leases were released above
         else:
             slot = _Seats(example, effective_k(project=project, example=example), now).free_slot
             if slot is None:
@@ -385,6 +481,7 @@ def annotation_undo(*, project: Project, user: AbstractBaseUser) -> Assignment:
                 assignment = Assignment(project=project, example=example, rater=user, slot=slot)
             assignment.status = Assignment.Status.LEASED
             assignment.slot = slot
+            assignment.queue_position = 1
         assignment.expires_at = _lease_end(project, now)
         assignment.save()
         disagreement_detect(project=project, example=example)
@@ -424,7 +521,7 @@ def annotation_update(
         annotation.ambiguous = bool(ambiguous)
         annotation.ambiguous_note = ambiguous_note
         annotation.note = note
-        annotation.guideline_version = guideline_in_force(project=project)
+        annotation.guideline_version = guideline_stamp(project=project)
         annotation.save(
             update_fields=["label", "ambiguous", "ambiguous_note", "note", "guideline_version", "updated_at"]
         )

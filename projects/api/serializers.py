@@ -276,6 +276,9 @@ class ProjectUpdateSerializer(ClosedSerializer):
     lease_minutes = serializers.IntegerField(
         min_value=1, max_value=24 * 60, required=False, help_text="How long a handed-out example is held."
     )
+    lease_queue_size = serializers.IntegerField(
+        min_value=1, max_value=10, required=False, help_text="Examples held for each labeler at once."
+    )
     labels_are_ordinal = serializers.BooleanField(required=False)
     kappa_weights = serializers.ChoiceField(choices=KappaWeights.choices, required=False)
     majority_threshold = serializers.FloatField(
@@ -305,8 +308,9 @@ class ProjectSettingsSerializer(serializers.ModelSerializer):
     class Meta:
         model = Project
         fields = [
-            "slug", "name", "description", "overlap", "lease_minutes", "labels_are_ordinal", "kappa_weights",
-            "majority_threshold", "accept_majority", "extra_raters_on_split", "visible_metadata",
+            "slug", "name", "description", "overlap", "lease_minutes", "lease_queue_size",
+            "labels_are_ordinal", "kappa_weights", "majority_threshold", "accept_majority",
+            "extra_raters_on_split", "visible_metadata",
         ]  # fmt: skip
 
 

@@ -28,6 +28,7 @@ PROJECT_EDITABLE_FIELDS = (
     "description",
     "overlap",
     "lease_minutes",
+    "lease_queue_size",
     "labels_are_ordinal",
     "kappa_weights",
     "visible_metadata",

@@ -22,7 +22,13 @@ def url(name, project, *args):
 
 
 def current_example(labeler, project):
-    return Assignment.objects.get(rater=labeler, project=project, status="leased").example
+    """The example on screen: the first of the labeler's queue of leases."""
+    return (
+        Assignment.objects.filter(rater=labeler, project=project, status="leased")
+        .order_by("expires_at", "id")
+        .first()
+        .example
+    )
 
 
 def test_label_page_shows_example_metadata_labels_and_guideline(labeler_client, labeler, project):

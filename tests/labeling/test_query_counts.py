@@ -1,0 +1,76 @@
+"""How many queries one labeling step costs, page and API: next and submit each read the
+membership, the labels and the guideline in force once, and nothing the answer does not need.
+The limits are the counts reached (PostgreSQL, whose lease transaction has one more statement;
+savepoints included, since tests run inside a transaction); a change that adds a query fails here."""
+
+import uuid
+
+import pytest
+
+from labeling.models import Annotation, Assignment
+from tests.api.conftest import token_client
+from tests.conftest import client_for
+from tests.factories import ExampleFactory, GuidelineVersionFactory
+
+pytestmark = pytest.mark.django_db
+
+PAGE = "/projects/support/label/"
+API = "/api/v1/projects/support"
+
+# The labeling page (htmx partial) when the labeler's queue is full: session, user, membership,
+# leases, labels, progress, last undoable label.
+PAGE_NEXT_HELD = 7
+# A background submit that also tops the queue up by one example, k = 3 and no example started:
+# 5 (session, user, membership, labels, guideline) + 9 (lock, assignment, insert, 2 updates,
+# 3 for the decision rules; 2 savepoints) + 11 (leases; lease transaction: settings, 3 levels
+# of the candidate walk, seats, event, insert; 2 savepoints).
+PAGE_SUBMIT = 25
+API_NEXT_HELD = 5  # token (+ its last-used stamp), membership, lease, guideline
+API_NEXT_CLAIM = 13  # ... and the lease transaction
+API_SUBMIT = 15  # token, membership, assignment, labels, guideline, the submit transaction
+
+
+@pytest.fixture
+def work(project, labeler):
+    GuidelineVersionFactory(project=project, number=1)
+    for n in range(8):
+        ExampleFactory(project=project, text=f"text {n}", metadata={"channel": "email"})
+    return project
+
+
+def first_lease(user):
+    return Assignment.objects.filter(rater=user, status="leased").order_by("expires_at", "id").first()
+
+
+def test_queries_per_next_and_submit_on_the_page(work, labeler, django_assert_max_num_queries):
+    client = client_for(labeler)
+    assert client.get(PAGE).status_code == 200  # fills the queue
+    assert Assignment.objects.filter(rater=labeler, status="leased").count() == work.lease_queue_size
+    with django_assert_max_num_queries(PAGE_NEXT_HELD):
+        assert client.get(PAGE, HTTP_HX_REQUEST="true").status_code == 200
+    lease = first_lease(labeler)
+    body = {"label": work.labels.get(name="bug").pk, "client_token": str(uuid.uuid4())}
+    url = f"{PAGE}{lease.example_id}/submit/"
+    with django_assert_max_num_queries(PAGE_SUBMIT):
+        response = client.post(url, body, HTTP_X_CONCORD_BACKGROUND="1")
+    assert response.status_code == 200
+    assert Annotation.objects.filter(rater=labeler).count() == 1
+    # The answer holds the queue again, topped up: the next example and the one after.
+    assert Assignment.objects.filter(rater=labeler, status="leased").count() == work.lease_queue_size
+    assert response.json()["items"].count('class="lease"') == work.lease_queue_size
+
+
+def test_queries_per_next_and_submit_through_the_api(work, labeler, django_assert_max_num_queries):
+    api = token_client(labeler)
+    api.post(f"{API}/annotations/", {}, content_type="application/json")  # stamps the token's last use
+    with django_assert_max_num_queries(API_NEXT_CLAIM):
+        lease = api.post(f"{API}/assignments/next/", content_type="application/json")
+    assert lease.status_code == 200
+    with django_assert_max_num_queries(API_NEXT_HELD):
+        assert api.post(f"{API}/assignments/next/", content_type="application/json").json() == lease.json()
+    body = {"assignment": lease.json()["id"], "label": "bug", "client_token": str(uuid.uuid4())}
+    with django_assert_max_num_queries(API_SUBMIT):
+        saved = api.post(f"{API}/annotations/", body, content_type="application/json")
+    assert saved.status_code == 201
+    assert saved.json()["example"] == lease.json()["example"]["id"]
+    assert saved.json()["guideline_version"] == 1
