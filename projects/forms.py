@@ -165,6 +165,7 @@ class ImportUploadForm(forms.Form):
             ("tsv", "TSV"),
             ("jsonl", "JSON Lines"),
             ("json", "JSON array of examples"),
+            ("zip", "ZIP of images or audio with a manifest (examples)"),
             ("labelstudio", "Label Studio JSON export (annotations)"),
         ],
     )
@@ -195,6 +196,6 @@ class ImportUploadForm(forms.Form):
         if not file_format and importer.format_from_name(upload.name) is None:
             self.add_error(
                 "file",
-                "Name the file .csv, .tsv, .jsonl, .ndjson or .json, or choose its format.",
+                "Name the file .csv, .tsv, .jsonl, .ndjson, .json or .zip, or choose its format.",
             )
         return cleaned
