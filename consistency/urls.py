@@ -7,6 +7,7 @@ from django.urls import path
 from consistency.agreement import api as agreement_api
 from consistency.agreement import views as dashboard_views
 from consistency.examples import views as example_views
+from consistency.releases import media_views as release_media_views
 from consistency.releases import views as release_views
 from consistency.releases.api import release_api_urlpatterns
 from consistency.review import api as review_api
@@ -49,6 +50,16 @@ urlpatterns = [
     path("releases/diff/", release_views.release_diff, name="release_diff"),
     path("releases/<str:tag>/", release_views.release_detail, name="release_detail"),
     path("releases/<str:tag>/retry/", release_views.release_retry, name="release_retry"),
+    path(
+        "releases/<str:tag>/download/media.zip",
+        release_media_views.release_media_zip,
+        name="release_media_zip",
+    ),
+    path(
+        "releases/<str:tag>/download/media.jsonl",
+        release_media_views.release_media_list,
+        name="release_media_list",
+    ),
     path(
         "releases/<str:tag>/download/<str:file_format>/",
         release_views.release_download,
