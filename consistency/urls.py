@@ -51,12 +51,12 @@ urlpatterns = [
     path("releases/<str:tag>/", release_views.release_detail, name="release_detail"),
     path("releases/<str:tag>/retry/", release_views.release_retry, name="release_retry"),
     path(
-        "releases/<str:tag>/download/media.zip",
+        "releases/<str:tag>/download/media/",
         release_media_views.release_media_zip,
         name="release_media_zip",
     ),
     path(
-        "releases/<str:tag>/download/media.jsonl",
+        "releases/<str:tag>/download/media-list/",
         release_media_views.release_media_list,
         name="release_media_list",
     ),

@@ -52,7 +52,7 @@ def test_release_zip_holds_the_jsonl_the_media_list_and_each_file_once(project, 
 
     page = manager_client.get(f"/projects/{project.slug}/releases/v1/")
     assert b'id="download-media-zip"' in page.content
-    response = manager_client.get(f"/projects/{project.slug}/releases/v1/download/media.zip")
+    response = manager_client.get(f"/projects/{project.slug}/releases/v1/download/media/")
     assert response.status_code == 200
     assert response["Content-Disposition"] == 'attachment; filename="support-v1-with-media.zip"'
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
@@ -70,7 +70,7 @@ def test_release_zip_holds_the_jsonl_the_media_list_and_each_file_once(project, 
         ("b", "scans/b.png", blue_sha),
         ("c", "scans/c.png", red_sha),
     ]
-    listing = manager_client.get(f"/projects/{project.slug}/releases/v1/download/media.jsonl")
+    listing = manager_client.get(f"/projects/{project.slug}/releases/v1/download/media-list/")
     assert b"".join(listing.streaming_content) == archive.read("media.jsonl")
 
 
@@ -88,6 +88,6 @@ def test_text_releases_have_no_media_download_and_labelers_none_at_all(
     )
     release_build(project=project, user=manager, tag="v1")
     assert b"download-media-zip" not in manager_client.get(f"/projects/{project.slug}/releases/v1/").content
-    assert manager_client.get(f"/projects/{project.slug}/releases/v1/download/media.zip").status_code == 404
+    assert manager_client.get(f"/projects/{project.slug}/releases/v1/download/media/").status_code == 404
     _media_example(project, "m", image_bytes())
-    assert labeler_client.get(f"/projects/{project.slug}/releases/v1/download/media.zip").status_code == 403
+    assert labeler_client.get(f"/projects/{project.slug}/releases/v1/download/media/").status_code == 403
