@@ -20,9 +20,9 @@ RESERVED_SLUGS = frozenset(
         "agreement", "annotations", "answer", "assignments", "audit", "deactivate", "delete", "diff",
         "disagreements", "dismiss", "download", "draft", "examples", "export", "guideline",
         "guideline-versions", "guidelines", "import", "imports", "invitations", "label", "labels",
-        "media", "media-list", "members", "my-work", "new", "next", "progress", "publish", "questions", "recent", "relabel",
-        "releases", "remove", "reports", "resolutions", "resolve", "retry", "review", "revise", "revoke",
-        "settings", "skip", "status", "submit", "tags", "undo", "worked-example",
+        "media", "media-list", "members", "my-work", "new", "next", "progress", "publish", "questions",
+        "recent", "relabel", "releases", "remove", "reports", "resolutions", "resolve", "retry", "review",
+        "revise", "revoke", "settings", "skip", "status", "submit", "tags", "undo", "worked-example",
     }
 )  # fmt: skip
 
