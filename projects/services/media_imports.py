@@ -206,6 +206,9 @@ def _media_write(batch: ImportBatch, reader: ManifestReader, rows: _MediaRows, s
                     created = _insert(batch)
             except IntegrityError:
                 errors, count = [RowError(0, "", "an id is used twice")], 1
+            else:
+                if created < staged:
+                    _unreferenced_discard(batch, rows)
         if count:
             rows.discard()
             errors = sorted(errors, key=lambda error: error.line)[:MAX_ERRORS_KEPT]
@@ -221,6 +224,22 @@ def _media_write(batch: ImportBatch, reader: ManifestReader, rows: _MediaRows, s
                 "summary": {"media_files_stored": len(rows.saved), "zip_files_not_in_manifest": unused},
             },
         )
+
+
+def _unreferenced_discard(batch: ImportBatch, rows: _MediaRows) -> None:
+    """Delete the files this run stored only for rows skipped as already present (their id was
+    in the project): no example shows them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT s.media_file FROM {MEDIA_STAGING_TABLE} AS s WHERE NOT EXISTS "
+            "(SELECT 1 FROM projects_example AS e WHERE e.project_id = %s AND e.media_file = s.media_file)",
+            [batch.project_id],
+        )
+        unreferenced = {name for (name,) in cursor.fetchall()}
+    kept = [name for name in rows.saved if name not in unreferenced]
+    rows.saved = [name for name in rows.saved if name in unreferenced]
+    rows.discard()
+    rows.saved = kept
 
 
 def _duplicate_ids() -> tuple[list[RowError], int]:

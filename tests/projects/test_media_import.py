@@ -85,6 +85,13 @@ def test_images_and_audio_are_imported_with_type_hash_and_metadata(project, priv
 
     again = run_import(project, data)
     assert (again.rows_created, again.rows_skipped) == (0, 5)
+    # A known id with a new picture is skipped, and its picture is not kept.
+    before = stored_media(private_storage)
+    changed = run_import(
+        project, media_zip({"a.png": image_bytes(colour=(1, 2, 3))}, [{"file": "a.png", "id": "x1"}])
+    )
+    assert (changed.rows_created, changed.rows_skipped) == (0, 1)
+    assert stored_media(private_storage) == before
 
 
 @pytest.mark.parametrize("disguise", [HTML, SVG], ids=["html", "svg"])
