@@ -154,7 +154,8 @@ class ImportUploadForm(forms.Form):
     file = forms.FileField(
         label="File",
         help_text="CSV, TSV, JSON Lines (.jsonl), or a JSON file (examples: an array of objects; "
-        "annotations: a Label Studio export), UTF-8; other columns become metadata.",
+        "annotations: a Label Studio export), UTF-8; other columns become metadata. Images or audio: "
+        "a .zip of the files with a manifest.csv (or .jsonl) whose 'file' column names each one.",
     )
     file_format = forms.ChoiceField(
         label="Format",

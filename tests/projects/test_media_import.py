@@ -224,3 +224,27 @@ def test_import_command_reads_a_zip(project, tmp_path, private_storage):
     call_command("import_examples", "support", str(path), stdout=out)
     assert "1 examples created" in out.getvalue()
     assert project.examples.get().media_type == "image/png"
+
+
+def test_the_api_and_the_import_page_take_a_zip(
+    project, manager, manager_client, django_capture_on_commit_callbacks
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.api.conftest import token_client
+
+    api_zip = media_zip({"a.png": image_bytes()}, [{"file": "a.png", "id": "api-1"}])
+    page_zip = media_zip({"b.wav": wav_bytes()}, [{"file": "b.wav", "id": "page-1"}])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = token_client(manager).post(
+            "/api/v1/projects/support/examples/import/", {"file": SimpleUploadedFile("scans.zip", api_zip)}
+        )
+        assert response.status_code == 202
+        page = manager_client.post(
+            "/projects/support/import/", {"file": SimpleUploadedFile("calls.zip", page_zip)}
+        )
+        assert page.status_code == 302
+    assert sorted(project.examples.values_list("external_id", "media_type")) == [
+        ("api-1", "image/png"),
+        ("page-1", "audio/wav"),
+    ]
