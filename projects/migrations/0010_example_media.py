@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('projects', '0007_invitation_example_tag'),
+        ('projects', '0009_project_lease_queue_size'),
     ]
 
     operations = [
