@@ -10,6 +10,7 @@ from consistency.examples import api as examples_api
 from consistency.examples import views as example_views
 from consistency.quality import api as quality_api
 from consistency.quality import views as quality_views
+from consistency.releases import media_views as release_media_views
 from consistency.releases import views as release_views
 from consistency.releases.api import release_api_urlpatterns
 from consistency.review import api as review_api
@@ -57,6 +58,16 @@ urlpatterns = [
     path("releases/diff/", release_views.release_diff, name="release_diff"),
     path("releases/<str:tag>/", release_views.release_detail, name="release_detail"),
     path("releases/<str:tag>/retry/", release_views.release_retry, name="release_retry"),
+    path(
+        "releases/<str:tag>/download/media/",
+        release_media_views.release_media_zip,
+        name="release_media_zip",
+    ),
+    path(
+        "releases/<str:tag>/download/media-list/",
+        release_media_views.release_media_list,
+        name="release_media_list",
+    ),
     path(
         "releases/<str:tag>/download/<str:file_format>/",
         release_views.release_download,

@@ -113,7 +113,7 @@ def example_candidates(*, project: Project, user: AbstractBaseUser, annotation_c
     )
     return (
         Example.objects.filter(project=project, annotation_count=annotation_count)
-        .exclude(text="")  # imported without a text: there is nothing to read, so nothing to label
+        .exclude(text="", media_file="")  # imported without a text or media: nothing to label
         .alias(
             live=Coalesce(Subquery(live_leases, output_field=IntegerField()), Value(0)),
             own_assignment=Subquery(own_assignment),
@@ -232,7 +232,7 @@ def examples_remaining(project: Project) -> int:
                 Q(annotation_count__lt=project.overlap)
                 | Q(extra_raters__gt=0, annotation_count__lt=F("extra_raters") + project.overlap)
             )
-            .exclude(text="")  # never handed out (imported without a text)
+            .exclude(text="", media_file="")  # never handed out (no text, no media)
             .count()
         )
         cache.set(key, remaining, REMAINING_CACHE_SECONDS)

@@ -190,7 +190,8 @@ class ImportUploadForm(forms.Form):
     file = forms.FileField(
         label="File",
         help_text="CSV, TSV, JSON Lines (.jsonl), or a JSON file (examples: an array of objects; "
-        "annotations: a Label Studio export), UTF-8; other columns become metadata.",
+        "annotations: a Label Studio export), UTF-8; other columns become metadata. Images or audio: "
+        "a .zip of the files with a manifest.csv (or .jsonl) whose 'file' column names each one.",
     )
     file_format = forms.ChoiceField(
         label="Format",
@@ -201,6 +202,7 @@ class ImportUploadForm(forms.Form):
             ("tsv", "TSV"),
             ("jsonl", "JSON Lines"),
             ("json", "JSON array of examples"),
+            ("zip", "ZIP of images or audio with a manifest (examples)"),
             ("labelstudio", "Label Studio JSON export (annotations)"),
         ],
     )
@@ -241,6 +243,6 @@ class ImportUploadForm(forms.Form):
         if not file_format and importer.format_from_name(upload.name) is None:
             self.add_error(
                 "file",
-                "Name the file .csv, .tsv, .jsonl, .ndjson or .json, or choose its format.",
+                "Name the file .csv, .tsv, .jsonl, .ndjson, .json or .zip, or choose its format.",
             )
         return cleaned

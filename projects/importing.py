@@ -34,7 +34,10 @@ from operator import itemgetter
 from typing import BinaryIO, NamedTuple
 
 FORMATS = ("csv", "tsv", "jsonl", "json")
+MEDIA_FORMAT = "zip"  # a ZIP of images or audio plus a manifest (projects.media_zip)
+UPLOAD_FORMATS = (*FORMATS, MEDIA_FORMAT)
 EXTENSIONS = {
+    ".zip": MEDIA_FORMAT,
     ".csv": "csv",
     ".tsv": "tsv",
     ".tab": "tsv",

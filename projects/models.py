@@ -17,13 +17,13 @@ RESERVED_SHORTCUT_KEYS = ("a", "s", "u", "n", "?")  # ambiguous, skip, undo, not
 # checks the URL configuration against this list.
 RESERVED_SLUGS = frozenset(
     {
-        "agreement", "annotations", "answer", "assignments", "audit", "bulk", "deactivate", "delete",
-        "diff", "disagreements", "dismiss", "download", "draft", "draw", "examples", "export", "gold",
-        "guideline", "guideline-versions", "guidelines", "import", "imports", "invitations", "label",
-        "label-issues", "labels", "members", "models", "my-work", "new", "next", "predictions",
-        "progress", "publish", "quality", "questions", "recent", "relabel", "releases", "remove",
-        "report", "reports", "resolutions", "resolve", "retry", "review", "revise", "revoke", "run",
-        "sample", "settings", "skip", "status", "submit", "tags", "undo", "worked-example",
+        "agreement", "annotations", "answer", "assignments", "audit", "bulk", "deactivate", "delete", "diff",
+        "disagreements", "dismiss", "download", "draft", "draw", "examples", "export", "gold", "guideline",
+        "guideline-versions", "guidelines", "import", "imports", "invitations", "label", "label-issues",
+        "labels", "media", "media-list", "members", "models", "my-work", "new", "next", "predictions",
+        "progress", "publish", "quality", "questions", "recent", "relabel", "releases", "remove", "report",
+        "reports", "resolutions", "resolve", "retry", "review", "revise", "revoke", "run", "sample",
+        "settings", "skip", "status", "submit", "tags", "undo", "worked-example",
     }
 )  # fmt: skip
 
@@ -244,6 +244,14 @@ class Example(models.Model):
     # Raters asked on top of the project's overlap because the votes split (adaptive overlap):
     # the example's effective k is overlap + extra_raters.
     extra_raters = models.PositiveSmallIntegerField(default=0, db_default=0)  # raw imports omit it
+    # An image or audio example (imported from a ZIP): its file in private storage, named by its
+    # content (media/<project>/<sha256>.<ext>), served only by projects.views.media. Text-only
+    # examples leave these empty (db_default: raw imports omit them).
+    media_file = models.CharField(max_length=300, blank=True, default="", db_default="")
+    media_name = models.CharField(max_length=255, blank=True, default="", db_default="")
+    media_type = models.CharField(max_length=40, blank=True, default="", db_default="")
+    media_sha256 = models.CharField(max_length=64, blank=True, default="", db_default="")
+    media_bytes = models.BigIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -257,6 +265,11 @@ class Example(models.Model):
 
     def __str__(self) -> str:
         return f"{self.external_id}: {self.text[:40]}"
+
+    @property
+    def media_kind(self) -> str:
+        """ "image", "audio" or "" (a text example)."""
+        return self.media_type.split("/", 1)[0] if self.media_type else ""
 
 
 class GuidelineVersion(models.Model):

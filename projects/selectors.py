@@ -7,6 +7,7 @@ from django.db.models import Count, Q, QuerySet
 
 from core.errors import AccessDenied, ApplicationError, NotFound
 from core.models import AuditEntry
+from projects.media import SERVABLE_TYPES
 from projects.models import (
     Example,
     ExampleTag,
@@ -214,3 +215,19 @@ def example_tag_names(*, project: Project, example_id: int) -> list[str]:
 
 def project_has_tags(*, project: Project) -> bool:
     return ExampleTag.objects.filter(project=project).exists()
+
+
+def example_media_get(*, user: AbstractBaseUser, slug: str, example_id: int) -> Example:
+    """An example with a media file, of a project the user is a member of (any role: blindness
+    hides others' labels, not the project's examples). NotFound for anyone else, and for an
+    example without media or whose stored type is not one Concord serves."""
+    membership = membership_get(user=user, slug=slug)
+    example = (
+        membership.project.examples.filter(pk=example_id, media_type__in=SERVABLE_TYPES)
+        .exclude(media_file="")
+        .only("id", "project_id", "media_file", "media_name", "media_type", "media_sha256", "media_bytes")
+        .first()
+    )
+    if example is None:
+        raise NotFound("No such media file.")
+    return example

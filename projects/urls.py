@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from projects.views import audit, guidelines, imports, invitations, pages
+from projects.views import audit, guidelines, imports, invitations, media, pages
 
 app_name = "projects"
 
@@ -36,6 +36,7 @@ urlpatterns = [
     ),
     path("<slug:slug>/guidelines/diff/", guidelines.guideline_diff, name="guideline_diff"),
     path("<slug:slug>/audit/", audit.audit_log_page, name="audit_log"),
+    path("<slug:slug>/examples/<int:example_id>/media/", media.example_media, name="example_media"),
     path("<slug:slug>/import/", imports.import_upload, name="import"),
     path("<slug:slug>/import/recent/", imports.import_recent, name="import_recent"),
     path("<slug:slug>/import/<int:batch_id>/", imports.import_status, name="import_status"),

@@ -172,6 +172,11 @@ FILE_UPLOAD_HANDLERS = [
 CONCORD_IMPORT_MAX_FILE_BYTES = env_int("CONCORD_IMPORT_MAX_FILE_BYTES", 2 * 1024**3)
 CONCORD_IMPORT_MAX_TEXT_CHARS = env_int("CONCORD_IMPORT_MAX_TEXT_CHARS", 20_000)
 CONCORD_IMPORT_MAX_ID_CHARS = 255
+# A ZIP of images or audio (projects.media_zip): limits on each file and on all files
+# uncompressed, checked before and while reading, so a ZIP bomb is refused early.
+CONCORD_MEDIA_MAX_FILE_BYTES = env_int("CONCORD_MEDIA_MAX_FILE_BYTES", 50 * 1024**2)
+CONCORD_MEDIA_MAX_TOTAL_BYTES = env_int("CONCORD_MEDIA_MAX_TOTAL_BYTES", 20 * 1024**3)
+CONCORD_MEDIA_MAX_FILES = env_int("CONCORD_MEDIA_MAX_FILES", 200_000)
 CONCORD_IMPORT_MAX_METADATA_CHARS = env_int("CONCORD_IMPORT_MAX_METADATA_CHARS", 10_000)
 
 # Who may create projects: "staff", "managers" (staff and whoever manages a project already) or

@@ -13,6 +13,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from consistency.releases import exports, selectors, services
+from consistency.releases.media import release_has_media
 from consistency.releases.policy import SOURCES, ReleasePolicy, json_array_chunks, json_array_size
 from core.errors import ApplicationError, Conflict, NotFound
 from core.htmx import render_page_or_partial
@@ -117,6 +118,7 @@ def release_detail(request, slug, tag):
             "label_split": label_split,
             "others": others,
             "previous": _previous(ready, release),
+            "has_media": release.status == "ready" and release_has_media(release=release),
         },
     )
 

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from core.api import NO_NUL_CHARACTERS, SOME_TEXT, ClosedSerializer
 from core.jobs.api import JobSerializer
-from projects.importing import FORMATS
+from projects.importing import FORMATS, UPLOAD_FORMATS
 from projects.models import (
     Example,
     GuidelineDraft,
@@ -98,8 +98,13 @@ class ExampleFilterSerializer(serializers.Serializer):
 
 
 class ImportRequestSerializer(ClosedSerializer):
-    file = serializers.FileField(help_text="CSV, TSV, JSON Lines or JSON; the format is read from the name.")
-    format = serializers.ChoiceField(choices=FORMATS, required=False, help_text="Overrides the file name.")
+    file = serializers.FileField(
+        help_text="CSV, TSV, JSON Lines or JSON, or a ZIP of images or audio with a manifest; "
+        "the format is read from the name."
+    )
+    format = serializers.ChoiceField(
+        choices=UPLOAD_FORMATS, required=False, help_text="Overrides the file name."
+    )
 
 
 class AnnotationImportRequestSerializer(ClosedSerializer):

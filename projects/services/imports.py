@@ -64,8 +64,9 @@ from core.jobs.services import (
     job_succeed,
 )
 from projects.importing import (
-    FORMATS,
     MAX_ERRORS_KEPT,
+    MEDIA_FORMAT,
+    UPLOAD_FORMATS,
     ExampleFileReader,
     ImportLimits,
     RowError,
@@ -137,7 +138,7 @@ def import_format_detect(*, source_name: str, file_format: str | None = None, ki
     detected = importer.format_from_name(source_name)
     if detected is None:
         extensions = {
-            ImportBatch.Kind.EXAMPLES: ".csv, .tsv, .jsonl (or .ndjson) or .json",
+            ImportBatch.Kind.EXAMPLES: ".csv, .tsv, .jsonl (or .ndjson), .json or .zip (media)",
             ImportBatch.Kind.ANNOTATIONS: ".csv, .tsv, .jsonl (or .ndjson) or .json (Label Studio)",
         }.get(kind, "after its format")
         raise ValidationError(
@@ -584,13 +585,31 @@ def _delete_stored_file(batch: ImportBatch) -> None:
     ImportBatch.objects.filter(pk=batch.pk).update(stored_file="")
 
 
+def _examples_or_media_run(batch: ImportBatch) -> None:
+    """A ZIP is media plus a manifest (projects.services.media_imports, which builds on this
+    module and so is imported when needed); every other format is a text file."""
+    if batch.file_format == MEDIA_FORMAT:
+        from projects.services.media_imports import media_import_run
+
+        media_import_run(batch)
+    else:
+        _examples_run(batch)
+
+
+def _examples_cleanup() -> None:
+    from projects.services.media_imports import media_import_cleanup
+
+    _drop_staging()
+    media_import_cleanup()
+
+
 importer_register(
     Importer(
         kind=ImportBatch.Kind.EXAMPLES,
-        formats=FORMATS,
+        formats=UPLOAD_FORMATS,
         format_from_name=format_from_name,
-        run=lambda batch: _examples_run(batch),  # looked up at call time, so tests can patch it
-        cleanup=lambda: _drop_staging(),
+        run=lambda batch: _examples_or_media_run(batch),  # looked up at call time, so tests can patch it
+        cleanup=lambda: _examples_cleanup(),
     )
 )
 # The "import" jobs (core.jobs), registered by ProjectsConfig.ready.

@@ -32,6 +32,13 @@ def test_demo_data_loads_a_project_with_real_disagreements_and_is_idempotent():
     assert AgreementReport.objects.filter(project=project, status="succeeded").exists()
     assert "concord-demo" in out.getvalue()
 
+    # The image project: drawn with Pillow, imported as a ZIP through the media import.
+    shapes = Project.objects.get(slug="shapes")
+    assert shapes.examples.count() == 60
+    assert set(shapes.examples.values_list("media_type", flat=True)) == {"image/png"}
+    assert Annotation.objects.filter(example__project=shapes, label__name="can't tell").exists()
+    assert Disagreement.objects.filter(project=shapes).count() > 0
+
     before = annotations.count()
     again = StringIO()
     call_command("demo_data", stdout=again)

@@ -1,9 +1,14 @@
 """Loads the "Support tickets" demo project: 300 messages, four labels, six people, guideline
 version 1, and annotations made through the real labeling services by simulated raters of
-uneven reliability, so the demo has real disagreements and examples still waiting."""
+uneven reliability, so the demo has real disagreements and examples still waiting. Then the
+"Shapes" image project: 60 images drawn with Pillow, imported as a ZIP through the real media
+import, labeled by the same people, with disagreements on the hard images."""
 
+import csv
+import io
 import random
 import uuid
+import zipfile
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
@@ -11,13 +16,17 @@ from django.db import transaction
 
 from consistency.agreement.services import agreement_report_compute
 from demo.data import GUIDELINE_V1, LABELS, RATERS, generate_messages, simulated_label
+from demo.images import SHAPE_LABELS, generate_images, simulated_shape_label
 from labeling.services.annotations import annotation_submit, assignment_next, assignment_skip
 from labeling.services.decisions import disagreements_detect_all
-from projects.models import Example, Project, Role
+from projects.models import Example, ImportBatch, Project, Role
 from projects.services.guidelines import guideline_draft_save, guideline_publish
+from projects.services.imports import import_batch_create, import_batch_run
 from projects.services.projects import label_save, membership_save, project_create
 
 SLUG = "support-tickets"
+IMAGES_SLUG = "shapes"
+IMAGE_ANNOTATION_BUDGET = 150
 PASSWORD = "concord-demo"
 PEOPLE = [("maya", Role.MANAGER), ("sam", Role.SME)] + [(r.username, Role.LABELER) for r in RATERS]
 # Stop after this many annotations: most examples get their k labels, the rest still wait.
@@ -36,6 +45,8 @@ class Command(BaseCommand):
             self.stdout.write("The demo project already exists; nothing to load.")
         else:
             self._load()
+        if not Project.objects.filter(slug=IMAGES_SLUG).exists():
+            self._load_images()
         self._print_logins(options["port"])
 
     def _progress(self, message: str) -> None:
@@ -100,10 +111,63 @@ class Command(BaseCommand):
         self._progress("Computing the first agreement report...")
         agreement_report_compute(project_id=project.pk, slice_field="channel", requested_by=users["maya"])
 
-    def _simulate_labeling(self, project, users, by_external_id, label_ids) -> None:
+    def _load_images(self) -> None:
+        """The image project, through the same services a user's upload goes through."""
+        users = {user.username: user for user in get_user_model().objects.filter(username__in=dict(PEOPLE))}
+        images = generate_images()
+        self._progress(f"Drawing {len(images)} shapes and importing them as a ZIP into the image project...")
+        with transaction.atomic():
+            project = project_create(
+                name="Shapes",
+                slug=IMAGES_SLUG,
+                creator=users["maya"],
+                overlap=3,
+                description="Which shape is in the picture? Small, faint or blurred shapes make it hard.",
+            )
+            for username, role in PEOPLE[1:]:
+                membership_save(project=project, actor=None, username=username, role=role)
+            for position, (name, key, colour, description) in enumerate(SHAPE_LABELS):
+                label_save(
+                    project=project,
+                    name=name,
+                    shortcut_key=key,
+                    colour=colour,
+                    description=description,
+                    position=position,
+                )
+            project.accept_majority = True
+            project.save(update_fields=["accept_majority"])
+        batch = import_batch_create(
+            project=project,
+            user=users["maya"],
+            uploaded_file_or_path=io.BytesIO(_images_zip(images)),
+            source_name="shapes.zip",
+            run_in_background=False,
+        )
+        batch = import_batch_run(batch_id=batch.id)
+        if batch.status != ImportBatch.Status.SUCCEEDED:
+            raise RuntimeError(f"the demo images did not import: {batch.errors}")
+        by_external_id = {image.external_id: image for image in images}
+        label_ids = dict(project.labels.values_list("name", "id"))
+        with transaction.atomic():
+            self._simulate_labeling(
+                project,
+                users,
+                by_external_id,
+                label_ids,
+                budget=IMAGE_ANNOTATION_BUDGET,
+                choose=simulated_shape_label,
+            )
+            queued = disagreements_detect_all(project=project)
+            self._progress(f"{queued} image disagreements wait in the SME review queue.")
+            agreement_report_compute(project_id=project.pk, requested_by=users["maya"])
+
+    def _simulate_labeling(
+        self, project, users, by_external_id, label_ids, budget=ANNOTATION_BUDGET, choose=None
+    ) -> None:
         rng = random.Random(11)
         done = 0
-        while done < ANNOTATION_BUDGET:
+        while done < budget:
             progressed = False
             for rater in RATERS:
                 assignment = assignment_next(project=project, user=users[rater.username])
@@ -119,7 +183,10 @@ class Command(BaseCommand):
                         reason="Not sure what the customer means.",
                     )
                     continue
-                label, ambiguous = simulated_label(rng, rater, by_external_id[example.external_id])
+                if choose is None:
+                    label, ambiguous = simulated_label(rng, rater, by_external_id[example.external_id])
+                else:
+                    label, ambiguous = choose(rng, rater, by_external_id[example.external_id]), False
                 annotation_submit(
                     project=project,
                     user=users[rater.username],
@@ -132,7 +199,7 @@ class Command(BaseCommand):
                 )
                 done += 1
                 if done % PROGRESS_EVERY == 0:
-                    self._progress(f"{done} of about {ANNOTATION_BUDGET} labels")
+                    self._progress(f"{done} of about {budget} labels")
             if not progressed:
                 break
 
@@ -142,3 +209,18 @@ class Command(BaseCommand):
         for username, role in PEOPLE:
             self.stdout.write(f"  {username:<6} {Role(role).label}")
         self.stdout.write("")
+
+
+def _images_zip(images) -> bytes:
+    """The demo images as a user would upload them: PNG files and a manifest.csv."""
+    manifest = io.StringIO()
+    writer = csv.writer(manifest)
+    writer.writerow(["file", "id", "difficulty"])
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for image in images:
+            name = f"images/{image.external_id.lower()}.png"
+            archive.writestr(name, image.png)
+            writer.writerow([name, image.external_id, f"{image.difficulty:.2f}"])
+        archive.writestr("manifest.csv", manifest.getvalue())
+    return buffer.getvalue()

@@ -7,14 +7,15 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_slug
 
-from projects.importing import FORMATS
+from projects.importing import UPLOAD_FORMATS
 from projects.models import ImportBatch, Project
 from projects.services.imports import import_batch_create, import_batch_run
 
 
 class Command(BaseCommand):
     help = (
-        "Import examples from a CSV, TSV, JSONL or JSON file into a project. All or nothing: a file "
+        "Import examples from a CSV, TSV, JSONL or JSON file, or a ZIP of images or audio with a "
+        "manifest, into a project. All or nothing: a file "
         "with any invalid row writes nothing. Ids already in the project are skipped, not updated."
     )
 
@@ -22,7 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("slug", help="the project's slug")
         parser.add_argument("file", help="path of the file to import")
         parser.add_argument("--create", action="store_true", help="create the project if it does not exist")
-        parser.add_argument("--format", choices=FORMATS, help="the file's format (default: its extension)")
+        parser.add_argument(
+            "--format", choices=UPLOAD_FORMATS, help="the file's format (default: its extension)"
+        )
 
     def handle(self, *args, slug, file, create, format, **options):  # noqa: A002
         path = Path(file)
