@@ -57,8 +57,11 @@
     "keydown",
     (event) => {
       if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
-      const image = document.querySelector(".example-media .media-image");
-      const audio = document.querySelector(".example-media .media-audio");
+      // On the labeling page the shown example is in #current-example; the held ones wait hidden.
+      const media =
+        document.querySelector("#current-example .example-media") || document.querySelector(".example-media");
+      const image = media?.querySelector(".media-image");
+      const audio = media?.querySelector(".media-audio");
       const key = event.key;
       let handled = true;
       if (image && (key === "+" || key === "=")) zoom(image, "in");

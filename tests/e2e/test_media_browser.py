@@ -29,7 +29,7 @@ def media_example(project, n: int, data: bytes, media_type: str):
 
 
 def zoom_of(page) -> str:
-    return page.locator(".media-image").get_attribute("data-zoom")
+    return page.locator(".media-image").first.get_attribute("data-zoom")  # the shown one comes first
 
 
 def test_labeler_zooms_and_labels_images_from_the_keyboard(page, login, project, labeler):
@@ -37,16 +37,17 @@ def test_labeler_zooms_and_labels_images_from_the_keyboard(page, login, project,
         media_example(project, n, image_bytes("PNG", size=(400, 300), colour=(40 * n, 90, 200)), "image/png")
     login(labeler)
     page.goto("/projects/support/label/")
-    page.wait_for_selector(".media-image")
+    page.wait_for_selector("#current-example .media-image")
     page.wait_for_function(
-        "document.querySelector('.media-image').naturalWidth === 400"
+        "document.querySelector('#current-example .media-image').naturalWidth === 400"
     )  # served and decoded
-    fitted = page.locator(".media-image").bounding_box()["width"]
+    shown = page.locator("#current-example .media-image")
+    fitted = shown.bounding_box()["width"]
 
     page.keyboard.press("+")
     page.keyboard.press("+")
     assert zoom_of(page) == "2"
-    assert page.locator(".media-image").bounding_box()["width"] == pytest.approx(2 * fitted, abs=2)
+    assert shown.bounding_box()["width"] == pytest.approx(2 * fitted, abs=2)
     page.keyboard.press("-")
     assert zoom_of(page) == "1.5"
     page.keyboard.press("0")
@@ -58,7 +59,7 @@ def test_labeler_zooms_and_labels_images_from_the_keyboard(page, login, project,
     page.wait_for_function(
         "first => document.querySelector('#work-area').dataset.exampleId !== String(first)", arg=first
     )
-    page.wait_for_selector(".media-image")
+    page.wait_for_selector("#current-example .media-image")
     page.keyboard.press("+")  # the next image zooms too (the script survived the swap)
     assert zoom_of(page) == "1.5"
     annotation = Annotation.objects.get()

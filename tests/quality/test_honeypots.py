@@ -21,6 +21,7 @@ def queue(project, make_labelers, monkeypatch):
     """Two examples with the same text and metadata; the second is gold. The honeypot draw always
     falls below the rate, so a honeypot is given whenever one is open."""
     project.honeypot_rate = 0.2
+    project.lease_queue_size = 1  # one held example each, so "which one was leased" is one row
     project.save()
     monkeypatch.setattr(annotations._honeypot_draw, "random", lambda: 0.0)
     plain = ExampleFactory(project=project, text="Where is my parcel?", external_id="a")
