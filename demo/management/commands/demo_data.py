@@ -65,24 +65,13 @@ class Command(BaseCommand):
             user.set_password(PASSWORD)
             user.save()
             users[username] = user
-        project = project_create(
+        project = _project_with_team(
+            users,
             name="Support tickets",
             slug=SLUG,
-            creator=users["maya"],
-            overlap=3,
             description="Route incoming customer messages by intent. Three labelers see each message.",
+            labels=LABELS,
         )
-        for username, role in PEOPLE[1:]:
-            membership_save(project=project, actor=None, username=username, role=role)
-        for position, (name, key, colour, description) in enumerate(LABELS):
-            label_save(
-                project=project,
-                name=name,
-                shortcut_key=key,
-                colour=colour,
-                description=description,
-                position=position,
-            )
         # Review rules: a 2-of-3 majority is accepted; an even split first asks the fourth labeler.
         project.visible_metadata = ["channel", "language"]
         project.accept_majority = True
@@ -117,24 +106,13 @@ class Command(BaseCommand):
         images = generate_images()
         self._progress(f"Drawing {len(images)} shapes and importing them as a ZIP into the image project...")
         with transaction.atomic():
-            project = project_create(
+            project = _project_with_team(
+                users,
                 name="Shapes",
                 slug=IMAGES_SLUG,
-                creator=users["maya"],
-                overlap=3,
                 description="Which shape is in the picture? Small, faint or blurred shapes make it hard.",
+                labels=SHAPE_LABELS,
             )
-            for username, role in PEOPLE[1:]:
-                membership_save(project=project, actor=None, username=username, role=role)
-            for position, (name, key, colour, description) in enumerate(SHAPE_LABELS):
-                label_save(
-                    project=project,
-                    name=name,
-                    shortcut_key=key,
-                    colour=colour,
-                    description=description,
-                    position=position,
-                )
             project.accept_majority = True
             project.save(update_fields=["accept_majority"])
         batch = import_batch_create(
@@ -224,3 +202,21 @@ def _images_zip(images) -> bytes:
             writer.writerow([name, image.external_id, f"{image.difficulty:.2f}"])
         archive.writestr("manifest.csv", manifest.getvalue())
     return buffer.getvalue()
+
+
+def _project_with_team(users: dict, *, name: str, slug: str, description: str, labels) -> Project:
+    """A demo project created by maya (overlap 3), with the whole demo team and these labels
+    ((name, key, colour, description) tuples), through the services a manager's pages use."""
+    project = project_create(name=name, slug=slug, creator=users["maya"], overlap=3, description=description)
+    for username, role in PEOPLE[1:]:
+        membership_save(project=project, actor=None, username=username, role=role)
+    for position, (label_name, key, colour, label_description) in enumerate(labels):
+        label_save(
+            project=project,
+            name=label_name,
+            shortcut_key=key,
+            colour=colour,
+            description=label_description,
+            position=position,
+        )
+    return project
