@@ -90,7 +90,14 @@ class Annotation(TimeStampedModel):
 
     example = models.ForeignKey(Example, on_delete=models.CASCADE, related_name="annotations")
     rater = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations")
-    label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="annotations")
+    # What the rater answered, by the project's task type: `label` (single), `labels` (multi: the
+    # sorted ids of the chosen labels, [] for "none of these") or `spans` (spans: sorted
+    # [start, end, label_id] character offsets). Exactly one is set.
+    label = models.ForeignKey(
+        Label, null=True, blank=True, on_delete=models.PROTECT, related_name="annotations"
+    )
+    labels = models.JSONField(null=True, blank=True)
+    spans = models.JSONField(null=True, blank=True)
     guideline_version = models.ForeignKey(
         GuidelineVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="annotations"
     )
@@ -116,13 +123,24 @@ class Annotation(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(source__in=["labeling", "import"]), name="annotation_source_valid"
             ),
+            models.CheckConstraint(
+                condition=Q(label__isnull=False, labels__isnull=True, spans__isnull=True)
+                | Q(label__isnull=True, labels__isnull=False, spans__isnull=True)
+                | Q(label__isnull=True, labels__isnull=True, spans__isnull=False),
+                name="annotation_one_answer",
+            ),
         ]
         indexes = [
             models.Index(fields=["rater", "-created_at"], name="annotation_rater_recent_idx"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.rater} labeled {self.example_id} as {self.label}"
+        answer = (
+            self.label
+            if self.label_id is not None
+            else (self.labels if self.labels is not None else self.spans)
+        )
+        return f"{self.rater} labeled {self.example_id} as {answer}"
 
 
 class ConsensusLabel(models.Model):
@@ -139,9 +157,12 @@ class ConsensusLabel(models.Model):
         EXCLUDED = "excluded", "Excluded as genuinely ambiguous"
 
     example = models.OneToOneField("projects.Example", on_delete=models.CASCADE, related_name="consensus")
+    # As on Annotation: `label` (single), `labels` (multi) or `spans` (spans); none when excluded.
     label = models.ForeignKey(
         "projects.Label", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    labels = models.JSONField(null=True, blank=True)
+    spans = models.JSONField(null=True, blank=True)
     source = models.CharField(max_length=16, choices=Source.choices)
     agreement = models.FloatField(null=True, blank=True, help_text="Share of raters who chose the label.")
     n_raters = models.PositiveSmallIntegerField(default=0)
@@ -161,8 +182,15 @@ class ConsensusLabel(models.Model):
                 name="consensus_source_valid",
             ),
             models.CheckConstraint(
-                condition=Q(source="excluded", label__isnull=True)
-                | (~Q(source="excluded") & Q(label__isnull=False)),
+                condition=Q(source="excluded", label__isnull=True, labels__isnull=True, spans__isnull=True)
+                | (
+                    ~Q(source="excluded")
+                    & (
+                        Q(label__isnull=False, labels__isnull=True, spans__isnull=True)
+                        | Q(label__isnull=True, labels__isnull=False, spans__isnull=True)
+                        | Q(label__isnull=True, labels__isnull=True, spans__isnull=False)
+                    )
+                ),
                 name="consensus_label_matches_source",
             ),
         ]

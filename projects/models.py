@@ -35,12 +35,37 @@ class KappaWeights(models.TextChoices):
     LINEAR = "linear", "Linear: 1 - |i-j|/(q-1), each step away costs the same"
 
 
+class TaskType(models.TextChoices):
+    """What one annotation is. Fixed once the project has annotations."""
+
+    SINGLE = "single", "Single label: one label per example (ordinal when the labels are ordered)"
+    MULTI = "multi", "Multi-label: a set of labels per example"
+    SPANS = "spans", "Spans: labeled character spans in the text (named entities)"
+
+
 class Project(TimeStampedModel):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
     description = models.TextField(blank=True)
     overlap = models.PositiveSmallIntegerField(
         default=3, help_text="How many distinct raters label each example (k)."
+    )
+    task_type = models.CharField(
+        max_length=16,
+        choices=TaskType.choices,
+        default=TaskType.SINGLE,
+        db_default=TaskType.SINGLE,
+        help_text="What one annotation is; fixed once the project has annotations.",
+    )
+    allow_empty_label_set = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text='Multi-label: a rater may answer "none of these" (an empty set).',
+    )
+    spans_may_nest = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Spans: one annotation's spans may nest or overlap (otherwise they may not cross).",
     )
     labels_are_ordinal = models.BooleanField(
         default=False, help_text="Labels are ordered (e.g. a severity scale): weighted statistics apply."
@@ -86,6 +111,9 @@ class Project(TimeStampedModel):
         constraints = [
             models.CheckConstraint(
                 condition=Q(overlap__gte=1, overlap__lte=25), name="project_overlap_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(task_type__in=["single", "multi", "spans"]), name="project_task_type_valid"
             ),
             models.CheckConstraint(
                 condition=Q(lease_minutes__gte=1, lease_minutes__lte=24 * 60), name="project_lease_range"

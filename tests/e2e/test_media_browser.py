@@ -62,6 +62,8 @@ def test_labeler_zooms_and_labels_images_from_the_keyboard(page, login, project,
     page.wait_for_selector("#current-example .media-image")
     page.keyboard.press("+")  # the next image zooms too (the script survived the swap)
     assert zoom_of(page) == "1.5"
+    # The label is saved in the background: the undo button names it once the server has answered.
+    page.wait_for_function("() => document.getElementById('undo-label')?.textContent === 'bug'")
     annotation = Annotation.objects.get()
     assert (annotation.example_id, annotation.label.name) == (first, "bug")
     assert page.csp_errors == []
