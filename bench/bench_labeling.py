@@ -273,9 +273,11 @@ async def trivial_client(port, stop_at, latencies):
         assert status == 200, status
 
 
-async def labeler_client(port, auth, stop_at, latencies, counters):
+async def labeler_client(port, auth, stop_at, latencies, counters, *, slug: str = SLUG, media: bool = False):
     """The labeling page as its script drives it: the work area once (the first held examples),
-    then one background submit per label, whose answer brings the examples held next."""
+    then one background submit per label, whose answer brings the examples held next. With
+    `media`, each example's file is downloaded before its label is sent, as the browser does
+    (timed as "media")."""
     conn = Connection(port)
     headers = {"Cookie": auth["cookie"], "HX-Request": "true"}
     post_headers = {
@@ -284,7 +286,7 @@ async def labeler_client(port, auth, stop_at, latencies, counters):
         "X-Concord-Background": "1",
         "Content-Type": "application/x-www-form-urlencoded",
     }
-    base = f"/projects/{SLUG}/label/"
+    base = f"/projects/{slug}/label/"
     queue: list[tuple[bytes, bytes]] = []
     seen: set[bytes] = set()
     labels: list[bytes] = []
@@ -301,6 +303,15 @@ async def labeler_client(port, auth, stop_at, latencies, counters):
                 await asyncio.sleep(0.05)
                 continue
         example, token = queue.pop(0)
+        if media:
+            began = time.perf_counter()
+            status, data = await conn.request(
+                "GET", f"/projects/{slug}/examples/{example.decode()}/media/", {"Cookie": auth["cookie"]}
+            )
+            latencies["media"].append(time.perf_counter() - began)
+            counters["media_bytes"] += len(data)
+            if status != 200:
+                counters["errors"] += 1
         label = labels[counters["labels"] % len(labels)].decode()
         body = f"label={label}&client_token={token.decode()}&time_spent_ms=2500".encode()
         began = time.perf_counter()

@@ -222,8 +222,13 @@ def example_media_get(*, user: AbstractBaseUser, slug: str, example_id: int) -> 
     hides others' labels, not the project's examples). NotFound for anyone else, and for an
     example without media or whose stored type is not one Concord serves."""
     membership = membership_get(user=user, slug=slug)
+    return example_media_find(project=membership.project, example_id=example_id)
+
+
+def example_media_find(*, project: Project, example_id: int) -> Example:
+    """example_media_get for a project whose membership the caller already checked."""
     example = (
-        membership.project.examples.filter(pk=example_id, media_type__in=SERVABLE_TYPES)
+        project.examples.filter(pk=example_id, media_type__in=SERVABLE_TYPES)
         .exclude(media_file="")
         .only("id", "project_id", "media_file", "media_name", "media_type", "media_sha256", "media_bytes")
         .first()

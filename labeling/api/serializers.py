@@ -6,6 +6,7 @@ from rest_framework import serializers
 from core.api import NO_NUL_CHARACTERS, SOME_TEXT, ClosedSerializer
 from labeling.models import Annotation
 from labeling.services.annotations import MAX_TIME_SPENT_MS
+from projects.api.serializers import ExampleMediaSerializer, example_media_payload
 
 
 class AnnotationSerializer(serializers.ModelSerializer):
@@ -67,11 +68,12 @@ class LeasedExampleSerializer(serializers.Serializer):
     external_id = serializers.CharField()
     text = serializers.CharField()
     metadata = serializers.DictField(help_text="Only the fields the project shows to labelers.")
+    media = ExampleMediaSerializer(allow_null=True, help_text="The image or audio to label; null for a text.")
 
 
 class AssignmentSerializer(serializers.Serializer):
-    """A lease: the example held for the caller until `expires_at`. Expects `metadata` and
-    `guideline_version` in the context."""
+    """A lease: the example held for the caller until `expires_at`. Expects `metadata`,
+    `guideline_version` and `request` in the context."""
 
     id = serializers.IntegerField(help_text="Give it as `assignment` when submitting or skipping.")
     example = serializers.SerializerMethodField()
@@ -89,6 +91,7 @@ class AssignmentSerializer(serializers.Serializer):
                 "external_id": example.external_id,
                 "text": example.text,
                 "metadata": self.context["metadata"],
+                "media": example_media_payload(example, request=self.context["request"]),
             }
         ).data
 

@@ -52,6 +52,7 @@ def _lease_response(request, assignment, *, status_code: int = status.HTTP_200_O
     context = {
         "metadata": example_visible_metadata(project=project, example=assignment.example),
         "guideline_version": version.number if version is not None else None,
+        "request": request,
     }
     return Response(AssignmentSerializer(assignment, context=context).data, status=status_code)
 

@@ -10,7 +10,20 @@ from django.db.models import Q, QuerySet
 from core.errors import NotFound
 from projects.models import Example, GuidelineVersion, ImportBatch, Label, Membership, Project
 
-EXAMPLE_LIST_FIELDS = ("id", "project", "external_id", "text", "metadata", "annotation_count", "created_at")
+EXAMPLE_LIST_FIELDS = (
+    "id",
+    "project",
+    "external_id",
+    "text",
+    "metadata",
+    "annotation_count",
+    "created_at",
+    "media_file",
+    "media_name",
+    "media_type",
+    "media_sha256",
+    "media_bytes",
+)
 
 
 def membership_list_api(*, user: AbstractBaseUser) -> QuerySet[Membership]:

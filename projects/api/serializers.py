@@ -1,6 +1,7 @@
 """Thin serializers for the projects API: field lists only, no queries of their own."""
 
 from django.core.validators import RegexValidator
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -83,10 +84,41 @@ class ProjectDetailSerializer(serializers.ModelSerializer):
         return GuidelineInForceSerializer(version).data if version is not None else None
 
 
+class ExampleMediaSerializer(serializers.Serializer):
+    """An example's image or audio file: what it is, and where members download it (the same
+    access check, headers and byte ranges as the labeling page's file address)."""
+
+    name = serializers.CharField(help_text="The file's name in the imported ZIP.")
+    type = serializers.CharField(help_text="Its content type, checked by content at import.")
+    sha256 = serializers.CharField()
+    bytes = serializers.IntegerField()
+    url = serializers.URLField(help_text="GET it with the same credentials (token or session).")
+
+
+def example_media_payload(example: Example, *, request) -> dict | None:
+    """ExampleMediaSerializer's fields for an example of `request.project`; None without media."""
+    if not example.media_file:
+        return None
+    address = reverse("api:project_example_media", kwargs={"slug": request.project.slug, "id": example.pk})
+    return {
+        "name": example.media_name,
+        "type": example.media_type,
+        "sha256": example.media_sha256,
+        "bytes": example.media_bytes,
+        "url": request.build_absolute_uri(address),
+    }
+
+
 class ExampleSerializer(serializers.ModelSerializer):
+    media = serializers.SerializerMethodField(help_text="null for a text example.")
+
     class Meta:
         model = Example
-        fields = ["id", "external_id", "text", "metadata", "annotation_count", "created_at"]
+        fields = ["id", "external_id", "text", "metadata", "media", "annotation_count", "created_at"]
+
+    @extend_schema_field(ExampleMediaSerializer(allow_null=True))
+    def get_media(self, example) -> dict | None:
+        return example_media_payload(example, request=self.context["request"])
 
 
 class ExampleFilterSerializer(serializers.Serializer):

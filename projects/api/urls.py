@@ -15,6 +15,7 @@ project_urlpatterns = [
     path("examples/", views.ExampleListApi.as_view(), name="project_examples"),
     path("examples/import/", views.ExampleImportApi.as_view(), name="project_examples_import"),
     path("examples/<int:id>/", views.ExampleDetailApi.as_view(), name="project_example"),
+    path("examples/<int:id>/media/", views.ExampleMediaApi.as_view(), name="project_example_media"),
     path("annotations/import/", views.AnnotationImportApi.as_view(), name="project_annotations_import"),
     path("imports/<int:id>/", views.ImportBatchDetailApi.as_view(), name="project_import"),
     path("gold/import/", views.GoldImportApi.as_view(), name="project_gold_import"),

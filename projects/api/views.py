@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -76,9 +77,12 @@ from projects.api.serializers import (
     label_arguments,
 )
 from projects.guideline_diff import diff_guideline_text
+from projects.media import SERVABLE_TYPES
+from projects.media_files import media_file_response
 from projects.models import Example, GuidelineVersion, ImportBatch, Label, Membership
 from projects.selectors import (
     PROJECT_CREATORS_MESSAGE,
+    example_media_find,
     guideline_draft_get,
     guideline_in_force,
     invitation_list_pending,
@@ -397,6 +401,29 @@ class ExampleDetailApi(ProjectScopedMixin, generics.RetrieveAPIView):
 
     def get_object(self):
         return example_get_api(project=self.request.project, example_id=self.kwargs["id"])
+
+
+class ExampleMediaApi(ProjectScopedMixin, APIView):
+    """An example's image or audio file, for any member of the project (the labeling page shows
+    it to labelers too): its checked content type, `nosniff`, `Cache-Control: private` and single
+    byte ranges (206). 404 for an example without media."""
+
+    @extend_schema(
+        responses={
+            **{
+                (200, media_type): OpenApiResponse(OpenApiTypes.BINARY, description="The file.")
+                for media_type in sorted(SERVABLE_TYPES)
+            },
+            **{
+                (206, media_type): OpenApiResponse(OpenApiTypes.BINARY, description="The asked byte range.")
+                for media_type in sorted(SERVABLE_TYPES)
+            },
+            404: OpenApiResponse(description="No such example, or it has no media file."),
+        }
+    )
+    def get(self, request, slug: str, id: int):
+        example = example_media_find(project=request.project, example_id=id)
+        return media_file_response(request, example)
 
 
 class ExampleImportApi(ProjectScopedMixin, APIView):

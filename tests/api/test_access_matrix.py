@@ -57,6 +57,8 @@ EXPECTED = {
     ("api:project_annotations", "POST"): {**LABELERS, "labeler": 400},
     ("api:project_examples", "GET"): REVIEWERS,
     ("api:project_example", "GET"): REVIEWERS,
+    # An example's image: every member sees the project's examples on the labeling page.
+    ("api:project_example_media", "GET"): ALL,
     ("api:project_examples_import", "POST"): {**MANAGERS, "manager": 202},
     # Queued whatever the file holds: the job reports the rows' problems when it runs.
     ("api:project_annotations_import", "POST"): {**MANAGERS, "manager": 202},
@@ -90,6 +92,7 @@ EXPECTED = {
 # (URL name, parameter) -> the value taken from the test data; `slug` is always the project's.
 PARAMETERS = {
     ("api:project_example", "id"): lambda data: data.examples[0].pk,
+    ("api:project_example_media", "id"): lambda data: _media_example(data).pk,
     ("api:project_label", "id"): lambda data: data.project.labels.first().pk,
     ("api:project_member", "id"): lambda data: data.project.memberships.get(role="manager").pk,
     ("api:project_assignment_skip", "id"): lambda data: 1,
@@ -102,6 +105,30 @@ PARAMETERS = {
     ("api:project_release_download", "file_format"): lambda data: "jsonl",
     ("api:project_model_report", "id"): lambda data: _model(data).pk,
 }
+
+
+def _media_example(data):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from projects.models import Example
+    from tests.media_files import image_bytes
+
+    existing = Example.objects.filter(project=data.project, external_id="matrix-media").first()
+    if existing is not None:
+        return existing
+    png = image_bytes("PNG")
+    stored = default_storage.save("media/matrix.png", ContentFile(png))
+    return Example.objects.create(
+        project=data.project,
+        external_id="matrix-media",
+        media_file=stored,
+        media_name="matrix.png",
+        media_type="image/png",
+        media_sha256="0" * 64,
+        media_bytes=len(png),
+        annotation_count=data.project.overlap,  # complete: the labeler's next call still has nothing
+    )
 
 
 def _model(data):
@@ -186,9 +213,9 @@ def call(client, method: str, url: str, name: str, data, view_class):
 
 
 def _body(response) -> str:
-    """The text of a response, streamed (a release download) or not."""
+    """The text of a response, streamed (a release download, a media file) or not."""
     if response.streaming:
-        return b"".join(response.streaming_content).decode()
+        return b"".join(response.streaming_content).decode(errors="replace")
     return response.content.decode()
 
 

@@ -40,6 +40,7 @@ def test_a_labeler_gets_one_lease_at_a_time_and_sees_no_one_elses_work(project, 
         "external_id": example.external_id,
         "text": example.text,
         "metadata": {"channel": "email"},  # only what the project shows labelers
+        "media": None,  # a text
     }
     assert body["guideline_version"] == 4
     assert "billing" not in lease.content.decode()

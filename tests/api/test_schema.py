@@ -3,11 +3,14 @@ schema as a manager, an SME and a labeler, with valid and invalid requests and e
 no server error, valid requests accepted, invalid ones refused, every answer as documented."""
 
 import copy
+import hashlib
 import uuid
 from datetime import timedelta
 
 import pytest
 import schemathesis
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
@@ -21,6 +24,7 @@ from labeling.services.annotations import assignment_next
 from projects.models import GuidelineDraft, Label, PredictionSet, Project
 from projects.services.invitations import invitation_token
 from tests.factories import ExampleFactory
+from tests.media_files import image_bytes
 
 from .conftest import token_client
 
@@ -117,6 +121,7 @@ def path_values(api_data, api_disagreements, api_releases, labeler, sme):
         "tag": api_releases.release.tag,
         "slug": project.slug,
         "/examples/{id}/": api_data.examples[0].pk,
+        ("GET", "/examples/{id}/media/"): _media_example(project).pk,
         "/imports/{id}/": api_data.import_batch.pk,
         "/models/{id}/": PredictionSet.objects.create(
             project=project, model_name="schema", file_sha256="0"
@@ -133,6 +138,20 @@ def path_values(api_data, api_disagreements, api_releases, labeler, sme):
         "assignment": lease.pk,
         "member": "second",
     }
+
+
+def _media_example(project):
+    png = image_bytes("PNG")
+    return ExampleFactory(
+        project=project,
+        external_id="schema-media",
+        text="",
+        media_file=default_storage.save("media/schema.png", ContentFile(png)),
+        media_name="schema.png",
+        media_type="image/png",
+        media_sha256=hashlib.sha256(png).hexdigest(),
+        media_bytes=len(png),
+    )
 
 
 def _aim(case, values) -> None:

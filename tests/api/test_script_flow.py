@@ -104,7 +104,7 @@ def test_a_script_sets_up_a_project_and_three_labelers_label_it_through_the_api(
             assert lease.status_code == 200, lease.content
             body = lease.json()
             assert body["guideline_version"] == 1
-            assert set(body["example"]) == {"id", "external_id", "text", "metadata"}  # no counts
+            assert set(body["example"]) == {"id", "external_id", "text", "metadata", "media"}  # no counts
             again = client.post(f"{base}/assignments/next/")
             assert again.json()["id"] == body["id"]  # the same lease while it is live
             submit = {
