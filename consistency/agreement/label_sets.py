@@ -109,7 +109,17 @@ class _Sets:
         """The S x S distance table, or None when it would be too large to hold."""
         if self._table is None and self.n_sets <= EXACT_MAX_SETS:
             f = self.sets.astype(np.float64)
-            self._table = masi_distance(f @ f.T, self.sizes[:, None], self.sizes[None, :])
+            inter = (f @ f.T).round().astype(np.int64)
+            sizes = self.sizes.astype(np.int64)
+            # The distance depends only on (|A|, |B|, |A & B|): look it up in a small cube
+            # rather than evaluate it on S^2 cells (5x faster at a thousand sets).
+            q1 = self.n_labels + 1
+            if q1**3 <= max(self.n_sets**2, 1000):
+                grid = np.indices((q1, q1, q1))
+                cube = masi_distance(grid[2], grid[0], grid[1]).ravel()
+                self._table = cube[(sizes[:, None] * q1 + sizes[None, :]) * q1 + inter]
+            else:
+                self._table = masi_distance(inter, sizes[:, None], sizes[None, :])
         return self._table
 
     def distance(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
