@@ -205,3 +205,34 @@ def test_label_issues_say_they_are_single_label_only(manager_client, multi_rated
     with pytest.raises(CommandError, match="single-label projects only"):
         call_command("label_issues", "support", stdout=StringIO())
     assert not Disagreement.objects.exists()
+
+
+def test_example_browser_shows_and_filters_final_label_sets(manager_client, multi_rated):
+    feature = multi_rated.labels.get(name="feature")
+    response = manager_client.get(reverse("consistency:examples", args=["support"]))
+    finals = [final for _, _, final in response.context["rows"]]
+    assert sorted(finals) == sorted(
+        [
+            "billing | bug",
+            "bug",
+            "feature",
+            "billing | feature",
+            "other",
+            "bug | other",
+            "billing",
+            "none of these",
+        ]
+    )
+    response = manager_client.get(reverse("consistency:examples", args=["support"]), {"label": feature.pk})
+    assert sorted(final for _, _, final in response.context["rows"]) == ["billing | feature", "feature"]
+    export = manager_client.get(reverse("consistency:example_export", args=["support"]))
+    assert "billing | feature" in b"".join(export.streaming_content).decode()
+
+
+def test_example_timeline_words_label_sets(manager_client, multi_rated):
+    example = multi_rated.examples.order_by("id")[2]  # raters chose feature, other, and nothing
+    response = manager_client.get(reverse("consistency:example", args=["support", example.pk]))
+    html = response.content.decode()
+    assert "labeled: feature" in html
+    assert "labeled: none of these" in html
+    assert "decided: feature" in html
