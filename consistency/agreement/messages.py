@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from consistency.agreement import label_sets
+from consistency.agreement import label_sets, spans
 from consistency.agreement import statistics as stats
 
 COEFFICIENT_NAMES = {
@@ -45,6 +45,9 @@ REASONS = {
     label_sets.REASON_ONE_LABEL_SET: (
         "Every rating is the same label set, so agreement expected by chance is total and the "
         "chance-corrected coefficient is undefined."
+    ),
+    spans.REASON_NO_SPANS: (
+        "No rater marked a span on the examples two or more raters labelled, so span F1 is undefined."
     ),
     label_sets.REASON_NOT_FOR_LABEL_SETS: (
         "Not computed for label sets: it would count two sets that share labels as unrelated. "

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from consistency.agreement import label_sets, messages
+from consistency.agreement import label_sets, messages, spans
 from consistency.agreement import statistics as stats
 from consistency.agreement.services import agreement_report_compute
 from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory, UserFactory
@@ -93,7 +93,7 @@ def test_label_set_statistics_give_codes_and_every_code_has_a_sentence(sets):
 def test_every_reason_code_has_a_sentence_and_an_unknown_code_is_an_error():
     codes = {
         value
-        for module in (stats, label_sets)
+        for module in (stats, label_sets, spans)
         for name, value in vars(module).items()
         if name.startswith("REASON_")
     }
