@@ -320,6 +320,57 @@ def _per_label(data: _Sets, n_boot: int, seed: int | None) -> list[dict[str, Any
     return out
 
 
+def _pair_alphas(data: _Sets, items: _Items | None) -> list[dict[str, Any]]:
+    """MASI alpha of each pair of raters on the items both rated (two ratings per item), for pairs
+    sharing two or more items: {"rater_a", "rater_b", "n", "value", "ci95" (None), "reason"}."""
+    if items is None:
+        return []
+    r, n_sets = data.base.n_raters, data.n_sets
+    keys, dist, marg_keys = [], [], []
+    for a, b in items.column_pairs():
+        ok = np.nonzero((items.codes[:, a] >= 0) & (items.codes[:, b] >= 0))[0]
+        if len(ok) == 0:
+            continue
+        ra, rb = items.raters[ok, a], items.raters[ok, b]
+        key = np.minimum(ra, rb) * r + np.maximum(ra, rb)
+        keys.append(key)
+        dist.append(data.distance(items.codes[ok, a], items.codes[ok, b]))
+        marg_keys += [key * n_sets + items.codes[ok, a], key * n_sets + items.codes[ok, b]]
+    if not keys:
+        return []
+    key, d = np.concatenate(keys), np.concatenate(dist)
+    pair_codes, pair_index = st._encode(key)
+    shared = np.bincount(pair_index)
+    observed = np.bincount(pair_index, weights=2.0 * d)  # ordered pairs, one unit of two ratings each
+    cells, cell_counts = np.unique(np.concatenate(marg_keys), return_counts=True)
+    cell_pair = np.searchsorted(pair_codes, cells // n_sets)
+    starts = np.searchsorted(cell_pair, np.arange(len(pair_codes)))
+    ends = np.searchsorted(cell_pair, np.arange(len(pair_codes)), side="right")
+    out = []
+    for p, code in enumerate(pair_codes):
+        if shared[p] < 2:
+            continue
+        a, b = divmod(int(code), r)
+        sets = cells[starts[p] : ends[p]] % n_sets
+        counts = cell_counts[starts[p] : ends[p]].astype(np.float64)
+        if len(sets) < 2:
+            est = st._none(REASON_ONE_LABEL_SET, int(shared[p]))
+        else:
+            ii, jj = np.meshgrid(sets, sets, indexing="ij")
+            expected = counts @ data.distance(ii.ravel(), jj.ravel()).reshape(len(sets), -1) @ counts
+            value = float(_alpha_value(2.0 * shared[p], observed[p], expected))
+            est = Estimate(value, None, None, int(shared[p]))
+        out.append(
+            {
+                "rater_a": st._py(data.base.rater_codes[a]),
+                "rater_b": st._py(data.base.rater_codes[b]),
+                "n": int(shared[p]),
+                **est.to_dict(),
+            }
+        )
+    return out
+
+
 def _per_rater(data: _Sets, items: _Items | None) -> list[dict[str, Any]]:
     """Per rater: mean MASI agreement (1 - distance) with the others on shared items, and how often
     their set equals the set most of the others chose (each label kept by a strict majority of the
@@ -339,7 +390,10 @@ def _per_rater(data: _Sets, items: _Items | None) -> list[dict[str, Any]]:
     n_ann = np.bincount(base.rater, minlength=r)
     n_def = np.zeros(r, dtype=np.int64)
     n_match = np.zeros(r, dtype=np.int64)
-    if base.n_annotations:
+    if base.n_annotations and data.n_labels == 0:
+        # No labels to choose: every set is empty, so every rater matches the others.
+        n_def = n_match = np.bincount(base.rater[base.m[base.item] >= 2], minlength=r)
+    elif base.n_annotations:
         q = data.n_labels
         rows, labels = np.nonzero(data.indicator)
         per_item = np.bincount(base.item[rows] * q + labels, minlength=len(base.item_codes) * q)
@@ -484,11 +538,22 @@ def label_set_summary(
     of `statistics.agreement_summary`: "krippendorff_alpha" is the MASI alpha ("distance":
     "masi"), "percent_agreement" the share of rater pairs choosing the same set, Fleiss' kappa and
     Gwet's AC1 are None (REASON_NOT_FOR_LABEL_SETS); "per_label" gives presence/absence alpha and
-    kappa per label; "per_rater" adds "mean_masi_agreement"; "cohen_kappa" is empty."""
+    kappa per label; "per_rater" adds "mean_masi_agreement" and "mean_pair_alpha"; "cohen_kappa"
+    is empty and "pair_alpha" holds the MASI alpha of each pair of raters (no interval)."""
     data = _Sets(items, raters, label_sets, n_labels)
     est = _all_coefficients(data, n_boot, seed)
     items_ = _Items(data) if not st._basic_reason(data.base) else None
     rater_rows = _per_rater(data, items_)
+    pairs = _pair_alphas(data, items_)
+    mean_alpha: dict[Any, list[float]] = {}
+    for pair in pairs:
+        if pair["value"] is not None:
+            mean_alpha.setdefault(pair["rater_a"], []).append(pair["value"])
+            mean_alpha.setdefault(pair["rater_b"], []).append(pair["value"])
+    for row in rater_rows:
+        values = mean_alpha.get(row["rater"], [])
+        row["mean_pair_alpha"] = float(np.mean(values)) if values else None
+        row["n_alpha_pairs"] = len(values)
     return {
         **st._counts(data.base),
         "ordinal": False,
@@ -496,6 +561,7 @@ def label_set_summary(
         "distance": DISTANCE,
         **{k: v.to_dict() for k, v in est.items()},
         "cohen_kappa": [],
+        "pair_alpha": pairs,
         "per_label": _per_label(data, n_boot, seed),
         "per_rater": rater_rows,
         "label_confusion": _label_confusion(data, items_),

@@ -216,6 +216,8 @@ def report_with_messages(result: dict[str, Any]) -> dict[str, Any]:
     before/after coefficient's "message". Raters and labels must already carry their names."""
     out = _coefficients_with_reasons(result)
     out["cohen_kappa"] = [estimate_with_reason(pair) for pair in result["cohen_kappa"]]
+    if "pair_alpha" in result:
+        out["pair_alpha"] = [estimate_with_reason(pair) for pair in result["pair_alpha"]]
     out["per_label"] = [_per_label_with_reasons(row) for row in result["per_label"]]
     out["diagnostics"] = [{**d, "message": diagnostic_text(d)} for d in result["diagnostics"]]
     out["by_guideline_version"] = [_coefficients_with_reasons(row) for row in result["by_guideline_version"]]

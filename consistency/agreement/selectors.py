@@ -524,10 +524,12 @@ def _with_names(
         return label_names[int(code)] if 0 <= int(code) < len(label_names) else f"label {code}"
 
     result = dict(summary)
-    result["cohen_kappa"] = [
-        {**pair, "rater_a": rater(pair["rater_a"]), "rater_b": rater(pair["rater_b"])}
-        for pair in summary["cohen_kappa"]
-    ]
+    for key in ("cohen_kappa", "pair_alpha"):  # pair_alpha: label sets' MASI alpha per rater pair
+        if key in summary:
+            result[key] = [
+                {**pair, "rater_a": rater(pair["rater_a"]), "rater_b": rater(pair["rater_b"])}
+                for pair in summary[key]
+            ]
     result["per_label"] = [{**row, "label": label(row["label"])} for row in summary["per_label"]][
         : len(label_names)
     ]
@@ -564,8 +566,9 @@ def _with_names(
 
 
 def kappa_matrix(*, result: dict[str, Any]) -> dict[str, Any]:
-    """Rater-pair kappas from a report as a square table for the heatmap: raters, and rows of cells."""
-    pairs = result.get("cohen_kappa") or []
+    """Rater-pair kappas from a report as a square table for the heatmap: raters, and rows of cells.
+    A multi-label report gives each pair's MASI alpha ("pair_alpha") instead."""
+    pairs = result.get("cohen_kappa") or result.get("pair_alpha") or []
     raters = sorted(
         {p["rater_a"] for p in pairs}
         | {p["rater_b"] for p in pairs}

@@ -132,8 +132,9 @@ def test_dashboard_shows_masi_alpha_and_presence_agreement(manager_client, multi
     html = response.content.decode()
     assert "Krippendorff&#x27;s alpha (MASI distance)" in html
     assert 'id="label-sets-note"' in html
-    assert "Mean MASI agreement with others" in html
-    assert 'id="kappa-heatmap"' not in html  # no Cohen's kappa between raters for label sets
+    assert "Mean MASI alpha with others; mean MASI agreement" in html
+    assert "alpha (MASI) for each pair of raters" in html
+    assert html.count('data-kappa="') == 6  # 3 raters: 3 pairs, both halves of the matrix
     assert html.count("<tr><td>billing</td>") == 1
 
 

@@ -283,3 +283,29 @@ def test_slices_summary_has_the_single_label_keys():
     assert light["krippendorff_alpha"]["value"] == pytest.approx(
         ls.masi_alpha(items, raters, sets, 6, n_boot=0).value
     )
+
+
+def test_a_project_without_labels_has_only_empty_sets():
+    summary = ls.label_set_summary([0, 0, 1, 1], [1, 2, 1, 2], [(), (), (), ()], 0, n_boot=20)
+    assert summary["krippendorff_alpha"]["reason"] == ls.REASON_ONE_LABEL_SET
+    assert summary["percent_agreement"]["value"] == 1.0
+    assert summary["per_label"] == []
+    assert [row["loo_agreement"] for row in summary["per_rater"]] == [1.0, 1.0]
+
+
+def test_pair_alpha_equals_nltk_on_the_two_raters_shared_items():
+    rows = random_rows(12, n_raters=3, p_rate=0.8)
+    items, raters, sets = columns(rows)
+    summary = ls.label_set_summary(items, raters, sets, 6, n_boot=0)
+    assert len(summary["pair_alpha"]) == 3
+    for pair in summary["pair_alpha"]:
+        a, b = pair["rater_a"], pair["rater_b"]
+        by_a = {i: s for i, r, s in rows if r == a}
+        by_b = {i: s for i, r, s in rows if r == b}
+        shared = sorted(set(by_a) & set(by_b))
+        two = [(i, a, by_a[i]) for i in shared] + [(i, b, by_b[i]) for i in shared]
+        assert pair["n"] == len(shared)
+        assert pair["value"] == pytest.approx(nltk_alpha(two), abs=1e-12)
+    for row in summary["per_rater"]:
+        mine = [p["value"] for p in summary["pair_alpha"] if row["rater"] in (p["rater_a"], p["rater_b"])]
+        assert row["mean_pair_alpha"] == pytest.approx(np.mean(mine))
