@@ -46,6 +46,9 @@ REASONS = {
         "Every rating is the same label set, so agreement expected by chance is total and the "
         "chance-corrected coefficient is undefined."
     ),
+    spans.REASON_NOT_FOR_SPANS: (
+        "Not computed for spans: read span F1 (exact and overlap match) and the token-level coefficients."
+    ),
     spans.REASON_NO_SPANS: (
         "No rater marked a span on the examples two or more raters labelled, so span F1 is undefined."
     ),
@@ -62,6 +65,12 @@ def coefficient_names(result: dict[str, Any] | None) -> dict[str, str]:
     """The coefficients' names for a report: alpha says its distance when it is MASI."""
     if (result or {}).get("distance") == label_sets.DISTANCE:
         return {**COEFFICIENT_NAMES, "krippendorff_alpha": MASI_ALPHA_NAME}
+    if "span_f1" in (result or {}):
+        return {
+            **COEFFICIENT_NAMES,
+            "krippendorff_alpha": "Krippendorff's alpha (per token)",
+            "fleiss_kappa": "Fleiss' kappa (per token)",
+        }
     return COEFFICIENT_NAMES
 
 
@@ -185,7 +194,10 @@ def comparison_heading(comparison: dict[str, Any]) -> str:
 
 
 def _coefficients_with_reasons(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, **{key: estimate_with_reason(row[key]) for key in COEFFICIENT_NAMES if key in row}}
+    out = {**row, **{key: estimate_with_reason(row[key]) for key in COEFFICIENT_NAMES if key in row}}
+    if "span_f1" in row:
+        out["span_f1"] = {name: estimate_with_reason(e) for name, e in row["span_f1"].items()}
+    return out
 
 
 def _comparison_with_messages(comparison: dict[str, Any]) -> dict[str, Any]:
@@ -202,9 +214,10 @@ def _comparison_with_messages(comparison: dict[str, Any]) -> dict[str, Any]:
 
 
 def _per_label_with_reasons(row: dict[str, Any]) -> dict[str, Any]:
-    """A per-label row in words; a multi-label row also words its "alpha" and "kappa"."""
+    """A per-label row in words; a multi-label row also words its "alpha" and "kappa", a span
+    row its "exact" and "overlap"."""
     out = estimate_with_reason(row)
-    for key in ("alpha", "kappa"):
+    for key in ("alpha", "kappa", "exact", "overlap"):
         if isinstance(row.get(key), dict):
             out[key] = estimate_with_reason(row[key])
     return out
@@ -218,6 +231,15 @@ def report_with_messages(result: dict[str, Any]) -> dict[str, Any]:
     out["cohen_kappa"] = [estimate_with_reason(pair) for pair in result["cohen_kappa"]]
     if "pair_alpha" in result:
         out["pair_alpha"] = [estimate_with_reason(pair) for pair in result["pair_alpha"]]
+    if "span_pairs" in result:
+        out["span_pairs"] = [
+            {
+                **pair,
+                "exact": estimate_with_reason(pair["exact"]),
+                "overlap": estimate_with_reason(pair["overlap"]),
+            }
+            for pair in result["span_pairs"]
+        ]
     out["per_label"] = [_per_label_with_reasons(row) for row in result["per_label"]]
     out["diagnostics"] = [{**d, "message": diagnostic_text(d)} for d in result["diagnostics"]]
     out["by_guideline_version"] = [_coefficients_with_reasons(row) for row in result["by_guideline_version"]]

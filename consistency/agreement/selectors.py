@@ -24,7 +24,7 @@ from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from consistency.agreement import hlp, label_sets
+from consistency.agreement import hlp, label_sets, spans
 from consistency.agreement import messages as agreement_messages
 from consistency.agreement import statistics as stats
 from consistency.agreement.models import AgreementReport
@@ -74,10 +74,26 @@ class AgreementArrays:
     # Multi-label projects: per annotation the chosen labels, an (n, n_labels) boolean matrix
     # (`labels` is then all zeros and unused).
     label_sets: np.ndarray | None = None
+    # Span projects: [annotation row, start, end, label code] per span (rows index these arrays),
+    # and the annotated examples' tokens as [example id, start, end] (`spans.token_table`).
+    spans: np.ndarray | None = None
+    tokens: np.ndarray | None = None
 
     @property
     def multi(self) -> bool:
         return self.label_sets is not None
+
+    @property
+    def span_task(self) -> bool:
+        return self.spans is not None
+
+    def _spans_of(self, mask: np.ndarray) -> np.ndarray | None:
+        """The spans of the kept annotations, their rows renumbered."""
+        if self.spans is None:
+            return None
+        new_row = np.cumsum(mask) - 1
+        kept = self.spans[mask[self.spans[:, 0]]]
+        return np.column_stack([new_row[kept[:, 0]], kept[:, 1:]])
 
     def subset(self, mask: np.ndarray) -> AgreementArrays:
         return replace(
@@ -88,6 +104,7 @@ class AgreementArrays:
             versions=self.versions[mask],
             slice_codes=None if self.slice_codes is None else self.slice_codes[mask],
             label_sets=None if self.label_sets is None else self.label_sets[mask],
+            spans=self._spans_of(np.asarray(mask, dtype=bool)),
             current=None if self.current is None else self.current[mask],
             ids=None if self.ids is None else self.ids[mask],
         )
@@ -138,6 +155,8 @@ def agreement_arrays(*, project: Project, slice_field: str = "") -> AgreementArr
     label_ids = [pk for pk, _ in labels]
     if project.task_type == TaskType.MULTI:
         return _label_set_arrays(project, labels, slice_field)
+    if project.task_type == TaskType.SPANS:
+        return _span_arrays(project, labels, slice_field)
     queryset = (
         _annotation_columns(project)
         .filter(label__isnull=False)
@@ -218,6 +237,55 @@ def _label_set_arrays(project: Project, labels: list[tuple[int, str]], slice_fie
         current=matrix[:, 3].copy(),
         ids=matrix[:, 4].copy(),
         label_sets=sets,
+    )
+
+
+def _span_arrays(project: Project, labels: list[tuple[int, str]], slice_field: str) -> AgreementArrays:
+    """A span project's annotations: the integer columns as for single labels, each annotation's
+    spans (its JSON list of [start, end, label id]) as rows of one array, and the tokens of the
+    annotated examples' texts (`spans.tokenize`). Two queries."""
+    label_ids = [pk for pk, _ in labels]
+    code_of = {pk: code for code, pk in enumerate(label_ids)}
+    queryset = (
+        _annotation_columns(project)
+        .filter(spans__isnull=False)
+        .order_by("id")
+        .values_list("example_id", "rater_id", "version", "current", "id", "spans")
+    )
+    numeric: list[tuple[int, ...]] = []
+    span_rows: list[tuple[int, int, int, int]] = []
+    for index, (*columns, marked) in enumerate(queryset.iterator(chunk_size=FETCH_BLOCK_ROWS)):
+        numeric.append(tuple(columns))
+        for start, end, label_id in marked or ():
+            code = code_of.get(label_id)
+            if code is not None:  # spans are checked when written
+                span_rows.append((index, start, end, code))
+    matrix = np.asarray(numeric, dtype=np.int64).reshape(-1, 5)
+    examples = np.unique(matrix[:, 0])
+    texts = (
+        Example.objects.filter(project=project, pk__in=examples.tolist())
+        .order_by("id")
+        .values_list("id", "text")
+    )
+    ids, bodies = zip(*texts, strict=True) if len(examples) else ((), ())
+    slice_codes, slice_names = (None, None)
+    if slice_field and slice_field != TAG_SLICE:
+        slice_codes, slice_names = _slice_codes(project, slice_field, matrix[:, 0])
+    return AgreementArrays(
+        items=matrix[:, 0].copy(),
+        raters=matrix[:, 1].copy(),
+        labels=np.zeros(len(matrix), dtype=np.int64),
+        versions=matrix[:, 2].copy(),
+        label_ids=label_ids,
+        label_names=[name for _, name in labels],
+        ordinal=False,
+        kappa_weights=project.kappa_weights,
+        slice_codes=slice_codes,
+        slice_names=slice_names,
+        current=matrix[:, 3].copy(),
+        ids=matrix[:, 4].copy(),
+        spans=np.asarray(span_rows, dtype=np.int64).reshape(-1, 4),
+        tokens=spans.token_table(ids, bodies),
     )
 
 
@@ -374,6 +442,10 @@ def agreement_compute(
         summary = label_sets.label_set_summary(
             arrays.items, arrays.raters, arrays.label_sets, arrays.n_labels, n_boot=n_boot
         )
+    elif arrays.span_task:
+        summary = spans.span_report(
+            arrays.items, arrays.raters, arrays.spans, arrays.tokens, arrays.n_labels, n_boot=n_boot
+        )
     else:
         summary = stats.agreement_summary(
             arrays.items,
@@ -392,10 +464,12 @@ def agreement_compute(
     whole = summary if every is arrays else None
     result["by_guideline_version"] = _by_guideline_version(every.latest_per_version(), n_boot, whole)
     report(70, "Comparing guideline versions on the same examples")
-    # The paired before/after comparison is written for single labels; label sets show their
-    # per-version figures only.
+    # The paired before/after comparison is written for single labels; label sets and spans show
+    # their per-version figures only.
     result["before_after"] = (
-        [] if arrays.multi else _before_after(every, relabel_arrays(project=project), n_boot)
+        []
+        if arrays.multi or arrays.span_task
+        else _before_after(every, relabel_arrays(project=project), n_boot)
     )
     result["slice_field"] = slice_field or None
     if slice_field == TAG_SLICE:
@@ -413,6 +487,11 @@ def agreement_compute(
 
 
 def _subset_coefficients(arrays: AgreementArrays, mask: np.ndarray, n_boot: int) -> dict[str, Any]:
+    if arrays.span_task:
+        subset = arrays.subset(np.asarray(mask, dtype=bool))
+        return spans.span_coefficients(
+            subset.items, subset.raters, subset.spans, subset.tokens, subset.n_labels, n_boot=n_boot
+        )
     if arrays.multi:
         return label_sets.coefficients(
             arrays.items[mask],
@@ -524,7 +603,8 @@ def _with_names(
         return label_names[int(code)] if 0 <= int(code) < len(label_names) else f"label {code}"
 
     result = dict(summary)
-    for key in ("cohen_kappa", "pair_alpha"):  # pair_alpha: label sets' MASI alpha per rater pair
+    # pair_alpha: label sets' MASI alpha per rater pair; span_pairs: span F1 per rater pair.
+    for key in ("cohen_kappa", "pair_alpha", "span_pairs"):
         if key in summary:
             result[key] = [
                 {**pair, "rater_a": rater(pair["rater_a"]), "rater_b": rater(pair["rater_b"])}

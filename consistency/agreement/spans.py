@@ -128,6 +128,9 @@ def _relations(data: _Spans) -> dict[str, np.ndarray]:
     code = np.where(
         same_offsets, np.where(same_label, _EXACT, _LABEL), np.where(same_label, _BOUNDARY, _BOTH)
     )
+    # Spans of two raters at the same place with two labels: which labels they split between.
+    split = code == _LABEL
+    out_labels = (data.label[i][split], data.label[j][split])
     # Both directions: (span, the other span's rater, relation).
     span = np.concatenate([i, j])
     other = np.concatenate([data.rater[j], data.rater[i]])
@@ -148,6 +151,7 @@ def _relations(data: _Spans) -> dict[str, np.ndarray]:
     counts[:, _MISSING] = data.others - counts[:, :_MISSING].sum(axis=1)
     out["relations"] = counts
     out["pair_span"], out["pair_other"], out["pair_code"] = span, other, code
+    out["split_labels"] = out_labels
     return out
 
 
@@ -267,6 +271,14 @@ def span_f1(
             per_label.append({"label": j, "n_spans": int((data.label == j).sum()), **est.to_dict()})
         result[name] = {**overall.to_dict(), "per_label": per_label}
     result["pairs"] = [] if reason else _pair_f1(data, rel)
+    a, b = rel["split_labels"]
+    low, high = np.minimum(a, b), np.maximum(a, b)
+    split = np.bincount(low * q + high, minlength=q * q)
+    result["label_confusion"] = [
+        {"label_a": int(k // q), "label_b": int(k % q), "count": int(split[k])}
+        for k in np.lexsort((np.arange(q * q), -split))
+        if split[k] > 0
+    ]
     counts = {name: int(totals[3 * q + c]) for c, name in enumerate(RELATIONS)}
     compared = sum(counts.values())
     disagreeing = compared - counts["exact"]
@@ -415,4 +427,126 @@ def span_summary(
     return {
         **span_f1(items, raters, spans, n_labels, n_boot=n_boot, seed=seed),
         "tokens": token_agreement(items, raters, spans, tokens, n_labels, n_boot=n_boot, seed=seed),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# The agreement report's shape
+
+REASON_NOT_FOR_SPANS = "not_for_spans"  # a coefficient the report has no span version of
+
+
+def _light(data: _Spans, f1: dict[str, Any], tok: dict[str, Any]) -> dict[str, Any]:
+    """The four coefficient keys of the single-label report: Krippendorff's alpha and Fleiss' kappa
+    on tokens; percent agreement and Gwet's AC1 are not given for spans (span F1 is)."""
+    n_items = int(data.base.pairable.sum())
+    missing = st._none(REASON_NOT_FOR_SPANS, n_items).to_dict()
+    return {
+        **st._counts(data.base),
+        "n_spans": int(data.n_spans),
+        "n_tokens": tok["n_tokens"],
+        "percent_agreement": missing,
+        "fleiss_kappa": tok["fleiss_kappa"],
+        "krippendorff_alpha": tok["krippendorff_alpha"],
+        "gwet_ac1": missing,
+        "span_f1": {
+            name: {key: f1[name][key] for key in ("value", "ci95", "reason")} for name in ("exact", "overlap")
+        },
+    }
+
+
+def span_coefficients(
+    items: Any,
+    raters: Any,
+    spans: Any,
+    tokens: Any,
+    n_labels: int,
+    *,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int | None = DEFAULT_SEED,
+) -> dict[str, Any]:
+    """The light summary for slices and guideline versions (see `span_report`)."""
+    data = _Spans(items, raters, spans, n_labels)
+    f1 = span_f1(items, raters, spans, n_labels, n_boot=n_boot, seed=seed)
+    tok = token_agreement(items, raters, spans, tokens, n_labels, n_boot=n_boot, seed=seed)
+    return _light(data, f1, tok)
+
+
+def span_report(
+    items: Any,
+    raters: Any,
+    spans: Any,
+    tokens: Any,
+    n_labels: int,
+    *,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int | None = DEFAULT_SEED,
+) -> dict[str, Any]:
+    """Everything the agreement report shows for a span project, with the keys of
+    `statistics.agreement_summary`: the four coefficient keys as in `span_coefficients`, "span_f1"
+    (exact and overlap, with intervals), "span_pairs" (F1 per rater pair), "breakdown" (boundary
+    vs label), "per_label" (exact F1 as "value", plus "exact" and "overlap"), "per_rater" (mean
+    exact F1 with the other raters), "label_confusion" (pairs of spans at the same place with two
+    labels, per label pair), "cohen_kappa" empty."""
+    data = _Spans(items, raters, spans, n_labels)
+    f1 = span_f1(items, raters, spans, n_labels, n_boot=n_boot, seed=seed)
+    tok = token_agreement(items, raters, spans, tokens, n_labels, n_boot=n_boot, seed=seed)
+    n_spans = max(data.n_spans, 1)
+    per_label = []
+    for exact, overlap in zip(f1["exact"]["per_label"], f1["overlap"]["per_label"], strict=True):
+        estimate = {key: exact[key] for key in ("value", "ci95", "reason")}
+        per_label.append(
+            {
+                "label": exact["label"],
+                "n_ratings": exact["n_spans"],
+                "prevalence": exact["n_spans"] / n_spans if data.n_spans else None,
+                **estimate,
+                "exact": estimate,
+                "overlap": {key: overlap[key] for key in ("value", "ci95", "reason")},
+            }
+        )
+    f1_by_rater: dict[Any, list[float]] = {}
+    for pair in f1["pairs"]:
+        if pair["exact"]["value"] is not None:
+            for rater in (pair["rater_a"], pair["rater_b"]):
+                f1_by_rater.setdefault(rater, []).append(pair["exact"]["value"])
+    base = data.base
+    n_ann = np.bincount(base.rater, minlength=base.n_raters)
+    n_spans_by_rater = np.bincount(data.rater, minlength=base.n_raters)
+    per_rater = []
+    for i in range(base.n_raters):
+        code = st._py(base.rater_codes[i])
+        values = f1_by_rater.get(code, [])
+        per_rater.append(
+            {
+                "rater": code,
+                "n_annotations": int(n_ann[i]),
+                "n_spans": int(n_spans_by_rater[i]),
+                "mean_span_f1": float(np.mean(values)) if values else None,
+                "n_f1_pairs": len(values),
+                "mean_kappa": None,
+                "n_kappa_pairs": 0,
+                "loo_agreement": None,
+                "loo_agreement_ci95": None,
+                "n_loo_items": 0,
+                "n_loo_matches": 0,
+                "agreement_with_sme_on_disputed": {"value": None, "ci95": None, "n": 0, "per_label": []},
+            }
+        )
+    reason = st._basic_reason(base)
+    diagnostics: list[dict[str, Any]] = [{"code": reason}] if reason else []
+    n_overlap = int(base.pairable.sum())
+    if not reason and n_overlap < st.FEW_ITEMS:
+        diagnostics.append({"code": "few_items", "n_items_overlap": n_overlap, "min_items": st.FEW_ITEMS})
+    return {
+        **_light(data, f1, tok),
+        "ordinal": False,
+        "kappa_weights": None,
+        "span_pairs": f1["pairs"],
+        "breakdown": f1["breakdown"],
+        "cohen_kappa": [],
+        "per_label": per_label,
+        "per_rater": per_rater,
+        "label_confusion": f1["label_confusion"],
+        "diagnostics": diagnostics,
     }

@@ -84,6 +84,7 @@ def agreement_dashboard(request, slug):
         "chosen_slice": chosen or (result or {}).get("slice_field") or "",
         "names": names,
         "label_sets": (result or {}).get("distance") == "masi",
+        "span_report": "span_f1" in (result or {}),
         "is_manager": request.membership.role == Role.MANAGER,
         "open_disagreements": review_queue_count(project=project),
         "relabel_scopes": RelabelRequest.Scope.choices,

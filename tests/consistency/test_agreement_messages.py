@@ -90,6 +90,29 @@ def test_label_set_statistics_give_codes_and_every_code_has_a_sentence(sets):
         assert estimate["reason"] is None or messages.reason_text(estimate["reason"]).endswith(".")
 
 
+@pytest.mark.parametrize(
+    "marked",
+    [[[0, 0, 3, 0], [1, 0, 3, 1], [2, 4, 7, 0], [3, 4, 6, 0]], []],  # spans to compare; no spans at all
+)
+def test_span_report_gives_codes_and_every_code_has_a_sentence(marked):
+    tokens = spans.token_table([0, 1], ["abc def", "abc def"])
+    report = spans.span_report(
+        [0, 0, 1, 1], [1, 2, 1, 2], np.array(marked).reshape(-1, 4), tokens, 2, n_boot=50
+    )
+    for text in strings_in(report):
+        assert CODE.fullmatch(text), text
+    for diagnostic in report["diagnostics"]:
+        assert messages.diagnostic_text(diagnostic).endswith(".")
+    worded = messages.report_with_messages(
+        {**report, "by_guideline_version": [], "before_after": [], "slices": None}
+    )
+    estimates = [worded[key] for key in messages.COEFFICIENT_NAMES] + list(worded["span_f1"].values())
+    estimates += [row[key] for row in worded["per_label"] for key in ("exact", "overlap")]
+    for estimate in estimates:
+        assert (estimate["reason"] is None) == (estimate["value"] is not None)
+        assert estimate["reason"] is None or estimate["reason"].endswith(".")
+
+
 def test_every_reason_code_has_a_sentence_and_an_unknown_code_is_an_error():
     codes = {
         value

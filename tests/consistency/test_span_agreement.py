@@ -261,3 +261,21 @@ def test_intervals_are_reproducible():
     assert sp.span_f1(items, raters, spans, 3, n_boot=100, seed=4) == first
     low, high = first["exact"]["ci95"]
     assert 0 <= low < first["exact"]["value"] < high <= 1
+
+
+def test_span_report_has_the_report_keys_and_the_split_labels():
+    texts, items, raters, spans = generate(6)
+    tokens = sp.token_table(range(len(texts)), texts)
+    report = sp.span_report(items, raters, spans, tokens, 3, n_boot=50)
+    f1 = sp.span_f1(items, raters, spans, 3, n_boot=50)
+    assert report["span_f1"]["exact"] == {k: f1["exact"][k] for k in ("value", "ci95", "reason")}
+    assert report["percent_agreement"]["reason"] == sp.REASON_NOT_FOR_SPANS
+    assert report["per_label"][0]["value"] == f1["exact"]["per_label"][0]["value"]
+    assert sum(row["count"] for row in report["label_confusion"]) * 2 == f1["breakdown"]["counts"]["label"]
+    light = sp.span_coefficients(items, raters, spans, tokens, 3, n_boot=0)
+    assert light["krippendorff_alpha"]["value"] == report["krippendorff_alpha"]["value"]
+    for row in report["per_rater"]:
+        mine = [
+            p["exact"]["value"] for p in report["span_pairs"] if row["rater"] in (p["rater_a"], p["rater_b"])
+        ]
+        assert row["mean_span_f1"] == pytest.approx(np.mean(mine))
