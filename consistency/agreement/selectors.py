@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Case, F, IntegerField, Value, When
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Value, When
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -261,13 +261,12 @@ def _span_arrays(project: Project, labels: list[tuple[int, str]], slice_field: s
             if code is not None:  # spans are checked when written
                 span_rows.append((index, start, end, code))
     matrix = np.asarray(numeric, dtype=np.int64).reshape(-1, 5)
-    examples = np.unique(matrix[:, 0])
-    texts = (
-        Example.objects.filter(project=project, pk__in=examples.tolist())
-        .order_by("id")
-        .values_list("id", "text")
+    # The texts of the examples with spans (a subquery: no list of ids in the SQL).
+    marked = Annotation.objects.filter(example=OuterRef("pk"), spans__isnull=False)
+    texts = list(
+        Example.objects.filter(Exists(marked), project=project).order_by("id").values_list("id", "text")
     )
-    ids, bodies = zip(*texts, strict=True) if len(examples) else ((), ())
+    ids, bodies = (list(column) for column in zip(*texts, strict=True)) if texts else ([], [])
     slice_codes, slice_names = (None, None)
     if slice_field and slice_field != TAG_SLICE:
         slice_codes, slice_names = _slice_codes(project, slice_field, matrix[:, 0])
