@@ -523,7 +523,8 @@ def _by_guideline_version(
         version_number = None if version == NO_VERSION else int(version)
         if len(versions) == 1 and overall is not None:
             # Every annotation is under this version: the subset is the whole, already computed.
-            out.append({"version": version_number, **{key: overall[key] for key in SUBSET_KEYS}})
+            keys = [*SUBSET_KEYS, *(key for key in ("distance", "span_f1") if key in overall)]
+            out.append({"version": version_number, **{key: overall[key] for key in keys}})
             continue
         mask = arrays.versions == version
         out.append({"version": version_number, **_subset_coefficients(arrays, mask, n_boot)})

@@ -81,6 +81,7 @@ def test_report_json_for_a_span_project(span_project):
         ("billing", "bug"), ("feature", "other"),
     }  # fmt: skip
     assert [row["version"] for row in result["by_guideline_version"]] == [1]
+    assert result["by_guideline_version"][0]["span_f1"] == result["span_f1"]
     assert {row["value"] for row in result["slices"]["values"]} == {"chat", "email"}
     assert all("span_f1" in row for row in result["slices"]["values"])
 
