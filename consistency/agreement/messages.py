@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from consistency.agreement import label_sets, spans
 from consistency.agreement import statistics as stats
 
 COEFFICIENT_NAMES = {
@@ -41,7 +42,38 @@ REASONS = {
     stats.REASON_LABEL_UNUSED: "No pairable rating uses this label.",
     stats.REASON_LABEL_EVERYWHERE: "Every pairable rating uses this label, so its kappa is undefined.",
     stats.REASON_NOT_PAIRED: "No example has two or more usable ratings under both versions.",
+    label_sets.REASON_ONE_LABEL_SET: (
+        "Every rating is the same label set, so agreement expected by chance is total and the "
+        "chance-corrected coefficient is undefined."
+    ),
+    spans.REASON_NOT_FOR_SPANS: (
+        "Not computed for spans: read span F1 (exact and overlap match) and the token-level coefficients."
+    ),
+    spans.REASON_NO_SPANS: (
+        "No rater marked a span on the examples two or more raters labelled, so span F1 is undefined."
+    ),
+    label_sets.REASON_NOT_FOR_LABEL_SETS: (
+        "Not computed for label sets: it would count two sets that share labels as unrelated. "
+        "Read Krippendorff's alpha with the MASI distance, and the agreement per label."
+    ),
 }
+# How the headline coefficient is named when raters choose label sets.
+MASI_ALPHA_NAME = "Krippendorff's alpha (MASI distance)"
+
+
+def coefficient_names(result: dict[str, Any] | None) -> dict[str, str]:
+    """The coefficients' names for a report: alpha says its distance when it is MASI."""
+    if (result or {}).get("distance") == label_sets.DISTANCE:
+        return {**COEFFICIENT_NAMES, "krippendorff_alpha": MASI_ALPHA_NAME}
+    if "span_f1" in (result or {}):
+        return {
+            **COEFFICIENT_NAMES,
+            "krippendorff_alpha": "Krippendorff's alpha (per token)",
+            "fleiss_kappa": "Fleiss' kappa (per token)",
+        }
+    return COEFFICIENT_NAMES
+
+
 _UNDEFINED_SIDE = {stats.REASON_UNDEFINED_BEFORE: "before", stats.REASON_UNDEFINED_AFTER: "after"}
 
 # The verdict of a before/after comparison, as the command's table says it.
@@ -106,8 +138,9 @@ def diagnostic_text(diagnostic: dict[str, Any]) -> str:
         )
     if code == "outlier_rater":
         low, high = diagnostic["ci95"]
+        gave = "chose the label set most other raters chose" if diagnostic.get("label_sets") else None
         return (
-            f"Rater {diagnostic['rater']} gave the label most other raters gave on "
+            f"Rater {diagnostic['rater']} {gave or 'gave the label most other raters gave'} on "
             f"{_percent(diagnostic['value'])} of {diagnostic['n']} examples (95% interval "
             f"{_percent(low)} to {_percent(high)}), against {_percent(diagnostic['rest'])} for the other "
             f"raters; the gap holds even allowing for {diagnostic['n_raters_compared']} raters compared. "
@@ -161,7 +194,10 @@ def comparison_heading(comparison: dict[str, Any]) -> str:
 
 
 def _coefficients_with_reasons(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, **{key: estimate_with_reason(row[key]) for key in COEFFICIENT_NAMES if key in row}}
+    out = {**row, **{key: estimate_with_reason(row[key]) for key in COEFFICIENT_NAMES if key in row}}
+    if "span_f1" in row:
+        out["span_f1"] = {name: estimate_with_reason(e) for name, e in row["span_f1"].items()}
+    return out
 
 
 def _comparison_with_messages(comparison: dict[str, Any]) -> dict[str, Any]:
@@ -177,13 +213,34 @@ def _comparison_with_messages(comparison: dict[str, Any]) -> dict[str, Any]:
     return {**comparison, "coefficients": coefficients}
 
 
+def _per_label_with_reasons(row: dict[str, Any]) -> dict[str, Any]:
+    """A per-label row in words; a multi-label row also words its "alpha" and "kappa", a span
+    row its "exact" and "overlap"."""
+    out = estimate_with_reason(row)
+    for key in ("alpha", "kappa", "exact", "overlap"):
+        if isinstance(row.get(key), dict):
+            out[key] = estimate_with_reason(row[key])
+    return out
+
+
 def report_with_messages(result: dict[str, Any]) -> dict[str, Any]:
     """The report's JSON with a sentence beside every code the statistics gave: each figure's
     "reason" in words (its code in "reason_code"), each diagnostic's "message", and each
     before/after coefficient's "message". Raters and labels must already carry their names."""
     out = _coefficients_with_reasons(result)
     out["cohen_kappa"] = [estimate_with_reason(pair) for pair in result["cohen_kappa"]]
-    out["per_label"] = [estimate_with_reason(row) for row in result["per_label"]]
+    if "pair_alpha" in result:
+        out["pair_alpha"] = [estimate_with_reason(pair) for pair in result["pair_alpha"]]
+    if "span_pairs" in result:
+        out["span_pairs"] = [
+            {
+                **pair,
+                "exact": estimate_with_reason(pair["exact"]),
+                "overlap": estimate_with_reason(pair["overlap"]),
+            }
+            for pair in result["span_pairs"]
+        ]
+    out["per_label"] = [_per_label_with_reasons(row) for row in result["per_label"]]
     out["diagnostics"] = [{**d, "message": diagnostic_text(d)} for d in result["diagnostics"]]
     out["by_guideline_version"] = [_coefficients_with_reasons(row) for row in result["by_guideline_version"]]
     out["before_after"] = [_comparison_with_messages(c) for c in result["before_after"]]

@@ -19,19 +19,19 @@ from typing import Any
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Case, F, IntegerField, Value, When
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Value, When
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from consistency.agreement import hlp
+from consistency.agreement import hlp, label_sets, spans
 from consistency.agreement import messages as agreement_messages
 from consistency.agreement import statistics as stats
 from consistency.agreement.models import AgreementReport
 from consistency.review.models import RelabeledExample, RelabelRequest
 from core.errors import NotFound
 from labeling.models import Annotation
-from projects.models import Example, ExampleTag, Label, Project
+from projects.models import Example, ExampleTag, Label, Project, TaskType
 
 # A slice field with more distinct values than this is summarised: the most frequent values get
 # their own row and the rest are counted in `slices.n_values_left_out`.
@@ -71,6 +71,29 @@ class AgreementArrays:
     ids: np.ndarray | None = None
     # Weights of Cohen's kappa on an ordinal scale: "linear" or "quadratic".
     kappa_weights: str = "quadratic"
+    # Multi-label projects: per annotation the chosen labels, an (n, n_labels) boolean matrix
+    # (`labels` is then all zeros and unused).
+    label_sets: np.ndarray | None = None
+    # Span projects: [annotation row, start, end, label code] per span (rows index these arrays),
+    # and the annotated examples' tokens as [example id, start, end] (`spans.token_table`).
+    spans: np.ndarray | None = None
+    tokens: np.ndarray | None = None
+
+    @property
+    def multi(self) -> bool:
+        return self.label_sets is not None
+
+    @property
+    def span_task(self) -> bool:
+        return self.spans is not None
+
+    def _spans_of(self, mask: np.ndarray) -> np.ndarray | None:
+        """The spans of the kept annotations, their rows renumbered."""
+        if self.spans is None:
+            return None
+        new_row = np.cumsum(mask) - 1
+        kept = self.spans[mask[self.spans[:, 0]]]
+        return np.column_stack([new_row[kept[:, 0]], kept[:, 1:]])
 
     def subset(self, mask: np.ndarray) -> AgreementArrays:
         return replace(
@@ -80,6 +103,8 @@ class AgreementArrays:
             labels=self.labels[mask],
             versions=self.versions[mask],
             slice_codes=None if self.slice_codes is None else self.slice_codes[mask],
+            label_sets=None if self.label_sets is None else self.label_sets[mask],
+            spans=self._spans_of(np.asarray(mask, dtype=bool)),
             current=None if self.current is None else self.current[mask],
             ids=None if self.ids is None else self.ids[mask],
         )
@@ -123,16 +148,18 @@ def agreement_arrays(*, project: Project, slice_field: str = "") -> AgreementArr
     """The project's annotations as arrays. `slice_field` must already be validated.
 
     Queries: the labels, the annotations (six integer columns), and with a slice field the value of
-    that field per example (one row per example, not per annotation).
+    that field per example (one row per example, not per annotation). A multi-label project's
+    label sets come with the annotations (`_label_set_arrays`).
     """
     labels = list(Label.objects.filter(project=project).order_by("position", "id").values_list("id", "name"))
     label_ids = [pk for pk, _ in labels]
+    if project.task_type == TaskType.MULTI:
+        return _label_set_arrays(project, labels, slice_field)
+    if project.task_type == TaskType.SPANS:
+        return _span_arrays(project, labels, slice_field)
     queryset = (
-        Annotation.objects.filter(example__project=project)
-        .annotate(
-            version=Coalesce("guideline_version__number", Value(NO_VERSION), output_field=IntegerField()),
-            current=Case(When(superseded_at__isnull=True, then=Value(1)), default=Value(0)),
-        )
+        _annotation_columns(project)
+        .filter(label__isnull=False)
         .order_by()
         .values_list("example_id", "rater_id", "label_id", "version", "current", "id")
     )
@@ -157,6 +184,107 @@ def agreement_arrays(*, project: Project, slice_field: str = "") -> AgreementArr
         slice_names=slice_names,
         current=numeric[:, 4].copy(),
         ids=numeric[:, 5].copy(),
+    )
+
+
+def _annotation_columns(project: Project):
+    """The project's annotations with their guideline version number and whether they are current."""
+    return Annotation.objects.filter(example__project=project).annotate(
+        version=Coalesce("guideline_version__number", Value(NO_VERSION), output_field=IntegerField()),
+        current=Case(When(superseded_at__isnull=True, then=Value(1)), default=Value(0)),
+    )
+
+
+def _label_set_arrays(project: Project, labels: list[tuple[int, str]], slice_field: str) -> AgreementArrays:
+    """A multi-label project's annotations: the integer columns as for single labels, and each
+    annotation's label set (its JSON list of label ids) as a row of a boolean matrix. One query;
+    a set holds a few ids, so reading them costs about as much as the integer columns."""
+    label_ids = [pk for pk, _ in labels]
+    code_of = {pk: code for code, pk in enumerate(label_ids)}
+    queryset = (
+        _annotation_columns(project)
+        .filter(labels__isnull=False)
+        .order_by("id")
+        .values_list("example_id", "rater_id", "version", "current", "id", "labels")
+    )
+    numeric: list[tuple[int, ...]] = []
+    rows: list[int] = []
+    codes: list[int] = []
+    for index, (*columns, chosen) in enumerate(queryset.iterator(chunk_size=FETCH_BLOCK_ROWS)):
+        numeric.append(tuple(columns))
+        for label_id in chosen or ():
+            code = code_of.get(label_id)
+            if code is not None:  # a label of the project (sets are checked when written)
+                rows.append(index)
+                codes.append(code)
+    matrix = np.asarray(numeric, dtype=np.int64).reshape(-1, 5)
+    sets = np.zeros((len(matrix), len(label_ids)), dtype=bool)
+    sets[np.asarray(rows, dtype=np.int64), np.asarray(codes, dtype=np.int64)] = True
+    slice_codes, slice_names = (None, None)
+    if slice_field and slice_field != TAG_SLICE:
+        slice_codes, slice_names = _slice_codes(project, slice_field, matrix[:, 0])
+    return AgreementArrays(
+        items=matrix[:, 0].copy(),
+        raters=matrix[:, 1].copy(),
+        labels=np.zeros(len(matrix), dtype=np.int64),
+        versions=matrix[:, 2].copy(),
+        label_ids=label_ids,
+        label_names=[name for _, name in labels],
+        ordinal=False,
+        kappa_weights=project.kappa_weights,
+        slice_codes=slice_codes,
+        slice_names=slice_names,
+        current=matrix[:, 3].copy(),
+        ids=matrix[:, 4].copy(),
+        label_sets=sets,
+    )
+
+
+def _span_arrays(project: Project, labels: list[tuple[int, str]], slice_field: str) -> AgreementArrays:
+    """A span project's annotations: the integer columns as for single labels, each annotation's
+    spans (its JSON list of [start, end, label id]) as rows of one array, and the tokens of the
+    annotated examples' texts (`spans.tokenize`). Two queries."""
+    label_ids = [pk for pk, _ in labels]
+    code_of = {pk: code for code, pk in enumerate(label_ids)}
+    queryset = (
+        _annotation_columns(project)
+        .filter(spans__isnull=False)
+        .order_by("id")
+        .values_list("example_id", "rater_id", "version", "current", "id", "spans")
+    )
+    numeric: list[tuple[int, ...]] = []
+    span_rows: list[tuple[int, int, int, int]] = []
+    for index, (*columns, marked) in enumerate(queryset.iterator(chunk_size=FETCH_BLOCK_ROWS)):
+        numeric.append(tuple(columns))
+        for start, end, label_id in marked or ():
+            code = code_of.get(label_id)
+            if code is not None:  # spans are checked when written
+                span_rows.append((index, start, end, code))
+    matrix = np.asarray(numeric, dtype=np.int64).reshape(-1, 5)
+    # The texts of the examples with spans (a subquery: no list of ids in the SQL).
+    marked = Annotation.objects.filter(example=OuterRef("pk"), spans__isnull=False)
+    texts = list(
+        Example.objects.filter(Exists(marked), project=project).order_by("id").values_list("id", "text")
+    )
+    ids, bodies = (list(column) for column in zip(*texts, strict=True)) if texts else ([], [])
+    slice_codes, slice_names = (None, None)
+    if slice_field and slice_field != TAG_SLICE:
+        slice_codes, slice_names = _slice_codes(project, slice_field, matrix[:, 0])
+    return AgreementArrays(
+        items=matrix[:, 0].copy(),
+        raters=matrix[:, 1].copy(),
+        labels=np.zeros(len(matrix), dtype=np.int64),
+        versions=matrix[:, 2].copy(),
+        label_ids=label_ids,
+        label_names=[name for _, name in labels],
+        ordinal=False,
+        kappa_weights=project.kappa_weights,
+        slice_codes=slice_codes,
+        slice_names=slice_names,
+        current=matrix[:, 3].copy(),
+        ids=matrix[:, 4].copy(),
+        spans=np.asarray(span_rows, dtype=np.int64).reshape(-1, 4),
+        tokens=spans.token_table(ids, bodies),
     )
 
 
@@ -307,24 +435,41 @@ def agreement_compute(
     arrays = every.current_only()
     names = usernames(user_ids=arrays.raters)
     report(25, "Computing overall agreement")
-    codes = gold_codes(arrays=arrays, gold=gold)
-    summary = stats.agreement_summary(
-        arrays.items,
-        arrays.raters,
-        arrays.labels,
-        max(arrays.n_labels, 1),
-        ordinal=arrays.ordinal,
-        weights=arrays.kappa_weights,
-        gold=codes,
-        n_boot=n_boot,
-    )
+    if arrays.multi:
+        # Label sets: MASI alpha and per-label presence agreement. The SME's resolutions are
+        # single labels today, so agreement with the SME is left out (empty per rater).
+        summary = label_sets.label_set_summary(
+            arrays.items, arrays.raters, arrays.label_sets, arrays.n_labels, n_boot=n_boot
+        )
+    elif arrays.span_task:
+        summary = spans.span_report(
+            arrays.items, arrays.raters, arrays.spans, arrays.tokens, arrays.n_labels, n_boot=n_boot
+        )
+    else:
+        summary = stats.agreement_summary(
+            arrays.items,
+            arrays.raters,
+            arrays.labels,
+            max(arrays.n_labels, 1),
+            ordinal=arrays.ordinal,
+            weights=arrays.kappa_weights,
+            gold=gold_codes(arrays=arrays, gold=gold),
+            n_boot=n_boot,
+        )
     result = _with_names(summary, arrays.label_names, names)
     result["labels"] = list(arrays.label_names)
+    result["task_type"] = project.task_type
     report(60, "Computing agreement per guideline version")
     whole = summary if every is arrays else None
     result["by_guideline_version"] = _by_guideline_version(every.latest_per_version(), n_boot, whole)
     report(70, "Comparing guideline versions on the same examples")
-    result["before_after"] = _before_after(every, relabel_arrays(project=project), n_boot)
+    # The paired before/after comparison is written for single labels; label sets and spans show
+    # their per-version figures only.
+    result["before_after"] = (
+        []
+        if arrays.multi or arrays.span_task
+        else _before_after(every, relabel_arrays(project=project), n_boot)
+    )
     result["slice_field"] = slice_field or None
     if slice_field == TAG_SLICE:
         report(80, "Computing agreement per tag")
@@ -341,6 +486,19 @@ def agreement_compute(
 
 
 def _subset_coefficients(arrays: AgreementArrays, mask: np.ndarray, n_boot: int) -> dict[str, Any]:
+    if arrays.span_task:
+        subset = arrays.subset(np.asarray(mask, dtype=bool))
+        return spans.span_coefficients(
+            subset.items, subset.raters, subset.spans, subset.tokens, subset.n_labels, n_boot=n_boot
+        )
+    if arrays.multi:
+        return label_sets.coefficients(
+            arrays.items[mask],
+            arrays.raters[mask],
+            arrays.label_sets[mask],
+            arrays.n_labels,
+            n_boot=n_boot,
+        )
     return stats.coefficients(
         arrays.items[mask],
         arrays.raters[mask],
@@ -365,7 +523,8 @@ def _by_guideline_version(
         version_number = None if version == NO_VERSION else int(version)
         if len(versions) == 1 and overall is not None:
             # Every annotation is under this version: the subset is the whole, already computed.
-            out.append({"version": version_number, **{key: overall[key] for key in SUBSET_KEYS}})
+            keys = [*SUBSET_KEYS, *(key for key in ("distance", "span_f1") if key in overall)]
+            out.append({"version": version_number, **{key: overall[key] for key in keys}})
             continue
         mask = arrays.versions == version
         out.append({"version": version_number, **_subset_coefficients(arrays, mask, n_boot)})
@@ -444,10 +603,13 @@ def _with_names(
         return label_names[int(code)] if 0 <= int(code) < len(label_names) else f"label {code}"
 
     result = dict(summary)
-    result["cohen_kappa"] = [
-        {**pair, "rater_a": rater(pair["rater_a"]), "rater_b": rater(pair["rater_b"])}
-        for pair in summary["cohen_kappa"]
-    ]
+    # pair_alpha: label sets' MASI alpha per rater pair; span_pairs: span F1 per rater pair.
+    for key in ("cohen_kappa", "pair_alpha", "span_pairs"):
+        if key in summary:
+            result[key] = [
+                {**pair, "rater_a": rater(pair["rater_a"]), "rater_b": rater(pair["rater_b"])}
+                for pair in summary[key]
+            ]
     result["per_label"] = [{**row, "label": label(row["label"])} for row in summary["per_label"]][
         : len(label_names)
     ]
@@ -484,8 +646,9 @@ def _with_names(
 
 
 def kappa_matrix(*, result: dict[str, Any]) -> dict[str, Any]:
-    """Rater-pair kappas from a report as a square table for the heatmap: raters, and rows of cells."""
-    pairs = result.get("cohen_kappa") or []
+    """Rater-pair kappas from a report as a square table for the heatmap: raters, and rows of cells.
+    A multi-label report gives each pair's MASI alpha ("pair_alpha") instead."""
+    pairs = result.get("cohen_kappa") or result.get("pair_alpha") or []
     raters = sorted(
         {p["rater_a"] for p in pairs}
         | {p["rater_b"] for p in pairs}
@@ -650,7 +813,10 @@ def gold_annotations(*, project: Project) -> GoldAnnotations:
     label_ids, label_names, code = label_codes(project)
     rows = (
         Annotation.objects.filter(
-            example__project=project, superseded_at__isnull=True, example__gold__label__isnull=False
+            example__project=project,
+            superseded_at__isnull=True,
+            example__gold__label__isnull=False,
+            label__isnull=False,  # single-label answers only: gold is one label
         )
         .annotate(
             gold_label=F("example__gold__label_id"), author=Coalesce("example__gold__labeled_by_id", Value(0))

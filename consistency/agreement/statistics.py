@@ -298,8 +298,11 @@ class _Bootstrap:
             else:
                 b = max(1, min(b, _MAX_WEIGHT_CELLS // max(self.n, 1)))
                 idx = rng.integers(0, self.n, size=(b, self.n))
-                pat = item_pattern[idx] + (np.arange(b) * k)[:, None]
-                w = np.bincount(pat.ravel(), minlength=b * k).reshape(b, k).astype(np.float64)
+                w = np.empty((b, k))
+                # One replicate at a time: its k counters stay in cache, where one bincount over
+                # b * k bins misses it on every draw (about 3x slower when k is near n).
+                for row in range(b):
+                    w[row] = np.bincount(item_pattern[idx[row]], minlength=k)
             done += b
             yield w
 

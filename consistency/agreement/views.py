@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from consistency.agreement.messages import COEFFICIENT_NAMES, verdict_text
+from consistency.agreement.messages import COEFFICIENT_NAMES, coefficient_names, verdict_text
 from consistency.agreement.selectors import (
     COEFFICIENTS,
     TAG_SLICE,
@@ -36,8 +36,8 @@ from projects.selectors import metadata_fields, project_has_tags
 REVIEWERS = (Role.MANAGER, Role.SME)
 
 
-def _coefficient_rows(row: dict) -> list[dict]:
-    return [{"key": key, "name": COEFFICIENT_NAMES[key], **(row.get(key) or {})} for key in COEFFICIENTS]
+def _coefficient_rows(row: dict, names: dict[str, str] = COEFFICIENT_NAMES) -> list[dict]:
+    return [{"key": key, "name": names[key], **(row.get(key) or {})} for key in COEFFICIENTS]
 
 
 def _before_after_blocks(result: dict) -> list[dict]:
@@ -74,6 +74,7 @@ def agreement_dashboard(request, slug):
     chosen = chosen if chosen in fields else ""
     report = report_latest_succeeded(project=project)
     result = report.result if report else None
+    names = coefficient_names(result)
     context = {
         "project": project,
         "report": report,
@@ -81,7 +82,9 @@ def agreement_dashboard(request, slug):
         "pending": report_pending(project=project) or report_latest_failed(project=project),
         "fields": fields,
         "chosen_slice": chosen or (result or {}).get("slice_field") or "",
-        "names": COEFFICIENT_NAMES,
+        "names": names,
+        "label_sets": (result or {}).get("distance") == "masi",
+        "span_report": "span_f1" in (result or {}),
         "is_manager": request.membership.role == Role.MANAGER,
         "open_disagreements": review_queue_count(project=project),
         "relabel_scopes": RelabelRequest.Scope.choices,
@@ -93,13 +96,13 @@ def agreement_dashboard(request, slug):
         history = report_history(project=project)
         context.update(
             {
-                "coefficients": _coefficient_rows(result),
+                "coefficients": _coefficient_rows(result, names),
                 "versions": [
                     {
                         "version": row["version"],
                         "n_items": row["n_items"],
                         "n_annotations": row["n_annotations"],
-                        "coefficients": _coefficient_rows(row),
+                        "coefficients": _coefficient_rows(row, names),
                     }
                     for row in result["by_guideline_version"]
                 ],  # fmt: skip
@@ -107,13 +110,17 @@ def agreement_dashboard(request, slug):
                     {
                         **row,
                         "as_of": datetime.fromisoformat(row["data_as_of"]) if row["data_as_of"] else None,
-                        "coefficients": _coefficient_rows(row),
+                        "coefficients": _coefficient_rows(row, names),
                     }
                     for row in history
                 ],
                 "slices": result.get("slices"),
                 "slice_rows": [
-                    {"value": row["value"], "n_items": row["n_items"], "coefficients": _coefficient_rows(row)}
+                    {
+                        "value": row["value"],
+                        "n_items": row["n_items"],
+                        "coefficients": _coefficient_rows(row, names),
+                    }
                     for row in (result.get("slices") or {}).get("values", [])
                 ],
                 "before_after": _before_after_blocks(result),
@@ -121,7 +128,7 @@ def agreement_dashboard(request, slug):
                 "matrix": kappa_matrix(result=result),
                 "chart_data": {
                     "coefficients": list(COEFFICIENTS),
-                    "names": COEFFICIENT_NAMES,
+                    "names": names,
                     "history": history,
                     "versions": [
                         {"version": row["version"], **{k: row[k] for k in COEFFICIENTS}}

@@ -200,7 +200,7 @@ def examples_matching(*, project: Project, filters: BrowserFilters) -> QuerySet[
     if f.q:
         rows = _search(rows, f.q)
     if f.label is not None:
-        rows = rows.filter(consensus__label_id=f.label)
+        rows = rows.filter(_final_label_is(project, f.label))
     if f.status == "waiting":
         rows = rows.filter(annotation_count=0, consensus__isnull=True)
     elif f.status == "labeling":
@@ -236,6 +236,49 @@ def examples_matching(*, project: Project, filters: BrowserFilters) -> QuerySet[
         )
         rows = rows.filter(Exists(items))
     return rows
+
+
+def _final_label_is(project: Project, label: int) -> Q:
+    """Examples whose final answer is `label`, or (multi-label) whose final set holds it."""
+    single = Q(consensus__label_id=label)
+    if connection.features.supports_json_field_contains:
+        return single | Q(consensus__labels__contains=[label])
+    # SQLite has no JSON containment: read the project's final sets (a development database).
+    with_label = [
+        example_id
+        for example_id, chosen in ConsensusLabel.objects.filter(
+            example__project=project, labels__isnull=False
+        ).values_list("example_id", "labels")
+        if label in chosen
+    ]
+    return single | Q(pk__in=with_label)
+
+
+def answer_text(*, label_name: str | None, label_ids: list[int] | None, names: dict[int, str]) -> str:
+    """A final answer or a rater's answer in words: a label's name, or a set as "a | b" (the
+    release CSV's separator), "none of these" for the empty set; "" when there is none."""
+    if label_name is not None:
+        return label_name
+    if label_ids is None:
+        return ""
+    return " | ".join(names.get(pk, f"label {pk}") for pk in label_ids) or "none of these"
+
+
+def label_names(*, project: Project) -> dict[int, str]:
+    """The project's label names by id, to word label sets (one query)."""
+    return dict(project.labels.values_list("id", "name"))
+
+
+def final_answer(example: Example, names: dict[int, str]) -> str:
+    """The final label or label set of a row of `examples_browse` (its consensus loaded)."""
+    consensus = getattr(example, "consensus", None)
+    if consensus is None:
+        return ""
+    return answer_text(
+        label_name=consensus.label.name if consensus.label_id else None,
+        label_ids=consensus.labels,
+        names=names,
+    )
 
 
 def examples_browse(*, project: Project, filters: BrowserFilters) -> QuerySet[Example]:

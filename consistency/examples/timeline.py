@@ -56,7 +56,18 @@ def _decision_words(values: dict) -> str:
     return f"{source}{share}, {values.get('n_raters')} raters"
 
 
-def _labeling_entries(example: Example) -> list[Entry]:
+def _answer(label, label_ids: list[int] | None, spans: list | None, names: dict[int, str]) -> str:
+    """An annotation's or a decision's answer in words, whatever the project's task type."""
+    if label is not None:
+        return label.name
+    if label_ids is not None:
+        return " | ".join(names.get(pk, f"label {pk}") for pk in label_ids) or "none of these"
+    if spans is not None:
+        return f"{len(spans)} span{'' if len(spans) == 1 else 's'}" if spans else "no entities"
+    return "?"
+
+
+def _labeling_entries(example: Example, names: dict[int, str]) -> list[Entry]:
     entries: list[Entry] = []
     events = list(LabelingEvent.objects.filter(example=example).select_related("rater").order_by("at", "id"))
     # An annotation's first values: those kept by its first edit or its undo, else its current ones.
@@ -69,7 +80,7 @@ def _labeling_entries(example: Example) -> list[Entry]:
     )
     for annotation in annotations:
         values = original.get(annotation.pk) or {
-            "label_name": annotation.label.name,
+            "label_name": _answer(annotation.label, annotation.labels, annotation.spans, names),
             "ambiguous": annotation.ambiguous,
             "ambiguous_note": annotation.ambiguous_note,
             "note": annotation.note,
@@ -94,7 +105,8 @@ def _labeling_entries(example: Example) -> list[Entry]:
                     annotation.superseded_at,
                     "superseded",
                     _name(annotation.rater),
-                    f"label set aside for relabeling (kept as history): {annotation.label.name}",
+                    "label set aside for relabeling (kept as history): "
+                    + _answer(annotation.label, annotation.labels, annotation.spans, names),
                     6,
                     annotation.rater_id,
                 )
@@ -160,7 +172,7 @@ def _labeling_entries(example: Example) -> list[Entry]:
     return entries
 
 
-def _review_entries(example: Example) -> list[Entry]:
+def _review_entries(example: Example, names: dict[int, str]) -> list[Entry]:
     entries: list[Entry] = []
     for disagreement in Disagreement.objects.filter(example=example).select_related("label_a", "label_b"):
         labels = " vs ".join(label.name for label in (disagreement.label_a, disagreement.label_b) if label)
@@ -176,7 +188,7 @@ def _review_entries(example: Example) -> list[Entry]:
         how = _decision_words(
             {"source": consensus.source, "agreement": consensus.agreement, "n_raters": consensus.n_raters}
         )
-        text = f"decided: {consensus.label.name} ({how})"
+        text = f"decided: {_answer(consensus.label, consensus.labels, consensus.spans, names)} ({how})"
         entries.append(Entry(consensus.decided_at, "decided", "", text, 4, reviewers_only=True))
     for resolution in (
         Resolution.objects.filter(example=example).select_related("sme", "label").order_by("created_at", "id")
@@ -254,11 +266,12 @@ def example_timeline(
             -1,
         )
     ]
-    entries += _labeling_entries(example)
+    names = dict(project.labels.values_list("id", "name"))  # to word label sets
+    entries += _labeling_entries(example, names)
     entries += _relabel_entries(example)
     entries += _guideline_entries(project, example.created_at)
     if viewer_rater is None:
-        entries += _review_entries(example)
+        entries += _review_entries(example, names)
         entries += _release_entries(example)
     else:
         entries = [

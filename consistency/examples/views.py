@@ -21,6 +21,8 @@ from consistency.examples.browser import (
     example_status,
     examples_browse,
     examples_matching,
+    final_answer,
+    label_names,
 )
 from consistency.examples.selectors import example_get_for_member
 from consistency.examples.timeline import example_timeline
@@ -90,11 +92,12 @@ def example_browser(request, slug):
     matching = examples_matching(project=request.project, filters=filters)
     page = browser_page(rows=rows, matching=matching, raw_page=request.GET.get("page"))
     query = urlencode(filters.query_items())
+    names = label_names(project=request.project)
     context = {
         "project": request.project,
         "filters": filters,
         "page": page,
-        "rows": [(example, example_status(example)) for example in page.rows],
+        "rows": [(example, example_status(example), final_answer(example, names)) for example in page.rows],
         "statuses": STATUSES.items(),
         "sorts": SORTS,
         "labels": request.project.labels.all(),
@@ -111,7 +114,7 @@ def example_browser(request, slug):
 EXPORT_COLUMNS = ("external_id", "text", "status", "label", "label_source", "agreement", "labels", "metadata")
 
 
-def _export_lines(rows):
+def _export_lines(rows, project):
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -123,6 +126,7 @@ def _export_lines(rows):
 
     writer.writerow(EXPORT_COLUMNS)
     yield flush()
+    names = label_names(project=project)
     for example in rows.iterator(chunk_size=2000):
         consensus = getattr(example, "consensus", None)
         writer.writerow(
@@ -130,7 +134,7 @@ def _export_lines(rows):
                 csv_cell(example.external_id),
                 csv_cell(example.text),
                 example_status(example),
-                csv_cell(consensus.label.name) if consensus is not None and consensus.label else "",
+                csv_cell(final_answer(example, names)),
                 consensus.source if consensus is not None else "",
                 "" if consensus is None or consensus.agreement is None else f"{consensus.agreement:.4f}",
                 example.annotation_count,
@@ -150,6 +154,8 @@ def example_export(request, slug):
         return HttpResponseBadRequest(
             " ".join(filters.errors.values()), content_type="text/plain; charset=utf-8"
         )
-    response = StreamingHttpResponse(_export_lines(rows), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        _export_lines(rows, request.project), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="{request.project.slug}-examples.csv"'
     return response

@@ -14,9 +14,21 @@ from django.db.models.functions import Cast, Coalesce
 
 from consistency.agreement.selectors import fetch_int_matrix, gold_annotations, label_codes, slice_members
 from consistency.quality import statistics as stats
-from core.errors import NotFound
+from core.errors import Conflict, NotFound
 from labeling.models import Annotation, ConsensusLabel
-from projects.models import GoldLabel, Prediction, PredictionSet, Project
+from projects.models import GoldLabel, Prediction, PredictionSet, Project, TaskType
+
+SINGLE_LABEL_ONLY = (
+    "Model reports and label issues work on single-label projects only: the raters of this project "
+    "choose label sets or spans. Its agreement report covers them."
+)
+
+
+def single_label_required(*, project: Project) -> None:
+    """Refuse (Conflict) the model loop on a project whose answers are not single labels: model
+    predictions, gold and the label-issue ranking are one label per example."""
+    if project.task_type != TaskType.SINGLE:
+        raise Conflict(SINGLE_LABEL_ONLY)
 
 
 def prediction_set_list(*, project: Project) -> list[PredictionSet]:
@@ -126,7 +138,8 @@ def model_report_build(
 ) -> dict[str, Any]:
     """The model report JSON: model accuracy and HLP on gold, the gap per slice (largest first),
     and the model's kappa against the consensus on every example with both. `slice_field` must
-    have passed projects.selectors.slice_field_clean."""
+    have passed projects.selectors.slice_field_clean. Conflict on a project that is not single-label."""
+    single_label_required(project=project)
     hlp_rows = gold_annotations(project=project)
     arrays = model_arrays(project=project, prediction_set=prediction_set, label_ids=hlp_rows.label_ids)
     members = slice_members(project=project, slice_field=slice_field, tags=tags)
@@ -206,7 +219,9 @@ def _probabilities(prediction_set: PredictionSet, example_ids: np.ndarray, label
 def label_issue_arrays(*, project: Project, prediction_set: PredictionSet | None = None) -> LabelIssueArrays:
     """Arrays for the label-issue ranking, in a few integer queries: every example with a current
     label (its consensus, or its only current annotation), its raters' current labels as an
-    (n, raters) matrix, and, with a model, its probabilities (zero rows where it gave none)."""
+    (n, raters) matrix, and, with a model, its probabilities (zero rows where it gave none).
+    Conflict on a project that is not single-label."""
+    single_label_required(project=project)
     label_ids, label_names, code = label_codes(project)
     consensus = fetch_int_matrix(
         ConsensusLabel.objects.filter(example__project=project, label__isnull=False)

@@ -16,7 +16,7 @@ from consistency.quality.selectors import (
     prediction_set_list,
 )
 from consistency.quality.services import label_issues_send
-from core.errors import ApplicationError, NotFound
+from core.errors import ApplicationError, Conflict, NotFound
 from projects.access import project_role_required
 from projects.models import Role
 from projects.selectors import metadata_fields
@@ -98,7 +98,13 @@ def model_report_page(request, slug, model_id):
     chosen = request.GET.get("slice", "")
     tags = chosen == "tag"
     field = chosen if chosen in fields else ""
-    report = model_report_build(project=project, prediction_set=prediction_set, slice_field=field, tags=tags)
+    try:
+        report = model_report_build(
+            project=project, prediction_set=prediction_set, slice_field=field, tags=tags
+        )
+    except Conflict as exc:
+        messages.error(request, exc.message)
+        return redirect("consistency:quality", slug=slug)
     chart = {
         "slices": [
             {

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from consistency.agreement import messages
+from consistency.agreement import label_sets, messages, spans
 from consistency.agreement import statistics as stats
 from consistency.agreement.services import agreement_report_compute
 from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory, UserFactory
@@ -69,8 +69,57 @@ def test_statistics_give_numbers_and_codes_never_sentences(case, ordinal):
         assert estimate["reason"] is None or messages.reason_text(estimate["reason"]).endswith(".")
 
 
+@pytest.mark.parametrize(
+    "sets",
+    [
+        [(0,), (0, 1), (1,), (2,), (0,), ()],  # agreement to compute
+        [(0,), (0,), (0,), (0,), (0,), (0,)],  # one label set
+        [(0,), (0, 1), (1,), (2,), (0,), (2,)],
+    ],
+)
+def test_label_set_statistics_give_codes_and_every_code_has_a_sentence(sets):
+    summary = label_sets.label_set_summary([0, 0, 1, 1, 2, 2], [1, 2, 1, 2, 1, 2], sets, 3, n_boot=50)
+    for text in strings_in(summary):
+        assert CODE.fullmatch(text), text
+    for diagnostic in summary["diagnostics"]:
+        assert messages.diagnostic_text(diagnostic).endswith(".")
+    estimates = [summary[key] for key in messages.COEFFICIENT_NAMES]
+    estimates += [row[key] for row in summary["per_label"] for key in ("alpha", "kappa")]
+    for estimate in estimates:
+        assert (estimate["reason"] is None) == (estimate["value"] is not None)
+        assert estimate["reason"] is None or messages.reason_text(estimate["reason"]).endswith(".")
+
+
+@pytest.mark.parametrize(
+    "marked",
+    [[[0, 0, 3, 0], [1, 0, 3, 1], [2, 4, 7, 0], [3, 4, 6, 0]], []],  # spans to compare; no spans at all
+)
+def test_span_report_gives_codes_and_every_code_has_a_sentence(marked):
+    tokens = spans.token_table([0, 1], ["abc def", "abc def"])
+    report = spans.span_report(
+        [0, 0, 1, 1], [1, 2, 1, 2], np.array(marked).reshape(-1, 4), tokens, 2, n_boot=50
+    )
+    for text in strings_in(report):
+        assert CODE.fullmatch(text), text
+    for diagnostic in report["diagnostics"]:
+        assert messages.diagnostic_text(diagnostic).endswith(".")
+    worded = messages.report_with_messages(
+        {**report, "by_guideline_version": [], "before_after": [], "slices": None}
+    )
+    estimates = [worded[key] for key in messages.COEFFICIENT_NAMES] + list(worded["span_f1"].values())
+    estimates += [row[key] for row in worded["per_label"] for key in ("exact", "overlap")]
+    for estimate in estimates:
+        assert (estimate["reason"] is None) == (estimate["value"] is not None)
+        assert estimate["reason"] is None or estimate["reason"].endswith(".")
+
+
 def test_every_reason_code_has_a_sentence_and_an_unknown_code_is_an_error():
-    codes = {value for name, value in vars(stats).items() if name.startswith("REASON_")}
+    codes = {
+        value
+        for module in (stats, label_sets, spans)
+        for name, value in vars(module).items()
+        if name.startswith("REASON_")
+    }
     undefined_side = {stats.REASON_UNDEFINED_BEFORE, stats.REASON_UNDEFINED_AFTER}
     assert codes - undefined_side == set(messages.REASONS)
     with pytest.raises(KeyError):

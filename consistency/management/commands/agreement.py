@@ -61,6 +61,9 @@ def _table(result: dict) -> str:
         "",
         f"{'coefficient':<20} {'value':>7}  95% interval",
     ]
+    label_sets = result.get("distance") == "masi"
+    if label_sets:
+        lines.insert(1, "label sets: Krippendorff's alpha uses the MASI distance")
     for name in COEFFICIENTS:
         estimate = result[name]
         ci = estimate["ci95"]
@@ -81,6 +84,11 @@ def _table(result: dict) -> str:
                 f"{_number(coefficient['after']['value'])}, change {_number(difference['value'])}{interval}: "
                 f"{verdict}"
             )
+    if label_sets:
+        lines += ["", f"{'per label (presence)':<20} {'alpha':>7} {'kappa':>7}"]
+        for row in result["per_label"]:
+            alpha, kappa = _number(row["alpha"]["value"]), _number(row["kappa"]["value"])
+            lines.append(f"  {row['label']:<18} {alpha:>7} {kappa:>7}")
     for diagnostic in result["diagnostics"]:
         lines.append(f"! {diagnostic['message']}")
     return "\n".join(lines)

@@ -7,7 +7,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from consistency.quality.selectors import model_report_build, prediction_set_by_name
-from core.errors import NotFound
+from core.errors import Conflict, NotFound
 from projects.models import Project
 from projects.selectors import metadata_fields
 
@@ -40,9 +40,12 @@ class Command(BaseCommand):
             prediction_set = prediction_set_by_name(project=project, model=model, version=model_version)
         except NotFound as exc:
             raise CommandError(str(exc)) from None
-        report = model_report_build(
-            project=project, prediction_set=prediction_set, slice_field=slice_field, tags=tag
-        )
+        try:
+            report = model_report_build(
+                project=project, prediction_set=prediction_set, slice_field=slice_field, tags=tag
+            )
+        except Conflict as exc:
+            raise CommandError(exc.message) from None
         if json:
             self.stdout.write(_dumps(report))
             return
