@@ -81,7 +81,8 @@ class ExampleDecision:
 def current_votes(*, project: Project) -> dict[int, ExampleDecision]:
     """Current (not superseded) annotations grouped per example: votes, ambiguous flags, versions.
 
-    One query over four integer columns and a flag; decisions carry no consensus yet.
+    One query over four integer columns and a flag; decisions carry no consensus yet. A vote is a
+    label id, or in a multi-label project the sorted tuple of label ids.
     """
     rows = (
         Annotation.objects.filter(example__project=project, superseded_at__isnull=True)
@@ -91,12 +92,17 @@ def current_votes(*, project: Project) -> dict[int, ExampleDecision]:
             "example__external_id",
             "rater_id",
             "label_id",
+            "labels",
             "ambiguous",
             "guideline_version__number",
         )
     )
     out: dict[int, ExampleDecision] = {}
-    for example_id, external_id, rater_id, label_id, ambiguous, version in rows.iterator(chunk_size=5000):
+    for example_id, external_id, rater_id, label_id, labels, ambiguous, version in rows.iterator(
+        chunk_size=5000
+    ):
+        if label_id is None:  # multi-label: the set of label ids, as a sorted tuple
+            label_id = tuple(labels or ())
         decision = out.get(example_id)
         if decision is None:
             decision = out[example_id] = ExampleDecision(example_id, external_id, None, "", None, 0)
@@ -256,7 +262,7 @@ class Candidate(NamedTuple):
 
     example_id: int
     external_id: str
-    label_id: int
+    label_id: int | tuple[int, ...]  # a multi-label project's sorted tuple of label ids
     source: str
     agreement: float | None
     n_raters: int
@@ -302,13 +308,17 @@ def release_clean_sql(
     extra: Sequence[tuple[int, str, int, float, int]] = (),
     rationales: dict[int, tuple[int, str]] | None = None,
     pseudonyms: dict[int, str] | None = None,
+    multi_label: bool = False,
 ) -> tuple[str, list]:
     """(sql, params) of the one PostgreSQL query selecting a release's clean rows: the decided
     examples (and `extra` rows, Dawid-Skene's: example id, external id, label id, agreement,
     n_raters) that pass `policy` (policy_accepts and tag_filter_accepts, in SQL), with what the
-    split and the item need: example_id, external_id, label_id, source, agreement (unrounded;
-    a gold label's is its raters' share), n_raters, previous_split, stratum, rank (split_rank),
-    versions (jsonb), rationale, raters (jsonb, keys from `pseudonyms`).
+    split and the item need: example_id, external_id, label_key (the label id, or a multi-label
+    project's sorted ids as JSON text: what splits are stratified by), label (the name, or the
+    names joined by "|"), label_list (a multi-label project's names, jsonb), source, agreement
+    (unrounded; a gold label's is its raters' share), n_raters, previous_split, stratum, rank
+    (split_rank), versions (jsonb), rationale, raters (jsonb, keys from `pseudonyms`). Label
+    names of a set are in the project's label order.
 
     The current annotations are summed up per example in one hash aggregate, and only into
     what the policy and the formats need: an ambiguous flag (when ambiguous labels are
@@ -328,12 +338,17 @@ def release_clean_sql(
             "'[]') AS versions"
         )
     if pseudonyms is not None:
+        voted = "rl.names" if multi_label else "rl.name"
         aggregates.append(
-            "jsonb_object_agg(rp.pseudonym, rl.name) FILTER (WHERE rp.pseudonym IS NOT NULL) AS raters"
+            f"jsonb_object_agg(rp.pseudonym, {voted}) FILTER (WHERE rp.pseudonym IS NOT NULL) AS raters"
         )
         joins.append(
             "LEFT JOIN unnest(%s::int[], %s::text[]) AS rp(rater_id, pseudonym) ON rp.rater_id = a.rater_id "
-            f"LEFT JOIN {LABEL_TABLE} rl ON rl.id = a.label_id"
+            + (
+                f"LEFT JOIN LATERAL ({_label_names_sql('a.labels')}) rl ON true"
+                if multi_label
+                else f"LEFT JOIN {LABEL_TABLE} rl ON rl.id = a.label_id"
+            )
         )
         params += [list(pseudonyms), list(pseudonyms.values())]
     votes = (
@@ -343,19 +358,21 @@ def release_clean_sql(
     )
     params.append(project.pk)
     decided = (
-        f"SELECT c.example_id, c.label_id, c.source::text AS source, c.agreement, c.n_raters "
+        "SELECT c.example_id, c.label_id, c.labels, c.source::text AS source, c.agreement, c.n_raters "
         f"FROM {CONSENSUS_TABLE} c WHERE c.source = ANY(%s) AND c.source <> 'excluded'"
     )
     params.append([s for s in policy.sources if s != "dawid_skene"])
     if extra:
         decided += (
-            " UNION ALL SELECT x.example_id, x.label_id, 'dawid_skene', x.agreement, x.n_raters FROM "
+            " UNION ALL SELECT x.example_id, x.label_id, NULL::jsonb, 'dawid_skene', x.agreement, x.n_raters "
+            "FROM "
             "unnest(%s::bigint[], %s::bigint[], %s::float8[], %s::int[]) AS x(example_id, label_id, "
             "agreement, n_raters)"
         )
         params += [[r[0] for r in extra], [r[2] for r in extra], [r[3] for r in extra], [r[4] for r in extra]]
+    same_answer = "ga.labels = d.labels" if multi_label else "ga.label_id = d.label_id"
     gold_share = (
-        "(SELECT count(*) FILTER (WHERE ga.label_id = d.label_id)::float8 / nullif(count(*), 0) "
+        f"(SELECT count(*) FILTER (WHERE {same_answer})::float8 / nullif(count(*), 0) "
         f"FROM {ANNOTATION_TABLE} ga WHERE ga.example_id = d.example_id AND ga.superseded_at IS NULL)"
     )
     agreement = f"CASE WHEN d.source = 'gold' THEN coalesce({gold_share}, d.agreement) ELSE d.agreement END"
@@ -404,13 +421,20 @@ def release_clean_sql(
             f"NOT EXISTS (SELECT 1 FROM {tag_table} t WHERE t.example_id = e.id AND t.name = ANY(%s))"
         )
         where_params.append(list(policy.exclude_tags))
+    if multi_label:
+        label_columns = "d.labels::text AS label_key, dl.joined AS label, dl.names AS label_list"
+        label_join = f"LEFT JOIN LATERAL ({_label_names_sql('d.labels')}) dl ON true "
+    else:
+        label_columns = "d.label_id::text AS label_key, dl.name AS label, NULL::jsonb AS label_list"
+        label_join = f"JOIN {LABEL_TABLE} dl ON dl.id = d.label_id "
     sql = (
         f"WITH {votes}{vmap}, decided AS ({decided}) "
-        f"SELECT d.example_id, e.external_id, d.label_id, d.source, {agreement} AS agreement, d.n_raters, "
+        f"SELECT d.example_id, e.external_id, {label_columns}, d.source, {agreement} AS agreement, "
+        "d.n_raters, "
         f'p.split AS previous_split, ({stratum}) COLLATE "C" AS stratum, '
         "sha256(convert_to(%s || E'\\x1f' || e.external_id, 'UTF8')) AS rank, "
         f"{versions} AS versions, {rationale} AS rationale, {raters} AS raters "
-        f"FROM decided d JOIN {EXAMPLE_TABLE} e ON e.id = d.example_id "
+        f"FROM decided d JOIN {EXAMPLE_TABLE} e ON e.id = d.example_id {label_join}"
         "LEFT JOIN votes v ON v.example_id = d.example_id "
         f"{vmap_join}{rationale_join}"
         f"LEFT JOIN {ITEM_TABLE} p ON p.release_id = %s AND p.external_id = e.external_id "
@@ -429,15 +453,17 @@ def _release_candidates_python(
     votes = current_votes(project=project)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT c.example_id, e.external_id, c.label_id, c.source, c.agreement, c.n_raters, p.split, "
-            f"e.metadata FROM {CONSENSUS_TABLE} c JOIN {EXAMPLE_TABLE} e ON e.id = c.example_id "
+            "SELECT c.example_id, e.external_id, c.label_id, c.labels, c.source, c.agreement, c.n_raters, "
+            f"p.split, e.metadata FROM {CONSENSUS_TABLE} c JOIN {EXAMPLE_TABLE} e ON e.id = c.example_id "
             f"LEFT JOIN {ITEM_TABLE} p ON p.release_id = %s AND p.external_id = e.external_id "
             "WHERE e.project_id = %s AND c.source <> 'excluded'",
             [previous.pk if previous else None, project.pk],
         )
         rows = cursor.fetchall()
     out = []
-    for eid, xid, lab, src, agr, n, prev, meta in rows:
+    for eid, xid, lab, lab_set, src, agr, n, prev, meta in rows:
+        if lab is None:  # multi-label: the sorted tuple of label ids
+            lab = tuple(_json(lab_set) or ())
         decision = votes.get(eid)
         summary = decision.summary(lab, with_raters) if decision else (False, 0, 0, [], [], [])
         out.append(
@@ -445,6 +471,16 @@ def _release_candidates_python(
                       split_rank(seed, xid))
         )  # fmt: skip
     return sorted(out, key=Candidate.order)
+
+
+def _label_names_sql(ids: str) -> str:
+    """A subquery of the names of the label ids in the jsonb array `ids`, in the project's label
+    order: `names` (jsonb array) and `joined` (by "|")."""
+    return (
+        "SELECT coalesce(jsonb_agg(ln.name ORDER BY ln.position, ln.id), '[]'::jsonb) AS names, "
+        "coalesce(string_agg(ln.name, '|' ORDER BY ln.position, ln.id), '') AS joined "
+        f"FROM jsonb_array_elements_text({ids}) AS li(id) JOIN {LABEL_TABLE} ln ON ln.id = li.id::bigint"
+    )
 
 
 def example_strata(*, project: Project, example_ids: Sequence[int], stratify_field: str) -> dict[int, str]:
@@ -519,6 +555,7 @@ class _CopyRows:
                     r[8],
                     r[9][1:] if r[9] else None,
                     r[10] or None,
+                    r[11] or None,
                 )
                 for r in reader
             ]
@@ -538,7 +575,8 @@ def release_rows(*, release: DatasetRelease, handle: Callable[[list[tuple]], Non
         sql = (
             "SELECT i.external_id, e.text, i.label, i.source, i.split, round(i.agreement::numeric, 4), "
             "i.n_raters, i.guideline_versions::text, e.metadata::text, "
-            "CASE WHEN i.rationale IS NULL THEN NULL ELSE 'x' || i.rationale END, i.raters::text " + sql_from
+            "CASE WHEN i.rationale IS NULL THEN NULL ELSE 'x' || i.rationale END, i.raters::text, "
+            "i.labels::text " + sql_from
         )
         sink = _CopyRows(handle)
         with connection.cursor() as cursor:
@@ -549,7 +587,7 @@ def release_rows(*, release: DatasetRelease, handle: Callable[[list[tuple]], Non
         return
     sql = (
         "SELECT i.external_id, e.text, i.label, i.source, i.split, i.agreement, i.n_raters, "
-        "i.guideline_versions, e.metadata, i.rationale, i.raters " + sql_from
+        "i.guideline_versions, e.metadata, i.rationale, i.raters, i.labels " + sql_from
     )
     with transaction.atomic(), connection.chunked_cursor() as cursor:
         cursor.execute(sql)
@@ -568,6 +606,7 @@ def release_rows(*, release: DatasetRelease, handle: Callable[[list[tuple]], Non
                         jsonb_text(_json(meta)),
                         rationale,
                         None if raters is None else jsonb_text(_json(raters)),
+                        None if labels is None else jsonb_text(_json(labels)),
                     )  # fmt: skip
                     for (
                         eid,
@@ -581,6 +620,7 @@ def release_rows(*, release: DatasetRelease, handle: Callable[[list[tuple]], Non
                         meta,
                         rationale,
                         raters,
+                        labels,
                     ) in chunk
                 ]
             )

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import hmac
+import json
 import logging
 import tempfile
 from collections import Counter, defaultdict
@@ -73,7 +74,7 @@ from core.jobs.services import (
 )
 from core.models import AuditEntry
 from core.services import audit_record
-from projects.models import Label, Project
+from projects.models import Label, Project, TaskType
 from projects.selectors import guideline_in_force, slice_field_clean
 
 logger = logging.getLogger(__name__)
@@ -98,6 +99,10 @@ def policy_clean(*, project: Project, policy: dict[str, Any] | None) -> ReleaseP
         cleaned = ReleasePolicy.from_dict(policy)
     except PolicyError as exc:
         raise ApplicationError(str(exc)) from None
+    if project.task_type == TaskType.SPANS:
+        raise ApplicationError("Releases of span projects are not available yet.")
+    if project.task_type == TaskType.MULTI and cleaned.use_dawid_skene:
+        raise ApplicationError("Dawid-Skene labels single-label projects only; choose other sources.")
     if cleaned.stratify_field and slice_field_clean(project=project, field=cleaned.stratify_field) == "":
         raise ApplicationError(f"No example has the metadata field {cleaned.stratify_field!r}.")
     if not cleaned.seed:
@@ -343,7 +348,7 @@ def _build(release: DatasetRelease) -> None:
 
 ITEM_COLUMNS = (
     "example_id", "external_id", "label", "source", "split", "agreement", "n_raters",
-    "guideline_versions", "rationale", "raters",
+    "guideline_versions", "rationale", "raters", "labels",
 )  # fmt: skip
 ITEM_BATCH = 20_000
 
@@ -360,12 +365,14 @@ def _items_write(
             pairs, n_items = _items_write_sql(release, project, policy, dawid_skene_fit)
         else:
             pairs, n_items = _items_write_python(release, project, policy, dawid_skene_fit)
+    # pairs: (the item's label names, split) -> items. A multi-label item counts for each of its labels.
     counts: dict[str, Any] = {"labels": Counter(), "splits": Counter(), "label_split": defaultdict(Counter)}
-    for (label, split), n in pairs.items():
+    for (names, split), n in pairs.items():
         if n:
-            counts["labels"][label] += n
             counts["splits"][split] += n
-            counts["label_split"][label][split] += n
+            for label in names:
+                counts["labels"][label] += n
+                counts["label_split"][label][split] += n
     return counts, n_items
 
 
@@ -406,6 +413,7 @@ def _items_write_sql(
         extra=extra,
         rationales=selectors.gold_rationales(project=project) if policy.include_rationale else None,
         pseudonyms=pseudonyms,
+        multi_label=project.task_type == TaskType.MULTI,
     )
     with connection.cursor() as cursor:
         # A plan of one process: parallel workers each summed up all votes again (a hash join's
@@ -416,7 +424,7 @@ def _items_write_sql(
         cursor.execute(f"CREATE TEMPORARY TABLE {CLEAN_TABLE} ON COMMIT DROP AS {sql}", params)
         _progress(release, 30, "Handing out splits")
         cursor.execute(
-            "SELECT label_id, stratum, "
+            "SELECT label_key, stratum, min(label), min(label_list::text), "
             + "".join(f"count(*) FILTER (WHERE previous_split = '{split}'), " for split in SPLITS)
             + f"count(*) FILTER (WHERE previous_split IS NULL) FROM {CLEAN_TABLE} GROUP BY 1, 2"
         )
@@ -426,24 +434,24 @@ def _items_write_sql(
         pairs: Counter = Counter()
         sequences = []
         dealt: dict = {}
-        for label_id, stratum, *kept, n_new in groups:
+        for label_key, stratum, label, label_list, *kept, n_new in groups:
+            names = (label,) if label_list is None else tuple(json.loads(label_list))
             for split, n in zip(SPLITS, kept, strict=True):
-                pairs[labels[label_id], split] += n
+                pairs[names, split] += n
             codes = _split_codes(dealt, tuple(kept), n_new, policy.ratios)
             for split, index in _SPLIT_CODES.items():
-                pairs[labels[label_id], split] += codes.count(index, 0, n_new)
-            sequences.append((label_id, stratum, bytes(codes[:n_new])))
+                pairs[names, split] += codes.count(index, 0, n_new)
+            sequences.append((label_key, stratum, bytes(codes[:n_new])))
         cursor.execute(
             f"INSERT INTO {DatasetReleaseItem._meta.db_table} (release_id, {', '.join(ITEM_COLUMNS)}) "
-            "SELECT %s, t.example_id, t.external_id, l.name, t.source, "
+            "SELECT %s, t.example_id, t.external_id, t.label, t.source, "
             "coalesce(t.previous_split, (ARRAY['train', 'dev', 'test'])[get_byte(s.codes, t.n - 1) + 1]), "
-            "am.rounded, t.n_raters, t.versions, t.rationale, t.raters "
+            "am.rounded, t.n_raters, t.versions, t.rationale, t.raters, t.label_list "
             # Numbered before the codes join in: the sort must not carry each group's codes along.
-            "FROM (SELECT *, row_number() OVER (PARTITION BY label_id, stratum, previous_split IS NULL "
+            "FROM (SELECT *, row_number() OVER (PARTITION BY label_key, stratum, previous_split IS NULL "
             f"ORDER BY rank)::int AS n FROM {CLEAN_TABLE}) t "
-            f"JOIN {selectors.LABEL_TABLE} l ON l.id = t.label_id "
-            "JOIN unnest(%s::bigint[], %s::text[], %s::bytea[]) AS s(label_id, stratum, codes) "
-            "ON s.label_id = t.label_id AND s.stratum = t.stratum "
+            "JOIN unnest(%s::text[], %s::text[], %s::bytea[]) AS s(label_key, stratum, codes) "
+            "ON s.label_key = t.label_key AND s.stratum = t.stratum "
             "LEFT JOIN unnest(%s::float8[], %s::float8[]) AS am(raw, rounded) ON am.raw = t.agreement "
             # In the unique index's order: each item goes to the index's last page.
             "ORDER BY t.external_id",
@@ -515,6 +523,14 @@ def _items_write_python(
     if policy.use_dawid_skene:
         found = _dawid_skene_candidates(project, policy, labels, previous, dawid_skene_fit)
         candidates = heapq.merge(candidates, found, key=Candidate.order)
+    position = {label_id: index for index, label_id in enumerate(labels)}  # the project's label order
+
+    def names_of(answer: int | tuple[int, ...]) -> str | list[str]:
+        """A label's name, or a multi-label answer's names in the project's label order."""
+        if isinstance(answer, tuple):
+            return [labels[label_id] for label_id in sorted(answer, key=position.__getitem__)]
+        return labels[answer]
+
     for (
         example_id,
         external_id,
@@ -538,7 +554,9 @@ def _items_write_python(
             agreement = n_agree / n_votes
         if not policy_accepts(policy, source, agreement, ambiguous):
             continue
-        label = labels[label_id]
+        names = names_of(label_id)
+        label_list = names if isinstance(names, list) else None
+        label = "|".join(names) if label_list is not None else names
         split = assigner.assign((label_id, stratum), previous_split)
         raters = None
         if policy.include_raters:
@@ -546,7 +564,7 @@ def _items_write_python(
             for rater_id, voted in zip(rater_ids, rater_labels, strict=True):
                 if rater_id not in pseudonyms:
                     pseudonyms[rater_id] = rater_pseudonym(key=key, user_id=rater_id)
-                raters[pseudonyms[rater_id]] = labels[voted]
+                raters[pseudonyms[rater_id]] = names_of(voted)
         batch.append(
             (
                 example_id,
@@ -559,9 +577,10 @@ def _items_write_python(
                 versions,
                 _rationale(rationales, example_id, source, label_id) if rationales else None,
                 raters,
+                label_list,
             )
         )
-        pairs[label, split] += 1
+        pairs[tuple(label_list) if label_list is not None else (label,), split] += 1
         if len(batch) >= ITEM_BATCH:
             n_items += _items_insert(release, batch)
             batch = []

@@ -10,6 +10,8 @@ A release row is a tuple in this order, every JSON value already in PostgreSQL's
     guideline_versions, metadata   JSON text
     rationale   text or None
     raters      JSON text or None
+    labels      a multi-label item's label names, JSON text (a list), or None; `label` then
+                holds the names joined by "|"
 
 The JSONL lines are the canonical bytes (PostgreSQL's `jsonb_build_object(...)::text`, keys in
 jsonb order). The CSV keeps the bytes each database always produced: PostgreSQL's COPY dialect
@@ -77,8 +79,10 @@ class JsonlWriter:
             metadata,
             rationale,
             raters,
+            label_list,
         ) in rows:
-            label_json = labels.get(label)
+            # A multi-label item's "label" is the list of its names; a single label's, its name.
+            label_json = label_list or labels.get(label)
             if label_json is None:
                 label_json = labels[label] = enc(label)
             # Keys in jsonb's order: by length, then bytes.
@@ -156,7 +160,9 @@ class CsvWriter:
             metadata,
             rationale,
             raters,
+            _,
         ) in rows:
+            # A multi-label item's label cell is its names joined by "|", held in `label`.
             # Most cells need nothing: they are checked inline, and only the others go through cell().
             label_cell = labels.get(label)
             if label_cell is None:

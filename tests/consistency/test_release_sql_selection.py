@@ -14,7 +14,7 @@ from consistency.releases import services
 from consistency.releases.models import DatasetReleaseItem
 from consistency.releases.policy import ReleasePolicy
 from labeling.models import ConsensusLabel
-from projects.models import ExampleTag
+from projects.models import ExampleTag, TaskType
 from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -31,8 +31,18 @@ METADATA = [
 ]
 
 
-def _random_project(project, rng: random.Random):
+def _random_project(project, rng: random.Random, multi: bool):
     labels = list(project.labels.all())
+
+    def answer() -> dict:
+        """A rater's or the consensus's answer: one label, or (multi-label) a set of label ids."""
+        if multi:
+            return {
+                "label": None,
+                "labels": sorted(label.pk for label in rng.sample(labels, rng.randrange(0, 3))),
+            }
+        return {"label": rng.choice(labels)}
+
     raters = [UserFactory(username=f"sql-rater-{i}") for i in range(4)]
     versions = [GuidelineVersionFactory(project=project, number=n) for n in (1, 2, 5)]
     for n in range(90):
@@ -43,7 +53,7 @@ def _random_project(project, rng: random.Random):
             AnnotationFactory(
                 example=example,
                 rater=rater,
-                label=rng.choice(labels),
+                **answer(),
                 guideline_version=rng.choice([None, *versions]),
                 ambiguous=rng.random() < 0.15,
             )
@@ -51,7 +61,7 @@ def _random_project(project, rng: random.Random):
         if source is not None:
             ConsensusLabel.objects.create(
                 example=example,
-                label=None if source == "excluded" else rng.choice(labels),
+                **({"label": None} if source == "excluded" else answer()),
                 source=source,
                 agreement=None if source in ("gold", "excluded") else rng.choice(AGREEMENTS),
                 n_raters=rng.randrange(0, 5),
@@ -62,8 +72,10 @@ def _random_project(project, rng: random.Random):
                 ExampleTag.objects.create(project=project, example=example, name=tag)
 
 
-def _random_policy(rng: random.Random) -> dict:
-    sources = rng.sample(["gold", "unanimous", "majority", "dawid_skene"], rng.randrange(1, 5))
+def _random_policy(rng: random.Random, multi: bool) -> dict:
+    sources = rng.sample(
+        ["gold", "unanimous", "majority", *([] if multi else ["dawid_skene"])], rng.randrange(1, 4)
+    )
     return {
         "seed": f"s{rng.randrange(100)}",
         "sources": sources,
@@ -80,7 +92,7 @@ def _random_policy(rng: random.Random) -> dict:
 
 ITEM_FIELDS = (
     "example_id", "external_id", "label", "source", "split", "agreement", "n_raters",
-    "guideline_versions", "rationale", "raters",
+    "guideline_versions", "rationale", "raters", "labels",
 )  # fmt: skip
 
 
@@ -90,17 +102,21 @@ def _items(release) -> list[tuple]:
     )
 
 
+@pytest.mark.parametrize("task_type", [TaskType.SINGLE, TaskType.MULTI])
 @pytest.mark.parametrize("seed", range(4))
-def test_sql_and_python_selection_write_the_same_items(project, manager, seed):
+def test_sql_and_python_selection_write_the_same_items(project, manager, seed, task_type):
     rng = random.Random(seed)
-    _random_project(project, rng)
+    multi = task_type == TaskType.MULTI
+    project.task_type = task_type
+    project.save(update_fields=["task_type"])
+    _random_project(project, rng, multi)
     # A previous release: the examples it holds keep their splits in both paths.
     previous = services.release_build(
-        project=project, user=manager, tag="previous", policy=_random_policy(rng)
+        project=project, user=manager, tag="previous", policy=_random_policy(rng, multi)
     )
     assert previous.status == "ready", previous.error
     for case in range(3):
-        policy = services.policy_clean(project=project, policy=_random_policy(rng))
+        policy = services.policy_clean(project=project, policy=_random_policy(rng, multi))
         results = {}
         for path in ("sql", "python"):
             release = services.release_create(
