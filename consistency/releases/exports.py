@@ -31,6 +31,7 @@ from consistency.releases.formats import SPLITS, jsonl_records
 from consistency.releases.formats.labelstudio import labelstudio_write
 from consistency.releases.models import DatasetRelease, ReleaseExport
 from core.errors import Conflict, NotFound
+from projects.models import TaskType
 
 READ_BLOCK = 1024 * 1024
 
@@ -126,6 +127,7 @@ def _write_parquet(release: DatasetRelease) -> None:
         metadata_type=types.arrow_type(),
         include_rationale=bool(policy.get("include_rationale")),
         include_raters=bool(policy.get("include_raters")),
+        multi_label=release.project.task_type == TaskType.MULTI,
     )
     with contextlib.ExitStack() as stack:
         handles = [stack.enter_context(tempfile.TemporaryFile()) for _ in SPLITS]

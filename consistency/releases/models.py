@@ -105,7 +105,10 @@ class DatasetReleaseItem(models.Model):
         db_constraint=False,
     )
     external_id = models.CharField(max_length=255)
-    label = models.CharField(max_length=100, help_text="The label's name when released.")
+    label = models.TextField(help_text="The label's name when released (multi-label: the names joined by |).")
+    labels = models.JSONField(
+        null=True, blank=True, help_text="Multi-label projects: the released label names, as a list."
+    )
     source = models.CharField(max_length=16)
     split = models.CharField(max_length=8)
     agreement = models.FloatField(null=True, blank=True)

@@ -1,6 +1,6 @@
-"""Reads for dataset releases: lists and lookups scoped to a project, each example's current
-decision as a release candidate (streamed in the order splits are handed out), the rows of a
-release's files (streamed in external id order), and the diff of two releases."""
+"""Reads for dataset releases: lists and lookups scoped to a project, the clean rows of a release
+(one SQL query on PostgreSQL; each example's decision as a candidate in Python elsewhere), the rows
+of a release's files (streamed in external id order), and the diff of two releases."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import csv
 import io
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -17,16 +17,15 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from consistency.releases.models import DatasetRelease, DatasetReleaseItem
-from consistency.releases.policy import SPLITS, agreement_text, jsonb_text, split_rank
+from consistency.releases.policy import SPLITS, ReleasePolicy, agreement_text, jsonb_text, split_rank
 from consistency.review.models import Resolution
 from consistency.review.selectors import resolutions_current
 from core.errors import Conflict, NotFound
 from labeling.models import Annotation, ConsensusLabel
-from projects.models import Example, ExampleTag, GuidelineVersion, Project
+from projects.models import Example, ExampleTag, GuidelineVersion, Label, Project
 
 DIFF_LIST_LIMIT = 500
 ROW_BATCH = 5_000
-CANDIDATE_BATCH = 20_000
 
 
 def release_list(*, project: Project) -> QuerySet[DatasetRelease]:
@@ -82,7 +81,8 @@ class ExampleDecision:
 def current_votes(*, project: Project) -> dict[int, ExampleDecision]:
     """Current (not superseded) annotations grouped per example: votes, ambiguous flags, versions.
 
-    One query over four integer columns and a flag; decisions carry no consensus yet.
+    One query over four integer columns and a flag; decisions carry no consensus yet. A vote is a
+    label id, or in a multi-label project the sorted tuple of label ids.
     """
     rows = (
         Annotation.objects.filter(example__project=project, superseded_at__isnull=True)
@@ -92,12 +92,17 @@ def current_votes(*, project: Project) -> dict[int, ExampleDecision]:
             "example__external_id",
             "rater_id",
             "label_id",
+            "labels",
             "ambiguous",
             "guideline_version__number",
         )
     )
     out: dict[int, ExampleDecision] = {}
-    for example_id, external_id, rater_id, label_id, ambiguous, version in rows.iterator(chunk_size=5000):
+    for example_id, external_id, rater_id, label_id, labels, ambiguous, version in rows.iterator(
+        chunk_size=5000
+    ):
+        if label_id is None:  # multi-label: the set of label ids, as a sorted tuple
+            label_id = tuple(labels or ())
         decision = out.get(example_id)
         if decision is None:
             decision = out[example_id] = ExampleDecision(example_id, external_id, None, "", None, 0)
@@ -106,6 +111,16 @@ def current_votes(*, project: Project) -> dict[int, ExampleDecision]:
         if version is not None:
             decision.versions.add(version)
     return out
+
+
+def current_rater_ids(*, project: Project) -> list[int]:
+    """Ids of the raters with a current annotation in the project."""
+    return sorted(
+        Annotation.objects.filter(example__project=project, superseded_at__isnull=True)
+        .order_by()
+        .values_list("rater_id", flat=True)
+        .distinct()
+    )
 
 
 def consensus_rows(*, project: Project):
@@ -217,6 +232,7 @@ EXAMPLE_TABLE = Example._meta.db_table
 CONSENSUS_TABLE = ConsensusLabel._meta.db_table
 ANNOTATION_TABLE = Annotation._meta.db_table
 GUIDELINE_VERSION_TABLE = GuidelineVersion._meta.db_table
+LABEL_TABLE = Label._meta.db_table
 
 
 def _stratum_sql(field_name: str) -> tuple[str, list]:
@@ -246,7 +262,7 @@ class Candidate(NamedTuple):
 
     example_id: int
     external_id: str
-    label_id: int
+    label_id: int | tuple[int, ...]  # a multi-label project's sorted tuple of label ids
     source: str
     agreement: float | None
     n_raters: int
@@ -272,67 +288,161 @@ def release_candidates(
     seed: str,
     stratify_field: str,
     with_raters: bool,
-) -> Iterator[Candidate]:
+) -> list[Candidate]:
     """Every example with a consensus label (excluded ones aside), with the summary of its current
-    annotations, in Candidate.order: one query. On PostgreSQL the annotations are summed up and
-    the rows sorted there (the rank is SHA-256 in SQL) and read through a server-side cursor, so
-    neither rows nor votes are ever all in Python; elsewhere both are done here. Raters come only
-    `with_raters`. Call inside a transaction."""
-    if connection.vendor != "postgresql":
-        yield from _release_candidates_python(project, previous, seed, stratify_field, with_raters)
-        return
-    stratum, stratum_params = _stratum_sql(stratify_field)
-    raters = (
-        "array_agg(a.rater_id ORDER BY a.rater_id) AS rater_ids, "
-        "array_agg(a.label_id ORDER BY a.rater_id) AS rater_labels"
-        if with_raters
-        else "NULL::int[] AS rater_ids, NULL::int[] AS rater_labels"
+    annotations, in Candidate.order, summed up and sorted in Python from two reads. The build's
+    portable path (SQLite; small projects): PostgreSQL selects and splits in SQL instead
+    (release_clean_sql), and tests check that both give the same items."""
+    return _release_candidates_python(project, previous, seed, stratify_field, with_raters)
+
+
+# Bits of a guideline-version mask: version numbers 0..62 fit in a bigint (sign bit unused).
+VERSION_MASK_MAX = 62
+
+
+def release_clean_sql(
+    *,
+    project: Project,
+    policy: ReleasePolicy,
+    previous: DatasetRelease | None,
+    extra: Sequence[tuple[int, str, int, float, int]] = (),
+    rationales: dict[int, tuple[int, str]] | None = None,
+    pseudonyms: dict[int, str] | None = None,
+    multi_label: bool = False,
+) -> tuple[str, list]:
+    """(sql, params) of the one PostgreSQL query selecting a release's clean rows: the decided
+    examples (and `extra` rows, Dawid-Skene's: example id, external id, label id, agreement,
+    n_raters) that pass `policy` (policy_accepts and tag_filter_accepts, in SQL), with what the
+    split and the item need: example_id, external_id, label_key (the label id, or a multi-label
+    project's sorted ids as JSON text: what splits are stratified by), label (the name, or the
+    names joined by "|"), label_list (a multi-label project's names, jsonb), source, agreement
+    (unrounded; a gold label's is its raters' share), n_raters, previous_split, stratum, rank
+    (split_rank), versions (jsonb), rationale, raters (jsonb, keys from `pseudonyms`). Label
+    names of a set are in the project's label order.
+
+    The current annotations are summed up per example in one hash aggregate, and only into
+    what the policy and the formats need: an ambiguous flag (when ambiguous labels are
+    excluded), a bit mask of guideline versions (no sorted array per example), and the raters'
+    labels only when the release includes them. A gold label's share of votes is looked up
+    for the gold rows alone."""
+    stratum, stratum_params = _stratum_sql(policy.stratify_field)
+    use_mask = not GuidelineVersion.objects.filter(project=project, number__gt=VERSION_MASK_MAX).exists()
+    aggregates = ["bool_or(a.ambiguous) AS ambiguous"]
+    joins = [f"LEFT JOIN {GUIDELINE_VERSION_TABLE} g ON g.id = a.guideline_version_id"]
+    params: list = []
+    if use_mask:
+        aggregates.append("bit_or(1::bigint << g.number) AS vmask")
+    else:
+        aggregates.append(
+            "coalesce(jsonb_agg(DISTINCT g.number ORDER BY g.number) FILTER (WHERE g.number IS NOT NULL), "
+            "'[]') AS versions"
+        )
+    if pseudonyms is not None:
+        voted = "rl.names" if multi_label else "rl.name"
+        aggregates.append(
+            f"jsonb_object_agg(rp.pseudonym, {voted}) FILTER (WHERE rp.pseudonym IS NOT NULL) AS raters"
+        )
+        joins.append(
+            "LEFT JOIN unnest(%s::int[], %s::text[]) AS rp(rater_id, pseudonym) ON rp.rater_id = a.rater_id "
+            + (
+                f"LEFT JOIN LATERAL ({_label_names_sql('a.labels')}) rl ON true"
+                if multi_label
+                else f"LEFT JOIN {LABEL_TABLE} rl ON rl.id = a.label_id"
+            )
+        )
+        params += [list(pseudonyms), list(pseudonyms.values())]
+    votes = (
+        f"votes AS (SELECT a.example_id, {', '.join(aggregates)} "
+        f"FROM {ANNOTATION_TABLE} a JOIN {EXAMPLE_TABLE} ve ON ve.id = a.example_id {' '.join(joins)} "
+        "WHERE ve.project_id = %s AND a.superseded_at IS NULL GROUP BY a.example_id)"
     )
-    rank = "sha256(convert_to(%s || E'\\x1f' || e.external_id, 'UTF8'))"
-    # The votes are summed up per example in one hash aggregate over the project's current
-    # annotations, then joined: cheaper than a lookup per example.
+    params.append(project.pk)
+    decided = (
+        "SELECT c.example_id, c.label_id, c.labels, c.source::text AS source, c.agreement, c.n_raters "
+        f"FROM {CONSENSUS_TABLE} c WHERE c.source = ANY(%s) AND c.source <> 'excluded'"
+    )
+    params.append([s for s in policy.sources if s != "dawid_skene"])
+    if extra:
+        decided += (
+            " UNION ALL SELECT x.example_id, x.label_id, NULL::jsonb, 'dawid_skene', x.agreement, x.n_raters "
+            "FROM "
+            "unnest(%s::bigint[], %s::bigint[], %s::float8[], %s::int[]) AS x(example_id, label_id, "
+            "agreement, n_raters)"
+        )
+        params += [[r[0] for r in extra], [r[2] for r in extra], [r[3] for r in extra], [r[4] for r in extra]]
+    same_answer = "ga.labels = d.labels" if multi_label else "ga.label_id = d.label_id"
+    gold_share = (
+        f"(SELECT count(*) FILTER (WHERE {same_answer})::float8 / nullif(count(*), 0) "
+        f"FROM {ANNOTATION_TABLE} ga WHERE ga.example_id = d.example_id AND ga.superseded_at IS NULL)"
+    )
+    agreement = f"CASE WHEN d.source = 'gold' THEN coalesce({gold_share}, d.agreement) ELSE d.agreement END"
+    if use_mask:
+        versions = "coalesce(vm.versions, '[]'::jsonb)"
+        vmap = (
+            ", vmap AS (SELECT m.vmask, (SELECT jsonb_agg(n ORDER BY n) "
+            f"FROM generate_series(0, {VERSION_MASK_MAX}) n "
+            "WHERE m.vmask & (1::bigint << n) <> 0) AS versions "
+            "FROM (SELECT DISTINCT vmask FROM votes WHERE vmask IS NOT NULL) m)"
+        )
+        vmap_join = "LEFT JOIN vmap vm ON vm.vmask = v.vmask "
+    else:
+        versions, vmap, vmap_join = "coalesce(v.versions, '[]'::jsonb)", "", ""
+    if rationales:
+        rationale = "gr.rationale"
+        rationale_join = (
+            "LEFT JOIN unnest(%s::bigint[], %s::bigint[], %s::text[]) AS gr(example_id, label_id, rationale) "
+            "ON d.source = 'gold' AND gr.example_id = d.example_id AND gr.label_id = d.label_id "
+        )
+        rationale_params = [
+            list(rationales),
+            [label_id for label_id, _ in rationales.values()],
+            [text for _, text in rationales.values()],
+        ]
+    else:
+        rationale, rationale_join, rationale_params = "NULL::text", "", []
+    raters = "coalesce(v.raters, '{}'::jsonb)" if pseudonyms is not None else "NULL::jsonb"
+    where = ["e.project_id = %s"]
+    where_params: list = [project.pk]
+    # policy_accepts: gold always; otherwise not ambiguous (if excluded) and above the floor.
+    accepts = []
+    if policy.exclude_ambiguous:
+        accepts.append("NOT coalesce(v.ambiguous, false)")
+    accepts.append(
+        "(CASE WHEN d.agreement IS NULL THEN %s::float8 <= 0 ELSE d.agreement + 1e-9 >= %s::float8 END)"
+    )
+    where.append(f"(d.source = 'gold' OR ({' AND '.join(accepts)}))")
+    where_params += [policy.min_agreement, policy.min_agreement]
+    tag_table = ExampleTag._meta.db_table
+    if policy.include_tags:
+        where.append(f"EXISTS (SELECT 1 FROM {tag_table} t WHERE t.example_id = e.id AND t.name = ANY(%s))")
+        where_params.append(list(policy.include_tags))
+    if policy.exclude_tags:
+        where.append(
+            f"NOT EXISTS (SELECT 1 FROM {tag_table} t WHERE t.example_id = e.id AND t.name = ANY(%s))"
+        )
+        where_params.append(list(policy.exclude_tags))
+    if multi_label:
+        label_columns = "d.labels::text AS label_key, dl.joined AS label, dl.names AS label_list"
+        label_join = f"LEFT JOIN LATERAL ({_label_names_sql('d.labels')}) dl ON true "
+    else:
+        label_columns = "d.label_id::text AS label_key, dl.name AS label, NULL::jsonb AS label_list"
+        label_join = f"JOIN {LABEL_TABLE} dl ON dl.id = d.label_id "
     sql = (
-        "WITH votes AS ("
-        "SELECT a.example_id, bool_or(a.ambiguous) AS ambiguous, count(*) AS n_votes, "
-        "count(*) FILTER (WHERE a.label_id = c.label_id) AS n_agree, "
-        "array_agg(DISTINCT g.number) FILTER (WHERE g.number IS NOT NULL) AS versions, "
-        f"{raters} "
-        f"FROM {ANNOTATION_TABLE} a JOIN {EXAMPLE_TABLE} e ON e.id = a.example_id "
-        f"JOIN {CONSENSUS_TABLE} c ON c.example_id = a.example_id "
-        f"LEFT JOIN {GUIDELINE_VERSION_TABLE} g ON g.id = a.guideline_version_id "
-        "WHERE e.project_id = %s AND a.superseded_at IS NULL GROUP BY a.example_id) "
-        "SELECT c.example_id, e.external_id, c.label_id, c.source, c.agreement, c.n_raters, p.split, "
-        f'({stratum}) COLLATE "C" AS stratum, coalesce(v.ambiguous, false), coalesce(v.n_votes, 0), '
-        "coalesce(v.n_agree, 0), v.versions, v.rater_ids, v.rater_labels, "
-        f"{rank} AS rank "
-        f"FROM {CONSENSUS_TABLE} c JOIN {EXAMPLE_TABLE} e ON e.id = c.example_id "
+        f"WITH {votes}{vmap}, decided AS ({decided}) "
+        f"SELECT d.example_id, e.external_id, {label_columns}, d.source, {agreement} AS agreement, "
+        "d.n_raters, "
+        f'p.split AS previous_split, ({stratum}) COLLATE "C" AS stratum, '
+        "sha256(convert_to(%s || E'\\x1f' || e.external_id, 'UTF8')) AS rank, "
+        f"{versions} AS versions, {rationale} AS rationale, {raters} AS raters "
+        f"FROM decided d JOIN {EXAMPLE_TABLE} e ON e.id = d.example_id {label_join}"
+        "LEFT JOIN votes v ON v.example_id = d.example_id "
+        f"{vmap_join}{rationale_join}"
         f"LEFT JOIN {ITEM_TABLE} p ON p.release_id = %s AND p.external_id = e.external_id "
-        "LEFT JOIN votes v ON v.example_id = c.example_id "
-        "WHERE e.project_id = %s AND c.source <> 'excluded' "
-        "ORDER BY c.label_id, stratum, p.split IS NULL, rank"
+        f"WHERE {' AND '.join(where)}"
     )
-    params = [project.pk, *stratum_params, seed, previous.pk if previous else None, project.pk]
-    with connection.chunked_cursor() as cursor:
-        cursor.execute(sql, params)
-        while rows := cursor.fetchmany(CANDIDATE_BATCH):
-            for eid, xid, lab, src, agr, n, prev, strat, amb, nv, na, vers, rids, rlabs, rank_bytes in rows:
-                yield Candidate(
-                    eid,
-                    xid,
-                    lab,
-                    src,
-                    agr,
-                    n,
-                    prev,
-                    strat,
-                    amb,
-                    nv,
-                    na,
-                    vers or [],
-                    rids or [],
-                    rlabs or [],
-                    bytes(rank_bytes),
-                )
+    previous_id = previous.pk if previous else None
+    params += [*stratum_params, policy.seed, *rationale_params, previous_id, *where_params]
+    return sql, params
 
 
 def _release_candidates_python(
@@ -343,15 +453,17 @@ def _release_candidates_python(
     votes = current_votes(project=project)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT c.example_id, e.external_id, c.label_id, c.source, c.agreement, c.n_raters, p.split, "
-            f"e.metadata FROM {CONSENSUS_TABLE} c JOIN {EXAMPLE_TABLE} e ON e.id = c.example_id "
+            "SELECT c.example_id, e.external_id, c.label_id, c.labels, c.source, c.agreement, c.n_raters, "
+            f"p.split, e.metadata FROM {CONSENSUS_TABLE} c JOIN {EXAMPLE_TABLE} e ON e.id = c.example_id "
             f"LEFT JOIN {ITEM_TABLE} p ON p.release_id = %s AND p.external_id = e.external_id "
             "WHERE e.project_id = %s AND c.source <> 'excluded'",
             [previous.pk if previous else None, project.pk],
         )
         rows = cursor.fetchall()
     out = []
-    for eid, xid, lab, src, agr, n, prev, meta in rows:
+    for eid, xid, lab, lab_set, src, agr, n, prev, meta in rows:
+        if lab is None:  # multi-label: the sorted tuple of label ids
+            lab = tuple(_json(lab_set) or ())
         decision = votes.get(eid)
         summary = decision.summary(lab, with_raters) if decision else (False, 0, 0, [], [], [])
         out.append(
@@ -359,6 +471,16 @@ def _release_candidates_python(
                       split_rank(seed, xid))
         )  # fmt: skip
     return sorted(out, key=Candidate.order)
+
+
+def _label_names_sql(ids: str) -> str:
+    """A subquery of the names of the label ids in the jsonb array `ids`, in the project's label
+    order: `names` (jsonb array) and `joined` (by "|")."""
+    return (
+        "SELECT coalesce(jsonb_agg(ln.name ORDER BY ln.position, ln.id), '[]'::jsonb) AS names, "
+        "coalesce(string_agg(ln.name, '|' ORDER BY ln.position, ln.id), '') AS joined "
+        f"FROM jsonb_array_elements_text({ids}) AS li(id) JOIN {LABEL_TABLE} ln ON ln.id = li.id::bigint"
+    )
 
 
 def example_strata(*, project: Project, example_ids: Sequence[int], stratify_field: str) -> dict[int, str]:
@@ -433,6 +555,7 @@ class _CopyRows:
                     r[8],
                     r[9][1:] if r[9] else None,
                     r[10] or None,
+                    r[11] or None,
                 )
                 for r in reader
             ]
@@ -452,7 +575,8 @@ def release_rows(*, release: DatasetRelease, handle: Callable[[list[tuple]], Non
         sql = (
             "SELECT i.external_id, e.text, i.label, i.source, i.split, round(i.agreement::numeric, 4), "
             "i.n_raters, i.guideline_versions::text, e.metadata::text, "
-            "CASE WHEN i.rationale IS NULL THEN NULL ELSE 'x' || i.rationale END, i.raters::text " + sql_from
+            "CASE WHEN i.rationale IS NULL THEN NULL ELSE 'x' || i.rationale END, i.raters::text, "
+            "i.labels::text " + sql_from
         )
         sink = _CopyRows(handle)
         with connection.cursor() as cursor:
@@ -463,7 +587,7 @@ def release_rows(*, release: DatasetRelease, handle: Callable[[list[tuple]], Non
         return
     sql = (
         "SELECT i.external_id, e.text, i.label, i.source, i.split, i.agreement, i.n_raters, "
-        "i.guideline_versions, e.metadata, i.rationale, i.raters " + sql_from
+        "i.guideline_versions, e.metadata, i.rationale, i.raters, i.labels " + sql_from
     )
     with transaction.atomic(), connection.chunked_cursor() as cursor:
         cursor.execute(sql)
@@ -482,6 +606,7 @@ def release_rows(*, release: DatasetRelease, handle: Callable[[list[tuple]], Non
                         jsonb_text(_json(meta)),
                         rationale,
                         None if raters is None else jsonb_text(_json(raters)),
+                        None if labels is None else jsonb_text(_json(labels)),
                     )  # fmt: skip
                     for (
                         eid,
@@ -495,6 +620,7 @@ def release_rows(*, release: DatasetRelease, handle: Callable[[list[tuple]], Non
                         meta,
                         rationale,
                         raters,
+                        labels,
                     ) in chunk
                 ]
             )

@@ -5,11 +5,14 @@ How a build works (`release_build_run`, a core.jobs job of kind "release"):
 1. The release is claimed (queued, or building in a worker that died: core.jobs). A ready release
    is never built again: releases are immutable, a new one is created instead. A failed one may
    be retried; what an interrupted build half wrote (items, files) is removed first.
-2. Select: one query streams each decided example (selectors.release_candidates; Dawid-Skene adds
-   the undecided ones when the policy asks) in the order splits are handed out; the policy
-   (consistency.releases.policy) keeps the clean ones, a kept example keeps the split it had in
-   the project's latest ready release, a new one gets a stable stratified split (SplitAssigner),
-   and they go into the release's items in batches (COPY on PostgreSQL).
+2. Select: the policy (consistency.releases.policy) keeps the clean decided examples (Dawid-Skene
+   adds undecided ones when the policy asks); a kept example keeps the split it had in the
+   project's latest ready release, a new one gets a stable stratified split (SplitAssigner's
+   rule), and they go into the release's items. On PostgreSQL this is SQL end to end: one query
+   of the clean rows into a temporary table, the counts per label and stratum back to
+   SplitAssigner, one INSERT ... SELECT of the items (_items_write_sql). Elsewhere the candidates
+   stream through the same pure functions in Python (_items_write_python); a test holds both
+   paths to the same items.
 3. Write: one query streams the items joined to their examples in external id order
    (selectors.release_rows; COPY on PostgreSQL) through one writer per format
    (consistency.releases.writers), all formats in the same pass, on every database.
@@ -22,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import hmac
-import io
+import json
 import logging
 import tempfile
 from collections import Counter, defaultdict
@@ -48,7 +51,6 @@ from consistency.releases.policy import (
     PolicyError,
     ReleasePolicy,
     SplitAssigner,
-    jsonb_text,
     policy_accepts,
     rater_pseudonym,
     split_rank,
@@ -72,7 +74,7 @@ from core.jobs.services import (
 )
 from core.models import AuditEntry
 from core.services import audit_record
-from projects.models import Label, Project
+from projects.models import Label, Project, TaskType
 from projects.selectors import guideline_in_force, slice_field_clean
 
 logger = logging.getLogger(__name__)
@@ -97,6 +99,10 @@ def policy_clean(*, project: Project, policy: dict[str, Any] | None) -> ReleaseP
         cleaned = ReleasePolicy.from_dict(policy)
     except PolicyError as exc:
         raise ApplicationError(str(exc)) from None
+    if project.task_type == TaskType.SPANS:
+        raise ApplicationError("Releases of span projects are not available yet.")
+    if project.task_type == TaskType.MULTI and cleaned.use_dawid_skene:
+        raise ApplicationError("Dawid-Skene labels single-label projects only; choose other sources.")
     if cleaned.stratify_field and slice_field_clean(project=project, field=cleaned.stratify_field) == "":
         raise ApplicationError(f"No example has the metadata field {cleaned.stratify_field!r}.")
     if not cleaned.seed:
@@ -342,19 +348,154 @@ def _build(release: DatasetRelease) -> None:
 
 ITEM_COLUMNS = (
     "example_id", "external_id", "label", "source", "split", "agreement", "n_raters",
-    "guideline_versions", "rationale", "raters",
+    "guideline_versions", "rationale", "raters", "labels",
 )  # fmt: skip
 ITEM_BATCH = 20_000
-COPY_NULL = "\\N"
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def _items_write(
     release: DatasetRelease, project: Project, policy: ReleasePolicy, dawid_skene_fit: dict
 ) -> tuple[dict[str, Any], int]:
-    """Stream the candidates (release_candidates, plus Dawid-Skene's when the policy asks) through
-    the policy and the split assigner into the release's items, a batch at a time; return the
-    counts per label and split and the number of items."""
+    """Select the clean rows, hand out their splits and write them into the release's items;
+    return the counts per label and split and the number of items. PostgreSQL does it in SQL
+    (_items_write_sql), other databases here in Python (_items_write_python): the same items."""
+    with transaction.atomic():
+        DatasetReleaseItem.objects.filter(release=release).delete()  # an interrupted run's rows
+        if connection.vendor == "postgresql":
+            pairs, n_items = _items_write_sql(release, project, policy, dawid_skene_fit)
+        else:
+            pairs, n_items = _items_write_python(release, project, policy, dawid_skene_fit)
+    # pairs: (the item's label names, split) -> items. A multi-label item counts for each of its labels.
+    counts: dict[str, Any] = {"labels": Counter(), "splits": Counter(), "label_split": defaultdict(Counter)}
+    for (names, split), n in pairs.items():
+        if n:
+            counts["splits"][split] += n
+            for label in names:
+                counts["labels"][label] += n
+                counts["label_split"][label][split] += n
+    return counts, n_items
+
+
+CLEAN_TABLE = "release_clean"
+_SPLIT_CODES = {split: index for index, split in enumerate(SPLITS)}
+
+
+def _items_write_sql(
+    release: DatasetRelease, project: Project, policy: ReleasePolicy, dawid_skene_fit: dict
+) -> tuple[Counter, int]:
+    """Stage 1 on PostgreSQL, without a row of it in Python: (1) the one query of the clean rows
+    (selectors.release_clean_sql) fills a temporary table; (2) per label and stratum, the counts
+    of examples keeping a train, dev or test split and of new ones come back, and SplitAssigner
+    deals each group's new examples their splits in rank order here (a string of split codes
+    per group, counts only); (3) one INSERT ... SELECT gives the n-th new example of a group the
+    n-th code (row_number over the group by rank) and writes the items: one statement, so the
+    immutability trigger checks the release once. The agreement is rounded as the Python path
+    does (round(x, 4)), through a map of the few distinct values."""
+    labels = dict(Label.objects.filter(project=project).values_list("id", "name"))
+    previous = selectors.release_latest_ready(project=project)
+    extra: list = []
+    if policy.use_dawid_skene:
+        votes = selectors.current_votes(project=project)
+        decided = set(project.examples.filter(consensus__isnull=False).values_list("id", flat=True))
+        extra = list(_dawid_skene_rows(labels, votes, decided, policy.min_posterior, fit=dawid_skene_fit))
+        del votes
+    pseudonyms = None
+    if policy.include_raters:
+        key = rater_key(project=project)
+        pseudonyms = {
+            rater_id: rater_pseudonym(key=key, user_id=rater_id)
+            for rater_id in selectors.current_rater_ids(project=project)
+        }
+    sql, params = selectors.release_clean_sql(
+        project=project,
+        policy=policy,
+        previous=previous,
+        extra=extra,
+        rationales=selectors.gold_rationales(project=project) if policy.include_rationale else None,
+        pseudonyms=pseudonyms,
+        multi_label=project.task_type == TaskType.MULTI,
+    )
+    with connection.cursor() as cursor:
+        # A plan of one process: parallel workers each summed up all votes again (a hash join's
+        # inner side is built per worker), for no gain on a shared database server.
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(f"DROP TABLE IF EXISTS {CLEAN_TABLE}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {CLEAN_TABLE} ON COMMIT DROP AS {sql}", params)
+        _progress(release, 30, "Handing out splits")
+        cursor.execute(
+            "SELECT label_key, stratum, min(label), min(label_list::text), "
+            + "".join(f"count(*) FILTER (WHERE previous_split = '{split}'), " for split in SPLITS)
+            + f"count(*) FILTER (WHERE previous_split IS NULL) FROM {CLEAN_TABLE} GROUP BY 1, 2"
+        )
+        groups = cursor.fetchall()
+        cursor.execute(f"SELECT DISTINCT agreement FROM {CLEAN_TABLE} WHERE agreement IS NOT NULL")
+        agreements = [value for (value,) in cursor.fetchall()]
+        pairs: Counter = Counter()
+        sequences = []
+        dealt: dict = {}
+        for label_key, stratum, label, label_list, *kept, n_new in groups:
+            names = (label,) if label_list is None else tuple(json.loads(label_list))
+            for split, n in zip(SPLITS, kept, strict=True):
+                pairs[names, split] += n
+            codes = _split_codes(dealt, tuple(kept), n_new, policy.ratios)
+            for split, index in _SPLIT_CODES.items():
+                pairs[names, split] += codes.count(index, 0, n_new)
+            sequences.append((label_key, stratum, bytes(codes[:n_new])))
+        cursor.execute(
+            f"INSERT INTO {DatasetReleaseItem._meta.db_table} (release_id, {', '.join(ITEM_COLUMNS)}) "
+            "SELECT %s, t.example_id, t.external_id, t.label, t.source, "
+            "coalesce(t.previous_split, (ARRAY['train', 'dev', 'test'])[get_byte(s.codes, t.n - 1) + 1]), "
+            "am.rounded, t.n_raters, t.versions, t.rationale, t.raters, t.label_list "
+            # Numbered before the codes join in: the sort must not carry each group's codes along.
+            "FROM (SELECT *, row_number() OVER (PARTITION BY label_key, stratum, previous_split IS NULL "
+            f"ORDER BY rank)::int AS n FROM {CLEAN_TABLE}) t "
+            "JOIN unnest(%s::text[], %s::text[], %s::bytea[]) AS s(label_key, stratum, codes) "
+            "ON s.label_key = t.label_key AND s.stratum = t.stratum "
+            "LEFT JOIN unnest(%s::float8[], %s::float8[]) AS am(raw, rounded) ON am.raw = t.agreement "
+            # In the unique index's order: each item goes to the index's last page.
+            "ORDER BY t.external_id",
+            [
+                release.pk,
+                [g[0] for g in sequences],
+                [g[1] for g in sequences],
+                [g[2] for g in sequences],
+                agreements,
+                [round(float(value), 4) for value in agreements],
+            ],
+        )
+        n_items = cursor.rowcount
+    return pairs, n_items
+
+
+def _split_codes(
+    dealt: dict[tuple[int, ...], tuple[bytearray, SplitAssigner]],
+    kept: tuple[int, ...],
+    n: int,
+    ratios: tuple[float, float, float],
+) -> bytearray:
+    """The split codes (0 train, 1 dev, 2 test) SplitAssigner deals the first `n` new examples of
+    a group keeping `kept` examples in train, dev and test. A deal depends only on the counts so
+    far, so groups with the same kept counts share one deal, extended as far as the largest needs."""
+    found = dealt.get(kept)
+    if found is None:
+        assigner = SplitAssigner(ratios)
+        for split, count in zip(SPLITS, kept, strict=True):
+            assigner.counts[""] = assigner.counts.get("", [0, 0, 0])
+            assigner.counts[""][_SPLIT_CODES[split]] += count
+        found = dealt[kept] = (bytearray(), assigner)
+    codes, assigner = found
+    assign = assigner.assign
+    codes.extend(_SPLIT_CODES[assign("", None)] for _ in range(n - len(codes)))
+    return codes
+
+
+def _items_write_python(
+    release: DatasetRelease, project: Project, policy: ReleasePolicy, dawid_skene_fit: dict
+) -> tuple[Counter, int]:
+    """Stage 1 in Python (SQLite): stream the candidates (release_candidates, plus Dawid-Skene's
+    when the policy asks) through the policy and the split assigner into the release's items, a
+    batch at a time; return the items per (label, split) and their number."""
     labels = dict(Label.objects.filter(project=project).values_list("id", "name"))
     rationales = selectors.gold_rationales(project=project) if policy.include_rationale else {}
     key = rater_key(project=project) if policy.include_raters else b""
@@ -370,76 +511,82 @@ def _items_write(
         tag_sets = selectors.example_tag_sets(
             project=project, names=(*policy.include_tags, *policy.exclude_tags)
         )
-    with transaction.atomic():
-        DatasetReleaseItem.objects.filter(release=release).delete()  # an interrupted run's rows
-        candidates: Iterator[Candidate] = selectors.release_candidates(
+    candidates: Iterator[Candidate] = iter(
+        selectors.release_candidates(
             project=project,
             previous=previous,
             seed=policy.seed,
             stratify_field=policy.stratify_field,
             with_raters=policy.include_raters,
         )
-        if policy.use_dawid_skene:
-            found = _dawid_skene_candidates(project, policy, labels, previous, dawid_skene_fit)
-            candidates = heapq.merge(candidates, found, key=Candidate.order)
-        for (
-            example_id,
-            external_id,
-            label_id,
-            source,
-            agreement,
-            n_raters,
-            previous_split,
-            stratum,
-            ambiguous,
-            n_votes,
-            n_agree,
-            versions,
-            rater_ids,
-            rater_labels,
-            _,
-        ) in candidates:
-            if tag_sets is not None and not tag_filter_accepts(policy, tag_sets.get(example_id, NO_TAGS)):
-                continue
-            if source == "gold" and n_votes:
-                agreement = n_agree / n_votes
-            if not policy_accepts(policy, source, agreement, ambiguous):
-                continue
-            label = labels[label_id]
-            split = assigner.assign((label_id, stratum), previous_split)
-            raters = None
-            if policy.include_raters:
-                raters = {}
-                for rater_id, voted in zip(rater_ids, rater_labels, strict=True):
-                    if rater_id not in pseudonyms:
-                        pseudonyms[rater_id] = rater_pseudonym(key=key, user_id=rater_id)
-                    raters[pseudonyms[rater_id]] = labels[voted]
-            batch.append(
-                (
-                    example_id,
-                    external_id,
-                    label,
-                    source,
-                    split,
-                    None if agreement is None else round(float(agreement), 4),
-                    n_raters,
-                    versions,
-                    _rationale(rationales, example_id, source, label_id) if rationales else None,
-                    raters,
-                )
+    )
+    if policy.use_dawid_skene:
+        found = _dawid_skene_candidates(project, policy, labels, previous, dawid_skene_fit)
+        candidates = heapq.merge(candidates, found, key=Candidate.order)
+    position = {label_id: index for index, label_id in enumerate(labels)}  # the project's label order
+
+    def names_of(answer: int | tuple[int, ...]) -> str | list[str]:
+        """A label's name, or a multi-label answer's names in the project's label order."""
+        if isinstance(answer, tuple):
+            return [labels[label_id] for label_id in sorted(answer, key=position.__getitem__)]
+        return labels[answer]
+
+    for (
+        example_id,
+        external_id,
+        label_id,
+        source,
+        agreement,
+        n_raters,
+        previous_split,
+        stratum,
+        ambiguous,
+        n_votes,
+        n_agree,
+        versions,
+        rater_ids,
+        rater_labels,
+        _,
+    ) in candidates:
+        if tag_sets is not None and not tag_filter_accepts(policy, tag_sets.get(example_id, NO_TAGS)):
+            continue
+        if source == "gold" and n_votes:
+            agreement = n_agree / n_votes
+        if not policy_accepts(policy, source, agreement, ambiguous):
+            continue
+        names = names_of(label_id)
+        label_list = names if isinstance(names, list) else None
+        label = "|".join(names) if label_list is not None else names
+        split = assigner.assign((label_id, stratum), previous_split)
+        raters = None
+        if policy.include_raters:
+            raters = {}
+            for rater_id, voted in zip(rater_ids, rater_labels, strict=True):
+                if rater_id not in pseudonyms:
+                    pseudonyms[rater_id] = rater_pseudonym(key=key, user_id=rater_id)
+                raters[pseudonyms[rater_id]] = names_of(voted)
+        batch.append(
+            (
+                example_id,
+                external_id,
+                label,
+                source,
+                split,
+                None if agreement is None else round(float(agreement), 4),
+                n_raters,
+                versions,
+                _rationale(rationales, example_id, source, label_id) if rationales else None,
+                raters,
+                label_list,
             )
-            pairs[label, split] += 1
-            if len(batch) >= ITEM_BATCH:
-                n_items += _items_insert(release, batch)
-                batch = []
-                _progress(release, 5 + min(50, n_items // 20_000), f"Selected {n_items} examples")
-        n_items += _items_insert(release, batch)
-    counts: dict[str, Any] = {"labels": Counter(), "splits": Counter(), "label_split": defaultdict(Counter)}
-    for (label, split), n in pairs.items():
-        counts["labels"][label] += n
-        counts["splits"][split] += n
-        counts["label_split"][label][split] += n
-    return counts, n_items
+        )
+        pairs[tuple(label_list) if label_list is not None else (label,), split] += 1
+        if len(batch) >= ITEM_BATCH:
+            n_items += _items_insert(release, batch)
+            batch = []
+            _progress(release, 5 + min(50, n_items // 20_000), f"Selected {n_items} examples")
+    n_items += _items_insert(release, batch)
+    return pairs, n_items
 
 
 def _dawid_skene_candidates(
@@ -478,52 +625,11 @@ def _dawid_skene_candidates(
     return sorted(rows, key=Candidate.order)
 
 
-def _copy_text(value: str | None) -> str:
-    """A text value in COPY's text format."""
-    return COPY_NULL if value is None else value.translate(_COPY_ESCAPES)
-
-
 def _items_insert(release: DatasetRelease, rows: list[tuple]) -> int:
-    """Insert a batch of items (tuples in ITEM_COLUMNS order): COPY FROM STDIN on PostgreSQL.
-
-    Only the free-text columns need escaping; source and split are fixed words, the rest numbers
-    and JSON written by jsonb_text (which escapes control characters itself, but may hold a backslash).
-    """
-    if not rows:
-        return 0
-    if connection.vendor != "postgresql":
-        DatasetReleaseItem.objects.bulk_create(
-            DatasetReleaseItem(release=release, **dict(zip(ITEM_COLUMNS, row, strict=True))) for row in rows
-        )
-        return len(rows)
-    release_id = int(release.pk)
-    escaped_labels = {label: _copy_text(label) for label in {row[2] for row in rows}}
-    lines = [
-        f"{release_id}\t{example_id}\t{external_id.translate(_COPY_ESCAPES)}\t{escaped_labels[label]}\t"
-        f"{source}\t{split}\t{COPY_NULL if agreement is None else repr(agreement)}\t{n_raters}\t"
-        f"{jsonb_text(versions) if versions else '[]'}\t"
-        f"{COPY_NULL if rationale is None else rationale.translate(_COPY_ESCAPES)}\t"
-        f"{COPY_NULL if raters is None else _copy_text(jsonb_text(raters))}\n"
-        for (
-            example_id,
-            external_id,
-            label,
-            source,
-            split,
-            agreement,
-            n_raters,
-            versions,
-            rationale,
-            raters,
-        ) in rows
-    ]
-    table = DatasetReleaseItem._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.cursor.copy_expert(
-            f"COPY {table} (release_id, {', '.join(ITEM_COLUMNS)}) FROM STDIN",
-            io.StringIO("".join(lines)),
-            size=256 * 1024,
-        )
+    """Insert a batch of items (tuples in ITEM_COLUMNS order)."""
+    DatasetReleaseItem.objects.bulk_create(
+        DatasetReleaseItem(release=release, **dict(zip(ITEM_COLUMNS, row, strict=True))) for row in rows
+    )
     return len(rows)
 
 

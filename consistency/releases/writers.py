@@ -10,6 +10,8 @@ A release row is a tuple in this order, every JSON value already in PostgreSQL's
     guideline_versions, metadata   JSON text
     rationale   text or None
     raters      JSON text or None
+    labels      a multi-label item's label names, JSON text (a list), or None; `label` then
+                holds the names joined by "|"
 
 The JSONL lines are the canonical bytes (PostgreSQL's `jsonb_build_object(...)::text`, keys in
 jsonb order). The CSV keeps the bytes each database always produced: PostgreSQL's COPY dialect
@@ -55,6 +57,7 @@ class JsonlWriter:
         self.out = out
         self.include_rationale = include_rationale
         self.include_raters = include_raters
+        self._labels: dict[str, str] = {}
 
     def start(self) -> None:
         pass
@@ -62,6 +65,7 @@ class JsonlWriter:
     def write_rows(self, rows: Sequence[Row]) -> None:
         enc = encode_basestring
         rationale_on, raters_on = self.include_rationale, self.include_raters
+        labels = self._labels  # a release has few labels: each is encoded once
         lines = []
         for (
             eid,
@@ -75,10 +79,15 @@ class JsonlWriter:
             metadata,
             rationale,
             raters,
+            label_list,
         ) in rows:
+            # A multi-label item's "label" is the list of its names; a single label's, its name.
+            label_json = label_list or labels.get(label)
+            if label_json is None:
+                label_json = labels[label] = enc(label)
             # Keys in jsonb's order: by length, then bytes.
             lines.append(
-                f'{{"text": {enc(text)}, "label": {enc(label)}, "split": "{split}", '
+                f'{{"text": {enc(text)}, "label": {label_json}, "split": "{split}", '
                 + (f'"raters": {raters or "null"}, ' if raters_on else "")
                 + f'"source": "{source}", "metadata": {metadata}, "n_raters": {n_raters}, '
                 f'"agreement": {agreement or "null"}, '
@@ -111,6 +120,7 @@ class CsvWriter:
         self.include_raters = include_raters
         self.copy_dialect = copy_dialect
         self.line_end = "\n" if copy_dialect else "\r\n"
+        self._labels: dict[str, str] = {}
 
     def start(self) -> None:
         columns = list(CSV_COLUMNS)
@@ -133,9 +143,10 @@ class CsvWriter:
                 value = "'" + value
             return '"' + value.replace('"', '""') + '"' if special(value) else value
 
-        def json_cell(value: str) -> str:
-            return '"' + value.replace('"', '""') + '"' if special(value) else value
+        def quoted(value: str) -> str:
+            return '"' + value.replace('"', '""') + '"'
 
+        labels = self._labels  # a release has few labels: each is escaped once
         lines = []
         for (
             eid,
@@ -149,15 +160,24 @@ class CsvWriter:
             metadata,
             rationale,
             raters,
+            _,
         ) in rows:
+            # A multi-label item's label cell is its names joined by "|", held in `label`.
+            # Most cells need nothing: they are checked inline, and only the others go through cell().
+            label_cell = labels.get(label)
+            if label_cell is None:
+                label_cell = labels[label] = cell(label)
             line = (
-                f"{cell(eid)},{cell(text)},{cell(label)},{source},{split},{agreement or ''},{n_raters},"
-                f"{json_cell(versions)},{json_cell(metadata)}"
+                f"{eid if eid and eid[0] not in first and not special(eid) else cell(eid)},"
+                f"{text if text and text[0] not in first and not special(text) else cell(text)},"
+                f"{label_cell},{source},{split},{agreement or ''},{n_raters},"
+                f"{quoted(versions) if special(versions) else versions},"
+                f"{quoted(metadata) if special(metadata) else metadata}"
             )
             if rationale_on:
                 line += "," + ("" if rationale is None else cell(rationale))
             if raters_on:
-                line += "," + ("" if raters is None else json_cell(raters))
+                line += "," + ("" if raters is None else quoted(raters) if special(raters) else raters)
             lines.append(line + line_end)
         self.out.write("".join(lines).encode())
 

@@ -27,11 +27,14 @@ def _rows(n: int) -> list[tuple]:
         metadata = {text(): text(), "n": i}
         raters = None if i % 3 == 0 else {f"r_{i}": text()}
         rationale = [None, "", text()][i % 3]
+        # Every fifth row is multi-label: its names as a list, and joined by "|" in `label`.
+        names = [text() or "x" for _ in range(i % 3)] if i % 5 == 0 else None
+        label = "|".join(names) if names is not None else text() or "x"
         rows.append(
             (
-                f"{text()}-{i}", text(), text() or "x", "gold", "dev", None if i % 4 == 0 else "0.6667",
+                f"{text()}-{i}", text(), label, "gold", "dev", None if i % 4 == 0 else "0.6667",
                 str(i % 5), jsonb_text([1, i]), jsonb_text(metadata), rationale,
-                None if raters is None else jsonb_text(raters),
+                None if raters is None else jsonb_text(raters), None if names is None else jsonb_text(names),
             )
         )  # fmt: skip
     return rows
@@ -52,7 +55,7 @@ def test_rfc_dialect_is_what_the_csv_module_writes():
     expected = io.StringIO()
     reference = csv.writer(expected, lineterminator="\r\n")
     reference.writerow([*CsvWriter.__init__.__globals__["CSV_COLUMNS"], "rationale", "raters"])
-    for eid, text, label, source, split, agreement, n, versions, metadata, rationale, raters in rows:
+    for eid, text, label, source, split, agreement, n, versions, metadata, rationale, raters, _ in rows:
         cells = [eid, text, label, source, split, agreement, n, versions, metadata, rationale, raters]
         reference.writerow([csv_cell(cell) for cell in cells])
     assert _written(CsvWriter, rows, copy_dialect=False) == expected.getvalue().encode()
@@ -64,9 +67,9 @@ def test_copy_dialect_quotes_empty_text_but_not_a_missing_value_and_parses_back(
     parsed = list(csv.reader(io.StringIO(data, newline="")))
     assert len(parsed) == len(rows) + 1
     for row, cells in zip(rows, parsed[1:], strict=True):
-        assert cells == [csv_cell(cell) for cell in row]
+        assert cells == [csv_cell(cell) for cell in row[:-1]]
     plain = ("e1", "", "bug", "gold", "dev", None, "3", "[]", "{}")
-    empty, missing = (*plain, "", None), (*plain, None, None)
+    empty, missing = (*plain, "", None, None), (*plain, None, None, None)
     assert _written(CsvWriter, [empty, missing], copy_dialect=True).decode().split("\n")[1:] == [
         'e1,"",bug,gold,dev,,3,[],{},"",',
         'e1,"",bug,gold,dev,,3,[],{},,',
@@ -91,7 +94,7 @@ def test_copy_dialect_is_what_postgresql_copy_writes():
         cursor.execute(f"CREATE TEMP TABLE writer_rows (n int, {', '.join(f'{c} text' for c in columns)})")
         cursor.executemany(
             f"INSERT INTO writer_rows VALUES (%s, {', '.join(['%s'] * len(columns))})",
-            [(n, *row) for n, row in enumerate(rows)],
+            [(n, *row[:-1]) for n, row in enumerate(rows)],
         )
         out = io.BytesIO()
         cursor.cursor.copy_expert(
@@ -106,7 +109,9 @@ def test_jsonl_lines_are_canonical_jsonb_text():
     lines = _written(JsonlWriter, rows).decode().split("\n")
     assert lines.pop() == ""
     for row, line in zip(rows, lines, strict=True):
-        eid, text, label, source, split, agreement, n, versions, metadata, rationale, raters = row
+        eid, text, label, source, split, agreement, n, versions, metadata, rationale, raters, names = row
+        if names is not None:  # a multi-label row's label is the list of its names
+            label = json.loads(names)
         value = {
             "external_id": eid, "text": text, "label": label, "source": source, "split": split,
             "agreement": None if agreement is None else json.loads(agreement), "n_raters": int(n),

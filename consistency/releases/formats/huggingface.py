@@ -61,7 +61,9 @@ def _feature_lines(name: str, arrow_type: pa.DataType, indent: str, label_names:
     lines = [f"{indent}- name: {_q(name)}"]
     inner = indent + "  "
     if name == "label" and indent == "  ":
-        lines.append(f"{inner}dtype:")
+        # A multi-label release's label is a list: a sequence of the same class labels.
+        multi = pa.types.is_list(arrow_type)
+        lines.append(f"{inner}sequence:" if multi else f"{inner}dtype:")
         lines.append(f"{inner}  class_label:")
         lines.append(f"{inner}    names:")
         lines += [f"{inner}      {_q(str(n))}: {_q(label)}" for n, label in enumerate(label_names)]

@@ -44,7 +44,7 @@ def rater_user_id(pseudonym: str) -> int:
     return int(pseudonym.removeprefix("r_"), 16) + 1
 
 
-def _annotation(label: str, user_id: int, *, ground_truth: bool) -> dict:
+def _annotation(label: str | list[str], user_id: int, *, ground_truth: bool) -> dict:
     return {
         "completed_by": user_id,
         "ground_truth": ground_truth,
@@ -54,7 +54,7 @@ def _annotation(label: str, user_id: int, *, ground_truth: bool) -> dict:
                 "from_name": FROM_NAME,
                 "to_name": TO_NAME,
                 "type": "choices",
-                "value": {"choices": [label]},
+                "value": {"choices": label if isinstance(label, list) else [label]},
             }
         ],
     }

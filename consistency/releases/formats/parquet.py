@@ -3,7 +3,8 @@
 external_id, text, label, source, split: strings; agreement: float64 (null when unknown);
 n_raters: int64; guideline_versions: list<int64>; metadata: a struct with one typed field per
 metadata key any example has (sorted by name); rationale (string) and raters (a list of
-{rater, label}, sorted by rater) when the release's policy includes them.
+{rater, label}, sorted by rater) when the release's policy includes them. In a multi-label
+release, label (and each rater's label) is a list<string> of label names.
 
 A metadata field's type is what its values have in common: all booleans -> bool, all integers ->
 int64, numbers -> float64, all strings -> string; anything else (mixed kinds, objects, lists,
@@ -28,7 +29,6 @@ from consistency.releases.policy import jsonb_text
 
 BATCH_ROWS = 10_000  # rows per record batch, and so per Parquet row group
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-RATERS_TYPE = pa.list_(pa.struct([("rater", pa.string()), ("label", pa.string())]))
 
 
 def _kind(value: Any) -> str:
@@ -72,11 +72,16 @@ class MetadataTypes:
         return pa.struct([pa.field(key, _field_type(self.kinds[key])) for key in sorted(self.kinds)])
 
 
-def release_schema(*, metadata_type: pa.DataType, include_rationale: bool, include_raters: bool) -> pa.Schema:
+def release_schema(
+    *, metadata_type: pa.DataType, include_rationale: bool, include_raters: bool, multi_label: bool = False
+) -> pa.Schema:
+    """The columns of a release's Parquet files; a multi-label release's label (and each rater's)
+    is a list of label names."""
+    label_type = pa.list_(pa.string()) if multi_label else pa.string()
     fields = [
         pa.field("external_id", pa.string(), nullable=False),
         pa.field("text", pa.string()),
-        pa.field("label", pa.string(), nullable=False),
+        pa.field("label", label_type, nullable=False),
         pa.field("source", pa.string()),
         pa.field("split", pa.string()),
         pa.field("agreement", pa.float64()),
@@ -87,7 +92,9 @@ def release_schema(*, metadata_type: pa.DataType, include_rationale: bool, inclu
     if include_rationale:
         fields.append(pa.field("rationale", pa.string()))
     if include_raters:
-        fields.append(pa.field("raters", RATERS_TYPE))
+        fields.append(
+            pa.field("raters", pa.list_(pa.struct([("rater", pa.string()), ("label", label_type)])))
+        )
     return pa.schema(fields)
 
 
