@@ -127,6 +127,8 @@ class ProjectListApi(ClosedQueryMixin, generics.ListAPIView):
             description=data["description"],
             overlap=data["overlap"],
             labels=[label_arguments(label) for label in data["labels"]],
+            task_type=data["task_type"],
+            allow_empty_label_set=data["allow_empty_label_set"],
         )
         url = request.build_absolute_uri(reverse("api:project", kwargs={"slug": project.slug}))
         body = ProjectCreatedSerializer(project).data
