@@ -24,6 +24,7 @@ class ProjectCreateForm(forms.Form):
             (TaskType.MULTI.value, TaskType.MULTI.label),
         ],
         initial=TaskType.SINGLE,
+        required=False,
         help_text="What one annotation is. It cannot change once the project has annotations.",
     )
     allow_empty_label_set = forms.BooleanField(
@@ -31,6 +32,9 @@ class ProjectCreateForm(forms.Form):
         label='Allow "none of these"',
         help_text="Multi-label only: a rater may answer that none of the labels applies.",
     )
+
+    def clean_task_type(self) -> str:
+        return self.cleaned_data["task_type"] or TaskType.SINGLE
 
 
 class ProjectSettingsForm(forms.ModelForm):

@@ -154,7 +154,13 @@ class ProjectDetailApi(ProjectScopedMixin, APIView):
         )
         return Response(serializer.data)
 
-    @extend_schema(request=ProjectUpdateSerializer, responses=ProjectUpdatedSerializer)
+    @extend_schema(
+        request=ProjectUpdateSerializer,
+        responses={
+            200: ProjectUpdatedSerializer,
+            409: conflict("The task type cannot change: the project has annotations."),
+        },
+    )
     def patch(self, request, slug: str):
         form = ProjectUpdateSerializer(data=request.data)
         form.is_valid(raise_exception=True)

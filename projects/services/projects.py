@@ -137,7 +137,8 @@ def project_update(*, project: Project, user: AbstractBaseUser | None = None, **
         # could still store its old shape; before the first annotation nobody has labeled, so the
         # window is the first label of a brand-new project.
         if project_has_annotations(project=project):
-            raise _field_error("task_type", TASK_TYPE_FIXED_MESSAGE)
+            # Well-formed, refused by the state of things: a conflict (the API's 409).
+            raise Conflict(TASK_TYPE_FIXED_MESSAGE, extra={"task_type": [TASK_TYPE_FIXED_MESSAGE]})
     for name, value in fields.items():
         setattr(project, name, value)
     try:
