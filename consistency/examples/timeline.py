@@ -19,6 +19,7 @@ from django.utils.dateparse import parse_datetime
 from consistency.releases.models import DatasetRelease, DatasetReleaseItem
 from consistency.review.models import RelabeledExample, Resolution
 from labeling.models import Annotation, ConsensusLabel, Disagreement, LabelingEvent
+from labeling.selectors import answer_text
 from projects.models import Example, Project
 
 
@@ -35,6 +36,11 @@ class Entry:
 
 def _name(user) -> str:
     return user.get_username() if user is not None else ""
+
+
+def _answer(project: Project, answer) -> str:
+    """A label, or a multi-label set in words ("billing + bug", "none of these")."""
+    return answer_text(project=project, label=answer.label, labels=answer.labels)
 
 
 def _label_words(values: dict) -> str:
@@ -69,7 +75,7 @@ def _labeling_entries(example: Example) -> list[Entry]:
     )
     for annotation in annotations:
         values = original.get(annotation.pk) or {
-            "label_name": annotation.label.name,
+            "label_name": _answer(example.project, annotation),
             "ambiguous": annotation.ambiguous,
             "ambiguous_note": annotation.ambiguous_note,
             "note": annotation.note,
@@ -176,12 +182,16 @@ def _review_entries(example: Example) -> list[Entry]:
         how = _decision_words(
             {"source": consensus.source, "agreement": consensus.agreement, "n_raters": consensus.n_raters}
         )
-        text = f"decided: {consensus.label.name} ({how})"
+        text = f"decided: {_answer(example.project, consensus)} ({how})"
         entries.append(Entry(consensus.decided_at, "decided", "", text, 4, reviewers_only=True))
     for resolution in (
         Resolution.objects.filter(example=example).select_related("sme", "label").order_by("created_at", "id")
     ):
-        verdict = resolution.label.name if resolution.label else "excluded as genuinely ambiguous"
+        verdict = (
+            _answer(example.project, resolution)
+            if resolution.verdict == Resolution.Verdict.GOLD
+            else "excluded as genuinely ambiguous"
+        )
         kind, verb = (
             ("revised", "revised the decision to")
             if resolution.supersedes_id

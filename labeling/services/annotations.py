@@ -138,7 +138,7 @@ SINGLE_NEEDS_LABEL = "This project takes one label per example (label), not a se
 EMPTY_SET_REFUSED = 'Choose at least one label: this project does not allow "none of these".'
 
 
-def _label_set_get(project: Project, label_ids) -> list[int]:
+def label_set_clean(*, project: Project, label_ids) -> list[int]:
     """A multi-label answer checked against the project: every label one of its own, none twice,
     empty only when the project allows "none of these". Returned sorted (as stored)."""
     if isinstance(label_ids, str | bytes) or not hasattr(label_ids, "__iter__"):
@@ -163,7 +163,7 @@ def _answer_get(project: Project, label_id, labels) -> tuple[Label | None, list[
     if project.task_type == TaskType.MULTI:
         if labels is None:
             raise _refuse("labels" if label_id is None else "label", MULTI_NEEDS_SET)
-        return None, _label_set_get(project, labels)
+        return None, label_set_clean(project=project, label_ids=labels)
     if project.task_type != TaskType.SINGLE:
         raise ApplicationError("This project's task type cannot be labeled here yet.")
     if labels is not None:
