@@ -93,3 +93,75 @@ def decide(
         return Outcome(ASK_MORE, n_more=int(needed), **common)
     tied = counts[1][1] == top
     return Outcome(QUEUE, reason=REASON_SPLIT if tied else REASON_BELOW_THRESHOLD, **common)
+
+
+def label_set_share(votes: Sequence[Sequence[Hashable]]) -> tuple[dict[Hashable, int], float | None]:
+    """How many raters chose each label, and the weakest label's agreement: the smallest share of
+    raters agreeing on whether a label is in the set (over the labels anyone chose; a label nobody
+    chose is agreed absent by all). 1.0 when every rater gave the same set."""
+    n = len(votes)
+    present: Counter = Counter(label for vote in votes for label in set(vote))
+    if not n:
+        return dict(present), None
+    share = min((max(count, n - count) / n for count in present.values()), default=1.0)
+    return dict(present), share
+
+
+def decide_set(
+    votes: Sequence[Sequence[Hashable]],
+    *,
+    k: int,
+    threshold: float,
+    accept_majority: bool,
+    ambiguous: bool = False,
+) -> Outcome:
+    """What happens to a multi-label example with these `votes` (one label set per current
+    annotation; an empty set is "none of these").
+
+    The consensus set is the per-label majority: a label is in it when more than half of the
+    raters chose it. `label` of the outcome is that set (a sorted tuple), `share` the weakest
+    label's agreement (label_set_share), `label_a` and `label_b` the two most contested labels
+    (those closest to an even split; None when fewer were contested), for the queue's filters.
+
+    Rules, in order:
+    1. Any ambiguous flag queues the example (reason ambiguous), even before k votes.
+    2. Fewer than k votes: pending.
+    3. Every rater gave the same set: accept it (unanimous).
+    4. Every label's presence or absence agreed by at least `threshold` of the raters, and the
+       per-label majority set given by at least one rater (a clear majority): accept that set, or
+       queue it when the project does not accept majorities (reason majority_review). The second
+       condition matters with few raters: with three, every label is agreed by at least 2 of 3, so
+       {billing}, {bug}, {feature} would otherwise be accepted as "none of these", a set nobody
+       chose.
+    5. Anything else is queued: reason split when some label divides the raters exactly in half,
+       below_threshold otherwise. (No extra raters are asked for label sets.)
+    """
+    n = len(votes)
+    present, share = label_set_share(votes)
+    consensus = tuple(sorted(label for label, count in present.items() if 2 * count > n))
+    # Most contested first: the smallest margin between raters who chose the label and those who
+    # did not; ties in a stable order (by label).
+    contested = sorted(
+        (label for label, count in present.items() if count < n),
+        key=lambda label: (abs(2 * present[label] - n), str(label)),
+    )
+    common = {
+        "label": consensus,
+        "share": share,
+        "label_a": contested[0] if contested else None,
+        "label_b": contested[1] if len(contested) > 1 else None,
+        "n_votes": n,
+    }
+    if ambiguous:
+        return Outcome(QUEUE, reason=REASON_AMBIGUOUS, **common)
+    if n < k or n == 0:
+        return Outcome(PENDING, **common)
+    if len({tuple(sorted(set(vote))) for vote in votes}) == 1:
+        return Outcome(ACCEPT_UNANIMOUS, **common)
+    given = any(tuple(sorted(set(vote))) == consensus for vote in votes)
+    if given and share + EPSILON >= threshold:
+        if accept_majority:
+            return Outcome(ACCEPT_MAJORITY, **common)
+        return Outcome(QUEUE, reason=REASON_MAJORITY_REVIEW, **common)
+    tied = any(2 * count == n for count in present.values())
+    return Outcome(QUEUE, reason=REASON_SPLIT if tied else REASON_BELOW_THRESHOLD, **common)

@@ -77,6 +77,23 @@ def labels_for_labeling(*, project: Project) -> list[Label]:
     return request_memo(project, "labels", lambda: list(project.labels.all()))
 
 
+NONE_OF_THESE = "none of these"
+
+
+def label_set_names(*, project: Project, label_ids) -> list[str]:
+    """The names of a label set (a multi-label answer), in the project's button order."""
+    wanted = {int(pk) for pk in label_ids}
+    return [label.name for label in labels_for_labeling(project=project) if label.pk in wanted]
+
+
+def answer_text(*, project: Project, label=None, labels=None) -> str:
+    """What an annotation or a decision says, in words: a label's name, or a multi-label set as
+    "billing + bug" ("none of these" for the empty set)."""
+    if labels is not None:
+        return " + ".join(label_set_names(project=project, label_ids=labels)) or NONE_OF_THESE
+    return label.name if label is not None else ""
+
+
 def guideline_stamp(*, project: Project) -> GuidelineVersion | None:
     """The guideline version in force, which new annotations are stamped with; read once per request."""
     return request_memo(project, "guideline", lambda: guideline_in_force(project=project))

@@ -13,15 +13,24 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.errors import ApplicationError, Conflict, NotFound
 from core.htmx import render_page_or_partial, wants_partial
 from labeling import selectors
-from labeling.forms import AnnotationEditForm, AnnotationSubmitForm, AssignmentSkipForm, first_error
+from labeling.forms import (
+    AnnotationEditForm,
+    AnnotationSetSubmitForm,
+    AnnotationSubmitForm,
+    AssignmentSkipForm,
+    first_error,
+)
 from labeling.services import annotations as services
 from projects.access import project_role_required
-from projects.models import Role
+from projects.models import Role, TaskType
 
 WORK_PAGE = "labeling/label.html"
 WORK_PARTIAL = "labeling/_work_area.html"
 QUEUE_ITEMS = "labeling/_lease_items.html"
 BACKGROUND_HEADER = "X-Concord-Background"
+# Multi-label: the key that answers "none of these" (where allowed); no label can have it, since
+# label keys are letters and digits (projects.models.Label's label_key_valid).
+NONE_OF_THESE_KEY = "."
 
 
 def _lease_item(project, assignment) -> dict:
@@ -45,6 +54,7 @@ def _work_context(request, *, notice: str = "", notice_level: str = "success") -
         queue, notice, notice_level = [], exc.message, "error"
     items = [_lease_item(project, assignment) for assignment in queue]
     current = items[0] if items else None
+    undoable = selectors.annotation_last_undoable(project=project, user=user)
     return {
         "project": project,
         "assignment": queue[0] if queue else None,
@@ -55,7 +65,12 @@ def _work_context(request, *, notice: str = "", notice_level: str = "success") -
         "queued": items[1:],
         "labels": selectors.labels_for_labeling(project=project),
         "progress": selectors.labeler_progress(project=project, user=user, nothing_left=not queue),
-        "undoable": selectors.annotation_last_undoable(project=project, user=user),
+        "undoable": undoable,
+        "undo_text": selectors.answer_text(project=project, label=undoable.label, labels=undoable.labels)
+        if undoable
+        else "",
+        "multi": project.task_type == TaskType.MULTI,
+        "none_of_these_key": NONE_OF_THESE_KEY,
         "notice": notice,
         "notice_level": notice_level,
     }
@@ -88,7 +103,11 @@ def _background_answer(request, annotation) -> JsonResponse:
         {"project": project, "items": [_lease_item(project, assignment) for assignment in queue]},
         request=request,
     )
-    undoable = annotation.label.name if not annotation.decided_by_sme else None
+    undoable = (
+        selectors.answer_text(project=project, label=annotation.label, labels=annotation.labels)
+        if not annotation.decided_by_sme
+        else None
+    )
     return JsonResponse(
         {"saved": annotation.pk, "replay": annotation.replay, "items": html, "undo": undoable}
     )
@@ -110,7 +129,8 @@ def label_page(request, slug):
 @require_POST
 @project_role_required(Role.LABELER)
 def annotation_submit(request, slug, example_id):
-    form = AnnotationSubmitForm(request.POST)
+    multi = request.project.task_type == TaskType.MULTI
+    form = (AnnotationSetSubmitForm if multi else AnnotationSubmitForm)(request.POST)
     background = _is_background(request)
     if not form.is_valid():
         if background:
@@ -122,7 +142,8 @@ def annotation_submit(request, slug, example_id):
             project=request.project,
             user=request.user,
             example_id=example_id,
-            label_id=data["label"],
+            label_id=None if multi else data["label"],
+            labels=data["labels"] if multi else None,
             client_token=data["client_token"],
             ambiguous=data["ambiguous"],
             ambiguous_note=data["ambiguous_note"],
@@ -198,6 +219,7 @@ def annotation_edit(request, slug, annotation_id):
     editable = selectors.annotation_is_editable(annotation)
     initial = {
         "label": annotation.label_id,
+        "labels": annotation.labels or [],
         "ambiguous": annotation.ambiguous,
         "ambiguous_note": annotation.ambiguous_note,
         "note": annotation.note,
@@ -209,7 +231,8 @@ def annotation_edit(request, slug, annotation_id):
                 project=project,
                 user=request.user,
                 annotation_id=annotation.pk,
-                label_id=form.cleaned_data["label"],
+                label_id=form.cleaned_data.get("label"),
+                labels=form.cleaned_data.get("labels") if "labels" in form.fields else None,
                 ambiguous=form.cleaned_data["ambiguous"],
                 ambiguous_note=form.cleaned_data["ambiguous_note"],
                 note=form.cleaned_data["note"],

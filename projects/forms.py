@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.template.defaultfilters import filesizeformat
 
-from projects.models import ImportBatch, Project, Role
+from projects.models import ImportBatch, Project, Role, TaskType
 from projects.services.imports import importer_get
 
 slug_validator = RegexValidator(r"^[a-z0-9][a-z0-9-]*$", "Use lowercase letters, digits and hyphens.")
@@ -18,6 +18,23 @@ class ProjectCreateForm(forms.Form):
     )
     description = forms.CharField(widget=forms.Textarea, required=False)
     overlap = forms.IntegerField(min_value=1, max_value=25, initial=3, help_text="Raters per example (k).")
+    task_type = forms.ChoiceField(
+        choices=[
+            (TaskType.SINGLE.value, TaskType.SINGLE.label),
+            (TaskType.MULTI.value, TaskType.MULTI.label),
+        ],
+        initial=TaskType.SINGLE,
+        required=False,
+        help_text="What one annotation is. It cannot change once the project has annotations.",
+    )
+    allow_empty_label_set = forms.BooleanField(
+        required=False,
+        label='Allow "none of these"',
+        help_text="Multi-label only: a rater may answer that none of the labels applies.",
+    )
+
+    def clean_task_type(self) -> str:
+        return self.cleaned_data["task_type"] or TaskType.SINGLE
 
 
 class ProjectSettingsForm(forms.ModelForm):
@@ -34,6 +51,8 @@ class ProjectSettingsForm(forms.ModelForm):
             "overlap",
             "lease_minutes",
             "lease_queue_size",
+            "task_type",
+            "allow_empty_label_set",
             "labels_are_ordinal",
             "kappa_weights",
             "majority_threshold",
@@ -44,6 +63,7 @@ class ProjectSettingsForm(forms.ModelForm):
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
         labels = {
+            "allow_empty_label_set": 'Allow "none of these" (multi-label)',
             "kappa_weights": "Weights of Cohen's kappa (ordinal labels)",
             "majority_threshold": "Majority threshold",
             "accept_majority": "Accept majorities without review",
@@ -62,8 +82,17 @@ class ProjectSettingsForm(forms.ModelForm):
             "with a free seat; labelers cannot tell them apart, and their accuracy on gold is measured.",
         }
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, task_type_fixed: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["task_type"].choices = [
+            (TaskType.SINGLE.value, TaskType.SINGLE.label),
+            (TaskType.MULTI.value, TaskType.MULTI.label),
+        ]
+        self.fields["task_type"].required = False
+        if task_type_fixed:
+            # Shown, not editable: a disabled field keeps the instance's value whatever is posted.
+            self.fields["task_type"].disabled = True
+            self.fields["task_type"].help_text = "Fixed: the project has annotations."
         self.fields["overlap"].min_value = 1
         self.fields["overlap"].max_value = 25
         self.fields["lease_minutes"].min_value = 1
@@ -103,6 +132,9 @@ class ProjectSettingsForm(forms.ModelForm):
         if not 1 <= value <= 10_000:
             raise forms.ValidationError("Send 1 to 10000 likely label issues per run.")
         return value
+
+    def clean_task_type(self) -> str:
+        return self.cleaned_data["task_type"] or self.instance.task_type
 
     def clean_lease_queue_size(self) -> int:
         return self.cleaned_data["lease_queue_size"] or self.instance.lease_queue_size

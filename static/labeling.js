@@ -4,6 +4,9 @@
 // its client token, so a retry after a failure stores it once. A submit's answer brings the
 // examples held next. Keys pressed while no example is on screen wait, in order, for the next one.
 // Without this file the page still works as plain forms.
+// Multi-label projects (#label-set): label keys check or uncheck a label (the chosen set is shown),
+// Enter sends the checked set, "." sends "none of these" where the project allows it; these keys
+// queue in order like label keys when no example is on screen.
 "use strict";
 (function () {
   const BACKGROUND = { "X-Concord-Background": "1" };
@@ -11,7 +14,7 @@
   let shownAt = performance.now();
   let pending = []; // labels not yet acknowledged, in the order they were given
   let sending = false;
-  let waitingKeys = []; // label keys pressed while no example was shown
+  let waitingKeys = []; // label keys (and, multi-label, Enter and ".") pressed while no example was shown
   let seen = new Set(); // examples this page has shown or queued (a held example comes back in every answer)
   let afterDrain = []; // actions (skip, undo) waiting until every label is saved
   const session = { count: 0, startedAt: null };
@@ -21,6 +24,7 @@
   function isTyping(target) {
     if (!target || !target.tagName) return false;
     const tag = target.tagName.toLowerCase();
+    if (tag === "input" && ["checkbox", "radio", "button", "submit"].includes(target.type)) return false;
     return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable;
   }
 
@@ -107,6 +111,75 @@
     const box = $("id_ambiguous");
     if (box) box.checked = false;
     for (const id of ["id_ambiguous_note", "id_note"]) if ($(id)) $(id).value = "";
+    document.querySelectorAll("#label-set input[name=labels]").forEach((input) => (input.checked = false));
+    showChosen();
+  }
+
+  // ---------------------------------------------------------------- multi-label: the chosen set
+
+  const NONE_KEY = ".";
+
+  function isMulti() {
+    return Boolean($("label-set"));
+  }
+
+  function showChosen() {
+    const names = [];
+    document.querySelectorAll("#label-set .label-toggle").forEach((toggle) => {
+      const input = toggle.querySelector("input[name=labels]");
+      const on = Boolean(input && input.checked);
+      toggle.classList.toggle("pressed", on);
+      toggle.setAttribute("aria-pressed", on ? "true" : "false");
+      if (on) names.push(toggle.dataset.labelName);
+    });
+    const chosen = $("chosen-set");
+    if (chosen) chosen.textContent = names.length ? names.join(" + ") : "nothing yet";
+  }
+
+  function toggle(key) {
+    if (!current()) {
+      waitingKeys.push(key);
+      showWaitingKeys();
+      return;
+    }
+    for (const item of document.querySelectorAll("#label-set .label-toggle")) {
+      if (item.dataset.shortcut.toLowerCase() === key) {
+        const input = item.querySelector("input[name=labels]");
+        input.checked = !input.checked;
+      }
+    }
+    showChosen();
+  }
+
+  // Send the checked set (or, with `none`, "none of these") for the shown example, and show the next.
+  function answerSet(none) {
+    const lease = current();
+    if (!lease) {
+      waitingKeys.push(none ? NONE_KEY : "enter");
+      showWaitingKeys();
+      return;
+    }
+    const form = $("label-form");
+    const body = new URLSearchParams(new FormData(form));
+    body.delete("submit_set");
+    if (none) {
+      body.delete("labels");
+      body.set("none_of_these", "1");
+    } else if (!body.getAll("labels").length) {
+      showStatus($("none-of-these") ? 'Choose the labels that apply, or press "." for none of these.' : "Choose at least one label, then press Enter.");
+      return;
+    }
+    body.set("client_token", lease.dataset.token);
+    body.set("time_spent_ms", String(Math.round(performance.now() - shownAt)));
+    queueAnswer(lease, body);
+  }
+
+  function queueAnswer(lease, body) {
+    pending.push({ url: lease.dataset.submitUrl, body, exampleId: lease.dataset.exampleId, tries: 0 });
+    if (session.startedAt === null) session.startedAt = shownAt;
+    resetFields();
+    advance();
+    pump();
   }
 
   // ---------------------------------------------------------------- labeling
@@ -123,16 +196,18 @@
     body.set("label", button.value);
     body.set("client_token", lease.dataset.token);
     body.set("time_spent_ms", String(Math.round(performance.now() - shownAt)));
-    pending.push({ url: lease.dataset.submitUrl, body, exampleId: lease.dataset.exampleId, tries: 0 });
-    if (session.startedAt === null) session.startedAt = shownAt;
-    resetFields();
-    advance();
-    pump();
+    queueAnswer(lease, body);
   }
 
   function applyWaitingKeys() {
     while (waitingKeys.length && current()) {
       const key = waitingKeys.shift();
+      if (isMulti()) {
+        if (key === "enter") answerSet(false);
+        else if (key === NONE_KEY) answerSet(true);
+        else toggle(key);
+        continue;
+      }
       const button = document.querySelector(`#label-form button[data-shortcut="${CSS.escape(key)}"]`);
       if (button) label(button);
     }
@@ -225,6 +300,7 @@
     area.replaceWith(fresh);
     remember(fresh);
     paint(fresh);
+    showChosen();
     shownAt = performance.now();
     if (document.activeElement && isTyping(document.activeElement)) document.activeElement.blur();
     showSession();
@@ -263,6 +339,7 @@
       if (form.id === "label-form") {
         const button = event.submitter;
         if (button && button.name === "label") label(button);
+        else if (isMulti()) answerSet(Boolean(button && button.name === "none_of_these"));
         return;
       }
       if (form.id === "skip-form" && !current()) return;
@@ -276,7 +353,12 @@
     if (area) {
       remember(area);
       paint(area);
+      showChosen();
     }
+  });
+
+  document.addEventListener("change", (event) => {
+    if (event.target && event.target.name === "labels") showChosen(); // a box clicked or toggled by Space
   });
 
   window.addEventListener("beforeunload", (event) => {
@@ -314,6 +396,12 @@
       return;
     }
     if (!form) return;
+    if (isMulti() && (event.key === "Enter" || event.key === NONE_KEY)) {
+      if (event.key === NONE_KEY && !$("none-of-these")) return;
+      event.preventDefault();
+      answerSet(event.key === NONE_KEY);
+      return;
+    }
     if (key === "a") {
       const box = $("id_ambiguous");
       if (box) {
@@ -327,6 +415,14 @@
     } else if (key === "s") {
       event.preventDefault();
       focusField("id_skip_reason");
+    } else if (isMulti()) {
+      for (const item of form.querySelectorAll("#label-set .label-toggle")) {
+        if (item.dataset.shortcut.toLowerCase() === key) {
+          event.preventDefault();
+          toggle(key);
+          return;
+        }
+      }
     } else {
       for (const button of form.querySelectorAll("button[data-shortcut]")) {
         if (button.dataset.shortcut.toLowerCase() === key) {

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from projects.models import Role
+from projects.models import Role, TaskType
 
 from .factories import LabelFactory, MembershipFactory, ProjectFactory, UserFactory
 
@@ -83,6 +83,14 @@ def project(db):
         [("billing", "1"), ("bug", "2"), ("feature", "3"), ("other", "4")]
     ):
         LabelFactory(project=project, name=name, shortcut_key=key, position=position)
+    return project
+
+
+@pytest.fixture
+def multi_project(project):
+    """`project` as a multi-label project (no "none of these" unless a test allows it)."""
+    project.task_type = TaskType.MULTI
+    project.save(update_fields=["task_type"])
     return project
 
 

@@ -19,6 +19,7 @@ from django.utils.dateparse import parse_datetime
 from consistency.releases.models import DatasetRelease, DatasetReleaseItem
 from consistency.review.models import RelabeledExample, Resolution
 from labeling.models import Annotation, ConsensusLabel, Disagreement, LabelingEvent
+from labeling.selectors import answer_text
 from projects.models import Example, Project
 
 
@@ -35,6 +36,14 @@ class Entry:
 
 def _name(user) -> str:
     return user.get_username() if user is not None else ""
+
+
+def _answer(project: Project, answer) -> str:
+    """A label, a multi-label set ("billing + bug", "none of these") or spans ("3 spans") in words."""
+    spans = getattr(answer, "spans", None)
+    if spans is not None:
+        return f"{len(spans)} span{'' if len(spans) == 1 else 's'}" if spans else "no entities"
+    return answer_text(project=project, label=answer.label, labels=answer.labels)
 
 
 def _label_words(values: dict) -> str:
@@ -56,18 +65,7 @@ def _decision_words(values: dict) -> str:
     return f"{source}{share}, {values.get('n_raters')} raters"
 
 
-def _answer(label, label_ids: list[int] | None, spans: list | None, names: dict[int, str]) -> str:
-    """An annotation's or a decision's answer in words, whatever the project's task type."""
-    if label is not None:
-        return label.name
-    if label_ids is not None:
-        return " | ".join(names.get(pk, f"label {pk}") for pk in label_ids) or "none of these"
-    if spans is not None:
-        return f"{len(spans)} span{'' if len(spans) == 1 else 's'}" if spans else "no entities"
-    return "?"
-
-
-def _labeling_entries(example: Example, names: dict[int, str]) -> list[Entry]:
+def _labeling_entries(example: Example) -> list[Entry]:
     entries: list[Entry] = []
     events = list(LabelingEvent.objects.filter(example=example).select_related("rater").order_by("at", "id"))
     # An annotation's first values: those kept by its first edit or its undo, else its current ones.
@@ -80,7 +78,7 @@ def _labeling_entries(example: Example, names: dict[int, str]) -> list[Entry]:
     )
     for annotation in annotations:
         values = original.get(annotation.pk) or {
-            "label_name": _answer(annotation.label, annotation.labels, annotation.spans, names),
+            "label_name": _answer(example.project, annotation),
             "ambiguous": annotation.ambiguous,
             "ambiguous_note": annotation.ambiguous_note,
             "note": annotation.note,
@@ -106,7 +104,7 @@ def _labeling_entries(example: Example, names: dict[int, str]) -> list[Entry]:
                     "superseded",
                     _name(annotation.rater),
                     "label set aside for relabeling (kept as history): "
-                    + _answer(annotation.label, annotation.labels, annotation.spans, names),
+                    + _answer(example.project, annotation),
                     6,
                     annotation.rater_id,
                 )
@@ -172,7 +170,7 @@ def _labeling_entries(example: Example, names: dict[int, str]) -> list[Entry]:
     return entries
 
 
-def _review_entries(example: Example, names: dict[int, str]) -> list[Entry]:
+def _review_entries(example: Example) -> list[Entry]:
     entries: list[Entry] = []
     for disagreement in Disagreement.objects.filter(example=example).select_related("label_a", "label_b"):
         labels = " vs ".join(label.name for label in (disagreement.label_a, disagreement.label_b) if label)
@@ -188,12 +186,16 @@ def _review_entries(example: Example, names: dict[int, str]) -> list[Entry]:
         how = _decision_words(
             {"source": consensus.source, "agreement": consensus.agreement, "n_raters": consensus.n_raters}
         )
-        text = f"decided: {_answer(consensus.label, consensus.labels, consensus.spans, names)} ({how})"
+        text = f"decided: {_answer(example.project, consensus)} ({how})"
         entries.append(Entry(consensus.decided_at, "decided", "", text, 4, reviewers_only=True))
     for resolution in (
         Resolution.objects.filter(example=example).select_related("sme", "label").order_by("created_at", "id")
     ):
-        verdict = resolution.label.name if resolution.label else "excluded as genuinely ambiguous"
+        verdict = (
+            _answer(example.project, resolution)
+            if resolution.verdict == Resolution.Verdict.GOLD
+            else "excluded as genuinely ambiguous"
+        )
         kind, verb = (
             ("revised", "revised the decision to")
             if resolution.supersedes_id
@@ -266,12 +268,11 @@ def example_timeline(
             -1,
         )
     ]
-    names = dict(project.labels.values_list("id", "name"))  # to word label sets
-    entries += _labeling_entries(example, names)
+    entries += _labeling_entries(example)
     entries += _relabel_entries(example)
     entries += _guideline_entries(project, example.created_at)
     if viewer_rater is None:
-        entries += _review_entries(example, names)
+        entries += _review_entries(example)
         entries += _release_entries(example)
     else:
         entries = [

@@ -23,6 +23,9 @@ class Resolution(models.Model):
     label = models.ForeignKey(
         "projects.Label", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # A gold label on a single-label project; a gold label set (sorted label ids, [] for "none of
+    # these") on a multi-label one. Neither when excluded.
+    labels = models.JSONField(null=True, blank=True)
     verdict = models.CharField(max_length=16, choices=Verdict.choices)
     guideline_gap = models.BooleanField(default=False)
     rationale = models.TextField(blank=True)
@@ -42,7 +45,9 @@ class Resolution(models.Model):
                 name="resolution_one_first_per_disagreement",
             ),
             models.CheckConstraint(
-                condition=Q(verdict="gold", label__isnull=False) | Q(verdict="excluded", label__isnull=True),
+                condition=Q(verdict="gold", label__isnull=False, labels__isnull=True)
+                | Q(verdict="gold", label__isnull=True, labels__isnull=False)
+                | Q(verdict="excluded", label__isnull=True, labels__isnull=True),
                 name="resolution_label_matches_verdict",
             ),
         ]

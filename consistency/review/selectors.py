@@ -17,6 +17,7 @@ from django.utils import timezone
 from consistency.review.models import Resolution, ReviewQuestion
 from core.errors import NotFound
 from core.markdown import render_markdown
+from labeling.decisions import label_set_share
 from labeling.models import Annotation, Disagreement
 from projects.models import GuidelineVersion, Project
 from projects.selectors import guideline_in_force, metadata_fields
@@ -163,9 +164,10 @@ def review_item(*, project: Project, disagreement: Disagreement) -> dict:
         .order_by("created_at", "id")
     )
     guideline = guideline_in_force(project=project)
-    involved_ids = {a.label_id for a in annotations} | {
+    involved_ids = {a.label_id for a in annotations if a.label_id is not None} | {
         pk for pk in (disagreement.label_a_id, disagreement.label_b_id) if pk
     }
+    involved_ids |= {pk for a in annotations for pk in (a.labels or ())}
     sections = []
     for label in project.labels.filter(pk__in=involved_ids):
         section = guideline_section(guideline.body, label.name) if guideline else None
@@ -176,7 +178,17 @@ def review_item(*, project: Project, disagreement: Disagreement) -> dict:
         .order_by("-created_at", "-id")
     )
     metadata = sorted(example.metadata.items()) if isinstance(example.metadata, dict) else []
+    # Multi-label: the set the resolve form starts from (the current decision, else the per-label
+    # majority of the raters' sets).
+    proposed_set: list[int] = []
+    if resolutions and resolutions[0].labels is not None:
+        proposed_set = list(resolutions[0].labels)
+    elif any(a.labels is not None for a in annotations):
+        sets = [a.labels for a in annotations if a.labels is not None]
+        present, _ = label_set_share(sets)
+        proposed_set = sorted(pk for pk, count in present.items() if 2 * count > len(sets))
     return {
+        "proposed_set": proposed_set,
         "disagreement": disagreement,
         "example": example,
         "metadata": metadata,

@@ -24,8 +24,10 @@ from labeling.models import (
     Disagreement,
     LabelingEvent,
 )
+from labeling.selectors import answer_text
+from labeling.services.annotations import label_set_clean
 from labeling.services.decisions import decisions_withdrawn_record
-from projects.models import Example, GuidelineDraft, GuidelineVersion, Label, Project
+from projects.models import Example, GuidelineDraft, GuidelineVersion, Label, Project, TaskType
 from projects.selectors import guideline_in_force
 from projects.services.guidelines import MAX_GUIDELINE_CHARS
 
@@ -56,7 +58,11 @@ def _lock_example(project: Project, example_id: int) -> Example:
         raise NotFound("Example not found.") from None
 
 
-def _verdict_fields(project: Project, *, verdict: str, label_id, rationale: str) -> tuple[Label | None, str]:
+def _verdict_fields(
+    project: Project, *, verdict: str, label_id, labels, rationale: str
+) -> tuple[Label | None, list[int] | None, str]:
+    """(gold label, gold label set, rationale), checked: a label on a single-label project, a set
+    of the project's labels on a multi-label one (empty only where "none of these" is allowed)."""
     rationale = (rationale or "").strip()
     if len(rationale) > MAX_RATIONALE_CHARS:
         raise ApplicationError(f"The rationale is too long (at most {MAX_RATIONALE_CHARS} characters).")
@@ -66,11 +72,19 @@ def _verdict_fields(project: Project, *, verdict: str, label_id, rationale: str)
             raise ApplicationError(
                 EXCLUSION_NEEDS_RATIONALE, extra={"rationale": [EXCLUSION_NEEDS_RATIONALE]}
             )
-        return None, rationale
+        return None, None, rationale
     if verdict != Resolution.Verdict.GOLD:
         raise ApplicationError("Choose a label, or rule the case genuinely ambiguous.")
+    if project.task_type == TaskType.MULTI:
+        if labels is None:
+            message = "This project is multi-label: choose the set of labels that apply."
+            raise ApplicationError(message, extra={"labels": [message]})
+        return None, label_set_clean(project=project, label_ids=labels), rationale
+    if labels is not None:
+        message = "This project takes one label per example, not a set of labels."
+        raise ApplicationError(message, extra={"labels": [message]})
     try:
-        return project.labels.get(pk=label_id), rationale
+        return project.labels.get(pk=label_id), None, rationale
     except (Label.DoesNotExist, ValueError, TypeError):
         raise ApplicationError("Choose one of this project's labels.") from None
 
@@ -82,6 +96,7 @@ def _write_consensus(example: Example, resolution: Resolution) -> None:
         example=example,
         defaults={
             "label": resolution.label,
+            "labels": resolution.labels,
             "source": ConsensusLabel.Source.GOLD if gold else ConsensusLabel.Source.EXCLUDED,
             "agreement": None,
             "n_raters": n_raters,
@@ -97,16 +112,20 @@ def review_resolve(
     disagreement_id: int,
     verdict: str,
     label_id: int | None = None,
+    labels: list | None = None,
     rationale: str = "",
     guideline_gap: bool = False,
 ) -> Resolution:
-    """Decide an open disagreement: a gold label, or excluded as genuinely ambiguous.
+    """Decide an open disagreement: a gold label (a gold label set, `labels`, on a multi-label
+    project), or excluded as genuinely ambiguous.
 
     The disagreement row lock serialises two reviewers on the same case; the second is told it
     was already resolved (ALREADY_RESOLVED_MESSAGE), and the partial unique constraint (one first
     resolution per disagreement) backs the check.
     """
-    label, rationale = _verdict_fields(project, verdict=verdict, label_id=label_id, rationale=rationale)
+    label, label_set, rationale = _verdict_fields(
+        project, verdict=verdict, label_id=label_id, labels=labels, rationale=rationale
+    )
     try:
         with transaction.atomic():
             found = (
@@ -126,6 +145,7 @@ def review_resolve(
                 disagreement=disagreement,
                 example=example,
                 label=label,
+                labels=label_set,
                 verdict=verdict,
                 guideline_gap=bool(guideline_gap),
                 rationale=rationale,
@@ -148,6 +168,7 @@ def resolution_revise(
     resolution_id: int,
     verdict: str,
     label_id: int | None = None,
+    labels: list | None = None,
     rationale: str = "",
     guideline_gap: bool = False,
 ) -> Resolution:
@@ -158,7 +179,9 @@ def resolution_revise(
     and the new resolution owns the worked example. A line the draft no longer holds (removed or
     rewritten by hand) is left alone; the new decision can then be added again.
     """
-    label, rationale = _verdict_fields(project, verdict=verdict, label_id=label_id, rationale=rationale)
+    label, label_set, rationale = _verdict_fields(
+        project, verdict=verdict, label_id=label_id, labels=labels, rationale=rationale
+    )
     try:
         with transaction.atomic():
             found = project.resolutions.filter(pk=resolution_id).values_list("example_id", flat=True).first()
@@ -182,6 +205,7 @@ def resolution_revise(
                 disagreement=previous.disagreement,
                 example=example,
                 label=label,
+                labels=label_set,
                 verdict=verdict,
                 guideline_gap=bool(guideline_gap),
                 rationale=rationale,
@@ -208,7 +232,8 @@ def _audit_resolution(
         target=example.external_id,
         details={
             "verdict": resolution.verdict,
-            "label": resolution.label.name if resolution.label else None,
+            "label": answer_text(project=project, label=resolution.label, labels=resolution.labels) or None,
+            **({"labels": resolution.labels} if resolution.labels is not None else {}),
             "resolution": resolution.pk,
         },
     )
@@ -228,7 +253,8 @@ def _worked_example_line(resolution: Resolution, explanation: str) -> str:
     because = LEADING_BECAUSE.sub("", _one_line(explanation, 1000)).strip()
     quoted = _one_line(resolution.example.text).replace('"', "'")
     if resolution.verdict == Resolution.Verdict.GOLD:
-        line = f'- "{quoted}" is **{resolution.label.name}**'
+        answer = answer_text(project=resolution.project, label=resolution.label, labels=resolution.labels)
+        line = f'- "{quoted}" is **{answer}**'
     else:
         line = f'- "{quoted}" is genuinely ambiguous and kept out of the dataset'
     if because:
@@ -277,7 +303,11 @@ def _worked_example_follow(
     old = WorkedExample.objects.filter(resolution=previous).first()  # read under the draft lock
     if draft is None or old is None:
         return
-    same_decision = (previous.verdict, previous.label_id) == (resolution.verdict, resolution.label_id)
+    same_decision = (previous.verdict, previous.label_id, previous.labels) == (
+        resolution.verdict,
+        resolution.label_id,
+        resolution.labels,
+    )
     if same_decision and not resolution.rationale:
         line = old.text  # nothing the line says has changed
     else:

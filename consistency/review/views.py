@@ -17,8 +17,9 @@ from consistency.review.models import Resolution
 from core.errors import ApplicationError, NotFound
 from core.htmx import render_page_or_partial, wants_partial
 from core.pagination import page_get
+from labeling.forms import LabelIdsField
 from projects.access import project_role_required
-from projects.models import Role
+from projects.models import Role, TaskType
 from projects.selectors import example_tag_names, metadata_fields, predictions_for_example, tag_vocabulary
 
 REVIEWERS = (Role.SME, Role.MANAGER)
@@ -35,6 +36,9 @@ STALE_PAGE_MESSAGE = (
 
 class ResolveForm(forms.Form):
     label = forms.IntegerField(required=False)
+    # Multi-label projects: the checked labels, or the explicit "none of these" button.
+    labels = LabelIdsField(required=False)
+    none_of_these = forms.BooleanField(required=False)
     verdict = forms.ChoiceField(choices=Resolution.Verdict.choices, required=False)
     rationale = forms.CharField(required=False, max_length=services.MAX_RATIONALE_CHARS, strip=True)
     guideline_gap = forms.BooleanField(required=False)
@@ -45,7 +49,8 @@ class ResolveForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         if not cleaned.get("verdict"):
-            cleaned["verdict"] = Resolution.Verdict.GOLD if cleaned.get("label") else ""
+            chosen = cleaned.get("label") or cleaned.get("labels") or cleaned.get("none_of_these")
+            cleaned["verdict"] = Resolution.Verdict.GOLD if chosen else ""
         if not cleaned["verdict"]:
             raise forms.ValidationError("Choose a label, or rule the case genuinely ambiguous.")
         # The service enforces this too; checked here so the confirmation step never asks about
@@ -53,6 +58,16 @@ class ResolveForm(forms.Form):
         if cleaned["verdict"] == Resolution.Verdict.EXCLUDED and not cleaned.get("rationale"):
             raise forms.ValidationError(EXCLUSION_HINT)
         return cleaned
+
+
+def _gold_set(project, data) -> list[int] | None:
+    """A multi-label decision's set as the service takes it: [] only for the explicit "none of
+    these" (never from nothing checked, which the service refuses by name); None elsewhere."""
+    if project.task_type != TaskType.MULTI:
+        return None
+    if data.get("none_of_these"):
+        return []
+    return data.get("labels") or None
 
 
 class WorkedExampleForm(forms.Form):
@@ -292,6 +307,7 @@ def review_resolve(request, slug, disagreement_id):
             disagreement_id=disagreement.pk,
             verdict=data["verdict"],
             label_id=data["label"],
+            labels=_gold_set(request.project, data),
             rationale=data["rationale"],
             guideline_gap=data["guideline_gap"],
         )
@@ -347,6 +363,7 @@ def resolution_revise(request, slug, resolution_id):
             resolution_id=resolution.pk,
             verdict=data["verdict"],
             label_id=data["label"],
+            labels=_gold_set(request.project, data),
             rationale=data["rationale"],
             guideline_gap=data["guideline_gap"],
         )

@@ -15,6 +15,7 @@ ANNOTATION_LIST_FIELDS = (
     "example",
     "rater",
     "label",
+    "labels",
     "guideline_version",
     "example__id",
     "example__external_id",

@@ -13,7 +13,13 @@ class AnnotationSerializer(serializers.ModelSerializer):
     example = serializers.IntegerField(source="example.id")
     example_external_id = serializers.CharField(source="example.external_id")
     rater = serializers.CharField(source="rater.username")
-    label = serializers.CharField(source="label.name")
+    label = serializers.CharField(
+        source="label.name", allow_null=True, help_text="Single-label projects: the label (else null)."
+    )
+    labels = serializers.SerializerMethodField(
+        help_text='Multi-label projects: the names of the chosen labels ([] for "none of these"); '
+        "null on single-label projects."
+    )
     guideline_version = serializers.IntegerField(source="guideline_version.number", allow_null=True)
 
     class Meta:
@@ -24,6 +30,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
             "example_external_id",
             "rater",
             "label",
+            "labels",
             "guideline_version",
             "ambiguous",
             "ambiguous_note",
@@ -33,6 +40,16 @@ class AnnotationSerializer(serializers.ModelSerializer):
             "created_at",
             "superseded_at",
         ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField(), allow_null=True))
+    def get_labels(self, annotation) -> list[str] | None:
+        if annotation.labels is None:
+            return None
+        names = self.context.get("label_names")
+        if names is None:  # a single annotation outside a list: read its project's labels once
+            names = dict(annotation.example.project.labels.values_list("pk", "name"))
+            self.context["label_names"] = names
+        return [names[pk] for pk in annotation.labels if pk in names]
 
 
 class AnnotationFilterSerializer(serializers.Serializer):
@@ -76,6 +93,12 @@ class AssignmentSerializer(serializers.Serializer):
     `guideline_version` and `request` in the context."""
 
     id = serializers.IntegerField(help_text="Give it as `assignment` when submitting or skipping.")
+    task_type = serializers.SerializerMethodField(
+        help_text="single: submit one `label`; multi: submit `labels`, the set that applies."
+    )
+    allow_empty_label_set = serializers.SerializerMethodField(
+        help_text='Multi-label: whether `labels: []` ("none of these") is accepted.'
+    )
     example = serializers.SerializerMethodField()
     expires_at = serializers.DateTimeField()
     guideline_version = serializers.SerializerMethodField(
@@ -99,6 +122,13 @@ class AssignmentSerializer(serializers.Serializer):
     def get_guideline_version(self, assignment) -> int | None:
         return self.context["guideline_version"]
 
+    @extend_schema_field(serializers.ChoiceField(choices=["single", "multi", "spans"]))
+    def get_task_type(self, assignment) -> str:
+        return self.context["task_type"]
+
+    def get_allow_empty_label_set(self, assignment) -> bool:
+        return self.context["allow_empty_label_set"]
+
 
 def _text(limit: int, help_text: str) -> serializers.CharField:
     return serializers.CharField(
@@ -115,9 +145,18 @@ class AnnotationSubmitSerializer(ClosedSerializer):
         min_value=1, max_value=2_147_483_647, help_text="The id of your lease, from assignments/next/."
     )
     label = serializers.CharField(
+        required=False,
         max_length=100,
         validators=[SOME_TEXT],
-        help_text="A label of the project: its name or its id.",
+        help_text="Single-label projects: a label of the project, its name or its id.",
+    )
+    labels = serializers.ListField(
+        required=False,
+        allow_empty=True,
+        max_length=100,
+        child=serializers.CharField(max_length=100, validators=[SOME_TEXT]),
+        help_text="Multi-label projects (instead of `label`): every label that applies, names or ids; "
+        '[] for "none of these" where the project allows it.',
     )
     client_token = serializers.UUIDField(
         required=False,
@@ -130,6 +169,15 @@ class AnnotationSubmitSerializer(ClosedSerializer):
     time_spent_ms = serializers.IntegerField(
         required=False, min_value=0, max_value=MAX_TIME_SPENT_MS, help_text="Time spent on the example."
     )
+
+    def validate(self, data):
+        if ("label" in data) == ("labels" in data):
+            raise serializers.ValidationError(
+                {"label": ["Give `label` (single-label projects) or `labels` (multi-label), not both."]}
+                if "label" in data
+                else {"label": ["This field is required (or `labels` on a multi-label project)."]}
+            )
+        return data
 
 
 class AssignmentSkipSerializer(ClosedSerializer):

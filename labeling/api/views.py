@@ -53,6 +53,8 @@ def _lease_response(request, assignment, *, status_code: int = status.HTTP_200_O
         "metadata": example_visible_metadata(project=project, example=assignment.example),
         "guideline_version": version.number if version is not None else None,
         "request": request,
+        "task_type": project.task_type,
+        "allow_empty_label_set": project.allow_empty_label_set,
     }
     return Response(AssignmentSerializer(assignment, context=context).data, status=status_code)
 
@@ -135,6 +137,12 @@ class AnnotationListApi(ProjectScopedMixin, generics.ListAPIView):
         filters = query_params_validate(AnnotationFilterSerializer, self.request)
         return annotation_list_api(membership=self.request.membership, user=self.request.user, **filters)
 
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if getattr(self.request, "project", None) is not None:
+            context["label_names"] = dict(self.request.project.labels.values_list("pk", "name"))
+        return context
+
     @extend_schema(parameters=[AnnotationFilterSerializer])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -152,17 +160,29 @@ class AnnotationListApi(ProjectScopedMixin, generics.ListAPIView):
         form.is_valid(raise_exception=True)
         data = form.validated_data
         assignment = _own_assignment(request, data["assignment"])
-        label_id = label_id_from_name_or_id(
-            labels=labels_for_labeling(project=request.project), value=data["label"]
-        )
-        if label_id is None:
-            raise exceptions.ValidationError({"label": ["This project has no label of that name or id."]})
+        labels = labels_for_labeling(project=request.project)
+        label_id, label_ids = None, None
+        if "label" in data:
+            label_id = label_id_from_name_or_id(labels=labels, value=data["label"])
+            if label_id is None:
+                raise exceptions.ValidationError({"label": ["This project has no label of that name or id."]})
+        else:
+            label_ids = []
+            for position, value in enumerate(data["labels"]):
+                found = label_id_from_name_or_id(labels=labels, value=value)
+                if found is None:
+                    message = (
+                        f"Item {position + 1} ({value[:100]!r}): not a label of this project (name or id)."
+                    )
+                    raise exceptions.ValidationError({"labels": [message]})
+                label_ids.append(found)
         token = data.get("client_token")
         annotation = services.annotation_submit(
             project=request.project,
             user=request.user,
             example_id=assignment.example_id,
             label_id=label_id,
+            labels=label_ids,
             client_token=token,
             ambiguous=data["ambiguous"],
             ambiguous_note=data.get("ambiguous_note", ""),
@@ -172,7 +192,8 @@ class AnnotationListApi(ProjectScopedMixin, generics.ListAPIView):
         # Everything the answer shows is in hand: the locked example, the label, the guideline.
         annotation.rater = request.user
         code = status.HTTP_200_OK if annotation.replay else status.HTTP_201_CREATED
-        return Response(AnnotationSerializer(annotation).data, status=code)
+        names = {label.pk: label.name for label in labels}
+        return Response(AnnotationSerializer(annotation, context={"label_names": names}).data, status=code)
 
 
 class AnnotationUndoApi(LabelingMixin, APIView):

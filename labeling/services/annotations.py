@@ -24,6 +24,7 @@ from labeling.selectors import (
     annotation_get_for_rater,
     annotation_is_editable,
     annotation_last_undoable,
+    answer_text,
     example_candidates,
     guideline_stamp,
     honeypot_candidates,
@@ -31,7 +32,7 @@ from labeling.selectors import (
     leases_held,
 )
 from labeling.services.decisions import MAX_SLOTS, disagreement_detect, effective_k
-from projects.models import Example, Label, Membership, Project, Role
+from projects.models import Example, Label, Membership, Project, Role, TaskType
 
 # How many locked candidates to try per label count before giving up on that count: a
 # candidate can turn out full under its lock when another rater took the last slot meanwhile.
@@ -102,12 +103,15 @@ def _event(example: Example, rater: AbstractBaseUser, kind: str, at: datetime, *
     )
 
 
-def _annotation_values(annotation: Annotation) -> dict:
-    """What an annotation says, as kept in the history when it is edited or undone."""
+def _annotation_values(project: Project, annotation: Annotation) -> dict:
+    """What an annotation says, as kept in the history when it is edited or undone (a multi-label
+    set as `labels`, its ids, and `label_name`, its names joined: "billing + bug")."""
+    label = annotation.label if annotation.label_id is not None else None
     return {
         "annotation": annotation.pk,
         "label": annotation.label_id,
-        "label_name": annotation.label.name,
+        **({"labels": list(annotation.labels)} if annotation.labels is not None else {}),
+        "label_name": answer_text(project=project, label=label, labels=annotation.labels),
         "ambiguous": annotation.ambiguous,
         "ambiguous_note": annotation.ambiguous_note,
         "note": annotation.note,
@@ -120,7 +124,53 @@ def _label_get(project: Project, label_id) -> Label:
     for label in labels_for_labeling(project=project):
         if str(label.pk) == str(label_id).strip():
             return label
-    raise ApplicationError("Choose one of this project's labels.")
+    raise ApplicationError(
+        "Choose one of this project's labels.", extra={"label": ["Choose one of this project's labels."]}
+    )
+
+
+def _refuse(field: str, message: str) -> ApplicationError:
+    return ApplicationError(message, extra={field: [message]})
+
+
+MULTI_NEEDS_SET = "This project is multi-label: give the set of labels that apply (labels), not one label."
+SINGLE_NEEDS_LABEL = "This project takes one label per example (label), not a set of labels."
+EMPTY_SET_REFUSED = 'Choose at least one label: this project does not allow "none of these".'
+
+
+def label_set_clean(*, project: Project, label_ids) -> list[int]:
+    """A multi-label answer checked against the project: every label one of its own, none twice,
+    empty only when the project allows "none of these". Returned sorted (as stored)."""
+    if isinstance(label_ids, str | bytes) or not hasattr(label_ids, "__iter__"):
+        raise _refuse("labels", "Give the labels as a list.")
+    known = {str(label.pk): label.pk for label in labels_for_labeling(project=project)}
+    chosen: list[int] = []
+    for value in label_ids:
+        pk = known.get(str(value).strip())
+        if pk is None:
+            raise _refuse("labels", f"{str(value)[:100]!r} is not one of this project's labels.")
+        if pk in chosen:
+            raise _refuse("labels", f"A label is given twice ({str(value)[:100]!r}); give each label once.")
+        chosen.append(pk)
+    if not chosen and not project.allow_empty_label_set:
+        raise _refuse("labels", EMPTY_SET_REFUSED)
+    return sorted(chosen)
+
+
+def _answer_get(project: Project, label_id, labels) -> tuple[Label | None, list[int] | None]:
+    """The answer in the shape the project's task type asks for: (label, None) on a single-label
+    project, (None, sorted label ids) on a multi-label one; the other shape is refused by name."""
+    if project.task_type == TaskType.MULTI:
+        if labels is None:
+            raise _refuse("labels" if label_id is None else "label", MULTI_NEEDS_SET)
+        return None, label_set_clean(project=project, label_ids=labels)
+    if project.task_type != TaskType.SINGLE:
+        raise ApplicationError("This project's task type cannot be labeled here yet.")
+    if labels is not None:
+        raise _refuse("labels", SINGLE_NEEDS_LABEL)
+    if label_id is None:
+        raise _refuse("label", "Choose one of this project's labels.")
+    return _label_get(project, label_id), None
 
 
 def _clean_text(value: str | None, *, limit: int, what: str) -> str:
@@ -313,7 +363,8 @@ def annotation_submit(
     project: Project,
     user: AbstractBaseUser,
     example_id: int,
-    label_id: int,
+    label_id: int | None = None,
+    labels: list | None = None,
     client_token: uuid.UUID | None,
     ambiguous: bool = False,
     ambiguous_note: str = "",
@@ -328,8 +379,11 @@ def annotation_submit(
     seat); once other raters have filled the example, the submit is refused with
     LEASE_LOST_MESSAGE. `decided_by_sme` on the result tells whether an SME had already decided
     the example (its label can then not be undone).
+
+    The answer's shape follows the project's task type: `label_id` on a single-label project,
+    `labels` (label ids, stored sorted; [] for "none of these" where allowed) on a multi-label one.
     """
-    label = _label_get(project, label_id)
+    label, label_set = _answer_get(project, label_id, labels)
     ambiguous_note = _clean_text(ambiguous_note, limit=1000, what="ambiguity note") if ambiguous else ""
     note = _clean_text(note, limit=2000, what="note")
     if time_spent_ms is not None:
@@ -352,6 +406,7 @@ def annotation_submit(
                 example=example,
                 rater=user,
                 label=label,
+                labels=label_set,
                 guideline_version=guideline,
                 ambiguous=bool(ambiguous),
                 ambiguous_note=ambiguous_note,
@@ -460,7 +515,7 @@ def annotation_undo(*, project: Project, user: AbstractBaseUser) -> Assignment:
             raise Conflict("That label can no longer be undone.")
         now = timezone.now()
         # The label goes from the current rows; the history keeps what it was.
-        _event(example, user, LabelingEvent.Kind.UNDONE, now, **_annotation_values(annotation))
+        _event(example, user, LabelingEvent.Kind.UNDONE, now, **_annotation_values(project, annotation))
         Assignment.objects.filter(project=project, rater=user, status=Assignment.Status.LEASED).exclude(
             example=example
         ).update(status=Assignment.Status.RELEASED, updated_at=now)
@@ -493,14 +548,16 @@ def annotation_update(
     project: Project,
     user: AbstractBaseUser,
     annotation_id: int,
-    label_id: int,
+    label_id: int | None = None,
+    labels: list | None = None,
     ambiguous: bool = False,
     ambiguous_note: str = "",
     note: str = "",
 ) -> Annotation:
     """Change one of the rater's own annotations while it is editable. The annotation is
-    re-stamped with the guideline in force, since the label is decided again under it."""
-    label = _label_get(project, label_id)
+    re-stamped with the guideline in force, since the label is decided again under it. The
+    answer's shape follows the task type, as in annotation_submit."""
+    label, label_set = _answer_get(project, label_id, labels)
     ambiguous_note = _clean_text(ambiguous_note, limit=1000, what="ambiguity note") if ambiguous else ""
     note = _clean_text(note, limit=2000, what="note")
     found = annotation_get_for_rater(project=project, user=user, annotation_id=annotation_id)
@@ -516,17 +573,20 @@ def annotation_update(
             raise NotFound("Annotation not found.")
         if not annotation_is_editable(annotation):
             raise ApplicationError("This label has been adjudicated and can no longer be changed.")
-        before = _annotation_values(annotation)
+        before = _annotation_values(project, annotation)
         annotation.label = label
+        annotation.labels = label_set
         annotation.ambiguous = bool(ambiguous)
         annotation.ambiguous_note = ambiguous_note
         annotation.note = note
         annotation.guideline_version = guideline_stamp(project=project)
         annotation.save(
-            update_fields=["label", "ambiguous", "ambiguous_note", "note", "guideline_version", "updated_at"]
-        )
+            update_fields=[
+                "label", "labels", "ambiguous", "ambiguous_note", "note", "guideline_version", "updated_at"
+            ]
+        )  # fmt: skip
         # The row now holds the new values; the history keeps the earlier ones (and the new).
-        after = _annotation_values(annotation)
+        after = _annotation_values(project, annotation)
         _event(
             example,
             user,
@@ -535,7 +595,16 @@ def annotation_update(
             **before,
             to={
                 k: after[k]
-                for k in ("label", "label_name", "ambiguous", "ambiguous_note", "note", "guideline_version")
+                for k in (
+                    "label",
+                    "labels",
+                    "label_name",
+                    "ambiguous",
+                    "ambiguous_note",
+                    "note",
+                    "guideline_version",
+                )
+                if k in after
             },
         )
         disagreement_detect(project=project, example=example)

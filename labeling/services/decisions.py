@@ -15,6 +15,7 @@ checks that both paths agree.
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -34,7 +35,7 @@ from core.services import notice_send
 from labeling import decisions as review
 from labeling.models import Annotation, ConsensusLabel, Disagreement, LabelingEvent, decision_withdrawn_event
 from labeling.tasks import decisions_refresh_task
-from projects.models import Example, ImportBatch, Project, Role
+from projects.models import Example, ImportBatch, Project, Role, TaskType
 from projects.services.imports import RETRY_RESETS, copy_text, import_batch_fail, unexpected_error
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,42 @@ def examples_decide(*, project: Project, example_ids: Sequence[int]) -> Decision
     for start in range(0, len(example_ids), CHUNK):
         counts.add(_decide_chunk(project, list(example_ids[start : start + CHUNK])))
     return counts
+
+
+def _json_list(value) -> tuple | None:
+    """A label set read by raw SQL (JSON text on every database: Django parses JSON itself) as
+    the sorted tuple the rules compare."""
+    if value is None:
+        return None
+    return tuple(sorted(json.loads(value) if isinstance(value, str | bytes) else value))
+
+
+def _decide(project: Project, votes, *, k: int, asked: int, ambiguous: bool) -> review.Outcome:
+    """The rules for the project's task type: one label per vote, or a label set per vote."""
+    if project.task_type == TaskType.MULTI:
+        return review.decide_set(
+            votes,
+            k=k,
+            threshold=project.majority_threshold,
+            accept_majority=project.accept_majority,
+            ambiguous=ambiguous,
+        )
+    return review.decide(
+        votes,
+        k=k,
+        threshold=project.majority_threshold,
+        accept_majority=project.accept_majority,
+        extra_allowed=project.extra_raters_on_split,
+        extra_asked=asked,
+        ambiguous=ambiguous,
+    )
+
+
+def _answer_columns(project: Project, answer) -> tuple:
+    """An accepted answer as the consensus row's (label_id, labels) columns (labels as JSON text)."""
+    if project.task_type == TaskType.MULTI:
+        return None, json.dumps(list(answer))
+    return answer, None
 
 
 def _same(a: float | None, b: float | None) -> bool:
@@ -139,10 +176,11 @@ class _ChunkState:
     """What the rules need to know about a chunk of examples, and what is stored for them now."""
 
     extra: dict[int, int]  # example id -> extra raters already asked (only the project's examples)
-    votes: dict[int, list[int]]  # example id -> its current labels, oldest first
+    votes: dict[int, list]  # example id -> its current labels (label sets: sorted tuples), oldest first
     flagged: set[int] = field(default_factory=set)  # examples a rater flagged ambiguous
     versions_of: dict[int, set[int]] = field(default_factory=dict)  # guideline versions labeled under
-    consensus: dict[int, tuple] = field(default_factory=dict)  # (source, label, agreement, n_raters)
+    # (source, label or label set, agreement, n_raters)
+    consensus: dict[int, tuple] = field(default_factory=dict)
     open_disagreements: dict[int, tuple] = field(default_factory=dict)  # (id, reason, a, b, share)
     open_versions: dict[int, set[int]] = field(default_factory=dict)  # disagreement id -> versions
 
@@ -151,11 +189,12 @@ def _decide_chunk(project: Project, ids: list[int]) -> DecisionCounts:
     return _apply(project, ids, _read_state(project, ids))
 
 
-def new_examples_decide(*, project: Project, votes: Iterable[tuple[int, list[int]]]) -> DecisionCounts:
+def new_examples_decide(*, project: Project, votes: Iterable[tuple[int, list]]) -> DecisionCounts:
     """Decide examples the caller created in its transaction a moment ago, given each one's
-    labels in order. Such an example has no flag, guideline version, extra rater, consensus or
-    disagreement yet, so nothing needs reading: the import of a million annotations decides its
-    new examples without a query per chunk."""
+    labels in order (label ids; on a multi-label project, sorted tuples of label ids). Such an
+    example has no flag, guideline version, extra rater, consensus or disagreement yet, so nothing
+    needs reading: the import of a million annotations decides its new examples without a query
+    per chunk."""
     counts = DecisionCounts()
     votes = iter(votes)
     while chunk := list(islice(votes, CHUNK)):
@@ -180,7 +219,7 @@ def _read_state(project: Project, ids: list[int]) -> _ChunkState:
     with connection.cursor() as cursor:
         where, params = _in("e.id", ids)
         cursor.execute(
-            "SELECT e.id, e.extra_raters, c.source, c.label_id, c.agreement, c.n_raters, "
+            "SELECT e.id, e.extra_raters, c.source, c.label_id, c.labels, c.agreement, c.n_raters, "
             "d.id, d.reason, d.label_a_id, d.label_b_id, d.majority_share "
             f"FROM {Example._meta.db_table} AS e "
             f"LEFT JOIN {CONSENSUS} AS c ON c.example_id = e.id "
@@ -188,20 +227,22 @@ def _read_state(project: Project, ids: list[int]) -> _ChunkState:
             f"WHERE e.project_id = %s AND {where}",
             [Disagreement.Status.OPEN, project.pk, *params],
         )
-        for example_id, asked, source, *rest in cursor.fetchall():
+        for example_id, asked, source, label_id, labels, *rest in cursor.fetchall():
             extra[example_id] = asked
             if source is not None:
-                consensus[example_id] = (source, *rest[:3])
-            if rest[3] is not None:
-                open_disagreements[example_id] = tuple(rest[3:])
+                answer = label_id if labels is None else _json_list(labels)
+                consensus[example_id] = (source, answer, *rest[:2])
+            if rest[2] is not None:
+                open_disagreements[example_id] = tuple(rest[2:])
         where, params = _in("example_id", ids)
         cursor.execute(
-            f"SELECT example_id, label_id, ambiguous, guideline_version_id FROM {Annotation._meta.db_table} "
+            f"SELECT example_id, label_id, labels, ambiguous, guideline_version_id "
+            f"FROM {Annotation._meta.db_table} "
             f"WHERE {where} AND superseded_at IS NULL ORDER BY example_id, created_at, id",
             params,
         )
-        for example_id, label_id, ambiguous, version_id in cursor.fetchall():
-            votes[example_id].append(label_id)
+        for example_id, label_id, labels, ambiguous, version_id in cursor.fetchall():
+            votes[example_id].append(label_id if labels is None else _json_list(labels))
             if ambiguous:
                 flagged.add(example_id)
             if version_id is not None:
@@ -242,13 +283,11 @@ def _apply(project: Project, ids: list[int], state: _ChunkState) -> DecisionCoun
         if example_id not in extra:
             continue  # not an example of this project
         asked = extra[example_id]
-        outcome = review.decide(
+        outcome = _decide(
+            project,
             votes.get(example_id, ()),
             k=min(project.overlap + asked, MAX_SLOTS),
-            threshold=project.majority_threshold,
-            accept_majority=project.accept_majority,
-            extra_allowed=project.extra_raters_on_split,
-            extra_asked=asked,
+            asked=asked,
             ambiguous=example_id in flagged,
         )
         counts.examples += 1
@@ -270,7 +309,14 @@ def _apply(project: Project, ids: list[int], state: _ChunkState) -> DecisionCoun
                     if (current[0], current[1]) != (source, outcome.label):
                         consensus_withdrawn.append(example_id)
                 consensus_new.append(
-                    (example_id, outcome.label, str(source), outcome.share, outcome.n_votes, now)
+                    (
+                        example_id,
+                        *_answer_columns(project, outcome.label),
+                        str(source),
+                        outcome.share,
+                        outcome.n_votes,
+                        now,
+                    )
                 )
                 changed = True
             if open_row is not None:
@@ -330,7 +376,7 @@ def _apply(project: Project, ids: list[int], state: _ChunkState) -> DecisionCoun
             where, params = _in("example_id", consensus_drop)
             cursor.execute(f"DELETE FROM {CONSENSUS} WHERE {where}", params)
         if consensus_new:
-            columns = ("example_id", "label_id", "source", "agreement", "n_raters", "decided_at")
+            columns = ("example_id", "label_id", "labels", "source", "agreement", "n_raters", "decided_at")
             _insert(cursor, CONSENSUS, columns, consensus_new)
         if disagreements_drop:
             # Open disagreements have no resolution (resolving closes them): only their versions go.
@@ -515,18 +561,17 @@ def disagreement_detect(*, project: Project, example: Example) -> review.Outcome
         ConsensusLabel.Source.EXCLUDED,
     ):
         return None
+    multi = project.task_type == TaskType.MULTI
     rows = list(
         Annotation.objects.filter(example=example, superseded_at__isnull=True)
         .order_by("created_at", "id")
-        .values_list("label_id", "ambiguous", "guideline_version_id")
+        .values_list("labels" if multi else "label_id", "ambiguous", "guideline_version_id")
     )
-    outcome = review.decide(
-        [label_id for label_id, _, _ in rows],
+    outcome = _decide(
+        project,
+        [tuple(sorted(answer)) if multi else answer for answer, _, _ in rows],
         k=effective_k(project=project, example=example),
-        threshold=project.majority_threshold,
-        accept_majority=project.accept_majority,
-        extra_allowed=project.extra_raters_on_split,
-        extra_asked=example.extra_raters,
+        asked=example.extra_raters,
         ambiguous=any(flag for _, flag, _ in rows),
     )
     now = timezone.now()
@@ -537,12 +582,18 @@ def disagreement_detect(*, project: Project, example: Example) -> review.Outcome
             if outcome.kind == review.ACCEPT_UNANIMOUS
             else ConsensusLabel.Source.MAJORITY
         )
-        if consensus is not None and (consensus.label_id, consensus.source) != (outcome.label, source):
+        label_id, labels = (None, list(outcome.label)) if multi else (outcome.label, None)
+        if consensus is not None and (consensus.label_id, consensus.labels, consensus.source) != (
+            label_id,
+            labels,
+            source,
+        ):
             _keep_withdrawn_decision(consensus, example, now, "the labels changed")
         ConsensusLabel.objects.update_or_create(
             example=example,
             defaults={
-                "label_id": outcome.label,
+                "label_id": label_id,
+                "labels": labels,
                 "source": source,
                 "agreement": outcome.share,
                 "n_raters": outcome.n_votes,

@@ -36,6 +36,12 @@ Rules (also in the README and the command's help):
   annotation of the example in Concord (current or superseded) keeps it: the row is skipped and
   counted, so importing the same file twice adds nothing.
 - Imported annotations have source "import" and no guideline version.
+- Multi-label projects: a `labels` column instead of `label`, the label names separated by `|`
+  (CSV/TSV; an empty value is "none of these"), or a JSON list of names (JSONL); a Label Studio
+  annotation's choices are its set. A label named twice in one set is an error, and so is the
+  other shape for the project's task type (a `label` on a multi-label project, a set or several
+  Label Studio choices on a single-label one). With `create`, a new project is multi-label when
+  the file gives label sets (a `labels` column, or several choices in one annotation).
 """
 
 from __future__ import annotations
@@ -72,7 +78,16 @@ from projects.importing import (
     json_type_name,
     metadata_builder,
 )
-from projects.models import RESERVED_SHORTCUT_KEYS, Example, ImportBatch, Label, Membership, Project, Role
+from projects.models import (
+    RESERVED_SHORTCUT_KEYS,
+    Example,
+    ImportBatch,
+    Label,
+    Membership,
+    Project,
+    Role,
+    TaskType,
+)
 from projects.services.imports import (
     Importer,
     _Progress,
@@ -98,6 +113,8 @@ EXTENSIONS = {
     ".json": "labelstudio",
 }
 REQUIRED_COLUMNS = ("example_id", "rater", "label")
+SET_COLUMNS = ("example_id", "rater", "labels")  # a multi-label file
+LABEL_SEPARATOR = "|"
 MAX_RATER_CHARS = 150  # Django's username and first_name
 MAX_LABEL_CHARS = 100
 SHORTCUT_KEYS = [k for k in "123456789abcdefghijklmnopqrstuvwxyz" if k not in RESERVED_SHORTCUT_KEYS]
@@ -118,13 +135,16 @@ STAGING_COLUMNS = (
     ("external_id", "varchar(255)", "text"),
     ("rater", "varchar(150)", "text"),  # the account's username
     ("rater_name", "text", "text"),  # the name as the file gave it (Label Studio: the email)
-    ("label", "text", "text"),
+    ("label", "text", "text"),  # "" when the row gives a set
+    ("labels", "text", "text"),  # a set: a JSON list of names in file order; "" when a single label
     ("text", "text", "text"),  # "" when the row has none
     ("metadata", "jsonb", "text"),
 )
 
+LABELSETS_TABLE = "concord_annotation_labelsets"
+
 # A staged row, in the order of STAGING_COLUMNS.
-Row = tuple[int, int, int, str, str, str, str, str, str]
+Row = tuple[int, int, int, str, str, str, str, str, str, str]
 
 _USERNAME = re.compile(r"^[\w.@+-]+\Z")  # django.contrib.auth.validators.UnicodeUsernameValidator
 
@@ -213,10 +233,19 @@ class AnnotationFileReader(StreamReader):
         return found
 
     def _row(
-        self, line: int, task: int, example_id: str, rater: str, label: str, text: str, metadata: str
+        self,
+        line: int,
+        task: int,
+        example_id: str,
+        rater: str,
+        label: str,
+        text: str,
+        metadata: str,
+        labels: list[str] | None = None,
     ) -> Row | None:
         """Check the fields every format shares; None (and errors) if the row is invalid.
-        `example_id` and `label` are stripped here; a `text` of "" or only spaces means none."""
+        `example_id` and `label` are stripped here; a `text` of "" or only spaces means none.
+        `labels`: a label set (multi-label) instead of `label`."""
         error = self.error
         ok = True
         example_id = example_id.strip()
@@ -231,7 +260,25 @@ class AnnotationFileReader(StreamReader):
             error(line, "rater", account)
             ok = False
         label = label.strip()
-        if not label:
+        labels_json = ""
+        if labels is not None:
+            names = [name.strip() for name in labels]
+            problem = next((name for name in names if not name or len(name) > MAX_LABEL_CHARS), None)
+            twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
+            if problem is not None:
+                why = (
+                    "an empty label name"
+                    if not problem
+                    else f"a label longer than {MAX_LABEL_CHARS} characters"
+                )
+                error(line, "labels", f"the labels contain {why}")
+                ok = False
+            elif twice is not None:
+                error(line, "labels", f"the label {twice!r} is given twice")
+                ok = False
+            labels_json = json.dumps(names, ensure_ascii=False)
+            label = ""
+        elif not label:
             error(line, "label", "the label is empty")
             ok = False
         elif len(label) > MAX_LABEL_CHARS:
@@ -251,19 +298,35 @@ class AnnotationFileReader(StreamReader):
         if not ok:
             return None
         self._seq += 1
-        return (self._seq, line, task, example_id, account[0], account[1], label, text, metadata)
+        return (self._seq, line, task, example_id, account[0], account[1], label, labels_json, text, metadata)
 
     # -- CSV and TSV ----------------------------------------------------------------------
 
     def _delimited_rows(self, delimiter: str) -> Iterator[Row]:
         reader = csv.reader(self._text_lines(newline=""), delimiter=delimiter, strict=True)
-        header = self._delimited_header(reader, required=REQUIRED_COLUMNS)
+        # A `labels` column (and no `label`) makes the file one of label sets (multi-label).
+        header = self._delimited_header(reader, required=REQUIRED_COLUMNS[:2])
         if header is None:
             return
+        if ("label" in header) == ("labels" in header):
+            found = ", ".join(repr(name) for name in header[:10])
+            both = (
+                "both a 'label' and a 'labels' column"
+                if "label" in header
+                else f"no 'label' column (found {found})"
+            )
+            self.error(
+                reader.line_num,
+                "label",
+                f"the header has {both}; give 'label' (one label) or 'labels' (a set)",
+            )
+            return
+        sets = "labels" in header
+        columns = SET_COLUMNS if sets else REQUIRED_COLUMNS
         n_fields = len(header)
-        example_index, rater_index, label_index = (header.index(name) for name in REQUIRED_COLUMNS)
+        example_index, rater_index, label_index = (header.index(name) for name in columns)
         text_index = header.index("text") if "text" in header else None
-        metadata_of = metadata_builder(header, exclude=(*REQUIRED_COLUMNS, "text"))
+        metadata_of = metadata_builder(header, exclude=(*columns, "text"))
         row_of = self._row
         previous_line = reader.line_num
         rows_read = 0
@@ -278,14 +341,16 @@ class AnnotationFileReader(StreamReader):
                     self.error(line, "", f"expected {n_fields} fields as in the header, found {len(values)}")
                     continue
                 rows_read += 1
+                given = values[label_index]
                 row = row_of(
                     line,
                     0,
                     values[example_index],
                     values[rater_index],
-                    values[label_index],
+                    "" if sets else given,
                     "" if text_index is None else values[text_index],
                     metadata_of(values),
+                    (given.split(LABEL_SEPARATOR) if given.strip() else []) if sets else None,
                 )
                 if row is not None:
                     yield row
@@ -308,10 +373,25 @@ class AnnotationFileReader(StreamReader):
                 continue
             fields = {}
             ok = True
+            labels = None
+            if "labels" in value and "label" not in value:
+                labels = value["labels"]
+                if not isinstance(labels, list) or not all(isinstance(item, str) for item in labels):
+                    self.error(line, "labels", "the labels must be a list of label names (strings)")
+                    ok = False
+                elif problem := next((p for p in map(_bad_characters, labels) if p), None):
+                    self.error(line, "labels", f"a label {problem}")
+                    ok = False
             for name in (*REQUIRED_COLUMNS, "text"):
+                if name == "label" and "labels" in value and "label" not in value:
+                    fields[name] = ""
+                    continue
                 item = value.get(name)
                 if item is None:
-                    if name != "text":
+                    if name == "label":
+                        self.error(line, name, "the object has no 'label' (or 'labels', a list, for a set)")
+                        ok = False
+                    elif name != "text":
                         self.error(line, name, f"the object has no {name!r}")
                         ok = False
                     fields[name] = ""
@@ -328,11 +408,21 @@ class AnnotationFileReader(StreamReader):
                     kinds = "a string" if name == "text" else "a string or an integer"
                     self.error(line, name, f"the {name} must be {kinds}, not {json_type_name(item)}")
                     ok = False
-            metadata = self._metadata_json(line, value, exclude=(*REQUIRED_COLUMNS, "text"))
+            if "label" in value and "labels" in value:
+                self.error(line, "labels", "give 'label' (one label) or 'labels' (a set), not both")
+                ok = False
+            metadata = self._metadata_json(line, value, exclude=(*REQUIRED_COLUMNS, "labels", "text"))
             if not ok or metadata is None:
                 continue
             row = self._row(
-                line, 0, fields["example_id"], fields["rater"], fields["label"], fields["text"], metadata
+                line,
+                0,
+                fields["example_id"],
+                fields["rater"],
+                fields["label"],
+                fields["text"],
+                metadata,
+                labels,
             )
             if row is not None:
                 yield row
@@ -401,17 +491,22 @@ class AnnotationFileReader(StreamReader):
             if annotation.get("was_cancelled"):
                 self.cancelled += 1  # skipped in Label Studio: not a label, but reported
                 continue
-            label = self._labelstudio_choice(line, where, column, annotation)
+            picked = self._labelstudio_choice(line, where, column, annotation)
             rater = self._labelstudio_rater(line, where, column, annotation.get("completed_by"))
-            if label is None or rater is None:
+            if picked is None or rater is None:
                 continue
             username, email = rater
-            row = self._row(line, number, external_id, username, label, text, metadata)
+            # Every annotation is staged as a set too: the project's task type (or, for a new
+            # project, whether any annotation chose several) decides which is used.
+            label = picked[0] if len(picked) == 1 else ""
+            row = self._row(line, number, external_id, username, label, text, metadata, picked)
+            if row is not None and label:
+                row = (*row[:6], label, *row[7:])  # both shapes: the set and the single label
             if row is not None:
                 # The account is the Label Studio id; the email is kept only as display name.
                 yield (*row[:5], email, *row[6:])  # type: ignore[misc]
 
-    def _labelstudio_choice(self, line: int, where: str, column: str, annotation: dict) -> str | None:
+    def _labelstudio_choice(self, line: int, where: str, column: str, annotation: dict) -> list[str] | None:
         result = annotation.get("result")
         if not isinstance(result, list):
             self.error(line, f"{column}.result", f"{where}: 'result' must be a list")
@@ -441,18 +536,16 @@ class AnnotationFileReader(StreamReader):
             self.error(line, f"{column}.result", f"{where}: {message}; expected exactly one")
             return None
         picked = choices[0]["value"].get("choices")
-        if not isinstance(picked, list) or len(picked) != 1 or not isinstance(picked[0], str):
-            count = len(picked) if isinstance(picked, list) else 0
+        if not isinstance(picked, list) or not picked or not all(isinstance(item, str) for item in picked):
             self.error(
-                line,
-                f"{column}.result",
-                f"{where}: {count} choices selected; Concord takes exactly one label per annotation",
+                line, f"{column}.result", f"{where}: no choice selected; expected a list of choice names"
             )
             return None
-        if problem := _bad_characters(picked[0]):
-            self.error(line, f"{column}.result", f"{where}: the choice {problem}")
-            return None
-        return picked[0]
+        for item in picked:
+            if problem := _bad_characters(item):
+                self.error(line, f"{column}.result", f"{where}: the choice {problem}")
+                return None
+        return picked  # several on a single-label project are refused once the project is known
 
     def _labelstudio_rater(
         self, line: int, where: str, column: str, completed_by: Any
@@ -513,7 +606,7 @@ def annotation_import_options_clean(options: dict) -> dict:
 
 
 def _staging_drop() -> None:
-    staging_drop(NEW_TABLE, EXAMPLES_TABLE, STAGING_TABLE)
+    staging_drop(NEW_TABLE, LABELSETS_TABLE, EXAMPLES_TABLE, STAGING_TABLE)
 
 
 def _copy_chunk(chunk: list[Row]) -> str:
@@ -528,8 +621,8 @@ def _copy_chunk(chunk: list[Row]) -> str:
 
     return "".join(
         f"{seq}\t{line}\t{task}\t{copy_text(external_id)}\t{cached(rater)}\t{cached(name)}\t"
-        f"{cached(label)}\t{copy_text(text)}\t{copy_text(metadata)}\n"
-        for seq, line, task, external_id, rater, name, label, text, metadata in chunk
+        f"{cached(label)}\t{cached(labels)}\t{copy_text(text)}\t{copy_text(metadata)}\n"
+        for seq, line, task, external_id, rater, name, label, labels, text, metadata in chunk
     )
 
 
@@ -562,7 +655,11 @@ def annotation_import_run(batch: ImportBatch) -> None:
         read = {"bytes_read": bytes_read, "rows_read": reader.rows_read}
         _analyze(STAGING_TABLE)
         _examples_table(project)
-        errors, error_count = _file_errors(project, reader, create=bool(options.get("create")))
+        if options.get("new_project"):
+            _new_project_task_type(project)
+        errors, error_count = _file_errors(
+            project, reader, create=bool(options.get("create")), file_format=batch.file_format
+        )
         if not error_count and not staged:
             cancelled = f" ({reader.cancelled} were cancelled in Label Studio)" if reader.cancelled else ""
             errors, error_count = [RowError(0, "", f"the file has no annotations to import{cancelled}")], 1
@@ -643,14 +740,117 @@ def _where(line: int, task: int) -> str:
     return f"task {task}: " if task else ""
 
 
+def _new_project_task_type(project: Project) -> None:
+    """A project the import creates is multi-label when the file gives label sets (a `labels`
+    column or list, or a Label Studio annotation with several choices), and then allows "none of
+    these" when some set is empty. Set directly: the project is new and has no annotations."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*), SUM(CASE WHEN labels = '[]' THEN 1 ELSE 0 END) FROM {STAGING_TABLE} "
+            "WHERE label = ''"
+        )
+        sets, empty = cursor.fetchone()
+    if sets:
+        project.task_type, project.allow_empty_label_set = TaskType.MULTI, bool(empty)
+        Project.objects.filter(pk=project.pk).update(
+            task_type=project.task_type, allow_empty_label_set=project.allow_empty_label_set
+        )
+
+
+def _file_sets(cursor) -> list[tuple[str, list[str], int, int, int]]:
+    """The distinct label sets of a multi-label file: (JSON as staged, names, rows giving it,
+    line and task of the first)."""
+    cursor.execute(
+        f"SELECT labels, COUNT(*), MIN(seq) FROM {STAGING_TABLE} WHERE labels <> '' "
+        "GROUP BY labels ORDER BY MIN(seq)"
+    )
+    found = cursor.fetchall()
+    firsts: dict[int, tuple[int, int]] = {}
+    seqs = [seq for _, _, seq in found]
+    for start in range(0, len(seqs), 500):
+        chunk = seqs[start : start + 500]
+        cursor.execute(
+            f"SELECT seq, line, task FROM {STAGING_TABLE} WHERE seq IN ({', '.join(['%s'] * len(chunk))})",
+            chunk,
+        )
+        firsts.update({seq: (line, task) for seq, line, task in cursor.fetchall()})
+    return [(raw, json.loads(raw), n, *firsts[seq]) for raw, n, seq in found]
+
+
+def _shape_errors(project: Project, cursor, *, create: bool, file_format: str) -> tuple[list[RowError], int]:
+    """Rows of the wrong shape for the project's task type, unknown labels inside sets, and
+    "none of these" where the project does not allow it."""
+    errors: list[RowError] = []
+    multi = project.task_type == TaskType.MULTI
+    if multi:
+        wrong = f"FROM {STAGING_TABLE} WHERE labels = ''"
+        field, message = (
+            "label",
+            (
+                "this project is multi-label: give a 'labels' column (names separated by '|') or a "
+                "'labels' list, not one 'label'"
+            ),
+        )
+    else:
+        wrong = f"FROM {STAGING_TABLE} WHERE label = ''"
+        field, message = (
+            "labels",
+            "this project takes one label per example ('label'); a set of labels ('labels') is for "
+            "multi-label projects",
+        )
+    cursor.execute(f"SELECT COUNT(*) {wrong}")
+    count = cursor.fetchone()[0]
+    if count:
+        cursor.execute(f"SELECT line, task, labels {wrong} ORDER BY seq LIMIT %s", [MAX_ERRORS_KEPT])
+        for line, task, labels in cursor.fetchall():
+            if file_format == "labelstudio" and not multi:
+                field = "result"
+                message = (
+                    f"{len(json.loads(labels))} choices selected; this single-label project takes "
+                    "exactly one label per annotation"
+                )
+            errors.append(RowError(line, field, f"{_where(line, task)}{message}"))
+    if not multi:
+        return errors, count
+    known = set(project.labels.values_list("name", flat=True))
+    listed = ", ".join(repr(name) for name in sorted(known)[:20]) or "none yet"
+    for _, names, n, line, task in _file_sets(cursor):
+        unknown = [name for name in names if name not in known]
+        if unknown and not create:
+            count += n
+            errors.append(
+                RowError(
+                    line,
+                    "labels",
+                    f"{_where(line, task)}unknown label {unknown[0]!r}; the project's labels are {listed} "
+                    f"(add it in Settings, or import on the command line with --create)"
+                    + (f"; {n} rows give this set" if n > 1 else ""),
+                )
+            )
+        if not names and not project.allow_empty_label_set:
+            count += n
+            errors.append(
+                RowError(
+                    line,
+                    "labels",
+                    f'{_where(line, task)}an empty set ("none of these") but the project does not allow it'
+                    + (f"; {n} rows give it" if n > 1 else ""),
+                )
+            )
+    return errors, count
+
+
 def _file_errors(
-    project: Project, reader: AnnotationFileReader, *, create: bool
+    project: Project, reader: AnnotationFileReader, *, create: bool, file_format: str = ""
 ) -> tuple[list[RowError], int]:
     """The reader's errors plus those that need the whole file or the database; (first 50 by
     line, count of all)."""
     errors = list(reader.errors)
     count = reader.error_count
     with connection.cursor() as cursor:
+        shape_errors, n = _shape_errors(project, cursor, create=create, file_format=file_format)
+        errors += shape_errors
+        count += n
         # A rater labelling one example twice in the file.
         duplicates = (
             f"SELECT external_id, rater, MIN(seq) AS first_seq FROM {STAGING_TABLE} "
@@ -682,10 +882,10 @@ def _file_errors(
                     )
                 )
         # Labels the project does not have.
-        if not create:
+        if not create and project.task_type != TaskType.MULTI:
             unknown = (
-                f"FROM {STAGING_TABLE} AS s WHERE NOT EXISTS (SELECT 1 FROM {Label._meta.db_table} AS l "
-                "WHERE l.project_id = %s AND l.name = s.label)"
+                f"FROM {STAGING_TABLE} AS s WHERE s.label <> '' AND NOT EXISTS (SELECT 1 FROM "
+                f"{Label._meta.db_table} AS l WHERE l.project_id = %s AND l.name = s.label)"
             )
             cursor.execute(f"SELECT COUNT(*) {unknown}", [project.pk])
             n = cursor.fetchone()[0]
@@ -771,25 +971,44 @@ def _write(
     summary.update(_raters(project, batch))
     users = get_user_model()._meta.db_table
     annotations = Annotation._meta.db_table
+    multi = project.task_type == TaskType.MULTI
     with connection.cursor() as cursor:
+        if multi:
+            # Each distinct set of names once, as the sorted label ids an annotation stores.
+            ids = dict(project.labels.values_list("name", "pk"))
+            cursor.execute(f"CREATE TEMP TABLE {LABELSETS_TABLE} (names text NOT NULL, ids text NOT NULL)")
+            cursor.executemany(
+                f"INSERT INTO {LABELSETS_TABLE} (names, ids) VALUES (%s, %s)",
+                [
+                    (raw, json.dumps(sorted(ids[name] for name in names)))
+                    for raw, names, *_ in _file_sets(cursor)
+                ],
+            )
+            answer = "CAST(NULL AS bigint) AS label_id, ls.ids AS labels"
+            join = f"JOIN {LABELSETS_TABLE} AS ls ON ls.names = s.labels"
+            params = []
+        else:
+            answer = "l.id AS label_id, CAST(NULL AS text) AS labels"
+            join = f"JOIN {Label._meta.db_table} AS l ON l.project_id = %s AND l.name = s.label"
+            params = [project.pk]
         # Rows whose rater has no annotation of the example yet (current or superseded).
         cursor.execute(
             f"CREATE TEMP TABLE {NEW_TABLE} AS "
-            "SELECT s.seq, a.example_id, a.created, u.id AS rater_id, l.id AS label_id "
+            f"SELECT s.seq, a.example_id, a.created, u.id AS rater_id, {answer} "
             f"FROM {STAGING_TABLE} AS s JOIN {EXAMPLES_TABLE} AS a ON a.external_id = s.external_id "
-            f"JOIN {users} AS u ON u.username = s.rater "
-            f"JOIN {Label._meta.db_table} AS l ON l.project_id = %s AND l.name = s.label "
+            f"JOIN {users} AS u ON u.username = s.rater {join} "
             f"WHERE NOT EXISTS (SELECT 1 FROM {annotations} AS x "
             "WHERE x.example_id = a.example_id AND x.rater_id = u.id)",
-            [project.pk],
+            params,
         )
         cursor.execute(f"SELECT COUNT(*) FROM {NEW_TABLE}")
         created = cursor.fetchone()[0]
+        labels_value = "CAST(labels AS jsonb)" if connection.vendor == "postgresql" else "labels"
         cursor.execute(
-            f"INSERT INTO {annotations} (example_id, rater_id, label_id, guideline_version_id, ambiguous, "
-            "ambiguous_note, note, time_spent_ms, client_token, source, superseded_at, created_at, "
-            f"updated_at) SELECT example_id, rater_id, label_id, NULL, %s, '', '', NULL, NULL, %s, NULL, "
-            f"%s, %s FROM {NEW_TABLE} ORDER BY seq",
+            f"INSERT INTO {annotations} (example_id, rater_id, label_id, labels, guideline_version_id, "
+            "ambiguous, ambiguous_note, note, time_spent_ms, client_token, source, superseded_at, "
+            f"created_at, updated_at) SELECT example_id, rater_id, label_id, {labels_value}, NULL, %s, "
+            f"'', '', NULL, NULL, %s, NULL, %s, %s FROM {NEW_TABLE} ORDER BY seq",
             [False, Annotation.Source.IMPORT, now, now],
         )
         example_table = Example._meta.db_table
@@ -814,26 +1033,27 @@ def _write(
     # The rules, on every example that got an annotation: those that existed before under the
     # row locks the count update took, with whatever they had; the new ones from their votes.
     decisions = examples_decide(project=project, example_ids=existing)
-    decisions.add(new_examples_decide(project=project, votes=_new_example_votes()))
+    decisions.add(new_examples_decide(project=project, votes=_new_example_votes(multi=multi)))
     summary["decisions"] = decisions.as_dict()
     return summary
 
 
-def _new_example_votes() -> Iterator[tuple[int, list[int]]]:
+def _new_example_votes(*, multi: bool = False) -> Iterator[tuple[int, list]]:
     """Each example this import created, with its labels in file order (the order of their ids),
-    streamed from the temporary table."""
+    streamed from the temporary table (label sets as sorted tuples of ids)."""
     with connection.chunked_cursor() as cursor:
         cursor.execute(
-            f"SELECT example_id, label_id FROM {NEW_TABLE} WHERE created = 1 ORDER BY example_id, seq"
+            f"SELECT example_id, {'labels' if multi else 'label_id'} FROM {NEW_TABLE} "
+            "WHERE created = 1 ORDER BY example_id, seq"
         )
         current, labels = None, []
         while rows := cursor.fetchmany(10_000):
-            for example_id, label_id in rows:
+            for example_id, answer in rows:
                 if example_id != current:
                     if current is not None:
                         yield current, labels
                     current, labels = example_id, []
-                labels.append(label_id)
+                labels.append(tuple(sorted(json.loads(answer))) if multi else answer)
         if current is not None:
             yield current, labels
 
@@ -854,13 +1074,19 @@ def _new_project_rules(project: Project) -> dict[str, Any]:
 def _labels_create(project: Project) -> list[str]:
     """Add the file's labels the project does not have, in order of first appearance."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT s.label FROM {STAGING_TABLE} AS s WHERE NOT EXISTS (SELECT 1 FROM "
-            f"{Label._meta.db_table} AS l WHERE l.project_id = %s AND l.name = s.label) "
-            "GROUP BY s.label ORDER BY MIN(s.seq)",
-            [project.pk],
-        )
-        names = [name for (name,) in cursor.fetchall()]
+        if project.task_type == TaskType.MULTI:
+            known = set(project.labels.values_list("name", flat=True))
+            names = []
+            for _, names_in_set, *_ in _file_sets(cursor):
+                names += [name for name in names_in_set if name not in known and name not in names]
+        else:
+            cursor.execute(
+                f"SELECT s.label FROM {STAGING_TABLE} AS s WHERE NOT EXISTS (SELECT 1 FROM "
+                f"{Label._meta.db_table} AS l WHERE l.project_id = %s AND l.name = s.label) "
+                "GROUP BY s.label ORDER BY MIN(s.seq)",
+                [project.pk],
+            )
+            names = [name for (name,) in cursor.fetchall()]
     if not names:
         return []
     used = set(project.labels.values_list("shortcut_key", flat=True))

@@ -18,6 +18,7 @@ from projects.models import (
     Membership,
     Project,
     Role,
+    TaskType,
 )
 from projects.services.guidelines import MAX_GUIDELINE_CHARS
 from projects.services.imports import importer_get
@@ -64,6 +65,8 @@ class ProjectDetailSerializer(serializers.ModelSerializer):
             "name",
             "description",
             "overlap",
+            "task_type",
+            "allow_empty_label_set",
             "labels_are_ordinal",
             "lease_minutes",
             "role",
@@ -299,6 +302,15 @@ class ProjectCreateSerializer(ClosedSerializer):
     labels = serializers.ListField(
         child=LabelWriteSerializer(), required=False, max_length=30, default=list, help_text="At most 30."
     )
+    task_type = serializers.ChoiceField(
+        choices=[TaskType.SINGLE.value, TaskType.MULTI.value],
+        required=False,
+        default=TaskType.SINGLE.value,
+        help_text="single (one label per example) or multi (a set of labels); fixed once annotated.",
+    )
+    allow_empty_label_set = serializers.BooleanField(
+        required=False, default=False, help_text='Multi-label: a rater may answer "none of these".'
+    )
 
 
 class ProjectUpdateSerializer(ClosedSerializer):
@@ -315,6 +327,14 @@ class ProjectUpdateSerializer(ClosedSerializer):
     )
     lease_queue_size = serializers.IntegerField(
         min_value=1, max_value=10, required=False, help_text="Examples held for each labeler at once."
+    )
+    task_type = serializers.ChoiceField(
+        choices=[TaskType.SINGLE.value, TaskType.MULTI.value],
+        required=False,
+        help_text="single or multi; refused (400) once the project has annotations.",
+    )
+    allow_empty_label_set = serializers.BooleanField(
+        required=False, help_text='Multi-label: a rater may answer "none of these".'
     )
     labels_are_ordinal = serializers.BooleanField(required=False)
     kappa_weights = serializers.ChoiceField(choices=KappaWeights.choices, required=False)
@@ -346,8 +366,8 @@ class ProjectSettingsSerializer(serializers.ModelSerializer):
         model = Project
         fields = [
             "slug", "name", "description", "overlap", "lease_minutes", "lease_queue_size",
-            "labels_are_ordinal", "kappa_weights", "majority_threshold", "accept_majority",
-            "extra_raters_on_split", "visible_metadata",
+            "task_type", "allow_empty_label_set", "labels_are_ordinal", "kappa_weights",
+            "majority_threshold", "accept_majority", "extra_raters_on_split", "visible_metadata",
         ]  # fmt: skip
 
 

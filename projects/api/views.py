@@ -131,6 +131,8 @@ class ProjectListApi(ClosedQueryMixin, generics.ListAPIView):
             description=data["description"],
             overlap=data["overlap"],
             labels=[label_arguments(label) for label in data["labels"]],
+            task_type=data["task_type"],
+            allow_empty_label_set=data["allow_empty_label_set"],
         )
         url = request.build_absolute_uri(reverse("api:project", kwargs={"slug": project.slug}))
         body = ProjectCreatedSerializer(project).data
@@ -156,7 +158,13 @@ class ProjectDetailApi(ProjectScopedMixin, APIView):
         )
         return Response(serializer.data)
 
-    @extend_schema(request=ProjectUpdateSerializer, responses=ProjectUpdatedSerializer)
+    @extend_schema(
+        request=ProjectUpdateSerializer,
+        responses={
+            200: ProjectUpdatedSerializer,
+            409: conflict("The task type cannot change: the project has annotations."),
+        },
+    )
     def patch(self, request, slug: str):
         form = ProjectUpdateSerializer(data=request.data)
         form.is_valid(raise_exception=True)

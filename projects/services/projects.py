@@ -21,6 +21,7 @@ from projects.models import (
     Membership,
     Project,
     Role,
+    TaskType,
 )
 
 PROJECT_EDITABLE_FIELDS = (
@@ -29,6 +30,8 @@ PROJECT_EDITABLE_FIELDS = (
     "overlap",
     "lease_minutes",
     "lease_queue_size",
+    "task_type",
+    "allow_empty_label_set",
     "labels_are_ordinal",
     "kappa_weights",
     "visible_metadata",
@@ -45,6 +48,26 @@ def _field_error(field: str, message: str) -> ApplicationError:
     return ApplicationError(message, extra={field: [message]})
 
 
+# The task types labeling supports end to end (spans have their schema, not yet their pages).
+TASK_TYPES_SUPPORTED = (TaskType.SINGLE, TaskType.MULTI)
+TASK_TYPE_FIXED_MESSAGE = (
+    "The task type cannot change once the project has annotations: every annotation would have to "
+    "change shape. Create a new project for the other task type."
+)
+
+
+def _task_type_check(task_type: str) -> str:
+    if task_type not in TASK_TYPES_SUPPORTED:
+        supported = ", ".join(str(value) for value in TASK_TYPES_SUPPORTED)
+        raise _field_error("task_type", f"Choose a task type Concord can label: {supported}.")
+    return str(task_type)
+
+
+def project_has_annotations(*, project: Project) -> bool:
+    """Whether any annotation (current or superseded) exists: from then on the task type is fixed."""
+    return project.examples.filter(annotations__isnull=False).exists()
+
+
 @transaction.atomic
 def project_create(
     *,
@@ -54,6 +77,8 @@ def project_create(
     description: str = "",
     overlap: int = 3,
     labels: Sequence[dict] = (),
+    task_type: str = TaskType.SINGLE,
+    allow_empty_label_set: bool = False,
 ) -> Project:
     """Create a project, with `labels` (dicts of label_save's arguments, shortcut_key optional);
     its creator becomes its first manager. All or nothing: a bad label leaves no project behind.
@@ -64,7 +89,15 @@ def project_create(
     taken = f"A project with the address '{slug}' already exists; choose another."
     if Project.objects.filter(slug=slug).exists():
         raise _field_error("slug", taken)
-    project = Project(name=name, slug=slug, description=description, overlap=overlap, created_by=creator)
+    project = Project(
+        name=name,
+        slug=slug,
+        description=description,
+        overlap=overlap,
+        created_by=creator,
+        task_type=_task_type_check(task_type),
+        allow_empty_label_set=bool(allow_empty_label_set),
+    )
     try:
         project.full_clean()
     except ValidationError as exc:
@@ -98,6 +131,14 @@ def project_update(*, project: Project, user: AbstractBaseUser | None = None, **
         raise ApplicationError(f"These settings cannot be changed here: {', '.join(sorted(unknown))}.")
     project = Project.objects.select_for_update().get(pk=project.pk)
     before = {name: getattr(project, name) for name in REVIEW_RULE_FIELDS}
+    if "task_type" in fields and fields["task_type"] != project.task_type:
+        fields["task_type"] = _task_type_check(fields["task_type"])
+        # Checked under the project's row lock. A submit already in flight when the type changes
+        # could still store its old shape; before the first annotation nobody has labeled, so the
+        # window is the first label of a brand-new project.
+        if project_has_annotations(project=project):
+            # Well-formed, refused by the state of things: a conflict (the API's 409).
+            raise Conflict(TASK_TYPE_FIXED_MESSAGE, extra={"task_type": [TASK_TYPE_FIXED_MESSAGE]})
     for name, value in fields.items():
         setattr(project, name, value)
     try:

@@ -51,7 +51,8 @@ def project_create(request):
         try:
             project = services.project_create(creator=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            form.add_error("slug", exc.message)
+            field = next(iter(exc.extra or {}), "slug")
+            form.add_error(field if field in form.fields else None, exc.message)
         else:
             messages.success(request, f"Project '{project.name}' created. Add labels and members next.")
             return redirect("projects:settings", slug=project.slug)
@@ -83,7 +84,9 @@ def _settings_context(request, **overrides):
     project = request.project
     context = {
         "project": project,
-        "settings_form": ProjectSettingsForm(instance=project),
+        "settings_form": ProjectSettingsForm(
+            instance=project, task_type_fixed=services.project_has_annotations(project=project)
+        ),
         "label_form": LabelForm(),
         "member_form": MemberForm(),
         "labels": project.labels.annotate(n_annotations=Count("annotations")),
@@ -103,7 +106,11 @@ def project_settings(request, slug):
     if request.method == "POST":
         rules_before = [getattr(request.project, name) for name in services.REVIEW_RULE_FIELDS]
         started = timezone.now()
-        form = ProjectSettingsForm(request.POST, instance=request.project)
+        form = ProjectSettingsForm(
+            request.POST,
+            instance=request.project,
+            task_type_fixed=services.project_has_annotations(project=request.project),
+        )
         if form.is_valid():
             fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
             fields["visible_metadata"] = form.cleaned_data["visible_metadata"]

@@ -220,8 +220,9 @@ def _aim_writes(case, body: dict, values) -> None:
         body["username"] = values["member"]
     if path.endswith("/annotations/"):
         body["assignment"] = values["assignment"]
-        if "label" in body:
-            body["label"] = values["label"]
+        # The project here is single-label: a label set (multi-label projects) is refused by name.
+        body.pop("labels", None)
+        body["label"] = values["label"]
     if path.endswith("/guideline/draft/") and isinstance(body.get("body"), str):
         body["body"] += f"\nRevision {uuid.uuid4().hex}"  # something new to publish
     if path.endswith("/relabel/") and body.get("scope") == "sample" and "n" not in body:

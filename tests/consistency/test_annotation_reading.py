@@ -76,20 +76,21 @@ def test_files_are_read_as_a_stream_in_bounded_blocks(file_format, data, rows):
 def test_rows_carry_the_line_the_account_and_the_original_name():
     data = b'example_id,rater,label,text,source\n7,Mary O\'Neil,bug,"multi\nline",web\n7, li ,bug,,app\n'
     rows = list(AnnotationFileReader(io.BytesIO(data), "csv"))
-    (seq1, line1, task1, eid1, rater1, name1, label1, text1, meta1), second = rows
-    assert (seq1, line1, task1, eid1, label1, text1, meta1) == (
+    (seq1, line1, task1, eid1, rater1, name1, label1, labels1, text1, meta1), second = rows
+    assert (seq1, line1, task1, eid1, label1, labels1, text1, meta1) == (
         1,
         2,
         0,
         "7",
         "bug",
+        "",  # no label set: a single-label row
         "multi\nline",
         '{"source": "web"}',
     )
     assert rater1.startswith("mary-oneil-")
     assert name1 == "Mary O'Neil"
     assert second[1] == 4  # the line the row starts on, after a value spanning two lines
-    assert (second[4], second[5], second[7]) == ("li", "li", "")
+    assert (second[4], second[5], second[8]) == ("li", "li", "")
 
 
 def test_label_studio_rows_use_the_task_id_and_the_user_id():
@@ -102,7 +103,9 @@ def test_label_studio_rows_use_the_task_id_and_the_user_id():
     ).encode()  # fmt: skip
     reader = AnnotationFileReader(io.BytesIO(data), "labelstudio")
     (row,) = list(reader)
-    assert row[2:] == (1, "abc", "labelstudio-5", "e@x.org", "yes", "t", '{"k": 1}')
+    # A Label Studio annotation is staged both as its one label and as a set (the project's task
+    # type decides which is used).
+    assert row[2:] == (1, "abc", "labelstudio-5", "e@x.org", "yes", '["yes"]', "t", '{"k": 1}')
     assert reader.cancelled == 1
 
 

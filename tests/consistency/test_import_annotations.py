@@ -406,7 +406,8 @@ MALFORMED = {
     "two_choices.json": (
         json.dumps([{"id": 1, "data": {"text": "x"}, "annotations": [
             {"completed_by": 1, "result": [{"type": "choices", "value": {"choices": ["bug", "other"]}}]}]}]),
-        "line 1, column annotations[0].result: task 1 (id 1): 2 choices selected",
+        # Several choices are a label set: refused once the project is known to be single-label.
+        "line 1, column result: task 1: 2 choices selected; this single-label project takes exactly one",
     ),
     "no_rater.json": (
         json.dumps([{"id": 1, "data": {"text": "x"}, "annotations": []},

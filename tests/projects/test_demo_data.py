@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from consistency.agreement.models import AgreementReport
-from labeling.models import Annotation, Disagreement
+from labeling.models import Annotation, ConsensusLabel, Disagreement
 from projects.models import GuidelineVersion, Project, Role
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +38,17 @@ def test_demo_data_loads_a_project_with_real_disagreements_and_is_idempotent():
     assert set(shapes.examples.values_list("media_type", flat=True)) == {"image/png"}
     assert Annotation.objects.filter(example__project=shapes, label__name="can't tell").exists()
     assert Disagreement.objects.filter(project=shapes).count() > 0
+
+    # The multi-label project: sets, some unanimous, some decided by majority, some queued.
+    topics = Project.objects.get(slug="support-topics")
+    assert topics.task_type == "multi"
+    sets = Annotation.objects.filter(example__project=topics)
+    assert sets.count() > 60
+    assert not sets.filter(labels__isnull=True).exists()
+    assert any(len(labels) > 1 for labels in sets.values_list("labels", flat=True))
+    assert Disagreement.objects.filter(project=topics, status="open").count() > 0
+    sources = set(ConsensusLabel.objects.filter(example__project=topics).values_list("source", flat=True))
+    assert {"unanimous", "majority"} <= sources
 
     before = annotations.count()
     again = StringIO()

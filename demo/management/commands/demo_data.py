@@ -2,7 +2,8 @@
 version 1, and annotations made through the real labeling services by simulated raters of
 uneven reliability, so the demo has real disagreements and examples still waiting. Then the
 "Shapes" image project: 60 images drawn with Pillow, imported as a ZIP through the real media
-import, labeled by the same people, with disagreements on the hard images."""
+import, labeled by the same people, with disagreements on the hard images. Then "Support topics",
+a multi-label project: 40 messages that can be about several things at once, labeled as sets."""
 
 import csv
 import io
@@ -17,9 +18,10 @@ from django.db import transaction
 from consistency.agreement.services import agreement_report_compute
 from demo.data import GUIDELINE_V1, LABELS, RATERS, generate_messages, simulated_label
 from demo.images import SHAPE_LABELS, generate_images, simulated_shape_label
+from demo.multilabel import TOPIC_LABELS, generate_topic_messages, simulated_topics
 from labeling.services.annotations import annotation_submit, assignment_next, assignment_skip
 from labeling.services.decisions import disagreements_detect_all
-from projects.models import Example, ImportBatch, Project, Role
+from projects.models import Example, ImportBatch, Project, Role, TaskType
 from projects.services.guidelines import guideline_draft_save, guideline_publish
 from projects.services.imports import import_batch_create, import_batch_run
 from projects.services.projects import label_save, membership_save, project_create
@@ -27,6 +29,8 @@ from projects.services.projects import label_save, membership_save, project_crea
 SLUG = "support-tickets"
 IMAGES_SLUG = "shapes"
 IMAGE_ANNOTATION_BUDGET = 150
+TOPICS_SLUG = "support-topics"
+TOPICS_ANNOTATION_BUDGET = 100
 PASSWORD = "concord-demo"
 PEOPLE = [("maya", Role.MANAGER), ("sam", Role.SME)] + [(r.username, Role.LABELER) for r in RATERS]
 # Stop after this many annotations: most examples get their k labels, the rest still wait.
@@ -47,6 +51,8 @@ class Command(BaseCommand):
             self._load()
         if not Project.objects.filter(slug=IMAGES_SLUG).exists():
             self._load_images()
+        if not Project.objects.filter(slug=TOPICS_SLUG).exists():
+            self._load_topics()
         self._print_logins(options["port"])
 
     def _progress(self, message: str) -> None:
@@ -139,6 +145,55 @@ class Command(BaseCommand):
             queued = disagreements_detect_all(project=project)
             self._progress(f"{queued} image disagreements wait in the SME review queue.")
             agreement_report_compute(project_id=project.pk, requested_by=users["maya"])
+
+    @transaction.atomic
+    def _load_topics(self) -> None:
+        """The multi-label project: each rater answers a set of topics through the real services."""
+        users = {user.username: user for user in get_user_model().objects.filter(username__in=dict(PEOPLE))}
+        messages = generate_topic_messages()
+        self._progress(f"Adding the multi-label project with {len(messages)} messages...")
+        project = _project_with_team(
+            users,
+            name="Support topics",
+            slug=TOPICS_SLUG,
+            description="Every topic a message is about: one message can be billing and bug at once.",
+            labels=TOPIC_LABELS,
+        )
+        project.task_type = TaskType.MULTI
+        project.accept_majority = True
+        project.save(update_fields=["task_type", "accept_majority"])
+        Example.objects.bulk_create(
+            Example(project=project, external_id=m.external_id, text=m.text, metadata={}) for m in messages
+        )
+        by_external_id = {m.external_id: m for m in messages}
+        label_ids = dict(project.labels.values_list("name", "id"))
+        rng = random.Random(5)
+        done = 0
+        while done < TOPICS_ANNOTATION_BUDGET:
+            progressed = False
+            for rater in RATERS:
+                assignment = assignment_next(project=project, user=users[rater.username])
+                if assignment is None:
+                    continue
+                progressed = True
+                message = by_external_id[assignment.example.external_id]
+                topics, ambiguous = simulated_topics(rng, rater, message)
+                annotation_submit(
+                    project=project,
+                    user=users[rater.username],
+                    example_id=assignment.example_id,
+                    labels=[label_ids[topic] for topic in topics],
+                    client_token=uuid.uuid4(),
+                    ambiguous=ambiguous,
+                    ambiguous_note="Several topics: not sure which ones count." if ambiguous else "",
+                    time_spent_ms=rng.randint(3000, 30000),
+                )
+                done += 1
+            if not progressed:
+                break
+        queued = disagreements_detect_all(project=project)
+        self._progress(f"{queued} multi-label disagreements wait in the SME review queue.")
+        # No agreement report here yet: agreement on label sets (MASI) comes with the agreement work.
 
     def _simulate_labeling(
         self, project, users, by_external_id, label_ids, budget=ANNOTATION_BUDGET, choose=None

@@ -19,7 +19,10 @@ class Command(BaseCommand):
         "maps to one account (inactive, labeler). Unknown examples are created when a row has a "
         "text; unknown labels and examples without a text only with --create. A rater's existing "
         "annotation of an example is kept and the file's row skipped. The project's decision rules "
-        "then run on the examples that got new annotations."
+        "then run on the examples that got new annotations. Multi-label projects: a labels column "
+        "(names separated by |; empty for none of these) or a JSON list of names in JSONL; Label "
+        "Studio choices import as sets. With --create, a file of label sets makes the new project "
+        "multi-label."
     )
 
     def add_arguments(self, parser):
