@@ -25,6 +25,7 @@ from django.db.models.functions import Cast
 from consistency.releases.models import DatasetRelease, DatasetReleaseItem
 from core.errors import ApplicationError
 from labeling.models import Annotation, ConsensusLabel, Disagreement
+from labeling.selectors import NONE_OF_THESE
 from projects.models import Example, ExampleTag, Project
 
 PAGE_SIZE = 50
@@ -255,18 +256,20 @@ def _final_label_is(project: Project, label: int) -> Q:
 
 
 def answer_text(*, label_name: str | None, label_ids: list[int] | None, names: dict[int, str]) -> str:
-    """A final answer or a rater's answer in words: a label's name, or a set as "a | b" (the
-    release CSV's separator), "none of these" for the empty set; "" when there is none."""
+    """A final answer or a rater's answer in words, as every page words it
+    (labeling.selectors.answer_text): a label's name, or a set as "billing + bug" in the
+    project's label order, "none of these" for the empty set; "" when there is none."""
     if label_name is not None:
         return label_name
     if label_ids is None:
         return ""
-    return " | ".join(names.get(pk, f"label {pk}") for pk in label_ids) or "none of these"
+    chosen = set(label_ids)
+    return " + ".join(name for pk, name in names.items() if pk in chosen) or NONE_OF_THESE
 
 
 def label_names(*, project: Project) -> dict[int, str]:
-    """The project's label names by id, to word label sets (one query)."""
-    return dict(project.labels.values_list("id", "name"))
+    """The project's label names by id, in button order, to word label sets (one query)."""
+    return dict(project.labels.order_by("position", "id").values_list("id", "name"))
 
 
 def final_answer(example: Example, names: dict[int, str]) -> str:

@@ -214,20 +214,20 @@ def test_example_browser_shows_and_filters_final_label_sets(manager_client, mult
     finals = [final for _, _, final in response.context["rows"]]
     assert sorted(finals) == sorted(
         [
-            "billing | bug",
+            "billing + bug",
             "bug",
             "feature",
-            "billing | feature",
+            "billing + feature",
             "other",
-            "bug | other",
+            "bug + other",
             "billing",
             "none of these",
         ]
     )
     response = manager_client.get(reverse("consistency:examples", args=["support"]), {"label": feature.pk})
-    assert sorted(final for _, _, final in response.context["rows"]) == ["billing | feature", "feature"]
+    assert sorted(final for _, _, final in response.context["rows"]) == ["billing + feature", "feature"]
     export = manager_client.get(reverse("consistency:example_export", args=["support"]))
-    assert "billing | feature" in b"".join(export.streaming_content).decode()
+    assert "billing + feature" in b"".join(export.streaming_content).decode()
 
 
 def test_example_timeline_words_label_sets(manager_client, multi_rated):
