@@ -49,6 +49,8 @@ def test_demo_data_loads_a_project_with_real_disagreements_and_is_idempotent():
     assert Disagreement.objects.filter(project=topics, status="open").count() > 0
     sources = set(ConsensusLabel.objects.filter(example__project=topics).values_list("source", flat=True))
     assert {"unanimous", "majority"} <= sources
+    report = AgreementReport.objects.filter(project=topics, status="succeeded").get()
+    assert report.result["distance"] == "masi"
 
     before = annotations.count()
     again = StringIO()

@@ -193,7 +193,7 @@ class Command(BaseCommand):
                 break
         queued = disagreements_detect_all(project=project)
         self._progress(f"{queued} multi-label disagreements wait in the SME review queue.")
-        # No agreement report here yet: agreement on label sets (MASI) comes with the agreement work.
+        agreement_report_compute(project_id=project.pk, requested_by=users["maya"])
 
     def _simulate_labeling(
         self, project, users, by_external_id, label_ids, budget=ANNOTATION_BUDGET, choose=None
