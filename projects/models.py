@@ -35,6 +35,11 @@ class KappaWeights(models.TextChoices):
     LINEAR = "linear", "Linear: 1 - |i-j|/(q-1), each step away costs the same"
 
 
+# Joins the labels of a set where a file has one cell for them (CSV imports and releases): a
+# label's name never contains it.
+LABEL_SEPARATOR = "|"
+
+
 class TaskType(models.TextChoices):
     """What one annotation is. Fixed once the project has annotations."""
 

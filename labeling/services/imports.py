@@ -79,6 +79,7 @@ from projects.importing import (
     metadata_builder,
 )
 from projects.models import (
+    LABEL_SEPARATOR,
     RESERVED_SHORTCUT_KEYS,
     Example,
     ImportBatch,
@@ -114,7 +115,6 @@ EXTENSIONS = {
 }
 REQUIRED_COLUMNS = ("example_id", "rater", "label")
 SET_COLUMNS = ("example_id", "rater", "labels")  # a multi-label file
-LABEL_SEPARATOR = "|"
 MAX_RATER_CHARS = 150  # Django's username and first_name
 MAX_LABEL_CHARS = 100
 SHORTCUT_KEYS = [k for k in "123456789abcdefghijklmnopqrstuvwxyz" if k not in RESERVED_SHORTCUT_KEYS]
@@ -265,7 +265,15 @@ class AnnotationFileReader(StreamReader):
             names = [name.strip() for name in labels]
             problem = next((name for name in names if not name or len(name) > MAX_LABEL_CHARS), None)
             twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
-            if problem is not None:
+            piped = next((name for name in names if LABEL_SEPARATOR in name), None)
+            if piped is not None:
+                error(
+                    line,
+                    "labels",
+                    f"the label {piped!r} contains {LABEL_SEPARATOR}, which joins a set's labels",
+                )
+                ok = False
+            elif problem is not None:
                 why = (
                     "an empty label name"
                     if not problem

@@ -14,6 +14,7 @@ from core.models import AuditEntry
 from core.services import audit_record
 from projects import hooks
 from projects.models import (
+    LABEL_SEPARATOR,
     RESERVED_SHORTCUT_KEYS,
     RESERVED_SLUGS,
     GuidelineDraft,
@@ -211,6 +212,11 @@ def label_save(
         except Label.DoesNotExist:
             raise NotFound("Label not found.") from None
     name = (name or "").strip()
+    if LABEL_SEPARATOR in name:
+        raise _field_error(
+            "name",
+            f"A label's name cannot contain '{LABEL_SEPARATOR}': it joins the labels of a set in files.",
+        )
     clash = project.labels.exclude(pk=label.pk)
     if clash.filter(name__iexact=name).exists():
         raise _field_error("name", f"There is already a label named '{name}'.")

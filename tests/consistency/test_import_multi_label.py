@@ -142,3 +142,17 @@ def test_a_labels_column_into_a_single_label_project_is_refused(tmp_path, projec
     assert "line 2" in message
     assert "a set of labels ('labels') is for multi-label projects" in message
     assert not Annotation.objects.exists()
+
+
+def test_a_label_name_with_the_set_separator_is_refused_by_line(tmp_path, db):
+    # With --create the file's names become labels; "a|b" could never be told from two labels
+    # in a CSV cell or a release's CSV, so it is refused where it is first given.
+    rows = [
+        {"example_id": "b1", "rater": "ann", "labels": ["bug"], "text": "T"},
+        {"example_id": "b2", "rater": "ann", "labels": ["bug", "billing|refund"], "text": "U"},
+    ]
+    content = "\n".join(json.dumps(row) for row in rows) + "\n"
+    message = run_failing(write(tmp_path, "sets.jsonl", content), "fresh", "--create")
+    assert "line 2" in message
+    assert "'billing|refund' contains |" in message
+    assert not Annotation.objects.exists()

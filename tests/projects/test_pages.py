@@ -135,6 +135,16 @@ def test_bad_label_keys_are_refused(manager_client, project, key, message):
     assert not project.labels.filter(name="new").exists()
 
 
+def test_a_label_name_with_the_set_separator_is_refused(manager_client, project):
+    response = manager_client.post(
+        reverse("projects:label_save", args=[project.slug]),
+        {"name": "billing|refund", "shortcut_key": "7", "colour": "#123456"},
+        follow=True,
+    )
+    assert b"cannot contain" in response.content
+    assert not project.labels.filter(name__contains="|").exists()
+
+
 def test_labels_of_another_project_cannot_be_edited(manager_client, project, other_project):
     foreign = other_project.labels.first()
     response = manager_client.post(
