@@ -260,6 +260,12 @@ KEY_VALIDATOR = RegexValidator(r"^[0-9b-mo-rtv-zB-MO-RTV-Z]$", "One key: a digit
 COLOUR_VALIDATOR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour as #rrggbb.")
 
 
+# Some text, no null characters, and not the separator that joins a set's labels in files.
+LABEL_NAME = RegexValidator(
+    r"^[^\x00|]*[^\x00\s|][^\x00|]*$", "Give some text, without | (files join a set's labels with it)."
+)
+
+
 def _text(max_length: int, **kwargs) -> serializers.CharField:
     """Text of at most `max_length` characters; unless blank is allowed, not only whitespace."""
     validator = NO_NUL_CHARACTERS if kwargs.get("allow_blank") else SOME_TEXT
@@ -269,7 +275,11 @@ def _text(max_length: int, **kwargs) -> serializers.CharField:
 class LabelWriteSerializer(ClosedSerializer):
     """A label to create (`name` required) or the fields of one to change."""
 
-    name = _text(100, help_text="Unique in the project (ignoring case).")
+    name = serializers.CharField(
+        max_length=100,
+        validators=[LABEL_NAME],
+        help_text="Unique in the project (ignoring case); without | (files join a set's labels with it).",
+    )
     description = _text(5000, required=False, allow_blank=True)
     key = serializers.CharField(
         max_length=1,
