@@ -1,11 +1,17 @@
-"""Small media files and ZIPs for tests, made on the fly (Pillow, wave, zipfile)."""
+"""Small media files and ZIPs for tests, made on the fly (Pillow, wave, zipfile), and examples
+whose file is already in private storage."""
 
+import hashlib
 import io
 import json
 import wave
 import zipfile
 
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from PIL import Image, ImageDraw
+
+from tests.factories import ExampleFactory
 
 
 def image_bytes(fmt: str = "PNG", size=(32, 24), colour=(200, 40, 40)) -> bytes:
@@ -38,3 +44,19 @@ def media_zip(files: dict[str, bytes], manifest: list[dict] | str | None, name="
         for file_name, data in files.items():
             archive.writestr(file_name, data)
     return buffer.getvalue()
+
+
+def stored_media_example(project, data: bytes, media_type: str, *, name: str, **fields):
+    """An example of `project` whose media file (`data`, named `name` as in its ZIP) is stored as
+    an import stores it: by content, in the project's private folder."""
+    sha = hashlib.sha256(data).hexdigest()
+    stored = default_storage.save(f"media/{project.pk}/{sha}", ContentFile(data))
+    return ExampleFactory(
+        **{"text": "", **fields},
+        project=project,
+        media_file=stored,
+        media_name=name,
+        media_type=media_type,
+        media_sha256=sha,
+        media_bytes=len(data),
+    )

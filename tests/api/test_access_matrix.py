@@ -108,25 +108,18 @@ PARAMETERS = {
 
 
 def _media_example(data):
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
-
     from projects.models import Example
-    from tests.media_files import image_bytes
+    from tests.media_files import image_bytes, stored_media_example
 
     existing = Example.objects.filter(project=data.project, external_id="matrix-media").first()
     if existing is not None:
         return existing
-    png = image_bytes("PNG")
-    stored = default_storage.save("media/matrix.png", ContentFile(png))
-    return Example.objects.create(
-        project=data.project,
+    return stored_media_example(
+        data.project,
+        image_bytes("PNG"),
+        "image/png",
+        name="matrix.png",
         external_id="matrix-media",
-        media_file=stored,
-        media_name="matrix.png",
-        media_type="image/png",
-        media_sha256="0" * 64,
-        media_bytes=len(png),
         annotation_count=data.project.overlap,  # complete: the labeler's next call still has nothing
     )
 

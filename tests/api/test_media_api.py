@@ -5,34 +5,18 @@ import hashlib
 import uuid
 
 import pytest
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.test import Client
 
 from projects.models import Role
 from tests.api.conftest import token_client
 from tests.conftest import _member
 from tests.factories import ExampleFactory
-from tests.media_files import image_bytes, wav_bytes
-
-
-def media_example(project, data: bytes, media_type: str, name: str):
-    sha = hashlib.sha256(data).hexdigest()
-    stored = default_storage.save(f"media/{project.pk}/{sha}.bin", ContentFile(data))
-    return ExampleFactory(
-        project=project,
-        text="",
-        media_file=stored,
-        media_name=name,
-        media_type=media_type,
-        media_sha256=sha,
-        media_bytes=len(data),
-    )
+from tests.media_files import image_bytes, stored_media_example, wav_bytes
 
 
 def test_examples_list_the_media_and_the_file_downloads_by_token(project, manager):
     png = image_bytes("PNG", size=(64, 48))
-    image = media_example(project, png, "image/png", "scans/knee 1.png")
+    image = stored_media_example(project, png, "image/png", name="scans/knee 1.png")
     text = ExampleFactory(project=project, external_id="t1")
     client = token_client(manager)
 
@@ -59,7 +43,7 @@ def test_examples_list_the_media_and_the_file_downloads_by_token(project, manage
 
 def test_a_labeler_gets_the_media_with_the_lease_and_seeks_audio(project, labeler):
     data = wav_bytes()
-    media_example(project, data, "audio/wav", "calls/1.wav")
+    stored_media_example(project, data, "audio/wav", name="calls/1.wav")
     client = token_client(labeler)
 
     lease = client.post(f"/api/v1/projects/{project.slug}/assignments/next/").json()
@@ -80,7 +64,7 @@ def test_a_labeler_gets_the_media_with_the_lease_and_seeks_audio(project, labele
 
 @pytest.mark.parametrize("who", ["anonymous", "outsider", "labeler of another project"])
 def test_nobody_but_a_member_gets_the_file(project, other_project, outsider, who):
-    image = media_example(project, image_bytes("PNG"), "image/png", "a.png")
+    image = stored_media_example(project, image_bytes("PNG"), "image/png", name="a.png")
     address = f"/api/v1/projects/{project.slug}/examples/{image.pk}/media/"
     if who == "anonymous":
         assert Client().get(address).status_code == 401
@@ -95,7 +79,7 @@ def test_nobody_but_a_member_gets_the_file(project, other_project, outsider, who
 def test_a_text_example_or_an_unservable_type_has_no_file(project, manager):
     client = token_client(manager)
     text = ExampleFactory(project=project)
-    html = media_example(project, b"<html>", "text/html", "x.html")
+    html = stored_media_example(project, b"<html>", "text/html", name="x.html")
     for example in (text, html):
         response = client.get(f"/api/v1/projects/{project.slug}/examples/{example.pk}/media/")
         assert response.status_code == 404

@@ -3,14 +3,11 @@ schema as a manager, an SME and a labeler, with valid and invalid requests and e
 no server error, valid requests accepted, invalid ones refused, every answer as documented."""
 
 import copy
-import hashlib
 import uuid
 from datetime import timedelta
 
 import pytest
 import schemathesis
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
@@ -24,7 +21,7 @@ from labeling.services.annotations import assignment_next
 from projects.models import GuidelineDraft, Label, PredictionSet, Project
 from projects.services.invitations import invitation_token
 from tests.factories import ExampleFactory
-from tests.media_files import image_bytes
+from tests.media_files import image_bytes, stored_media_example
 
 from .conftest import token_client
 
@@ -141,16 +138,8 @@ def path_values(api_data, api_disagreements, api_releases, labeler, sme):
 
 
 def _media_example(project):
-    png = image_bytes("PNG")
-    return ExampleFactory(
-        project=project,
-        external_id="schema-media",
-        text="",
-        media_file=default_storage.save("media/schema.png", ContentFile(png)),
-        media_name="schema.png",
-        media_type="image/png",
-        media_sha256=hashlib.sha256(png).hexdigest(),
-        media_bytes=len(png),
+    return stored_media_example(
+        project, image_bytes("PNG"), "image/png", name="schema.png", external_id="schema-media"
     )
 
 

@@ -1,31 +1,16 @@
 """A labeler labels an image project with the keyboard: zoom keys zoom, label keys still label."""
 
-import hashlib
-
 import pytest
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 
 from labeling.models import Annotation
-from tests.factories import ExampleFactory
-from tests.media_files import image_bytes, wav_bytes
-
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+from tests.media_files import image_bytes, stored_media_example, wav_bytes
 
 
 def media_example(project, n: int, data: bytes, media_type: str):
-    sha = hashlib.sha256(data).hexdigest()
-    stored = default_storage.save(f"media/{project.pk}/{sha}", ContentFile(data))
-    return ExampleFactory(
-        project=project,
-        external_id=f"m{n}",
-        text="",
-        media_file=stored,
-        media_name=f"m{n}",
-        media_type=media_type,
-        media_sha256=sha,
-        media_bytes=len(data),
-    )
+    return stored_media_example(project, data, media_type, name=f"m{n}", external_id=f"m{n}")
+
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def zoom_of(page) -> str:

@@ -1,31 +1,17 @@
 """Serving media files: only to the project's members, only as the checked type, never as a page."""
 
-import hashlib
-
 import pytest
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import reverse
 
 from projects.models import Role
 from tests.conftest import _member, client_for
 from tests.factories import ExampleFactory
-from tests.media_files import image_bytes, wav_bytes
+from tests.media_files import image_bytes, stored_media_example, wav_bytes
 
 
 def media_example(project, data: bytes, media_type: str, name: str = "scans/knee 1.png"):
-    sha = hashlib.sha256(data).hexdigest()
-    stored = default_storage.save(f"media/{project.pk}/{sha}.bin", ContentFile(data))
-    return ExampleFactory(
-        project=project,
-        text="",
-        media_file=stored,
-        media_name=name,
-        media_type=media_type,
-        media_sha256=sha,
-        media_bytes=len(data),
-    )
+    return stored_media_example(project, data, media_type, name=name)
 
 
 def url(example):
