@@ -60,9 +60,15 @@
     root.querySelectorAll("section.lease").forEach((lease) => seen.add(lease.dataset.exampleId));
   }
 
-  function showStatus(text) {
+  // One line of news under the example. `kind` says who may clear it: "save" (a background save's
+  // trouble, cleared when a save succeeds) or "hint" (why a key did nothing, cleared by the labeler's
+  // next choice), so a save finishing in the background never wipes a hint the labeler has not read.
+  let statusKind = "";
+
+  function showStatus(text, kind) {
     const status = $("save-status");
     if (!status) return;
+    statusKind = text ? kind : "";
     status.textContent = text;
     status.hidden = !text;
     status.classList.toggle("message", Boolean(text));
@@ -149,6 +155,7 @@
       }
     }
     showChosen();
+    clearHint();
   }
 
   // Send the checked set (or, with `none`, "none of these") for the shown example, and show the next.
@@ -166,7 +173,7 @@
       body.delete("labels");
       body.set("none_of_these", "1");
     } else if (!body.getAll("labels").length) {
-      showStatus($("none-of-these") ? 'Choose the labels that apply, or press "." for none of these.' : "Choose at least one label, then press Enter.");
+      showStatus($("none-of-these") ? 'Choose the labels that apply, or press "." for none of these.' : "Choose at least one label, then press Enter.", "hint");
       return;
     }
     body.set("client_token", lease.dataset.token);
@@ -174,7 +181,12 @@
     queueAnswer(lease, body);
   }
 
+  function clearHint() {
+    if (statusKind === "hint") showStatus("");
+  }
+
   function queueAnswer(lease, body) {
+    clearHint();
     pending.push({ url: lease.dataset.submitUrl, body, exampleId: lease.dataset.exampleId, tries: 0 });
     if (session.startedAt === null) session.startedAt = shownAt;
     resetFields();
@@ -253,7 +265,7 @@
       const wait = RETRY_MS[Math.min(item.tries, RETRY_MS.length - 1)];
       item.tries += 1;
       const why = response === null ? "the connection failed" : `the server answered ${response.status}`;
-      showStatus(`Saving your label for example ${item.exampleId} failed (${why}); trying again in ${wait / 1000} s. Your labels are kept in order.`);
+      showStatus(`Saving your label for example ${item.exampleId} failed (${why}); trying again in ${wait / 1000} s. Your labels are kept in order.`, "save");
       setTimeout(pump, wait);
       return;
     }
@@ -265,7 +277,7 @@
       answer = { error: "The server's answer could not be read. Reload the page." };
     }
     if (response.ok) {
-      showStatus("");
+      if (statusKind === "save") showStatus("");
       session.count += 1;
       showSession();
       if (answer.undo) {
@@ -279,7 +291,7 @@
       }
       if (typeof answer.items === "string") addItems(answer.items);
     } else {
-      showStatus(`Your label for example ${item.exampleId} was not saved: ${answer.error || response.status}`);
+      showStatus(`Your label for example ${item.exampleId} was not saved: ${answer.error || response.status}`, "refused");
     }
     if (!current()) {
       advance();

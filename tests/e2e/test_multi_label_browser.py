@@ -48,6 +48,9 @@ def test_keys_toggle_labels_enter_saves_the_set_and_dot_answers_none_of_these(
     page.keyboard.press("Enter")
     assert "none of these" in page.locator("#save-status").inner_text()
     assert page.locator("#work-area").get_attribute("data-example-id") == second
+    # The first set's save finishing in the background leaves the hint for the labeler to read.
+    page.wait_for_function("() => Number(document.getElementById('session-count')?.textContent) === 1")
+    assert "none of these" in page.locator("#save-status").inner_text()
 
     # The rest as fast as keys go: most arrive before the server has answered (queued in order).
     keys = [".", "4", "Enter", "2", "4", "Enter", "1", "Enter", ".", "3", "1", "Enter"]
