@@ -165,3 +165,48 @@ def decide_set(
         return Outcome(QUEUE, reason=REASON_MAJORITY_REVIEW, **common)
     tied = any(2 * count == n for count in present.values())
     return Outcome(QUEUE, reason=REASON_SPLIT if tied else REASON_BELOW_THRESHOLD, **common)
+
+
+def decide_spans(
+    votes: Sequence[Sequence[Sequence[int]]],
+    *,
+    k: int,
+    threshold: float,
+    accept_majority: bool,
+    ambiguous: bool = False,
+) -> Outcome:
+    """What happens to a span example with these `votes` (one list of ``[start, end, label_id]``
+    per current annotation; an empty list is "no entities").
+
+    Spans match exactly (same offsets and label). The rules are those of `decide_set`, with spans
+    in the place of labels: the consensus is the spans more than half of the raters marked; the
+    same spans from everyone is unanimous; a consensus some rater gave in full, with every span's
+    presence agreed by at least `threshold` of the raters, is a majority; anything else (any span
+    without a clear majority for or against it) is queued. `label` of the outcome is the
+    consensus as a sorted tuple of ``(start, end, label_id)``; `label_a` and `label_b` are the
+    labels of the most contested spans.
+    """
+    keyed = [[(int(s), int(e), int(label)) for s, e, label in vote] for vote in votes]
+    outcome = decide_set(
+        keyed, k=k, threshold=threshold, accept_majority=accept_majority, ambiguous=ambiguous
+    )
+    present, _ = label_set_share(keyed)
+    n = len(keyed)
+    ranked = sorted(
+        (span for span, count in present.items() if count < n),
+        key=lambda span: (abs(2 * present[span] - n), span),
+    )
+    labels: list[int] = []
+    for span in ranked:
+        if span[2] not in labels:
+            labels.append(span[2])
+    return Outcome(
+        outcome.kind,
+        label=outcome.label,
+        share=outcome.share,
+        reason=outcome.reason,
+        n_more=outcome.n_more,
+        label_a=labels[0] if labels else None,
+        label_b=labels[1] if len(labels) > 1 else None,
+        n_votes=outcome.n_votes,
+    )

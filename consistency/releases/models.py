@@ -109,6 +109,11 @@ class DatasetReleaseItem(models.Model):
     labels = models.JSONField(
         null=True, blank=True, help_text="Multi-label projects: the released label names, as a list."
     )
+    spans = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Span projects: the released spans, sorted [start, end, label name] (code point offsets).",
+    )
     source = models.CharField(max_length=16)
     split = models.CharField(max_length=8)
     agreement = models.FloatField(null=True, blank=True)

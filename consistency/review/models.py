@@ -24,8 +24,10 @@ class Resolution(models.Model):
         "projects.Label", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     # A gold label on a single-label project; a gold label set (sorted label ids, [] for "none of
-    # these") on a multi-label one. Neither when excluded.
+    # these") on a multi-label one; gold spans (sorted [start, end, label_id], [] for "no
+    # entities") on a span one. None of them when excluded.
     labels = models.JSONField(null=True, blank=True)
+    spans = models.JSONField(null=True, blank=True)
     verdict = models.CharField(max_length=16, choices=Verdict.choices)
     guideline_gap = models.BooleanField(default=False)
     rationale = models.TextField(blank=True)
@@ -45,9 +47,10 @@ class Resolution(models.Model):
                 name="resolution_one_first_per_disagreement",
             ),
             models.CheckConstraint(
-                condition=Q(verdict="gold", label__isnull=False, labels__isnull=True)
-                | Q(verdict="gold", label__isnull=True, labels__isnull=False)
-                | Q(verdict="excluded", label__isnull=True, labels__isnull=True),
+                condition=Q(verdict="gold", label__isnull=False, labels__isnull=True, spans__isnull=True)
+                | Q(verdict="gold", label__isnull=True, labels__isnull=False, spans__isnull=True)
+                | Q(verdict="gold", label__isnull=True, labels__isnull=True, spans__isnull=False)
+                | Q(verdict="excluded", label__isnull=True, labels__isnull=True, spans__isnull=True),
                 name="resolution_label_matches_verdict",
             ),
         ]
