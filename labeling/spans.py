@@ -17,10 +17,21 @@ labeling API the field.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 SPAN_LIMIT = 1000  # spans in one annotation
+
+# Concord's one tokenizer for spans: runs of word characters, or one other non-space character.
+# The labeling page moves its cursor by these tokens, token-level agreement counts them, and the
+# BIO export tags them.
+TOKEN_PATTERN = re.compile(r"\w+|[^\w\s]")
+
+
+def token_offsets(text: str) -> list[tuple[int, int]]:
+    """The tokens of `text` as (start, end) code point offsets, in order."""
+    return [(match.start(), match.end()) for match in TOKEN_PATTERN.finditer(text)]
 
 
 class SpanError(ValueError):

@@ -15,7 +15,7 @@ match) or overlaps it (overlap match). Pooled over every pair of raters, F1 = (s
 the other rater) / (spans), summed over ordered rater pairs. With one rater as the reference
 and exact match this is seqeval's entity-level F1. Intervals: bootstrap over items.
 
-Token level: every token (``TOKEN_PATTERN``, a regex: runs of word characters, or one other
+Token level: every token (``labeling.spans.TOKEN_PATTERN``, a regex: runs of word characters, or one other
 non-space character) gets, from each rater, the label of the shortest of their spans that holds
 the token's first character (ties: the lower label code), or "outside" (code n_labels). Those
 per-token categories give Krippendorff's alpha (nominal) and Fleiss' kappa with tokens as units;
@@ -29,7 +29,6 @@ label, other offsets), "boundary_and_label" (an overlapping span, other offsets 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -38,8 +37,8 @@ from scipy import sparse
 
 from consistency.agreement import statistics as st
 from consistency.agreement.statistics import DEFAULT_N_BOOT, DEFAULT_SEED, Estimate
+from labeling.spans import token_offsets
 
-TOKEN_PATTERN = re.compile(r"\w+|[^\w\s]")
 REASON_NO_SPANS = "no_spans"  # no span on any item two raters rated: F1 is 0 / 0
 RELATIONS = ("exact", "label", "boundary", "boundary_and_label", "missing")
 _EXACT, _LABEL, _BOUNDARY, _BOTH, _MISSING = range(5)
@@ -47,8 +46,7 @@ _EXACT, _LABEL, _BOUNDARY, _BOTH, _MISSING = range(5)
 
 def tokenize(text: str) -> np.ndarray:
     """The tokens of `text` as a (n, 2) array of character offsets [start, end)."""
-    offsets = [(m.start(), m.end()) for m in TOKEN_PATTERN.finditer(text)]
-    return np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+    return np.asarray(token_offsets(text), dtype=np.int64).reshape(-1, 2)
 
 
 def token_table(items: Iterable[Any], texts: Iterable[str]) -> np.ndarray:
