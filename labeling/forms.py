@@ -1,5 +1,7 @@
 """Parsing the labeling forms; the services do every check that needs the database."""
 
+import re
+
 from django import forms
 
 from projects.models import Project, TaskType
@@ -48,6 +50,85 @@ class AnnotationSetSubmitForm(AnnotationSubmitForm):
         return data
 
 
+SPAN_LINE_HELP = (
+    "One span per line: start end label, in characters from the start of the text (the first is 0, "
+    "the end is not included), e.g. 0 12 PER. Labels by name or id."
+)
+SPAN_LINES_LIMIT = 100_000  # characters in the spans box
+MARK_OR_NONE = 'Mark the entities, or choose "No entities".'
+
+
+class SpanLinesField(forms.CharField):
+    """Spans written one per line, ``start end label`` (the label may contain spaces), as the
+    no-JavaScript form and the page's script send them. Cleans to a list of (line number,
+    {"start", "end", "label"}); the offsets and labels are checked by the service, against the
+    text, and its errors are put back on their lines (spans_error_by_line)."""
+
+    widget = forms.Textarea(attrs={"rows": 4, "spellcheck": "false"})
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", SPAN_LINES_LIMIT)
+        kwargs.setdefault("strip", False)
+        super().__init__(**kwargs)
+
+    def to_python(self, value) -> list[tuple[int, dict]]:
+        value = super().to_python(value)
+        spans = []
+        for number, line in enumerate(value.splitlines(), start=1):
+            parts = line.split(maxsplit=2)
+            if not parts:
+                continue
+            if len(parts) < 3:
+                raise forms.ValidationError(f"Line {number}: write start end label (e.g. 0 12 PER).")
+            spans.append((number, {"start": parts[0], "end": parts[1], "label": parts[2].strip()}))
+        return spans
+
+
+def spans_error_by_line(message: str, lines: list[int]) -> str:
+    """A service's span error (``spans[2].end 40 is outside the text``) said by line of the spans
+    box: "Line 3: end 40 is outside the text"."""
+    match = re.match(r"spans\[(\d+)\]", message)
+    if match is None or int(match.group(1)) >= len(lines):
+        return message
+
+    def by_line(found: re.Match) -> str:
+        index = int(found.group(1))
+        if found.group(2):
+            return found.group(2)
+        return f"line {lines[index]}" if index < len(lines) else found.group(0)
+
+    said = re.sub(r"spans\[(\d+)\](?:\.(\w+))?", by_line, message)
+    return f"Line {lines[int(match.group(1))]}: {said}"
+
+
+def spans_lines(spans, names: dict[int, str]) -> str:
+    """Stored spans written as the spans box takes them (labels by name)."""
+    return "\n".join(f"{start} {end} {names.get(label, label)}" for start, end, label in spans or [])
+
+
+class AnnotationSpansSubmitForm(AnnotationSubmitForm):
+    """A span answer: the spans box, or the explicit "No entities" button (no spans is never
+    inferred from an empty box)."""
+
+    label = None
+    spans = SpanLinesField(required=False)
+    no_entities = forms.BooleanField(required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("no_entities"):
+            data["spans"] = []
+        elif not data.get("spans") and "spans" not in self.errors:
+            self.add_error("spans", MARK_OR_NONE)
+        return data
+
+    def span_list(self) -> list[dict]:
+        return [span for _, span in self.cleaned_data["spans"]]
+
+    def span_lines(self) -> list[int]:
+        return [number for number, _ in self.cleaned_data["spans"]]
+
+
 class AssignmentSkipForm(forms.Form):
     reason = forms.CharField(required=False, max_length=500)
 
@@ -57,6 +138,8 @@ class AnnotationEditForm(forms.Form):
     labels = forms.TypedMultipleChoiceField(
         coerce=int, choices=(), required=False, widget=forms.CheckboxSelectMultiple, label="Labels"
     )
+    spans = SpanLinesField(required=False, label="Spans", help_text=SPAN_LINE_HELP)
+    no_entities = forms.BooleanField(required=False, label="No entities")
     ambiguous = forms.BooleanField(required=False)
     ambiguous_note = forms.CharField(required=False, max_length=1000, label="Why is it ambiguous?")
     note = forms.CharField(required=False, max_length=2000, widget=forms.TextInput)
@@ -64,7 +147,11 @@ class AnnotationEditForm(forms.Form):
     def __init__(self, *args, project: Project, **kwargs):
         super().__init__(*args, **kwargs)
         choices = [(label.pk, label.name) for label in project.labels.all()]
-        # One label, or a set of labels (checkboxes), by the project's task type.
+        # One label, a set of labels (checkboxes), or spans (the spans box), by the task type.
+        if project.task_type == TaskType.SPANS:
+            del self.fields["label"], self.fields["labels"]
+            return
+        del self.fields["spans"], self.fields["no_entities"]
         if project.task_type == TaskType.MULTI:
             del self.fields["label"]
             self.fields["labels"].choices = choices
@@ -76,6 +163,16 @@ class AnnotationEditForm(forms.Form):
         else:
             del self.fields["labels"]
             self.fields["label"].choices = choices
+
+    def clean(self):
+        data = super().clean()
+        if "spans" not in self.fields:
+            return data
+        if data.get("no_entities"):
+            data["spans"] = []
+        elif not data.get("spans") and "spans" not in self.errors:
+            self.add_error("spans", MARK_OR_NONE)
+        return data
 
 
 def first_error(form: forms.Form) -> str:

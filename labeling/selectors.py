@@ -86,12 +86,47 @@ def label_set_names(*, project: Project, label_ids) -> list[str]:
     return [label.name for label in labels_for_labeling(project=project) if label.pk in wanted]
 
 
-def answer_text(*, project: Project, label=None, labels=None) -> str:
-    """What an annotation or a decision says, in words: a label's name, or a multi-label set as
-    "billing + bug" ("none of these" for the empty set)."""
+NO_ENTITIES = "no entities"
+SPANS_SHOWN = 10  # spans an answer's wording names before "and N more"
+
+
+def spans_text(*, spans, text: str, names: dict[int, str]) -> str:
+    """A span answer in words: `PER "Ada Lovelace", ORG "Acme"`, "no entities" for []. `names`
+    maps label ids to names."""
+    if not spans:
+        return NO_ENTITIES
+    words = []
+    for start, end, label_id in spans[:SPANS_SHOWN]:
+        quoted = " ".join(text[start:end].split())
+        if len(quoted) > 60:
+            quoted = quoted[:59] + "…"
+        words.append(f'{names.get(int(label_id), "?")} "{quoted}"')
+    more = len(spans) - SPANS_SHOWN
+    return ", ".join(words) + (f" and {more} more" if more > 0 else "")
+
+
+def answer_text(*, project: Project, label=None, labels=None, spans=None, text: str = "") -> str:
+    """What an annotation or a decision says, in words: a label's name, a multi-label set as
+    "billing + bug" ("none of these" for the empty set), or spans over `text` (the example's) as
+    `PER "Ada Lovelace", ORG "Acme"` ("no entities" for none)."""
+    if spans is not None:
+        names = {item.pk: item.name for item in labels_for_labeling(project=project)}
+        return spans_text(spans=spans, text=text, names=names)
     if labels is not None:
         return " + ".join(label_set_names(project=project, label_ids=labels)) or NONE_OF_THESE
     return label.name if label is not None else ""
+
+
+def annotation_answer_text(*, project: Project, annotation) -> str:
+    """answer_text for one annotation (its example's text is read only for spans)."""
+    spans = annotation.spans
+    return answer_text(
+        project=project,
+        label=annotation.label if annotation.label_id is not None else None,
+        labels=annotation.labels,
+        spans=spans,
+        text=annotation.example.text if spans is not None else "",
+    )
 
 
 def guideline_stamp(*, project: Project) -> GuidelineVersion | None:

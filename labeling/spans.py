@@ -34,6 +34,23 @@ def token_offsets(text: str) -> list[tuple[int, int]]:
     return [(match.start(), match.end()) for match in TOKEN_PATTERN.finditer(text)]
 
 
+def text_pieces(text: str) -> list[tuple[str, int | None, int | None]]:
+    """`text` cut into its tokens and the whitespace between them, in order, as (piece, start,
+    end): offsets for a token, None for whitespace. The pieces joined are the text; the labeling
+    page renders one element per token, so the script selects by these offsets and never counts
+    characters itself."""
+    pieces: list[tuple[str, int | None, int | None]] = []
+    at = 0
+    for start, end in token_offsets(text):
+        if start > at:
+            pieces.append((text[at:start], None, None))
+        pieces.append((text[start:end], start, end))
+        at = end
+    if at < len(text):
+        pieces.append((text[at:], None, None))
+    return pieces
+
+
 class SpanError(ValueError):
     """One fault in a span answer: `field` names where (``spans`` or ``spans[i].start``)."""
 

@@ -16,11 +16,15 @@ from labeling import selectors
 from labeling.forms import (
     AnnotationEditForm,
     AnnotationSetSubmitForm,
+    AnnotationSpansSubmitForm,
     AnnotationSubmitForm,
     AssignmentSkipForm,
     first_error,
+    spans_error_by_line,
+    spans_lines,
 )
 from labeling.services import annotations as services
+from labeling.spans import text_pieces
 from projects.access import project_role_required
 from projects.models import Role, TaskType
 
@@ -29,12 +33,20 @@ WORK_PARTIAL = "labeling/_work_area.html"
 QUEUE_ITEMS = "labeling/_lease_items.html"
 BACKGROUND_HEADER = "X-Concord-Background"
 # Multi-label: the key that answers "none of these" (where allowed); no label can have it, since
-# label keys are letters and digits (projects.models.Label's label_key_valid).
+# label keys are letters and digits (projects.models.Label's label_key_valid). Spans: the key that
+# answers "no entities".
 NONE_OF_THESE_KEY = "."
+SUBMIT_FORMS = {
+    TaskType.SINGLE: AnnotationSubmitForm,
+    TaskType.MULTI: AnnotationSetSubmitForm,
+    TaskType.SPANS: AnnotationSpansSubmitForm,
+}
 
 
 def _lease_item(project, assignment) -> dict:
-    """One held example as the page shows it: text, visible metadata, and a fresh client token."""
+    """One held example as the page shows it: text, visible metadata, and a fresh client token;
+    on a span project also its text cut into tokens and the whitespace between them
+    (selectors.text_pieces), which the page selects by."""
     example = assignment.example
     metadata = []
     if isinstance(example.metadata, dict):
@@ -43,7 +55,8 @@ def _lease_item(project, assignment) -> dict:
             for field in project.visible_metadata or []
             if field in example.metadata
         ]
-    return {"example": example, "metadata": metadata, "client_token": uuid.uuid4()}
+    pieces = text_pieces(example.text) if project.task_type == TaskType.SPANS else None
+    return {"example": example, "metadata": metadata, "client_token": uuid.uuid4(), "pieces": pieces}
 
 
 def _work_context(request, *, notice: str = "", notice_level: str = "success") -> dict:
@@ -66,10 +79,11 @@ def _work_context(request, *, notice: str = "", notice_level: str = "success") -
         "labels": selectors.labels_for_labeling(project=project),
         "progress": selectors.labeler_progress(project=project, user=user, nothing_left=not queue),
         "undoable": undoable,
-        "undo_text": selectors.answer_text(project=project, label=undoable.label, labels=undoable.labels)
+        "undo_text": selectors.annotation_answer_text(project=project, annotation=undoable)
         if undoable
         else "",
         "multi": project.task_type == TaskType.MULTI,
+        "spans": project.task_type == TaskType.SPANS,
         "none_of_these_key": NONE_OF_THESE_KEY,
         "notice": notice,
         "notice_level": notice_level,
@@ -104,7 +118,7 @@ def _background_answer(request, annotation) -> JsonResponse:
         request=request,
     )
     undoable = (
-        selectors.answer_text(project=project, label=annotation.label, labels=annotation.labels)
+        selectors.annotation_answer_text(project=project, annotation=annotation)
         if not annotation.decided_by_sme
         else None
     )
@@ -129,21 +143,23 @@ def label_page(request, slug):
 @require_POST
 @project_role_required(Role.LABELER)
 def annotation_submit(request, slug, example_id):
-    multi = request.project.task_type == TaskType.MULTI
-    form = (AnnotationSetSubmitForm if multi else AnnotationSubmitForm)(request.POST)
+    task_type = request.project.task_type
+    form = SUBMIT_FORMS.get(task_type, AnnotationSubmitForm)(request.POST)
     background = _is_background(request)
     if not form.is_valid():
         if background:
             return JsonResponse({"error": first_error(form)}, status=400)
         return _after_action(request, slug, first_error(form), "error")
     data = form.cleaned_data
+    spans = task_type == TaskType.SPANS
     try:
         annotation = services.annotation_submit(
             project=request.project,
             user=request.user,
             example_id=example_id,
-            label_id=None if multi else data["label"],
-            labels=data["labels"] if multi else None,
+            label_id=data["label"] if task_type == TaskType.SINGLE else None,
+            labels=data["labels"] if task_type == TaskType.MULTI else None,
+            spans=form.span_list() if spans else None,
             client_token=data["client_token"],
             ambiguous=data["ambiguous"],
             ambiguous_note=data["ambiguous_note"],
@@ -155,9 +171,10 @@ def annotation_submit(request, slug, example_id):
             return JsonResponse({"error": "This example is not assigned to you."}, status=404)
         raise Http404("Example not found.") from None
     except ApplicationError as exc:
+        message = spans_error_by_line(exc.message, form.span_lines()) if spans else exc.message
         if background:
-            return JsonResponse({"error": exc.message}, status=409 if isinstance(exc, Conflict) else 400)
-        return _after_action(request, slug, exc.message, "error")
+            return JsonResponse({"error": message}, status=409 if isinstance(exc, Conflict) else 400)
+        return _after_action(request, slug, message, "error")
     if background:
         return _background_answer(request, annotation)
     return _after_action(request, slug, "Saved.", "success")
@@ -217,15 +234,19 @@ def annotation_edit(request, slug, annotation_id):
     except NotFound:
         raise Http404("Annotation not found.") from None
     editable = selectors.annotation_is_editable(annotation)
+    names = {label.pk: label.name for label in selectors.labels_for_labeling(project=project)}
     initial = {
         "label": annotation.label_id,
         "labels": annotation.labels or [],
+        "spans": spans_lines(annotation.spans, names),
+        "no_entities": annotation.spans == [],
         "ambiguous": annotation.ambiguous,
         "ambiguous_note": annotation.ambiguous_note,
         "note": annotation.note,
     }
     form = AnnotationEditForm(request.POST or None, initial=initial, project=project)
     if request.method == "POST" and form.is_valid():
+        spans = form.cleaned_data.get("spans") if "spans" in form.fields else None
         try:
             services.annotation_update(
                 project=project,
@@ -233,6 +254,7 @@ def annotation_edit(request, slug, annotation_id):
                 annotation_id=annotation.pk,
                 label_id=form.cleaned_data.get("label"),
                 labels=form.cleaned_data.get("labels") if "labels" in form.fields else None,
+                spans=[span for _, span in spans] if spans is not None else None,
                 ambiguous=form.cleaned_data["ambiguous"],
                 ambiguous_note=form.cleaned_data["ambiguous_note"],
                 note=form.cleaned_data["note"],
@@ -240,7 +262,10 @@ def annotation_edit(request, slug, annotation_id):
         except NotFound:
             raise Http404("Annotation not found.") from None
         except ApplicationError as exc:
-            form.add_error(None, exc.message)
+            if spans is not None and any(field.startswith("spans") for field in exc.extra):
+                form.add_error("spans", spans_error_by_line(exc.message, [number for number, _ in spans]))
+            else:
+                form.add_error(None, exc.message)
         else:
             messages.success(request, "Your label was updated.")
             return redirect("labeling:my_work", slug=slug)

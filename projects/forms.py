@@ -19,10 +19,7 @@ class ProjectCreateForm(forms.Form):
     description = forms.CharField(widget=forms.Textarea, required=False)
     overlap = forms.IntegerField(min_value=1, max_value=25, initial=3, help_text="Raters per example (k).")
     task_type = forms.ChoiceField(
-        choices=[
-            (TaskType.SINGLE.value, TaskType.SINGLE.label),
-            (TaskType.MULTI.value, TaskType.MULTI.label),
-        ],
+        choices=TaskType.choices,
         initial=TaskType.SINGLE,
         required=False,
         help_text="What one annotation is. It cannot change once the project has annotations.",
@@ -31,6 +28,12 @@ class ProjectCreateForm(forms.Form):
         required=False,
         label='Allow "none of these"',
         help_text="Multi-label only: a rater may answer that none of the labels applies.",
+    )
+    spans_may_nest = forms.BooleanField(
+        required=False,
+        label="Spans may nest",
+        help_text="Spans only: a span may lie inside another (an organisation inside a person's title). "
+        "Spans never cross.",
     )
 
     def clean_task_type(self) -> str:
@@ -53,6 +56,7 @@ class ProjectSettingsForm(forms.ModelForm):
             "lease_queue_size",
             "task_type",
             "allow_empty_label_set",
+            "spans_may_nest",
             "labels_are_ordinal",
             "kappa_weights",
             "majority_threshold",
@@ -64,6 +68,7 @@ class ProjectSettingsForm(forms.ModelForm):
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
         labels = {
             "allow_empty_label_set": 'Allow "none of these" (multi-label)',
+            "spans_may_nest": "Spans may nest (spans)",
             "kappa_weights": "Weights of Cohen's kappa (ordinal labels)",
             "majority_threshold": "Majority threshold",
             "accept_majority": "Accept majorities without review",
@@ -84,15 +89,13 @@ class ProjectSettingsForm(forms.ModelForm):
 
     def __init__(self, *args, task_type_fixed: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["task_type"].choices = [
-            (TaskType.SINGLE.value, TaskType.SINGLE.label),
-            (TaskType.MULTI.value, TaskType.MULTI.label),
-        ]
+        self.fields["task_type"].choices = TaskType.choices
         self.fields["task_type"].required = False
         if task_type_fixed:
             # Shown, not editable: a disabled field keeps the instance's value whatever is posted.
-            self.fields["task_type"].disabled = True
-            self.fields["task_type"].help_text = "Fixed: the project has annotations."
+            for name in ("task_type", "spans_may_nest"):
+                self.fields[name].disabled = True
+                self.fields[name].help_text = "Fixed: the project has annotations."
         self.fields["overlap"].min_value = 1
         self.fields["overlap"].max_value = 25
         self.fields["lease_minutes"].min_value = 1

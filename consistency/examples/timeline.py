@@ -38,12 +38,13 @@ def _name(user) -> str:
     return user.get_username() if user is not None else ""
 
 
-def _answer(project: Project, answer) -> str:
-    """A label, a multi-label set ("billing + bug", "none of these") or spans ("3 spans") in words."""
+def _answer(example: Example, answer) -> str:
+    """A label, a multi-label set ("billing + bug", "none of these") or spans over the example's
+    text (`PER "Ada Lovelace"`, "no entities") in words."""
     spans = getattr(answer, "spans", None)
-    if spans is not None:
-        return f"{len(spans)} span{'' if len(spans) == 1 else 's'}" if spans else "no entities"
-    return answer_text(project=project, label=answer.label, labels=answer.labels)
+    return answer_text(
+        project=example.project, label=answer.label, labels=answer.labels, spans=spans, text=example.text
+    )
 
 
 def _label_words(values: dict) -> str:
@@ -78,7 +79,7 @@ def _labeling_entries(example: Example) -> list[Entry]:
     )
     for annotation in annotations:
         values = original.get(annotation.pk) or {
-            "label_name": _answer(example.project, annotation),
+            "label_name": _answer(example, annotation),
             "ambiguous": annotation.ambiguous,
             "ambiguous_note": annotation.ambiguous_note,
             "note": annotation.note,
@@ -103,8 +104,7 @@ def _labeling_entries(example: Example) -> list[Entry]:
                     annotation.superseded_at,
                     "superseded",
                     _name(annotation.rater),
-                    "label set aside for relabeling (kept as history): "
-                    + _answer(example.project, annotation),
+                    "label set aside for relabeling (kept as history): " + _answer(example, annotation),
                     6,
                     annotation.rater_id,
                 )
@@ -186,13 +186,13 @@ def _review_entries(example: Example) -> list[Entry]:
         how = _decision_words(
             {"source": consensus.source, "agreement": consensus.agreement, "n_raters": consensus.n_raters}
         )
-        text = f"decided: {_answer(example.project, consensus)} ({how})"
+        text = f"decided: {_answer(example, consensus)} ({how})"
         entries.append(Entry(consensus.decided_at, "decided", "", text, 4, reviewers_only=True))
     for resolution in (
         Resolution.objects.filter(example=example).select_related("sme", "label").order_by("created_at", "id")
     ):
         verdict = (
-            _answer(example.project, resolution)
+            _answer(example, resolution)
             if resolution.verdict == Resolution.Verdict.GOLD
             else "excluded as genuinely ambiguous"
         )

@@ -21,10 +21,10 @@ from core.errors import AccessDenied, ApplicationError, Conflict, NotFound
 from labeling import hooks
 from labeling.models import Annotation, Assignment, LabelingEvent
 from labeling.selectors import (
+    annotation_answer_text,
     annotation_get_for_rater,
     annotation_is_editable,
     annotation_last_undoable,
-    answer_text,
     example_candidates,
     guideline_stamp,
     honeypot_candidates,
@@ -32,6 +32,7 @@ from labeling.selectors import (
     leases_held,
 )
 from labeling.services.decisions import MAX_SLOTS, disagreement_detect, effective_k
+from labeling.spans import SpanError, spans_clean
 from projects.models import Example, Label, Membership, Project, Role, TaskType
 
 # How many locked candidates to try per label count before giving up on that count: a
@@ -105,13 +106,15 @@ def _event(example: Example, rater: AbstractBaseUser, kind: str, at: datetime, *
 
 def _annotation_values(project: Project, annotation: Annotation) -> dict:
     """What an annotation says, as kept in the history when it is edited or undone (a multi-label
-    set as `labels`, its ids, and `label_name`, its names joined: "billing + bug")."""
-    label = annotation.label if annotation.label_id is not None else None
+    set as `labels`, its ids, spans as `spans`, and `label_name`, the answer in words: "billing +
+    bug", `PER "Ada Lovelace"`)."""
+    spans = annotation.spans
     return {
         "annotation": annotation.pk,
         "label": annotation.label_id,
         **({"labels": list(annotation.labels)} if annotation.labels is not None else {}),
-        "label_name": answer_text(project=project, label=label, labels=annotation.labels),
+        **({"spans": [list(span) for span in spans]} if spans is not None else {}),
+        "label_name": annotation_answer_text(project=project, annotation=annotation),
         "ambiguous": annotation.ambiguous,
         "ambiguous_note": annotation.ambiguous_note,
         "note": annotation.note,
@@ -136,6 +139,8 @@ def _refuse(field: str, message: str) -> ApplicationError:
 MULTI_NEEDS_SET = "This project is multi-label: give the set of labels that apply (labels), not one label."
 SINGLE_NEEDS_LABEL = "This project takes one label per example (label), not a set of labels."
 EMPTY_SET_REFUSED = 'Choose at least one label: this project does not allow "none of these".'
+SPANS_NEEDED = 'This project labels spans of the text: give the spans (spans), [] for "no entities".'
+SPANS_REFUSED = "This project labels the whole example, not spans of its text."
 
 
 def label_set_clean(*, project: Project, label_ids) -> list[int]:
@@ -157,20 +162,58 @@ def label_set_clean(*, project: Project, label_ids) -> list[int]:
     return sorted(chosen)
 
 
-def _answer_get(project: Project, label_id, labels) -> tuple[Label | None, list[int] | None]:
-    """The answer in the shape the project's task type asks for: (label, None) on a single-label
-    project, (None, sorted label ids) on a multi-label one; the other shape is refused by name."""
+def span_answer_clean(*, project: Project, text: str, spans) -> list[list[int]]:
+    """A span answer checked against the example's text and the project's labels (by name, or
+    by id) and nesting setting (labeling.spans.spans_clean); returned in stored form. A fault is
+    refused under the field it names (``spans[2].end``)."""
+    labels: dict[str, int] = {}
+    for label in labels_for_labeling(project=project):
+        labels.setdefault(str(label.pk), label.pk)
+    for label in labels_for_labeling(project=project):
+        labels[label.name] = label.pk  # a name wins over an id that reads the same
+    try:
+        return spans_clean(text, spans, labels=labels, may_nest=project.spans_may_nest)
+    except SpanError as exc:
+        raise _refuse(exc.field, exc.message) from None
+
+
+def _example_text(project: Project, example_id) -> str:
+    try:
+        text = project.examples.filter(pk=example_id).values_list("text", flat=True).first()
+    except (ValueError, TypeError):
+        text = None
+    if text is None:
+        raise NotFound("Example not found.")
+    return text
+
+
+def _answer_get(
+    project: Project, label_id, labels, spans, example_id
+) -> tuple[Label | None, list[int] | None, list[list[int]] | None]:
+    """The answer in the shape the project's task type asks for: (label, None, None) on a
+    single-label project, (None, sorted label ids, None) on a multi-label one, (None, None, sorted
+    spans) on a span one; the other shapes are refused by name."""
+    if project.task_type == TaskType.SPANS:
+        for field, value in (("label", label_id), ("labels", labels)):
+            if value is not None:
+                raise _refuse(field, SPANS_NEEDED)
+        if spans is None:
+            raise _refuse("spans", SPANS_NEEDED)
+        text = _example_text(project, example_id)
+        return None, None, span_answer_clean(project=project, text=text, spans=spans)
+    if spans is not None:
+        raise _refuse("spans", SPANS_REFUSED)
     if project.task_type == TaskType.MULTI:
         if labels is None:
             raise _refuse("labels" if label_id is None else "label", MULTI_NEEDS_SET)
-        return None, label_set_clean(project=project, label_ids=labels)
+        return None, label_set_clean(project=project, label_ids=labels), None
     if project.task_type != TaskType.SINGLE:
         raise ApplicationError("This project's task type cannot be labeled here yet.")
     if labels is not None:
         raise _refuse("labels", SINGLE_NEEDS_LABEL)
     if label_id is None:
         raise _refuse("label", "Choose one of this project's labels.")
-    return _label_get(project, label_id), None
+    return _label_get(project, label_id), None, None
 
 
 def _clean_text(value: str | None, *, limit: int, what: str) -> str:
@@ -365,6 +408,7 @@ def annotation_submit(
     example_id: int,
     label_id: int | None = None,
     labels: list | None = None,
+    spans: list | None = None,
     client_token: uuid.UUID | None,
     ambiguous: bool = False,
     ambiguous_note: str = "",
@@ -381,9 +425,11 @@ def annotation_submit(
     the example (its label can then not be undone).
 
     The answer's shape follows the project's task type: `label_id` on a single-label project,
-    `labels` (label ids, stored sorted; [] for "none of these" where allowed) on a multi-label one.
+    `labels` (label ids, stored sorted; [] for "none of these" where allowed) on a multi-label one,
+    `spans` (``{"start", "end", "label"}`` in code point offsets, labels by name or id; [] for "no
+    entities") on a span one, checked against the example's text.
     """
-    label, label_set = _answer_get(project, label_id, labels)
+    label, label_set, span_list = _answer_get(project, label_id, labels, spans, example_id)
     ambiguous_note = _clean_text(ambiguous_note, limit=1000, what="ambiguity note") if ambiguous else ""
     note = _clean_text(note, limit=2000, what="note")
     if time_spent_ms is not None:
@@ -407,6 +453,7 @@ def annotation_submit(
                 rater=user,
                 label=label,
                 labels=label_set,
+                spans=span_list,
                 guideline_version=guideline,
                 ambiguous=bool(ambiguous),
                 ambiguous_note=ambiguous_note,
@@ -550,6 +597,7 @@ def annotation_update(
     annotation_id: int,
     label_id: int | None = None,
     labels: list | None = None,
+    spans: list | None = None,
     ambiguous: bool = False,
     ambiguous_note: str = "",
     note: str = "",
@@ -557,10 +605,10 @@ def annotation_update(
     """Change one of the rater's own annotations while it is editable. The annotation is
     re-stamped with the guideline in force, since the label is decided again under it. The
     answer's shape follows the task type, as in annotation_submit."""
-    label, label_set = _answer_get(project, label_id, labels)
+    found = annotation_get_for_rater(project=project, user=user, annotation_id=annotation_id)
+    label, label_set, span_list = _answer_get(project, label_id, labels, spans, found.example_id)
     ambiguous_note = _clean_text(ambiguous_note, limit=1000, what="ambiguity note") if ambiguous else ""
     note = _clean_text(note, limit=2000, what="note")
-    found = annotation_get_for_rater(project=project, user=user, annotation_id=annotation_id)
     with transaction.atomic():
         example = _lock_example(project, found.example_id)
         annotation = (
@@ -576,13 +624,15 @@ def annotation_update(
         before = _annotation_values(project, annotation)
         annotation.label = label
         annotation.labels = label_set
+        annotation.spans = span_list
         annotation.ambiguous = bool(ambiguous)
         annotation.ambiguous_note = ambiguous_note
         annotation.note = note
         annotation.guideline_version = guideline_stamp(project=project)
         annotation.save(
             update_fields=[
-                "label", "labels", "ambiguous", "ambiguous_note", "note", "guideline_version", "updated_at"
+                "label", "labels", "spans", "ambiguous", "ambiguous_note", "note", "guideline_version",
+                "updated_at",
             ]
         )  # fmt: skip
         # The row now holds the new values; the history keeps the earlier ones (and the new).
@@ -598,6 +648,7 @@ def annotation_update(
                 for k in (
                     "label",
                     "labels",
+                    "spans",
                     "label_name",
                     "ambiguous",
                     "ambiguous_note",

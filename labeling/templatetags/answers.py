@@ -1,10 +1,11 @@
 """Showing an answer (an annotation, a consensus, a resolution) in words, whatever the task type:
 `{{ annotation|answer:project }}` is "bug" on a single-label project, "billing + bug" or
-"none of these" on a multi-label one."""
+"none of these" on a multi-label one, `PER "Ada Lovelace"` or "no entities" on a span one (the
+spans read the text of `obj.example`)."""
 
 from django import template
 
-from labeling.selectors import NONE_OF_THESE
+from labeling.selectors import NONE_OF_THESE, spans_text
 
 register = template.Library()
 
@@ -22,6 +23,9 @@ def _label_names(project) -> list[tuple[int, str]]:
 def answer(obj, project) -> str:
     if obj is None:
         return ""
+    spans = getattr(obj, "spans", None)
+    if spans is not None:
+        return spans_text(spans=spans, text=obj.example.text, names=dict(_label_names(project)))
     labels = getattr(obj, "labels", None)
     if labels is not None and not hasattr(labels, "all"):  # a JSON list, not a related manager
         wanted = {int(pk) for pk in labels}

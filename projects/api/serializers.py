@@ -67,6 +67,7 @@ class ProjectDetailSerializer(serializers.ModelSerializer):
             "overlap",
             "task_type",
             "allow_empty_label_set",
+            "spans_may_nest",
             "labels_are_ordinal",
             "lease_minutes",
             "role",
@@ -313,13 +314,19 @@ class ProjectCreateSerializer(ClosedSerializer):
         child=LabelWriteSerializer(), required=False, max_length=30, default=list, help_text="At most 30."
     )
     task_type = serializers.ChoiceField(
-        choices=[TaskType.SINGLE.value, TaskType.MULTI.value],
+        choices=[TaskType.SINGLE.value, TaskType.MULTI.value, TaskType.SPANS.value],
         required=False,
         default=TaskType.SINGLE.value,
-        help_text="single (one label per example) or multi (a set of labels); fixed once annotated.",
+        help_text="single (one label per example), multi (a set of labels) or spans (labeled spans of "
+        "the text, named entities); fixed once annotated.",
     )
     allow_empty_label_set = serializers.BooleanField(
         required=False, default=False, help_text='Multi-label: a rater may answer "none of these".'
+    )
+    spans_may_nest = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Spans: one annotation's spans may nest (never cross); fixed once annotated.",
     )
 
 
@@ -339,12 +346,16 @@ class ProjectUpdateSerializer(ClosedSerializer):
         min_value=1, max_value=10, required=False, help_text="Examples held for each labeler at once."
     )
     task_type = serializers.ChoiceField(
-        choices=[TaskType.SINGLE.value, TaskType.MULTI.value],
+        choices=[TaskType.SINGLE.value, TaskType.MULTI.value, TaskType.SPANS.value],
         required=False,
-        help_text="single or multi; refused (400) once the project has annotations.",
+        help_text="single, multi or spans; refused (409) once the project has annotations.",
     )
     allow_empty_label_set = serializers.BooleanField(
         required=False, help_text='Multi-label: a rater may answer "none of these".'
+    )
+    spans_may_nest = serializers.BooleanField(
+        required=False,
+        help_text="Spans: one annotation's spans may nest (never cross); refused (409) once annotated.",
     )
     labels_are_ordinal = serializers.BooleanField(required=False)
     kappa_weights = serializers.ChoiceField(choices=KappaWeights.choices, required=False)
@@ -376,8 +387,9 @@ class ProjectSettingsSerializer(serializers.ModelSerializer):
         model = Project
         fields = [
             "slug", "name", "description", "overlap", "lease_minutes", "lease_queue_size",
-            "task_type", "allow_empty_label_set", "labels_are_ordinal", "kappa_weights",
-            "majority_threshold", "accept_majority", "extra_raters_on_split", "visible_metadata",
+            "task_type", "allow_empty_label_set", "spans_may_nest", "labels_are_ordinal",
+            "kappa_weights", "majority_threshold", "accept_majority", "extra_raters_on_split",
+            "visible_metadata",
         ]  # fmt: skip
 
 

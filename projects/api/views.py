@@ -133,6 +133,7 @@ class ProjectListApi(ClosedQueryMixin, generics.ListAPIView):
             labels=[label_arguments(label) for label in data["labels"]],
             task_type=data["task_type"],
             allow_empty_label_set=data["allow_empty_label_set"],
+            spans_may_nest=data["spans_may_nest"],
         )
         url = request.build_absolute_uri(reverse("api:project", kwargs={"slug": project.slug}))
         body = ProjectCreatedSerializer(project).data
@@ -162,7 +163,9 @@ class ProjectDetailApi(ProjectScopedMixin, APIView):
         request=ProjectUpdateSerializer,
         responses={
             200: ProjectUpdatedSerializer,
-            409: conflict("The task type cannot change: the project has annotations."),
+            409: conflict(
+                "The task type (or whether spans may nest) cannot change: the project has annotations."
+            ),
         },
     )
     def patch(self, request, slug: str):

@@ -33,6 +33,7 @@ PROJECT_EDITABLE_FIELDS = (
     "lease_queue_size",
     "task_type",
     "allow_empty_label_set",
+    "spans_may_nest",
     "labels_are_ordinal",
     "kappa_weights",
     "visible_metadata",
@@ -49,11 +50,15 @@ def _field_error(field: str, message: str) -> ApplicationError:
     return ApplicationError(message, extra={field: [message]})
 
 
-# The task types labeling supports end to end (spans have their schema, not yet their pages).
-TASK_TYPES_SUPPORTED = (TaskType.SINGLE, TaskType.MULTI)
+# The task types labeling supports end to end.
+TASK_TYPES_SUPPORTED = (TaskType.SINGLE, TaskType.MULTI, TaskType.SPANS)
 TASK_TYPE_FIXED_MESSAGE = (
     "The task type cannot change once the project has annotations: every annotation would have to "
     "change shape. Create a new project for the other task type."
+)
+NESTING_FIXED_MESSAGE = (
+    "Whether spans may nest cannot change once the project has annotations: the annotations were "
+    "checked under the current setting."
 )
 
 
@@ -80,6 +85,7 @@ def project_create(
     labels: Sequence[dict] = (),
     task_type: str = TaskType.SINGLE,
     allow_empty_label_set: bool = False,
+    spans_may_nest: bool = False,
 ) -> Project:
     """Create a project, with `labels` (dicts of label_save's arguments, shortcut_key optional);
     its creator becomes its first manager. All or nothing: a bad label leaves no project behind.
@@ -98,6 +104,7 @@ def project_create(
         created_by=creator,
         task_type=_task_type_check(task_type),
         allow_empty_label_set=bool(allow_empty_label_set),
+        spans_may_nest=bool(spans_may_nest),
     )
     try:
         project.full_clean()
@@ -140,6 +147,10 @@ def project_update(*, project: Project, user: AbstractBaseUser | None = None, **
         if project_has_annotations(project=project):
             # Well-formed, refused by the state of things: a conflict (the API's 409).
             raise Conflict(TASK_TYPE_FIXED_MESSAGE, extra={"task_type": [TASK_TYPE_FIXED_MESSAGE]})
+    nesting_changes = "spans_may_nest" in fields and bool(fields["spans_may_nest"]) != project.spans_may_nest
+    # As the task type: every annotation was checked against the setting in force.
+    if nesting_changes and project_has_annotations(project=project):
+        raise Conflict(NESTING_FIXED_MESSAGE, extra={"spans_may_nest": [NESTING_FIXED_MESSAGE]})
     for name, value in fields.items():
         setattr(project, name, value)
     try:

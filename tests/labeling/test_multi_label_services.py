@@ -164,5 +164,5 @@ def test_a_project_is_created_multi_label_and_unsupported_types_are_refused(mana
     )
     assert (project.task_type, project.allow_empty_label_set) == ("multi", True)
     with pytest.raises(ApplicationError) as refused:
-        project_create(name="Spans", slug="spans", creator=manager, task_type="spans")
+        project_create(name="Trees", slug="trees", creator=manager, task_type="tree")
     assert "task_type" in refused.value.extra
