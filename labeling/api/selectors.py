@@ -16,6 +16,7 @@ ANNOTATION_LIST_FIELDS = (
     "rater",
     "label",
     "labels",
+    "spans",
     "guideline_version",
     "example__id",
     "example__external_id",

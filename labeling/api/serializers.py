@@ -1,12 +1,19 @@
 """Thin serializers for the labeling API: annotations, leases, and the bodies labelers send."""
 
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 
 from core.api import NO_NUL_CHARACTERS, SOME_TEXT, ClosedSerializer
 from labeling.models import Annotation
 from labeling.services.annotations import MAX_TIME_SPENT_MS
+from labeling.spans import SPAN_LIMIT
 from projects.api.serializers import ExampleMediaSerializer, example_media_payload
+
+
+class SpanSerializer(serializers.Serializer):
+    start = serializers.IntegerField(help_text="Offset of the span's first character, in code points.")
+    end = serializers.IntegerField(help_text="Offset just after its last character (end exclusive).")
+    label = serializers.CharField(help_text="The label's name.")
 
 
 class AnnotationSerializer(serializers.ModelSerializer):
@@ -20,6 +27,10 @@ class AnnotationSerializer(serializers.ModelSerializer):
         help_text='Multi-label projects: the names of the chosen labels ([] for "none of these"); '
         "null on single-label projects."
     )
+    spans = serializers.SerializerMethodField(
+        help_text='Span projects: the labeled spans of the text, sorted ([] for "no entities"); null on '
+        "other projects."
+    )
     guideline_version = serializers.IntegerField(source="guideline_version.number", allow_null=True)
 
     class Meta:
@@ -31,6 +42,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
             "rater",
             "label",
             "labels",
+            "spans",
             "guideline_version",
             "ambiguous",
             "ambiguous_note",
@@ -41,15 +53,28 @@ class AnnotationSerializer(serializers.ModelSerializer):
             "superseded_at",
         ]
 
-    @extend_schema_field(serializers.ListField(child=serializers.CharField(), allow_null=True))
-    def get_labels(self, annotation) -> list[str] | None:
-        if annotation.labels is None:
-            return None
+    def _label_names(self, annotation) -> dict[int, str]:
         names = self.context.get("label_names")
         if names is None:  # a single annotation outside a list: read its project's labels once
             names = dict(annotation.example.project.labels.values_list("pk", "name"))
             self.context["label_names"] = names
+        return names
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField(), allow_null=True))
+    def get_labels(self, annotation) -> list[str] | None:
+        if annotation.labels is None:
+            return None
+        names = self._label_names(annotation)
         return [names[pk] for pk in annotation.labels if pk in names]
+
+    @extend_schema_field(SpanSerializer(many=True, allow_null=True))
+    def get_spans(self, annotation) -> list[dict] | None:
+        if annotation.spans is None:
+            return None
+        names = self._label_names(annotation)
+        return [
+            {"start": start, "end": end, "label": names.get(label)} for start, end, label in annotation.spans
+        ]
 
 
 class AnnotationFilterSerializer(serializers.Serializer):
@@ -94,10 +119,14 @@ class AssignmentSerializer(serializers.Serializer):
 
     id = serializers.IntegerField(help_text="Give it as `assignment` when submitting or skipping.")
     task_type = serializers.SerializerMethodField(
-        help_text="single: submit one `label`; multi: submit `labels`, the set that applies."
+        help_text="single: submit one `label`; multi: submit `labels`, the set that applies; spans: "
+        "submit `spans`, the labeled spans of the example's text."
     )
     allow_empty_label_set = serializers.SerializerMethodField(
         help_text='Multi-label: whether `labels: []` ("none of these") is accepted.'
+    )
+    spans_may_nest = serializers.SerializerMethodField(
+        help_text="Spans: whether one span may lie inside another (spans never cross)."
     )
     example = serializers.SerializerMethodField()
     expires_at = serializers.DateTimeField()
@@ -129,6 +158,9 @@ class AssignmentSerializer(serializers.Serializer):
     def get_allow_empty_label_set(self, assignment) -> bool:
         return self.context["allow_empty_label_set"]
 
+    def get_spans_may_nest(self, assignment) -> bool:
+        return self.context["spans_may_nest"]
+
 
 def _text(limit: int, help_text: str) -> serializers.CharField:
     return serializers.CharField(
@@ -138,6 +170,37 @@ def _text(limit: int, help_text: str) -> serializers.CharField:
         validators=[NO_NUL_CHARACTERS],
         help_text=help_text,
     )
+
+
+class SpanWriteSerializer(ClosedSerializer):
+    start = serializers.IntegerField(
+        min_value=0,
+        max_value=2_147_483_647,
+        help_text="Offset of the span's first character in the example's text, counted in Unicode code "
+        "points (Python's str indexing; an emoji is one), from 0.",
+    )
+    end = serializers.IntegerField(
+        min_value=1, max_value=2_147_483_647, help_text="Offset just after its last character (exclusive)."
+    )
+    label = serializers.CharField(
+        max_length=100, validators=[SOME_TEXT], help_text="A label of the project, its name or its id."
+    )
+
+
+def _spans_errors_by_field(detail) -> dict:
+    """DRF's nested errors of `spans` ({"spans": {2: {"end": [...]}}}) under the field names the
+    service uses: {"spans[2].end": [...]}."""
+    spans = detail.pop("spans")
+    if not isinstance(spans, dict):
+        return {**detail, "spans": spans}
+    for index, errors in spans.items():
+        if isinstance(errors, dict):
+            for name, messages in errors.items():
+                field = f"spans[{index}]" if name == "non_field_errors" else f"spans[{index}].{name}"
+                detail[field] = messages
+        else:
+            detail[f"spans[{index}]"] = errors
+    return detail
 
 
 class AnnotationSubmitSerializer(ClosedSerializer):
@@ -158,6 +221,15 @@ class AnnotationSubmitSerializer(ClosedSerializer):
         help_text="Multi-label projects (instead of `label`): every label that applies, names or ids; "
         '[] for "none of these" where the project allows it.',
     )
+    spans = serializers.ListField(
+        required=False,
+        allow_empty=True,
+        max_length=SPAN_LIMIT,
+        child=SpanWriteSerializer(),
+        help_text='Span projects (instead of `label`): the labeled spans of the text; [] for "no entities". '
+        "Spans may not cross, nor overlap at all unless the project lets them nest (`spans_may_nest`). "
+        "Errors name the span and field: `spans[2].end`.",
+    )
     client_token = serializers.UUIDField(
         required=False,
         help_text="A UUID of your choosing: sending the same one again returns the first annotation and "
@@ -170,13 +242,25 @@ class AnnotationSubmitSerializer(ClosedSerializer):
         required=False, min_value=0, max_value=MAX_TIME_SPENT_MS, help_text="Time spent on the example."
     )
 
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except exceptions.ValidationError as exc:
+            if isinstance(exc.detail, dict) and "spans" in exc.detail:
+                raise exceptions.ValidationError(_spans_errors_by_field(dict(exc.detail))) from None
+            raise
+
     def validate(self, data):
-        if ("label" in data) == ("labels" in data):
-            raise serializers.ValidationError(
-                {"label": ["Give `label` (single-label projects) or `labels` (multi-label), not both."]}
-                if "label" in data
-                else {"label": ["This field is required (or `labels` on a multi-label project)."]}
+        given = [name for name in ("label", "labels", "spans") if name in data]
+        if len(given) > 1:
+            message = (
+                "Give `label` (single-label projects), `labels` (multi-label) or `spans` (span projects), "
+                f"not both `{given[0]}` and `{given[1]}`."
             )
+            raise serializers.ValidationError({given[0]: [message]})
+        if not given:
+            message = "This field is required (or `labels` on a multi-label project, `spans` on a span one)."
+            raise serializers.ValidationError({"label": [message]})
         return data
 
 

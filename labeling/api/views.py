@@ -55,6 +55,7 @@ def _lease_response(request, assignment, *, status_code: int = status.HTTP_200_O
         "request": request,
         "task_type": project.task_type,
         "allow_empty_label_set": project.allow_empty_label_set,
+        "spans_may_nest": project.spans_may_nest,
     }
     return Response(AssignmentSerializer(assignment, context=context).data, status=status_code)
 
@@ -162,11 +163,12 @@ class AnnotationListApi(ProjectScopedMixin, generics.ListAPIView):
         assignment = _own_assignment(request, data["assignment"])
         labels = labels_for_labeling(project=request.project)
         label_id, label_ids = None, None
+        spans = [dict(span) for span in data["spans"]] if "spans" in data else None
         if "label" in data:
             label_id = label_id_from_name_or_id(labels=labels, value=data["label"])
             if label_id is None:
                 raise exceptions.ValidationError({"label": ["This project has no label of that name or id."]})
-        else:
+        elif "labels" in data:
             label_ids = []
             for position, value in enumerate(data["labels"]):
                 found = label_id_from_name_or_id(labels=labels, value=value)
@@ -183,6 +185,7 @@ class AnnotationListApi(ProjectScopedMixin, generics.ListAPIView):
             example_id=assignment.example_id,
             label_id=label_id,
             labels=label_ids,
+            spans=spans,
             client_token=token,
             ambiguous=data["ambiguous"],
             ambiguous_note=data.get("ambiguous_note", ""),

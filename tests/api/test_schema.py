@@ -209,8 +209,10 @@ def _aim_writes(case, body: dict, values) -> None:
         body["username"] = values["member"]
     if path.endswith("/annotations/"):
         body["assignment"] = values["assignment"]
-        # The project here is single-label: a label set (multi-label projects) is refused by name.
+        # The project here is single-label: a label set (multi-label projects) or spans (span
+        # projects) are refused by name.
         body.pop("labels", None)
+        body.pop("spans", None)
         body["label"] = values["label"]
     if path.endswith("/guideline/draft/") and isinstance(body.get("body"), str):
         body["body"] += f"\nRevision {uuid.uuid4().hex}"  # something new to publish
