@@ -84,12 +84,13 @@ class SpanLinesField(forms.CharField):
         return spans
 
 
-def spans_error_by_line(message: str, lines: list[int]) -> str:
-    """A service's span error (``spans[2].end 40 is outside the text``) said by line of the spans
-    box: "Line 3: end 40 is outside the text"."""
-    match = re.match(r"spans\[(\d+)\]", message)
+def spans_error_by_line(error, lines: list[int]) -> str:
+    """A service's span error (an ApplicationError under ``spans[2].end``: "spans[2].end 40 is
+    outside the text") said by line of the spans box: "Line 3: end 40 is outside the text"."""
+    field = next((name for name in error.extra if name.startswith("spans[")), "")
+    match = re.match(r"spans\[(\d+)\]", field)
     if match is None or int(match.group(1)) >= len(lines):
-        return message
+        return error.message
 
     def by_line(found: re.Match) -> str:
         index = int(found.group(1))
@@ -97,7 +98,7 @@ def spans_error_by_line(message: str, lines: list[int]) -> str:
             return found.group(2)
         return f"line {lines[index]}" if index < len(lines) else found.group(0)
 
-    said = re.sub(r"spans\[(\d+)\](?:\.(\w+))?", by_line, message)
+    said = re.sub(r"spans\[(\d+)\](?:\.(\w+))?", by_line, error.message)
     return f"Line {lines[int(match.group(1))]}: {said}"
 
 

@@ -171,7 +171,7 @@ def annotation_submit(request, slug, example_id):
             return JsonResponse({"error": "This example is not assigned to you."}, status=404)
         raise Http404("Example not found.") from None
     except ApplicationError as exc:
-        message = spans_error_by_line(exc.message, form.span_lines()) if spans else exc.message
+        message = spans_error_by_line(exc, form.span_lines()) if spans else exc.message
         if background:
             return JsonResponse({"error": message}, status=409 if isinstance(exc, Conflict) else 400)
         return _after_action(request, slug, message, "error")
@@ -263,7 +263,7 @@ def annotation_edit(request, slug, annotation_id):
             raise Http404("Annotation not found.") from None
         except ApplicationError as exc:
             if spans is not None and any(field.startswith("spans") for field in exc.extra):
-                form.add_error("spans", spans_error_by_line(exc.message, [number for number, _ in spans]))
+                form.add_error("spans", spans_error_by_line(exc, [number for number, _ in spans]))
             else:
                 form.add_error(None, exc.message)
         else:

@@ -7,6 +7,12 @@
 // Multi-label projects (#label-set): label keys check or uncheck a label (the chosen set is shown),
 // Enter sends the checked set, "." sends "none of these" where the project allows it; these keys
 // queue in order like label keys when no example is on screen.
+// Span projects (#span-form): the server renders the text as tokens carrying their code point
+// offsets, so this script never counts characters (a JavaScript string counts UTF-16 units, an
+// emoji two). Arrows move a token cursor, Shift extends the selection, the mouse selects whole
+// tokens; a label key marks the selection; Delete removes the span at the cursor; Enter sends the
+// spans, "." sends "no entities". Crossing spans (and any overlap where spans may not nest) are
+// refused here with a hint, never sent. Every one of these keys queues like a label key.
 "use strict";
 (function () {
   const BACKGROUND = { "X-Concord-Background": "1" };
@@ -111,6 +117,7 @@
       shownAt = performance.now();
     }
     showWaitingKeys();
+    if (isSpans()) showSpans();
   }
 
   function resetFields() {
@@ -119,6 +126,8 @@
     for (const id of ["id_ambiguous_note", "id_note"]) if ($(id)) $(id).value = "";
     document.querySelectorAll("#label-set input[name=labels]").forEach((input) => (input.checked = false));
     showChosen();
+    if ($("id_spans")) $("id_spans").value = "";
+    span.lease = null;
   }
 
   // ---------------------------------------------------------------- multi-label: the chosen set
@@ -194,6 +203,282 @@
     pump();
   }
 
+  // ---------------------------------------------------------------- spans: tokens, selection, marks
+
+  // The marks of the example on screen: a list of {start, end, label} (code points, label id), and
+  // the selection as token indexes (anchor: where it started; focus: the cursor).
+  const span = { lease: null, anchor: 0, focus: 0, list: [] };
+
+  function isSpans() {
+    return Boolean($("span-form"));
+  }
+
+  function spanState() {
+    const lease = current();
+    if (span.lease !== lease) Object.assign(span, { lease, anchor: 0, focus: 0, list: [] });
+    return span;
+  }
+
+  function tokens() {
+    const lease = current();
+    return lease ? Array.from(lease.querySelectorAll("[data-role=span-text] .tok")) : [];
+  }
+
+  const offset = (element, name) => Number(element.dataset[name]);
+
+  function spanLabels() {
+    const labels = new Map();
+    document.querySelectorAll("#span-form .span-label").forEach((button) => {
+      const swatch = button.querySelector("[data-colour]");
+      const colour = swatch && /^#[0-9a-fA-F]{6}$/.test(swatch.dataset.colour) ? swatch.dataset.colour : "#4c78a8";
+      labels.set(button.dataset.labelId, { name: button.dataset.labelName, colour });
+    });
+    return labels;
+  }
+
+  function selected(toks) {
+    const lo = Math.min(span.anchor, span.focus);
+    const hi = Math.max(span.anchor, span.focus);
+    return { lo, hi, start: offset(toks[lo], "start"), end: offset(toks[hi], "end") };
+  }
+
+  // The words of a span as written: its tokens and the whitespace between them.
+  function spanWords(item) {
+    const toks = tokens();
+    const first = toks.find((tok) => offset(tok, "start") === item.start);
+    const last = toks.find((tok) => offset(tok, "end") === item.end);
+    let words = "";
+    for (let node = first; node; node = node.nextSibling) {
+      words += node.textContent;
+      if (node === last) break;
+    }
+    return words.replace(/\s+/g, " ").trim();
+  }
+
+  function spanName(item) {
+    const label = spanLabels().get(String(item.label));
+    return `${label ? label.name : "?"} "${spanWords(item)}"`;
+  }
+
+  // Why a span from `start` to `end` cannot join the marks ("" when it can).
+  function spanConflict(start, end, labelId) {
+    const mayNest = $("span-form").dataset.mayNest === "1";
+    for (const other of span.list) {
+      if (start >= other.end || other.start >= end) continue;
+      if (start === other.start && end === other.end && String(other.label) === labelId) {
+        return `${spanName(other)} is already marked.`;
+      }
+      const nests = (start <= other.start && other.end <= end) || (other.start <= start && end <= other.end);
+      if (!nests) return `That selection crosses ${spanName(other)}: spans may nest but not cross. Change the selection, or remove that span first (Delete).`;
+      if (!mayNest) return `That selection overlaps ${spanName(other)}, and this project does not let spans nest. Remove that span first (Delete).`;
+    }
+    return "";
+  }
+
+  function markSpan(labelId) {
+    const toks = tokens();
+    spanState();
+    if (!toks.length) {
+      showStatus('This text has no words to mark: press "." for no entities.', "hint");
+      return;
+    }
+    const { start, end } = selected(toks);
+    const problem = spanConflict(start, end, labelId);
+    if (problem) {
+      showStatus(problem, "hint");
+      return;
+    }
+    span.list.push({ start, end, label: labelId });
+    span.list.sort((a, b) => a.start - b.start || b.end - a.end);
+    clearHint();
+    showSpans();
+  }
+
+  function removeSpans(gone) {
+    span.list = span.list.filter((item) => !gone.includes(item));
+    clearHint();
+    showSpans();
+  }
+
+  // Delete: the span that is exactly the selection, else every span holding the cursor's token.
+  function removeAtCursor() {
+    const toks = tokens();
+    spanState();
+    if (!toks.length) return;
+    const { start, end } = selected(toks);
+    let gone = span.list.filter((item) => item.start === start && item.end === end);
+    if (!gone.length) {
+      const tok = toks[span.focus];
+      gone = span.list.filter((item) => item.start <= offset(tok, "start") && offset(tok, "end") <= item.end);
+    }
+    if (gone.length) removeSpans(gone);
+    else showStatus("There is no span at the cursor to remove.", "hint");
+  }
+
+  function moveCursor(step, extend) {
+    const toks = tokens();
+    spanState();
+    if (!toks.length) return;
+    span.focus = Math.min(Math.max(span.focus + step, 0), toks.length - 1);
+    if (!extend) span.anchor = span.focus;
+    showSpans();
+  }
+
+  // Paint the marks: a token in spans has the innermost span's colour as background and an
+  // underline for each span around it; the list below names every span, with a remove button.
+  function showSpans() {
+    const toks = tokens();
+    const labels = spanLabels();
+    spanState();
+    const colour = (item) => (labels.get(String(item.label)) || { colour: "#4c78a8" }).colour;
+    const chosen = toks.length ? selected(toks) : null;
+    toks.forEach((tok, index) => {
+      const start = offset(tok, "start");
+      const end = offset(tok, "end");
+      const around = span.list
+        .filter((item) => item.start <= start && end <= item.end)
+        .sort((a, b) => b.end - b.start - (a.end - a.start)); // outermost first
+      const inner = around[around.length - 1];
+      tok.style.backgroundColor = inner ? colour(inner) + "66" : "";
+      tok.style.boxShadow = around
+        .slice(0, -1)
+        .map((item, depth) => `inset 0 -${3 * (depth + 1)}px 0 ${colour(item)}`)
+        .join(", ");
+      tok.dataset.labels = around.map((item) => (labels.get(String(item.label)) || {}).name).join(" ");
+      tok.title = around.map((item) => (labels.get(String(item.label)) || {}).name).join(" › ");
+      tok.classList.toggle("in-span", around.length > 0);
+      tok.classList.toggle("selected", Boolean(chosen) && index >= chosen.lo && index <= chosen.hi && chosen.hi > chosen.lo);
+      tok.classList.toggle("cursor", index === span.focus);
+    });
+    const list = $("span-list");
+    if (!list) return;
+    list.replaceChildren();
+    for (const item of span.list) {
+      const label = labels.get(String(item.label)) || { name: "?", colour: "#4c78a8" };
+      const row = document.createElement("li");
+      Object.assign(row.dataset, { start: item.start, end: item.end, label: label.name });
+      row.classList.toggle("selected", Boolean(chosen) && chosen.start === item.start && chosen.end === item.end);
+      const swatch = document.createElement("span");
+      swatch.className = "swatch";
+      swatch.style.backgroundColor = label.colour;
+      const words = document.createElement("span");
+      words.textContent = `${label.name} · ${spanWords(item)}`;
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "remove-span";
+      remove.textContent = "×";
+      remove.setAttribute("aria-label", `Remove ${spanName(item)}`);
+      remove.addEventListener("click", () => removeSpans([item]));
+      row.append(swatch, words, remove);
+      list.appendChild(row);
+    }
+    const count = $("span-count");
+    if (count) count.textContent = span.list.length ? `${span.list.length} span${span.list.length > 1 ? "s" : ""}:` : "No spans yet.";
+  }
+
+  // The mouse: a selection snaps to the whole tokens it touches; a click on a marked word selects
+  // its innermost span, on another word puts the cursor there.
+  function selectWithMouse(event) {
+    const lease = current();
+    const text = event.target.closest ? event.target.closest("[data-role=span-text]") : null;
+    if (!lease || !text || !lease.contains(text)) return;
+    const toks = tokens();
+    spanState();
+    const chosen = window.getSelection();
+    let picked = [];
+    if (chosen && !chosen.isCollapsed && chosen.rangeCount) {
+      const range = chosen.getRangeAt(0);
+      picked = toks.map((tok, index) => [tok, index]).filter(([tok]) => touches(range, tok)).map(([, index]) => index);
+      chosen.removeAllRanges();
+    }
+    if (picked.length) {
+      span.anchor = picked[0];
+      span.focus = picked[picked.length - 1];
+    } else {
+      const tok = event.target.closest(".tok");
+      if (!tok) return;
+      const index = toks.indexOf(tok);
+      const inner = span.list
+        .filter((item) => item.start <= offset(tok, "start") && offset(tok, "end") <= item.end)
+        .sort((a, b) => a.end - a.start - (b.end - b.start))[0];
+      span.anchor = inner ? toks.findIndex((each) => offset(each, "start") === inner.start) : index;
+      span.focus = inner ? toks.findIndex((each) => offset(each, "end") === inner.end) : index;
+    }
+    clearHint();
+    showSpans();
+  }
+
+  // Whether a range covers at least one character of a token (not only its edge).
+  function touches(range, tok) {
+    if (!range.intersectsNode(tok)) return false;
+    const inside = document.createRange();
+    inside.selectNodeContents(tok);
+    const startsAfter = range.compareBoundaryPoints(Range.START_TO_END, inside) <= 0; // range starts at or after tok's end
+    const endsBefore = range.compareBoundaryPoints(Range.END_TO_START, inside) >= 0; // range ends at or before tok's start
+    return !startsAfter && !endsBefore;
+  }
+
+  // Send the marked spans (or, with `none`, "no entities") for the shown example.
+  function answerSpans(none) {
+    const lease = current();
+    if (!lease) {
+      waitingKeys.push(none ? NONE_KEY : "enter");
+      showWaitingKeys();
+      return;
+    }
+    spanState();
+    if (!none && !span.list.length) {
+      showStatus('No spans are marked. If the text names no entities, press "." (No entities).', "hint");
+      return;
+    }
+    const body = new URLSearchParams(new FormData($("label-form")));
+    body.delete("submit_spans");
+    body.delete("no_entities");
+    body.delete("spans");
+    if (none) body.set("no_entities", "1");
+    else body.set("spans", span.list.map((item) => `${item.start} ${item.end} ${item.label}`).join("\n"));
+    body.set("client_token", lease.dataset.token);
+    body.set("time_spent_ms", String(Math.round(performance.now() - shownAt)));
+    queueAnswer(lease, body);
+  }
+
+  // One span key (as queued): "left", "shift+right", "delete", "enter", "." or a label's key.
+  function spanAct(key) {
+    if (!current()) {
+      waitingKeys.push(key);
+      showWaitingKeys();
+      return;
+    }
+    if (key === "enter") answerSpans(false);
+    else if (key === NONE_KEY) answerSpans(true);
+    else if (key === "delete") removeAtCursor();
+    else if (key.endsWith("left") || key.endsWith("right")) moveCursor(key.endsWith("left") ? -1 : 1, key.startsWith("shift+"));
+    else {
+      const button = document.querySelector(`#span-form .span-label[data-shortcut="${CSS.escape(key)}"]`);
+      if (button) markSpan(button.dataset.labelId);
+    }
+  }
+
+  function spanKey(event) {
+    if (event.key === "ArrowLeft" || event.key === "ArrowRight") {
+      return (event.shiftKey ? "shift+" : "") + (event.key === "ArrowLeft" ? "left" : "right");
+    }
+    if (event.key === "Delete" || event.key === "Backspace") return "delete";
+    if (event.key === "Enter") return "enter";
+    if (event.key === NONE_KEY) return NONE_KEY;
+    const key = event.key.toLowerCase();
+    return document.querySelector(`#span-form .span-label[data-shortcut="${CSS.escape(key)}"]`) ? key : "";
+  }
+
+  function setUpSpans() {
+    if (!isSpans()) return;
+    // With this script the spans are marked on the text; the offsets box is the no-JavaScript form.
+    if ($("span-offsets")) $("span-offsets").hidden = true;
+    if ($("span-chosen")) $("span-chosen").hidden = false;
+    span.lease = null;
+    showSpans();
+  }
+
   // ---------------------------------------------------------------- labeling
 
   function label(button) {
@@ -214,6 +499,10 @@
   function applyWaitingKeys() {
     while (waitingKeys.length && current()) {
       const key = waitingKeys.shift();
+      if (isSpans()) {
+        spanAct(key);
+        continue;
+      }
       if (isMulti()) {
         if (key === "enter") answerSet(false);
         else if (key === NONE_KEY) answerSet(true);
@@ -313,6 +602,7 @@
     remember(fresh);
     paint(fresh);
     showChosen();
+    setUpSpans();
     shownAt = performance.now();
     if (document.activeElement && isTyping(document.activeElement)) document.activeElement.blur();
     showSession();
@@ -352,6 +642,7 @@
         const button = event.submitter;
         if (button && button.name === "label") label(button);
         else if (isMulti()) answerSet(Boolean(button && button.name === "none_of_these"));
+        else if (isSpans()) answerSpans(Boolean(button && button.name === "no_entities"));
         return;
       }
       if (form.id === "skip-form" && !current()) return;
@@ -366,7 +657,17 @@
       remember(area);
       paint(area);
       showChosen();
+      setUpSpans();
     }
+  });
+
+  document.addEventListener("mouseup", (event) => {
+    if (isSpans() && event.button === 0) selectWithMouse(event);
+  });
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest ? event.target.closest("#span-form .span-label") : null;
+    if (button) markSpan(button.dataset.labelId);
   });
 
   document.addEventListener("change", (event) => {
@@ -408,6 +709,14 @@
       return;
     }
     if (!form) return;
+    if (isSpans() && !event.altKey) {
+      const act = spanKey(event);
+      if (act) {
+        event.preventDefault();
+        spanAct(act);
+        return;
+      }
+    }
     if (isMulti() && (event.key === "Enter" || event.key === NONE_KEY)) {
       if (event.key === NONE_KEY && !$("none-of-these")) return;
       event.preventDefault();
