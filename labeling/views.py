@@ -272,7 +272,13 @@ def annotation_edit(request, slug, annotation_id):
     return render(
         request,
         "labeling/annotation_edit.html",
-        {"project": project, "annotation": annotation, "form": form, "editable": editable},
+        {
+            "project": project,
+            "annotation": annotation,
+            "form": form,
+            "editable": editable,
+            "pieces": text_pieces(annotation.example.text) if project.task_type == TaskType.SPANS else None,
+        },
     )
 
 

@@ -345,7 +345,6 @@
         .map((item, depth) => `inset 0 -${3 * (depth + 1)}px 0 ${colour(item)}`)
         .join(", ");
       tok.dataset.labels = around.map((item) => (labels.get(String(item.label)) || {}).name).join(" ");
-      tok.title = around.map((item) => (labels.get(String(item.label)) || {}).name).join(" › ");
       tok.classList.toggle("in-span", around.length > 0);
       tok.classList.toggle("selected", Boolean(chosen) && index >= chosen.lo && index <= chosen.hi && chosen.hi > chosen.lo);
       tok.classList.toggle("cursor", index === span.focus);

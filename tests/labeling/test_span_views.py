@@ -53,9 +53,10 @@ def first_example(labeler_client, labeler, project):
 def test_the_page_renders_each_token_with_its_code_point_offsets(labeler_client, span_project):
     html = labeler_client.get(url("label", span_project)).content.decode()
     for start, end in token_offsets(TEXT):
-        assert f'<span class="tok" data-start="{start}" data-end="{end}">{TEXT[start:end]}</span>' in html
+        offsets = f'data-start="{start}" data-end="{end}" title="{start} {end}"'
+        assert f'<span class="tok" {offsets}>{TEXT[start:end]}</span>' in html
     # Whitespace between tokens, the line break included, is kept as written.
-    assert '<span class="tok" data-start="15" data-end="18">met</span>\n<span class="tok"' in html
+    assert 'title="15 18">met</span>\n<span class="tok"' in html
     assert 'id="span-form" data-may-nest="0"' in html
     assert 'name="spans"' in html
     assert 'name="no_entities"' in html
@@ -124,7 +125,7 @@ def test_a_background_submit_answers_json_with_the_next_items(labeler_client, la
     body = {"spans": f"2 14 {per}", "client_token": str(uuid.uuid4())}
     answer = labeler_client.post(url("submit", span_project, example.pk), body, **BACKGROUND).json()
     assert answer["undo"] == 'PER "Ada Lovelace"'
-    assert 'data-start="0" data-end="6">Nobody</span>' in answer["items"]
+    assert 'title="0 6">Nobody</span>' in answer["items"]
     assert 'class="tok"' in answer["items"]
     refused = labeler_client.post(
         url("submit", span_project, shown(labeler, span_project).pk),
@@ -146,6 +147,7 @@ def test_undo_my_work_and_the_edit_page(labeler_client, labeler, span_project):
     edit = url("annotation_edit", span_project, annotation.pk)
     form = labeler_client.get(edit).content.decode()
     assert "2 14 PER</textarea>" in form
+    assert '<span class="tok" title="2 5">Ada</span>' in form  # offsets on hover, for the box
     refused = labeler_client.post(edit, {"spans": "2 14 PER\n19 34 ORG\n0 1 LOC\n30 99 LOC"})
     assert refused.status_code == 200
     assert "Line 4: end 99 is outside the text" in refused.content.decode()
