@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from core.errors import ApplicationError
-from labeling.models import Annotation, Assignment, LabelingEvent
+from labeling.models import Annotation, Assignment, ConsensusLabel, LabelingEvent
 from labeling.selectors import annotation_answer_text
 from labeling.services import annotations as services
 from projects.models import TaskType
@@ -249,3 +249,14 @@ def test_nesting_cannot_change_once_the_project_has_annotations(span_project, ma
     with pytest.raises(ApplicationError) as refused:
         project_update(project=span_project, user=manager, task_type=TaskType.SINGLE)
     assert refused.value.message == TASK_TYPE_FIXED_MESSAGE
+
+
+def test_three_raters_marking_the_same_spans_make_the_consensus(span_project, raters):
+    example = ExampleFactory(project=span_project, text=TEXT)
+    for rater in raters:
+        assignment = services.assignment_next(project=span_project, user=rater)
+        assert assignment.example_id == example.pk
+        submit(span_project, rater, assignment, [{"start": ADA[0], "end": ADA[1], "label": "PER"}])
+    consensus = ConsensusLabel.objects.get(example=example)
+    assert consensus.spans == [[*ADA, label_id(span_project, "PER")]]
+    assert consensus.source == ConsensusLabel.Source.UNANIMOUS
