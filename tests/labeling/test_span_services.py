@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from consistency.examples.timeline import example_timeline
 from core.errors import ApplicationError
 from labeling.models import Annotation, Assignment, ConsensusLabel, LabelingEvent
 from labeling.selectors import annotation_answer_text
@@ -260,3 +261,13 @@ def test_three_raters_marking_the_same_spans_make_the_consensus(span_project, ra
     consensus = ConsensusLabel.objects.get(example=example)
     assert consensus.spans == [[*ADA, label_id(span_project, "PER")]]
     assert consensus.source == ConsensusLabel.Source.UNANIMOUS
+
+
+def test_the_timeline_says_the_spans_in_words(span_project, raters):
+    example = ExampleFactory(project=span_project, text=TEXT)
+    answers = [[[*ADA, "PER"]], [[*ADA, "PER"]], []]
+    for rater, spans in zip(raters, answers, strict=True):
+        submit(span_project, rater, services.assignment_next(project=span_project, user=rater), spans)
+    texts = [entry.text for entry in example_timeline(project=span_project, example=example)]
+    assert any('PER "Ada Lovelace"' in text for text in texts), texts
+    assert any("no entities" in text for text in texts), texts
