@@ -473,7 +473,7 @@
     if (!isSpans()) return;
     // With this script the spans are marked on the text; the offsets box is the no-JavaScript form.
     if ($("span-offsets")) $("span-offsets").hidden = true;
-    if ($("span-chosen")) $("span-chosen").hidden = false;
+    for (const id of ["span-labels", "span-chosen"]) if ($(id)) $(id).hidden = false;
     span.lease = null;
     showSpans();
   }

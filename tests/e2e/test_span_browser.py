@@ -164,6 +164,7 @@ def test_the_span_page_works_without_javascript(browser, live_server, span_proje
         log_in(context, labeler, live_server.url)
         tab = context.new_page()
         tab.goto("/projects/support/label/")
+        assert tab.locator("#span-labels").is_hidden()  # buttons that need the script are not shown
         # An empty box is not "no entities": the form says so and stores nothing.
         tab.click("#submit-spans")
         tab.wait_for_selector("text=Mark the entities")
