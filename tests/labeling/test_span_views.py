@@ -62,6 +62,7 @@ def test_the_page_renders_each_token_with_its_code_point_offsets(labeler_client,
     assert 'name="no_entities"' in html
     assert 'data-shortcut="p"' in html
     assert "style=" not in html  # the CSP forbids inline styles
+    assert "{#" not in html  # no template comment shows
 
 
 def test_the_plain_form_takes_one_span_per_line(labeler_client, labeler, span_project):
