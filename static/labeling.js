@@ -332,18 +332,29 @@
     spanState();
     const colour = (item) => (labels.get(String(item.label)) || { colour: "#4c78a8" }).colour;
     const chosen = toks.length ? selected(toks) : null;
-    toks.forEach((tok, index) => {
-      const start = offset(tok, "start");
-      const end = offset(tok, "end");
-      const around = span.list
-        .filter((item) => item.start <= start && end <= item.end)
-        .sort((a, b) => b.end - b.start - (a.end - a.start)); // outermost first
+    // Spans around the characters from `start` to `end`, outermost first.
+    const spansAround = (start, end) =>
+      span.list.filter((item) => item.start <= start && end <= item.end).sort((a, b) => b.end - b.start - (a.end - a.start));
+    const colourIn = (element, around) => {
       const inner = around[around.length - 1];
-      tok.style.backgroundColor = inner ? colour(inner) + "66" : "";
-      tok.style.boxShadow = around
+      element.style.backgroundColor = inner ? colour(inner) + "66" : "";
+      element.style.boxShadow = around
         .slice(0, -1)
         .map((item, depth) => `inset 0 -${3 * (depth + 1)}px 0 ${colour(item)}`)
         .join(", ");
+    };
+    // The whitespace between two words of a span takes its colours too, so a span reads as one.
+    const lease = current();
+    if (lease) {
+      lease.querySelectorAll("[data-role=span-text] .gap").forEach((gap) => {
+        const before = gap.previousElementSibling;
+        const after = gap.nextElementSibling;
+        colourIn(gap, before && after ? spansAround(offset(before, "start"), offset(after, "end")) : []);
+      });
+    }
+    toks.forEach((tok, index) => {
+      const around = spansAround(offset(tok, "start"), offset(tok, "end"));
+      colourIn(tok, around);
       tok.dataset.labels = around.map((item) => (labels.get(String(item.label)) || {}).name).join(" ");
       tok.classList.toggle("in-span", around.length > 0);
       tok.classList.toggle("selected", Boolean(chosen) && index >= chosen.lo && index <= chosen.hi && chosen.hi > chosen.lo);

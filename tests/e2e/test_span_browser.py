@@ -135,6 +135,9 @@ def test_the_mouse_selects_whole_tokens_and_nested_spans_stay_visible(page, logi
     assert "inset" in lovelace.evaluate("tok => tok.style.boxShadow")
     assert lovelace.evaluate("tok => tok.style.backgroundColor") != ""
     assert page.locator(".tok:text-is('Ada')").evaluate("tok => tok.style.boxShadow") == ""
+    # The space inside "Ada Lovelace" is coloured with it; the one after it is not.
+    assert page.locator(".tok:text-is('Ada') + .gap").evaluate("gap => gap.style.backgroundColor") != ""
+    assert page.locator(".tok:text-is('Lovelace') + .gap").evaluate("gap => gap.style.backgroundColor") == ""
 
     # A selection that would cross a span is refused here and never sent.
     page.keyboard.press("Shift+ArrowRight")  # "Lovelace met" crosses "Ada Lovelace"

@@ -56,7 +56,7 @@ def test_the_page_renders_each_token_with_its_code_point_offsets(labeler_client,
         offsets = f'data-start="{start}" data-end="{end}" title="{start} {end}"'
         assert f'<span class="tok" {offsets}>{TEXT[start:end]}</span>' in html
     # Whitespace between tokens, the line break included, is kept as written.
-    assert 'title="15 18">met</span>\n<span class="tok"' in html
+    assert 'title="15 18">met</span><span class="gap">\n</span><span class="tok"' in html
     assert 'id="span-form" data-may-nest="0"' in html
     assert 'name="spans"' in html
     assert 'name="no_entities"' in html
