@@ -162,3 +162,13 @@ def test_undo_my_work_and_the_edit_page(labeler_client, labeler, span_project):
     labeler_client.post(url("undo", span_project))
     assert not Annotation.objects.exists()
     assert shown(labeler, span_project).pk == example.pk
+
+
+def test_the_progress_page_of_a_span_project(manager_client, labeler_client, labeler, span_project):
+    example = first_example(labeler_client, labeler, span_project)
+    labeler_client.post(
+        url("submit", span_project, example.pk), {"spans": "2 14 PER", "client_token": str(uuid.uuid4())}
+    )
+    response = manager_client.get(url("progress", span_project))
+    assert response.status_code == 200
+    assert "labeler" in response.content.decode()
