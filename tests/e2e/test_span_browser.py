@@ -184,3 +184,30 @@ def test_the_span_page_works_without_javascript(browser, live_server, span_proje
         assert [stored(project, a) for a in annotations] == [[(2, 14, "PER"), (38, 44, "LOC")], []]
     finally:
         context.close()
+
+
+def test_undo_brings_the_example_back_to_mark_again(page, login, span_project, labeler):
+    project = span_project
+    ExampleFactory(project=project, text=TEXT)
+    ExampleFactory(project=project, text="Grace Hopper")
+    login(labeler)
+    page.goto("/projects/support/label/")
+    page.wait_for_selector("#span-form")
+    first = page.locator("#work-area").get_attribute("data-example-id")
+    for key in ("ArrowRight", "Shift+ArrowRight", "p", "Enter"):
+        page.keyboard.press(key)
+    page.wait_for_function(
+        "() => document.getElementById('undo-label')?.textContent === 'PER \"Ada Lovelace\"'"
+    )
+    page.keyboard.press("u")
+    page.wait_for_function("p => document.getElementById('work-area').dataset.exampleId === p", arg=first)
+    assert not Annotation.objects.filter(rater=labeler).exists()
+    # The example is back with nothing marked, and the keys work on it again.
+    assert listed(page) == []
+    for key in ("ArrowRight", "ArrowRight", "p"):
+        page.keyboard.press(key)
+    assert listed(page) == ["PER · Lovelace"]
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => Number(document.getElementById('session-count')?.textContent) === 2")
+    assert stored(project, Annotation.objects.get(rater=labeler)) == [(6, 14, "PER")]
+    assert page.csp_errors == []
