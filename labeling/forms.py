@@ -107,6 +107,15 @@ def spans_lines(spans, names: dict[int, str]) -> str:
     return "\n".join(f"{start} {end} {names.get(label, label)}" for start, end, label in spans or [])
 
 
+def _spans_or_no_entities(form: forms.Form, data: dict) -> dict:
+    """The explicit "No entities" answers no spans; an empty box alone is refused."""
+    if data.get("no_entities"):
+        data["spans"] = []
+    elif not data.get("spans") and "spans" not in form.errors:
+        form.add_error("spans", MARK_OR_NONE)
+    return data
+
+
 class AnnotationSpansSubmitForm(AnnotationSubmitForm):
     """A span answer: the spans box, or the explicit "No entities" button (no spans is never
     inferred from an empty box)."""
@@ -116,12 +125,7 @@ class AnnotationSpansSubmitForm(AnnotationSubmitForm):
     no_entities = forms.BooleanField(required=False)
 
     def clean(self):
-        data = super().clean()
-        if data.get("no_entities"):
-            data["spans"] = []
-        elif not data.get("spans") and "spans" not in self.errors:
-            self.add_error("spans", MARK_OR_NONE)
-        return data
+        return _spans_or_no_entities(self, super().clean())
 
     def span_list(self) -> list[dict]:
         return [span for _, span in self.cleaned_data["spans"]]
@@ -167,13 +171,7 @@ class AnnotationEditForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if "spans" not in self.fields:
-            return data
-        if data.get("no_entities"):
-            data["spans"] = []
-        elif not data.get("spans") and "spans" not in self.errors:
-            self.add_error("spans", MARK_OR_NONE)
-        return data
+        return _spans_or_no_entities(self, data) if "spans" in self.fields else data
 
 
 def first_error(form: forms.Form) -> str:

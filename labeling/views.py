@@ -46,7 +46,7 @@ SUBMIT_FORMS = {
 def _lease_item(project, assignment) -> dict:
     """One held example as the page shows it: text, visible metadata, and a fresh client token;
     on a span project also its text cut into tokens and the whitespace between them
-    (selectors.text_pieces), which the page selects by."""
+    (labeling.spans.text_pieces), which the page selects by."""
     example = assignment.example
     metadata = []
     if isinstance(example.metadata, dict):

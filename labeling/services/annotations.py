@@ -166,11 +166,9 @@ def span_answer_clean(*, project: Project, text: str, spans) -> list[list[int]]:
     """A span answer checked against the example's text and the project's labels (by name, or
     by id) and nesting setting (labeling.spans.spans_clean); returned in stored form. A fault is
     refused under the field it names (``spans[2].end``)."""
-    labels: dict[str, int] = {}
-    for label in labels_for_labeling(project=project):
-        labels.setdefault(str(label.pk), label.pk)
-    for label in labels_for_labeling(project=project):
-        labels[label.name] = label.pk  # a name wins over an id that reads the same
+    project_labels = labels_for_labeling(project=project)
+    labels = {str(label.pk): label.pk for label in project_labels}
+    labels.update({label.name: label.pk for label in project_labels})  # a name wins over a same-looking id
     try:
         return spans_clean(text, spans, labels=labels, may_nest=project.spans_may_nest)
     except SpanError as exc:
