@@ -446,7 +446,11 @@
     body.delete("no_entities");
     body.delete("spans");
     if (none) body.set("no_entities", "1");
-    else body.set("spans", span.list.map((item) => `${item.start} ${item.end} ${item.label}`).join("\n"));
+    else {
+      // Labels by name: a name always means its label, where an id could read as another's name.
+      const labels = spanLabels();
+      body.set("spans", span.list.map((item) => `${item.start} ${item.end} ${labels.get(String(item.label)).name}`).join("\n"));
+    }
     body.set("client_token", lease.dataset.token);
     body.set("time_spent_ms", String(Math.round(performance.now() - shownAt)));
     queueAnswer(lease, body);

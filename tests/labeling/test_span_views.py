@@ -172,3 +172,13 @@ def test_the_progress_page_of_a_span_project(manager_client, labeler_client, lab
     response = manager_client.get(url("progress", span_project))
     assert response.status_code == 200
     assert "labeler" in response.content.decode()
+
+
+def test_a_label_name_with_spaces_fits_on_a_line(labeler_client, labeler, span_project):
+    art = LabelFactory(project=span_project, name="work of  art", shortcut_key="w", position=9)
+    example = first_example(labeler_client, labeler, span_project)
+    labeler_client.post(
+        url("submit", span_project, example.pk),
+        {"spans": "19 34   work of  art  ", "client_token": str(uuid.uuid4())},
+    )
+    assert Annotation.objects.get(rater=labeler).spans == [[19, 34, art.pk]]
