@@ -20,7 +20,7 @@ from core.errors import NotFound
 from core.markdown import render_markdown
 from labeling.decisions import label_set_share
 from labeling.models import Annotation, Disagreement
-from projects.models import GuidelineVersion, Project, TaskType
+from projects.models import GuidelineVersion, Label, Project, TaskType
 from projects.selectors import guideline_in_force, metadata_fields
 
 AGE_CHOICES = {"1": 1, "7": 7, "30": 30}  # "opened more than N days ago"
@@ -99,7 +99,21 @@ def review_queue(
     }
     for pk in ids:
         by_id[pk].pair_count = counts[_pair(by_id[pk].label_a_id, by_id[pk].label_b_id)]
+    if project.task_type == TaskType.SPANS:
+        _span_summaries_add(list(by_id.values()))
     return [by_id[pk] for pk in ids]
+
+
+def _span_summaries_add(disagreements: list[Disagreement]) -> None:
+    """Each span case's `span_summary`: how many raters, and how many spans they disagree on
+    (one query for the page)."""
+    votes: dict[int, list] = {d.example_id: [] for d in disagreements}
+    current = Annotation.objects.filter(example_id__in=list(votes), superseded_at__isnull=True)
+    for example_id, spans in current.filter(spans__isnull=False).values_list("example_id", "spans"):
+        votes[example_id].append(span_layout.spans_of(spans))
+    for disagreement in disagreements:
+        cast = votes[disagreement.example_id]
+        disagreement.span_summary = {"raters": len(cast), "contested": span_layout.contested(cast)}
 
 
 def review_queue_count(*, project: Project) -> int:
@@ -344,6 +358,7 @@ VOTE_FIELDS = (
     "example",
     "rater",
     "label",
+    "spans",
     "guideline_version",
     "rater__id",
     "rater__username",
@@ -417,6 +432,10 @@ def disagreement_current_resolution(disagreement: Disagreement) -> Resolution | 
     """The resolution in force (the newest revision), from `disagreement_list_api`'s prefetch."""
     current = disagreement.api_current_resolutions
     return current[0] if current else None
+
+
+def label_names(*, project_id: int) -> dict[int, str]:
+    return dict(Label.objects.filter(project_id=project_id).values_list("pk", "name"))
 
 
 def label_id_by_name(*, project: Project, name: str) -> int | None:

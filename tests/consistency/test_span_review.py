@@ -273,3 +273,19 @@ def test_typed_lines_are_checked_by_line_and_nothing_is_written(span_project, ca
     response = sme_client.post(url, {"shown": case.pk, "no_entities": "1"})
     assert response.status_code == 302
     assert Resolution.objects.get().spans == []
+
+
+def test_the_queue_counts_raters_and_contested_spans_and_the_resolved_tab_says_the_spans(
+    span_project, case, sme, sme_client
+):
+    agreed = {name: [(0, 3, "PERSON")] for name in ("rater0", "rater1", "rater2")}
+    agreed["rater2"] = [(0, 3, "PERSON"), (4, 8, "PLACE")]
+    span_case_make(span_project, text="Ada went home", marked=agreed, external_id="ner-2")
+    queue = sme_client.get(reverse("consistency:review_queue", args=[span_project.slug])).content.decode()
+    assert "3 raters, 5 contested spans</span>: PERSON / PLACE" in queue
+    assert "3 raters, 1 contested span</span>" in queue
+    resolve(span_project, sme, case, spans=[{"start": 0, "end": 12, "label": "PERSON"}])
+    resolved = sme_client.get(
+        reverse("consistency:review_queue", args=[span_project.slug]), {"tab": "resolved"}
+    ).content.decode()
+    assert '<td class="decision">\u201cAda Lovelace\u201d PERSON</td>' in resolved
