@@ -289,3 +289,26 @@ def test_the_queue_counts_raters_and_contested_spans_and_the_resolved_tab_says_t
         reverse("consistency:review_queue", args=[span_project.slug]), {"tab": "resolved"}
     ).content.decode()
     assert '<td class="decision">\u201cAda Lovelace\u201d PERSON</td>' in resolved
+
+
+def test_a_case_the_rules_queued_is_resolved_from_the_page(span_project, sme_client):
+    """The whole path: the raters' spans, the project's rules queue the case (the most contested
+    spans' labels name it), and the SME's decision becomes the consensus."""
+    case = span_case_make(span_project, detect=True, external_id="ner-rules")
+    ids = span_ids(span_project)
+    assert {case.label_a_id, case.label_b_id} <= {ids["PERSON"], ids["PLACE"], None}
+    assert not ConsensusLabel.objects.filter(example=case.example).exists()
+    response = sme_client.post(
+        reverse("consistency:review_resolve", args=[span_project.slug, case.pk]),
+        {
+            "shown": case.pk,
+            "verdict": "gold",
+            "span": [f"0:12:{ids['PERSON']}"],
+            "extra_spans": "17 32 PERSON",
+        },
+    )
+    assert response.status_code == 302
+    consensus = ConsensusLabel.objects.get(example=case.example)
+    assert (consensus.source, consensus.spans) == ("gold", [[0, 12, ids["PERSON"]], [17, 32, ids["PERSON"]]])
+    case.refresh_from_db()
+    assert case.status == Disagreement.Status.RESOLVED
