@@ -312,3 +312,29 @@ def test_a_case_the_rules_queued_is_resolved_from_the_page(span_project, sme_cli
     assert (consensus.source, consensus.spans) == ("gold", [[0, 12, ids["PERSON"]], [17, 32, ids["PERSON"]]])
     case.refresh_from_db()
     assert case.status == Disagreement.Status.RESOLVED
+
+
+def test_the_page_revises_a_span_decision_starting_from_it(span_project, case, sme, sme_client):
+    ids = span_ids(span_project)
+    first = resolve(span_project, sme, case, spans=[{"start": 0, "end": 3, "label": "PERSON"}])
+    review_services.worked_example_add(project=span_project, user=sme, resolution_id=first.pk)
+    page = sme_client.get(
+        reverse("consistency:review_item", args=[span_project.slug, case.pk])
+    ).content.decode()
+    assert "Revise the decision on example ner-1" in page
+    assert checked_spans(page) == [f"0:3:{ids['PERSON']}"]  # the decision, not the majority
+    response = sme_client.post(
+        reverse("consistency:resolution_revise", args=[span_project.slug, first.pk]),
+        {
+            "shown": case.pk,
+            "verdict": "gold",
+            "span": [f"0:12:{ids['PERSON']}"],
+            "rationale": "The full name.",
+        },
+    )
+    assert response.status_code == 302
+    revised = Resolution.objects.get(supersedes=first)
+    assert revised.spans == [[0, 12, ids["PERSON"]]]
+    draft = GuidelineDraft.objects.get(project=span_project).body
+    assert '- "**Ada Lovelace** `PERSON` met Charles Babbage in London" has **1 entity** as marked' in draft
+    assert "**Ada** `PERSON` Lovelace" not in draft
