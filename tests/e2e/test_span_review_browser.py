@@ -32,6 +32,12 @@ def test_the_sme_compares_rows_and_decides_the_gold_spans(page, login, project, 
     width = ada["width"] / len("Ada Lovelace")
     assert babbage["x"] == pytest.approx(charles["x"] + 8 * width, abs=1)
     assert page.locator('.span-row-rater mark[data-label="PLACE"]').count() == 1
+    # On a phone the rows scroll inside their card rather than widening it.
+    page.set_viewport_size({"width": 420, "height": 800})
+    card = page.locator("#span-rows").bounding_box()
+    assert card["x"] + card["width"] <= 420
+    assert page.evaluate("(a => a.scrollWidth > a.clientWidth)(document.querySelector('.span-align'))")
+    page.set_viewport_size({"width": 1280, "height": 800})
 
     # Start from rater2's row: their two spans are checked, the majority's is not.
     page.click('#span-start a[data-start^="a"]:has-text("rater2")')
