@@ -1,5 +1,5 @@
 """A span answer in words for the review pages: `{% spans_text resolution.spans example.text project %}`
-is "“Ada Lovelace” PERSON, “London” LOC" ("no entities" for [])."""
+is `PERSON "Ada Lovelace", LOC "London"` ("no entities" for []), as labeling words them."""
 
 from django import template
 
@@ -9,6 +9,7 @@ register = template.Library()
 
 NO_ENTITIES = "no entities"
 QUOTE_LIMIT = 60
+SPANS_SHOWN = 10  # named before "and N more"
 
 
 def _label_names(project) -> dict[int, str]:
@@ -26,9 +27,11 @@ def spans_text(spans, text, project) -> str:
         return ""
     names = _label_names(project)
     shown = []
-    for start, end, label in spans_of(spans):
+    spans = spans_of(spans)
+    for start, end, label in spans[:SPANS_SHOWN]:
         quoted = " ".join((text or "")[start:end].split())
         if len(quoted) > QUOTE_LIMIT:
             quoted = quoted[: QUOTE_LIMIT - 1] + "\u2026"
-        shown.append(f"\u201c{quoted}\u201d {names.get(label, '?')}")
-    return ", ".join(shown) or NO_ENTITIES
+        shown.append(f'{names.get(label, "?")} "{quoted}"')
+    more = len(spans) - SPANS_SHOWN
+    return (", ".join(shown) + (f" and {more} more" if more > 0 else "")) or NO_ENTITIES

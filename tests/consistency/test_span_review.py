@@ -240,7 +240,7 @@ def test_the_sme_decides_from_checked_and_typed_spans(span_project, case, sme_cl
         reverse("consistency:review_item", args=[span_project.slug, case.pk])
     ).content.decode()
     assert (
-        "\u201cAda Lovelace\u201d PERSON, \u201cCharles Babbage\u201d PERSON, \u201cLondon\u201d PLACE"
+        "PERSON &quot;Ada Lovelace&quot;, PERSON &quot;Charles Babbage&quot;, PLACE &quot;London&quot;"
         in page
     )
     assert 'class="span-row span-row-decision"' in page
@@ -288,7 +288,7 @@ def test_the_queue_counts_raters_and_contested_spans_and_the_resolved_tab_says_t
     resolved = sme_client.get(
         reverse("consistency:review_queue", args=[span_project.slug]), {"tab": "resolved"}
     ).content.decode()
-    assert '<td class="decision">\u201cAda Lovelace\u201d PERSON</td>' in resolved
+    assert '<td class="decision">PERSON &quot;Ada Lovelace&quot;</td>' in resolved
 
 
 def test_a_case_the_rules_queued_is_resolved_from_the_page(span_project, sme_client):
