@@ -118,9 +118,10 @@ def _gold_spans(project, data) -> tuple[list[dict] | None, list[str], list[str]]
         spans.append({"start": start, "end": end, "label": str(label)})
         sources.append(f"the checked span {start}\u2013{end} {names.get(label, '?')}")
     for line in typed:
-        if (line.start, line.end, label_ids.get(line.label)) in seen:
+        key = (line.start, line.end, label_ids.get(line.label))
+        if key in seen:
             continue
-        seen.add((line.start, line.end, label_ids.get(line.label)))
+        seen.add(key)
         spans.append({"start": line.start, "end": line.end, "label": line.label})
         sources.append(f"extra spans line {line.line}")
     if not spans:
@@ -361,9 +362,7 @@ def _decision_step(request, disagreement, form, filters):
     confirmation step an exclusion needs (works without JavaScript: it is a second form)."""
     if not form.is_valid():
         errors = [e for errs in form.errors.values() for e in errs]
-        return _render_item(
-            request, disagreement, filters=filters, status=400, form_errors=errors, entered=_entered(request)
-        )
+        return _refuse_input(request, disagreement, filters, errors)
     data = form.cleaned_data
     if data["verdict"] != Resolution.Verdict.EXCLUDED or data["confirm"] == "yes":
         return None
@@ -377,8 +376,8 @@ def _is_span_error(exc: ApplicationError) -> bool:
     return any(str(field).startswith("spans") for field in exc.extra)
 
 
-def _refuse_spans(request, disagreement, filters, errors):
-    """The page again with the span errors and everything the SME entered; nothing was saved."""
+def _refuse_input(request, disagreement, filters, errors):
+    """The page again with the errors and everything the SME entered; nothing was saved."""
     return _render_item(
         request, disagreement, filters=filters, status=400, form_errors=errors, entered=_entered(request)
     )
@@ -398,7 +397,7 @@ def review_resolve(request, slug, disagreement_id):
     data = form.cleaned_data
     spans, sources, errors = _gold_spans(request.project, data)
     if errors:
-        return _refuse_spans(request, disagreement, filters, errors)
+        return _refuse_input(request, disagreement, filters, errors)
     try:
         resolution = services.review_resolve(
             project=request.project,
@@ -413,7 +412,7 @@ def review_resolve(request, slug, disagreement_id):
         )
     except ApplicationError as exc:
         if _is_span_error(exc):
-            return _refuse_spans(request, disagreement, filters, [_span_error(exc.message, sources)])
+            return _refuse_input(request, disagreement, filters, [_span_error(exc.message, sources)])
         disagreement.refresh_from_db()
         return _render_item(
             request, disagreement, filters=filters, status=409, notice=exc.message, notice_level="error"
@@ -460,7 +459,7 @@ def resolution_revise(request, slug, resolution_id):
     data = form.cleaned_data
     spans, sources, errors = _gold_spans(request.project, data)
     if errors:
-        return _refuse_spans(request, disagreement, filters, errors)
+        return _refuse_input(request, disagreement, filters, errors)
     try:
         revised = services.resolution_revise(
             project=request.project,
@@ -475,7 +474,7 @@ def resolution_revise(request, slug, resolution_id):
         )
     except ApplicationError as exc:
         if _is_span_error(exc):
-            return _refuse_spans(request, disagreement, filters, [_span_error(exc.message, sources)])
+            return _refuse_input(request, disagreement, filters, [_span_error(exc.message, sources)])
         return _render_item(
             request, disagreement, filters=filters, status=409, notice=exc.message, notice_level="error"
         )
