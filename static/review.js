@@ -76,4 +76,60 @@
       }
     }
   });
+
+  // Span cases: text selected on any row becomes a typed span ("start end label" in the form's
+  // extra spans) once the SME picks its label. Offsets count code points, as the server does;
+  // JavaScript strings count UTF-16 units, so they are converted. Without this, typing does it.
+  const codePoints = (text) => Array.from(text).length;
+
+  function selectedSpan() {
+    const selection = window.getSelection();
+    if (!selection || selection.isCollapsed || selection.rangeCount !== 1) return null;
+    const range = selection.getRangeAt(0);
+    const line = range.startContainer.parentElement && range.startContainer.parentElement.closest(".span-line");
+    if (!line || !line.contains(range.endContainer)) return null;
+    const block = line.closest(".span-block");
+    const before = document.createRange();
+    before.setStart(line, 0);
+    before.setEnd(range.startContainer, range.startOffset);
+    const lead = before.toString();
+    let chosen = range.toString();
+    const trimmedStart = chosen.length - chosen.trimStart().length;
+    chosen = chosen.trim();
+    if (!chosen) return null;
+    const start = Number(block.dataset.offset) + codePoints(lead) + trimmedStart;
+    return { start: start, end: start + codePoints(chosen), text: chosen };
+  }
+
+  const showSelectHint = (root) => {
+    root.querySelectorAll(".span-select-hint").forEach((hint) => { hint.hidden = false; });
+  };
+  document.addEventListener("DOMContentLoaded", () => showSelectHint(document));
+  document.addEventListener("htmx:afterSwap", () => showSelectHint(document));
+
+  document.addEventListener("mouseup", (event) => {
+    const pick = document.getElementById("span-pick");
+    if (!pick || pick.contains(event.target)) return;
+    const span = selectedSpan();
+    if (!span || !document.getElementById("id_extra_spans")) {
+      pick.hidden = true;
+      return;
+    }
+    pick.dataset.start = span.start;
+    pick.dataset.end = span.end;
+    document.getElementById("span-pick-text").textContent = `\u201c${span.text}\u201d (${span.start}\u2013${span.end})`;
+    pick.hidden = false;
+  });
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest("#span-pick button[data-label]");
+    if (!button) return;
+    const pick = document.getElementById("span-pick");
+    const field = document.getElementById("id_extra_spans");
+    if (!field) return;
+    const line = `${pick.dataset.start} ${pick.dataset.end} ${button.dataset.label}`;
+    field.value = field.value.trim() ? `${field.value.replace(/\s+$/, "")}\n${line}` : line;
+    pick.hidden = true;
+    window.getSelection().removeAllRanges();
+  });
 })();

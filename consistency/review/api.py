@@ -86,8 +86,9 @@ class DisagreementDetailApi(ProjectScopedMixin, APIView):
 
 class DisagreementResolveApi(ProjectScopedMixin, APIView):
     """Resolve an open disagreement (SMEs and managers): verdict "label" with the gold label's
-    name (one of the project's labels), or verdict "exclude" (genuinely ambiguous, kept out of
-    the dataset) with a rationale. 409 when it is already resolved, by someone else or before;
+    name (one of the project's labels) or, on a span project, the gold `spans` (`[]` for "no
+    entities"), or verdict "exclude" (genuinely ambiguous, kept out of the dataset) with a
+    rationale. 409 when it is already resolved, by someone else or before;
     revise a resolution on the review page."""
 
     project_roles = REVIEWERS
@@ -99,7 +100,9 @@ class DisagreementResolveApi(ProjectScopedMixin, APIView):
             400: OpenApiResponse(
                 OpenApiTypes.OBJECT,
                 description="Invalid input, field by field; also a label that is not one of the "
-                "project's labels, or an exclusion without a rationale.",
+                "project's labels, spans on a project that does not mark spans (or spans that cross, "
+                "leave the text or name another label: the field is named, as `spans[2].end`), or an "
+                "exclusion without a rationale.",
             ),
             409: CONFLICT_RESPONSE,
         },
@@ -109,7 +112,7 @@ class DisagreementResolveApi(ProjectScopedMixin, APIView):
         form.is_valid(raise_exception=True)
         data = form.validated_data
         label_id = None
-        if data["verdict"] == VERDICT_LABEL:
+        if data["verdict"] == VERDICT_LABEL and "label" in data:
             label_id = label_id_by_name(project=request.project, name=data["label"])
             if label_id is None:
                 raise exceptions.ValidationError({"label": ["This project has no label of that name."]})
@@ -120,6 +123,7 @@ class DisagreementResolveApi(ProjectScopedMixin, APIView):
                 disagreement_id=id,
                 verdict=VERDICTS[data["verdict"]],
                 label_id=label_id,
+                spans=[dict(span) for span in data["spans"]] if "spans" in data else None,
                 rationale=data["rationale"],
                 guideline_gap=data["guideline_gap"],
             )

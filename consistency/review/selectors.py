@@ -14,12 +14,13 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from consistency.review import span_layout
 from consistency.review.models import Resolution, ReviewQuestion
 from core.errors import NotFound
 from core.markdown import render_markdown
 from labeling.decisions import label_set_share
 from labeling.models import Annotation, Disagreement
-from projects.models import GuidelineVersion, Project
+from projects.models import GuidelineVersion, Label, Project, TaskType
 from projects.selectors import guideline_in_force, metadata_fields
 
 AGE_CHOICES = {"1": 1, "7": 7, "30": 30}  # "opened more than N days ago"
@@ -98,7 +99,21 @@ def review_queue(
     }
     for pk in ids:
         by_id[pk].pair_count = counts[_pair(by_id[pk].label_a_id, by_id[pk].label_b_id)]
+    if project.task_type == TaskType.SPANS:
+        _span_summaries_add(list(by_id.values()))
     return [by_id[pk] for pk in ids]
+
+
+def _span_summaries_add(disagreements: list[Disagreement]) -> None:
+    """Each span case's `span_summary`: how many raters, and how many spans they disagree on
+    (one query for the page)."""
+    votes: dict[int, list] = {d.example_id: [] for d in disagreements}
+    current = Annotation.objects.filter(example_id__in=list(votes), superseded_at__isnull=True)
+    for example_id, spans in current.filter(spans__isnull=False).values_list("example_id", "spans"):
+        votes[example_id].append(span_layout.spans_of(spans))
+    for disagreement in disagreements:
+        cast = votes[disagreement.example_id]
+        disagreement.span_summary = {"raters": len(cast), "contested": span_layout.contested(cast)}
 
 
 def review_queue_count(*, project: Project) -> int:
@@ -154,9 +169,10 @@ def guideline_section(body: str, title: str) -> str | None:
     return None
 
 
-def review_item(*, project: Project, disagreement: Disagreement) -> dict:
+def review_item(*, project: Project, disagreement: Disagreement, span_start: str = "") -> dict:
     """Everything one review page shows: the example, every rater's label and note by name, the
-    guideline sections of the labels involved, and the resolutions so far (newest first)."""
+    guideline sections of the labels involved, and the resolutions so far (newest first). On a
+    span project, `spans` holds the aligned rows and the candidate spans (`span_review`)."""
     example = disagreement.example
     annotations = list(
         Annotation.objects.filter(example=example, superseded_at__isnull=True)
@@ -168,6 +184,7 @@ def review_item(*, project: Project, disagreement: Disagreement) -> dict:
         pk for pk in (disagreement.label_a_id, disagreement.label_b_id) if pk
     }
     involved_ids |= {pk for a in annotations for pk in (a.labels or ())}
+    involved_ids |= {span[2] for a in annotations for span in (a.spans or ())}
     sections = []
     for label in project.labels.filter(pk__in=involved_ids):
         section = guideline_section(guideline.body, label.name) if guideline else None
@@ -187,7 +204,17 @@ def review_item(*, project: Project, disagreement: Disagreement) -> dict:
         sets = [a.labels for a in annotations if a.labels is not None]
         present, _ = label_set_share(sets)
         proposed_set = sorted(pk for pk, count in present.items() if 2 * count > len(sets))
+    spans = None
+    if project.task_type == TaskType.SPANS:
+        spans = span_review(
+            project=project,
+            example=example,
+            annotations=annotations,
+            resolutions=resolutions,
+            start=span_start,
+        )
     return {
+        "spans": spans,
         "proposed_set": proposed_set,
         "disagreement": disagreement,
         "example": example,
@@ -200,6 +227,95 @@ def review_item(*, project: Project, disagreement: Disagreement) -> dict:
         "questions": list(
             ReviewQuestion.objects.filter(disagreement=disagreement).select_related("rater", "asked_by")
         ),
+    }
+
+
+MAJORITY_ROW = "majority"
+DECISION_ROW = "decision"
+
+
+def span_review(
+    *,
+    project: Project,
+    example,
+    annotations: list[Annotation],
+    resolutions: list[Resolution],
+    start: str = "",
+) -> dict:
+    """A span example as the SME compares and decides it.
+
+    `lines`: the text cut into short lines, each with one row per rater, the majority (spans
+    more than half of the raters marked) and the current decision, so boundaries line up.
+    `candidates`: every span any row holds, with the raters who marked it, checked when it is in
+    the starting set: the row named by `start` ("majority", "decision" or "a<annotation id>"),
+    else the current decision, else the majority.
+    """
+    labels = list(project.labels.order_by("position", "id"))
+    names = {label.pk: label.name for label in labels}
+    colours = {label.pk: index % span_layout.PALETTE_SIZE for index, label in enumerate(labels)}
+    votes = [(a, span_layout.spans_of(a.spans)) for a in annotations if a.spans is not None]
+    majority = span_layout.majority([spans for _, spans in votes])
+    current = resolutions[0] if resolutions and resolutions[0].spans is not None else None
+    rows = [
+        {"key": f"a{a.pk}", "who": a.rater.username, "kind": "rater", "spans": spans} for a, spans in votes
+    ]
+    rows.append({"key": MAJORITY_ROW, "who": "Majority", "kind": MAJORITY_ROW, "spans": majority})
+    if current is not None:
+        rows.append(
+            {
+                "key": DECISION_ROW,
+                "who": "Decision",
+                "kind": DECISION_ROW,
+                "spans": span_layout.spans_of(current.spans),
+            }
+        )
+    by_key = {row["key"]: row for row in rows}
+    chosen = by_key.get(start) or by_key.get(DECISION_ROW) or by_key[MAJORITY_ROW]
+    text = example.text or ""
+
+    def shown(segment: span_layout.Segment) -> dict:  # what one run of characters looks like
+        span = segment.span
+        if span is None:
+            return {"text": segment.text}
+        return {
+            "text": segment.text,
+            "label": names.get(span[2], "?"),
+            "colour": colours.get(span[2], 0),
+            "opens": segment.opens,
+            "closes": segment.closes,
+            "nested": segment.nested,
+            "title": "; ".join(f"{names.get(s[2], '?')} {s[0]}\u2013{s[1]}" for s in segment.spans),
+        }
+
+    lines = []
+    for line in span_layout.text_lines(text):
+        cut = [(row, span_layout.line_segments(text, line, row["spans"])) for row in rows]
+        lines.append(
+            {"start": line[0], "rows": [{**row, "segments": [shown(p) for p in parts]} for row, parts in cut]}
+        )
+    extra = [*majority, *chosen["spans"], *(span_layout.spans_of(current.spans) if current else ())]
+    candidates = [
+        {
+            "key": c.key,
+            "start": c.span[0],
+            "end": c.span[1],
+            "label": names.get(c.span[2], "?"),
+            "colour": colours.get(c.span[2], 0),
+            "text": text[c.span[0] : c.span[1]],
+            "raters": c.raters,
+            "checked": c.span in chosen["spans"],
+        }
+        for c in span_layout.candidates([(a.rater.username, spans) for a, spans in votes], extra)
+    ]
+    return {
+        "lines": lines,
+        "rows": rows,
+        "chosen": chosen["key"],
+        "candidates": candidates,
+        "n_raters": len(votes),
+        "names": names,
+        "colours": colours,
+        "legend": [{"name": label.name, "colour": colours[label.pk]} for label in labels],
     }
 
 
@@ -242,6 +358,7 @@ VOTE_FIELDS = (
     "example",
     "rater",
     "label",
+    "spans",
     "guideline_version",
     "rater__id",
     "rater__username",
@@ -315,6 +432,10 @@ def disagreement_current_resolution(disagreement: Disagreement) -> Resolution | 
     """The resolution in force (the newest revision), from `disagreement_list_api`'s prefetch."""
     current = disagreement.api_current_resolutions
     return current[0] if current else None
+
+
+def label_names(*, project_id: int) -> dict[int, str]:
+    return dict(Label.objects.filter(project_id=project_id).values_list("pk", "name"))
 
 
 def label_id_by_name(*, project: Project, name: str) -> int | None:

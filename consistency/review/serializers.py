@@ -4,10 +4,11 @@ from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_fiel
 from rest_framework import serializers
 
 from consistency.review.models import Resolution
-from consistency.review.selectors import disagreement_current_resolution, disagreement_votes
+from consistency.review.selectors import disagreement_current_resolution, disagreement_votes, label_names
 from consistency.review.services import MAX_RATIONALE_CHARS
 from core.api import NO_NUL_CHARACTERS, ClosedSerializer
 from labeling.models import Disagreement
+from labeling.spans import SPAN_LIMIT
 
 
 class DisagreementExampleSerializer(serializers.Serializer):
@@ -16,20 +17,52 @@ class DisagreementExampleSerializer(serializers.Serializer):
     text = serializers.CharField()
 
 
+class ReviewSpanSerializer(serializers.Serializer):
+    start = serializers.IntegerField(help_text="The first character, counted in Unicode code points from 0.")
+    end = serializers.IntegerField(help_text="One past the last character (the end is not included).")
+    label = serializers.CharField(help_text="The label's name.")
+
+
+SPANS_HELP = (
+    'Span projects: the spans, in text order, each with its label\'s name ([] for "no entities"); '
+    "null on other projects."
+)
+
+
+def _spans_shown(serializer: serializers.Serializer, spans, project_id: int) -> list[dict] | None:
+    """Stored spans with label names; the project's names are read once per response."""
+    if spans is None:
+        return None
+    names = serializer.context.get("label_names")
+    if names is None:
+        names = serializer.context["label_names"] = label_names(project_id=project_id)
+    return [{"start": start, "end": end, "label": names.get(label, "")} for start, end, label in spans]
+
+
 class VoteSerializer(serializers.Serializer):
     rater = serializers.CharField(source="rater.username")
-    label = serializers.CharField(source="label.name")
+    label = serializers.CharField(
+        source="label.name", allow_null=True, default=None, help_text="Single-label projects: the label."
+    )
+    spans = serializers.SerializerMethodField(help_text=SPANS_HELP)
     ambiguous = serializers.BooleanField()
     ambiguous_note = serializers.CharField()
     note = serializers.CharField()
     guideline_version = serializers.IntegerField(source="guideline_version.number", allow_null=True)
     created_at = serializers.DateTimeField()
 
+    @extend_schema_field(ReviewSpanSerializer(many=True, allow_null=True))
+    def get_spans(self, vote) -> list[dict] | None:
+        return _spans_shown(self, vote.spans, self.context["project_id"])
+
 
 class ResolutionSerializer(serializers.ModelSerializer):
     label = serializers.CharField(
-        source="label.name", allow_null=True, help_text="The gold label; null when excluded."
+        source="label.name",
+        allow_null=True,
+        help_text="The gold label; null when excluded (and on span projects).",
     )
+    spans = serializers.SerializerMethodField(help_text="The gold spans. " + SPANS_HELP)
     sme = serializers.CharField(source="sme.username", help_text="Who resolved it.")
     supersedes = serializers.PrimaryKeyRelatedField(
         read_only=True, allow_null=True, help_text="The resolution this one revised, if any."
@@ -43,6 +76,7 @@ class ResolutionSerializer(serializers.ModelSerializer):
             "example",
             "verdict",
             "label",
+            "spans",
             "rationale",
             "guideline_gap",
             "sme",
@@ -50,6 +84,10 @@ class ResolutionSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(ReviewSpanSerializer(many=True, allow_null=True))
+    def get_spans(self, resolution) -> list[dict] | None:
+        return _spans_shown(self, resolution.spans, resolution.project_id)
 
 
 class DisagreementSerializer(serializers.ModelSerializer):
@@ -91,12 +129,13 @@ class DisagreementSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(VoteSerializer(many=True))
     def get_votes(self, disagreement) -> list[dict]:
-        return VoteSerializer(disagreement_votes(disagreement), many=True).data
+        self.context["project_id"] = disagreement.project_id  # shared: label names read once
+        return VoteSerializer(disagreement_votes(disagreement), many=True, context=self.context).data
 
     @extend_schema_field(ResolutionSerializer(allow_null=True))
     def get_resolution(self, disagreement) -> dict | None:
         resolution = disagreement_current_resolution(disagreement)
-        return ResolutionSerializer(resolution).data if resolution is not None else None
+        return ResolutionSerializer(resolution, context=self.context).data if resolution is not None else None
 
 
 class DisagreementFilterSerializer(serializers.Serializer):
@@ -138,13 +177,43 @@ def _guideline_gap() -> serializers.BooleanField:
     )
 
 
-class ResolveWithLabelSerializer(ClosedSerializer):
-    """Verdict "label": the gold label, by name (one of the project's labels, else a 400)."""
-
-    verdict = serializers.ChoiceField(choices=[(VERDICT_LABEL, "A gold label")])
-    label = serializers.CharField(
-        max_length=100, validators=[NO_NUL_CHARACTERS], help_text="The name of one of the project's labels."
+class ReviewSpanInputSerializer(ClosedSerializer):
+    start = serializers.IntegerField(
+        min_value=0, max_value=2_147_483_647, help_text="The first character, in Unicode code points from 0."
     )
+    end = serializers.IntegerField(
+        min_value=1, max_value=2_147_483_647, help_text="One past the last character (not included)."
+    )
+    label = serializers.CharField(
+        max_length=100,
+        validators=[NO_NUL_CHARACTERS],
+        help_text="One of the project's labels, its name or id.",
+    )
+
+
+def _spans_input() -> serializers.ListField:
+    return serializers.ListField(
+        child=ReviewSpanInputSerializer(),
+        required=False,
+        allow_empty=True,
+        max_length=SPAN_LIMIT,
+        help_text='Span projects (instead of `label`): the gold spans, [] for "no entities". Offsets count '
+        "Unicode code points; spans may not cross (nor overlap, unless the project lets them nest).",
+    )
+
+
+class ResolveWithLabelSerializer(ClosedSerializer):
+    """Verdict "label": the gold answer, the label by name (one of the project's labels, else a
+    400), or on a span project the gold spans."""
+
+    verdict = serializers.ChoiceField(choices=[(VERDICT_LABEL, "A gold answer")])
+    label = serializers.CharField(
+        required=False,
+        max_length=100,
+        validators=[NO_NUL_CHARACTERS],
+        help_text="The name of one of the project's labels (single-label projects).",
+    )
+    spans = _spans_input()
     rationale = _rationale(required=False)
     guideline_gap = _guideline_gap()
 
@@ -164,24 +233,55 @@ RESOLVE_REQUEST = PolymorphicProxySerializer(
 )
 
 
+def _spans_errors_by_field(detail: dict) -> dict:
+    """DRF's nested errors of `spans` ({"spans": {2: {"end": [...]}}}) under the field names the
+    service uses ({"spans[2].end": [...]}), as the labeling API names them."""
+    spans = detail.pop("spans")
+    if not isinstance(spans, dict):
+        return {**detail, "spans": spans}
+    for index, errors in spans.items():
+        if isinstance(errors, dict):
+            for name, messages in errors.items():
+                field = f"spans[{index}]" if name == "non_field_errors" else f"spans[{index}].{name}"
+                detail[field] = messages
+        else:
+            detail[f"spans[{index}]"] = errors
+    return detail
+
+
 class DisagreementResolveSerializer(ClosedSerializer):
     """Validates a resolution by its verdict; the schema shows it as RESOLVE_REQUEST."""
 
     verdict = serializers.ChoiceField(
         choices=[
-            (VERDICT_LABEL, "A gold label (give `label`)"),
+            (VERDICT_LABEL, "A gold answer (give `label`, or `spans` on a span project)"),
             (VERDICT_EXCLUDE, "Genuinely ambiguous: keep the example out of the dataset"),
         ]
     )
     label = serializers.CharField(required=False, max_length=100, validators=[NO_NUL_CHARACTERS])
+    spans = _spans_input()
     rationale = _rationale(required=False)
     guideline_gap = _guideline_gap()
 
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if isinstance(exc.detail, dict) and "spans" in exc.detail:
+                raise serializers.ValidationError(_spans_errors_by_field(dict(exc.detail))) from None
+            raise
+
     def validate(self, attrs):
-        if attrs["verdict"] == VERDICT_LABEL and not attrs.get("label"):
-            raise serializers.ValidationError({"label": ["Give the gold label's name for verdict 'label'."]})
-        if attrs["verdict"] == VERDICT_EXCLUDE and "label" in attrs:
-            raise serializers.ValidationError({"label": ["Leave out the label for verdict 'exclude'."]})
+        if attrs["verdict"] == VERDICT_LABEL:
+            if "label" in attrs and "spans" in attrs:
+                raise serializers.ValidationError({"spans": ["Give `label` or `spans`, not both."]})
+            if not attrs.get("label") and "spans" not in attrs:
+                raise serializers.ValidationError(
+                    {"label": ["Give the gold label's name (`spans` on a span project) for verdict 'label'."]}
+                )
+        for field in ("label", "spans"):
+            if attrs["verdict"] == VERDICT_EXCLUDE and field in attrs:
+                raise serializers.ValidationError({field: [f"Leave out `{field}` for verdict 'exclude'."]})
         if attrs["verdict"] == VERDICT_EXCLUDE and not attrs["rationale"].strip():
             raise serializers.ValidationError(
                 {"rationale": ["Say why no label fits: an exclusion needs a rationale."]}

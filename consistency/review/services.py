@@ -14,6 +14,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from consistency.review.models import RelabeledExample, RelabelRequest, Resolution, WorkedExample
+from consistency.review.span_layout import spans_markdown, spans_of
 from core.errors import ApplicationError, Conflict, NotFound
 from core.models import AuditEntry
 from core.services import audit_record
@@ -27,6 +28,7 @@ from labeling.models import (
 from labeling.selectors import answer_text
 from labeling.services.annotations import label_set_clean
 from labeling.services.decisions import decisions_withdrawn_record
+from labeling.spans import SpanError, spans_clean
 from projects.models import Example, GuidelineDraft, GuidelineVersion, Label, Project, TaskType
 from projects.selectors import guideline_in_force
 from projects.services.guidelines import MAX_GUIDELINE_CHARS
@@ -42,6 +44,7 @@ ALREADY_RESOLVED_BY_YOU_MESSAGE = (
     "You already resolved this case (perhaps in another tab); nothing was saved. "
     "Its decision is shown here; revise it if needed."
 )
+SPANS_NEEDED = 'This project marks spans: give the gold spans ([] for "no entities").'
 EXCLUSION_NEEDS_RATIONALE = (
     "Say why the case is genuinely ambiguous: a case kept out of the dataset needs a rationale."
 )
@@ -59,10 +62,11 @@ def _lock_example(project: Project, example_id: int) -> Example:
 
 
 def _verdict_fields(
-    project: Project, *, verdict: str, label_id, labels, rationale: str
+    project: Project, *, verdict: str, label_id, labels, spans, rationale: str
 ) -> tuple[Label | None, list[int] | None, str]:
     """(gold label, gold label set, rationale), checked: a label on a single-label project, a set
-    of the project's labels on a multi-label one (empty only where "none of these" is allowed)."""
+    of the project's labels on a multi-label one (empty only where "none of these" is allowed).
+    On a span project both are None and the spans are checked against the text (`_gold_spans`)."""
     rationale = (rationale or "").strip()
     if len(rationale) > MAX_RATIONALE_CHARS:
         raise ApplicationError(f"The rationale is too long (at most {MAX_RATIONALE_CHARS} characters).")
@@ -75,6 +79,13 @@ def _verdict_fields(
         return None, None, rationale
     if verdict != Resolution.Verdict.GOLD:
         raise ApplicationError("Choose a label, or rule the case genuinely ambiguous.")
+    if project.task_type == TaskType.SPANS:
+        if spans is None or labels is not None or label_id is not None:
+            raise ApplicationError(SPANS_NEEDED, extra={"spans": [SPANS_NEEDED]})
+        return None, None, rationale
+    if spans is not None:
+        message = "This project does not mark spans: choose a label (or a set of labels)."
+        raise ApplicationError(message, extra={"spans": [message]})
     if project.task_type == TaskType.MULTI:
         if labels is None:
             message = "This project is multi-label: choose the set of labels that apply."
@@ -89,6 +100,25 @@ def _verdict_fields(
         raise ApplicationError("Choose one of this project's labels.") from None
 
 
+def span_label_names(*, project: Project) -> dict[str, int]:
+    """Every way a span's label may be named: its id as text, or its name (a name wins)."""
+    rows = list(project.labels.values_list("pk", "name"))
+    return {**{str(pk): pk for pk, _ in rows}, **{name: pk for pk, name in rows}}
+
+
+def _gold_spans(project: Project, example: Example, *, verdict: str, spans) -> list[list[int]] | None:
+    """The gold spans checked against the example's text and the project's labels (stored form),
+    or None when the decision is not a span answer. Errors name the span and field."""
+    if verdict != Resolution.Verdict.GOLD or project.task_type != TaskType.SPANS:
+        return None
+    try:
+        return spans_clean(
+            example.text, spans, labels=span_label_names(project=project), may_nest=project.spans_may_nest
+        )
+    except SpanError as exc:
+        raise ApplicationError(exc.message, extra={exc.field: [exc.message]}) from None
+
+
 def _write_consensus(example: Example, resolution: Resolution) -> None:
     gold = resolution.verdict == Resolution.Verdict.GOLD
     n_raters = Annotation.objects.filter(example=example, superseded_at__isnull=True).count()
@@ -97,6 +127,7 @@ def _write_consensus(example: Example, resolution: Resolution) -> None:
         defaults={
             "label": resolution.label,
             "labels": resolution.labels,
+            "spans": resolution.spans,
             "source": ConsensusLabel.Source.GOLD if gold else ConsensusLabel.Source.EXCLUDED,
             "agreement": None,
             "n_raters": n_raters,
@@ -113,6 +144,7 @@ def review_resolve(
     verdict: str,
     label_id: int | None = None,
     labels: list | None = None,
+    spans: list | None = None,
     rationale: str = "",
     guideline_gap: bool = False,
 ) -> Resolution:
@@ -124,7 +156,7 @@ def review_resolve(
     resolution per disagreement) backs the check.
     """
     label, label_set, rationale = _verdict_fields(
-        project, verdict=verdict, label_id=label_id, labels=labels, rationale=rationale
+        project, verdict=verdict, label_id=label_id, labels=labels, spans=spans, rationale=rationale
     )
     try:
         with transaction.atomic():
@@ -134,6 +166,7 @@ def review_resolve(
             if found is None:
                 raise NotFound("Disagreement not found.")
             example = _lock_example(project, found)
+            gold_spans = _gold_spans(project, example, verdict=verdict, spans=spans)
             disagreement = project.disagreements.select_for_update().get(pk=disagreement_id)
             if disagreement.status != Disagreement.Status.OPEN:
                 first = disagreement.resolutions.filter(supersedes__isnull=True).first()
@@ -146,6 +179,7 @@ def review_resolve(
                 example=example,
                 label=label,
                 labels=label_set,
+                spans=gold_spans,
                 verdict=verdict,
                 guideline_gap=bool(guideline_gap),
                 rationale=rationale,
@@ -169,6 +203,7 @@ def resolution_revise(
     verdict: str,
     label_id: int | None = None,
     labels: list | None = None,
+    spans: list | None = None,
     rationale: str = "",
     guideline_gap: bool = False,
 ) -> Resolution:
@@ -180,7 +215,7 @@ def resolution_revise(
     rewritten by hand) is left alone; the new decision can then be added again.
     """
     label, label_set, rationale = _verdict_fields(
-        project, verdict=verdict, label_id=label_id, labels=labels, rationale=rationale
+        project, verdict=verdict, label_id=label_id, labels=labels, spans=spans, rationale=rationale
     )
     try:
         with transaction.atomic():
@@ -188,6 +223,7 @@ def resolution_revise(
             if found is None:
                 raise NotFound("Resolution not found.")
             example = _lock_example(project, found)
+            gold_spans = _gold_spans(project, example, verdict=verdict, spans=spans)
             previous = project.resolutions.select_for_update().get(pk=resolution_id)
             newest = Resolution.objects.filter(example=example).order_by("-created_at", "-id").first()
             if newest.pk != previous.pk:
@@ -206,6 +242,7 @@ def resolution_revise(
                 example=example,
                 label=label,
                 labels=label_set,
+                spans=gold_spans,
                 verdict=verdict,
                 guideline_gap=bool(guideline_gap),
                 rationale=rationale,
@@ -234,6 +271,7 @@ def _audit_resolution(
             "verdict": resolution.verdict,
             "label": answer_text(project=project, label=resolution.label, labels=resolution.labels) or None,
             **({"labels": resolution.labels} if resolution.labels is not None else {}),
+            **({"spans": resolution.spans} if resolution.spans is not None else {}),
             "resolution": resolution.pk,
         },
     )
@@ -252,7 +290,9 @@ def _worked_example_line(resolution: Resolution, explanation: str) -> str:
     """The draft's Markdown line for a resolved case (one line: whitespace is collapsed)."""
     because = LEADING_BECAUSE.sub("", _one_line(explanation, 1000)).strip()
     quoted = _one_line(resolution.example.text).replace('"', "'")
-    if resolution.verdict == Resolution.Verdict.GOLD:
+    if resolution.verdict == Resolution.Verdict.GOLD and resolution.spans is not None:
+        line = f'- "{_spans_quoted(resolution)}" has ' + _entities_counted(len(resolution.spans))
+    elif resolution.verdict == Resolution.Verdict.GOLD:
         answer = answer_text(project=resolution.project, label=resolution.label, labels=resolution.labels)
         line = f'- "{quoted}" is **{answer}**'
     else:
@@ -260,6 +300,19 @@ def _worked_example_line(resolution: Resolution, explanation: str) -> str:
     if because:
         line += f", because {because}"
     return line + f" (example `{resolution.example.external_id}`)"
+
+
+def _spans_quoted(resolution: Resolution) -> str:
+    """The example's text with the gold spans in bold, each followed by its label's name."""
+    names = dict(resolution.project.labels.values_list("pk", "name"))
+    text = resolution.example.text.replace('"', "'")  # one character for one: offsets hold
+    return spans_markdown(text, spans_of(resolution.spans), names)
+
+
+def _entities_counted(n: int) -> str:
+    if not n:
+        return "**no entities**"
+    return f"**{n} {'entity' if n == 1 else 'entities'}** as marked"
 
 
 def _draft_line_replace(body: str, *, old_lines: list[str], new_line: str, external_id: str) -> str | None:
@@ -303,10 +356,11 @@ def _worked_example_follow(
     old = WorkedExample.objects.filter(resolution=previous).first()  # read under the draft lock
     if draft is None or old is None:
         return
-    same_decision = (previous.verdict, previous.label_id, previous.labels) == (
+    same_decision = (previous.verdict, previous.label_id, previous.labels, previous.spans) == (
         resolution.verdict,
         resolution.label_id,
         resolution.labels,
+        resolution.spans,
     )
     if same_decision and not resolution.rationale:
         line = old.text  # nothing the line says has changed

@@ -2,6 +2,7 @@
 its resolve form (keyboard via static/review.js, plain forms without it), revisions and worked
 examples. Only SMEs and managers get here; labelers get 403, other projects' users 404."""
 
+import re
 from urllib.parse import urlencode
 
 from django import forms
@@ -12,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from consistency.review import questions, selectors, services
+from consistency.review import questions, selectors, services, span_layout
 from consistency.review.models import Resolution
 from core.errors import ApplicationError, NotFound
 from core.htmx import render_page_or_partial, wants_partial
@@ -34,11 +35,27 @@ STALE_PAGE_MESSAGE = (
 )
 
 
+class SpanKeysField(forms.Field):
+    """The checked candidate spans, each as "start:end:label_id"."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[tuple[int, int, int]]:
+        spans = [span_layout.span_from_key(str(item)) for item in value or ()]
+        if None in spans:
+            raise forms.ValidationError("The checked spans were not understood; reload the page.")
+        return spans
+
+
 class ResolveForm(forms.Form):
     label = forms.IntegerField(required=False)
     # Multi-label projects: the checked labels, or the explicit "none of these" button.
     labels = LabelIdsField(required=False)
     none_of_these = forms.BooleanField(required=False)
+    # Span projects: the checked candidates plus typed lines, or the explicit "no entities" button.
+    span = SpanKeysField(required=False)
+    extra_spans = forms.CharField(required=False, max_length=20_000, strip=False)
+    no_entities = forms.BooleanField(required=False)
     verdict = forms.ChoiceField(choices=Resolution.Verdict.choices, required=False)
     rationale = forms.CharField(required=False, max_length=services.MAX_RATIONALE_CHARS, strip=True)
     guideline_gap = forms.BooleanField(required=False)
@@ -49,7 +66,14 @@ class ResolveForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         if not cleaned.get("verdict"):
-            chosen = cleaned.get("label") or cleaned.get("labels") or cleaned.get("none_of_these")
+            chosen = (
+                cleaned.get("label")
+                or cleaned.get("labels")
+                or cleaned.get("none_of_these")
+                or cleaned.get("span")
+                or (cleaned.get("extra_spans") or "").strip()
+                or cleaned.get("no_entities")
+            )
             cleaned["verdict"] = Resolution.Verdict.GOLD if chosen else ""
         if not cleaned["verdict"]:
             raise forms.ValidationError("Choose a label, or rule the case genuinely ambiguous.")
@@ -68,6 +92,56 @@ def _gold_set(project, data) -> list[int] | None:
     if data.get("none_of_these"):
         return []
     return data.get("labels") or None
+
+
+NOTHING_MARKED = (
+    "Nothing is marked: check the spans that are entities (or type them), or choose \u201cNo entities\u201d."
+)
+
+
+def _gold_spans(project, data) -> tuple[list[dict] | None, list[str], list[str]]:
+    """A span decision as the service takes it, with what names each span in an error message:
+    (spans, their names, errors). [] only for the explicit "no entities"; the checked candidates
+    and the typed lines together otherwise, a span given by both taken once."""
+    if project.task_type != TaskType.SPANS or data["verdict"] != Resolution.Verdict.GOLD:
+        return None, [], []
+    if data.get("no_entities"):
+        return [], [], []
+    typed, errors = span_layout.typed_spans_parse(data.get("extra_spans") or "")
+    if errors:
+        return None, [], errors
+    label_ids = services.span_label_names(project=project)
+    names = dict(project.labels.values_list("pk", "name"))
+    spans, sources, seen = [], [], set()
+    for start, end, label in data.get("span") or ():
+        seen.add((start, end, label))
+        spans.append({"start": start, "end": end, "label": str(label)})
+        sources.append(f"the checked span {start}\u2013{end} {names.get(label, '?')}")
+    for line in typed:
+        key = (line.start, line.end, label_ids.get(line.label))
+        if key in seen:
+            continue
+        seen.add(key)
+        spans.append({"start": line.start, "end": line.end, "label": line.label})
+        sources.append(f"extra spans line {line.line}")
+    if not spans:
+        return None, [], [NOTHING_MARKED]
+    return spans, sources, []
+
+
+SPAN_FIELD = re.compile(r"spans\[(\d+)\](?:\.(start|end|label))?")
+
+
+def _span_error(message: str, sources: list[str]) -> str:
+    """A service's span error with each `spans[i]` named as the SME entered it."""
+
+    def name(match) -> str:
+        index = int(match[1])
+        where = sources[index] if index < len(sources) else match[0]
+        return f"{where}, {match[2]}" if match[2] else where
+
+    named = SPAN_FIELD.sub(name, message)
+    return named[:1].upper() + named[1:]
 
 
 class WorkedExampleForm(forms.Form):
@@ -174,9 +248,15 @@ def _item_context(
 ):
     project = request.project
     labels, exclude_key = _labels_with_keys(project)
+    item = selectors.review_item(
+        project=project, disagreement=disagreement, span_start=request.GET.get("start", "")[:20]
+    )
+    if item["spans"] is not None and (entered or {}).get("span_keys") is not None:
+        for candidate in item["spans"]["candidates"]:  # as the SME left them
+            candidate["checked"] = candidate["key"] in entered["span_keys"]
     return {
         "project": project,
-        **selectors.review_item(project=project, disagreement=disagreement),
+        **item,
         "labels": labels,
         "exclude_key": exclude_key,
         "filters_query": _filters_query(filters),
@@ -267,24 +347,39 @@ def _refuse_mismatch(request, disagreement, filters):
     )
 
 
+def _entered(request) -> dict:
+    """What the SME typed and checked, to show again when the page comes back to them."""
+    return {
+        "rationale": request.POST.get("rationale", ""),
+        "gap": bool(request.POST.get("guideline_gap")),
+        "span_keys": set(request.POST.getlist("span")),
+        "extra_spans": request.POST.get("extra_spans", ""),
+    }
+
+
 def _decision_step(request, disagreement, form, filters):
     """The response before anything is saved, or None to go ahead: form errors, and the
     confirmation step an exclusion needs (works without JavaScript: it is a second form)."""
     if not form.is_valid():
         errors = [e for errs in form.errors.values() for e in errs]
-        entered = {
-            "rationale": request.POST.get("rationale", ""),
-            "gap": bool(request.POST.get("guideline_gap")),
-        }
-        return _render_item(
-            request, disagreement, filters=filters, status=400, form_errors=errors, entered=entered
-        )
+        return _refuse_input(request, disagreement, filters, errors)
     data = form.cleaned_data
     if data["verdict"] != Resolution.Verdict.EXCLUDED or data["confirm"] == "yes":
         return None
     entered = {"rationale": data["rationale"], "gap": data["guideline_gap"]}
     return _render_item(
         request, disagreement, filters=filters, entered=entered, confirm_exclusion=data["confirm"] != "no"
+    )
+
+
+def _is_span_error(exc: ApplicationError) -> bool:
+    return any(str(field).startswith("spans") for field in exc.extra)
+
+
+def _refuse_input(request, disagreement, filters, errors):
+    """The page again with the errors and everything the SME entered; nothing was saved."""
+    return _render_item(
+        request, disagreement, filters=filters, status=400, form_errors=errors, entered=_entered(request)
     )
 
 
@@ -300,6 +395,9 @@ def review_resolve(request, slug, disagreement_id):
     if step is not None:
         return step
     data = form.cleaned_data
+    spans, sources, errors = _gold_spans(request.project, data)
+    if errors:
+        return _refuse_input(request, disagreement, filters, errors)
     try:
         resolution = services.review_resolve(
             project=request.project,
@@ -308,10 +406,13 @@ def review_resolve(request, slug, disagreement_id):
             verdict=data["verdict"],
             label_id=data["label"],
             labels=_gold_set(request.project, data),
+            spans=spans,
             rationale=data["rationale"],
             guideline_gap=data["guideline_gap"],
         )
     except ApplicationError as exc:
+        if _is_span_error(exc):
+            return _refuse_input(request, disagreement, filters, [_span_error(exc.message, sources)])
         disagreement.refresh_from_db()
         return _render_item(
             request, disagreement, filters=filters, status=409, notice=exc.message, notice_level="error"
@@ -356,6 +457,9 @@ def resolution_revise(request, slug, resolution_id):
     if step is not None:
         return step
     data = form.cleaned_data
+    spans, sources, errors = _gold_spans(request.project, data)
+    if errors:
+        return _refuse_input(request, disagreement, filters, errors)
     try:
         revised = services.resolution_revise(
             project=request.project,
@@ -364,10 +468,13 @@ def resolution_revise(request, slug, resolution_id):
             verdict=data["verdict"],
             label_id=data["label"],
             labels=_gold_set(request.project, data),
+            spans=spans,
             rationale=data["rationale"],
             guideline_gap=data["guideline_gap"],
         )
     except ApplicationError as exc:
+        if _is_span_error(exc):
+            return _refuse_input(request, disagreement, filters, [_span_error(exc.message, sources)])
         return _render_item(
             request, disagreement, filters=filters, status=409, notice=exc.message, notice_level="error"
         )

@@ -151,3 +151,16 @@ def test_example_pages_and_my_work_show_sets(multi_project, case, sme, sme_clien
     mine = client.get(reverse("labeling:my_work", args=[project.slug])).content.decode()
     assert "billing + bug" in mine
     assert "My labels" in mine
+
+
+def test_the_resolved_tab_says_the_gold_set(multi_project, case, sme, sme_client):
+    project = multi_project
+    review_services.review_resolve(
+        project=project,
+        user=sme,
+        disagreement_id=case.pk,
+        verdict="gold",
+        labels=ids(project, "billing", "bug"),
+    )
+    page = sme_client.get(reverse("consistency:review_queue", args=[project.slug]), {"tab": "resolved"})
+    assert '<td class="decision">billing + bug</td>' in page.content.decode()
