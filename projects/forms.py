@@ -207,8 +207,8 @@ class ImportUploadForm(forms.Form):
             (ImportBatch.Kind.EXAMPLES, "Examples to label: a 'text' column, optionally an 'id'"),
             (
                 ImportBatch.Kind.ANNOTATIONS,
-                "Annotations made elsewhere: example_id, rater, label (optionally text), "
-                "or a Label Studio JSON export",
+                "Annotations made elsewhere: example_id, rater, label (labels for a set, spans "
+                "in JSON Lines for a span project; optionally text), or a Label Studio JSON export",
             ),
             (ImportBatch.Kind.GOLD, "Gold labels: example_id, label"),
             (
