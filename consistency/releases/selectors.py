@@ -143,17 +143,18 @@ def consensus_rows(*, project: Project):
     )
 
 
-def gold_rationales(*, project: Project) -> dict[int, tuple[int, str]]:
-    """{example id: (gold label id, rationale)} of each example's current gold resolution."""
-    out: dict[int, tuple[int, str]] = {}
+def gold_rationales(*, project: Project) -> dict[int, tuple[int | tuple, str]]:
+    """{example id: (gold answer, rationale)} of each example's current gold resolution: the
+    answer a label id, or a multi-label or span answer as Candidate.label_id holds it."""
+    out: dict[int, tuple[int | tuple, str]] = {}
     rows = (
         resolutions_current(project=project)
         .order_by("created_at", "id")
-        .values_list("example_id", "verdict", "label_id", "rationale")
+        .values_list("example_id", "verdict", "label_id", "labels", "spans", "rationale")
     )
-    for example_id, verdict, label_id, rationale in rows:
+    for example_id, verdict, label_id, labels, spans, rationale in rows:
         if verdict == Resolution.Verdict.GOLD:
-            out[example_id] = (label_id, rationale)
+            out[example_id] = (label_id if label_id is not None else _answer(labels, spans), rationale)
         else:
             out.pop(example_id, None)
     return out
@@ -315,7 +316,7 @@ def release_clean_sql(
     policy: ReleasePolicy,
     previous: DatasetRelease | None,
     extra: Sequence[tuple[int, str, int, float, int]] = (),
-    rationales: dict[int, tuple[int, str]] | None = None,
+    rationales: dict[int, tuple[int | tuple, str]] | None = None,
     pseudonyms: dict[int, str] | None = None,
     multi_label: bool = False,
     spans: bool = False,
@@ -412,12 +413,16 @@ def release_clean_sql(
     if rationales:
         rationale = "gr.rationale"
         rationale_join = (
-            "LEFT JOIN unnest(%s::bigint[], %s::bigint[], %s::text[]) AS gr(example_id, label_id, rationale) "
-            "ON d.source = 'gold' AND gr.example_id = d.example_id AND gr.label_id = d.label_id "
+            "LEFT JOIN unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[]) "
+            "AS gr(example_id, label_id, answer, rationale) "
+            "ON d.source = 'gold' AND gr.example_id = d.example_id "
+            "AND (gr.label_id = d.label_id OR gr.answer = coalesce(d.spans, d.labels)::text) "
         )
+        answers = [answer for answer, _ in rationales.values()]
         rationale_params = [
             list(rationales),
-            [label_id for label_id, _ in rationales.values()],
+            [None if isinstance(answer, tuple) else answer for answer in answers],
+            [_answer_jsonb_text(answer) if isinstance(answer, tuple) else None for answer in answers],
             [text for _, text in rationales.values()],
         ]
     else:
@@ -509,6 +514,11 @@ def _answer(labels: list | None, spans: list | None) -> tuple:
     if spans is not None:
         return tuple(sorted(tuple(span) for span in spans))
     return tuple(labels or ())
+
+
+def _answer_jsonb_text(answer: tuple) -> str:
+    """A set's or spans' stored list (as _answer reads it) in jsonb's text form ("[[0, 12, 5]]")."""
+    return json.dumps([list(part) if isinstance(part, tuple) else part for part in answer])
 
 
 def _label_names_sql(ids: str) -> str:

@@ -265,7 +265,7 @@ def release_retry(*, release: DatasetRelease) -> DatasetRelease:
 
 
 def _rationale(
-    rationales: dict[int, tuple[int, str]], example_id: int, source: str, label_id: int
+    rationales: dict[int, tuple[int | tuple, str]], example_id: int, source: str, label_id: int | tuple
 ) -> str | None:
     """The SME's rationale, only on a gold label it was written for: a label from Dawid-Skene or
     from the raters (after the example was sent back for relabeling, say) never carries the

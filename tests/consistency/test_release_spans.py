@@ -284,3 +284,30 @@ def test_conll_is_offered_to_span_projects_only(ner, manager, decided, manager_c
     with pytest.raises(NotFound, match="have no 'conll'"):
         release_export_get(release=release, file_format="conll")
     assert manager_client.get(f"{api}download/conll/").status_code == 404
+
+
+def test_the_sme_rationale_goes_with_the_gold_spans_it_was_written_for(ner, manager, sme, decided):
+    from consistency.review.models import Resolution
+    from labeling.models import Disagreement
+
+    for external_id, spans in (("s-05", [[4, 7, "PER"]]), ("s-04", [[0, 11, "PER"]])):
+        example = ner.examples.get(external_id=external_id)
+        case = Disagreement.objects.create(project=ner, example=example, reason="split", status="resolved")
+        Resolution.objects.create(
+            project=ner,
+            disagreement=case,
+            example=example,
+            label=None,
+            spans=_ids(ner, spans),
+            verdict="gold",
+            rationale=f"why {external_id}",
+            sme=sme,
+        )
+    # s-05's consensus is that gold answer; s-04's consensus is not the SME's spans (it was
+    # relabeled since, say): no rationale.
+    release = _build(ner, manager, include_rationale=True)
+    rationales = dict(
+        DatasetReleaseItem.objects.filter(release=release).values_list("external_id", "rationale")
+    )
+    assert rationales["s-05"] == "why s-05"
+    assert rationales["s-04"] is None
