@@ -311,3 +311,34 @@ def test_the_sme_rationale_goes_with_the_gold_spans_it_was_written_for(ner, mana
     )
     assert rationales["s-05"] == "why s-05"
     assert rationales["s-04"] is None
+
+
+def test_the_pages_cut_compare_and_show_span_releases(
+    ner, manager, decided, manager_client, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    page = manager_client.get(reverse("consistency:releases", args=[ner.slug]))
+    assert b'value="dawid_skene"' not in page.content  # single-label projects only
+    with django_capture_on_commit_callbacks(execute=True):
+        response = manager_client.post(
+            reverse("consistency:releases", args=[ner.slug]),
+            {"tag": "v1", "sources": ["gold", "unanimous", "majority"], "min_agreement": "0",
+             "train": "0.8", "dev": "0.1", "test": "0.1", "stratify_field": ""},
+        )  # fmt: skip
+    assert response.status_code == 302
+    _decide(ner, "s-04", [[0, 11, "PER"]])
+    _decide(ner, "s-03", [[0, 7, "ORG"]])
+    second = _build(ner, manager)
+    detail = manager_client.get(reverse("consistency:release_detail", args=[ner.slug, second.tag]))
+    assert detail.status_code == 200
+    assert b"<td>PER</td>" in detail.content  # examples per label
+    diff = manager_client.get(
+        reverse("consistency:release_diff", args=[ner.slug]), {"old": "v1", "new": second.tag}
+    )
+    assert diff.status_code == 200
+    assert b"0:3:PER" in diff.content
+    assert b"0:11:PER" in diff.content
+    assert b"<td>(no entities)</td><td>0:7:ORG</td>" in diff.content
+    browser = manager_client.get(reverse("consistency:examples", args=[ner.slug]), {"release": "v1"})
+    assert browser.status_code == 200
