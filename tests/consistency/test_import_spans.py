@@ -297,3 +297,30 @@ def test_imported_span_answers_are_decided(tmp_path, ner):
     rows = [{"example_id": "split", "rater": "dee", "spans": [span(0, 12, "PER")]}]
     run(jsonl(tmp_path, rows, "more.jsonl"), "ner")
     assert Annotation.objects.filter(example__external_id="split").count() == 4
+
+
+def test_the_api_import_of_spans_names_line_and_field_and_writes_nothing(
+    project, manager, django_capture_on_commit_callbacks
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.api.conftest import token_client
+
+    project.task_type = TaskType.SPANS
+    project.save(update_fields=["task_type"])
+    rows = [
+        {"example_id": "t1", "rater": "ann", "text": TEXT, "spans": [span(0, 3, "bug")]},
+        {"example_id": "t1", "rater": "ben", "spans": [span(0, 3, "bug"), span(2, 40, "bug")]},
+    ]
+    content = "".join(json.dumps(row) + "\n" for row in rows).encode()
+    api = token_client(manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            "/api/v1/projects/support/annotations/import/",
+            {"file": SimpleUploadedFile("spans.jsonl", content, content_type="application/x-ndjson")},
+        )
+    status = api.get(response.json()["url"]).json()
+    assert status["status"] == "failed"
+    assert [(e["line"], e["column"]) for e in status["errors"]] == [(2, "spans[1].end")]
+    assert "outside the text" in status["errors"][0]["message"]
+    assert not Annotation.objects.exists()

@@ -342,3 +342,15 @@ def test_the_pages_cut_compare_and_show_span_releases(
     assert b"<td>(no entities)</td><td>0:7:ORG</td>" in diff.content
     browser = manager_client.get(reverse("consistency:examples", args=[ner.slug]), {"release": "v1"})
     assert browser.status_code == 200
+
+
+def test_export_dataset_writes_conll_for_span_projects_only(ner, decided, project, tmp_path):
+    out = tmp_path / "ner.conll"
+    call_command("export_dataset", ner.slug, "--format", "conll", "--out", str(out), stdout=StringIO())
+    assert _conll_blocks(out.read_bytes())["s-04"][0] == ("AdaLovelace", "B-PER")
+    ner.task_type = TaskType.SINGLE
+    ner.save(update_fields=["task_type"])
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="for span projects"):
+        call_command("export_dataset", ner.slug, "--format", "conll", "--out", str(out), stdout=StringIO())
