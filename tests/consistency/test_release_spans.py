@@ -251,7 +251,7 @@ def test_hugging_face_card_makes_each_span_label_a_class_label(ner, manager, dec
     assert '- name: "spans"\n    list:\n    - name: "start"' in features
     assert '    - name: "label"\n      dtype:\n        class_label:' in features
     assert '  - name: "label"\n    dtype: "string"' in features
-    assert 'features["spans"][0]["label"].names' in card
+    assert 'features["spans"].feature["label"].names' in card
 
 
 def test_a_diff_between_two_span_releases_shows_changed_spans(ner, manager, decided):
@@ -354,3 +354,29 @@ def test_export_dataset_writes_conll_for_span_projects_only(ner, decided, projec
 
     with pytest.raises(CommandError, match="for span projects"):
         call_command("export_dataset", ner.slug, "--format", "conll", "--out", str(out), stdout=StringIO())
+
+
+def test_hugging_face_dataset_of_a_span_release_loads_offline(ner, manager, decided, tmp_path, monkeypatch):
+    import zipfile
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    import datasets
+
+    release = _build(ner, manager, ratios=[1.0, 0.0, 0.0])
+    folder = tmp_path / "dataset"
+    with zipfile.ZipFile(io.BytesIO(_export(release, "hf"))) as archive:
+        archive.extractall(folder)
+    loaded = datasets.load_dataset(str(folder), cache_dir=str(tmp_path / "hf-cache"))
+    features = loaded["train"].features
+    names = features["spans"].feature["label"].names
+    assert names == ["LOC", "ORG", "PER"]
+    assert features["label"].dtype == "string"
+    rows = {row["external_id"]: row for row in loaded["train"]}
+    assert [(s["start"], s["end"], names[s["label"]]) for s in rows["s-02"]["spans"]] == [
+        (0, 15, "ORG"),
+        (8, 15, "LOC"),
+    ]
+    assert rows["s-03"]["spans"] == []
+    assert rows["s-02"]["label"] == "0:15:ORG|8:15:LOC"

@@ -192,7 +192,7 @@ def dataset_card(facts: CardFacts, *, schema: pa.Schema, label_names: list[str])
         "from datasets import load_dataset",
         'dataset = load_dataset("path/to/this/folder")  # splits: ' + (", ".join(present) or "none"),
         (
-            'names = dataset["train"].features["spans"][0]["label"].names'
+            'names = dataset["train"].features["spans"].feature["label"].names'
             if spans
             else 'names = dataset["train"].features["label"].names'
         ),
