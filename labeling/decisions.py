@@ -185,11 +185,26 @@ def decide_spans(
     without a clear majority for or against it) is queued. `label` of the outcome is the
     consensus as a sorted tuple of ``(start, end, label_id)``; `label_a` and `label_b` are the
     labels of the most contested spans.
+
+    One more rule keeps an entity from being dropped because raters split on its label or its
+    boundaries: a span that more than half of the raters overlapped with spans of their own (any
+    label, any boundaries), while no consensus span overlaps it, makes a majority a split: the
+    example is queued (below_threshold) rather than accepted, or reviewed as a clear majority,
+    without that entity. (Unanimity cannot drop an entity.)
     """
     keyed = [[(int(s), int(e), int(label)) for s, e, label in vote] for vote in votes]
     outcome = decide_set(
         keyed, k=k, threshold=threshold, accept_majority=accept_majority, ambiguous=ambiguous
     )
+    clear = outcome.kind == ACCEPT_MAJORITY or outcome.reason == REASON_MAJORITY_REVIEW
+    if clear and _dropped_entity(keyed, outcome.label):
+        outcome = Outcome(
+            QUEUE,
+            label=outcome.label,
+            share=outcome.share,
+            reason=REASON_BELOW_THRESHOLD,
+            n_votes=outcome.n_votes,
+        )
     present, _ = label_set_share(keyed)
     n = len(keyed)
     ranked = sorted(
@@ -210,3 +225,20 @@ def decide_spans(
         label_b=labels[1] if len(labels) > 1 else None,
         n_votes=outcome.n_votes,
     )
+
+
+def _overlaps(span: tuple, others: Sequence[tuple]) -> bool:
+    return any(other[0] < span[1] and span[0] < other[1] for other in others)
+
+
+def _dropped_entity(votes: Sequence[Sequence[tuple]], consensus: Sequence[tuple]) -> bool:
+    """Whether some span was overlapped by more than half of the raters' spans (one count per
+    rater) yet no consensus span overlaps it: most raters saw an entity there."""
+    n = len(votes)
+    for vote in votes:
+        for span in vote:
+            if _overlaps(span, consensus):
+                continue
+            if 2 * sum(_overlaps(span, other) for other in votes) > n:
+                return True
+    return False

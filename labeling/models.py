@@ -323,6 +323,7 @@ def decision_withdrawn_event(consensus: ConsensusLabel, *, project_id: int, at, 
         details={
             "label_name": consensus.label.name if consensus.label_id else None,
             **({"labels": consensus.labels} if consensus.labels is not None else {}),
+            **({"spans": consensus.spans} if consensus.spans is not None else {}),
             "source": consensus.source,
             "agreement": consensus.agreement,
             "n_raters": consensus.n_raters,

@@ -294,44 +294,74 @@ def span_f1(
 # Token level
 
 
-def token_categories(data: _Spans, tokens: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per (annotation, token of its item): the token's global index, the annotation's rater and
-    item (internal), and its category (label code, or n_labels for outside any span)."""
-    base, q = data.base, data.n_labels
+def _sorted_tokens(data: _Spans, tokens: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The tokens of annotated items as (internal item index, start), sorted by both."""
+    base = data.base
     tokens = np.asarray(tokens, dtype=np.int64).reshape(-1, 3)
-    # Tokens of annotated items only, as internal item indices, sorted by (item, start).
     pos = np.clip(np.searchsorted(base.item_codes, tokens[:, 0]), 0, max(len(base.item_codes) - 1, 0))
     known = (base.item_codes[pos] == tokens[:, 0]) if len(base.item_codes) else np.zeros(len(tokens), bool)
     t_item, t_start = pos[known], tokens[known, 1]
     order = np.lexsort((t_start, t_item))
-    t_item, t_start = t_item[order], t_start[order]
-    n_items = len(base.item_codes)
-    per_item = np.bincount(t_item, minlength=n_items)
+    return t_item[order], t_start[order]
+
+
+def _covered_tokens(data: _Spans, t_item: np.ndarray, t_start: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each (annotation, token) some span of the annotation holds, once: the annotation row, the
+    token's index in the sorted tokens, and the label of the shortest such span (ties: the lower
+    label code). Tokens no span holds are "outside" and not listed."""
+    q = data.n_labels
+    if not data.n_spans or not len(t_item):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    stride = int(max(t_start.max(), data.end.max())) + 2
+    token_key = t_item * stride + t_start
+    lo = np.searchsorted(token_key, data.item * stride + data.start, side="left")
+    hi = np.searchsorted(token_key, data.item * stride + data.end, side="left")
+    width = hi - lo
+    which = np.repeat(np.arange(data.n_spans), width)
+    token = lo[which] + (np.arange(int(width.sum())) - np.repeat(np.cumsum(width) - width, width))
+    ann = data.ann[which]
+    priority = (data.end - data.start)[which] * (q + 1) + data.label[which]
+    order = np.lexsort((priority, token, ann))
+    ann, token = ann[order], token[order]
+    keep = np.ones(len(order), dtype=bool)
+    keep[1:] = (ann[1:] != ann[:-1]) | (token[1:] != token[:-1])
+    return ann[keep], token[keep], data.label[which[order[keep]]]
+
+
+def token_categories(data: _Spans, tokens: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per (annotation, token of its item): the token's global index, the annotation's rater and
+    item (internal), and its category (label code, or n_labels for outside any span). One row per
+    cell: for inspecting and for reference inputs; `token_agreement` counts without them."""
+    base, q = data.base, data.n_labels
+    t_item, t_start = _sorted_tokens(data, tokens)
+    per_item = np.bincount(t_item, minlength=len(base.item_codes))
     first = np.concatenate([[0], np.cumsum(per_item)[:-1]]).astype(np.int64)
-    # Cells: each annotation times its item's tokens.
     ann_tokens = per_item[base.item]
     cell_start = np.concatenate([[0], np.cumsum(ann_tokens)[:-1]]).astype(np.int64)
     n_cells = int(ann_tokens.sum())
     cell_ann = np.repeat(np.arange(base.n_annotations), ann_tokens)
     cell_token = first[base.item[cell_ann]] + (np.arange(n_cells) - cell_start[cell_ann])
     category = np.full(n_cells, q, dtype=np.int64)
-    if data.n_spans and len(t_item):
-        stride = int(max(t_start.max(), data.end.max())) + 2
-        token_key = t_item * stride + t_start
-        lo = np.searchsorted(token_key, data.item * stride + data.start, side="left")
-        hi = np.searchsorted(token_key, data.item * stride + data.end, side="left")
-        width = hi - lo
-        which = np.repeat(np.arange(data.n_spans), width)
-        offset = np.arange(int(width.sum())) - np.repeat(np.cumsum(width) - width, width)
-        token = lo[which] + offset
-        cell = cell_start[data.ann[which]] + token - first[data.item[which]]
-        # The shortest span holding the token wins; ties go to the lower label code.
-        priority = (data.end - data.start)[which] * (q + 1) + data.label[which]
-        order = np.lexsort((priority, cell))
-        keep = np.ones(len(order), dtype=bool)
-        keep[1:] = cell[order][1:] != cell[order][:-1]
-        category[cell[order][keep]] = data.label[which][order][keep]
+    ann, token, label = _covered_tokens(data, t_item, t_start)
+    category[cell_start[ann] + token - first[data.base.item[ann]]] = label
     return cell_token, base.rater[cell_ann], base.item[cell_ann], category
+
+
+def _token_counts(data: _Spans, tokens: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Per token of an annotated item: its internal item index, and how many of the item's
+    raters gave it each category (n_tokens, n_labels + 1). Every rater starts at "outside" and
+    moves to a label where one of their spans holds the token, so memory grows with the tokens
+    and the spans, never with tokens x raters."""
+    q = data.n_labels
+    t_item, t_start = _sorted_tokens(data, tokens)
+    counts = np.zeros((len(t_item), q + 1), dtype=np.int64)
+    counts[:, q] = data.base.m[t_item]
+    _, token, label = _covered_tokens(data, t_item, t_start)
+    flat = counts.reshape(-1)
+    flat += np.bincount(token * (q + 1) + label, minlength=flat.size)
+    counts[:, q] -= np.bincount(token, minlength=len(t_item))
+    return t_item, counts
 
 
 def token_agreement(
@@ -348,11 +378,11 @@ def token_agreement(
     intervals from resampling items. {"krippendorff_alpha", "fleiss_kappa", "n_tokens"}."""
     data = _Spans(items, raters, spans, n_labels)
     base, big_q = data.base, data.n_labels + 1
-    token, _, item, category = token_categories(data, tokens)
+    t_item, counts = _token_counts(data, tokens)
     reason = st._basic_reason(base)
-    keep = base.pairable[item]
-    token, item, category = token[keep], item[keep], category[keep]
-    n_tokens = len(_distinct(token))
+    keep = base.pairable[t_item]
+    t_item, counts = t_item[keep], counts[keep]
+    n_tokens = len(t_item)
     out = {"n_tokens": int(n_tokens)}
     if not reason and n_tokens == 0:
         reason = st.REASON_NO_OVERLAP
@@ -363,10 +393,6 @@ def token_agreement(
             "fleiss_kappa": st._none(reason).to_dict(),
         }
     # Token count rows, grouped into patterns; per item, ordered rater pairs per category pair.
-    t_codes, t_index = st._encode(token)
-    counts = np.bincount(t_index * big_q + category, minlength=len(t_codes) * big_q).reshape(-1, big_q)
-    t_item = np.zeros(len(t_codes), dtype=np.int64)
-    t_item[t_index] = item
     patterns, inverse, _ = st._unique_rows(counts)
     pair_counts = (
         patterns[:, :, None] * patterns[:, None, :] - np.eye(big_q, dtype=np.int64) * patterns[:, None, :]

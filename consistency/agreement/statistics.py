@@ -271,13 +271,17 @@ class _Bootstrap:
         if self._kept is not None:
             yield from self._kept
             return
-        chunks = []
+        # Keep the weights for the next statistic when they fit in one chunk; otherwise redraw
+        # them (same seed) rather than hold every chunk: at 100,000 items and B=1000 that would be
+        # 25 chunks of 32 MB alive at once.
+        first: np.ndarray | None = None
+        n_chunks = 0
         for w in self._draw_weight_chunks():
-            chunks.append(w)
+            n_chunks += 1
+            first = w if n_chunks == 1 else None
             yield w
-        # Keep the weights for the next statistic when they are small; otherwise redraw (same seed).
-        if len(chunks) == 1:
-            self._kept = chunks
+        if n_chunks == 1:
+            self._kept = [first]
 
     def _draw_weight_chunks(self) -> Iterator[np.ndarray]:
         # A fresh generator per call: every coefficient sees the same resamples, so intervals from

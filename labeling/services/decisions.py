@@ -78,40 +78,52 @@ def examples_decide(*, project: Project, example_ids: Sequence[int]) -> Decision
     return counts
 
 
-def _json_list(value) -> tuple | None:
-    """A label set read by raw SQL (JSON text on every database: Django parses JSON itself) as
-    the sorted tuple the rules compare."""
-    if value is None:
-        return None
-    return tuple(sorted(json.loads(value) if isinstance(value, str | bytes) else value))
+def _json(value):
+    """A JSON column read by raw SQL: text on every database (Django parses JSON itself)."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _stored_answer(label_id, labels, spans):
+    """A stored answer (annotation or consensus row) as the rules compare it: a label id, a label
+    set as a sorted tuple of ids, or spans as a sorted tuple of (start, end, label_id)."""
+    if labels is not None:
+        return tuple(sorted(_json(labels)))
+    if spans is not None:
+        return tuple(sorted(tuple(span) for span in _json(spans)))
+    return label_id
 
 
 def _decide(project: Project, votes, *, k: int, asked: int, ambiguous: bool) -> review.Outcome:
-    """The rules for the project's task type: one label per vote, or a label set per vote."""
+    """The rules for the project's task type: one label, a label set or a list of spans per vote."""
+    rules = {"k": k, "threshold": project.majority_threshold, "accept_majority": project.accept_majority}
     if project.task_type == TaskType.MULTI:
-        return review.decide_set(
-            votes,
-            k=k,
-            threshold=project.majority_threshold,
-            accept_majority=project.accept_majority,
-            ambiguous=ambiguous,
-        )
+        return review.decide_set(votes, ambiguous=ambiguous, **rules)
+    if project.task_type == TaskType.SPANS:
+        return review.decide_spans(votes, ambiguous=ambiguous, **rules)
     return review.decide(
         votes,
-        k=k,
-        threshold=project.majority_threshold,
-        accept_majority=project.accept_majority,
         extra_allowed=project.extra_raters_on_split,
         extra_asked=asked,
         ambiguous=ambiguous,
+        **rules,
     )
 
 
-def _answer_columns(project: Project, answer) -> tuple:
-    """An accepted answer as the consensus row's (label_id, labels) columns (labels as JSON text)."""
+def _answer_fields(project: Project, answer) -> dict:
+    """An accepted answer as the consensus row's label_id, labels and spans (one of them set)."""
     if project.task_type == TaskType.MULTI:
-        return None, json.dumps(list(answer))
-    return answer, None
+        return {"label_id": None, "labels": list(answer), "spans": None}
+    if project.task_type == TaskType.SPANS:
+        return {"label_id": None, "labels": None, "spans": [list(span) for span in answer]}
+    return {"label_id": answer, "labels": None, "spans": None}
+
+
+def _answer_columns(project: Project, answer) -> tuple:
+    """`_answer_fields` as the consensus row's raw columns (JSON as text)."""
+    fields = _answer_fields(project, answer)
+    return tuple(
+        value if name == "label_id" or value is None else json.dumps(value) for name, value in fields.items()
+    )
 
 
 def _same(a: float | None, b: float | None) -> bool:
@@ -191,7 +203,8 @@ def _decide_chunk(project: Project, ids: list[int]) -> DecisionCounts:
 
 def new_examples_decide(*, project: Project, votes: Iterable[tuple[int, list]]) -> DecisionCounts:
     """Decide examples the caller created in its transaction a moment ago, given each one's
-    labels in order (label ids; on a multi-label project, sorted tuples of label ids). Such an
+    labels in order (label ids; label sets as sorted tuples of ids; spans as lists of [start, end,
+    label_id]). Such an
     example has no flag, guideline version, extra rater, consensus or disagreement yet, so nothing
     needs reading: the import of a million annotations decides its new examples without a query
     per chunk."""
@@ -219,7 +232,7 @@ def _read_state(project: Project, ids: list[int]) -> _ChunkState:
     with connection.cursor() as cursor:
         where, params = _in("e.id", ids)
         cursor.execute(
-            "SELECT e.id, e.extra_raters, c.source, c.label_id, c.labels, c.agreement, c.n_raters, "
+            "SELECT e.id, e.extra_raters, c.source, c.label_id, c.labels, c.spans, c.agreement, c.n_raters, "
             "d.id, d.reason, d.label_a_id, d.label_b_id, d.majority_share "
             f"FROM {Example._meta.db_table} AS e "
             f"LEFT JOIN {CONSENSUS} AS c ON c.example_id = e.id "
@@ -227,22 +240,21 @@ def _read_state(project: Project, ids: list[int]) -> _ChunkState:
             f"WHERE e.project_id = %s AND {where}",
             [Disagreement.Status.OPEN, project.pk, *params],
         )
-        for example_id, asked, source, label_id, labels, *rest in cursor.fetchall():
+        for example_id, asked, source, label_id, labels, spans, *rest in cursor.fetchall():
             extra[example_id] = asked
             if source is not None:
-                answer = label_id if labels is None else _json_list(labels)
-                consensus[example_id] = (source, answer, *rest[:2])
+                consensus[example_id] = (source, _stored_answer(label_id, labels, spans), *rest[:2])
             if rest[2] is not None:
                 open_disagreements[example_id] = tuple(rest[2:])
         where, params = _in("example_id", ids)
         cursor.execute(
-            f"SELECT example_id, label_id, labels, ambiguous, guideline_version_id "
+            f"SELECT example_id, label_id, labels, spans, ambiguous, guideline_version_id "
             f"FROM {Annotation._meta.db_table} "
             f"WHERE {where} AND superseded_at IS NULL ORDER BY example_id, created_at, id",
             params,
         )
-        for example_id, label_id, labels, ambiguous, version_id in cursor.fetchall():
-            votes[example_id].append(label_id if labels is None else _json_list(labels))
+        for example_id, label_id, labels, spans, ambiguous, version_id in cursor.fetchall():
+            votes[example_id].append(_stored_answer(label_id, labels, spans))
             if ambiguous:
                 flagged.add(example_id)
             if version_id is not None:
@@ -376,7 +388,9 @@ def _apply(project: Project, ids: list[int], state: _ChunkState) -> DecisionCoun
             where, params = _in("example_id", consensus_drop)
             cursor.execute(f"DELETE FROM {CONSENSUS} WHERE {where}", params)
         if consensus_new:
-            columns = ("example_id", "label_id", "labels", "source", "agreement", "n_raters", "decided_at")
+            columns = (
+                "example_id", "label_id", "labels", "spans", "source", "agreement", "n_raters", "decided_at",
+            )  # fmt: skip
             _insert(cursor, CONSENSUS, columns, consensus_new)
         if disagreements_drop:
             # Open disagreements have no resolution (resolving closes them): only their versions go.
@@ -561,15 +575,17 @@ def disagreement_detect(*, project: Project, example: Example) -> review.Outcome
         ConsensusLabel.Source.EXCLUDED,
     ):
         return None
-    multi = project.task_type == TaskType.MULTI
-    rows = list(
-        Annotation.objects.filter(example=example, superseded_at__isnull=True)
+    rows = [
+        (_stored_answer(label_id, labels, spans), ambiguous, version)
+        for label_id, labels, spans, ambiguous, version in Annotation.objects.filter(
+            example=example, superseded_at__isnull=True
+        )
         .order_by("created_at", "id")
-        .values_list("labels" if multi else "label_id", "ambiguous", "guideline_version_id")
-    )
+        .values_list("label_id", "labels", "spans", "ambiguous", "guideline_version_id")
+    ]
     outcome = _decide(
         project,
-        [tuple(sorted(answer)) if multi else answer for answer, _, _ in rows],
+        [answer for answer, _, _ in rows],
         k=effective_k(project=project, example=example),
         asked=example.extra_raters,
         ambiguous=any(flag for _, flag, _ in rows),
@@ -582,18 +598,16 @@ def disagreement_detect(*, project: Project, example: Example) -> review.Outcome
             if outcome.kind == review.ACCEPT_UNANIMOUS
             else ConsensusLabel.Source.MAJORITY
         )
-        label_id, labels = (None, list(outcome.label)) if multi else (outcome.label, None)
-        if consensus is not None and (consensus.label_id, consensus.labels, consensus.source) != (
-            label_id,
-            labels,
-            source,
+        answer = _answer_fields(project, outcome.label)
+        if consensus is not None and (
+            (consensus.label_id, consensus.labels, consensus.spans, consensus.source)
+            != (*answer.values(), source)
         ):
             _keep_withdrawn_decision(consensus, example, now, "the labels changed")
         ConsensusLabel.objects.update_or_create(
             example=example,
             defaults={
-                "label_id": label_id,
-                "labels": labels,
+                **answer,
                 "source": source,
                 "agreement": outcome.share,
                 "n_raters": outcome.n_votes,

@@ -1,9 +1,15 @@
 """Span answers checked against their text (labeling.spans) and the span decision rule."""
 
+import random
+
 import pytest
 
 from labeling import decisions as review
+from labeling.models import Annotation, ConsensusLabel, Disagreement
+from labeling.services.decisions import disagreement_detect, examples_decide
 from labeling.spans import SpanError, spans_clean, utf16_to_code_points
+from projects.models import TaskType
+from tests.factories import ExampleFactory, UserFactory
 
 LABELS = {"PER": 1, "ORG": 2, "1": 1, "2": 2}
 TEXT = "Ada Lovelace met Babbage at Cambridge"
@@ -116,7 +122,116 @@ def test_a_span_without_a_clear_majority_queues_the_example():
     assert (outcome.kind, outcome.reason, outcome.label) == (review.QUEUE, review.REASON_BELOW_THRESHOLD, ())
     assert {outcome.label_a, outcome.label_b} == {1, 2}
     # Two raters split evenly on a span.
+    # Two of three marked an entity at the same place with different labels, or with different
+    # boundaries: "no entities" (what the third said) is not accepted as a majority.
+    for a, b in (((0, 12, 1), (0, 12, 2)), ((0, 12, 1), (0, 11, 1))):
+        dropped = decide([[a], [b], []])
+        assert (dropped.kind, dropped.reason, dropped.label) == (
+            review.QUEUE,
+            review.REASON_BELOW_THRESHOLD,
+            (),
+        )
+        assert decide([[a], [b], []], accept_majority=False).reason == review.REASON_BELOW_THRESHOLD
+    # One rater of three marking an extra entity does not hold up the majority.
+    assert decide([[SPAN_A, SPAN_C], [SPAN_A], [SPAN_A]]).kind == review.ACCEPT_MAJORITY
     split = decide([[SPAN_A], []], k=2)
     assert (split.kind, split.reason, split.label_a) == (review.QUEUE, review.REASON_SPLIT, 1)
     assert decide([[SPAN_A]], k=2).kind == review.PENDING
     assert decide([[SPAN_A]] * 3, ambiguous=True).reason == review.REASON_AMBIGUOUS
+
+
+# ------------------------------------------------------------------------- stored outcomes
+
+
+@pytest.fixture
+def span_project(project):
+    project.task_type = TaskType.SPANS
+    project.save(update_fields=["task_type"])
+    return project
+
+
+def _state(project):
+    consensus = sorted(
+        ConsensusLabel.objects.filter(example__project=project).values_list(
+            "example_id", "label_id", "labels", "spans", "source", "agreement", "n_raters"
+        )
+    )
+    cases = sorted(
+        Disagreement.objects.filter(project=project, status="open").values_list(
+            "example_id", "reason", "label_a_id", "label_b_id", "majority_share"
+        )
+    )
+    return consensus, cases
+
+
+@pytest.mark.django_db
+def test_one_example_and_set_based_paths_store_the_same_span_decisions(span_project):
+    project = span_project
+    project.majority_threshold = 0.7
+    project.accept_majority = True
+    project.save()
+    labels = list(project.labels.values_list("pk", flat=True))[:2]
+    candidates = [[0, 4], [5, 9], [5, 8], [10, 14]]
+    raters = [UserFactory(username=f"r{n}") for n in range(4)]
+    rng = random.Random(7)
+    examples = []
+    for n in range(40):
+        example = ExampleFactory(
+            project=project, external_id=f"s{n}", text="abcd efgh ijkl", annotation_count=3
+        )
+        truth = {(*rng.choice(candidates), rng.choice(labels)) for _ in range(rng.choice([0, 1, 2]))}
+        for rater in raters:
+            # Each rater keeps most of the example's true spans and now and then adds one.
+            chosen = {span for span in truth if rng.random() < 0.7}
+            if rng.random() < 0.3:
+                chosen.add((*rng.choice(candidates), rng.choice(labels)))
+            Annotation.objects.create(
+                example=example, rater=rater, spans=sorted(list(span) for span in chosen)
+            )
+        examples.append(example)
+    for example in examples:
+        disagreement_detect(project=project, example=example)
+    one_by_one = _state(project)
+    ConsensusLabel.objects.all().delete()
+    Disagreement.objects.all().delete()
+    counts = examples_decide(project=project, example_ids=[e.pk for e in examples])
+    assert _state(project) == one_by_one
+    assert counts.queued > 0
+    assert counts.unanimous + counts.majority > 0
+    assert examples_decide(project=project, example_ids=[e.pk for e in examples]).changed == 0
+    for _, label_id, labels, spans, *_ in one_by_one[0]:
+        assert (label_id, labels) == (None, None)
+        assert spans == sorted(spans)
+
+
+@pytest.mark.django_db
+def test_majority_spans_become_the_consensus_and_a_contested_span_is_queued(span_project):
+    project = span_project
+    project.majority_threshold = 0.66
+    project.accept_majority = True
+    project.save()
+    per, org = (label.pk for label in project.labels.all()[:2])
+    raters = [UserFactory(username=f"r{n}") for n in range(3)]
+    agreed = ExampleFactory(project=project, text=TEXT, annotation_count=3)
+    split = ExampleFactory(project=project, text=TEXT, annotation_count=3)
+    for rater, moved in zip(raters, ([17, 24, per], [17, 24, per], [17, 23, per]), strict=True):
+        Annotation.objects.create(example=agreed, rater=rater, spans=[[0, 12, per], moved])
+    for rater, spans in zip(raters, ([[0, 12, per]], [[0, 12, org]], []), strict=True):
+        Annotation.objects.create(example=split, rater=rater, spans=spans)
+    for example in (agreed, split):
+        disagreement_detect(project=project, example=example)
+    consensus = ConsensusLabel.objects.get(example=agreed)
+    assert (consensus.source, consensus.spans, consensus.label_id, consensus.labels) == (
+        "majority",
+        [[0, 12, per], [17, 24, per]],
+        None,
+        None,
+    )
+    case = Disagreement.objects.get(example=split, status="open")
+    assert case.reason == "below_threshold"
+    assert {case.label_a_id, case.label_b_id} == {per, org}
+    assert not ConsensusLabel.objects.filter(example=split).exists()
+    # The third rater corrects the moved span: now unanimous.
+    Annotation.objects.filter(example=agreed, rater=raters[2]).update(spans=[[0, 12, per], [17, 24, per]])
+    disagreement_detect(project=project, example=agreed)
+    assert ConsensusLabel.objects.get(example=agreed).source == "unanimous"
