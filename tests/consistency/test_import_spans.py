@@ -293,10 +293,19 @@ def test_imported_span_answers_are_decided(tmp_path, ner):
     consensus = ConsensusLabel.objects.get(example__external_id="same")
     assert (consensus.source, named(consensus.spans, ner)) == ("unanimous", [[0, 12, "PER"], [17, 24, "PER"]])
     assert Disagreement.objects.filter(example__external_id="split", status="open").exists()
-    # More raters on an existing example: the normal path decides it.
-    rows = [{"example_id": "split", "rater": "dee", "spans": [span(0, 12, "PER")]}]
-    run(jsonl(tmp_path, rows, "more.jsonl"), "ner")
-    assert Annotation.objects.filter(example__external_id="split").count() == 4
+    # An example waiting for its third rater, who comes in a later file: the normal path of
+    # existing examples decides it.
+    waiting = [
+        {"example_id": "wait", "rater": r, "text": TEXT, "spans": [span(28, 34, "LOC")]}
+        for r in ("ann", "bob")
+    ]
+    run(jsonl(tmp_path, waiting, "two.jsonl"), "ner")
+    assert not ConsensusLabel.objects.filter(example__external_id="wait").exists()
+    third = [{"example_id": "wait", "rater": "cy", "spans": [span(28, 34, "LOC")]}]
+    out = run(jsonl(tmp_path, third, "third.jsonl"), "ner")
+    assert "1 accepted (1 unanimous" in out
+    consensus = ConsensusLabel.objects.get(example__external_id="wait")
+    assert named(consensus.spans, ner) == [[28, 34, "LOC"]]
 
 
 def test_the_api_import_of_spans_names_line_and_field_and_writes_nothing(
