@@ -949,7 +949,9 @@ def _span_shape_errors(project: Project, cursor, *, file_format: str) -> tuple[l
         wrong = f"FROM {STAGING_TABLE} WHERE spans = ''"
         field = "result" if file_format == "labelstudio" else "label"
         message = (
-            'this is a span project: give \'spans\', a list of {"start", "end", "label"} objects '
+            "this is a span project: give labels results (spans), not choices"
+            if file_format == "labelstudio"
+            else 'this is a span project: give \'spans\', a list of {"start", "end", "label"} objects '
             "([] for no entities), not a label"
         )
     else:

@@ -333,3 +333,13 @@ def test_the_api_import_of_spans_names_line_and_field_and_writes_nothing(
     assert [(e["line"], e["column"]) for e in status["errors"]] == [(2, "spans[1].end")]
     assert "outside the text" in status["errors"][0]["message"]
     assert not Annotation.objects.exists()
+
+
+def test_label_studio_choices_into_a_span_project_are_refused_by_task(tmp_path, ner):
+    choice = {"type": "choices", "from_name": "sentiment", "value": {"choices": ["PER"]}}
+    tasks = [{"id": 1, "data": {"text": TEXT}, "annotations": [{"completed_by": 1, "result": [choice]}]}]
+    message = run_failing(export(tmp_path, tasks), "ner")
+    assert (
+        "line 1, column result: task 1: this is a span project: give labels results (spans), not choices"
+        in message
+    )
