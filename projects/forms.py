@@ -242,8 +242,8 @@ class ImportUploadForm(forms.Form):
         label="Label Studio control (from_name)",
         required=False,
         max_length=200,
-        help_text="Only for a Label Studio export whose labeling config has several choices controls: "
-        "the name of the one to import.",
+        help_text="Only for a Label Studio export whose labeling config has several choices (or labels) "
+        "controls: the name of the one to import.",
     )
 
     model = forms.CharField(label="Model name (predictions)", required=False, max_length=100)

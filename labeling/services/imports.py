@@ -225,6 +225,7 @@ class AnnotationFileReader(StreamReader):
         self.from_name = from_name
         self.cancelled = 0
         self.from_names: dict[str, int] = {}  # control name -> line of the task that first used it
+        self.labels_from_names: dict[str, int] = {}  # the same for labels (span) controls
         self._seq = 0
         self._accounts: dict[str, tuple[str, str] | str] = {}  # name -> (username, display) or error
 
@@ -585,6 +586,10 @@ class AnnotationFileReader(StreamReader):
         for index, item in enumerate(result):
             if not isinstance(item, dict) or item.get("type") != "labels":
                 continue
+            control = str(item.get("from_name") or "")
+            self.labels_from_names.setdefault(control, line)
+            if self.from_name and control != self.from_name:
+                continue
             field = f"{column}.result[{index}].value"
             value = item.get("value")
             names = value.get("labels") if isinstance(value, dict) else None
@@ -679,10 +684,15 @@ class AnnotationFileReader(StreamReader):
         return LABEL_STUDIO_USERNAME.format(completed_by), email
 
     def _check_from_names(self) -> None:
+        self._check_labels_from_names()
         names = sorted(self.from_names, key=self.from_names.get)  # in order of appearance
         listed = ", ".join(repr(name) for name in names)
         if self.from_name:
-            if names and self.from_name not in self.from_names:
+            if (
+                names
+                and self.from_name not in self.from_names
+                and self.from_name not in self.labels_from_names
+            ):
                 self.error_first(
                     1,
                     "from_name",
@@ -694,6 +704,30 @@ class AnnotationFileReader(StreamReader):
                 second,
                 "from_name",
                 f"the export has several choices controls ({listed}); pick one with --from-name "
+                "(or the form's and the API's from_name)",
+            )
+
+    def _check_labels_from_names(self) -> None:
+        """Span exports: several labels controls need --from-name; a --from-name that names no
+        control at all would import every annotation as no entities."""
+        names = sorted(self.labels_from_names, key=self.labels_from_names.get)
+        listed = ", ".join(repr(name) for name in names)
+        if self.from_name:
+            if (
+                names
+                and self.from_name not in self.labels_from_names
+                and self.from_name not in self.from_names
+            ):
+                self.error_first(
+                    1,
+                    "from_name",
+                    f"the export has no labels control named {self.from_name!r} (found {listed})",
+                )
+        elif len(names) > 1:
+            self.error_first(
+                self.labels_from_names[names[1]],
+                "from_name",
+                f"the export has several labels controls ({listed}); pick one with --from-name "
                 "(or the form's and the API's from_name)",
             )
 

@@ -155,7 +155,8 @@ class AnnotationImportRequestSerializer(ClosedSerializer):
         allow_blank=True,
         max_length=200,
         validators=[NO_NUL_CHARACTERS],
-        help_text="Label Studio: the choices control to import when the labeling config has several.",
+        help_text="Label Studio: the choices (or labels, for spans) control to import when the labeling "
+        "config has several.",
     )
 
     def __init__(self, *args, **kwargs):

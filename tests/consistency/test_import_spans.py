@@ -343,3 +343,16 @@ def test_label_studio_choices_into_a_span_project_are_refused_by_task(tmp_path, 
         "line 1, column result: task 1: this is a span project: give labels results (spans), not choices"
         in message
     )
+
+
+def test_label_studio_with_several_labels_controls_needs_from_name(tmp_path, ner):
+    two = labelled(1, (0, 3, "PER"), (17, 24, "PER"))
+    two["result"][1]["from_name"] = "other_ner"
+    tasks = [{"id": 1, "data": {"text": TEXT}, "annotations": [two]}]
+    path = export(tmp_path, tasks)
+    message = run_failing(path, "ner")
+    assert "several labels controls ('label', 'other_ner'); pick one with --from-name" in message
+    message = run_failing(path, "ner", "--from-name", "nope")
+    assert "no labels control named 'nope'" in message
+    run(path, "ner", "--from-name", "other_ner")
+    assert stored(ner, "1", "labelstudio-1") == [[17, 24, "PER"]]

@@ -45,7 +45,8 @@ class Command(BaseCommand):
             "--from-name",
             default="",
             metavar="NAME",
-            help="Label Studio: the choices control to import when the labeling config has several.",
+            help="Label Studio: the choices (or labels, for spans) control to import when the labeling "
+            "config has several.",
         )
 
     def handle(
