@@ -27,7 +27,7 @@ Rules (also in the README and the command's help):
 - Label Studio: a task's `id` is the example's external id, `data.text` its text, the other
   `data` keys its metadata; a user is the account `labelstudio-<id>` (the email, when the export
   has it, kept as display name and email), so the same user is always the same rater. With
-  several choices controls, `from_name` picks one (an error lists them otherwise). Cancelled
+  several choices (or labels) controls, `from_name` picks one (an error lists them otherwise). Cancelled
   annotations are counted and reported, never imported.
 - Unknown examples are created when a row has a text; without a text only with `create`
   (command line), stored with an empty text: they are shown by external id and metadata and
