@@ -356,3 +356,20 @@ def test_label_studio_with_several_labels_controls_needs_from_name(tmp_path, ner
     assert "no labels control named 'nope'" in message
     run(path, "ner", "--from-name", "other_ner")
     assert stored(ner, "1", "labelstudio-1") == [[17, 24, "PER"]]
+
+
+def test_imported_spans_reach_a_release(tmp_path, ner, manager):
+    from consistency.releases.services import release_build
+
+    rows = [
+        {"example_id": "e1", "rater": rater, "text": TEXT, "spans": [span(28, 34, "LOC"), span(0, 12, "PER")]}
+        for rater in ("ann", "bob", "cy")
+    ]
+    run(jsonl(tmp_path, rows), "ner")
+    release = release_build(project=ner, user=manager, policy={"seed": "s"})
+    (item,) = release.items.all()
+    assert (item.spans, item.label, item.source) == (
+        [[0, 12, "PER"], [28, 34, "LOC"]],
+        "0:12:PER|28:34:LOC",
+        "unanimous",
+    )
