@@ -1147,7 +1147,8 @@ def _spans_check(project: Project, *, create: bool, new_project: bool) -> _SpanC
         try:
             cleaned = spans_clean(example_text, spans, labels=labels, may_nest=may_nest)
         except SpanError as exc:
-            check.error(line, exc.field, f"{where}{exc.message}")
+            why = " (with --create, a new label's name has 1 to 100 characters and no |)" if create else ""
+            check.error(line, exc.field, f"{where}{exc.message}{why if exc.field.endswith('.label') else ''}")
             continue
         if new_project and not check.nested:
             check.nested = any(b[0] < a[1] for a, b in zip(cleaned, cleaned[1:], strict=False))

@@ -373,3 +373,10 @@ def test_imported_spans_reach_a_release(tmp_path, ner, manager):
         "0:12:PER|28:34:LOC",
         "unanimous",
     )
+
+
+def test_create_refuses_a_span_label_name_that_cannot_be_a_label(tmp_path, db):
+    rows = [{"example_id": "e1", "rater": "ann", "text": TEXT, "spans": [span(0, 3, "PER|ORG")]}]
+    message = run_failing(jsonl(tmp_path, rows), "people", "--create")
+    assert "line 1, column spans[0].label: spans[0].label 'PER|ORG' is not one of" in message
+    assert "no |" in message
