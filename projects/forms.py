@@ -210,8 +210,8 @@ class ImportUploadForm(forms.Form):
             (ImportBatch.Kind.EXAMPLES, "Examples to label: a 'text' column, optionally an 'id'"),
             (
                 ImportBatch.Kind.ANNOTATIONS,
-                "Annotations made elsewhere: example_id, rater, label (optionally text), "
-                "or a Label Studio JSON export",
+                "Annotations made elsewhere: example_id, rater, label (labels for a set, spans "
+                "in JSON Lines for a span project; optionally text), or a Label Studio JSON export",
             ),
             (ImportBatch.Kind.GOLD, "Gold labels: example_id, label"),
             (
@@ -245,8 +245,8 @@ class ImportUploadForm(forms.Form):
         label="Label Studio control (from_name)",
         required=False,
         max_length=200,
-        help_text="Only for a Label Studio export whose labeling config has several choices controls: "
-        "the name of the one to import.",
+        help_text="Only for a Label Studio export whose labeling config has several choices (or labels) "
+        "controls: the name of the one to import.",
     )
 
     model = forms.CharField(label="Model name (predictions)", required=False, max_length=100)

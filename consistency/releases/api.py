@@ -24,7 +24,9 @@ FILE_FORMATS = tuple(exports.all_formats())
 DOWNLOAD_DESCRIPTION = (
     "The release file, by format: JSON Lines, CSV with a header row, a JSON array; Parquet of one "
     "split (parquet-train, parquet-dev, parquet-test); a Hugging Face dataset (hf: a zip with a "
-    "dataset card and the Parquet files); Label Studio tasks (labelstudio)."
+    "dataset card and the Parquet files); Label Studio tasks (labelstudio); span projects also "
+    "CoNLL-style BIO, a token and its tag per line (conll). 404 for a format the project's task "
+    "type has not."
 )
 # Documented as a pattern too, so clients (and the schema tests) know what a tag looks like.
 TAG_VALIDATOR = RegexValidator(
@@ -54,7 +56,9 @@ class ReleaseSerializer(serializers.ModelSerializer):
     )
 
     def get_downloads(self, release) -> list[str]:
-        return exports.all_formats() if release.status == DatasetRelease.Status.READY else []
+        if release.status != DatasetRelease.Status.READY:
+            return []
+        return exports.release_formats(project=release.project)
 
     class Meta:
         model = DatasetRelease
@@ -256,10 +260,10 @@ class ReleaseDetailApi(ProjectScopedMixin, APIView):
 
 class ReleaseDownloadApi(ProjectScopedMixin, APIView):
     """The stored file of a ready release (`jsonl`, `csv`, or `json`: the JSONL as one array; or a
-    derived one: `parquet-<split>`, `hf`, `labelstudio`, written after the build or on its first
-    download), streamed
-    as an attachment; the X-Release-SHA256 header carries the JSONL digest, X-File-SHA256 a derived
-    file's own. 404 for an unknown format, 409 while the release is not ready."""
+    derived one: `parquet-<split>`, `hf`, `labelstudio`, and for span projects `conll`, written
+    after the build or on its first download), streamed as an attachment; the X-Release-SHA256
+    header carries the JSONL digest, X-File-SHA256 a derived file's own. 404 for an unknown format
+    or one the project's task type has not, 409 while the release is not ready."""
 
     project_roles = REVIEWERS
 
@@ -282,7 +286,8 @@ class ReleaseDownloadApi(ProjectScopedMixin, APIView):
                 str,
                 OpenApiParameter.HEADER,
                 response=[200],
-                description="SHA-256 of the file itself, for the derived formats (Parquet, hf, labelstudio).",
+                description="SHA-256 of the file itself, for the derived formats (Parquet, hf, labelstudio, "
+                "conll).",
             ),
         ],
         responses={
@@ -298,6 +303,7 @@ class ReleaseDownloadApi(ProjectScopedMixin, APIView):
             ),
             (200, exports.PARQUET): OpenApiResponse(OpenApiTypes.BINARY, description=DOWNLOAD_DESCRIPTION),
             (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description=DOWNLOAD_DESCRIPTION),
+            (200, "text/plain"): OpenApiResponse(OpenApiTypes.BINARY, description=DOWNLOAD_DESCRIPTION),
             409: OpenApiResponse(
                 inline_serializer("ReleaseNotReady", {"detail": serializers.CharField()}),
                 description="The release is not ready (still building, or failed).",

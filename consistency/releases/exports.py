@@ -1,5 +1,7 @@
 """Files derived from a ready release for other tools (Parquet per split, a Hugging Face dataset,
-Label Studio tasks), written from the release's stored JSONL and then kept.
+Label Studio tasks; CoNLL-style BIO for span projects), written from the release's stored JSONL
+and then kept. Which formats a release offers depends on its project's task type
+(release_formats): a format that does not fit is refused by name.
 
 When: the worker writes them right after the build, in a task of their own
 (tasks.release_exports_task), so a large release's first download does not wait for them; any
@@ -51,8 +53,10 @@ EXPORT_FORMATS = {
         *(ExportFormat(f"parquet-{split}", f"{split}.parquet", PARQUET) for split in SPLITS),
         ExportFormat("hf", "hf.zip", "application/zip"),
         ExportFormat("labelstudio", "labelstudio.json", "application/json; charset=utf-8"),
+        ExportFormat("conll", "bio.conll", "text/plain; charset=utf-8"),
     )
 }
+SPAN_FORMATS = frozenset({"conll"})  # offered by span projects only
 
 
 def export_filename(*, release: DatasetRelease, file_format: str) -> str:
@@ -128,6 +132,7 @@ def _write_parquet(release: DatasetRelease) -> None:
         include_rationale=bool(policy.get("include_rationale")),
         include_raters=bool(policy.get("include_raters")),
         multi_label=release.project.task_type == TaskType.MULTI,
+        spans=release.project.task_type == TaskType.SPANS,
     )
     with contextlib.ExitStack() as stack:
         handles = [stack.enter_context(tempfile.TemporaryFile()) for _ in SPLITS]
@@ -187,6 +192,15 @@ def _write_huggingface(release: DatasetRelease) -> None:
         _store(release, "hf", handle, sink)
 
 
+def _write_conll(release: DatasetRelease) -> None:
+    from consistency.releases.formats.conll import conll_write
+
+    with tempfile.TemporaryFile() as handle:
+        sink = _Hashing(handle)
+        conll_write(_records(release), out=sink)
+        _store(release, "conll", handle, sink)
+
+
 def _write_labelstudio(release: DatasetRelease) -> None:
     with tempfile.TemporaryFile() as handle:
         sink = _Hashing(handle)
@@ -202,6 +216,8 @@ def _ensure(release: DatasetRelease, file_format: str) -> ReleaseExport:
         _write_parquet(release)
     elif file_format == "hf":
         _write_huggingface(release)
+    elif file_format == "conll":
+        _write_conll(release)
     else:
         _write_labelstudio(release)
     return ReleaseExport.objects.get(release=release, file_format=file_format)
@@ -210,8 +226,10 @@ def _ensure(release: DatasetRelease, file_format: str) -> ReleaseExport:
 def release_export_get(*, release: DatasetRelease, file_format: str) -> ReleaseExport:
     """The stored file of a ready release in a derived format, written now if it is the first
     time. NotFound for an unknown format, Conflict while the release is not ready."""
-    if file_format not in EXPORT_FORMATS:
-        raise NotFound(f"Unknown format {file_format!r}: use {', '.join(all_formats())}.")
+    offered = release_formats(project=release.project)
+    if file_format not in offered:
+        unknown = "Unknown format" if file_format not in EXPORT_FORMATS else "This project's releases have no"
+        raise NotFound(f"{unknown} {file_format!r}: use {', '.join(offered)}.")
     if release.status != DatasetRelease.Status.READY:
         raise Conflict("The release is not ready yet.")
     export = ReleaseExport.objects.filter(release=release, file_format=file_format).first()
@@ -235,9 +253,19 @@ def release_exports_write(*, release_id: int) -> list[ReleaseExport]:
     release = DatasetRelease.objects.filter(pk=release_id, status=DatasetRelease.Status.READY).first()
     if release is None:
         return []
-    return [release_export_get(release=release, file_format=file_format) for file_format in EXPORT_FORMATS]
+    return [
+        release_export_get(release=release, file_format=file_format)
+        for file_format in release_formats(project=release.project)
+        if file_format in EXPORT_FORMATS
+    ]
 
 
 def all_formats() -> list[str]:
-    """Every download a ready release offers: its stored files, then the derived ones."""
+    """Every download a release may offer: the stored files, then the derived ones."""
     return [*STORED_FORMATS, *EXPORT_FORMATS]
+
+
+def release_formats(*, project) -> list[str]:
+    """The downloads a ready release of `project` offers: CoNLL BIO only for span projects."""
+    spans = project.task_type == TaskType.SPANS
+    return [name for name in all_formats() if spans or name not in SPAN_FORMATS]

@@ -105,7 +105,10 @@ class DatasetReleaseItem(models.Model):
         db_constraint=False,
     )
     external_id = models.CharField(max_length=255)
-    label = models.TextField(help_text="The label's name when released (multi-label: the names joined by |).")
+    label = models.TextField(
+        help_text="The label's name when released (multi-label: the names joined by |; spans: "
+        "start:end:label per span joined by |, as 0:12:PER|17:24:ORG, empty for no entities)."
+    )
     labels = models.JSONField(
         null=True, blank=True, help_text="Multi-label projects: the released label names, as a list."
     )

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
@@ -271,6 +271,17 @@ def jsonb_text(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(jsonb_text(v) for v in value) + "]"
     raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def spans_label_text(spans: Sequence[Sequence]) -> str:
+    """A span answer as one text, what a release item's `label` holds so diffs compare it:
+    "start:end:label" per span in order, joined by "|" ("0:12:PER|17:24:ORG"; "" for none)."""
+    return "|".join(f"{start}:{end}:{label}" for start, end, label in spans)
+
+
+def span_objects(spans: Sequence[Sequence]) -> list[dict]:
+    """Sorted [start, end, label] spans as the release files give them (spaCy's key names)."""
+    return [{"start": start, "end": end, "label": label} for start, end, label in spans]
 
 
 def csv_cell(value: Any) -> str:

@@ -17,7 +17,14 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from consistency.releases.models import DatasetRelease, DatasetReleaseItem
-from consistency.releases.policy import SPLITS, ReleasePolicy, agreement_text, jsonb_text, split_rank
+from consistency.releases.policy import (
+    SPLITS,
+    ReleasePolicy,
+    agreement_text,
+    jsonb_text,
+    span_objects,
+    split_rank,
+)
 from consistency.review.models import Resolution
 from consistency.review.selectors import resolutions_current
 from core.errors import Conflict, NotFound
@@ -82,7 +89,8 @@ def current_votes(*, project: Project) -> dict[int, ExampleDecision]:
     """Current (not superseded) annotations grouped per example: votes, ambiguous flags, versions.
 
     One query over four integer columns and a flag; decisions carry no consensus yet. A vote is a
-    label id, or in a multi-label project the sorted tuple of label ids.
+    label id, or in a multi-label project the sorted tuple of label ids, or in a span project the
+    sorted tuple of (start, end, label id).
     """
     rows = (
         Annotation.objects.filter(example__project=project, superseded_at__isnull=True)
@@ -93,16 +101,17 @@ def current_votes(*, project: Project) -> dict[int, ExampleDecision]:
             "rater_id",
             "label_id",
             "labels",
+            "spans",
             "ambiguous",
             "guideline_version__number",
         )
     )
     out: dict[int, ExampleDecision] = {}
-    for example_id, external_id, rater_id, label_id, labels, ambiguous, version in rows.iterator(
+    for example_id, external_id, rater_id, label_id, labels, spans, ambiguous, version in rows.iterator(
         chunk_size=5000
     ):
-        if label_id is None:  # multi-label: the set of label ids, as a sorted tuple
-            label_id = tuple(labels or ())
+        if label_id is None:
+            label_id = _answer(labels, spans)
         decision = out.get(example_id)
         if decision is None:
             decision = out[example_id] = ExampleDecision(example_id, external_id, None, "", None, 0)
@@ -134,17 +143,18 @@ def consensus_rows(*, project: Project):
     )
 
 
-def gold_rationales(*, project: Project) -> dict[int, tuple[int, str]]:
-    """{example id: (gold label id, rationale)} of each example's current gold resolution."""
-    out: dict[int, tuple[int, str]] = {}
+def gold_rationales(*, project: Project) -> dict[int, tuple[int | tuple, str]]:
+    """{example id: (gold answer, rationale)} of each example's current gold resolution: the
+    answer a label id, or a multi-label or span answer as Candidate.label_id holds it."""
+    out: dict[int, tuple[int | tuple, str]] = {}
     rows = (
         resolutions_current(project=project)
         .order_by("created_at", "id")
-        .values_list("example_id", "verdict", "label_id", "rationale")
+        .values_list("example_id", "verdict", "label_id", "labels", "spans", "rationale")
     )
-    for example_id, verdict, label_id, rationale in rows:
+    for example_id, verdict, label_id, labels, spans, rationale in rows:
         if verdict == Resolution.Verdict.GOLD:
-            out[example_id] = (label_id, rationale)
+            out[example_id] = (label_id if label_id is not None else _answer(labels, spans), rationale)
         else:
             out.pop(example_id, None)
     return out
@@ -306,19 +316,22 @@ def release_clean_sql(
     policy: ReleasePolicy,
     previous: DatasetRelease | None,
     extra: Sequence[tuple[int, str, int, float, int]] = (),
-    rationales: dict[int, tuple[int, str]] | None = None,
+    rationales: dict[int, tuple[int | tuple, str]] | None = None,
     pseudonyms: dict[int, str] | None = None,
     multi_label: bool = False,
+    spans: bool = False,
 ) -> tuple[str, list]:
     """(sql, params) of the one PostgreSQL query selecting a release's clean rows: the decided
     examples (and `extra` rows, Dawid-Skene's: example id, external id, label id, agreement,
     n_raters) that pass `policy` (policy_accepts and tag_filter_accepts, in SQL), with what the
     split and the item need: example_id, external_id, label_key (the label id, or a multi-label
     project's sorted ids as JSON text: what splits are stratified by), label (the name, or the
-    names joined by "|"), label_list (a multi-label project's names, jsonb), source, agreement
+    names joined by "|"; a span project's policy.spans_label_text), label_list (a multi-label
+    project's names, jsonb), spans (a span project's sorted [start, end, name]), source, agreement
     (unrounded; a gold label's is its raters' share), n_raters, previous_split, stratum, rank
     (split_rank), versions (jsonb), rationale, raters (jsonb, keys from `pseudonyms`). Label
-    names of a set are in the project's label order.
+    names of a set are in the project's label order. Span releases are not stratified by answer
+    (each example's spans are nearly its own): their label_key is "".
 
     The current annotations are summed up per example in one hash aggregate, and only into
     what the policy and the formats need: an ambiguous flag (when ambiguous labels are
@@ -338,14 +351,16 @@ def release_clean_sql(
             "'[]') AS versions"
         )
     if pseudonyms is not None:
-        voted = "rl.names" if multi_label else "rl.name"
+        voted = "rl.objects" if spans else "rl.names" if multi_label else "rl.name"
         aggregates.append(
             f"jsonb_object_agg(rp.pseudonym, {voted}) FILTER (WHERE rp.pseudonym IS NOT NULL) AS raters"
         )
         joins.append(
             "LEFT JOIN unnest(%s::int[], %s::text[]) AS rp(rater_id, pseudonym) ON rp.rater_id = a.rater_id "
             + (
-                f"LEFT JOIN LATERAL ({_label_names_sql('a.labels')}) rl ON true"
+                f"LEFT JOIN LATERAL ({_span_names_sql('a.spans')}) rl ON true"
+                if spans
+                else f"LEFT JOIN LATERAL ({_label_names_sql('a.labels')}) rl ON true"
                 if multi_label
                 else f"LEFT JOIN {LABEL_TABLE} rl ON rl.id = a.label_id"
             )
@@ -358,19 +373,27 @@ def release_clean_sql(
     )
     params.append(project.pk)
     decided = (
-        "SELECT c.example_id, c.label_id, c.labels, c.source::text AS source, c.agreement, c.n_raters "
+        "SELECT c.example_id, c.label_id, c.labels, c.spans, c.source::text AS source, c.agreement, "
+        "c.n_raters "
         f"FROM {CONSENSUS_TABLE} c WHERE c.source = ANY(%s) AND c.source <> 'excluded'"
     )
     params.append([s for s in policy.sources if s != "dawid_skene"])
     if extra:
         decided += (
-            " UNION ALL SELECT x.example_id, x.label_id, NULL::jsonb, 'dawid_skene', x.agreement, x.n_raters "
+            " UNION ALL SELECT x.example_id, x.label_id, NULL::jsonb, NULL::jsonb, 'dawid_skene', "
+            "x.agreement, x.n_raters "
             "FROM "
             "unnest(%s::bigint[], %s::bigint[], %s::float8[], %s::int[]) AS x(example_id, label_id, "
             "agreement, n_raters)"
         )
         params += [[r[0] for r in extra], [r[2] for r in extra], [r[3] for r in extra], [r[4] for r in extra]]
-    same_answer = "ga.labels = d.labels" if multi_label else "ga.label_id = d.label_id"
+    same_answer = (
+        "ga.spans = d.spans"
+        if spans
+        else "ga.labels = d.labels"
+        if multi_label
+        else "ga.label_id = d.label_id"
+    )
     gold_share = (
         f"(SELECT count(*) FILTER (WHERE {same_answer})::float8 / nullif(count(*), 0) "
         f"FROM {ANNOTATION_TABLE} ga WHERE ga.example_id = d.example_id AND ga.superseded_at IS NULL)"
@@ -390,12 +413,16 @@ def release_clean_sql(
     if rationales:
         rationale = "gr.rationale"
         rationale_join = (
-            "LEFT JOIN unnest(%s::bigint[], %s::bigint[], %s::text[]) AS gr(example_id, label_id, rationale) "
-            "ON d.source = 'gold' AND gr.example_id = d.example_id AND gr.label_id = d.label_id "
+            "LEFT JOIN unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[]) "
+            "AS gr(example_id, label_id, answer, rationale) "
+            "ON d.source = 'gold' AND gr.example_id = d.example_id "
+            "AND (gr.label_id = d.label_id OR gr.answer = coalesce(d.spans, d.labels)::text) "
         )
+        answers = [answer for answer, _ in rationales.values()]
         rationale_params = [
             list(rationales),
-            [label_id for label_id, _ in rationales.values()],
+            [None if isinstance(answer, tuple) else answer for answer in answers],
+            [_answer_jsonb_text(answer) if isinstance(answer, tuple) else None for answer in answers],
             [text for _, text in rationales.values()],
         ]
     else:
@@ -421,11 +448,18 @@ def release_clean_sql(
             f"NOT EXISTS (SELECT 1 FROM {tag_table} t WHERE t.example_id = e.id AND t.name = ANY(%s))"
         )
         where_params.append(list(policy.exclude_tags))
-    if multi_label:
-        label_columns = "d.labels::text AS label_key, dl.joined AS label, dl.names AS label_list"
+    if spans:
+        label_columns = "''::text AS label_key, dl.joined AS label, NULL::jsonb AS label_list, dl.spans"
+        label_join = f"LEFT JOIN LATERAL ({_span_names_sql('d.spans')}) dl ON true "
+    elif multi_label:
+        label_columns = (
+            "d.labels::text AS label_key, dl.joined AS label, dl.names AS label_list, NULL::jsonb AS spans"
+        )
         label_join = f"LEFT JOIN LATERAL ({_label_names_sql('d.labels')}) dl ON true "
     else:
-        label_columns = "d.label_id::text AS label_key, dl.name AS label, NULL::jsonb AS label_list"
+        label_columns = (
+            "d.label_id::text AS label_key, dl.name AS label, NULL::jsonb AS label_list, NULL::jsonb AS spans"
+        )
         label_join = f"JOIN {LABEL_TABLE} dl ON dl.id = d.label_id "
     sql = (
         f"WITH {votes}{vmap}, decided AS ({decided}) "
@@ -453,7 +487,8 @@ def _release_candidates_python(
     votes = current_votes(project=project)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT c.example_id, e.external_id, c.label_id, c.labels, c.source, c.agreement, c.n_raters, "
+            "SELECT c.example_id, e.external_id, c.label_id, c.labels, c.spans, c.source, c.agreement, "
+            "c.n_raters, "
             f"p.split, e.metadata FROM {CONSENSUS_TABLE} c JOIN {EXAMPLE_TABLE} e ON e.id = c.example_id "
             f"LEFT JOIN {ITEM_TABLE} p ON p.release_id = %s AND p.external_id = e.external_id "
             "WHERE e.project_id = %s AND c.source <> 'excluded'",
@@ -461,9 +496,9 @@ def _release_candidates_python(
         )
         rows = cursor.fetchall()
     out = []
-    for eid, xid, lab, lab_set, src, agr, n, prev, meta in rows:
-        if lab is None:  # multi-label: the sorted tuple of label ids
-            lab = tuple(_json(lab_set) or ())
+    for eid, xid, lab, lab_set, lab_spans, src, agr, n, prev, meta in rows:
+        if lab is None:
+            lab = _answer(_json(lab_set), _json(lab_spans))
         decision = votes.get(eid)
         summary = decision.summary(lab, with_raters) if decision else (False, 0, 0, [], [], [])
         out.append(
@@ -473,6 +508,19 @@ def _release_candidates_python(
     return sorted(out, key=Candidate.order)
 
 
+def _answer(labels: list | None, spans: list | None) -> tuple:
+    """A multi-label answer as the sorted tuple of its label ids; a span answer as the sorted
+    tuple of its (start, end, label id)."""
+    if spans is not None:
+        return tuple(sorted(tuple(span) for span in spans))
+    return tuple(labels or ())
+
+
+def _answer_jsonb_text(answer: tuple) -> str:
+    """A set's or spans' stored list (as _answer reads it) in jsonb's text form ("[[0, 12, 5]]")."""
+    return json.dumps([list(part) if isinstance(part, tuple) else part for part in answer])
+
+
 def _label_names_sql(ids: str) -> str:
     """A subquery of the names of the label ids in the jsonb array `ids`, in the project's label
     order: `names` (jsonb array) and `joined` (by "|")."""
@@ -480,6 +528,21 @@ def _label_names_sql(ids: str) -> str:
         "SELECT coalesce(jsonb_agg(ln.name ORDER BY ln.position, ln.id), '[]'::jsonb) AS names, "
         "coalesce(string_agg(ln.name, '|' ORDER BY ln.position, ln.id), '') AS joined "
         f"FROM jsonb_array_elements_text({ids}) AS li(id) JOIN {LABEL_TABLE} ln ON ln.id = li.id::bigint"
+    )
+
+
+def _span_names_sql(spans: str) -> str:
+    """A subquery of the jsonb span list `spans` ([start, end, label id] each) with label names:
+    `spans` (jsonb, sorted [start, end, name]), `objects` (the same as policy.span_objects) and
+    `joined` (policy.spans_label_text's text)."""
+    order = 'ORDER BY sp.start, sp.stop, ln.name COLLATE "C"'
+    objects = "jsonb_build_object('start', sp.start, 'end', sp.stop, 'label', ln.name)"
+    return (
+        f"SELECT coalesce(jsonb_agg(jsonb_build_array(sp.start, sp.stop, ln.name) {order}), '[]'::jsonb) "
+        f"AS spans, coalesce(jsonb_agg({objects} {order}), '[]'::jsonb) AS objects, "
+        f"coalesce(string_agg(sp.start || ':' || sp.stop || ':' || ln.name, '|' {order}), '') AS joined "
+        f"FROM (SELECT (v ->> 0)::bigint AS start, (v ->> 1)::bigint AS stop, (v ->> 2)::bigint AS label_id "
+        f"FROM jsonb_array_elements({spans}) AS v) sp JOIN {LABEL_TABLE} ln ON ln.id = sp.label_id"
     )
 
 
@@ -556,10 +619,19 @@ class _CopyRows:
                     r[9][1:] if r[9] else None,
                     r[10] or None,
                     r[11] or None,
+                    r[12] or None,
                 )
                 for r in reader
             ]
         )
+
+
+# A span item's spans as the files give them: objects {"start", "end", "label"} in its order.
+SPAN_OBJECTS_SQL = (
+    "SELECT CASE WHEN i.spans IS NULL THEN NULL ELSE coalesce(jsonb_agg(jsonb_build_object("
+    "'start', x.v -> 0, 'end', x.v -> 1, 'label', x.v -> 2) ORDER BY x.n), '[]'::jsonb) END "
+    "FROM jsonb_array_elements(coalesce(i.spans, '[]'::jsonb)) WITH ORDINALITY AS x(v, n)"
+)
 
 
 def release_rows(*, release: DatasetRelease, handle: Callable[[list[tuple]], None]) -> None:
@@ -576,7 +648,7 @@ def release_rows(*, release: DatasetRelease, handle: Callable[[list[tuple]], Non
             "SELECT i.external_id, e.text, i.label, i.source, i.split, round(i.agreement::numeric, 4), "
             "i.n_raters, i.guideline_versions::text, e.metadata::text, "
             "CASE WHEN i.rationale IS NULL THEN NULL ELSE 'x' || i.rationale END, i.raters::text, "
-            "i.labels::text " + sql_from
+            f"i.labels::text, ({SPAN_OBJECTS_SQL})::text " + sql_from
         )
         sink = _CopyRows(handle)
         with connection.cursor() as cursor:
@@ -587,7 +659,7 @@ def release_rows(*, release: DatasetRelease, handle: Callable[[list[tuple]], Non
         return
     sql = (
         "SELECT i.external_id, e.text, i.label, i.source, i.split, i.agreement, i.n_raters, "
-        "i.guideline_versions, e.metadata, i.rationale, i.raters, i.labels " + sql_from
+        "i.guideline_versions, e.metadata, i.rationale, i.raters, i.labels, i.spans " + sql_from
     )
     with transaction.atomic(), connection.chunked_cursor() as cursor:
         cursor.execute(sql)
@@ -607,6 +679,7 @@ def release_rows(*, release: DatasetRelease, handle: Callable[[list[tuple]], Non
                         rationale,
                         None if raters is None else jsonb_text(_json(raters)),
                         None if labels is None else jsonb_text(_json(labels)),
+                        None if spans is None else jsonb_text(span_objects(_json(spans))),
                     )  # fmt: skip
                     for (
                         eid,
@@ -621,6 +694,7 @@ def release_rows(*, release: DatasetRelease, handle: Callable[[list[tuple]], Non
                         rationale,
                         raters,
                         labels,
+                        spans,
                     ) in chunk
                 ]
             )

@@ -53,6 +53,8 @@ from consistency.releases.policy import (
     SplitAssigner,
     policy_accepts,
     rater_pseudonym,
+    span_objects,
+    spans_label_text,
     split_rank,
     tag_filter_accepts,
 )
@@ -99,9 +101,7 @@ def policy_clean(*, project: Project, policy: dict[str, Any] | None) -> ReleaseP
         cleaned = ReleasePolicy.from_dict(policy)
     except PolicyError as exc:
         raise ApplicationError(str(exc)) from None
-    if project.task_type == TaskType.SPANS:
-        raise ApplicationError("Releases of span projects are not available yet.")
-    if project.task_type == TaskType.MULTI and cleaned.use_dawid_skene:
+    if project.task_type != TaskType.SINGLE and cleaned.use_dawid_skene:
         raise ApplicationError("Dawid-Skene labels single-label projects only; choose other sources.")
     if cleaned.stratify_field and slice_field_clean(project=project, field=cleaned.stratify_field) == "":
         raise ApplicationError(f"No example has the metadata field {cleaned.stratify_field!r}.")
@@ -265,7 +265,7 @@ def release_retry(*, release: DatasetRelease) -> DatasetRelease:
 
 
 def _rationale(
-    rationales: dict[int, tuple[int, str]], example_id: int, source: str, label_id: int
+    rationales: dict[int, tuple[int | tuple, str]], example_id: int, source: str, label_id: int | tuple
 ) -> str | None:
     """The SME's rationale, only on a gold label it was written for: a label from Dawid-Skene or
     from the raters (after the example was sent back for relabeling, say) never carries the
@@ -348,7 +348,7 @@ def _build(release: DatasetRelease) -> None:
 
 ITEM_COLUMNS = (
     "example_id", "external_id", "label", "source", "split", "agreement", "n_raters",
-    "guideline_versions", "rationale", "raters", "labels",
+    "guideline_versions", "rationale", "raters", "labels", "spans",
 )  # fmt: skip
 ITEM_BATCH = 20_000
 
@@ -365,7 +365,10 @@ def _items_write(
             pairs, n_items = _items_write_sql(release, project, policy, dawid_skene_fit)
         else:
             pairs, n_items = _items_write_python(release, project, policy, dawid_skene_fit)
-    # pairs: (the item's label names, split) -> items. A multi-label item counts for each of its labels.
+        if project.task_type == TaskType.SPANS:
+            label_pairs = _span_label_pairs(release)
+    # pairs: (the item's label names, split) -> items. A multi-label item counts for each of its
+    # labels; a span item for each label it has a span of (label_pairs: its pairs have no names).
     counts: dict[str, Any] = {"labels": Counter(), "splits": Counter(), "label_split": defaultdict(Counter)}
     for (names, split), n in pairs.items():
         if n:
@@ -373,7 +376,32 @@ def _items_write(
             for label in names:
                 counts["labels"][label] += n
                 counts["label_split"][label][split] += n
+    if project.task_type == TaskType.SPANS:
+        for (label, split), n in label_pairs.items():
+            counts["labels"][label] += n
+            counts["label_split"][label][split] += n
     return counts, n_items
+
+
+def _span_label_pairs(release: DatasetRelease) -> Counter:
+    """(label name, split) -> the span items of the release with a span of that label."""
+    pairs: Counter = Counter()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT x.name, x.split, count(*) FROM (SELECT DISTINCT i.id, i.split, s.v ->> 2 AS name "
+                f"FROM {DatasetReleaseItem._meta.db_table} i "
+                "CROSS JOIN LATERAL jsonb_array_elements(i.spans) AS s(v) WHERE i.release_id = %s) x "
+                "GROUP BY 1, 2",
+                [release.pk],
+            )
+            pairs.update({(name, split): n for name, split, n in cursor.fetchall()})
+        return pairs
+    items = DatasetReleaseItem.objects.filter(release=release).values_list("spans", "split")
+    for spans, split in items.iterator(chunk_size=10_000):
+        for name in {name for _, _, name in spans or ()}:
+            pairs[name, split] += 1
+    return pairs
 
 
 CLEAN_TABLE = "release_clean"
@@ -414,6 +442,7 @@ def _items_write_sql(
         rationales=selectors.gold_rationales(project=project) if policy.include_rationale else None,
         pseudonyms=pseudonyms,
         multi_label=project.task_type == TaskType.MULTI,
+        spans=project.task_type == TaskType.SPANS,
     )
     with connection.cursor() as cursor:
         # A plan of one process: parallel workers each summed up all votes again (a hash join's
@@ -424,7 +453,7 @@ def _items_write_sql(
         cursor.execute(f"CREATE TEMPORARY TABLE {CLEAN_TABLE} ON COMMIT DROP AS {sql}", params)
         _progress(release, 30, "Handing out splits")
         cursor.execute(
-            "SELECT label_key, stratum, min(label), min(label_list::text), "
+            "SELECT label_key, stratum, min(label), min(label_list::text), bool_or(spans IS NOT NULL), "
             + "".join(f"count(*) FILTER (WHERE previous_split = '{split}'), " for split in SPLITS)
             + f"count(*) FILTER (WHERE previous_split IS NULL) FROM {CLEAN_TABLE} GROUP BY 1, 2"
         )
@@ -434,8 +463,9 @@ def _items_write_sql(
         pairs: Counter = Counter()
         sequences = []
         dealt: dict = {}
-        for label_key, stratum, label, label_list, *kept, n_new in groups:
-            names = (label,) if label_list is None else tuple(json.loads(label_list))
+        for label_key, stratum, label, label_list, spans, *kept, n_new in groups:
+            # A span group's items count per label later (_span_label_pairs).
+            names = () if spans else (label,) if label_list is None else tuple(json.loads(label_list))
             for split, n in zip(SPLITS, kept, strict=True):
                 pairs[names, split] += n
             codes = _split_codes(dealt, tuple(kept), n_new, policy.ratios)
@@ -446,7 +476,7 @@ def _items_write_sql(
             f"INSERT INTO {DatasetReleaseItem._meta.db_table} (release_id, {', '.join(ITEM_COLUMNS)}) "
             "SELECT %s, t.example_id, t.external_id, t.label, t.source, "
             "coalesce(t.previous_split, (ARRAY['train', 'dev', 'test'])[get_byte(s.codes, t.n - 1) + 1]), "
-            "am.rounded, t.n_raters, t.versions, t.rationale, t.raters, t.label_list "
+            "am.rounded, t.n_raters, t.versions, t.rationale, t.raters, t.label_list, t.spans "
             # Numbered before the codes join in: the sort must not carry each group's codes along.
             "FROM (SELECT *, row_number() OVER (PARTITION BY label_key, stratum, previous_split IS NULL "
             f"ORDER BY rank)::int AS n FROM {CLEAN_TABLE}) t "
@@ -524,9 +554,17 @@ def _items_write_python(
         found = _dawid_skene_candidates(project, policy, labels, previous, dawid_skene_fit)
         candidates = heapq.merge(candidates, found, key=Candidate.order)
     position = {label_id: index for index, label_id in enumerate(labels)}  # the project's label order
+    spans = project.task_type == TaskType.SPANS
+    if spans:  # not stratified by answer (as _items_write_sql): by stratum, then rank
+        candidates = iter(
+            sorted(candidates, key=lambda c: (c.stratum, c.previous_split not in SPLITS, c.rank))
+        )
 
-    def names_of(answer: int | tuple[int, ...]) -> str | list[str]:
-        """A label's name, or a multi-label answer's names in the project's label order."""
+    def names_of(answer: int | tuple) -> str | list:
+        """A label's name, a multi-label answer's names in the project's label order, or a span
+        answer's spans sorted [start, end, name]."""
+        if spans:
+            return sorted([start, end, labels[label_id]] for start, end, label_id in answer)
         if isinstance(answer, tuple):
             return [labels[label_id] for label_id in sorted(answer, key=position.__getitem__)]
         return labels[answer]
@@ -555,16 +593,18 @@ def _items_write_python(
         if not policy_accepts(policy, source, agreement, ambiguous):
             continue
         names = names_of(label_id)
-        label_list = names if isinstance(names, list) else None
-        label = "|".join(names) if label_list is not None else names
-        split = assigner.assign((label_id, stratum), previous_split)
+        label_list = names if isinstance(names, list) and not spans else None
+        span_list = names if spans else None
+        label = spans_label_text(span_list) if spans else "|".join(names) if label_list is not None else names
+        split = assigner.assign(("" if spans else label_id, stratum), previous_split)
         raters = None
         if policy.include_raters:
             raters = {}
             for rater_id, voted in zip(rater_ids, rater_labels, strict=True):
                 if rater_id not in pseudonyms:
                     pseudonyms[rater_id] = rater_pseudonym(key=key, user_id=rater_id)
-                raters[pseudonyms[rater_id]] = names_of(voted)
+                voted = names_of(voted)
+                raters[pseudonyms[rater_id]] = span_objects(voted) if spans else voted
         batch.append(
             (
                 example_id,
@@ -578,9 +618,10 @@ def _items_write_python(
                 _rationale(rationales, example_id, source, label_id) if rationales else None,
                 raters,
                 label_list,
+                span_list,
             )
         )
-        pairs[tuple(label_list) if label_list is not None else (label,), split] += 1
+        pairs[() if spans else tuple(label_list) if label_list is not None else (label,), split] += 1
         if len(batch) >= ITEM_BATCH:
             n_items += _items_insert(release, batch)
             batch = []
@@ -648,7 +689,12 @@ def _files_write(release: DatasetRelease, project: Project, policy: ReleasePolic
         sinks = {"jsonl": HashingSink(jsonl_handle), "csv": HashingSink(csv_handle)}
         writers = (
             JsonlWriter(sinks["jsonl"], **options),
-            CsvWriter(sinks["csv"], copy_dialect=connection.vendor == "postgresql", **options),
+            CsvWriter(
+                sinks["csv"],
+                copy_dialect=connection.vendor == "postgresql",
+                spans=project.task_type == TaskType.SPANS,
+                **options,
+            ),
         )
         for writer in writers:
             writer.start()

@@ -19,7 +19,7 @@ from core.errors import ApplicationError, Conflict, NotFound
 from core.htmx import render_page_or_partial
 from core.jobs.services import job_retry
 from projects.access import project_role_required
-from projects.models import Role
+from projects.models import Role, TaskType
 from projects.selectors import metadata_fields
 
 REVIEWERS = (Role.MANAGER, Role.SME)
@@ -48,9 +48,18 @@ class ReleaseForm(forms.Form):
     test = forms.FloatField(min_value=0, max_value=1, initial=0.1)
     stratify_field = forms.ChoiceField(required=False, choices=[("", "label only")])
 
-    def __init__(self, *args, fields: list[str], **kwargs):
+    def __init__(self, *args, fields: list[str], task_type: str = TaskType.SINGLE, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["stratify_field"].choices = [("", "label only")] + [(f, f"label and {f}") for f in fields]
+        if task_type == TaskType.SPANS:  # splits of span releases are not stratified by answer
+            self.fields["stratify_field"].choices = [("", "none")] + [(f, f) for f in fields]
+        else:
+            self.fields["stratify_field"].choices = [("", "label only")] + [
+                (f, f"label and {f}") for f in fields
+            ]
+        if task_type != TaskType.SINGLE:  # Dawid-Skene models single labels only
+            sources = self.fields["sources"]
+            sources.choices = [(s, name) for s, name in sources.choices if s != "dawid_skene"]
+            self.fields.pop("min_posterior")
 
     def policy(self) -> dict:
         data = self.cleaned_data
@@ -60,7 +69,7 @@ class ReleaseForm(forms.Form):
             "exclude_ambiguous": data["exclude_ambiguous"],
             "include_rationale": data["include_rationale"],
             "include_raters": data["include_raters"],
-            "min_posterior": data["min_posterior"],
+            "min_posterior": data.get("min_posterior", ReleasePolicy().min_posterior),
             "ratios": [data["train"], data["dev"], data["test"]],
             "stratify_field": data["stratify_field"],
         }
@@ -70,7 +79,9 @@ class ReleaseForm(forms.Form):
 @project_role_required(*REVIEWERS)
 def release_list(request, slug):
     project = request.project
-    form = ReleaseForm(request.POST or None, fields=metadata_fields(project=project))
+    form = ReleaseForm(
+        request.POST or None, fields=metadata_fields(project=project), task_type=project.task_type
+    )
     if request.method == "POST" and form.is_valid():
         try:
             release = services.release_create(
@@ -240,6 +251,8 @@ def release_diff(request, slug):
             "old_tag": old_tag,
             "new_tag": new_tag,
             "diff": diff,
+            # An empty answer in words: no entities, none of these (a set).
+            "empty_answer": "(no entities)" if project.task_type == TaskType.SPANS else "(none)",
             "releases_url": reverse("consistency:releases", args=[project.slug]),
         },
     )

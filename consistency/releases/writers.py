@@ -12,6 +12,11 @@ A release row is a tuple in this order, every JSON value already in PostgreSQL's
     raters      JSON text or None
     labels      a multi-label item's label names, JSON text (a list), or None; `label` then
                 holds the names joined by "|"
+    spans       a span item's spans, JSON text (a list of {"start", "end", "label"} objects,
+                code point offsets), or None; `label` then holds policy.spans_label_text
+
+A span release's JSONL lines carry `spans` (spaCy's shape) next to `label`, and its CSV has a
+`spans` column after `label` with the same JSON list.
 
 The JSONL lines are the canonical bytes (PostgreSQL's `jsonb_build_object(...)::text`, keys in
 jsonb order). The CSV keeps the bytes each database always produced: PostgreSQL's COPY dialect
@@ -80,14 +85,18 @@ class JsonlWriter:
             rationale,
             raters,
             label_list,
+            spans,
         ) in rows:
-            # A multi-label item's "label" is the list of its names; a single label's, its name.
-            label_json = label_list or labels.get(label)
+            # A multi-label item's "label" is the list of its names; a single label's, its name; a
+            # span item's, its spans as one text (nearly each its own: not cached).
+            label_json = label_list or (enc(label) if spans is not None else labels.get(label))
             if label_json is None:
                 label_json = labels[label] = enc(label)
             # Keys in jsonb's order: by length, then bytes.
             lines.append(
-                f'{{"text": {enc(text)}, "label": {label_json}, "split": "{split}", '
+                f'{{"text": {enc(text)}, "label": {label_json}, '
+                + (f'"spans": {spans}, ' if spans is not None else "")
+                + f'"split": "{split}", '
                 + (f'"raters": {raters or "null"}, ' if raters_on else "")
                 + f'"source": "{source}", "metadata": {metadata}, "n_raters": {n_raters}, '
                 f'"agreement": {agreement or "null"}, '
@@ -113,9 +122,16 @@ class CsvWriter:
     """
 
     def __init__(
-        self, out: HashingSink, *, include_rationale: bool, include_raters: bool, copy_dialect: bool
+        self,
+        out: HashingSink,
+        *,
+        include_rationale: bool,
+        include_raters: bool,
+        copy_dialect: bool,
+        spans: bool = False,
     ):
         self.out = out
+        self.spans = spans
         self.include_rationale = include_rationale
         self.include_raters = include_raters
         self.copy_dialect = copy_dialect
@@ -124,6 +140,8 @@ class CsvWriter:
 
     def start(self) -> None:
         columns = list(CSV_COLUMNS)
+        if self.spans:
+            columns.insert(columns.index("label") + 1, "spans")
         if self.include_rationale:
             columns.append("rationale")
         if self.include_raters:
@@ -161,12 +179,17 @@ class CsvWriter:
             rationale,
             raters,
             _,
+            spans,
         ) in rows:
-            # A multi-label item's label cell is its names joined by "|", held in `label`.
+            # A multi-label item's label cell is its names joined by "|", held in `label`; a span
+            # item's is its spans as one text, with the JSON list in the next cell.
             # Most cells need nothing: they are checked inline, and only the others go through cell().
-            label_cell = labels.get(label)
-            if label_cell is None:
-                label_cell = labels[label] = cell(label)
+            if spans is not None:
+                label_cell = f"{cell(label)},{quoted(spans) if special(spans) else spans}"
+            else:
+                label_cell = labels.get(label)
+                if label_cell is None:
+                    label_cell = labels[label] = cell(label)
             line = (
                 f"{eid if eid and eid[0] not in first and not special(eid) else cell(eid)},"
                 f"{text if text and text[0] not in first and not special(text) else cell(text)},"

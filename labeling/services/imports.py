@@ -27,7 +27,7 @@ Rules (also in the README and the command's help):
 - Label Studio: a task's `id` is the example's external id, `data.text` its text, the other
   `data` keys its metadata; a user is the account `labelstudio-<id>` (the email, when the export
   has it, kept as display name and email), so the same user is always the same rater. With
-  several choices controls, `from_name` picks one (an error lists them otherwise). Cancelled
+  several choices (or labels) controls, `from_name` picks one (an error lists them otherwise). Cancelled
   annotations are counted and reported, never imported.
 - Unknown examples are created when a row has a text; without a text only with `create`
   (command line), stored with an empty text: they are shown by external id and metadata and
@@ -42,6 +42,15 @@ Rules (also in the README and the command's help):
   other shape for the project's task type (a `label` on a multi-label project, a set or several
   Label Studio choices on a single-label one). With `create`, a new project is multi-label when
   the file gives label sets (a `labels` column, or several choices in one annotation).
+- Span projects: a JSONL `spans` list of {"start", "end", "label"} (code points; [] for no
+  entities), or a Label Studio annotation's `labels` results (UTF-16 offsets, converted by the
+  reader against the task's text; an annotation without labels or choices results has no
+  entities). Once staged, every span row is checked against its example's text (Concord's, or
+  the file's for a new example; a row's own text must be that text), the project's labels and
+  nesting rule by labeling.spans.spans_clean, errors by line and field. A file gives one kind of
+  answer; spans in a non-span project, or labels in a span project, are errors by line. With
+  `create`, a new project is a span project when the file gives spans, and lets them nest when
+  the file nests them.
 """
 
 from __future__ import annotations
@@ -53,6 +62,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Iterator
+from itertools import islice
 from typing import Any, BinaryIO
 
 from django.contrib.auth import get_user_model
@@ -68,6 +78,7 @@ from core.jobs.services import job_succeed
 from labeling import hooks
 from labeling.models import Annotation
 from labeling.services.decisions import examples_decide, new_examples_decide
+from labeling.spans import SpanError, spans_clean
 from projects.importing import (
     MAX_ERRORS_KEPT,
     ImportLimits,
@@ -137,14 +148,19 @@ STAGING_COLUMNS = (
     ("rater_name", "text", "text"),  # the name as the file gave it (Label Studio: the email)
     ("label", "text", "text"),  # "" when the row gives a set
     ("labels", "text", "text"),  # a set: a JSON list of names in file order; "" when a single label
+    # spans: the JSON list as the file gave it (Label Studio: [start, end, name] in code points);
+    # "" when the row gives a label or a set
+    ("spans", "text", "text"),
     ("text", "text", "text"),  # "" when the row has none
     ("metadata", "jsonb", "text"),
 )
 
 LABELSETS_TABLE = "concord_annotation_labelsets"
 
+SPANS_TABLE = "concord_annotation_spans"
+
 # A staged row, in the order of STAGING_COLUMNS.
-Row = tuple[int, int, int, str, str, str, str, str, str, str]
+Row = tuple[int, int, int, str, str, str, str, str, str, str, str]
 
 _USERNAME = re.compile(r"^[\w.@+-]+\Z")  # django.contrib.auth.validators.UnicodeUsernameValidator
 
@@ -209,6 +225,7 @@ class AnnotationFileReader(StreamReader):
         self.from_name = from_name
         self.cancelled = 0
         self.from_names: dict[str, int] = {}  # control name -> line of the task that first used it
+        self.labels_from_names: dict[str, int] = {}  # the same for labels (span) controls
         self._seq = 0
         self._accounts: dict[str, tuple[str, str] | str] = {}  # name -> (username, display) or error
 
@@ -242,10 +259,12 @@ class AnnotationFileReader(StreamReader):
         text: str,
         metadata: str,
         labels: list[str] | None = None,
+        spans: list | None = None,
     ) -> Row | None:
         """Check the fields every format shares; None (and errors) if the row is invalid.
         `example_id` and `label` are stripped here; a `text` of "" or only spaces means none.
-        `labels`: a label set (multi-label) instead of `label`."""
+        `labels`: a label set (multi-label) instead of `label`; `spans`: a span list instead of
+        either (checked against the example's text once the file is staged)."""
         error = self.error
         ok = True
         example_id = example_id.strip()
@@ -260,8 +279,16 @@ class AnnotationFileReader(StreamReader):
             error(line, "rater", account)
             ok = False
         label = label.strip()
-        labels_json = ""
-        if labels is not None:
+        labels_json = spans_json = ""
+        if spans is not None:
+            # ASCII: a lone surrogate or a NUL in a label name stays an escape until it is checked.
+            try:
+                spans_json = json.dumps(spans, allow_nan=False)
+            except ValueError:
+                error(line, "spans", "the spans contain NaN or Infinity, which JSON does not allow")
+                ok = False
+            label = ""
+        elif labels is not None:
             names = [name.strip() for name in labels]
             problem = next((name for name in names if not name or len(name) > MAX_LABEL_CHARS), None)
             twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
@@ -306,7 +333,10 @@ class AnnotationFileReader(StreamReader):
         if not ok:
             return None
         self._seq += 1
-        return (self._seq, line, task, example_id, account[0], account[1], label, labels_json, text, metadata)
+        return (
+            self._seq, line, task, example_id, account[0], account[1], label, labels_json, spans_json, text,
+            metadata,
+        )  # fmt: skip
 
     # -- CSV and TSV ----------------------------------------------------------------------
 
@@ -381,8 +411,27 @@ class AnnotationFileReader(StreamReader):
                 continue
             fields = {}
             ok = True
-            labels = None
-            if "labels" in value and "label" not in value:
+            labels = spans = None
+            answers = [key for key in ("label", "labels", "spans") if key in value]
+            if len(answers) > 1:
+                self.error(
+                    line,
+                    answers[1],
+                    "give one of 'label' (one label), 'labels' (a set) or 'spans', not "
+                    + " and ".join(answers),
+                )
+                continue
+            if answers == ["spans"]:
+                spans = value["spans"]
+                if not isinstance(spans, list):
+                    self.error(
+                        line,
+                        "spans",
+                        f'the spans must be a list of {{"start", "end", "label"}} objects ([] for no '
+                        f"entities), not {json_type_name(spans)}",
+                    )
+                    ok = False
+            elif "labels" in value and "label" not in value:
                 labels = value["labels"]
                 if not isinstance(labels, list) or not all(isinstance(item, str) for item in labels):
                     self.error(line, "labels", "the labels must be a list of label names (strings)")
@@ -391,13 +440,17 @@ class AnnotationFileReader(StreamReader):
                     self.error(line, "labels", f"a label {problem}")
                     ok = False
             for name in (*REQUIRED_COLUMNS, "text"):
-                if name == "label" and "labels" in value and "label" not in value:
+                if name == "label" and answers and answers != ["label"]:
                     fields[name] = ""
                     continue
                 item = value.get(name)
                 if item is None:
                     if name == "label":
-                        self.error(line, name, "the object has no 'label' (or 'labels', a list, for a set)")
+                        self.error(
+                            line,
+                            name,
+                            "the object has no 'label' (or 'labels', a list, for a set; or 'spans')",
+                        )
                         ok = False
                     elif name != "text":
                         self.error(line, name, f"the object has no {name!r}")
@@ -416,10 +469,9 @@ class AnnotationFileReader(StreamReader):
                     kinds = "a string" if name == "text" else "a string or an integer"
                     self.error(line, name, f"the {name} must be {kinds}, not {json_type_name(item)}")
                     ok = False
-            if "label" in value and "labels" in value:
-                self.error(line, "labels", "give 'label' (one label) or 'labels' (a set), not both")
-                ok = False
-            metadata = self._metadata_json(line, value, exclude=(*REQUIRED_COLUMNS, "labels", "text"))
+            metadata = self._metadata_json(
+                line, value, exclude=(*REQUIRED_COLUMNS, "labels", "spans", "text")
+            )
             if not ok or metadata is None:
                 continue
             row = self._row(
@@ -431,6 +483,7 @@ class AnnotationFileReader(StreamReader):
                 fields["text"],
                 metadata,
                 labels,
+                spans,
             )
             if row is not None:
                 yield row
@@ -499,6 +552,15 @@ class AnnotationFileReader(StreamReader):
             if annotation.get("was_cancelled"):
                 self.cancelled += 1  # skipped in Label Studio: not a label, but reported
                 continue
+            if _labelstudio_spans_annotation(annotation):
+                spans = self._labelstudio_spans(line, where, column, annotation["result"], text)
+                rater = self._labelstudio_rater(line, where, column, annotation.get("completed_by"))
+                if spans is None or rater is None:
+                    continue
+                row = self._row(line, number, external_id, rater[0], "", text, metadata, spans=spans)
+                if row is not None:
+                    yield (*row[:5], rater[1], *row[6:])  # type: ignore[misc]
+                continue
             picked = self._labelstudio_choice(line, where, column, annotation)
             rater = self._labelstudio_rater(line, where, column, annotation.get("completed_by"))
             if picked is None or rater is None:
@@ -513,6 +575,53 @@ class AnnotationFileReader(StreamReader):
             if row is not None:
                 # The account is the Label Studio id; the email is kept only as display name.
                 yield (*row[:5], email, *row[6:])  # type: ignore[misc]
+
+    def _labelstudio_spans(
+        self, line: int, where: str, column: str, result: list, text: str
+    ) -> list[list] | None:
+        """The spans of an annotation's `labels` results as [start, end, name] in code points (one
+        span per label of a result), or None (and an error). Label Studio counts UTF-16 code
+        units; a result's `value.text`, when given, must be the text at its offsets."""
+        spans: list[list] = []
+        for index, item in enumerate(result):
+            if not isinstance(item, dict) or item.get("type") != "labels":
+                continue
+            control = str(item.get("from_name") or "")
+            self.labels_from_names.setdefault(control, line)
+            if self.from_name and control != self.from_name:
+                continue
+            field = f"{column}.result[{index}].value"
+            value = item.get("value")
+            names = value.get("labels") if isinstance(value, dict) else None
+            if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+                self.error(line, f"{field}.labels", f"{where}: {field}.labels must be a list of label names")
+                return None
+            try:
+                ((start, end, _),) = spans_clean(
+                    text,
+                    [[value.get("start"), value.get("end"), "x"]],
+                    labels={"x": 0},
+                    may_nest=True,
+                    utf16=True,
+                )
+            except SpanError as exc:
+                self.error(
+                    line,
+                    exc.field.replace("spans[0]", field),
+                    f"{where}: {exc.message.replace('spans[0]', field)}",
+                )
+                return None
+            given = value.get("text")
+            if isinstance(given, str) and given != text[start:end]:
+                self.error(
+                    line,
+                    f"{field}.text",
+                    f"{where}: {field}.text {given[:60]!r} is not the task's text at these offsets "
+                    f"({text[start:end][:60]!r}); the offsets must count UTF-16 code units of data.text",
+                )
+                return None
+            spans += [[start, end, name] for name in names]
+        return spans
 
     def _labelstudio_choice(self, line: int, where: str, column: str, annotation: dict) -> list[str] | None:
         result = annotation.get("result")
@@ -575,10 +684,15 @@ class AnnotationFileReader(StreamReader):
         return LABEL_STUDIO_USERNAME.format(completed_by), email
 
     def _check_from_names(self) -> None:
+        self._check_labels_from_names()
         names = sorted(self.from_names, key=self.from_names.get)  # in order of appearance
         listed = ", ".join(repr(name) for name in names)
         if self.from_name:
-            if names and self.from_name not in self.from_names:
+            if (
+                names
+                and self.from_name not in self.from_names
+                and self.from_name not in self.labels_from_names
+            ):
                 self.error_first(
                     1,
                     "from_name",
@@ -592,6 +706,41 @@ class AnnotationFileReader(StreamReader):
                 f"the export has several choices controls ({listed}); pick one with --from-name "
                 "(or the form's and the API's from_name)",
             )
+
+    def _check_labels_from_names(self) -> None:
+        """Span exports: several labels controls need --from-name; a --from-name that names no
+        control at all would import every annotation as no entities."""
+        names = sorted(self.labels_from_names, key=self.labels_from_names.get)
+        listed = ", ".join(repr(name) for name in names)
+        if self.from_name:
+            if (
+                names
+                and self.from_name not in self.labels_from_names
+                and self.from_name not in self.from_names
+            ):
+                self.error_first(
+                    1,
+                    "from_name",
+                    f"the export has no labels control named {self.from_name!r} (found {listed})",
+                )
+        elif len(names) > 1:
+            self.error_first(
+                self.labels_from_names[names[1]],
+                "from_name",
+                f"the export has several labels controls ({listed}); pick one with --from-name "
+                "(or the form's and the API's from_name)",
+            )
+
+
+def _labelstudio_spans_annotation(annotation: dict) -> bool:
+    """Whether a Label Studio annotation is a span answer: it has `labels` results, or no
+    `choices` result at all (no entities; a single- or multi-label project refuses it once the
+    project is known, as it refused an annotation without a choice)."""
+    result = annotation.get("result")
+    if not isinstance(result, list):
+        return False
+    types = {item.get("type") for item in result if isinstance(item, dict)}
+    return "labels" in types or "choices" not in types
 
 
 # --------------------------------------------------------------------------------------------------
@@ -614,7 +763,7 @@ def annotation_import_options_clean(options: dict) -> dict:
 
 
 def _staging_drop() -> None:
-    staging_drop(NEW_TABLE, LABELSETS_TABLE, EXAMPLES_TABLE, STAGING_TABLE)
+    staging_drop(NEW_TABLE, LABELSETS_TABLE, SPANS_TABLE, EXAMPLES_TABLE, STAGING_TABLE)
 
 
 def _copy_chunk(chunk: list[Row]) -> str:
@@ -629,8 +778,8 @@ def _copy_chunk(chunk: list[Row]) -> str:
 
     return "".join(
         f"{seq}\t{line}\t{task}\t{copy_text(external_id)}\t{cached(rater)}\t{cached(name)}\t"
-        f"{cached(label)}\t{cached(labels)}\t{copy_text(text)}\t{copy_text(metadata)}\n"
-        for seq, line, task, external_id, rater, name, label, labels, text, metadata in chunk
+        f"{cached(label)}\t{cached(labels)}\t{copy_text(spans)}\t{copy_text(text)}\t{copy_text(metadata)}\n"
+        for seq, line, task, external_id, rater, name, label, labels, spans, text, metadata in chunk
     )
 
 
@@ -664,9 +813,14 @@ def annotation_import_run(batch: ImportBatch) -> None:
         _analyze(STAGING_TABLE)
         _examples_table(project)
         if options.get("new_project"):
-            _new_project_task_type(project)
+            _new_project_task_type(project, batch.file_format)
+        spans = None
+        if project.task_type == TaskType.SPANS:
+            spans = _spans_check(
+                project, create=bool(options.get("create")), new_project=bool(options.get("new_project"))
+            )
         errors, error_count = _file_errors(
-            project, reader, create=bool(options.get("create")), file_format=batch.file_format
+            project, reader, create=bool(options.get("create")), file_format=batch.file_format, spans=spans
         )
         if not error_count and not staged:
             cancelled = f" ({reader.cancelled} were cancelled in Label Studio)" if reader.cancelled else ""
@@ -676,7 +830,7 @@ def annotation_import_run(batch: ImportBatch) -> None:
             return
         try:
             with transaction.atomic():
-                summary = _write(project, locked, staged=staged, reader=reader, options=options)
+                summary = _write(project, locked, staged=staged, reader=reader, options=options, spans=spans)
         except ApplicationError as exc:  # e.g. more new labels than free shortcut keys
             import_batch_fail(batch, [RowError(0, "", exc.message)], 1, fields=read)
             return
@@ -748,17 +902,26 @@ def _where(line: int, task: int) -> str:
     return f"task {task}: " if task else ""
 
 
-def _new_project_task_type(project: Project) -> None:
-    """A project the import creates is multi-label when the file gives label sets (a `labels`
-    column or list, or a Label Studio annotation with several choices), and then allows "none of
-    these" when some set is empty. Set directly: the project is new and has no annotations."""
+def _new_project_task_type(project: Project, file_format: str) -> None:
+    """A project the import creates is a span project when the file gives spans (a Label Studio
+    export: `labels` results), else multi-label when it gives label sets (a `labels` column or
+    list, or a Label Studio annotation with several choices), and then allows "none of these"
+    when some set is empty. Whether its spans may nest is settled when they are checked
+    (_spans_check). Set directly: the project is new and has no annotations."""
     with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {STAGING_TABLE} WHERE {_span_rows_sql(file_format)}")
+        (span_rows,) = cursor.fetchone()
+        cursor.execute(f"SELECT COUNT(*) FROM {STAGING_TABLE} WHERE label <> '' OR labels <> ''")
+        (label_rows,) = cursor.fetchone()
         cursor.execute(
             f"SELECT COUNT(*), SUM(CASE WHEN labels = '[]' THEN 1 ELSE 0 END) FROM {STAGING_TABLE} "
-            "WHERE label = ''"
+            "WHERE label = '' AND spans = ''"
         )
         sets, empty = cursor.fetchone()
-    if sets:
+    if span_rows or (not label_rows and not sets):
+        project.task_type = TaskType.SPANS
+        Project.objects.filter(pk=project.pk).update(task_type=project.task_type)
+    elif sets:
         project.task_type, project.allow_empty_label_set = TaskType.MULTI, bool(empty)
         Project.objects.filter(pk=project.pk).update(
             task_type=project.task_type, allow_empty_label_set=project.allow_empty_label_set
@@ -785,13 +948,76 @@ def _file_sets(cursor) -> list[tuple[str, list[str], int, int, int]]:
     return [(raw, json.loads(raw), n, *firsts[seq]) for raw, n, seq in found]
 
 
+def _span_rows_sql(file_format: str) -> str:
+    """The staged rows that give spans. A Label Studio annotation without any result (staged as
+    no entities) is a span row only in a span project: an export of choices may have them."""
+    return "spans <> ''" + (" AND spans <> '[]'" if file_format == "labelstudio" else "")
+
+
+def _span_shape_errors(project: Project, cursor, *, file_format: str) -> tuple[list[RowError], int]:
+    """A file mixing spans with labels or sets (said once, at its first row of the second
+    kind), and each row of the shape the project's task type does not take."""
+    errors: list[RowError] = []
+    spans = project.task_type == TaskType.SPANS
+    span_rows = _span_rows_sql(file_format)
+    cursor.execute(f"SELECT MIN(seq) FROM {STAGING_TABLE} WHERE {span_rows}")
+    (first_span,) = cursor.fetchone()
+    cursor.execute(f"SELECT MIN(seq) FROM {STAGING_TABLE} WHERE label <> '' OR labels <> ''")
+    (first_label,) = cursor.fetchone()
+    if first_span is not None and first_label is not None:
+        cursor.execute(
+            f"SELECT seq, line, task FROM {STAGING_TABLE} WHERE seq IN (%s, %s)", [first_span, first_label]
+        )
+        where = {seq: (line, task) for seq, line, task in cursor.fetchall()}
+        (span_line, span_task), (label_line, label_task) = where[first_span], where[first_label]
+        later = (span_line, span_task) if first_span > first_label else (label_line, label_task)
+        errors.append(
+            RowError(
+                later[0],
+                "spans" if first_span > first_label else "label",
+                f"{_where(*later)}the file mixes spans (first at {_place(span_line, span_task)}) with "
+                f"labels (first at {_place(label_line, label_task)}); one file gives one kind of answer",
+            )
+        )
+    if spans:
+        wrong = f"FROM {STAGING_TABLE} WHERE spans = ''"
+        field = "result" if file_format == "labelstudio" else "label"
+        message = (
+            "this is a span project: give labels results (spans), not choices"
+            if file_format == "labelstudio"
+            else 'this is a span project: give \'spans\', a list of {"start", "end", "label"} objects '
+            "([] for no entities), not a label"
+        )
+    else:
+        wrong = f"FROM {STAGING_TABLE} WHERE spans <> ''"
+        field = "result" if file_format == "labelstudio" else "spans"
+        kind = "multi-label" if project.task_type == TaskType.MULTI else "single-label"
+        message = f"spans are for span projects; this project is {kind}"
+    cursor.execute(f"SELECT COUNT(*) {wrong}")
+    (count,) = cursor.fetchone()
+    if count:
+        cursor.execute(f"SELECT line, task, spans {wrong} ORDER BY seq LIMIT %s", [MAX_ERRORS_KEPT])
+        for line, task, given in cursor.fetchall():
+            said = message
+            if given == "[]" and file_format == "labelstudio":
+                said = "no choices result; expected exactly one"
+            errors.append(RowError(line, field, f"{_where(line, task)}{said}"))
+    return errors, count + bool(first_span is not None and first_label is not None)
+
+
+def _place(line: int, task: int) -> str:
+    return f"task {task}" if task else f"line {line}"
+
+
 def _shape_errors(project: Project, cursor, *, create: bool, file_format: str) -> tuple[list[RowError], int]:
     """Rows of the wrong shape for the project's task type, unknown labels inside sets, and
     "none of these" where the project does not allow it."""
-    errors: list[RowError] = []
+    errors, count = _span_shape_errors(project, cursor, file_format=file_format)
+    if project.task_type == TaskType.SPANS:
+        return errors, count
     multi = project.task_type == TaskType.MULTI
     if multi:
-        wrong = f"FROM {STAGING_TABLE} WHERE labels = ''"
+        wrong = f"FROM {STAGING_TABLE} WHERE labels = '' AND spans = ''"
         field, message = (
             "label",
             (
@@ -800,15 +1026,16 @@ def _shape_errors(project: Project, cursor, *, create: bool, file_format: str) -
             ),
         )
     else:
-        wrong = f"FROM {STAGING_TABLE} WHERE label = ''"
+        wrong = f"FROM {STAGING_TABLE} WHERE label = '' AND spans = ''"
         field, message = (
             "labels",
             "this project takes one label per example ('label'); a set of labels ('labels') is for "
             "multi-label projects",
         )
     cursor.execute(f"SELECT COUNT(*) {wrong}")
-    count = cursor.fetchone()[0]
-    if count:
+    n_wrong = cursor.fetchone()[0]
+    count += n_wrong
+    if n_wrong:
         cursor.execute(f"SELECT line, task, labels {wrong} ORDER BY seq LIMIT %s", [MAX_ERRORS_KEPT])
         for line, task, labels in cursor.fetchall():
             if file_format == "labelstudio" and not multi:
@@ -848,13 +1075,122 @@ def _shape_errors(project: Project, cursor, *, create: bool, file_format: str) -
     return errors, count
 
 
+class _SpanCheck:
+    """What checking a file's spans found: the errors (the first 50, and how many), the labels
+    the file names that the project does not have (in order of appearance), whether some
+    annotation's spans nest."""
+
+    def __init__(self) -> None:
+        self.errors: list[RowError] = []
+        self.error_count = 0
+        self.new_labels: list[str] = []
+        self.nested = False
+
+    def error(self, line: int, field: str, message: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append(RowError(line, field, message))
+
+
+class _LabelsCreating(dict):
+    """The project's labels by name for spans_clean, taking any new well-formed name too (with
+    `create`): it gets a stand-in id and is remembered, in order, to be created."""
+
+    def __init__(self, known: dict[str, int], new: list[str]):
+        super().__init__(known)
+        self.new = new
+
+    def get(self, name, default=None):
+        found = super().get(name)
+        well_formed = name and len(name) <= MAX_LABEL_CHARS and LABEL_SEPARATOR not in name
+        if found is None and well_formed and _bad_characters(name) is None:
+            self.new.append(name)
+            found = self[name] = -len(self.new)
+        return found
+
+
+def _span_rows(*, chunk: int = 5_000) -> Iterator[tuple[int, int, int, Any, str, str]]:
+    """The staged span rows in file order, streamed: (seq, line, task, spans, the row's text,
+    the example's text: Concord's for an example that exists, else its first text in the file)."""
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(
+            f"SELECT s.seq, s.line, s.task, s.spans, s.text, COALESCE(e.text, t.text, '') "
+            f"FROM {STAGING_TABLE} AS s JOIN {EXAMPLES_TABLE} AS a ON a.external_id = s.external_id "
+            f"LEFT JOIN {Example._meta.db_table} AS e ON e.id = a.example_id "
+            f"LEFT JOIN {STAGING_TABLE} AS t ON t.seq = a.text_seq "
+            "WHERE s.spans <> '' ORDER BY s.seq"
+        )
+        while rows := cursor.fetchmany(chunk):
+            for seq, line, task, spans, text, example_text in rows:
+                yield seq, line, task, json.loads(spans), text, example_text
+
+
+def _spans_check(project: Project, *, create: bool, new_project: bool) -> _SpanCheck:
+    """Every span row checked against its example's text and the project's labels and nesting
+    rule (labeling.spans.spans_clean), errors by line and field. A row's own text must be the
+    example's: the offsets count its characters. With `create`, unknown labels are to be made;
+    a project the import creates lets spans nest when the file nests them."""
+    check = _SpanCheck()
+    known = dict(project.labels.values_list("name", "pk"))
+    labels = _LabelsCreating(known, check.new_labels) if create else known
+    may_nest = project.spans_may_nest or new_project
+    for _, line, task, spans, text, example_text in _span_rows():
+        where = _where(line, task)
+        if text and text != example_text:
+            check.error(
+                line,
+                "text",
+                f"{where}the text is not the example's text (in Concord, or on its first row with a "
+                "text); span offsets count the characters of one text",
+            )
+            continue
+        try:
+            cleaned = spans_clean(example_text, spans, labels=labels, may_nest=may_nest)
+        except SpanError as exc:
+            why = " (with --create, a new label's name has 1 to 100 characters and no |)" if create else ""
+            check.error(line, exc.field, f"{where}{exc.message}{why if exc.field.endswith('.label') else ''}")
+            continue
+        if new_project and not check.nested:
+            check.nested = any(b[0] < a[1] for a, b in zip(cleaned, cleaned[1:], strict=False))
+    if new_project and check.nested and not check.error_count:
+        Project.objects.filter(pk=project.pk).update(spans_may_nest=True)
+        project.spans_may_nest = True
+    return check
+
+
+def _spans_stage(project: Project, *, chunk: int = 1_000) -> None:
+    """The stored form of every span row (sorted [start, end, label id], as spans_clean gives
+    it, now that every label exists) into a temporary table by row, a chunk at a time."""
+    labels = dict(project.labels.values_list("name", "pk"))
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE {SPANS_TABLE} (seq bigint NOT NULL, spans text NOT NULL)")
+        rows = _span_rows()
+        while batch := list(islice(rows, chunk)):
+            values = []
+            for seq, _, _, spans, _, example_text in batch:
+                cleaned = spans_clean(example_text, spans, labels=labels, may_nest=True)
+                values += [seq, json.dumps(cleaned)]
+            cursor.execute(
+                f"INSERT INTO {SPANS_TABLE} (seq, spans) VALUES {', '.join(['(%s, %s)'] * len(batch))}",
+                values,
+            )
+
+
 def _file_errors(
-    project: Project, reader: AnnotationFileReader, *, create: bool, file_format: str = ""
+    project: Project,
+    reader: AnnotationFileReader,
+    *,
+    create: bool,
+    file_format: str = "",
+    spans: _SpanCheck | None = None,
 ) -> tuple[list[RowError], int]:
-    """The reader's errors plus those that need the whole file or the database; (first 50 by
-    line, count of all)."""
+    """The reader's errors plus those that need the whole file or the database (and the span
+    check's); (first 50 by line, count of all)."""
     errors = list(reader.errors)
     count = reader.error_count
+    if spans is not None:
+        errors += spans.errors
+        count += spans.error_count
     with connection.cursor() as cursor:
         shape_errors, n = _shape_errors(project, cursor, create=create, file_format=file_format)
         errors += shape_errors
@@ -890,7 +1226,7 @@ def _file_errors(
                     )
                 )
         # Labels the project does not have.
-        if not create and project.task_type != TaskType.MULTI:
+        if not create and project.task_type == TaskType.SINGLE:
             unknown = (
                 f"FROM {STAGING_TABLE} AS s WHERE s.label <> '' AND NOT EXISTS (SELECT 1 FROM "
                 f"{Label._meta.db_table} AS l WHERE l.project_id = %s AND l.name = s.label)"
@@ -941,11 +1277,19 @@ def _file_errors(
 
 
 def _write(
-    project: Project, batch: ImportBatch, *, staged: int, reader: AnnotationFileReader, options: dict
+    project: Project,
+    batch: ImportBatch,
+    *,
+    staged: int,
+    reader: AnnotationFileReader,
+    options: dict,
+    spans: _SpanCheck | None = None,
 ) -> dict[str, Any]:
     """Everything the import writes, in the caller's transaction; returns the batch summary."""
     summary: dict[str, Any] = {"cancelled": reader.cancelled}
-    summary["labels_created"] = _labels_create(project) if options.get("create") else []
+    summary["labels_created"] = _labels_create(project, spans) if options.get("create") else []
+    if spans is not None:
+        _spans_stage(project)
     with connection.cursor() as cursor:
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         cursor.execute(f"SELECT COUNT(*) FROM {EXAMPLES_TABLE} WHERE example_id IS NULL AND text_seq IS NULL")
@@ -981,7 +1325,11 @@ def _write(
     annotations = Annotation._meta.db_table
     multi = project.task_type == TaskType.MULTI
     with connection.cursor() as cursor:
-        if multi:
+        if spans is not None:
+            answer = "CAST(NULL AS bigint) AS label_id, CAST(NULL AS text) AS labels, sp.spans AS spans"
+            join = f"JOIN {SPANS_TABLE} AS sp ON sp.seq = s.seq"
+            params = []
+        elif multi:
             # Each distinct set of names once, as the sorted label ids an annotation stores.
             ids = dict(project.labels.values_list("name", "pk"))
             cursor.execute(f"CREATE TEMP TABLE {LABELSETS_TABLE} (names text NOT NULL, ids text NOT NULL)")
@@ -992,11 +1340,11 @@ def _write(
                     for raw, names, *_ in _file_sets(cursor)
                 ],
             )
-            answer = "CAST(NULL AS bigint) AS label_id, ls.ids AS labels"
+            answer = "CAST(NULL AS bigint) AS label_id, ls.ids AS labels, CAST(NULL AS text) AS spans"
             join = f"JOIN {LABELSETS_TABLE} AS ls ON ls.names = s.labels"
             params = []
         else:
-            answer = "l.id AS label_id, CAST(NULL AS text) AS labels"
+            answer = "l.id AS label_id, CAST(NULL AS text) AS labels, CAST(NULL AS text) AS spans"
             join = f"JOIN {Label._meta.db_table} AS l ON l.project_id = %s AND l.name = s.label"
             params = [project.pk]
         # Rows whose rater has no annotation of the example yet (current or superseded).
@@ -1011,11 +1359,14 @@ def _write(
         )
         cursor.execute(f"SELECT COUNT(*) FROM {NEW_TABLE}")
         created = cursor.fetchone()[0]
-        labels_value = "CAST(labels AS jsonb)" if connection.vendor == "postgresql" else "labels"
+        labels_value = "CAST(labels AS jsonb)" if postgres else "labels"
+        spans_value = "CAST(spans AS jsonb)" if postgres else "spans"
         cursor.execute(
-            f"INSERT INTO {annotations} (example_id, rater_id, label_id, labels, guideline_version_id, "
-            "ambiguous, ambiguous_note, note, time_spent_ms, client_token, source, superseded_at, "
-            f"created_at, updated_at) SELECT example_id, rater_id, label_id, {labels_value}, NULL, %s, "
+            f"INSERT INTO {annotations} (example_id, rater_id, label_id, labels, spans, "
+            "guideline_version_id, ambiguous, ambiguous_note, note, time_spent_ms, client_token, source, "
+            "superseded_at, "
+            f"created_at, updated_at) SELECT example_id, rater_id, label_id, {labels_value}, {spans_value}, "
+            "NULL, %s, "
             f"'', '', NULL, NULL, %s, NULL, %s, %s FROM {NEW_TABLE} ORDER BY seq",
             [False, Annotation.Source.IMPORT, now, now],
         )
@@ -1041,18 +1392,19 @@ def _write(
     # The rules, on every example that got an annotation: those that existed before under the
     # row locks the count update took, with whatever they had; the new ones from their votes.
     decisions = examples_decide(project=project, example_ids=existing)
-    decisions.add(new_examples_decide(project=project, votes=_new_example_votes(multi=multi)))
+    column = "spans" if spans is not None else "labels" if multi else "label_id"
+    decisions.add(new_examples_decide(project=project, votes=_new_example_votes(column)))
     summary["decisions"] = decisions.as_dict()
     return summary
 
 
-def _new_example_votes(*, multi: bool = False) -> Iterator[tuple[int, list]]:
-    """Each example this import created, with its labels in file order (the order of their ids),
-    streamed from the temporary table (label sets as sorted tuples of ids)."""
+def _new_example_votes(column: str) -> Iterator[tuple[int, list]]:
+    """Each example this import created, with its answers in file order (the order of their ids),
+    streamed from the temporary table: `column` label_id, labels (label sets as sorted tuples of
+    ids) or spans (sorted tuples of (start, end, label id))."""
     with connection.chunked_cursor() as cursor:
         cursor.execute(
-            f"SELECT example_id, {'labels' if multi else 'label_id'} FROM {NEW_TABLE} "
-            "WHERE created = 1 ORDER BY example_id, seq"
+            f"SELECT example_id, {column} FROM {NEW_TABLE} WHERE created = 1 ORDER BY example_id, seq"
         )
         current, labels = None, []
         while rows := cursor.fetchmany(10_000):
@@ -1061,7 +1413,11 @@ def _new_example_votes(*, multi: bool = False) -> Iterator[tuple[int, list]]:
                     if current is not None:
                         yield current, labels
                     current, labels = example_id, []
-                labels.append(tuple(sorted(json.loads(answer))) if multi else answer)
+                if column == "labels":
+                    answer = tuple(sorted(json.loads(answer)))
+                elif column == "spans":
+                    answer = tuple(sorted(tuple(span) for span in json.loads(answer)))
+                labels.append(answer)
         if current is not None:
             yield current, labels
 
@@ -1079,10 +1435,12 @@ def _new_project_rules(project: Project) -> dict[str, Any]:
     return {"overlap": overlap, "accept_majority": True, "majority_threshold": project.majority_threshold}
 
 
-def _labels_create(project: Project) -> list[str]:
+def _labels_create(project: Project, spans: _SpanCheck | None = None) -> list[str]:
     """Add the file's labels the project does not have, in order of first appearance."""
     with connection.cursor() as cursor:
-        if project.task_type == TaskType.MULTI:
+        if spans is not None:
+            names = spans.new_labels
+        elif project.task_type == TaskType.MULTI:
             known = set(project.labels.values_list("name", flat=True))
             names = []
             for _, names_in_set, *_ in _file_sets(cursor):

@@ -145,8 +145,10 @@ class ImportRequestSerializer(ClosedSerializer):
 
 class AnnotationImportRequestSerializer(ClosedSerializer):
     file = serializers.FileField(
-        help_text="Long CSV, TSV or JSON Lines (example_id, rater, label, optional text) or a Label Studio "
-        "JSON export (.json); the format is read from the name."
+        help_text="Long CSV, TSV or JSON Lines (example_id, rater, label, optional text; `labels` for a "
+        'multi-label project; in JSON Lines `spans`, a list of {"start", "end", "label"} in code points, '
+        "for a span project) or a Label Studio JSON export (.json; choices, or labels results for "
+        "spans); the format is read from the name."
     )
     format = serializers.ChoiceField(choices=(), required=False, help_text="Overrides the file name.")
     from_name = serializers.CharField(
@@ -154,7 +156,8 @@ class AnnotationImportRequestSerializer(ClosedSerializer):
         allow_blank=True,
         max_length=200,
         validators=[NO_NUL_CHARACTERS],
-        help_text="Label Studio: the choices control to import when the labeling config has several.",
+        help_text="Label Studio: the choices (or labels, for spans) control to import when the labeling "
+        "config has several.",
     )
 
     def __init__(self, *args, **kwargs):

@@ -186,13 +186,13 @@ def test_parquet_has_list_columns(multi, labels, manager, manager_client, decide
     ]
 
 
-def test_dawid_skene_and_span_projects_are_refused_clearly(multi, manager, decided):
+def test_dawid_skene_is_refused_clearly_for_multi_label_and_span_projects(multi, manager, decided):
     with pytest.raises(ApplicationError, match="Dawid-Skene labels single-label projects only"):
         release_build(project=multi, user=manager, policy={"sources": ["gold", "dawid_skene"]})
     multi.task_type = TaskType.SPANS
     multi.save(update_fields=["task_type"])
-    with pytest.raises(ApplicationError, match="span projects"):
-        release_build(project=multi, user=manager)
+    with pytest.raises(ApplicationError, match="Dawid-Skene labels single-label projects only"):
+        release_build(project=multi, user=manager, policy={"sources": ["gold", "dawid_skene"]})
     assert not multi.dataset_releases.exists()
 
 

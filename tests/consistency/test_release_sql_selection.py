@@ -31,11 +31,18 @@ METADATA = [
 ]
 
 
-def _random_project(project, rng: random.Random, multi: bool):
+def _random_project(project, rng: random.Random, multi: bool, spans: bool = False):
     labels = list(project.labels.all())
 
     def answer() -> dict:
-        """A rater's or the consensus's answer: one label, or (multi-label) a set of label ids."""
+        """A rater's or the consensus's answer: one label, (multi-label) a set of label ids, or
+        (spans) a sorted list of [start, end, label id]."""
+        if spans:
+            found = {
+                (start, start + rng.randrange(1, 4), rng.choice(labels).pk)
+                for start in rng.sample(range(6), rng.randrange(0, 3))
+            }
+            return {"label": None, "spans": sorted(list(span) for span in found)}
         if multi:
             return {
                 "label": None,
@@ -73,6 +80,7 @@ def _random_project(project, rng: random.Random, multi: bool):
 
 
 def _random_policy(rng: random.Random, multi: bool) -> dict:
+    """`multi`: a policy for a multi-label or span project (no Dawid-Skene)."""
     sources = rng.sample(
         ["gold", "unanimous", "majority", *([] if multi else ["dawid_skene"])], rng.randrange(1, 4)
     )
@@ -92,7 +100,7 @@ def _random_policy(rng: random.Random, multi: bool) -> dict:
 
 ITEM_FIELDS = (
     "example_id", "external_id", "label", "source", "split", "agreement", "n_raters",
-    "guideline_versions", "rationale", "raters", "labels",
+    "guideline_versions", "rationale", "raters", "labels", "spans",
 )  # fmt: skip
 
 
@@ -102,14 +110,14 @@ def _items(release) -> list[tuple]:
     )
 
 
-@pytest.mark.parametrize("task_type", [TaskType.SINGLE, TaskType.MULTI])
+@pytest.mark.parametrize("task_type", [TaskType.SINGLE, TaskType.MULTI, TaskType.SPANS])
 @pytest.mark.parametrize("seed", range(4))
 def test_sql_and_python_selection_write_the_same_items(project, manager, seed, task_type):
     rng = random.Random(seed)
-    multi = task_type == TaskType.MULTI
+    multi = task_type != TaskType.SINGLE
     project.task_type = task_type
     project.save(update_fields=["task_type"])
-    _random_project(project, rng, multi)
+    _random_project(project, rng, multi, spans=task_type == TaskType.SPANS)
     # A previous release: the examples it holds keep their splits in both paths.
     previous = services.release_build(
         project=project, user=manager, tag="previous", policy=_random_policy(rng, multi)

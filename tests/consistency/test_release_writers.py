@@ -10,13 +10,13 @@ import random
 import pytest
 from django.db import connection
 
-from consistency.releases.policy import csv_cell, jsonb_text
+from consistency.releases.policy import csv_cell, jsonb_text, span_objects, spans_label_text
 from consistency.releases.writers import CsvWriter, HashingSink, JsonlWriter
 
 ALPHABET = ['"', ",", "\r", "\n", "\t", "=", "+", "-", "@", "'", " ", "a", "é", "🙂", "\x01", "\\", "\u2028"]
 
 
-def _rows(n: int) -> list[tuple]:
+def _rows(n: int, *, spans: bool = False) -> list[tuple]:
     rng = random.Random(3)
 
     def text() -> str:
@@ -30,11 +30,16 @@ def _rows(n: int) -> list[tuple]:
         # Every fifth row is multi-label: its names as a list, and joined by "|" in `label`.
         names = [text() or "x" for _ in range(i % 3)] if i % 5 == 0 else None
         label = "|".join(names) if names is not None else text() or "x"
+        # With `spans`, every other row is a span row: its spans, and their text in `label`.
+        found = [[0, 2, text() or "x"], [i, i + 1, "PER"]][: i % 3] if spans and i % 2 else None
+        if found is not None:
+            names, label = None, spans_label_text(found)
         rows.append(
             (
                 f"{text()}-{i}", text(), label, "gold", "dev", None if i % 4 == 0 else "0.6667",
                 str(i % 5), jsonb_text([1, i]), jsonb_text(metadata), rationale,
                 None if raters is None else jsonb_text(raters), None if names is None else jsonb_text(names),
+                None if found is None else jsonb_text(span_objects(found)),
             )
         )  # fmt: skip
     return rows
@@ -55,7 +60,7 @@ def test_rfc_dialect_is_what_the_csv_module_writes():
     expected = io.StringIO()
     reference = csv.writer(expected, lineterminator="\r\n")
     reference.writerow([*CsvWriter.__init__.__globals__["CSV_COLUMNS"], "rationale", "raters"])
-    for eid, text, label, source, split, agreement, n, versions, metadata, rationale, raters, _ in rows:
+    for eid, text, label, source, split, agreement, n, versions, metadata, rationale, raters, _, _ in rows:
         cells = [eid, text, label, source, split, agreement, n, versions, metadata, rationale, raters]
         reference.writerow([csv_cell(cell) for cell in cells])
     assert _written(CsvWriter, rows, copy_dialect=False) == expected.getvalue().encode()
@@ -67,9 +72,9 @@ def test_copy_dialect_quotes_empty_text_but_not_a_missing_value_and_parses_back(
     parsed = list(csv.reader(io.StringIO(data, newline="")))
     assert len(parsed) == len(rows) + 1
     for row, cells in zip(rows, parsed[1:], strict=True):
-        assert cells == [csv_cell(cell) for cell in row[:-1]]
+        assert cells == [csv_cell(cell) for cell in row[:-2]]
     plain = ("e1", "", "bug", "gold", "dev", None, "3", "[]", "{}")
-    empty, missing = (*plain, "", None, None), (*plain, None, None, None)
+    empty, missing = (*plain, "", None, None, None), (*plain, None, None, None, None)
     assert _written(CsvWriter, [empty, missing], copy_dialect=True).decode().split("\n")[1:] == [
         'e1,"",bug,gold,dev,,3,[],{},"",',
         'e1,"",bug,gold,dev,,3,[],{},,',
@@ -94,7 +99,7 @@ def test_copy_dialect_is_what_postgresql_copy_writes():
         cursor.execute(f"CREATE TEMP TABLE writer_rows (n int, {', '.join(f'{c} text' for c in columns)})")
         cursor.executemany(
             f"INSERT INTO writer_rows VALUES (%s, {', '.join(['%s'] * len(columns))})",
-            [(n, *row[:-1]) for n, row in enumerate(rows)],
+            [(n, *row[:-2]) for n, row in enumerate(rows)],
         )
         out = io.BytesIO()
         cursor.cursor.copy_expert(
@@ -105,11 +110,13 @@ def test_copy_dialect_is_what_postgresql_copy_writes():
 
 
 def test_jsonl_lines_are_canonical_jsonb_text():
-    rows = _rows(100)
+    rows = _rows(100, spans=True)
     lines = _written(JsonlWriter, rows).decode().split("\n")
     assert lines.pop() == ""
     for row, line in zip(rows, lines, strict=True):
-        eid, text, label, source, split, agreement, n, versions, metadata, rationale, raters, names = row
+        eid, text, label, source, split, agreement, n, versions, metadata, rationale, raters, names, spans = (
+            row
+        )
         if names is not None:  # a multi-label row's label is the list of its names
             label = json.loads(names)
         value = {
@@ -118,6 +125,8 @@ def test_jsonl_lines_are_canonical_jsonb_text():
             "guideline_versions": json.loads(versions), "metadata": json.loads(metadata),
             "rationale": rationale, "raters": None if raters is None else json.loads(raters),
         }  # fmt: skip
+        if spans is not None:  # a span row's spans, spaCy's objects, next to its label text
+            value["spans"] = json.loads(spans)
         expected = jsonb_text(value)
         if agreement is not None:  # jsonb keeps the number as written: 0.6667, not a float's repr
             expected = expected.replace('"agreement": 0.6667', f'"agreement": {agreement}')

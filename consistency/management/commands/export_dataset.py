@@ -1,4 +1,4 @@
-"""`manage.py export_dataset SLUG --format jsonl|csv|parquet|hf|labelstudio --out FILE
+"""`manage.py export_dataset SLUG --format jsonl|csv|parquet|hf|labelstudio|conll --out FILE
 [--release TAG | policy options]`: write a release's clean labels to FILE.
 
 Without --release a new release is cut now, by the same service the background worker runs,
@@ -7,7 +7,8 @@ are the policy's). A new release with no example is refused (nothing is kept or 
 status 1) unless --allow-empty asks for one; the message says why the project has none. The file
 written is the release's stored file, byte for byte. The derived formats (consistency.releases.
 exports) are written into storage on first use like a download: parquet writes FILE as a folder
-holding train.parquet, dev.parquet and test.parquet; hf a zip; labelstudio a JSON array.
+holding train.parquet, dev.parquet and test.parquet; hf a zip; labelstudio a JSON array; conll
+(span projects only) CoNLL-style BIO, a token and its tag per line.
 """
 
 import argparse
@@ -24,7 +25,7 @@ from consistency.releases.selectors import release_file_get, release_get
 from consistency.releases.services import EmptyRelease, release_build
 from core.errors import ApplicationError
 from labeling.selectors import decision_counts
-from projects.models import Project
+from projects.models import Project, TaskType
 
 POLICY_OPTIONS = (
     "sources",
@@ -76,10 +77,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--format",
             dest="file_format",
-            choices=["jsonl", "csv", "parquet", "hf", "labelstudio"],
+            choices=["jsonl", "csv", "parquet", "hf", "labelstudio", "conll"],
             default="jsonl",
             help="jsonl, csv; parquet (one file per split, in the folder --out), hf (a Hugging Face "
-            "dataset: a zip with a dataset card), labelstudio (Label Studio tasks, JSON).",
+            "dataset: a zip with a dataset card), labelstudio (Label Studio tasks, JSON), conll (span "
+            "projects: CoNLL-style BIO, a token and its tag per line).",
         )
         parser.add_argument("--out", required=True, help="The file to write (parquet: a folder).")
         parser.add_argument("--release", default="", metavar="TAG", help="An existing release's tag.")
@@ -156,6 +158,8 @@ class Command(BaseCommand):
         if project is None:
             raise CommandError(f"No project with slug {slug!r}.")
         policy = self._policy(options)
+        if file_format == "conll" and project.task_type != TaskType.SPANS:
+            raise CommandError("--format conll (BIO tags) is for span projects.")
         if release:
             given = [name for name in POLICY_OPTIONS if options.get(name) is not None]
             given += ["tag"] if tag else []
@@ -179,7 +183,7 @@ class Command(BaseCommand):
                     )
                     for split in SPLITS
                 ]
-            elif file_format in ("hf", "labelstudio"):
+            elif file_format in ("hf", "labelstudio", "conll"):
                 copies = [(release_export_get(release=found, file_format=file_format).file, out)]
             else:
                 copies = [(release_file_get(release=found, file_format=file_format)[0], out)]

@@ -57,18 +57,29 @@ def _q(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _feature_lines(name: str, arrow_type: pa.DataType, indent: str, label_names: list[str]) -> list[str]:
+def _feature_lines(
+    name: str, arrow_type: pa.DataType, indent: str, label_names: list[str], *, spans: bool = False
+) -> list[str]:
+    """One column's feature. The top-level `label` is a ClassLabel, except in a span release
+    (`spans`), where it is the spans as text and each span's label is the ClassLabel."""
     lines = [f"{indent}- name: {_q(name)}"]
     inner = indent + "  "
-    if name == "label" and indent == "  ":
+    if name == "spans" and indent == "  ":
+        lines.append(f"{inner}list:")
+        lines += _feature_lines("start", pa.int64(), inner, label_names)
+        lines += _feature_lines("end", pa.int64(), inner, label_names)
+        return lines + [f"{inner}- name: {_q('label')}", *_class_label_lines(f"{inner}  ", label_names)]
+    if name == "label" and indent == "  " and not spans:
         # A multi-label release's label is a list: a sequence of the same class labels.
         multi = pa.types.is_list(arrow_type)
-        lines.append(f"{inner}sequence:" if multi else f"{inner}dtype:")
-        lines.append(f"{inner}  class_label:")
-        lines.append(f"{inner}    names:")
-        lines += [f"{inner}      {_q(str(n))}: {_q(label)}" for n, label in enumerate(label_names)]
-        return lines
+        return lines + _class_label_lines(inner, label_names, sequence=multi)
     return lines + _type_lines(arrow_type, inner, label_names)
+
+
+def _class_label_lines(indent: str, label_names: list[str], *, sequence: bool = False) -> list[str]:
+    lines = [f"{indent}sequence:" if sequence else f"{indent}dtype:", f"{indent}  class_label:"]
+    lines.append(f"{indent}    names:")
+    return lines + [f"{indent}      {_q(str(n))}: {_q(label)}" for n, label in enumerate(label_names)]
 
 
 def _type_lines(arrow_type: pa.DataType, indent: str, label_names: list[str]) -> list[str]:
@@ -163,8 +174,9 @@ def dataset_card(facts: CardFacts, *, schema: pa.Schema, label_names: list[str])
     for split in present:
         header += [f"  - split: {split}", f"    path: {_q(f'data/{split}.parquet')}"]
     header += ["dataset_info:", "  features:"]
+    spans = "spans" in schema.names
     for column in schema:
-        header += _feature_lines(column.name, column.type, "  ", label_names)
+        header += _feature_lines(column.name, column.type, "  ", label_names, spans=spans)
     header += ["---", ""]
 
     versions = ", ".join(str(v) for v in facts.guideline_versions) or "none recorded"
@@ -179,7 +191,11 @@ def dataset_card(facts: CardFacts, *, schema: pa.Schema, label_names: list[str])
         "```python",
         "from datasets import load_dataset",
         'dataset = load_dataset("path/to/this/folder")  # splits: ' + (", ".join(present) or "none"),
-        'names = dataset["train"].features["label"].names',
+        (
+            'names = dataset["train"].features["spans"].feature["label"].names'
+            if spans
+            else 'names = dataset["train"].features["label"].names'
+        ),
         "```",
         "",
         "## Release",
@@ -190,7 +206,12 @@ def dataset_card(facts: CardFacts, *, schema: pa.Schema, label_names: list[str])
         "",
         "## Labels",
         "",
-        "`label` is a ClassLabel; its ids follow this order.",
+        (
+            "Each span's `label` is a ClassLabel; its ids follow this order. Counts are examples with "
+            "a span of the label."
+            if spans
+            else "`label` is a ClassLabel; its ids follow this order."
+        ),
         "",
         "| id | label | train | dev | test |",
         "|---|---|---|---|---|",
@@ -212,7 +233,14 @@ def dataset_card(facts: CardFacts, *, schema: pa.Schema, label_names: list[str])
         "",
         "## Columns",
         "",
-        "external_id, text, label, source (gold: an SME's decision; unanimous; majority; dawid_skene), "
+        "external_id, text, label, "
+        + (
+            "spans (start, end, label: code point offsets, end exclusive; label is the spans as one "
+            'text, "0:12:PER|17:24:ORG"), '
+            if spans
+            else ""
+        )
+        + "source (gold: an SME's decision; unanimous; majority; dawid_skene), "
         "split, agreement (share of raters who chose the label), n_raters, guideline_versions, "
         "metadata (one typed field per metadata key)"
         + (", rationale (the SME's, on gold labels)" if "rationale" in schema.names else "")

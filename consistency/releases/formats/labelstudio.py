@@ -10,6 +10,10 @@ are choices results of the control `label` on `text` (the labeling config is LAB
 - when the release includes raters' labels, one annotation per rater, by the user id the rater's
   pseudonym spells in hex (`r_00ff...` -> 0x00ff... + 1): the same rater is the same user in
   every release of the project.
+A span release's annotations are `labels` results instead (a Labels control `label`; see
+label_config): one per span, `value` {start, end, text, labels: [name]} with the offsets counted
+in UTF-16 code units as Label Studio (JavaScript) counts them; no entities is an annotation with
+an empty result.
 Importing the file into Concord (`import_annotations --format labelstudio`) gives each example the
 released label from the account `labelstudio-0`, and each rater's label from `labelstudio-<id>`.
 """
@@ -28,10 +32,16 @@ TO_NAME = "text"
 META_FIELDS = ("source", "split", "agreement", "n_raters", "guideline_versions", "rationale")
 
 
-def label_config(label_names: Iterable[str]) -> str:
+def label_config(label_names: Iterable[str], *, spans: bool = False) -> str:
     """The Label Studio labeling config the tasks fit (for the project one imports them into)."""
     from xml.sax.saxutils import quoteattr
 
+    if spans:
+        labels = "".join(f"\n    <Label value={quoteattr(name)}/>" for name in label_names)
+        return (
+            f'<View>\n  <Labels name="{FROM_NAME}" toName="{TO_NAME}">{labels}\n  </Labels>\n'
+            f'  <Text name="{TO_NAME}" value="$text"/>\n</View>\n'
+        )
     choices = "".join(f"\n    <Choice value={quoteattr(name)}/>" for name in label_names)
     return (
         f'<View>\n  <Text name="{TO_NAME}" value="$text"/>\n'
@@ -60,23 +70,55 @@ def _annotation(label: str | list[str], user_id: int, *, ground_truth: bool) -> 
     }
 
 
+def _utf16(text: str, offset: int) -> int:
+    """A code point offset into `text` in UTF-16 code units."""
+    return offset + sum(1 for char in text[:offset] if ord(char) > 0xFFFF)
+
+
+def _span_annotation(spans: list[dict], text: str, user_id: int, *, ground_truth: bool) -> dict:
+    result = [
+        {
+            "from_name": FROM_NAME,
+            "to_name": TO_NAME,
+            "type": "labels",
+            "value": {
+                "start": _utf16(text, span["start"]),
+                "end": _utf16(text, span["end"]),
+                "text": text[span["start"] : span["end"]],
+                "labels": [span["label"]],
+            },
+        }
+        for span in spans
+    ]
+    return {"completed_by": user_id, "ground_truth": ground_truth, "was_cancelled": False, "result": result}
+
+
 def task(line: dict, *, release_tag: str) -> dict:
     metadata = dict(line.get("metadata") or {})
     meta = {key: line[key] for key in META_FIELDS if key in line}
     meta["release"] = release_tag
     if "text" in metadata:
         meta["metadata_text"] = metadata.pop("text")
-    annotations = [_annotation(line["label"], CONSENSUS_USER_ID, ground_truth=True)]
+    text = line.get("text") or ""
+    spans = "spans" in line
+
+    def annotation(answer, user_id: int, *, ground_truth: bool) -> dict:
+        if spans:
+            return _span_annotation(answer, text, user_id, ground_truth=ground_truth)
+        return _annotation(answer, user_id, ground_truth=ground_truth)
+
+    answer = line["spans"] if spans else line["label"]
+    annotations = [annotation(answer, CONSENSUS_USER_ID, ground_truth=True)]
     raters = line.get("raters")
     if raters:
         meta["raters"] = raters
         annotations += [
-            _annotation(raters[pseudonym], rater_user_id(pseudonym), ground_truth=False)
+            annotation(raters[pseudonym], rater_user_id(pseudonym), ground_truth=False)
             for pseudonym in sorted(raters)
         ]
     return {
         "id": line["external_id"],
-        "data": {"text": line.get("text") or "", **metadata},
+        "data": {"text": text, **metadata},
         "meta": meta,
         "annotations": annotations,
         "predictions": [],

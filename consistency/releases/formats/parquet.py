@@ -4,7 +4,10 @@ external_id, text, label, source, split: strings; agreement: float64 (null when 
 n_raters: int64; guideline_versions: list<int64>; metadata: a struct with one typed field per
 metadata key any example has (sorted by name); rationale (string) and raters (a list of
 {rater, label}, sorted by rater) when the release's policy includes them. In a multi-label
-release, label (and each rater's label) is a list<string> of label names.
+release, label (and each rater's label) is a list<string> of label names. A span release has a
+`spans` column after `label` (which holds the spans as one text): a list<struct<start: int64,
+end: int64, label: string>> in code point offsets, empty for no entities; each rater's label
+is such a list too.
 
 A metadata field's type is what its values have in common: all booleans -> bool, all integers ->
 int64, numbers -> float64, all strings -> string; anything else (mixed kinds, objects, lists,
@@ -72,16 +75,25 @@ class MetadataTypes:
         return pa.struct([pa.field(key, _field_type(self.kinds[key])) for key in sorted(self.kinds)])
 
 
+SPANS_TYPE = pa.list_(pa.struct([("start", pa.int64()), ("end", pa.int64()), ("label", pa.string())]))
+
+
 def release_schema(
-    *, metadata_type: pa.DataType, include_rationale: bool, include_raters: bool, multi_label: bool = False
+    *,
+    metadata_type: pa.DataType,
+    include_rationale: bool,
+    include_raters: bool,
+    multi_label: bool = False,
+    spans: bool = False,
 ) -> pa.Schema:
     """The columns of a release's Parquet files; a multi-label release's label (and each rater's)
-    is a list of label names."""
+    is a list of label names; a span release has its spans (and each rater's) as SPANS_TYPE."""
     label_type = pa.list_(pa.string()) if multi_label else pa.string()
     fields = [
         pa.field("external_id", pa.string(), nullable=False),
         pa.field("text", pa.string()),
         pa.field("label", label_type, nullable=False),
+        *([pa.field("spans", SPANS_TYPE, nullable=False)] if spans else []),
         pa.field("source", pa.string()),
         pa.field("split", pa.string()),
         pa.field("agreement", pa.float64()),
@@ -93,7 +105,10 @@ def release_schema(
         fields.append(pa.field("rationale", pa.string()))
     if include_raters:
         fields.append(
-            pa.field("raters", pa.list_(pa.struct([("rater", pa.string()), ("label", label_type)])))
+            pa.field(
+                "raters",
+                pa.list_(pa.struct([("rater", pa.string()), ("label", SPANS_TYPE if spans else label_type)])),
+            )
         )
     return pa.schema(fields)
 
@@ -128,6 +143,7 @@ class _Columns:
         self.convert_metadata = convert_metadata
         self.rationale = "rationale" in schema.names
         self.raters = "raters" in schema.names
+        self.spans = "spans" in schema.names
         self.clear()
 
     def clear(self) -> None:
@@ -138,6 +154,8 @@ class _Columns:
         columns = self.columns
         for name in ("external_id", "text", "label", "source", "split", "agreement", "n_raters"):
             columns[name].append(line.get(name))
+        if self.spans:
+            columns["spans"].append(line.get("spans") or [])
         columns["guideline_versions"].append(line.get("guideline_versions") or [])
         columns["metadata"].append(self.convert_metadata(line.get("metadata")))
         if self.rationale:

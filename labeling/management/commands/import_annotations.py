@@ -22,7 +22,9 @@ class Command(BaseCommand):
         "then run on the examples that got new annotations. Multi-label projects: a labels column "
         "(names separated by |; empty for none of these) or a JSON list of names in JSONL; Label "
         "Studio choices import as sets. With --create, a file of label sets makes the new project "
-        "multi-label."
+        "multi-label. Span projects: a JSONL spans list of {start, end, label} (code point offsets; "
+        "[] for no entities) or Label Studio labels results (UTF-16 offsets); with --create, a file "
+        "of spans makes a span project."
     )
 
     def add_arguments(self, parser):
@@ -43,7 +45,8 @@ class Command(BaseCommand):
             "--from-name",
             default="",
             metavar="NAME",
-            help="Label Studio: the choices control to import when the labeling config has several.",
+            help="Label Studio: the choices (or labels, for spans) control to import when the labeling "
+            "config has several.",
         )
 
     def handle(
