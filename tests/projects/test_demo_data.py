@@ -52,6 +52,27 @@ def test_demo_data_loads_a_project_with_real_disagreements_and_is_idempotent():
     report = AgreementReport.objects.filter(project=topics, status="succeeded").get()
     assert report.result["distance"] == "masi"
 
+    # The span project: entities marked as spans, boundary and label slips, majorities and cases.
+    mentions = Project.objects.get(slug="product-mentions")
+    assert mentions.task_type == "spans"
+    marked = Annotation.objects.filter(example__project=mentions)
+    assert marked.count() > 50
+    assert not marked.filter(spans__isnull=True).exists()
+    texts = dict(mentions.examples.values_list("pk", "text"))
+    names = dict(mentions.labels.values_list("pk", "name"))
+    marked_words = {
+        (texts[example_id][start:end], names[label])
+        for example_id, spans in marked.values_list("example_id", "spans")
+        for start, end, label in spans
+    }
+    assert ("E-1042", "error code") in marked_words
+    assert ("the iOS app", "product") in marked_words  # a boundary slip the guideline rules out
+    assert Disagreement.objects.filter(project=mentions, status="open").count() > 0
+    decided = ConsensusLabel.objects.filter(example__project=mentions)
+    assert decided.exclude(spans=[]).exists()
+    report = AgreementReport.objects.filter(project=mentions, status="succeeded").get()
+    assert report.result["span_f1"]["exact"]["value"] is not None
+
     before = annotations.count()
     again = StringIO()
     call_command("demo_data", stdout=again)

@@ -3,7 +3,9 @@ version 1, and annotations made through the real labeling services by simulated 
 uneven reliability, so the demo has real disagreements and examples still waiting. Then the
 "Shapes" image project: 60 images drawn with Pillow, imported as a ZIP through the real media
 import, labeled by the same people, with disagreements on the hard images. Then "Support topics",
-a multi-label project: 40 messages that can be about several things at once, labeled as sets."""
+a multi-label project: 40 messages that can be about several things at once, labeled as sets.
+Then "Product mentions", a span project: 30 messages whose products, error codes and people are
+marked as character spans, with the boundary and label slips raters make."""
 
 import csv
 import io
@@ -19,6 +21,7 @@ from consistency.agreement.services import agreement_report_compute
 from demo.data import GUIDELINE_V1, LABELS, RATERS, generate_messages, simulated_label
 from demo.images import SHAPE_LABELS, generate_images, simulated_shape_label
 from demo.multilabel import TOPIC_LABELS, generate_topic_messages, simulated_topics
+from demo.spans import ENTITY_LABELS, generate_entity_messages, simulated_spans
 from labeling.services.annotations import annotation_submit, assignment_next, assignment_skip
 from labeling.services.decisions import disagreements_detect_all
 from projects.models import Example, ImportBatch, Project, Role, TaskType
@@ -31,6 +34,8 @@ IMAGES_SLUG = "shapes"
 IMAGE_ANNOTATION_BUDGET = 150
 TOPICS_SLUG = "support-topics"
 TOPICS_ANNOTATION_BUDGET = 100
+SPANS_SLUG = "product-mentions"
+SPANS_ANNOTATION_BUDGET = 80
 PASSWORD = "concord-demo"
 PEOPLE = [("maya", Role.MANAGER), ("sam", Role.SME)] + [(r.username, Role.LABELER) for r in RATERS]
 # Stop after this many annotations: most examples get their k labels, the rest still wait.
@@ -53,6 +58,8 @@ class Command(BaseCommand):
             self._load_images()
         if not Project.objects.filter(slug=TOPICS_SLUG).exists():
             self._load_topics()
+        if not Project.objects.filter(slug=SPANS_SLUG).exists():
+            self._load_spans()
         self._print_logins(options["port"])
 
     def _progress(self, message: str) -> None:
@@ -193,6 +200,50 @@ class Command(BaseCommand):
                 break
         queued = disagreements_detect_all(project=project)
         self._progress(f"{queued} multi-label disagreements wait in the SME review queue.")
+        agreement_report_compute(project_id=project.pk, requested_by=users["maya"])
+
+    def _load_spans(self) -> None:
+        """The span project: each rater marks entities through the real services."""
+        users = {user.username: user for user in get_user_model().objects.filter(username__in=dict(PEOPLE))}
+        messages = generate_entity_messages()
+        self._progress(f"Adding the span project with {len(messages)} messages...")
+        project = _project_with_team(
+            users,
+            name="Product mentions",
+            slug=SPANS_SLUG,
+            description="Mark every product, error code and person a message names, as spans of its text.",
+            labels=ENTITY_LABELS,
+        )
+        project.task_type = TaskType.SPANS
+        project.accept_majority = True
+        project.save(update_fields=["task_type", "accept_majority"])
+        Example.objects.bulk_create(
+            Example(project=project, external_id=m.external_id, text=m.text, metadata={}) for m in messages
+        )
+        by_external_id = {m.external_id: m for m in messages}
+        rng = random.Random(17)
+        done = 0
+        while done < SPANS_ANNOTATION_BUDGET:
+            progressed = False
+            for rater in RATERS:
+                assignment = assignment_next(project=project, user=users[rater.username])
+                if assignment is None:
+                    continue
+                progressed = True
+                message = by_external_id[assignment.example.external_id]
+                annotation_submit(
+                    project=project,
+                    user=users[rater.username],
+                    example_id=assignment.example_id,
+                    spans=simulated_spans(rng, rater, message),
+                    client_token=uuid.uuid4(),
+                    time_spent_ms=rng.randint(4000, 40000),
+                )
+                done += 1
+            if not progressed:
+                break
+        queued = disagreements_detect_all(project=project)
+        self._progress(f"{queued} span disagreements wait in the SME review queue.")
         agreement_report_compute(project_id=project.pk, requested_by=users["maya"])
 
     def _simulate_labeling(
