@@ -176,7 +176,7 @@ def review_item(*, project: Project, disagreement: Disagreement, span_start: str
     example = disagreement.example
     annotations = list(
         Annotation.objects.filter(example=example, superseded_at__isnull=True)
-        .select_related("rater", "label", "guideline_version")
+        .select_related("rater", "label", "guideline_version", "example")
         .order_by("created_at", "id")
     )
     guideline = guideline_in_force(project=project)
@@ -191,7 +191,7 @@ def review_item(*, project: Project, disagreement: Disagreement, span_start: str
         sections.append({"label": label, "section": render_markdown(section) if section else None})
     resolutions = list(
         Resolution.objects.filter(example=example)
-        .select_related("sme", "label", "worked_example")
+        .select_related("sme", "label", "worked_example", "example")
         .order_by("-created_at", "-id")
     )
     metadata = sorted(example.metadata.items()) if isinstance(example.metadata, dict) else []

@@ -7,6 +7,7 @@ from consistency.review.models import Resolution
 from consistency.review.selectors import disagreement_current_resolution, disagreement_votes, label_names
 from consistency.review.services import MAX_RATIONALE_CHARS
 from core.api import NO_NUL_CHARACTERS, ClosedSerializer
+from labeling.api.serializers import _spans_errors_by_field  # the labeling API's names: spans[2].end
 from labeling.models import Disagreement
 from labeling.spans import SPAN_LIMIT
 
@@ -231,22 +232,6 @@ RESOLVE_REQUEST = PolymorphicProxySerializer(
     serializers={VERDICT_LABEL: ResolveWithLabelSerializer, VERDICT_EXCLUDE: ResolveExcludeSerializer},
     resource_type_field_name="verdict",
 )
-
-
-def _spans_errors_by_field(detail: dict) -> dict:
-    """DRF's nested errors of `spans` ({"spans": {2: {"end": [...]}}}) under the field names the
-    service uses ({"spans[2].end": [...]}), as the labeling API names them."""
-    spans = detail.pop("spans")
-    if not isinstance(spans, dict):
-        return {**detail, "spans": spans}
-    for index, errors in spans.items():
-        if isinstance(errors, dict):
-            for name, messages in errors.items():
-                field = f"spans[{index}]" if name == "non_field_errors" else f"spans[{index}].{name}"
-                detail[field] = messages
-        else:
-            detail[f"spans[{index}]"] = errors
-    return detail
 
 
 class DisagreementResolveSerializer(ClosedSerializer):

@@ -26,9 +26,8 @@ from labeling.models import (
     LabelingEvent,
 )
 from labeling.selectors import answer_text
-from labeling.services.annotations import label_set_clean
+from labeling.services.annotations import label_set_clean, span_answer_clean
 from labeling.services.decisions import decisions_withdrawn_record
-from labeling.spans import SpanError, spans_clean
 from projects.models import Example, GuidelineDraft, GuidelineVersion, Label, Project, TaskType
 from projects.selectors import guideline_in_force
 from projects.services.guidelines import MAX_GUIDELINE_CHARS
@@ -100,23 +99,13 @@ def _verdict_fields(
         raise ApplicationError("Choose one of this project's labels.") from None
 
 
-def span_label_names(*, project: Project) -> dict[str, int]:
-    """Every way a span's label may be named: its id as text, or its name (a name wins)."""
-    rows = list(project.labels.values_list("pk", "name"))
-    return {**{str(pk): pk for pk, _ in rows}, **{name: pk for pk, name in rows}}
-
-
 def _gold_spans(project: Project, example: Example, *, verdict: str, spans) -> list[list[int]] | None:
-    """The gold spans checked against the example's text and the project's labels (stored form),
-    or None when the decision is not a span answer. Errors name the span and field."""
+    """The gold spans checked as a rater's are (labeling's span_answer_clean: the example's text,
+    the project's labels, nesting), in stored form; None when the decision is not a span answer.
+    Errors name the span and field."""
     if verdict != Resolution.Verdict.GOLD or project.task_type != TaskType.SPANS:
         return None
-    try:
-        return spans_clean(
-            example.text, spans, labels=span_label_names(project=project), may_nest=project.spans_may_nest
-        )
-    except SpanError as exc:
-        raise ApplicationError(exc.message, extra={exc.field: [exc.message]}) from None
+    return span_answer_clean(project=project, text=example.text, spans=spans)
 
 
 def _write_consensus(example: Example, resolution: Resolution) -> None:

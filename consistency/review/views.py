@@ -110,8 +110,8 @@ def _gold_spans(project, data) -> tuple[list[dict] | None, list[str], list[str]]
     typed, errors = span_layout.typed_spans_parse(data.get("extra_spans") or "")
     if errors:
         return None, [], errors
-    label_ids = services.span_label_names(project=project)
     names = dict(project.labels.values_list("pk", "name"))
+    label_ids = {**{str(pk): pk for pk in names}, **{name: pk for pk, name in names.items()}}  # as labeling
     spans, sources, seen = [], [], set()
     for start, end, label in data.get("span") or ():
         seen.add((start, end, label))
