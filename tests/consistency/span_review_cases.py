@@ -1,10 +1,7 @@
 """A span case for the review tests: three raters disagree on the boundaries and labels of the
 entities in one sentence, and the case is in the SME's queue."""
 
-from django.db import transaction
-
 from labeling.models import Annotation, Disagreement
-from labeling.services.decisions import disagreement_detect
 from projects.models import TaskType
 from tests.factories import ExampleFactory, UserFactory
 
@@ -30,9 +27,8 @@ def span_ids(project) -> dict[str, int]:
     return dict(project.labels.values_list("name", "pk"))
 
 
-def span_case_make(project, *, text=TEXT, marked=None, external_id="ner-1", detect=False) -> Disagreement:
-    """The annotations of `marked` on a new example, and its open case: made directly, or with
-    `detect` by the project's rules (labeling.services.decisions.disagreement_detect)."""
+def span_case_make(project, *, text=TEXT, marked=None, external_id="ner-1") -> Disagreement:
+    """The annotations of `marked` on a new example, and its open case, made directly."""
     ids = span_ids(project)
     example = ExampleFactory(project=project, text=text, external_id=external_id)
     for username, spans in (marked or MARKED).items():
@@ -45,10 +41,6 @@ def span_case_make(project, *, text=TEXT, marked=None, external_id="ner-1", dete
         )
     example.annotation_count = len(marked or MARKED)
     example.save(update_fields=["annotation_count"])
-    if detect:
-        with transaction.atomic():
-            disagreement_detect(project=project, example=example)
-        return Disagreement.objects.get(example=example, status=Disagreement.Status.OPEN)
     return Disagreement.objects.create(
         project=project,
         example=example,

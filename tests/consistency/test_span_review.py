@@ -3,6 +3,8 @@
 field with nothing written; a revision supersedes; the page shows each rater's spans aligned on the
 text, starts the form from the majority or from any row, and names a typed line's error by line."""
 
+import uuid
+
 import pytest
 from django.urls import reverse
 
@@ -11,8 +13,10 @@ from consistency.review.models import Resolution, WorkedExample
 from core.errors import ApplicationError
 from core.models import AuditEntry
 from labeling.models import ConsensusLabel, Disagreement
+from labeling.services import annotations as labeling
 from projects.models import GuidelineDraft
-from tests.consistency.span_review_cases import TEXT, span_case_make, span_ids, span_project_make
+from tests.consistency.span_review_cases import MARKED, TEXT, span_case_make, span_ids, span_project_make
+from tests.factories import ExampleFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -291,13 +295,28 @@ def test_the_queue_counts_raters_and_contested_spans_and_the_resolved_tab_says_t
     assert '<td class="decision">PERSON &quot;Ada Lovelace&quot;</td>' in resolved
 
 
-def test_a_case_the_rules_queued_is_resolved_from_the_page(span_project, sme_client):
-    """The whole path: the raters' spans, the project's rules queue the case (the most contested
-    spans' labels name it), and the SME's decision becomes the consensus."""
-    case = span_case_make(span_project, detect=True, external_id="ner-rules")
+def test_a_case_the_raters_submit_and_the_rules_queue_is_resolved_from_the_page(
+    span_project, raters, sme_client
+):
+    """The whole path: three raters submit their spans through labeling, the project's rules
+    queue the case, and the SME's decision becomes the consensus."""
     ids = span_ids(span_project)
-    assert {case.label_a_id, case.label_b_id} <= {ids["PERSON"], ids["PLACE"], None}
-    assert not ConsensusLabel.objects.filter(example=case.example).exists()
+    example = ExampleFactory(project=span_project, text=TEXT, external_id="ner-rules")
+    for rater, marked in zip(raters, MARKED.values(), strict=True):
+        assignment = labeling.assignment_next(project=span_project, user=rater)
+        labeling.annotation_submit(
+            project=span_project,
+            user=rater,
+            example_id=assignment.example_id,
+            spans=[{"start": start, "end": end, "label": name} for start, end, name in marked],
+            client_token=uuid.uuid4(),
+        )
+    case = Disagreement.objects.get(example=example, status=Disagreement.Status.OPEN)
+    assert not ConsensusLabel.objects.filter(example=example).exists()
+    page = sme_client.get(
+        reverse("consistency:review_item", args=[span_project.slug, case.pk])
+    ).content.decode()
+    assert page.count('class="span-row span-row-rater"') == 3
     response = sme_client.post(
         reverse("consistency:review_resolve", args=[span_project.slug, case.pk]),
         {
@@ -308,7 +327,7 @@ def test_a_case_the_rules_queued_is_resolved_from_the_page(span_project, sme_cli
         },
     )
     assert response.status_code == 302
-    consensus = ConsensusLabel.objects.get(example=case.example)
+    consensus = ConsensusLabel.objects.get(example=example)
     assert (consensus.source, consensus.spans) == ("gold", [[0, 12, ids["PERSON"]], [17, 32, ids["PERSON"]]])
     case.refresh_from_db()
     assert case.status == Disagreement.Status.RESOLVED
