@@ -86,7 +86,8 @@ class DisagreementDetailApi(ProjectScopedMixin, APIView):
 
 class DisagreementResolveApi(ProjectScopedMixin, APIView):
     """Resolve an open disagreement (SMEs and managers): verdict "label" with the gold label's
-    name (one of the project's labels) or, on a span project, the gold `spans` (`[]` for "no
+    name (one of the project's labels), on a multi-label project the gold set `labels` (names),
+    or, on a span project, the gold `spans` (`[]` for "no
     entities"), or verdict "exclude" (genuinely ambiguous, kept out of the dataset) with a
     rationale. 409 when it is already resolved, by someone else or before;
     revise a resolution on the review page."""
@@ -111,11 +112,20 @@ class DisagreementResolveApi(ProjectScopedMixin, APIView):
         form = DisagreementResolveSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
-        label_id = None
+        label_id = label_ids = None
         if data["verdict"] == VERDICT_LABEL and "label" in data:
             label_id = label_id_by_name(project=request.project, name=data["label"])
             if label_id is None:
                 raise exceptions.ValidationError({"label": ["This project has no label of that name."]})
+        if data["verdict"] == VERDICT_LABEL and "labels" in data:
+            label_ids = []
+            for name in data["labels"]:
+                found = label_id_by_name(project=request.project, name=name)
+                if found is None:
+                    raise exceptions.ValidationError(
+                        {"labels": [f"This project has no label named {name[:100]!r}."]}
+                    )
+                label_ids.append(found)
         try:
             resolution = review_resolve(
                 project=request.project,
@@ -123,6 +133,7 @@ class DisagreementResolveApi(ProjectScopedMixin, APIView):
                 disagreement_id=id,
                 verdict=VERDICTS[data["verdict"]],
                 label_id=label_id,
+                labels=label_ids,
                 spans=[dict(span) for span in data["spans"]] if "spans" in data else None,
                 rationale=data["rationale"],
                 guideline_gap=data["guideline_gap"],

@@ -358,6 +358,7 @@ VOTE_FIELDS = (
     "example",
     "rater",
     "label",
+    "labels",
     "spans",
     "guideline_version",
     "rater__id",

@@ -30,13 +30,30 @@ SPANS_HELP = (
 )
 
 
-def _spans_shown(serializer: serializers.Serializer, spans, project_id: int) -> list[dict] | None:
-    """Stored spans with label names; the project's names are read once per response."""
-    if spans is None:
-        return None
+LABELS_HELP = 'Multi-label projects: the set\'s label names ([] for "none of these"); null on other projects.'
+
+
+def _names(serializer: serializers.Serializer, project_id: int) -> dict[int, str]:
+    """The project's label names by id, read once per response."""
     names = serializer.context.get("label_names")
     if names is None:
         names = serializer.context["label_names"] = label_names(project_id=project_id)
+    return names
+
+
+def _labels_shown(serializer: serializers.Serializer, labels, project_id: int) -> list[str] | None:
+    """A stored label set as label names, in the stored order."""
+    if labels is None:
+        return None
+    names = _names(serializer, project_id)
+    return [names.get(label, "") for label in labels]
+
+
+def _spans_shown(serializer: serializers.Serializer, spans, project_id: int) -> list[dict] | None:
+    """Stored spans with label names."""
+    if spans is None:
+        return None
+    names = _names(serializer, project_id)
     return [{"start": start, "end": end, "label": names.get(label, "")} for start, end, label in spans]
 
 
@@ -45,12 +62,17 @@ class VoteSerializer(serializers.Serializer):
     label = serializers.CharField(
         source="label.name", allow_null=True, default=None, help_text="Single-label projects: the label."
     )
+    labels = serializers.SerializerMethodField(help_text=LABELS_HELP)
     spans = serializers.SerializerMethodField(help_text=SPANS_HELP)
     ambiguous = serializers.BooleanField()
     ambiguous_note = serializers.CharField()
     note = serializers.CharField()
     guideline_version = serializers.IntegerField(source="guideline_version.number", allow_null=True)
     created_at = serializers.DateTimeField()
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField(), allow_null=True))
+    def get_labels(self, vote) -> list[str] | None:
+        return _labels_shown(self, vote.labels, self.context["project_id"])
 
     @extend_schema_field(ReviewSpanSerializer(many=True, allow_null=True))
     def get_spans(self, vote) -> list[dict] | None:
@@ -63,6 +85,7 @@ class ResolutionSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="The gold label; null when excluded (and on span projects).",
     )
+    labels = serializers.SerializerMethodField(help_text="The gold set. " + LABELS_HELP)
     spans = serializers.SerializerMethodField(help_text="The gold spans. " + SPANS_HELP)
     sme = serializers.CharField(source="sme.username", help_text="Who resolved it.")
     supersedes = serializers.PrimaryKeyRelatedField(
@@ -77,6 +100,7 @@ class ResolutionSerializer(serializers.ModelSerializer):
             "example",
             "verdict",
             "label",
+            "labels",
             "spans",
             "rationale",
             "guideline_gap",
@@ -85,6 +109,10 @@ class ResolutionSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField(), allow_null=True))
+    def get_labels(self, resolution) -> list[str] | None:
+        return _labels_shown(self, resolution.labels, resolution.project_id)
 
     @extend_schema_field(ReviewSpanSerializer(many=True, allow_null=True))
     def get_spans(self, resolution) -> list[dict] | None:
@@ -203,9 +231,20 @@ def _spans_input() -> serializers.ListField:
     )
 
 
+def _labels_input() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.CharField(max_length=100, validators=[NO_NUL_CHARACTERS]),
+        required=False,
+        allow_empty=True,
+        max_length=1000,
+        help_text='Multi-label projects (instead of `label`): the gold set, by label names; [] for "none of '
+        'these" where the project allows it.',
+    )
+
+
 class ResolveWithLabelSerializer(ClosedSerializer):
     """Verdict "label": the gold answer, the label by name (one of the project's labels, else a
-    400), or on a span project the gold spans."""
+    400), on a multi-label project the gold set of label names, or on a span project the gold spans."""
 
     verdict = serializers.ChoiceField(choices=[(VERDICT_LABEL, "A gold answer")])
     label = serializers.CharField(
@@ -214,6 +253,7 @@ class ResolveWithLabelSerializer(ClosedSerializer):
         validators=[NO_NUL_CHARACTERS],
         help_text="The name of one of the project's labels (single-label projects).",
     )
+    labels = _labels_input()
     spans = _spans_input()
     rationale = _rationale(required=False)
     guideline_gap = _guideline_gap()
@@ -239,11 +279,15 @@ class DisagreementResolveSerializer(ClosedSerializer):
 
     verdict = serializers.ChoiceField(
         choices=[
-            (VERDICT_LABEL, "A gold answer (give `label`, or `spans` on a span project)"),
+            (
+                VERDICT_LABEL,
+                "A gold answer (`label`; `labels` on a multi-label project, `spans` on a span one)",
+            ),
             (VERDICT_EXCLUDE, "Genuinely ambiguous: keep the example out of the dataset"),
         ]
     )
     label = serializers.CharField(required=False, max_length=100, validators=[NO_NUL_CHARACTERS])
+    labels = _labels_input()
     spans = _spans_input()
     rationale = _rationale(required=False)
     guideline_gap = _guideline_gap()
@@ -257,15 +301,23 @@ class DisagreementResolveSerializer(ClosedSerializer):
             raise
 
     def validate(self, attrs):
+        answers = [field for field in ("label", "labels", "spans") if field in attrs]
         if attrs["verdict"] == VERDICT_LABEL:
-            if "label" in attrs and "spans" in attrs:
-                raise serializers.ValidationError({"spans": ["Give `label` or `spans`, not both."]})
-            if not attrs.get("label") and "spans" not in attrs:
+            if len(answers) > 1:
                 raise serializers.ValidationError(
-                    {"label": ["Give the gold label's name (`spans` on a span project) for verdict 'label'."]}
+                    {answers[1]: [f"Give one gold answer: `{answers[0]}` or `{answers[1]}`, not both."]}
                 )
-        for field in ("label", "spans"):
-            if attrs["verdict"] == VERDICT_EXCLUDE and field in attrs:
+            if not answers or (answers == ["label"] and not attrs["label"]):
+                raise serializers.ValidationError(
+                    {
+                        "label": [
+                            "Give the gold label's name for verdict 'label' (`labels` on a multi-label "
+                            "project, `spans` on a span project)."
+                        ]
+                    }
+                )
+        for field in answers:
+            if attrs["verdict"] == VERDICT_EXCLUDE:
                 raise serializers.ValidationError({field: [f"Leave out `{field}` for verdict 'exclude'."]})
         if attrs["verdict"] == VERDICT_EXCLUDE and not attrs["rationale"].strip():
             raise serializers.ValidationError(

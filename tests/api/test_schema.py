@@ -158,7 +158,9 @@ def _aim(case, values) -> None:
         return
     body = copy.deepcopy(case.body)  # generated cases may share one body object
     if case.path.endswith("/resolve/") and body.get("verdict") == "label":
-        # The project here is single-label: gold spans (span projects) are refused by name.
+        # The project here is single-label: a gold set (multi-label projects) and gold spans
+        # (span projects) are refused by name.
+        body.pop("labels", None)
         body.pop("spans", None)
         body["label"] = values["label"]
     policy = body.get("policy") if case.path.endswith("/releases/") else None

@@ -164,3 +164,39 @@ def test_the_resolved_tab_says_the_gold_set(multi_project, case, sme, sme_client
     )
     page = sme_client.get(reverse("consistency:review_queue", args=[project.slug]), {"tab": "resolved"})
     assert '<td class="decision">billing + bug</td>' in page.content.decode()
+
+
+def test_the_review_api_resolves_a_case_to_a_set_by_label_names(multi_project, case, sme):
+    from tests.api.conftest import token_client
+
+    project = multi_project
+    api = token_client(sme)
+    url = f"/api/v1/projects/{project.slug}/disagreements/{case.pk}/"
+    votes = api.get(url).json()["votes"]
+    assert sorted(map(tuple, (vote["labels"] for vote in votes))) == [
+        ("billing", "bug"),
+        ("bug",),
+        ("feature",),
+    ]
+    # One label, an unknown name, two answers at once: refused by field, nothing written.
+    for body, field in (
+        ({"verdict": "label", "label": "bug"}, "labels"),
+        ({"verdict": "label", "labels": ["bug", "nope"]}, "labels"),
+        ({"verdict": "label", "labels": ["bug"], "label": "bug"}, "labels"),
+        ({"verdict": "label", "labels": ["bug", "bug"]}, "labels"),
+        ({"verdict": "exclude", "labels": ["bug"], "rationale": "x"}, "labels"),
+    ):
+        response = api.post(f"{url}resolve/", body, content_type="application/json")
+        assert response.status_code == 400, body
+        assert field in response.json(), (body, response.json())
+    assert not Resolution.objects.filter(disagreement=case).exists()
+    response = api.post(
+        f"{url}resolve/",
+        {"verdict": "label", "labels": ["bug", "billing"], "rationale": "Both."},
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["labels"] == ["billing", "bug"]
+    assert response.json()["label"] is None
+    consensus = ConsensusLabel.objects.get(example=case.example)
+    assert (consensus.source, consensus.labels) == ("gold", ids(project, "billing", "bug"))
