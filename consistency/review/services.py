@@ -258,7 +258,14 @@ def _audit_resolution(
         target=example.external_id,
         details={
             "verdict": resolution.verdict,
-            "label": answer_text(project=project, label=resolution.label, labels=resolution.labels) or None,
+            "label": answer_text(
+                project=project,
+                label=resolution.label,
+                labels=resolution.labels,
+                spans=resolution.spans,
+                text=example.text,
+            )
+            or None,
             **({"labels": resolution.labels} if resolution.labels is not None else {}),
             **({"spans": resolution.spans} if resolution.spans is not None else {}),
             "resolution": resolution.pk,

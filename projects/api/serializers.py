@@ -266,7 +266,8 @@ COLOUR_VALIDATOR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour as #rrggbb.")
 
 # Some text, no null characters, and not the separator that joins a set's labels in files.
 LABEL_NAME = RegexValidator(
-    r"^[^\x00|]*[^\x00\s|][^\x00|]*$", "Give some text, without | (files join a set's labels with it)."
+    r"^[^\x00-\x1f\x7f|]*[^\x00-\x1f\x7f\s|][^\x00-\x1f\x7f|]*$",
+    "Give one line of text, without | (files join a set's labels with it) or control characters.",
 )
 
 
@@ -282,7 +283,8 @@ class LabelWriteSerializer(ClosedSerializer):
     name = serializers.CharField(
         max_length=100,
         validators=[LABEL_NAME],
-        help_text="Unique in the project (ignoring case); without | (files join a set's labels with it).",
+        help_text="Unique in the project (ignoring case); one line, without | (files join a set's labels "
+        "with it) or control characters.",
     )
     description = _text(5000, required=False, allow_blank=True)
     key = serializers.CharField(

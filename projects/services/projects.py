@@ -1,6 +1,7 @@
 """Writes for projects, their labels and their members. Each function is one use case and
 owns its transaction."""
 
+import unicodedata
 from collections.abc import Sequence
 
 from django.contrib.auth import get_user_model, password_validation
@@ -223,6 +224,10 @@ def label_save(
         except Label.DoesNotExist:
             raise NotFound("Label not found.") from None
     name = (name or "").strip()
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in name):
+        raise _field_error(
+            "name", "A label's name is one line of text: no line breaks, tabs or other control characters."
+        )
     if LABEL_SEPARATOR in name:
         raise _field_error(
             "name",

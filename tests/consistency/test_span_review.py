@@ -68,6 +68,7 @@ def test_a_span_case_resolves_to_gold_spans_by_name_or_id(span_project, case, sm
     assert case.status == Disagreement.Status.RESOLVED
     audit = AuditEntry.objects.get(action=AuditEntry.Action.GOLD_SET)
     assert audit.details["spans"] == gold
+    assert audit.details["label"] == 'PERSON "Ada Lovelace", PERSON "Charles Babbage"'
 
 
 def test_no_entities_is_a_gold_answer(span_project, case, sme):

@@ -145,6 +145,17 @@ def test_a_label_name_with_the_set_separator_is_refused(manager_client, project)
     assert not project.labels.filter(name__contains="|").exists()
 
 
+@pytest.mark.parametrize("name", ["billing\nrefund", "billing\trefund", "bill\u2028ing"])
+def test_a_label_name_is_one_line_without_control_characters(manager_client, project, name):
+    response = manager_client.post(
+        reverse("projects:label_save", args=[project.slug]),
+        {"name": name, "shortcut_key": "7", "colour": "#123456"},
+        follow=True,
+    )
+    assert b"one line of text" in response.content
+    assert not project.labels.filter(shortcut_key="7").exists()
+
+
 def test_labels_of_another_project_cannot_be_edited(manager_client, project, other_project):
     foreign = other_project.labels.first()
     response = manager_client.post(
