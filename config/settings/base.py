@@ -360,9 +360,8 @@ SPECTACULAR_SETTINGS = {
         "JobStateEnum": "core.jobs.models.JobState",
         "ReleaseStatusEnum": ["building", "ready", "failed"],
         "ImportFileFormatEnum": "projects.importing.FORMATS",
-        # A project's task type, and the ones a project can be created with or changed to.
+        # A project's task type (every one can be labeled, created and changed to).
         "TaskTypeEnum": "projects.models.TaskType",
-        "LabelableTaskTypeEnum": ["single", "multi"],
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

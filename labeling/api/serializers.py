@@ -8,6 +8,7 @@ from labeling.models import Annotation
 from labeling.services.annotations import MAX_TIME_SPENT_MS
 from labeling.spans import SPAN_LIMIT
 from projects.api.serializers import ExampleMediaSerializer, example_media_payload
+from projects.models import TaskType
 
 
 class SpanSerializer(serializers.Serializer):
@@ -151,7 +152,7 @@ class AssignmentSerializer(serializers.Serializer):
     def get_guideline_version(self, assignment) -> int | None:
         return self.context["guideline_version"]
 
-    @extend_schema_field(serializers.ChoiceField(choices=["single", "multi", "spans"]))
+    @extend_schema_field(serializers.ChoiceField(choices=TaskType.choices))
     def get_task_type(self, assignment) -> str:
         return self.context["task_type"]
 

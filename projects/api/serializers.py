@@ -319,7 +319,7 @@ class ProjectCreateSerializer(ClosedSerializer):
         child=LabelWriteSerializer(), required=False, max_length=30, default=list, help_text="At most 30."
     )
     task_type = serializers.ChoiceField(
-        choices=[TaskType.SINGLE.value, TaskType.MULTI.value, TaskType.SPANS.value],
+        choices=TaskType.choices,
         required=False,
         default=TaskType.SINGLE.value,
         help_text="single (one label per example), multi (a set of labels) or spans (labeled spans of "
@@ -351,7 +351,7 @@ class ProjectUpdateSerializer(ClosedSerializer):
         min_value=1, max_value=10, required=False, help_text="Examples held for each labeler at once."
     )
     task_type = serializers.ChoiceField(
-        choices=[TaskType.SINGLE.value, TaskType.MULTI.value, TaskType.SPANS.value],
+        choices=TaskType.choices,
         required=False,
         help_text="single, multi or spans; refused (409) once the project has annotations.",
     )
