@@ -7,6 +7,7 @@ annotation per rater and example, one lease per rater and project. A request the
 refuses (a lease lost, a label already given, nothing to undo) is a Conflict: the API's 409.
 """
 
+import json
 import random
 import uuid
 from datetime import datetime, timedelta
@@ -18,9 +19,11 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from core.errors import AccessDenied, ApplicationError, Conflict, NotFound
+from core.rawsql import model_from_row, values_from_rows
 from labeling import hooks
 from labeling.models import Annotation, Assignment, LabelingEvent
 from labeling.selectors import (
+    EXAMPLE_FIELDS,
     annotation_answer_text,
     annotation_get_for_rater,
     annotation_is_editable,
@@ -70,8 +73,12 @@ class _Seats:
 
     def __init__(self, example: Example, k: int, now: datetime):
         leased, released = Assignment.Status.LEASED, Assignment.Status.RELEASED
-        fields = ("pk", "rater_id", "status", "slot", "expires_at")
-        rows = list(Assignment.objects.filter(example=example).values_list(*fields))
+        fields = ("id", "rater_id", "status", "slot", "expires_at")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {', '.join(fields)} FROM {ASSIGNMENTS} WHERE example_id = %s", [example.pk]
+            )
+            rows = values_from_rows(Assignment, fields, cursor.fetchall())
         expired = {pk for pk, _, status, _, expires in rows if status == leased and expires <= now}
         if expired:
             # Abandoned leases go back to the pool: their slots are freed.
@@ -329,12 +336,15 @@ def _claim_next(
     for count in range(start_count, -1, -1):
         tried: list[int] = []
         for _ in range(CANDIDATE_ATTEMPTS):
-            candidates = example_candidates(project=project, user=user, annotation_count=count, now=now)
-            if tried:
-                candidates = candidates.exclude(pk__in=tried)
-            example = candidates.select_for_update(skip_locked=True, of=("self",)).first()
-            if example is None:
+            sql, params = example_candidates(
+                project=project, user=user, annotation_count=count, now=now, exclude=tried
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                row = cursor.fetchone()
+            if row is None:
                 break
+            example = model_from_row(Example, EXAMPLE_FIELDS, row)
             assignment = _claim(project, example, user, now, position)
             if assignment is not None:
                 return assignment, count
@@ -377,16 +387,9 @@ def _claim(
     if (mine is not None and mine[1] != Assignment.Status.RELEASED) or seats.free_slot is None:
         return None
     expires_at = _lease_end(project, now)
-    _event(example, user, LabelingEvent.Kind.LEASED, now, expires_at=expires_at.isoformat())
     if mine is None:
-        return Assignment.objects.create(
-            project=project,
-            example=example,
-            rater=user,
-            slot=seats.free_slot,
-            expires_at=expires_at,
-            queue_position=position,
-        )
+        return _lease_insert(project, example, user, now, seats.free_slot, expires_at, position)
+    _event(example, user, LabelingEvent.Kind.LEASED, now, expires_at=expires_at.isoformat())
     # The rater abandoned this example earlier and nobody filled it: give it back.
     assignment = Assignment.objects.select_related("example").get(pk=mine[0])
     assignment.status = Assignment.Status.LEASED
@@ -397,6 +400,56 @@ def _claim(
     assignment.save(
         update_fields=["status", "slot", "expires_at", "queue_position", "skip_reason", "updated_at"]
     )
+    return assignment
+
+
+EVENT_COLUMNS = ("project_id", "example_id", "rater_id", "kind", "at", "details")
+LEASE_COLUMNS = (
+    "created_at", "updated_at", "project_id", "example_id", "rater_id", "status", "slot", "expires_at",
+    "skip_reason", "queue_position",
+)  # fmt: skip
+
+
+def _insert_sql(table: str, columns: tuple[str, ...], returning: str = "") -> str:
+    marks = ", ".join(["%s"] * len(columns))
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+    return f"{sql} RETURNING {returning}" if returning else sql
+
+
+def _lease_insert(
+    project: Project,
+    example: Example,
+    user: AbstractBaseUser,
+    now: datetime,
+    slot: int,
+    expires_at,
+    position: int,
+) -> Assignment:
+    """A new lease and its "leased" history row: one statement on PostgreSQL, two elsewhere."""
+    at, until = (connection.ops.adapt_datetimefield_value(value) for value in (now, expires_at))
+    details = json.dumps({"expires_at": expires_at.isoformat()})
+    event = [project.pk, example.pk, user.pk, LabelingEvent.Kind.LEASED, at, details]
+    lease = [at, at, project.pk, example.pk, user.pk, Assignment.Status.LEASED, slot, until, "", position]
+    insert = _insert_sql(ASSIGNMENTS, LEASE_COLUMNS, returning="id")
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"WITH event AS ({_insert_sql(EVENTS, EVENT_COLUMNS)}) {insert}", event + lease)
+        else:
+            cursor.execute(_insert_sql(EVENTS, EVENT_COLUMNS), event)
+            cursor.execute(insert, lease)
+        pk = cursor.fetchone()[0]
+    assignment = Assignment(
+        id=pk,
+        created_at=now,
+        updated_at=now,
+        project=project,
+        example=example,
+        rater=user,
+        slot=slot,
+        expires_at=expires_at,
+        queue_position=position,
+    )
+    assignment._state.adding = False
     return assignment
 
 
@@ -479,6 +532,7 @@ def annotation_submit(
 EXAMPLES = Example._meta.db_table
 ASSIGNMENTS = Assignment._meta.db_table
 ANNOTATIONS = Annotation._meta.db_table
+EVENTS = LabelingEvent._meta.db_table
 ANNOTATION_COLUMNS = (
     "created_at", "updated_at", "example_id", "rater_id", "label_id", "labels", "spans",
     "guideline_version_id", "ambiguous", "ambiguous_note", "note", "time_spent_ms", "client_token", "source",
