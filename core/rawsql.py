@@ -37,3 +37,33 @@ def values_from_rows(model: type[Model], fields: tuple[str, ...], rows) -> list[
                 values[position] = function(values[position], column, connection)
         found.append(tuple(values))
     return found
+
+
+def concrete_fields(model: type[Model]) -> tuple[str, ...]:
+    return tuple(field.attname for field in model._meta.concrete_fields)
+
+
+def select_columns(*models: tuple[type[Model], str]) -> str:
+    """The select list of every concrete column of each (model, table alias), in field order."""
+    return ", ".join(
+        f"{alias}.{connection.ops.quote_name(field.column)}"
+        for model, alias in models
+        for field in model._meta.concrete_fields
+    )
+
+
+def models_fetch_one(sql: str, params: list, *models: type[Model]) -> tuple | None:
+    """Run `sql`, whose select list is select_columns of `models` (in that order) and then any
+    other values, and return the first row as one instance of each model followed by those
+    values; None when there is no row."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    found, start = [], 0
+    for model in models:
+        fields = concrete_fields(model)
+        found.append(model_from_row(model, fields, row[start : start + len(fields)]))
+        start += len(fields)
+    return (*found, *row[start:])

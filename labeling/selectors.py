@@ -28,7 +28,7 @@ from django.utils import timezone
 from core.errors import NotFound
 from labeling.models import Annotation, Assignment, ConsensusLabel, Disagreement
 from projects.models import Example, GuidelineVersion, Label, Project, Role
-from projects.selectors import guideline_in_force, request_memo
+from projects.selectors import guideline_in_force_memo, request_memo
 
 
 def annotation_is_editable(annotation: Annotation) -> bool:
@@ -131,7 +131,7 @@ def annotation_answer_text(*, project: Project, annotation) -> str:
 
 def guideline_stamp(*, project: Project) -> GuidelineVersion | None:
     """The guideline version in force, which new annotations are stamped with; read once per request."""
-    return request_memo(project, "guideline", lambda: guideline_in_force(project=project))
+    return guideline_in_force_memo(project=project)
 
 
 EXAMPLE_COLUMNS = tuple(field.column for field in Example._meta.concrete_fields)
@@ -424,7 +424,7 @@ def guideline_banner_version(
     """The version to announce to a labeler: the one in force, if it was published after their
     last annotation in the project and they have not dismissed it. None for someone who has not
     labeled yet (everything is new to them; the guideline panel shows the version in force)."""
-    current = guideline_in_force(project=project)
+    current = guideline_in_force_memo(project=project)
     if current is None or (dismissed_number is not None and current.number <= dismissed_number):
         return None
     last = (
