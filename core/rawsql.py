@@ -59,8 +59,12 @@ def models_fetch_one(sql: str, params: list, *models: type[Model]) -> tuple | No
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
-    if row is None:
-        return None
+    return None if row is None else models_from_row(row, *models)
+
+
+def models_from_row(row, *models: type[Model]) -> tuple:
+    """A row whose first columns are select_columns of `models` as one instance of each model,
+    followed by the row's other values."""
     found, start = [], 0
     for model in models:
         fields = concrete_fields(model)

@@ -26,6 +26,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.errors import NotFound
+from core.rawsql import models_from_row, select_columns
 from labeling.models import Annotation, Assignment, ConsensusLabel, Disagreement
 from projects.models import Example, GuidelineVersion, Label, Project, Role
 from projects.selectors import guideline_in_force_memo, request_memo
@@ -65,16 +66,34 @@ def annotations_editable(annotations: list[Annotation]) -> set[int]:
 def leases_held(*, project: Project, user: AbstractBaseUser) -> list[Assignment]:
     """The rater's leases in this project (live or expired), in the order they are to be
     labeled: the oldest hand-out first. At most lease_queue_size of them (one per queue position)."""
-    return list(
-        Assignment.objects.select_related("example")
-        .filter(project=project, rater=user, status=Assignment.Status.LEASED)
-        .order_by("expires_at", "id")
-    )
+    found = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {select_columns((Assignment, 'a'), (Example, 'e'))} "
+            f"FROM {Assignment._meta.db_table} AS a "
+            f"JOIN {Example._meta.db_table} AS e ON e.id = a.example_id "
+            "WHERE a.project_id = %s AND a.rater_id = %s AND a.status = %s ORDER BY a.expires_at, a.id",
+            [project.pk, user.pk, Assignment.Status.LEASED],
+        )
+        for row in cursor.fetchall():
+            lease, lease.example = models_from_row(row, Assignment, Example)
+            found.append(lease)
+    return found
 
 
 def labels_for_labeling(*, project: Project) -> list[Label]:
     """The project's labels in button order, read once per request."""
-    return request_memo(project, "labels", lambda: list(project.labels.all()))
+    return request_memo(project, "labels", lambda: _labels_read(project))
+
+
+def _labels_read(project: Project) -> list[Label]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {select_columns((Label, 'l'))} FROM {Label._meta.db_table} AS l "
+            "WHERE l.project_id = %s ORDER BY l.position, l.id",
+            [project.pk],
+        )
+        return [models_from_row(row, Label)[0] for row in cursor.fetchall()]
 
 
 NONE_OF_THESE = "none of these"
