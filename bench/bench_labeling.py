@@ -218,8 +218,9 @@ def explain_next_query(project_id: int) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL jit = off")
         for count in (2, 0):
-            qs = example_candidates(project=project, user=user, annotation_count=count, now=timezone.now())
-            sql, params = qs.select_for_update(skip_locked=True, of=("self",))[:1].query.sql_with_params()
+            sql, params = example_candidates(
+                project=project, user=user, annotation_count=count, now=timezone.now()
+            )
             cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql, params)
             print(f"\nEXPLAIN ANALYZE next-example query (annotation_count={count}, rater with history):")
             print("\n".join("    " + row[0] for row in cursor.fetchall()))

@@ -26,9 +26,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.errors import NotFound
+from core.rawsql import models_from_row, select_columns
 from labeling.models import Annotation, Assignment, ConsensusLabel, Disagreement
 from projects.models import Example, GuidelineVersion, Label, Project, Role
-from projects.selectors import guideline_in_force, request_memo
+from projects.selectors import guideline_in_force_memo, request_memo
 
 
 def annotation_is_editable(annotation: Annotation) -> bool:
@@ -65,16 +66,34 @@ def annotations_editable(annotations: list[Annotation]) -> set[int]:
 def leases_held(*, project: Project, user: AbstractBaseUser) -> list[Assignment]:
     """The rater's leases in this project (live or expired), in the order they are to be
     labeled: the oldest hand-out first. At most lease_queue_size of them (one per queue position)."""
-    return list(
-        Assignment.objects.select_related("example")
-        .filter(project=project, rater=user, status=Assignment.Status.LEASED)
-        .order_by("expires_at", "id")
-    )
+    found = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {select_columns((Assignment, 'a'), (Example, 'e'))} "
+            f"FROM {Assignment._meta.db_table} AS a "
+            f"JOIN {Example._meta.db_table} AS e ON e.id = a.example_id "
+            "WHERE a.project_id = %s AND a.rater_id = %s AND a.status = %s ORDER BY a.expires_at, a.id",
+            [project.pk, user.pk, Assignment.Status.LEASED],
+        )
+        for row in cursor.fetchall():
+            lease, lease.example = models_from_row(row, Assignment, Example)
+            found.append(lease)
+    return found
 
 
 def labels_for_labeling(*, project: Project) -> list[Label]:
     """The project's labels in button order, read once per request."""
-    return request_memo(project, "labels", lambda: list(project.labels.all()))
+    return request_memo(project, "labels", lambda: _labels_read(project))
+
+
+def _labels_read(project: Project) -> list[Label]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {select_columns((Label, 'l'))} FROM {Label._meta.db_table} AS l "
+            "WHERE l.project_id = %s ORDER BY l.position, l.id",
+            [project.pk],
+        )
+        return [models_from_row(row, Label)[0] for row in cursor.fetchall()]
 
 
 NONE_OF_THESE = "none of these"
@@ -131,54 +150,55 @@ def annotation_answer_text(*, project: Project, annotation) -> str:
 
 def guideline_stamp(*, project: Project) -> GuidelineVersion | None:
     """The guideline version in force, which new annotations are stamped with; read once per request."""
-    return request_memo(project, "guideline", lambda: guideline_in_force(project=project))
+    return guideline_in_force_memo(project=project)
 
 
-def example_candidates(*, project: Project, user: AbstractBaseUser, annotation_count: int, now: datetime):
-    """Examples of `project` with exactly `annotation_count` labels that `user` may still be given,
-    in id order (first in, first out).
+EXAMPLE_COLUMNS = tuple(field.column for field in Example._meta.concrete_fields)
+EXAMPLE_FIELDS = tuple(field.attname for field in Example._meta.concrete_fields)
+
+
+def example_candidates(
+    *,
+    project: Project,
+    user: AbstractBaseUser,
+    annotation_count: int,
+    now: datetime,
+    exclude: list[int] = (),
+) -> tuple[str, list]:
+    """The first example of `project` with exactly `annotation_count` labels that `user` may still
+    be given (in id order: first in, first out), its row locked (skipping rows others hold), as
+    SQL and parameters: one statement, the columns of EXAMPLE_FIELDS; `exclude`: ids to pass over.
 
     Every filter is an index probe per example: the (project, annotation_count, id) index drives
     the scan; the rater's own assignment and annotation are looked up by their unique
     (example, rater) indexes; live leases by the partial index on leased assignments. No query
-    here counts annotations.
+    here counts annotations. Plain SQL: the ORM took longer to build it than PostgreSQL to run it.
     """
-    live_leases = (
-        Assignment.objects.filter(example=OuterRef("pk"), status=Assignment.Status.LEASED, expires_at__gt=now)
-        .order_by()
-        .values("example")
-        .annotate(n=Count("*"))
-        .values("n")
-    )
     # Scalar subqueries rather than NOT EXISTS: PostgreSQL keeps them as per-row probes of the
     # unique (example, rater) indexes instead of turning them into anti-joins that read every
     # assignment and annotation of a rater with a long history.
-    own_assignment = Assignment.objects.filter(
-        example=OuterRef("pk"),
-        rater=user,
-        status__in=[Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED, Assignment.Status.LEASED],
-    ).values("pk")[:1]
-    own_annotation = (
-        Annotation.objects.filter(example=OuterRef("pk"), rater=user, superseded_at__isnull=True)
-        .order_by()
-        .values("pk")[:1]
+    held = [Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED, Assignment.Status.LEASED]
+    sql = (
+        f"SELECT {', '.join(f'e.{column}' for column in EXAMPLE_COLUMNS)} FROM {Example._meta.db_table} AS e "
+        "WHERE e.project_id = %s AND e.annotation_count = %s "
+        "AND NOT (e.text = '' AND e.media_file = '') "  # imported without a text or media: nothing to label
+        # The example's effective k is overlap + the extra raters granted on a split.
+        f"AND (SELECT COUNT(*) FROM {Assignment._meta.db_table} AS live WHERE live.example_id = e.id "
+        "AND live.status = %s AND live.expires_at > %s) < %s + e.extra_raters - e.annotation_count "
+        f"AND (SELECT own.id FROM {Assignment._meta.db_table} AS own WHERE own.example_id = e.id "
+        "AND own.rater_id = %s AND own.status IN (%s, %s, %s) LIMIT 1) IS NULL "
+        f"AND (SELECT mine.id FROM {Annotation._meta.db_table} AS mine WHERE mine.example_id = e.id "
+        "AND mine.rater_id = %s AND mine.superseded_at IS NULL LIMIT 1) IS NULL "
     )
-    return (
-        Example.objects.filter(project=project, annotation_count=annotation_count)
-        .exclude(text="", media_file="")  # imported without a text or media: nothing to label
-        .alias(
-            live=Coalesce(Subquery(live_leases, output_field=IntegerField()), Value(0)),
-            own_assignment=Subquery(own_assignment),
-            own_annotation=Subquery(own_annotation),
-        )
-        .filter(
-            # The example's effective k is overlap + the extra raters granted on a split.
-            live__lt=project.overlap + F("extra_raters") - annotation_count,
-            own_assignment__isnull=True,
-            own_annotation__isnull=True,
-        )
-        .order_by("id")
-    )
+    params = [project.pk, annotation_count, Assignment.Status.LEASED]
+    params += [connection.ops.adapt_datetimefield_value(now), project.overlap, user.pk, *held, user.pk]
+    if exclude:
+        sql += f"AND e.id NOT IN ({', '.join(['%s'] * len(exclude))}) "
+        params += list(exclude)
+    sql += "ORDER BY e.id LIMIT 1"
+    if connection.features.has_select_for_update:
+        sql += " " + connection.ops.for_update_sql(skip_locked=True, of=("e",))
+    return sql, params
 
 
 def honeypot_candidates(*, project: Project, user: AbstractBaseUser, now: datetime) -> QuerySet[Example]:
@@ -423,7 +443,7 @@ def guideline_banner_version(
     """The version to announce to a labeler: the one in force, if it was published after their
     last annotation in the project and they have not dismissed it. None for someone who has not
     labeled yet (everything is new to them; the guideline panel shows the version in force)."""
-    current = guideline_in_force(project=project)
+    current = guideline_in_force_memo(project=project)
     if current is None or (dismissed_number is not None and current.number <= dismissed_number):
         return None
     last = (

@@ -7,6 +7,7 @@ from django.db.models import Count, Q, QuerySet
 
 from core.errors import AccessDenied, ApplicationError, NotFound
 from core.models import AuditEntry
+from core.rawsql import models_fetch_one, select_columns
 from projects.media import SERVABLE_TYPES
 from projects.models import (
     Example,
@@ -60,17 +61,51 @@ def membership_get(*, user: AbstractBaseUser, slug: str, roles: tuple[str, ...] 
     """
     if not user.is_authenticated:
         raise NotFound("Project not found.")
-    try:
-        membership = Membership.objects.select_related("project").get(user=user, project__slug=slug)
-    except Membership.DoesNotExist:
-        raise NotFound("Project not found.") from None
+    # Plain SQL, on every request under a project; with the guideline version in force (its id
+    # and publication time: see guideline_in_force_memo), which saves the request a query.
+    versions = GuidelineVersion._meta.db_table
+    in_force = f"FROM {versions} AS g WHERE g.project_id = p.id ORDER BY g.number DESC LIMIT 1"
+    found = models_fetch_one(
+        f"SELECT {select_columns((Membership, 'm'), (Project, 'p'))}, (SELECT g.id {in_force}), "
+        f"(SELECT g.published_at {in_force}) FROM {Membership._meta.db_table} AS m "
+        f"JOIN {Project._meta.db_table} AS p ON p.id = m.project_id WHERE m.user_id = %s AND p.slug = %s",
+        [user.pk, slug],
+        Membership,
+        Project,
+    )
+    if found is None:
+        raise NotFound("Project not found.")
+    membership, project, guideline_id, published_at = found
+    membership.project = project
     if roles is not None and membership.role not in roles:
         allowed = " or ".join(Role(r).label.lower() for r in roles)
         raise AccessDenied(f"Only a {allowed} of this project can do that.")
     # This project instance lives for one request: reads it needs several times in that request
     # (its labels, the guideline in force) are kept here by request_memo.
-    membership.project.request_memo = {}
+    project.request_memo = {"guideline_key": (guideline_id, published_at)}
     return membership
+
+
+# Published guideline versions never change (a trigger refuses updates), so one read of each
+# serves every request: keyed by id and publication time (an id alone can come back on SQLite).
+_guideline_versions: dict[tuple, GuidelineVersion | None] = {}
+GUIDELINE_VERSIONS_KEPT = 500
+
+
+def guideline_in_force_memo(*, project: Project) -> GuidelineVersion | None:
+    """guideline_in_force, once per request; for a project fetched by membership_get (which read
+    which version is in force) without a query of its own once the version was read."""
+    memo = getattr(project, "request_memo", None)
+    key = memo.get("guideline_key") if memo is not None else None
+    if key is None:
+        return request_memo(project, "guideline", lambda: guideline_in_force(project=project))
+    if key[0] is None:
+        return None
+    if key not in _guideline_versions:
+        if len(_guideline_versions) >= GUIDELINE_VERSIONS_KEPT:
+            _guideline_versions.clear()
+        _guideline_versions[key] = GuidelineVersion.objects.filter(pk=key[0]).first()
+    return _guideline_versions[key]
 
 
 def request_memo(project: Project, key: str, read):

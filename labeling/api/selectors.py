@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 from django.db.models import QuerySet
 
+from core.rawsql import model_from_row
 from labeling.models import Annotation, Assignment
 from projects.models import Example, Label, Membership, Project, Role
 
@@ -73,11 +75,14 @@ def annotation_list_api(
 
 def assignment_get_api(*, project: Project, assignment_id: int) -> Assignment | None:
     """One assignment of the project (anyone's: the view tells the caller's own from a foreign one)."""
-    return (
-        project.assignments.filter(pk=assignment_id)
-        .only("id", "project_id", "example_id", "rater_id")
-        .first()
-    )
+    fields = ("id", "project_id", "example_id", "rater_id")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(fields)} FROM {Assignment._meta.db_table} WHERE id = %s AND project_id = %s",
+            [assignment_id, project.pk],
+        )
+        row = cursor.fetchone()
+    return model_from_row(Assignment, fields, row) if row is not None else None
 
 
 def label_id_from_name_or_id(*, labels: list[Label], value: str) -> int | None:

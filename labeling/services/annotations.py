@@ -7,6 +7,7 @@ annotation per rater and example, one lease per rater and project. A request the
 refuses (a lease lost, a label already given, nothing to undo) is a Conflict: the API's 409.
 """
 
+import json
 import random
 import uuid
 from datetime import datetime, timedelta
@@ -18,9 +19,11 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from core.errors import AccessDenied, ApplicationError, Conflict, NotFound
+from core.rawsql import model_from_row, values_from_rows
 from labeling import hooks
 from labeling.models import Annotation, Assignment, LabelingEvent
 from labeling.selectors import (
+    EXAMPLE_FIELDS,
     annotation_answer_text,
     annotation_get_for_rater,
     annotation_is_editable,
@@ -45,6 +48,7 @@ TOKEN_USED_MESSAGE = "This form was already used. Reload the page and try again.
 MAX_QUEUE = 10
 # What a submit reads of the example it locks.
 LOCK_FIELDS = ("id", "project_id", "external_id", "annotation_count", "extra_raters")
+ASSIGNMENT_FIELDS = ("id", "project_id", "example_id", "rater_id", "status", "slot")
 LEASE_LOST_MESSAGE = (
     "Your time on this example ran out and other labelers completed it, so this label was not saved."
 )
@@ -69,8 +73,12 @@ class _Seats:
 
     def __init__(self, example: Example, k: int, now: datetime):
         leased, released = Assignment.Status.LEASED, Assignment.Status.RELEASED
-        fields = ("pk", "rater_id", "status", "slot", "expires_at")
-        rows = list(Assignment.objects.filter(example=example).values_list(*fields))
+        fields = ("id", "rater_id", "status", "slot", "expires_at")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {', '.join(fields)} FROM {ASSIGNMENTS} WHERE example_id = %s", [example.pk]
+            )
+            rows = values_from_rows(Assignment, fields, cursor.fetchall())
         expired = {pk for pk, _, status, _, expires in rows if status == leased and expires <= now}
         if expired:
             # Abandoned leases go back to the pool: their slots are freed.
@@ -328,12 +336,15 @@ def _claim_next(
     for count in range(start_count, -1, -1):
         tried: list[int] = []
         for _ in range(CANDIDATE_ATTEMPTS):
-            candidates = example_candidates(project=project, user=user, annotation_count=count, now=now)
-            if tried:
-                candidates = candidates.exclude(pk__in=tried)
-            example = candidates.select_for_update(skip_locked=True, of=("self",)).first()
-            if example is None:
+            sql, params = example_candidates(
+                project=project, user=user, annotation_count=count, now=now, exclude=tried
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                row = cursor.fetchone()
+            if row is None:
                 break
+            example = model_from_row(Example, EXAMPLE_FIELDS, row)
             assignment = _claim(project, example, user, now, position)
             if assignment is not None:
                 return assignment, count
@@ -376,16 +387,9 @@ def _claim(
     if (mine is not None and mine[1] != Assignment.Status.RELEASED) or seats.free_slot is None:
         return None
     expires_at = _lease_end(project, now)
-    _event(example, user, LabelingEvent.Kind.LEASED, now, expires_at=expires_at.isoformat())
     if mine is None:
-        return Assignment.objects.create(
-            project=project,
-            example=example,
-            rater=user,
-            slot=seats.free_slot,
-            expires_at=expires_at,
-            queue_position=position,
-        )
+        return _lease_insert(project, example, user, now, seats.free_slot, expires_at, position)
+    _event(example, user, LabelingEvent.Kind.LEASED, now, expires_at=expires_at.isoformat())
     # The rater abandoned this example earlier and nobody filled it: give it back.
     assignment = Assignment.objects.select_related("example").get(pk=mine[0])
     assignment.status = Assignment.Status.LEASED
@@ -396,6 +400,56 @@ def _claim(
     assignment.save(
         update_fields=["status", "slot", "expires_at", "queue_position", "skip_reason", "updated_at"]
     )
+    return assignment
+
+
+EVENT_COLUMNS = ("project_id", "example_id", "rater_id", "kind", "at", "details")
+LEASE_COLUMNS = (
+    "created_at", "updated_at", "project_id", "example_id", "rater_id", "status", "slot", "expires_at",
+    "skip_reason", "queue_position",
+)  # fmt: skip
+
+
+def _insert_sql(table: str, columns: tuple[str, ...], returning: str = "") -> str:
+    marks = ", ".join(["%s"] * len(columns))
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+    return f"{sql} RETURNING {returning}" if returning else sql
+
+
+def _lease_insert(
+    project: Project,
+    example: Example,
+    user: AbstractBaseUser,
+    now: datetime,
+    slot: int,
+    expires_at,
+    position: int,
+) -> Assignment:
+    """A new lease and its "leased" history row: one statement on PostgreSQL, two elsewhere."""
+    at, until = (connection.ops.adapt_datetimefield_value(value) for value in (now, expires_at))
+    details = json.dumps({"expires_at": expires_at.isoformat()})
+    event = [project.pk, example.pk, user.pk, LabelingEvent.Kind.LEASED, at, details]
+    lease = [at, at, project.pk, example.pk, user.pk, Assignment.Status.LEASED, slot, until, "", position]
+    insert = _insert_sql(ASSIGNMENTS, LEASE_COLUMNS, returning="id")
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"WITH event AS ({_insert_sql(EVENTS, EVENT_COLUMNS)}) {insert}", event + lease)
+        else:
+            cursor.execute(_insert_sql(EVENTS, EVENT_COLUMNS), event)
+            cursor.execute(insert, lease)
+        pk = cursor.fetchone()[0]
+    assignment = Assignment(
+        id=pk,
+        created_at=now,
+        updated_at=now,
+        project=project,
+        example=example,
+        rater=user,
+        slot=slot,
+        expires_at=expires_at,
+        queue_position=position,
+    )
+    assignment._state.adding = False
     return assignment
 
 
@@ -436,17 +490,14 @@ def annotation_submit(
     try:
         with transaction.atomic():
             # The lock is all the transaction reads of the example: no text, data or metadata.
-            example = _lock_example(project, example_id, fields=LOCK_FIELDS)
-            assignment = Assignment.objects.select_for_update().filter(example=example, rater=user).first()
-            if assignment is None:
-                raise NotFound("This example is not assigned to you.")
+            example, assignment = _lock_for_submit(project, example_id, user)
             if client_token is not None and assignment.status == Assignment.Status.SUBMITTED:
                 # Only a submitted assignment can have an annotation under this token.
                 replay = _annotation_for_token(client_token, user, example)
                 if replay is not None:
                     return replay
             _check_submittable(project, example, assignment)
-            annotation = Annotation.objects.create(
+            annotation = Annotation(
                 example=example,
                 rater=user,
                 label=label,
@@ -460,10 +511,8 @@ def annotation_submit(
                 client_token=client_token,
                 source=Annotation.Source.LABELING,
             )
-            assignment.status = Assignment.Status.SUBMITTED
-            assignment.save(update_fields=["status", "slot", "updated_at"])
+            _submit_write(annotation, assignment)
             example.annotation_count += 1
-            Example.objects.filter(pk=example.pk).update(annotation_count=F("annotation_count") + 1)
             # Under the example's lock: the rules see every current annotation, this one included.
             outcome = disagreement_detect(project=project, example=example)
             hooks.annotations_changed.fire(project_id=project.pk, source="labeling")
@@ -478,6 +527,78 @@ def annotation_submit(
             if replay is not None:
                 return replay
         raise ApplicationError("This label could not be saved. Reload the page and try again.") from None
+
+
+EXAMPLES = Example._meta.db_table
+ASSIGNMENTS = Assignment._meta.db_table
+ANNOTATIONS = Annotation._meta.db_table
+EVENTS = LabelingEvent._meta.db_table
+ANNOTATION_COLUMNS = (
+    "created_at", "updated_at", "example_id", "rater_id", "label_id", "labels", "spans",
+    "guideline_version_id", "ambiguous", "ambiguous_note", "note", "time_spent_ms", "client_token", "source",
+)  # fmt: skip
+
+
+def _for_update() -> str:
+    return " FOR UPDATE" if connection.features.has_select_for_update else ""
+
+
+def _lock_for_submit(project: Project, example_id, user: AbstractBaseUser) -> tuple[Example, Assignment]:
+    """One statement: the example's row lock and the rater's assignment on it (locked too), with
+    only what a submit reads of them. NotFound when the project has no such example or the rater
+    no assignment on it."""
+    try:
+        example_id = int(example_id)
+    except (ValueError, TypeError):
+        raise NotFound("Example not found.") from None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT e.external_id, e.annotation_count, e.extra_raters, a.id, a.status, a.slot "
+            f"FROM {EXAMPLES} AS e JOIN {ASSIGNMENTS} AS a ON a.example_id = e.id AND a.rater_id = %s "
+            f"WHERE e.id = %s AND e.project_id = %s{_for_update()}",
+            [user.pk, example_id, project.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        _lock_example(project, example_id, fields=("id",))  # NotFound if the example is not there
+        raise NotFound("This example is not assigned to you.")
+    external_id, count, extra, assignment_id, status, slot = row
+    # As the ORM loads them: any other field (the text, say) is read when asked for.
+    example = Example.from_db(connection.alias, LOCK_FIELDS, (example_id, project.pk, *row[:3]))
+    assignment = Assignment.from_db(
+        connection.alias, ASSIGNMENT_FIELDS, (assignment_id, project.pk, example_id, user.pk, status, slot)
+    )
+    return example, assignment
+
+
+def _submit_write(annotation: Annotation, assignment: Assignment) -> None:
+    """Insert the annotation, mark the assignment submitted (in the slot _check_submittable chose)
+    and count the label on the example: one statement on PostgreSQL, three elsewhere."""
+    now = timezone.now()
+    annotation.created_at = annotation.updated_at = now
+    fields = [Annotation._meta.get_field(name) for name in ANNOTATION_COLUMNS]
+    values = [field.get_db_prep_save(getattr(annotation, field.attname), connection) for field in fields]
+    at = connection.ops.adapt_datetimefield_value(now)
+    insert = (
+        f"INSERT INTO {ANNOTATIONS} ({', '.join(ANNOTATION_COLUMNS)}) "
+        f"VALUES ({', '.join(['%s'] * len(values))}) RETURNING id"
+    )
+    submitted = f"UPDATE {ASSIGNMENTS} SET status = %s, slot = %s, updated_at = %s WHERE id = %s"
+    counted = f"UPDATE {EXAMPLES} SET annotation_count = annotation_count + 1 WHERE id = %s"
+    marks = [Assignment.Status.SUBMITTED, assignment.slot, at, assignment.pk]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"WITH submitted AS ({submitted}), counted AS ({counted}) {insert}",
+                [*marks, annotation.example_id, *values],
+            )
+        else:
+            cursor.execute(submitted, marks)
+            cursor.execute(counted, [annotation.example_id])
+            cursor.execute(insert, values)
+        annotation.pk = cursor.fetchone()[0]
+    annotation._state.adding = False
+    assignment.status = Assignment.Status.SUBMITTED
 
 
 def _annotation_for_token(

@@ -562,27 +562,53 @@ def _keep_withdrawn_decision(consensus: ConsensusLabel, example: Example, now, w
     decision_withdrawn_event(consensus, project_id=example.project_id, at=now, why=why).save()
 
 
+def _fetch(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _example_state(example: Example) -> tuple[tuple | None, int | None, list[tuple]]:
+    """The one read of the decision, under the example's lock: its consensus (id, source, answer
+    columns) or None, the id of its open disagreement or None, and its current annotations as
+    (answer, ambiguous, guideline version id), oldest first. One statement, plain SQL."""
+    rows = _fetch(
+        "SELECT 'a', id, NULL, label_id, labels, spans, ambiguous, guideline_version_id, created_at "
+        f"FROM {Annotation._meta.db_table} WHERE example_id = %s AND superseded_at IS NULL "
+        "UNION ALL SELECT 'c', id, source, label_id, labels, spans, NULL, NULL, NULL "
+        f"FROM {CONSENSUS} WHERE example_id = %s "
+        f"UNION ALL SELECT 'd', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM {DISAGREEMENTS} "
+        "WHERE example_id = %s AND status = %s ORDER BY 1, 9, 2",
+        [example.pk, example.pk, example.pk, Disagreement.Status.OPEN],
+    )
+    consensus, open_id, votes = None, None, []
+    for kind, pk, source, label_id, labels, spans, ambiguous, version, _ in rows:
+        if kind == "a":
+            votes.append((_stored_answer(label_id, labels, spans), bool(ambiguous), version))
+        elif kind == "c":
+            consensus = (pk, source, label_id, _json(labels), _json(spans))
+        else:
+            open_id = pk
+    return consensus, open_id, votes
+
+
+def _consensus_withdraw(consensus_id: int, example: Example, now) -> None:
+    """Keep the automatic decision about to be replaced or dropped in the history."""
+    consensus = ConsensusLabel.objects.select_related("label").get(pk=consensus_id)
+    _keep_withdrawn_decision(consensus, example, now, "the labels changed")
+
+
 def disagreement_detect(*, project: Project, example: Example) -> review.Outcome | None:
     """Apply the project's rules to the example's current annotations and store the outcome.
 
     Must run inside the caller's transaction with the example row locked (labeling's submit,
     undo and update do). An example an SME has decided (gold or excluded) is left alone.
-    Returns the outcome, or None when the example was already decided by an SME.
+    Returns the outcome, or None when the example was already decided by an SME. One read
+    (_example_state); writes only for what changes.
     """
-    consensus = ConsensusLabel.objects.filter(example=example).first()
-    if consensus is not None and consensus.source in (
-        ConsensusLabel.Source.GOLD,
-        ConsensusLabel.Source.EXCLUDED,
-    ):
+    consensus, open_id, rows = _example_state(example)
+    if consensus is not None and consensus[1] in SME_SOURCES:
         return None
-    rows = [
-        (_stored_answer(label_id, labels, spans), ambiguous, version)
-        for label_id, labels, spans, ambiguous, version in Annotation.objects.filter(
-            example=example, superseded_at__isnull=True
-        )
-        .order_by("created_at", "id")
-        .values_list("label_id", "labels", "spans", "ambiguous", "guideline_version_id")
-    ]
     outcome = _decide(
         project,
         [answer for answer, _, _ in rows],
@@ -591,7 +617,6 @@ def disagreement_detect(*, project: Project, example: Example) -> review.Outcome
         ambiguous=any(flag for _, flag, _ in rows),
     )
     now = timezone.now()
-    open_disagreement = Disagreement.objects.filter(example=example, status=Disagreement.Status.OPEN)
     if outcome.kind in (review.ACCEPT_UNANIMOUS, review.ACCEPT_MAJORITY):
         source = (
             ConsensusLabel.Source.UNANIMOUS
@@ -599,50 +624,42 @@ def disagreement_detect(*, project: Project, example: Example) -> review.Outcome
             else ConsensusLabel.Source.MAJORITY
         )
         answer = _answer_fields(project, outcome.label)
-        if consensus is not None and (
-            (consensus.label_id, consensus.labels, consensus.spans, consensus.source)
-            != (*answer.values(), source)
-        ):
-            _keep_withdrawn_decision(consensus, example, now, "the labels changed")
-        ConsensusLabel.objects.update_or_create(
-            example=example,
-            defaults={
-                **answer,
-                "source": source,
-                "agreement": outcome.share,
-                "n_raters": outcome.n_votes,
-                "decided_at": now,
-            },
-        )
-        open_disagreement.delete()
+        decision = {**answer, "source": source, "agreement": outcome.share, "n_raters": outcome.n_votes}
+        if consensus is None:
+            ConsensusLabel.objects.create(example=example, decided_at=now, **decision)
+        else:
+            if (*consensus[2:], consensus[1]) != (*answer.values(), source):
+                _consensus_withdraw(consensus[0], example, now)
+            ConsensusLabel.objects.filter(pk=consensus[0]).update(decided_at=now, **decision)
+        if open_id is not None:
+            Disagreement.objects.filter(pk=open_id).delete()
         return outcome
     # Every other outcome means the example has no consensus (yet).
     if consensus is not None:
-        _keep_withdrawn_decision(consensus, example, now, "the labels changed")
-        consensus.delete()
-    if outcome.kind == review.PENDING:
+        _consensus_withdraw(consensus[0], example, now)
+        ConsensusLabel.objects.filter(pk=consensus[0]).delete()
+    if outcome.kind in (review.PENDING, review.ASK_MORE):
         # E.g. an undo took the example below k: whatever was queued no longer stands.
-        open_disagreement.delete()
-    elif outcome.kind == review.ASK_MORE:
-        open_disagreement.delete()
-        example.extra_raters += outcome.n_more
-        Example.objects.filter(pk=example.pk).update(extra_raters=example.extra_raters)
+        if open_id is not None:
+            Disagreement.objects.filter(pk=open_id).delete()
+        if outcome.kind == review.ASK_MORE:
+            example.extra_raters += outcome.n_more
+            Example.objects.filter(pk=example.pk).update(extra_raters=example.extra_raters)
+        return outcome
+    fields = {
+        "reason": outcome.reason,
+        "label_a_id": outcome.label_a,
+        "label_b_id": outcome.label_b,
+        "majority_share": outcome.share,
+    }
+    versions = {v for _, _, v in rows if v is not None}
+    if open_id is None:
+        disagreement = Disagreement.objects.create(project=project, example=example, **fields)
+        cases_queued_notify(project=project)
+        disagreement.guideline_versions.add(*versions)
     else:
-        fields = {
-            "reason": outcome.reason,
-            "label_a_id": outcome.label_a,
-            "label_b_id": outcome.label_b,
-            "majority_share": outcome.share,
-        }
-        disagreement = open_disagreement.select_for_update().first()
-        if disagreement is None:
-            disagreement = Disagreement.objects.create(project=project, example=example, **fields)
-            cases_queued_notify(project=project)
-        else:
-            for name, value in fields.items():
-                setattr(disagreement, name, value)
-            disagreement.save(update_fields=list(fields))
-        disagreement.guideline_versions.set({v for _, _, v in rows if v is not None})
+        Disagreement.objects.filter(pk=open_id).update(**fields)
+        Disagreement(pk=open_id).guideline_versions.set(versions)
     return outcome
 
 

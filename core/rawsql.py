@@ -1,0 +1,73 @@
+"""Model instances from rows of plain SQL, converted as the ORM converts them (JSON parsed, dates
+on SQLite), for the few hot statements written by hand (labeling's request path): building and
+compiling a queryset there cost more than running the query."""
+
+from django.db import connection
+from django.db.models import Model
+
+_converters: dict[tuple, list] = {}
+
+
+def _column_converters(model: type[Model], fields: tuple[str, ...]) -> list:
+    key = (connection.vendor, model, fields)
+    if key not in _converters:
+        found = []
+        for name in fields:
+            column = model._meta.get_field(name).get_col(model._meta.db_table)
+            functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+            found.append((column, functions))
+        _converters[key] = found
+    return _converters[key]
+
+
+def model_from_row(model: type[Model], fields: tuple[str, ...], row) -> Model:
+    """An instance of `model` as loaded by the ORM with only `fields` (attnames, in the row's
+    order): any other field is read from the database when asked for."""
+    return model.from_db(connection.alias, fields, values_from_rows(model, fields, [row])[0])
+
+
+def values_from_rows(model: type[Model], fields: tuple[str, ...], rows) -> list[tuple]:
+    """Rows of `fields` (attnames) of `model`, converted as the ORM's values_list converts them."""
+    converters = _column_converters(model, fields)
+    found = []
+    for row in rows:
+        values = list(row)
+        for position, (column, functions) in enumerate(converters):
+            for function in functions:
+                values[position] = function(values[position], column, connection)
+        found.append(tuple(values))
+    return found
+
+
+def concrete_fields(model: type[Model]) -> tuple[str, ...]:
+    return tuple(field.attname for field in model._meta.concrete_fields)
+
+
+def select_columns(*models: tuple[type[Model], str]) -> str:
+    """The select list of every concrete column of each (model, table alias), in field order."""
+    return ", ".join(
+        f"{alias}.{connection.ops.quote_name(field.column)}"
+        for model, alias in models
+        for field in model._meta.concrete_fields
+    )
+
+
+def models_fetch_one(sql: str, params: list, *models: type[Model]) -> tuple | None:
+    """Run `sql`, whose select list is select_columns of `models` (in that order) and then any
+    other values, and return the first row as one instance of each model followed by those
+    values; None when there is no row."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else models_from_row(row, *models)
+
+
+def models_from_row(row, *models: type[Model]) -> tuple:
+    """A row whose first columns are select_columns of `models` as one instance of each model,
+    followed by the row's other values."""
+    found, start = [], 0
+    for model in models:
+        fields = concrete_fields(model)
+        found.append(model_from_row(model, fields, row[start : start + len(fields)]))
+        start += len(fields)
+    return (*found, *row[start:])
