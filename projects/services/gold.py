@@ -18,9 +18,10 @@ from django.utils import timezone
 from core.errors import ApplicationError, NotFound
 from core.jobs.services import job_succeed
 from projects.importing import FORMATS, format_from_name
-from projects.models import Example, GoldLabel, ImportBatch, Label, Project
+from projects.models import Example, GoldLabel, ImportBatch, Label, Project, TaskType
 from projects.reference_files import GoldFileReader
 from projects.services.imports import (
+    GOLD_SINGLE_LABEL_ONLY,
     Importer,
     import_batch_fail,
     import_limits,
@@ -32,6 +33,12 @@ MAX_SAMPLE = 10_000
 
 
 @transaction.atomic
+def gold_single_label_required(*, project: Project, field: str = "project") -> None:
+    """Refuse gold and predictions on a multi-label or span project (one label per example)."""
+    if project.task_type != TaskType.SINGLE:
+        raise ApplicationError(GOLD_SINGLE_LABEL_ONLY, extra={field: [GOLD_SINGLE_LABEL_ONLY]})
+
+
 def gold_sample_draw(
     *,
     project: Project,
@@ -42,6 +49,7 @@ def gold_sample_draw(
 ) -> list[GoldLabel]:
     """Draw `size` examples (or `share` of all) at random, seeded, among those not yet gold, and
     mark them for an SME to label. The same seed on the same examples draws the same sample."""
+    gold_single_label_required(project=project)
     if (size is None) == (share is None):
         raise ApplicationError(
             "Give either a sample size or a share of the examples.", extra={"size": ["Required."]}
@@ -73,6 +81,7 @@ def gold_sample_draw(
 @transaction.atomic
 def gold_label_set(*, project: Project, user: AbstractBaseUser, example_id: int, label_id: int) -> GoldLabel:
     """An SME's (or manager's) gold label for an example drawn for gold, or a correction of one."""
+    gold_single_label_required(project=project, field="label")
     try:
         gold = GoldLabel.objects.select_for_update().get(project=project, example_id=example_id)
     except (GoldLabel.DoesNotExist, ValueError, TypeError):

@@ -73,7 +73,7 @@ from projects.importing import (
     format_from_name,
     is_derived_external_id,
 )
-from projects.models import ImportBatch, Project
+from projects.models import ImportBatch, Project, TaskType
 from projects.tasks import import_batch_task
 
 logger = logging.getLogger(__name__)
@@ -147,6 +147,14 @@ def import_format_detect(*, source_name: str, file_format: str | None = None, ki
     return detected
 
 
+# Gold and predictions are one label per example (the model loop is single-label).
+GOLD_SINGLE_LABEL_ONLY = (
+    "Gold labels and model predictions are one label per example, so they work on single-label "
+    "projects only: the raters of this project give label sets or spans. An SME's resolutions are "
+    "its gold answers."
+)
+
+
 def import_batch_create(
     *,
     project: Project,
@@ -165,6 +173,8 @@ def import_batch_create(
     queued (the management commands then call import_batch_run themselves).
     """
     importer = importer_get(kind)
+    if kind in (ImportBatch.Kind.GOLD, ImportBatch.Kind.PREDICTIONS) and project.task_type != TaskType.SINGLE:
+        raise ValidationError(GOLD_SINGLE_LABEL_ONLY)
     file_format = import_format_detect(source_name=source_name, file_format=file_format, kind=kind)
     cleaned = importer.options_clean(dict(options or {}))
     if isinstance(uploaded_file_or_path, str | os.PathLike):

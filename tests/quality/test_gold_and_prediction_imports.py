@@ -99,3 +99,32 @@ def test_gold_draw_is_seeded_and_an_sme_labels_it(project, examples, sme):
     more = gold_sample_draw(project=project, user=None, share=0.5, seed=1)  # 3 of 6, among the rest
     assert len(more) == 3
     assert not {g.example_id for g in more} & set(drawn)
+
+
+@pytest.mark.parametrize("task_type", ["multi", "spans"])
+def test_gold_and_predictions_are_refused_on_label_set_and_span_projects(
+    project, examples, tmp_path, task_type
+):
+    from core.errors import ApplicationError
+    from tests.api.conftest import token_client
+    from tests.factories import MembershipFactory, UserFactory
+
+    project.task_type = task_type
+    project.save(update_fields=["task_type"])
+    gold = _file(tmp_path, "gold.csv", "example_id,label\ne0,bug\n")
+    with pytest.raises(CommandError, match="single-label projects only"):
+        call_command("import_gold", project.slug, gold)
+    with pytest.raises(CommandError, match="single-label projects only"):
+        call_command("import_predictions", project.slug, gold, "--model", "clf")
+    with pytest.raises(ApplicationError, match="single-label projects only"):
+        gold_sample_draw(project=project, user=None, size=2, seed=1)
+    manager = UserFactory(username="gold-manager")
+    MembershipFactory(project=project, user=manager, role="manager")
+    with open(gold, "rb") as handle:
+        response = token_client(manager).post(
+            f"/api/v1/projects/{project.slug}/gold/import/", {"file": handle}
+        )
+    assert response.status_code == 400, response.content
+    assert "single-label projects only" in response.json()["file"][0]
+    assert not GoldLabel.objects.exists()
+    assert not PredictionSet.objects.exists()
