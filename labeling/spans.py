@@ -108,7 +108,9 @@ def spans_clean(
 
     Each span is ``{"start", "end", "label"}`` (or a ``[start, end, label]`` triple); `labels`
     maps every accepted way of naming a label (its name, its id as text) to its id. With `utf16`
-    the offsets count UTF-16 code units and are converted. Raises SpanError for the first fault:
+    the offsets count UTF-16 code units and are converted. A span object may carry the `text` it
+    covers; when it does, that must be the text at its offsets (which catches offsets counted in
+    another unit). Raises SpanError for the first fault:
     not a list, offsets that are not whole numbers, outside the text or with start >= end, an offset
     inside a surrogate pair, a label not in the project, a span given twice, spans that cross, or
     spans that overlap at all when the project does not let them nest.
@@ -144,6 +146,13 @@ def spans_clean(
                         " (such as an emoji); offsets must fall between characters.",
                     )
             start, end = table[start], table[end]
+        given = span.get("text") if isinstance(span, Mapping) else None
+        if isinstance(given, str) and given != text[start:end]:
+            raise SpanError(
+                f"{field}.text",
+                f"{field}.text {given[:60]!r} is not the text at {start}..{end} ({text[start:end][:60]!r});"
+                " offsets count characters (code points: an emoji is one).",
+            )
         label = labels.get(str(raw_label).strip()) if isinstance(raw_label, str | int) else None
         if label is None or isinstance(raw_label, bool):
             raise SpanError(

@@ -55,6 +55,15 @@ def test_each_fault_is_named_by_span_and_field(spans, field, words):
     assert words in error.message
 
 
+def test_a_span_that_says_its_text_must_cover_that_text():
+    text = "I \U0001f600 Paris today"
+    assert clean([{"start": 4, "end": 9, "label": "ORG", "text": "Paris"}], text=text) == [[4, 9, 2]]
+    # Offsets counted in UTF-16 units (5..10) by mistake: the text says so.
+    error = refused([{"start": 5, "end": 10, "label": "ORG", "text": "Paris"}], text=text)
+    assert error.field == "spans[0].text"
+    assert "'Paris' is not the text at 5..10 ('aris ')" in error.message
+
+
 def test_a_span_given_twice_crossing_spans_and_overlaps_without_nesting_are_refused():
     twice = refused([[0, 3, "PER"], [17, 24, "PER"], [0, 3, "PER"]])
     assert (twice.field, "twice" in twice.message) == ("spans[2]", True)
