@@ -153,20 +153,61 @@ class Command(BaseCommand):
             self._progress(f"{queued} image disagreements wait in the SME review queue.")
             agreement_report_compute(project_id=project.pk, requested_by=users["maya"])
 
-    @transaction.atomic
     def _load_topics(self) -> None:
         """The multi-label project: each rater answers a set of topics through the real services."""
-        users = {user.username: user for user in get_user_model().objects.filter(username__in=dict(PEOPLE))}
-        messages = generate_topic_messages()
-        self._progress(f"Adding the multi-label project with {len(messages)} messages...")
-        project = _project_with_team(
-            users,
+
+        def answer(rng, rater, message, label_ids) -> dict:
+            topics, ambiguous = simulated_topics(rng, rater, message)
+            return {
+                "labels": [label_ids[topic] for topic in topics],
+                "ambiguous": ambiguous,
+                "ambiguous_note": "Several topics: not sure which ones count." if ambiguous else "",
+                "time_spent_ms": rng.randint(3000, 30000),
+            }
+
+        self._load_answered_project(
+            kind="multi-label",
             name="Support topics",
             slug=TOPICS_SLUG,
             description="Every topic a message is about: one message can be billing and bug at once.",
             labels=TOPIC_LABELS,
+            task_type=TaskType.MULTI,
+            messages=generate_topic_messages(),
+            budget=TOPICS_ANNOTATION_BUDGET,
+            seed=5,
+            answer=answer,
         )
-        project.task_type = TaskType.MULTI
+
+    def _load_spans(self) -> None:
+        """The span project: each rater marks entities through the real services."""
+
+        def answer(rng, rater, message, label_ids) -> dict:
+            return {"spans": simulated_spans(rng, rater, message), "time_spent_ms": rng.randint(4000, 40000)}
+
+        self._load_answered_project(
+            kind="span",
+            name="Product mentions",
+            slug=SPANS_SLUG,
+            description="Mark every product, error code and person a message names, as spans of its text.",
+            labels=ENTITY_LABELS,
+            task_type=TaskType.SPANS,
+            messages=generate_entity_messages(),
+            budget=SPANS_ANNOTATION_BUDGET,
+            seed=17,
+            answer=answer,
+        )
+
+    @transaction.atomic
+    def _load_answered_project(
+        self, *, kind, name, slug, description, labels, task_type, messages, budget, seed, answer
+    ) -> None:
+        """A project of `task_type` (majorities accepted) with the demo team and `messages`, whose
+        raters take turns through the real labeling services until `budget` answers, each answer's
+        submit arguments from `answer(rng, rater, message, label_ids)`; then decided and reported."""
+        users = {user.username: user for user in get_user_model().objects.filter(username__in=dict(PEOPLE))}
+        self._progress(f"Adding the {kind} project with {len(messages)} messages...")
+        project = _project_with_team(users, name=name, slug=slug, description=description, labels=labels)
+        project.task_type = task_type
         project.accept_majority = True
         project.save(update_fields=["task_type", "accept_majority"])
         Example.objects.bulk_create(
@@ -174,56 +215,9 @@ class Command(BaseCommand):
         )
         by_external_id = {m.external_id: m for m in messages}
         label_ids = dict(project.labels.values_list("name", "id"))
-        rng = random.Random(5)
+        rng = random.Random(seed)
         done = 0
-        while done < TOPICS_ANNOTATION_BUDGET:
-            progressed = False
-            for rater in RATERS:
-                assignment = assignment_next(project=project, user=users[rater.username])
-                if assignment is None:
-                    continue
-                progressed = True
-                message = by_external_id[assignment.example.external_id]
-                topics, ambiguous = simulated_topics(rng, rater, message)
-                annotation_submit(
-                    project=project,
-                    user=users[rater.username],
-                    example_id=assignment.example_id,
-                    labels=[label_ids[topic] for topic in topics],
-                    client_token=uuid.uuid4(),
-                    ambiguous=ambiguous,
-                    ambiguous_note="Several topics: not sure which ones count." if ambiguous else "",
-                    time_spent_ms=rng.randint(3000, 30000),
-                )
-                done += 1
-            if not progressed:
-                break
-        queued = disagreements_detect_all(project=project)
-        self._progress(f"{queued} multi-label disagreements wait in the SME review queue.")
-        agreement_report_compute(project_id=project.pk, requested_by=users["maya"])
-
-    def _load_spans(self) -> None:
-        """The span project: each rater marks entities through the real services."""
-        users = {user.username: user for user in get_user_model().objects.filter(username__in=dict(PEOPLE))}
-        messages = generate_entity_messages()
-        self._progress(f"Adding the span project with {len(messages)} messages...")
-        project = _project_with_team(
-            users,
-            name="Product mentions",
-            slug=SPANS_SLUG,
-            description="Mark every product, error code and person a message names, as spans of its text.",
-            labels=ENTITY_LABELS,
-        )
-        project.task_type = TaskType.SPANS
-        project.accept_majority = True
-        project.save(update_fields=["task_type", "accept_majority"])
-        Example.objects.bulk_create(
-            Example(project=project, external_id=m.external_id, text=m.text, metadata={}) for m in messages
-        )
-        by_external_id = {m.external_id: m for m in messages}
-        rng = random.Random(17)
-        done = 0
-        while done < SPANS_ANNOTATION_BUDGET:
+        while done < budget:
             progressed = False
             for rater in RATERS:
                 assignment = assignment_next(project=project, user=users[rater.username])
@@ -235,15 +229,14 @@ class Command(BaseCommand):
                     project=project,
                     user=users[rater.username],
                     example_id=assignment.example_id,
-                    spans=simulated_spans(rng, rater, message),
                     client_token=uuid.uuid4(),
-                    time_spent_ms=rng.randint(4000, 40000),
+                    **answer(rng, rater, message, label_ids),
                 )
                 done += 1
             if not progressed:
                 break
         queued = disagreements_detect_all(project=project)
-        self._progress(f"{queued} span disagreements wait in the SME review queue.")
+        self._progress(f"{queued} {kind} disagreements wait in the SME review queue.")
         agreement_report_compute(project_id=project.pk, requested_by=users["maya"])
 
     def _simulate_labeling(
