@@ -7,7 +7,10 @@ from consistency.review.models import Resolution
 from consistency.review.selectors import disagreement_current_resolution, disagreement_votes, label_names
 from consistency.review.services import MAX_RATIONALE_CHARS
 from core.api import NO_NUL_CHARACTERS, ClosedSerializer
-from labeling.api.serializers import _spans_errors_by_field  # the labeling API's names: spans[2].end
+from labeling.api.serializers import (  # the labeling API's span and its error names (spans[2].end)
+    SpanWriteSerializer,
+    _spans_errors_by_field,
+)
 from labeling.models import Disagreement
 from labeling.spans import SPAN_LIMIT
 
@@ -206,23 +209,9 @@ def _guideline_gap() -> serializers.BooleanField:
     )
 
 
-class ReviewSpanInputSerializer(ClosedSerializer):
-    start = serializers.IntegerField(
-        min_value=0, max_value=2_147_483_647, help_text="The first character, in Unicode code points from 0."
-    )
-    end = serializers.IntegerField(
-        min_value=1, max_value=2_147_483_647, help_text="One past the last character (not included)."
-    )
-    label = serializers.CharField(
-        max_length=100,
-        validators=[NO_NUL_CHARACTERS],
-        help_text="One of the project's labels, its name or id.",
-    )
-
-
 def _spans_input() -> serializers.ListField:
     return serializers.ListField(
-        child=ReviewSpanInputSerializer(),
+        child=SpanWriteSerializer(),  # the labeling API's span, checked the same way
         required=False,
         allow_empty=True,
         max_length=SPAN_LIMIT,

@@ -114,7 +114,7 @@ def test_spans_are_refused_on_a_single_label_project(api_disagreements, sme_api)
 def test_the_schema_documents_spans(client):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()["components"]["schemas"]
     request = schema["ResolveWithLabelRequest"]["properties"]["spans"]
-    assert request["items"]["$ref"].endswith("/ReviewSpanInputRequest")
-    assert set(schema["ReviewSpanInputRequest"]["required"]) == {"start", "end", "label"}
+    assert request["items"]["$ref"].endswith("/SpanWriteRequest")  # the labeling API's span
+    assert set(schema["SpanWriteRequest"]["required"]) == {"start", "end", "label"}
     assert "spans" in schema["Resolution"]["properties"]
     assert "spans" in schema["Vote"]["properties"]
