@@ -66,7 +66,9 @@ def _send(invitation: Invitation, *, site_url: str) -> None:
     )
     try:
         send_mail(
-            f"Invitation to {invitation.project.name} on Concord",
+            # A subject is one line (a name with a line break in it would make the mail refuse
+            # the header, and the invitation fail).
+            f"Invitation to {' '.join(invitation.project.name.split())} on Concord",
             body,
             None,
             [invitation.email],

@@ -149,6 +149,13 @@ def test_invitation_form_refuses_bad_input_and_members(manager_client, project, 
     assert not Invitation.objects.exists()
 
 
+def test_a_project_name_with_a_line_break_still_makes_a_one_line_subject(manager_client, project):
+    project.name = "Support\ntickets\r\n 2"
+    project.save(update_fields=["name"])
+    assert "Invitation sent" in invite(manager_client, project, "newbie@example.org").content.decode()
+    assert mail.outbox[0].subject == "Invitation to Support tickets 2 on Concord"
+
+
 def test_a_failed_email_leaves_no_invitation(manager_client, project, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
