@@ -1,5 +1,9 @@
 """Thin serializers for the labeling API: annotations, leases, and the bodies labelers send."""
 
+import uuid
+from datetime import datetime
+
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
@@ -269,3 +273,159 @@ class AssignmentSkipSerializer(ClosedSerializer):
     reason = serializers.CharField(
         max_length=500, validators=[SOME_TEXT], help_text="Why you skip it (e.g. not in English)."
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# The hot path: next and submit. The serializers above define the contract (and the schema); these
+# functions give the same JSON without building DRF fields on every request, which cost more CPU
+# than the rest of a submit. tests/api/test_labeling_payloads.py holds both to the same output.
+
+
+def datetime_text(value: datetime | None) -> str | None:
+    """A datetime as DRF's DateTimeField renders it (ISO 8601 in the current time zone, UTC as Z)."""
+    if not value:
+        return None
+    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def annotation_payload(annotation, *, label_names: dict[int, str]) -> dict:
+    """AnnotationSerializer(annotation, context={"label_names": label_names}).data, by hand."""
+    label = annotation.label
+    version = annotation.guideline_version
+    labels = annotation.labels
+    spans = annotation.spans
+    time_spent = annotation.time_spent_ms
+    return {
+        "id": annotation.pk,
+        "example": int(annotation.example.id),
+        "example_external_id": str(annotation.example.external_id),
+        "rater": str(annotation.rater.username),
+        "label": str(label.name) if label is not None else None,
+        "labels": None if labels is None else [label_names[pk] for pk in labels if pk in label_names],
+        "spans": None
+        if spans is None
+        else [{"start": start, "end": end, "label": label_names.get(pk)} for start, end, pk in spans],
+        "guideline_version": int(version.number) if version is not None else None,
+        "ambiguous": bool(annotation.ambiguous),
+        "ambiguous_note": str(annotation.ambiguous_note),
+        "note": str(annotation.note),
+        "time_spent_ms": int(time_spent) if time_spent is not None else None,
+        "source": str(annotation.source),
+        "created_at": datetime_text(annotation.created_at),
+        "superseded_at": datetime_text(annotation.superseded_at),
+    }
+
+
+def assignment_payload(assignment, *, context: dict) -> dict:
+    """AssignmentSerializer(assignment, context=context).data, by hand."""
+    example = assignment.example
+    return {
+        "id": int(assignment.pk),
+        "task_type": context["task_type"],
+        "allow_empty_label_set": context["allow_empty_label_set"],
+        "spans_may_nest": context["spans_may_nest"],
+        "example": {
+            "id": int(example.pk),
+            "external_id": str(example.external_id),
+            "text": str(example.text),
+            "metadata": {str(key): value for key, value in context["metadata"].items()},
+            "media": _media_payload(example_media_payload(example, request=context["request"])),
+        },
+        "expires_at": datetime_text(assignment.expires_at),
+        "guideline_version": context["guideline_version"],
+    }
+
+
+def _media_payload(media: dict | None) -> dict | None:
+    if media is None:
+        return None
+    return {
+        "name": str(media["name"]),
+        "type": str(media["type"]),
+        "sha256": str(media["sha256"]),
+        "bytes": int(media["bytes"]),
+        "url": str(media["url"]),
+    }
+
+
+_SUBMIT_FIELDS = frozenset(AnnotationSubmitSerializer._declared_fields)
+_NOTE_LIMITS = {"ambiguous_note": 1000, "note": 2000}
+_MAX_ID = 2_147_483_647
+
+
+def _whole(value, low: int, high: int) -> bool:
+    return type(value) is int and low <= value <= high
+
+
+def _some_text(value) -> str | None:
+    """A required text field's value as DRF cleans it (trimmed), or None when DRF might refuse it."""
+    if type(value) is not str:
+        return None
+    value = value.strip()
+    if not 0 < len(value) <= 100 or SOME_TEXT.regex.search(value) is None:
+        return None
+    return value
+
+
+def annotation_submit_data(data) -> dict | None:
+    """AnnotationSubmitSerializer(data=data).validated_data for a well-formed body, without the
+    serializer; None for anything else, which the serializer then checks (and refuses with its
+    messages): this path accepts only what the serializer accepts, and reads it the same way."""
+    if type(data) is not dict or not data.keys() <= _SUBMIT_FIELDS:
+        return None
+    given = [name for name in ("label", "labels", "spans") if name in data]
+    if len(given) != 1 or not _whole(data.get("assignment"), 1, _MAX_ID):
+        return None
+    found: dict = {"assignment": data["assignment"], "ambiguous": data.get("ambiguous", False)}
+    if type(found["ambiguous"]) is not bool:
+        return None
+    if "label" in data:
+        found["label"] = _some_text(data["label"])
+        if found["label"] is None:
+            return None
+    elif "labels" in data:
+        values = data["labels"]
+        if type(values) is not list or len(values) > 100:
+            return None
+        found["labels"] = [_some_text(value) for value in values]
+        if None in found["labels"]:
+            return None
+    else:
+        spans = _spans_data(data["spans"])
+        if spans is None:
+            return None
+        found["spans"] = spans
+    if "client_token" in data:
+        token = data["client_token"]
+        if type(token) is not str:
+            return None
+        try:
+            found["client_token"] = uuid.UUID(hex=token)
+        except ValueError:
+            return None
+    for name, limit in _NOTE_LIMITS.items():
+        if name in data:
+            value = data[name]
+            if type(value) is not str or "\x00" in value or len(value.strip()) > limit:
+                return None
+            found[name] = value.strip()
+    if "time_spent_ms" in data:
+        if not _whole(data["time_spent_ms"], 0, MAX_TIME_SPENT_MS):
+            return None
+        found["time_spent_ms"] = data["time_spent_ms"]
+    return found
+
+
+def _spans_data(spans) -> list[dict] | None:
+    if type(spans) is not list or len(spans) > SPAN_LIMIT:
+        return None
+    found = []
+    for span in spans:
+        if type(span) is not dict or span.keys() != {"start", "end", "label"}:
+            return None
+        label = _some_text(span["label"])
+        if label is None or not (_whole(span["start"], 0, _MAX_ID) and _whole(span["end"], 1, _MAX_ID)):
+            return None
+        found.append({"start": span["start"], "end": span["end"], "label": label})
+    return found

@@ -21,6 +21,9 @@ from labeling.api.serializers import (
     AnnotationSubmitSerializer,
     AssignmentSerializer,
     AssignmentSkipSerializer,
+    annotation_payload,
+    annotation_submit_data,
+    assignment_payload,
 )
 from labeling.models import Annotation
 from labeling.selectors import guideline_stamp, labels_for_labeling
@@ -57,7 +60,7 @@ def _lease_response(request, assignment, *, status_code: int = status.HTTP_200_O
         "allow_empty_label_set": project.allow_empty_label_set,
         "spans_may_nest": project.spans_may_nest,
     }
-    return Response(AssignmentSerializer(assignment, context=context).data, status=status_code)
+    return Response(assignment_payload(assignment, context=context), status=status_code)
 
 
 def _own_assignment(request, assignment_id: int, *, in_path: bool = False):
@@ -157,9 +160,11 @@ class AnnotationListApi(ProjectScopedMixin, generics.ListAPIView):
         },
     )
     def post(self, request, slug: str):
-        form = AnnotationSubmitSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        data = form.validated_data
+        data = annotation_submit_data(request.data)
+        if data is None:  # not the plain shape: the serializer checks it and names what is wrong
+            form = AnnotationSubmitSerializer(data=request.data)
+            form.is_valid(raise_exception=True)
+            data = form.validated_data
         assignment = _own_assignment(request, data["assignment"])
         labels = labels_for_labeling(project=request.project)
         label_id, label_ids = None, None
@@ -196,7 +201,7 @@ class AnnotationListApi(ProjectScopedMixin, generics.ListAPIView):
         annotation.rater = request.user
         code = status.HTTP_200_OK if annotation.replay else status.HTTP_201_CREATED
         names = {label.pk: label.name for label in labels}
-        return Response(AnnotationSerializer(annotation, context={"label_names": names}).data, status=code)
+        return Response(annotation_payload(annotation, label_names=names), status=code)
 
 
 class AnnotationUndoApi(LabelingMixin, APIView):
