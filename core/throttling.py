@@ -4,8 +4,11 @@ and the login page shown while django-axes holds an account or address locked ou
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.cache import cache as default_cache
 from django.core.exceptions import ImproperlyConfigured
 from django.shortcuts import render
 from rest_framework import throttling
@@ -29,85 +32,91 @@ def client_address(request) -> str:
     return forwarded[-min(proxies, len(forwarded))]
 
 
-class _Throttle(throttling.SimpleRateThrottle):
-    """Rates come from settings.CONCORD_API_THROTTLE_RATES when a request is checked, not when
-    the module is imported, so an operator's settings and the tests' both take effect."""
-
-    def get_rate(self):
-        rates = settings.CONCORD_API_THROTTLE_RATES
-        if self.scope not in rates:  # a scope nobody configured is a mistake, not "unlimited"
-            raise ImproperlyConfigured(f"CONCORD_API_THROTTLE_RATES has no rate for {self.scope!r}.")
-        return rates[self.scope]
-
-    def get_ident(self, request):
-        return client_address(request)
-
-    def _user_or_address(self, request) -> str:
-        if request.user and request.user.is_authenticated:
-            return f"user-{request.user.pk}"
-        return f"address-{self.get_ident(request)}"
+def _rate(scope: str) -> tuple[int | None, int | None]:
+    """(requests, seconds) of a scope's rate, read from settings.CONCORD_API_THROTTLE_RATES when a
+    request is checked, not when the module is imported, so an operator's settings and the
+    tests' both take effect."""
+    rates = settings.CONCORD_API_THROTTLE_RATES
+    if scope not in rates:  # a scope nobody configured is a mistake, not "unlimited"
+        raise ImproperlyConfigured(f"CONCORD_API_THROTTLE_RATES has no rate for {scope!r}.")
+    rate = rates[scope]
+    if rate is None:
+        return None, None
+    count, period = rate.split("/")
+    return int(count), _PERIODS[period[0]]
 
 
-class UserRateThrottle(_Throttle):
-    """Every request of one user, whether by token or by browser session; anonymous callers are
-    counted by address."""
-
-    scope = "user"
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self._user_or_address(request)}
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}  # as DRF reads a rate: "600/min", "20/hour"
 
 
-class AddressRateThrottle(_Throttle):
-    """Every request from one address, whoever sends it: many tokens do not multiply the rate."""
-
-    scope = "address"
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
-
-
-class WriteRateThrottle(_Throttle):
-    """Requests that change something, per user: stricter than reads. A view may count its writes
-    under another scope instead (`write_throttle_scope`): labeling, where each example takes two
-    writes (next, submit) and a labeler's pace is the point."""
-
-    scope = "write"
-
-    def __init__(self):
-        pass  # the rate depends on the view, known only in allow_request
-
-    def allow_request(self, request, view):
-        if request.method in SAFE_METHODS:
-            return True
-        self.scope = getattr(view, "write_throttle_scope", None) or "write"
-        self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self._user_or_address(request)}
+def _limits(request, view) -> list[tuple[str, str]]:
+    """(scope, who) of every limit a request counts against:
+    - `user`: every request of one user, whether by token or by browser session (anonymous
+      callers are counted by address);
+    - `address`: every request from one address, whoever sends it (many tokens do not multiply
+      the rate);
+    - for requests that change something, per user: `write`, stricter than reads, or the view's
+      own `write_throttle_scope` instead (labeling, where each example takes two writes, next
+      and submit, and a labeler's pace is the point); and the view's `throttle_scope` when it
+      names one (release creation, imports: each queues background work, so they get the
+      strictest rates)."""
+    address = client_address(request)
+    user = request.user
+    who = f"user-{user.pk}" if user and user.is_authenticated else f"address-{address}"
+    found = [("user", who), ("address", address)]
+    if request.method not in SAFE_METHODS:
+        found.append((getattr(view, "write_throttle_scope", None) or "write", who))
+        scope = getattr(view, "throttle_scope", None)
+        if scope:
+            found.append((scope, who))
+    return found
 
 
-class ScopedWriteRateThrottle(_Throttle):
-    """Writes of a view that names a `throttle_scope` (release creation, imports), per user: each
-    queues background work, so they get the strictest rates."""
+class ApiRateThrottle(throttling.BaseThrottle):
+    """Every rate limit of the API in one check, with one cache read for all of them and one write
+    per duration (two round trips to Redis instead of two per limit). Each limit keeps DRF's
+    sliding window (SimpleRateThrottle: the times of the requests in the last period, under the
+    same keys), and as with one DRF throttle per limit, a request counts against every limit that
+    lets it through even when another one refuses it."""
 
-    scope_attr = "throttle_scope"
+    cache = default_cache
+    timer = time.time
+    cache_format = "throttle_%(scope)s_%(ident)s"
 
-    def __init__(self):
-        pass  # the rate depends on the view, known only in allow_request
+    def allow_request(self, request, view) -> bool:
+        now = self.timer()
+        checks = []
+        for scope, who in _limits(request, view):
+            count, duration = _rate(scope)
+            if count is not None:
+                checks.append((self.cache_format % {"scope": scope, "ident": who}, count, duration))
+        stored = self.cache.get_many([key for key, _, _ in checks])
+        histories: dict[str, list[float]] = {}
+        writes: dict[int, dict[str, list[float]]] = {}
+        self.waits = []
+        for key, count, duration in checks:
+            history = histories.get(key, stored.get(key, []))
+            while history and history[-1] <= now - duration:
+                history.pop()
+            if len(history) >= count:
+                self.waits.append(_wait(history, count, duration, now))
+                continue
+            history.insert(0, now)
+            histories[key] = history
+            writes.setdefault(duration, {})[key] = history
+        for duration, entries in writes.items():
+            self.cache.set_many(entries, duration)
+        return not self.waits
 
-    def allow_request(self, request, view):
-        self.scope = getattr(view, self.scope_attr, None)
-        if not self.scope or request.method in SAFE_METHODS:
-            return True
-        self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
+    def wait(self) -> float | None:
+        return max((wait for wait in self.waits if wait is not None), default=None)
 
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self._user_or_address(request)}
+
+def _wait(history: list[float], count: int, duration: int, now: float) -> float | None:
+    """Seconds until the next request would be allowed, as SimpleRateThrottle.wait says it."""
+    remaining = duration - (now - history[-1]) if history else duration
+    available = count - len(history) + 1
+    return None if available <= 0 else remaining / float(available)
 
 
 def login_lockout_response(request, original_response=None, credentials=None):

@@ -329,12 +329,7 @@ REST_FRAMEWORK = {
     # or a broken multipart body elsewhere is a 415, never an empty request that takes defaults.
     "DEFAULT_PARSER_CLASSES": ["core.api.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "core.api.PageNumberPagination",
-    "DEFAULT_THROTTLE_CLASSES": [
-        "core.throttling.UserRateThrottle",
-        "core.throttling.AddressRateThrottle",
-        "core.throttling.WriteRateThrottle",
-        "core.throttling.ScopedWriteRateThrottle",
-    ],
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttling.ApiRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
