@@ -2,6 +2,8 @@
 on SQLite), for the few hot statements written by hand (labeling's request path): building and
 compiling a queryset there cost more than running the query."""
 
+import functools
+
 from django.db import connection
 from django.db.models import Model
 
@@ -40,6 +42,7 @@ def values_from_rows(model: type[Model], fields: tuple[str, ...], rows) -> list[
     return found
 
 
+@functools.cache
 def concrete_fields(model: type[Model]) -> tuple[str, ...]:
     return tuple(field.attname for field in model._meta.concrete_fields)
 
