@@ -29,7 +29,7 @@ label, other offsets), "boundary_and_label" (an overlapping span, other offsets 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -496,6 +496,38 @@ def span_coefficients(
     return _light(data, f1, tok)
 
 
+def agreement_with_sme(
+    data: _Spans, gold: Mapping[Any, tuple[frozenset, Any]] | None
+) -> list[dict[str, Any]]:
+    """Per rater, on the items an SME decided (the disputed ones): how often their spans equal the
+    SME's (exact match of every span, "no entities" included), and per label how many of the SME's
+    spans of it they marked exactly, each with a Wilson interval. A rater's answers on items they
+    decided themselves are not scored."""
+    base, q = data.base, data.n_labels
+    r = base.n_raters
+    hits, n = np.zeros(r, dtype=np.int64), np.zeros(r, dtype=np.int64)
+    hit_cell, n_cell = np.zeros((r, q), dtype=np.int64), np.zeros((r, q), dtype=np.int64)
+    if gold and base.n_annotations:
+        item_code = base.item_codes[base.item]
+        keys = np.fromiter(gold.keys(), dtype=item_code.dtype, count=len(gold))
+        rows = np.nonzero(np.isin(item_code, keys))[0]
+        marked: dict[int, set] = {int(row): set() for row in rows}
+        for k in np.nonzero(np.isin(data.ann, rows))[0]:
+            marked[int(data.ann[k])].add((int(data.start[k]), int(data.end[k]), int(data.label[k])))
+        for row in rows:
+            truth, judge = gold[item_code[row].item()]
+            i = base.rater[row]
+            if judge is not None and st._py(base.rater_codes[i]) == judge:
+                continue
+            mine = marked[int(row)]
+            n[i] += 1
+            hits[i] += mine == truth
+            for span in truth:
+                n_cell[i, span[2]] += 1
+                hit_cell[i, span[2]] += span in mine
+    return st.sme_agreement_rows(hits, n, hit_cell, n_cell)
+
+
 def span_report(
     items: Any,
     raters: Any,
@@ -503,6 +535,7 @@ def span_report(
     tokens: Any,
     n_labels: int,
     *,
+    gold: Mapping[Any, tuple[frozenset, Any]] | None = None,
     n_boot: int = DEFAULT_N_BOOT,
     seed: int | None = DEFAULT_SEED,
 ) -> dict[str, Any]:
@@ -511,7 +544,12 @@ def span_report(
     (exact and overlap, with intervals), "span_pairs" (F1 per rater pair), "breakdown" (boundary
     vs label), "per_label" (exact F1 as "value", plus "exact" and "overlap"), "per_rater" (mean
     exact F1 with the other raters), "label_confusion" (pairs of spans at the same place with two
-    labels, per label pair), "cohen_kappa" empty."""
+    labels, per label pair), "cohen_kappa" empty.
+
+    `gold` maps items to (the SME's spans as a frozenset of (start, end, label code), the SME's
+    rater code or None): each rater's "agreement_with_sme_on_disputed" is then the share of their
+    answers equal to the SME's and, per label, the share of the SME's spans they marked exactly
+    (`agreement_with_sme`)."""
     data = _Spans(items, raters, spans, n_labels)
     f1 = span_f1(items, raters, spans, n_labels, n_boot=n_boot, seed=seed)
     tok = token_agreement(items, raters, spans, tokens, n_labels, n_boot=n_boot, seed=seed)
@@ -538,6 +576,7 @@ def span_report(
     n_ann = np.bincount(base.rater, minlength=base.n_raters)
     n_spans_by_rater = np.bincount(data.rater, minlength=base.n_raters)
     per_rater = []
+    with_sme = agreement_with_sme(data, gold)
     for i in range(base.n_raters):
         code = st._py(base.rater_codes[i])
         values = f1_by_rater.get(code, [])
@@ -554,7 +593,7 @@ def span_report(
                 "loo_agreement_ci95": None,
                 "n_loo_items": 0,
                 "n_loo_matches": 0,
-                "agreement_with_sme_on_disputed": {"value": None, "ci95": None, "n": 0, "per_label": []},
+                "agreement_with_sme_on_disputed": with_sme[i],
             }
         )
     reason = st._basic_reason(base)
