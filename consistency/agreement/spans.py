@@ -496,6 +496,47 @@ def span_coefficients(
     return _light(data, f1, tok)
 
 
+def loo_majority_agreement(data: _Spans) -> tuple[np.ndarray, np.ndarray]:
+    """Per rater: (examples where the other raters' majority answer is defined, examples where
+    the rater's spans equal it). The others' majority is every span more than half of them marked
+    exactly; an example where some span was marked by exactly half of them is a tie and not
+    counted, nor is one the rater labeled alone. "No entities" matches an empty majority."""
+    base = data.base
+    r, n_rows = base.n_raters, base.n_annotations
+    if not n_rows:
+        return np.zeros(r, dtype=np.int64), np.zeros(r, dtype=np.int64)
+    n_others = (base.m - 1)[base.item]  # per annotation row
+    # One id per distinct (item, start, end, label): how many raters marked it.
+    order = np.lexsort((data.label, data.end, data.start, data.item))
+    step = np.ones(len(order), dtype=bool)
+    if len(order):
+        keyed = np.stack([data.item, data.start, data.end, data.label])[:, order]
+        step[1:] = (keyed[:, 1:] != keyed[:, :-1]).any(axis=0)
+    key = np.empty(len(order), dtype=np.int64)
+    key[order] = np.cumsum(step) - 1
+    n_keys = int(step.sum())
+    marked = np.bincount(key, minlength=n_keys)
+    key_item = np.zeros(n_keys, dtype=np.int64)
+    key_item[key] = data.item
+    key_others = (base.m - 1)[key_item]
+    # Per item, the spans at least half of all the others would reach without the rater (>= half
+    # of n_others counting every marker), and the ties; each row then corrects for its own spans.
+    n_items = len(base.m)
+    reach = np.bincount(key_item, weights=2 * marked >= key_others, minlength=n_items)
+    ties = np.bincount(key_item, weights=2 * marked == key_others, minlength=n_items)
+    own_reach = np.bincount(data.ann, weights=2 * marked[key] >= n_others[data.ann], minlength=n_rows)
+    own_tie_out = np.bincount(data.ann, weights=2 * marked[key] == n_others[data.ann], minlength=n_rows)
+    own_tie_in = np.bincount(data.ann, weights=2 * (marked[key] - 1) == n_others[data.ann], minlength=n_rows)
+    own_major = np.bincount(data.ann, weights=2 * (marked[key] - 1) > n_others[data.ann], minlength=n_rows)
+    own_spans = np.bincount(data.ann, minlength=n_rows)
+    tie = (ties[base.item] - own_tie_out + own_tie_in) > 0
+    defined = (n_others >= 1) & ~tie
+    # Equal: each of the rater's spans is in the others' majority, and no span the rater left out
+    # reaches half of the others (none above half since there is no tie at exactly half).
+    match = defined & (own_major == own_spans) & ((reach[base.item] - own_reach) == 0)
+    return np.bincount(base.rater[defined], minlength=r), np.bincount(base.rater[match], minlength=r)
+
+
 def agreement_with_sme(
     data: _Spans, gold: Mapping[Any, tuple[frozenset, Any]] | None
 ) -> list[dict[str, Any]]:
@@ -577,6 +618,8 @@ def span_report(
     n_spans_by_rater = np.bincount(data.rater, minlength=base.n_raters)
     per_rater = []
     with_sme = agreement_with_sme(data, gold)
+    n_def, n_match = loo_majority_agreement(data)
+    loo_ci = st.wilson_interval(n_match, n_def)
     for i in range(base.n_raters):
         code = st._py(base.rater_codes[i])
         values = f1_by_rater.get(code, [])
@@ -589,10 +632,10 @@ def span_report(
                 "n_f1_pairs": len(values),
                 "mean_kappa": None,
                 "n_kappa_pairs": 0,
-                "loo_agreement": None,
-                "loo_agreement_ci95": None,
-                "n_loo_items": 0,
-                "n_loo_matches": 0,
+                "loo_agreement": float(n_match[i] / n_def[i]) if n_def[i] else None,
+                "loo_agreement_ci95": [float(x) for x in loo_ci[i]] if n_def[i] else None,
+                "n_loo_items": int(n_def[i]),
+                "n_loo_matches": int(n_match[i]),
                 "agreement_with_sme_on_disputed": with_sme[i],
             }
         )
