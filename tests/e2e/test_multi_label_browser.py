@@ -102,3 +102,43 @@ def test_the_multi_label_page_works_without_javascript(browser, live_server, mul
         assert [names(project, a) for a in stored] == [["billing", "other"], []]
     finally:
         context.close()
+
+
+def test_the_sme_decides_a_label_set_with_the_keyboard(page, login, multi_project, raters, sme):
+    """Label keys tick and untick the gold set (starting from the per-label majority), Enter
+    decides; the next case's "." decides "none of these" where the project allows it."""
+    import uuid
+
+    from consistency.review.models import Resolution
+    from labeling.models import Disagreement
+    from labeling.services import annotations as labeling
+
+    project = multi_project
+    project.allow_empty_label_set = True
+    project.save()
+    by_name = dict(project.labels.values_list("name", "pk"))
+    for external_id in ("m-1", "m-2"):
+        ExampleFactory(project=project, external_id=external_id)
+        for user, chosen in zip(raters, [("billing", "bug"), ("bug",), ("feature",)], strict=True):
+            lease = labeling.assignment_next(project=project, user=user)
+            labeling.annotation_submit(
+                project=project, user=user, example_id=lease.example_id,
+                labels=[by_name[name] for name in chosen], client_token=uuid.uuid4(),
+            )  # fmt: skip
+    first, second = Disagreement.objects.order_by("example__external_id")
+    login(sme)
+    page.goto(f"/projects/support/review/{first.pk}/")
+    page.wait_for_selector("#gold-set")
+    assert page.locator("#gold-set input:checked").count() == 1  # bug: 2 of 3
+    page.keyboard.press("1")  # billing on
+    page.keyboard.press("3")  # feature on
+    page.keyboard.press("3")  # feature off again
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "wanted => document.querySelector('#review-item').dataset.disagreementId === wanted",
+        arg=str(second.pk),
+    )
+    page.keyboard.press(".")
+    page.wait_for_function("() => !document.querySelector('#gold-set')")
+    decided = {r.disagreement_id: sorted(r.labels) for r in Resolution.objects.all()}
+    assert decided == {first.pk: sorted([by_name["billing"], by_name["bug"]]), second.pk: []}
