@@ -9,9 +9,8 @@ from consistency.agreement.selectors import agreement_compute
 from consistency.agreement.services import agreement_report_compute
 from consistency.review import services as review_services
 from consistency.review.selectors import gold_labels
+from tests.consistency.multi_label_cases import ids, multi_case_make
 from tests.consistency.span_review_cases import span_case_make, span_ids, span_project_make
-from tests.consistency.test_multi_label_review import case as multi_case  # noqa: F401 - a fixture
-from tests.consistency.test_multi_label_review import ids
 
 pytestmark = pytest.mark.django_db
 
@@ -24,9 +23,10 @@ def rows_of(result):
     return {row["rater"]: row["agreement_with_sme_on_disputed"] for row in result["per_rater"]}
 
 
-def test_label_sets_against_the_smes_set(multi_project, multi_case, sme):  # noqa: F811
+def test_label_sets_against_the_smes_set(multi_project, raters, sme):
     """Raters chose {billing, bug}, {bug}, {feature}; the SME decides {billing, bug}."""
     project = multi_project
+    multi_case = multi_case_make(project, raters)
     review_services.review_resolve(
         project=project, user=sme, disagreement_id=multi_case.pk, verdict="gold",
         labels=ids(project, "billing", "bug"), rationale="Both.",

@@ -107,25 +107,15 @@ def test_the_multi_label_page_works_without_javascript(browser, live_server, mul
 def test_the_sme_decides_a_label_set_with_the_keyboard(page, login, multi_project, raters, sme):
     """Label keys tick and untick the gold set (starting from the per-label majority), Enter
     decides; the next case's "." decides "none of these" where the project allows it."""
-    import uuid
-
     from consistency.review.models import Resolution
-    from labeling.models import Disagreement
-    from labeling.services import annotations as labeling
+    from tests.consistency.multi_label_cases import multi_case_make
 
     project = multi_project
     project.allow_empty_label_set = True
     project.save()
     by_name = dict(project.labels.values_list("name", "pk"))
-    for external_id in ("m-1", "m-2"):
-        ExampleFactory(project=project, external_id=external_id)
-        for user, chosen in zip(raters, [("billing", "bug"), ("bug",), ("feature",)], strict=True):
-            lease = labeling.assignment_next(project=project, user=user)
-            labeling.annotation_submit(
-                project=project, user=user, example_id=lease.example_id,
-                labels=[by_name[name] for name in chosen], client_token=uuid.uuid4(),
-            )  # fmt: skip
-    first, second = Disagreement.objects.order_by("example__external_id")
+    first = multi_case_make(project, raters, external_id="m-1")
+    second = multi_case_make(project, raters, external_id="m-2")
     login(sme)
     page.goto(f"/projects/support/review/{first.pk}/")
     page.wait_for_selector("#gold-set")
