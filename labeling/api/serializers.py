@@ -430,10 +430,19 @@ def _spans_data(spans) -> list[dict] | None:
         return None
     found = []
     for span in spans:
-        if type(span) is not dict or span.keys() != {"start", "end", "label"}:
+        if type(span) is not dict or not _SPAN_KEYS <= span.keys() <= _SPAN_KEYS_WITH_TEXT:
             return None
         label = _some_text(span["label"])
         if label is None or not (_whole(span["start"], 0, _MAX_ID) and _whole(span["end"], 1, _MAX_ID)):
             return None
         found.append({"start": span["start"], "end": span["end"], "label": label})
+        if "text" in span:  # kept as given (not trimmed), as SpanWriteSerializer keeps it
+            text = span["text"]
+            if type(text) is not str or not 0 < len(text) <= 100_000 or "\x00" in text:
+                return None
+            found[-1]["text"] = text
     return found
+
+
+_SPAN_KEYS = frozenset(("start", "end", "label"))
+_SPAN_KEYS_WITH_TEXT = _SPAN_KEYS | {"text"}

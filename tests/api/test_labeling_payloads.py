@@ -131,6 +131,13 @@ ACCEPTED = [
         "spans": [{"start": 0, "end": 3, "label": "PER"}, {"label": "1", "end": 9, "start": 4}],
     },
     {"assignment": 5, "label": "bug", "note": "   "},
+    {
+        "assignment": 5,
+        "spans": [
+            {"start": 0, "end": 3, "label": "PER", "text": " Ada"},
+            {"start": 4, "end": 5, "label": "O"},
+        ],
+    },
 ]
 # Refused by the serializer, every one (and so never accepted without it).
 REFUSED = [
@@ -155,7 +162,9 @@ REFUSED = [
     {"assignment": 5, "labels": ["b"] * 101},
     {"assignment": 5, "labels": None},
     {"assignment": 5, "spans": [{"start": 0, "end": 3}]},
-    {"assignment": 5, "spans": [{"start": 0, "end": 3, "label": "PER", "text": "Ada"}]},
+    {"assignment": 5, "spans": [{"start": 0, "end": 3, "label": "PER", "text": ""}]},
+    {"assignment": 5, "spans": [{"start": 0, "end": 3, "label": "PER", "text": None}]},
+    {"assignment": 5, "spans": [{"start": 0, "end": 3, "label": "PER", "note": "Ada"}]},
     {"assignment": 5, "spans": [{"start": -1, "end": 3, "label": "PER"}]},
     {"assignment": 5, "spans": [{"start": 0, "end": 0, "label": "PER"}]},
     {"assignment": 5, "spans": [{"start": "0", "end": 3, "label": "PER"}]},
