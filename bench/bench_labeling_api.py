@@ -45,10 +45,14 @@ LABELS = ("billing", "bug", "feature", "other")
 def api_tokens(n_labelers: int) -> list[str]:
     """An API token for each bench labeler made by setup_data (bench-labeler-0 ...)."""
     from django.contrib.auth import get_user_model
+    from django.utils import timezone
 
+    from core.models import ApiToken
     from core.services import api_token_create
 
     users = get_user_model().objects.filter(username__startswith="bench-labeler-").order_by("pk")
+    # The users outlive the bench project: revoke earlier runs' tokens (a user may hold only a few).
+    ApiToken.objects.filter(user__in=users, revoked_at__isnull=True).update(revoked_at=timezone.now())
     return [api_token_create(user=user, name="bench")[1] for user in users[:n_labelers]]
 
 
