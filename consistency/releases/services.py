@@ -13,9 +13,11 @@ How a build works (`release_build_run`, a core.jobs job of kind "release"):
    SplitAssigner, one INSERT ... SELECT of the items (_items_write_sql). Elsewhere the candidates
    stream through the same pure functions in Python (_items_write_python); a test holds both
    paths to the same items.
-3. Write: one query streams the items joined to their examples in external id order
-   (selectors.release_rows; COPY on PostgreSQL) through one writer per format
-   (consistency.releases.writers), all formats in the same pass, on every database.
+3. Write: the items' file rows (each joined to its example) reach one writer per format
+   (consistency.releases.writers), all formats in the same pass, on every database, in external
+   id order. On PostgreSQL they stream out of the items' INSERT itself (COPY of its RETURNING
+   rows), so the files are written while the items go in; elsewhere one query reads them back
+   (selectors.release_rows).
 4. Store and hash: the files go to private storage; the JSONL's SHA-256 is computed as it is written.
 No stage holds all rows in Python: only counts per label, split and stratum, and a batch.
 """
@@ -29,7 +31,7 @@ import json
 import logging
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import numpy as np
@@ -316,15 +318,20 @@ def _dawid_skene_rows(
 
 
 def _build(release: DatasetRelease) -> None:
-    """Build a claimed release: (1) select the clean rows and hand out their splits, streaming into
-    the release's items; (2) write every format in one pass over the items joined to their
-    examples; (3) store the files and record their sizes and the JSONL's SHA-256."""
+    """Build a claimed release: (1) select the clean rows and hand out their splits into the
+    release's items; (2) write every format in one pass over the items' file rows (on PostgreSQL
+    streamed out of the items' insert while it runs); (3) store the files and record their sizes
+    and the JSONL's SHA-256."""
     project = release.project
     policy = ReleasePolicy.from_dict(release.policy)
     dawid_skene_fit: dict[str, Any] = {}
-    counts, n_items = _items_write(release, project, policy, dawid_skene_fit)
-    _progress(release, 60, f"Writing the files of {n_items} examples")
-    stored = _files_write(release, project, policy)
+    written: dict[str, Any] = {}
+
+    def items_write(write: RowsHandle) -> None:
+        written["counts"], written["n_items"] = _items_write(release, project, policy, dawid_skene_fit, write)
+
+    stored = _files_write(release, project, policy, items_write)
+    counts, n_items = written["counts"], written["n_items"]
     job_succeed(
         job=release,
         fields={
@@ -353,18 +360,29 @@ ITEM_COLUMNS = (
 ITEM_BATCH = 20_000
 
 
+RowsHandle = Callable[[list[tuple]], None]
+
+
+def _discard(rows: list[tuple]) -> None:
+    pass
+
+
 def _items_write(
-    release: DatasetRelease, project: Project, policy: ReleasePolicy, dawid_skene_fit: dict
+    release: DatasetRelease, project: Project, policy: ReleasePolicy, dawid_skene_fit: dict, write: RowsHandle
 ) -> tuple[dict[str, Any], int]:
-    """Select the clean rows, hand out their splits and write them into the release's items;
-    return the counts per label and split and the number of items. PostgreSQL does it in SQL
-    (_items_write_sql), other databases here in Python (_items_write_python): the same items."""
+    """Select the clean rows, hand out their splits and write them into the release's items, and
+    hand `write` the items' file rows in external id order (selectors.release_rows' tuples);
+    return the counts per label and split and the number of items. PostgreSQL does it in SQL,
+    the rows streamed out of the items' insert (_items_write_sql); other databases select in
+    Python (_items_write_python: the same items), then read the rows back."""
     with transaction.atomic():
         DatasetReleaseItem.objects.filter(release=release).delete()  # an interrupted run's rows
         if connection.vendor == "postgresql":
-            pairs, n_items = _items_write_sql(release, project, policy, dawid_skene_fit)
+            pairs, n_items = _items_write_sql(release, project, policy, dawid_skene_fit, write)
         else:
             pairs, n_items = _items_write_python(release, project, policy, dawid_skene_fit)
+            _progress(release, 60, f"Writing the files of {n_items} examples")
+            selectors.release_rows(release=release, handle=write)
         if project.task_type == TaskType.SPANS:
             label_pairs = _span_label_pairs(release)
     # pairs: (the item's label names, split) -> items. A multi-label item counts for each of its
@@ -409,7 +427,11 @@ _SPLIT_CODES = {split: index for index, split in enumerate(SPLITS)}
 
 
 def _items_write_sql(
-    release: DatasetRelease, project: Project, policy: ReleasePolicy, dawid_skene_fit: dict
+    release: DatasetRelease,
+    project: Project,
+    policy: ReleasePolicy,
+    dawid_skene_fit: dict,
+    write: RowsHandle = _discard,
 ) -> tuple[Counter, int]:
     """Stage 1 on PostgreSQL, without a row of it in Python: (1) the one query of the clean rows
     (selectors.release_clean_sql) fills a temporary table; (2) per label and stratum, the counts
@@ -467,11 +489,13 @@ def _items_write_sql(
         sequences = []
         dealt: dict = {}
         start = 0  # the new examples of earlier groups: where a group's numbers start
+        n_kept = 0
         for label_key, stratum, label, label_list, spans, *kept, n_new in groups:
             # A span group's items count per label later (_span_label_pairs).
             names = () if spans else (label,) if label_list is None else tuple(json.loads(label_list))
             for split, n in zip(SPLITS, kept, strict=True):
                 pairs[names, split] += n
+            n_kept += sum(kept)
             codes = _split_codes(dealt, tuple(kept), n_new, policy.ratios)
             for split, index in _SPLIT_CODES.items():
                 pairs[names, split] += codes.count(index, 0, n_new)
@@ -483,7 +507,7 @@ def _items_write_sql(
         # group. (A sort by label key, stratum and rank compared text under the database's
         # collation and read each rank out of a wide row: 3 s for 700,000 items.) The groups'
         # codes join in after the numbering: a sort must not carry them along.
-        cursor.execute(
+        insert = cursor.mogrify(
             f"INSERT INTO {DatasetReleaseItem._meta.db_table} (release_id, {', '.join(ITEM_COLUMNS)}) "
             "SELECT %s, t.example_id, t.external_id, t.label, t.source, t.split, am.rounded, t.n_raters, "
             "t.versions, t.rationale, t.raters, t.label_list, t.spans FROM ("
@@ -513,11 +537,29 @@ def _items_write_sql(
                 [round(float(value), 4) for value in agreements],
             ],
         )
-        n_items = cursor.rowcount
-        # The files' query joins these items next: planned on the statistics of the table before
-        # them (often none), it looked each example up by index, a second longer for 700,000.
+        _progress(release, 40, f"Writing the files of {n_kept + start} examples")
+        n_items = _items_insert_streamed(cursor, insert.decode(), write)
+        # The next release's selection joins these items (its previous splits): planned on the
+        # statistics of the table before them (often none), it looked each one up by index.
         cursor.execute(f"ANALYZE {DatasetReleaseItem._meta.db_table}")
     return pairs, n_items
+
+
+def _items_insert_streamed(cursor, insert: str, write: RowsHandle) -> int:
+    """Run the items' INSERT ... SELECT (in external id order) and hand `write` the file row of
+    each item as it goes in: one COPY of the insert's RETURNING rows, each joined to its example
+    (one index lookup per row, in a nested loop that keeps the insert's order; CopyRows checks
+    it), so Python writes the files on one core while PostgreSQL inserts on the other, and the
+    items are never read back. Returns the number of items."""
+    sink = selectors.CopyRows(write)
+    cursor.cursor.copy_expert(
+        f"COPY (WITH i AS ({insert} RETURNING *) SELECT {selectors.FILE_ROW_SQL} FROM i "
+        f"CROSS JOIN LATERAL (SELECT x.text, x.metadata FROM {selectors.EXAMPLE_TABLE} x "
+        f"WHERE x.id = i.example_id OFFSET 0) e) TO STDOUT {selectors.CopyRows.COPY_OPTIONS}",
+        sink,
+    )
+    sink.flush()
+    return sink.count
 
 
 def _split_codes(
@@ -699,9 +741,12 @@ def _items_insert(release: DatasetRelease, rows: list[tuple]) -> int:
 # Stages 2 and 3: every format in one pass, then stored and hashed.
 
 
-def _files_write(release: DatasetRelease, project: Project, policy: ReleasePolicy) -> dict[str, Any]:
-    """Write the JSONL and CSV files from one pass over the release's rows into temporary files,
-    then store them under their names; the fields the release records about them."""
+def _files_write(
+    release: DatasetRelease, project: Project, policy: ReleasePolicy, rows: Callable[[RowsHandle], None]
+) -> dict[str, Any]:
+    """Write the JSONL and CSV files from one pass over the release's file rows (`rows` hands
+    them, in batches, to the handle it is given) into temporary files, then store them under
+    their names; the fields the release records about them."""
     names = {
         "jsonl": f"releases/{project.pk}/{release.pk}-{release.tag}.jsonl",
         "csv": f"releases/{project.pk}/{release.pk}-{release.tag}.csv",
@@ -725,7 +770,7 @@ def _files_write(release: DatasetRelease, project: Project, policy: ReleasePolic
             for writer in writers:
                 writer.write_rows(rows)
 
-        selectors.release_rows(release=release, handle=write)
+        rows(write)
         for writer in writers:
             writer.finish()
         _progress(release, 90, "Storing the files")
