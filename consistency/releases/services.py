@@ -29,6 +29,8 @@ import heapq
 import hmac
 import json
 import logging
+import os
+import secrets
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -38,7 +40,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import IntegrityError, connection, transaction
 
 from consistency.agreement.selectors import report_latest_succeeded
@@ -752,8 +754,8 @@ def _files_write(
         "csv": f"releases/{project.pk}/{release.pk}-{release.tag}.csv",
     }
     options = {"include_rationale": policy.include_rationale, "include_raters": policy.include_raters}
-    with tempfile.TemporaryFile() as jsonl_handle, tempfile.TemporaryFile() as csv_handle:
-        sinks = {"jsonl": HashingSink(jsonl_handle), "csv": HashingSink(csv_handle)}
+    with _files_stored(names) as handles:
+        sinks = {fmt: HashingSink(handle) for fmt, handle in handles.items()}
         writers = (
             JsonlWriter(sinks["jsonl"], **options),
             CsvWriter(
@@ -774,8 +776,6 @@ def _files_write(
         for writer in writers:
             writer.finish()
         _progress(release, 90, "Storing the files")
-        for fmt, handle in (("jsonl", jsonl_handle), ("csv", csv_handle)):
-            _store(names[fmt], handle)
     return {
         "sha256": sinks["jsonl"].hexdigest(),
         "jsonl_file": names["jsonl"],
@@ -783,6 +783,63 @@ def _files_write(
         "csv_file": names["csv"],
         "csv_bytes": sinks["csv"].size,
     }
+
+
+@contextlib.contextmanager
+def _files_stored(names: dict[str, str]) -> Iterator[dict[str, IO[bytes]]]:
+    """Binary files to write, one per key of `names`, stored under their names in private storage
+    (replacing a leftover) when the block ends without an error, and gone when it fails.
+
+    A local FileSystemStorage has each written in place: a file beside its final name (named after
+    it, so a dead build's leftovers removal finds it), renamed onto that name at the end, so the
+    files (hundreds of MB) are not copied once more. Another storage gets temporary files, saved
+    into it (_store)."""
+    local = isinstance(default_storage, FileSystemStorage)
+    with contextlib.ExitStack() as stack:
+        handles: dict[str, IO[bytes]] = {}
+        partials: dict[str, str] = {}
+        for key, name in names.items():
+            if local:
+                path = default_storage.path(name)
+                _directory_make(os.path.dirname(path))
+                partial = partials[key] = f"{path}.{secrets.token_hex(4)}.part"
+                # As FileSystemStorage.save opens a new file: the umask decides its mode.
+                handles[key] = stack.enter_context(
+                    os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb")
+                )
+                stack.callback(_remove_if_there, partial)
+            else:
+                handles[key] = stack.enter_context(tempfile.TemporaryFile())
+        yield handles
+        for key, name in names.items():
+            handle = handles[key]
+            if local:
+                handle.flush()
+                if default_storage.file_permissions_mode is not None:
+                    os.chmod(handle.fileno(), default_storage.file_permissions_mode)
+                os.replace(partials[key], default_storage.path(name))
+            else:
+                _store(name, handle)
+
+
+def _directory_make(path: str) -> None:
+    """A storage folder, made as FileSystemStorage.save makes one (with its permissions mode)."""
+    if os.path.isdir(path):
+        return
+    mode = default_storage.directory_permissions_mode
+    if mode is None:
+        os.makedirs(path, exist_ok=True)
+        return
+    old_umask = os.umask(0o777 & ~mode)
+    try:
+        os.makedirs(path, mode, exist_ok=True)
+    finally:
+        os.umask(old_umask)
+
+
+def _remove_if_there(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
 
 
 def _store(name: str, handle: IO[bytes]) -> None:
