@@ -9,10 +9,13 @@
     window.htmx.config.refreshOnHistoryMiss = true;
   }
 
+  const NOT_TYPED = ["checkbox", "radio", "submit", "button"];
+
   function isTyping(target) {
     if (!target || !target.tagName) return false;
     const tag = target.tagName.toLowerCase();
-    return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable;
+    if (tag === "input") return !NOT_TYPED.includes((target.type || "").toLowerCase());
+    return tag === "textarea" || tag === "select" || target.isContentEditable;
   }
 
   // The review panel answers refused input (400) and conflicts (409) with the panel itself, saying
@@ -60,6 +63,14 @@
       const field = document.getElementById("id_rationale");
       if (field) field.focus();
       return;
+    }
+    // Multi-label cases: a label's key ticks or unticks it in the gold set; Enter decides.
+    for (const box of form.querySelectorAll("input[data-toggle]")) {
+      if (box.dataset.toggle.toLowerCase() === key) {
+        event.preventDefault();
+        box.checked = !box.checked;
+        return;
+      }
     }
     for (const button of form.querySelectorAll("button[data-shortcut]")) {
       if (button.dataset.shortcut.toLowerCase() === key) {

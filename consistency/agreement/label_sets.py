@@ -29,7 +29,7 @@ and Fleiss' kappa with their intervals, computed by the single-label kernels.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -405,7 +405,6 @@ def _per_rater(data: _Sets, items: _Items | None) -> list[dict[str, Any]]:
         n_def = np.bincount(base.rater[defined], minlength=r)
         n_match = np.bincount(base.rater[match], minlength=r)
     loo_ci = st.wilson_interval(n_match, n_def)
-    empty_sme = {"value": None, "ci95": None, "n": 0, "per_label": []}
     return [
         {
             "rater": st._py(base.rater_codes[i]),
@@ -418,10 +417,36 @@ def _per_rater(data: _Sets, items: _Items | None) -> list[dict[str, Any]]:
             "loo_agreement_ci95": [float(x) for x in loo_ci[i]] if n_def[i] else None,
             "n_loo_items": int(n_def[i]),
             "n_loo_matches": int(n_match[i]),
-            "agreement_with_sme_on_disputed": empty_sme,
         }
         for i in range(r)
     ]
+
+
+def agreement_with_sme(
+    data: _Sets, gold: Mapping[Any, tuple[np.ndarray, Any]] | None
+) -> list[dict[str, Any]]:
+    """Per rater, on the items an SME decided (the disputed ones): how often their set equals the
+    SME's, and per label in the SME's set how often they chose it too, each with a Wilson
+    interval. A rater's sets on items they decided themselves are not scored."""
+    base, q = data.base, data.n_labels
+    r = base.n_raters
+    hits, n = np.zeros(r, dtype=np.int64), np.zeros(r, dtype=np.int64)
+    hit_cell, n_cell = np.zeros((r, q), dtype=np.int64), np.zeros((r, q), dtype=np.int64)
+    if gold and base.n_annotations:
+        item_code = base.item_codes[base.item]
+        keys = np.fromiter(gold.keys(), dtype=item_code.dtype, count=len(gold))
+        for row in np.nonzero(np.isin(item_code, keys))[0]:
+            truth, judge = gold[item_code[row].item()]
+            i = base.rater[row]
+            if judge is not None and st._py(base.rater_codes[i]) == judge:
+                continue
+            mine = data.indicator[row]
+            n[i] += 1
+            hits[i] += bool((mine == truth).all())
+            chosen = np.nonzero(truth)[0]
+            n_cell[i, chosen] += 1
+            hit_cell[i, chosen] += mine[chosen]
+    return st.sme_agreement_rows(hits, n, hit_cell, n_cell)
 
 
 def _label_confusion(data: _Sets, items: _Items | None) -> list[dict[str, Any]]:
@@ -531,6 +556,7 @@ def label_set_summary(
     label_sets: Any,
     n_labels: int,
     *,
+    gold: Mapping[Any, tuple[np.ndarray, Any]] | None = None,
     n_boot: int = DEFAULT_N_BOOT,
     seed: int | None = DEFAULT_SEED,
 ) -> dict[str, Any]:
@@ -539,11 +565,18 @@ def label_set_summary(
     "masi"), "percent_agreement" the share of rater pairs choosing the same set, Fleiss' kappa and
     Gwet's AC1 are None (REASON_NOT_FOR_LABEL_SETS); "per_label" gives presence/absence alpha and
     kappa per label; "per_rater" adds "mean_masi_agreement" and "mean_pair_alpha"; "cohen_kappa"
-    is empty and "pair_alpha" holds the MASI alpha of each pair of raters (no interval)."""
+    is empty and "pair_alpha" holds the MASI alpha of each pair of raters (no interval).
+
+    `gold` maps items to (the SME's set as a boolean row over the labels, the SME's rater code or
+    None): each rater's "agreement_with_sme_on_disputed" is then the share of their sets equal to
+    the SME's and, per label the SME chose, the share of those examples where they chose it too
+    (`agreement_with_sme`)."""
     data = _Sets(items, raters, label_sets, n_labels)
     est = _all_coefficients(data, n_boot, seed)
     items_ = _Items(data) if not st._basic_reason(data.base) else None
     rater_rows = _per_rater(data, items_)
+    for row, sme in zip(rater_rows, agreement_with_sme(data, gold), strict=True):
+        row["agreement_with_sme_on_disputed"] = sme
     pairs = _pair_alphas(data, items_)
     mean_alpha: dict[Any, list[float]] = {}
     for pair in pairs:

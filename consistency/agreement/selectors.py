@@ -404,12 +404,34 @@ def gold_codes(
     """
     if gold is None:
         return None
+    if arrays.multi or arrays.span_task:
+        return _answer_gold_codes(arrays=arrays, gold=gold)
     code_of = {label_id: code for code, label_id in enumerate(arrays.label_ids)}
     out: dict[int, int | tuple[int, int]] = {}
     for example, value in gold.items():
         label, sme = (value[0], value[1]) if isinstance(value, tuple | list) else (value, None)
         if label in code_of:
             out[int(example)] = code_of[label] if sme is None else (code_of[label], int(sme))
+    return out
+
+
+def _answer_gold_codes(*, arrays: AgreementArrays, gold: Mapping[int, Any]) -> dict[int, tuple[Any, Any]]:
+    """The SME's label sets or spans (`gold_labels`' pairs of answer and SME) in the arrays' codes:
+    {example id: (a boolean row over the labels, or a frozenset of (start, end, label code); the
+    SME's user id)}. An answer naming a label the project no longer has is left out."""
+    code_of = {label_id: code for code, label_id in enumerate(arrays.label_ids)}
+    out: dict[int, tuple[Any, Any]] = {}
+    for example, value in gold.items():
+        if not isinstance(value, tuple | list) or len(value) != 2:
+            continue
+        answer, sme = value
+        if arrays.span_task and isinstance(answer, tuple | list):
+            if all(len(span) == 3 and span[2] in code_of for span in answer):
+                out[int(example)] = (frozenset((s, e, code_of[label]) for s, e, label in answer), sme)
+        elif arrays.multi and isinstance(answer, tuple | list) and all(label in code_of for label in answer):
+            row = np.zeros(arrays.n_labels, dtype=bool)
+            row[[code_of[label] for label in answer]] = True
+            out[int(example)] = (row, sme)
     return out
 
 
@@ -436,14 +458,25 @@ def agreement_compute(
     names = usernames(user_ids=arrays.raters)
     report(25, "Computing overall agreement")
     if arrays.multi:
-        # Label sets: MASI alpha and per-label presence agreement. The SME's resolutions are
-        # single labels today, so agreement with the SME is left out (empty per rater).
+        # Label sets: MASI alpha and per-label presence agreement; agreement with the SME by
+        # whole set and per label the SME chose.
         summary = label_sets.label_set_summary(
-            arrays.items, arrays.raters, arrays.label_sets, arrays.n_labels, n_boot=n_boot
+            arrays.items,
+            arrays.raters,
+            arrays.label_sets,
+            arrays.n_labels,
+            gold=gold_codes(arrays=arrays, gold=gold),
+            n_boot=n_boot,
         )
     elif arrays.span_task:
         summary = spans.span_report(
-            arrays.items, arrays.raters, arrays.spans, arrays.tokens, arrays.n_labels, n_boot=n_boot
+            arrays.items,
+            arrays.raters,
+            arrays.spans,
+            arrays.tokens,
+            arrays.n_labels,
+            gold=gold_codes(arrays=arrays, gold=gold),
+            n_boot=n_boot,
         )
     else:
         summary = stats.agreement_summary(

@@ -29,7 +29,7 @@ label, other offsets), "boundary_and_label" (an overlapping span, other offsets 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -496,6 +496,79 @@ def span_coefficients(
     return _light(data, f1, tok)
 
 
+def loo_majority_agreement(data: _Spans) -> tuple[np.ndarray, np.ndarray]:
+    """Per rater: (examples where the other raters' majority answer is defined, examples where
+    the rater's spans equal it). The others' majority is every span more than half of them marked
+    exactly; an example where some span was marked by exactly half of them is a tie and not
+    counted, nor is one the rater labeled alone. "No entities" matches an empty majority."""
+    base = data.base
+    r, n_rows = base.n_raters, base.n_annotations
+    if not n_rows:
+        return np.zeros(r, dtype=np.int64), np.zeros(r, dtype=np.int64)
+    n_others = (base.m - 1)[base.item]  # per annotation row
+    # One id per distinct (item, start, end, label): how many raters marked it.
+    order = np.lexsort((data.label, data.end, data.start, data.item))
+    step = np.ones(len(order), dtype=bool)
+    if len(order):
+        keyed = np.stack([data.item, data.start, data.end, data.label])[:, order]
+        step[1:] = (keyed[:, 1:] != keyed[:, :-1]).any(axis=0)
+    key = np.empty(len(order), dtype=np.int64)
+    key[order] = np.cumsum(step) - 1
+    n_keys = int(step.sum())
+    marked = np.bincount(key, minlength=n_keys)
+    key_item = np.zeros(n_keys, dtype=np.int64)
+    key_item[key] = data.item
+    key_others = (base.m - 1)[key_item]
+    # Per item, the spans at least half of all the others would reach without the rater (>= half
+    # of n_others counting every marker), and the ties; each row then corrects for its own spans.
+    n_items = len(base.m)
+    reach = np.bincount(key_item, weights=2 * marked >= key_others, minlength=n_items)
+    ties = np.bincount(key_item, weights=2 * marked == key_others, minlength=n_items)
+    own_reach = np.bincount(data.ann, weights=2 * marked[key] >= n_others[data.ann], minlength=n_rows)
+    own_tie_out = np.bincount(data.ann, weights=2 * marked[key] == n_others[data.ann], minlength=n_rows)
+    own_tie_in = np.bincount(data.ann, weights=2 * (marked[key] - 1) == n_others[data.ann], minlength=n_rows)
+    own_major = np.bincount(data.ann, weights=2 * (marked[key] - 1) > n_others[data.ann], minlength=n_rows)
+    own_spans = np.bincount(data.ann, minlength=n_rows)
+    tie = (ties[base.item] - own_tie_out + own_tie_in) > 0
+    defined = (n_others >= 1) & ~tie
+    # Equal: each of the rater's spans is in the others' majority, and no span the rater left out
+    # reaches half of the others (none above half since there is no tie at exactly half).
+    match = defined & (own_major == own_spans) & ((reach[base.item] - own_reach) == 0)
+    return np.bincount(base.rater[defined], minlength=r), np.bincount(base.rater[match], minlength=r)
+
+
+def agreement_with_sme(
+    data: _Spans, gold: Mapping[Any, tuple[frozenset, Any]] | None
+) -> list[dict[str, Any]]:
+    """Per rater, on the items an SME decided (the disputed ones): how often their spans equal the
+    SME's (exact match of every span, "no entities" included), and per label how many of the SME's
+    spans of it they marked exactly, each with a Wilson interval. A rater's answers on items they
+    decided themselves are not scored."""
+    base, q = data.base, data.n_labels
+    r = base.n_raters
+    hits, n = np.zeros(r, dtype=np.int64), np.zeros(r, dtype=np.int64)
+    hit_cell, n_cell = np.zeros((r, q), dtype=np.int64), np.zeros((r, q), dtype=np.int64)
+    if gold and base.n_annotations:
+        item_code = base.item_codes[base.item]
+        keys = np.fromiter(gold.keys(), dtype=item_code.dtype, count=len(gold))
+        rows = np.nonzero(np.isin(item_code, keys))[0]
+        marked: dict[int, set] = {int(row): set() for row in rows}
+        for k in np.nonzero(np.isin(data.ann, rows))[0]:
+            marked[int(data.ann[k])].add((int(data.start[k]), int(data.end[k]), int(data.label[k])))
+        for row in rows:
+            truth, judge = gold[item_code[row].item()]
+            i = base.rater[row]
+            if judge is not None and st._py(base.rater_codes[i]) == judge:
+                continue
+            mine = marked[int(row)]
+            n[i] += 1
+            hits[i] += mine == truth
+            for span in truth:
+                n_cell[i, span[2]] += 1
+                hit_cell[i, span[2]] += span in mine
+    return st.sme_agreement_rows(hits, n, hit_cell, n_cell)
+
+
 def span_report(
     items: Any,
     raters: Any,
@@ -503,6 +576,7 @@ def span_report(
     tokens: Any,
     n_labels: int,
     *,
+    gold: Mapping[Any, tuple[frozenset, Any]] | None = None,
     n_boot: int = DEFAULT_N_BOOT,
     seed: int | None = DEFAULT_SEED,
 ) -> dict[str, Any]:
@@ -511,7 +585,12 @@ def span_report(
     (exact and overlap, with intervals), "span_pairs" (F1 per rater pair), "breakdown" (boundary
     vs label), "per_label" (exact F1 as "value", plus "exact" and "overlap"), "per_rater" (mean
     exact F1 with the other raters), "label_confusion" (pairs of spans at the same place with two
-    labels, per label pair), "cohen_kappa" empty."""
+    labels, per label pair), "cohen_kappa" empty.
+
+    `gold` maps items to (the SME's spans as a frozenset of (start, end, label code), the SME's
+    rater code or None): each rater's "agreement_with_sme_on_disputed" is then the share of their
+    answers equal to the SME's and, per label, the share of the SME's spans they marked exactly
+    (`agreement_with_sme`)."""
     data = _Spans(items, raters, spans, n_labels)
     f1 = span_f1(items, raters, spans, n_labels, n_boot=n_boot, seed=seed)
     tok = token_agreement(items, raters, spans, tokens, n_labels, n_boot=n_boot, seed=seed)
@@ -538,6 +617,9 @@ def span_report(
     n_ann = np.bincount(base.rater, minlength=base.n_raters)
     n_spans_by_rater = np.bincount(data.rater, minlength=base.n_raters)
     per_rater = []
+    with_sme = agreement_with_sme(data, gold)
+    n_def, n_match = loo_majority_agreement(data)
+    loo_ci = st.wilson_interval(n_match, n_def)
     for i in range(base.n_raters):
         code = st._py(base.rater_codes[i])
         values = f1_by_rater.get(code, [])
@@ -550,11 +632,11 @@ def span_report(
                 "n_f1_pairs": len(values),
                 "mean_kappa": None,
                 "n_kappa_pairs": 0,
-                "loo_agreement": None,
-                "loo_agreement_ci95": None,
-                "n_loo_items": 0,
-                "n_loo_matches": 0,
-                "agreement_with_sme_on_disputed": {"value": None, "ci95": None, "n": 0, "per_label": []},
+                "loo_agreement": float(n_match[i] / n_def[i]) if n_def[i] else None,
+                "loo_agreement_ci95": [float(x) for x in loo_ci[i]] if n_def[i] else None,
+                "n_loo_items": int(n_def[i]),
+                "n_loo_matches": int(n_match[i]),
+                "agreement_with_sme_on_disputed": with_sme[i],
             }
         )
     reason = st._basic_reason(base)

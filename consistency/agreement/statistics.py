@@ -762,6 +762,16 @@ def _agreement_with_sme(data: _Ratings, gold: Any) -> list[dict[str, Any]]:
     cell = data.rater * q + np.clip(truth, 0, None)
     n_cell = np.bincount(cell[has], minlength=r * q).reshape(r, q)
     hit_cell = np.bincount(cell[hit], minlength=r * q).reshape(r, q)
+    return sme_agreement_rows(hits, n, hit_cell, n_cell)
+
+
+def sme_agreement_rows(
+    hits: np.ndarray, n: np.ndarray, hit_cell: np.ndarray, n_cell: np.ndarray
+) -> list[dict[str, Any]]:
+    """Per rater i: `hits[i]` of `n[i]` answers agreed with the SME's, and per SME label j
+    `hit_cell[i, j]` of `n_cell[i, j]`; each share with its Wilson interval (JSON rows). Shared by
+    single labels, label sets and spans, which count their agreements their own way."""
+    r, q = n_cell.shape
     overall, per_cell = wilson_interval(hits, n), wilson_interval(hit_cell, n_cell)
     out = []
     for i in range(r):

@@ -55,7 +55,10 @@ class PredictionSetListApi(ProjectScopedMixin, APIView):
 
 class ModelReportApi(ProjectScopedMixin, APIView):
     """A model's accuracy on gold and human-level performance with Wilson intervals, `n_gold`, the
-    gap per slice with Newcombe's interval (largest first), and its kappa against the consensus."""
+    gap (human level minus model) overall and per slice with Newcombe's interval (largest first),
+    its verdict (`gap_verdict`: model_below_human_level, model_above_human_level,
+    not_distinguishable, or too_few_gold under 30 gold examples; `gap_sentence` says it in words),
+    and its kappa against the consensus."""
 
     project_roles = REVIEWERS
     query_serializer_class = ModelReportQuerySerializer

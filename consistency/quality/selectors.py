@@ -13,6 +13,7 @@ from django.db.models import Count, F, IntegerField, Q, Value
 from django.db.models.functions import Cast, Coalesce
 
 from consistency.agreement.selectors import fetch_int_matrix, gold_annotations, label_codes, slice_members
+from consistency.quality import messages
 from consistency.quality import statistics as stats
 from core.errors import Conflict, NotFound
 from labeling.models import Annotation, ConsensusLabel
@@ -152,6 +153,9 @@ def model_report_build(
         member_examples=members.examples if members else None,
         member_slices=members.codes if members else None,
         slice_names=members.names if members else None,
+    )
+    report["gap_sentence"] = messages.gap_sentence(
+        verdict=report["gap_verdict"], gap=report["gap"], ci95=report["gap_ci95"], n_gold=report["n_gold"]
     )
     return {
         "model": prediction_set.model_name,

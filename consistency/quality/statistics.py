@@ -55,6 +55,28 @@ def model_kappa(consensus: np.ndarray, predicted: np.ndarray, n_labels: int) -> 
     return {"value": estimate.value, "ci95": ci, "n": n, "reason": estimate.reason}
 
 
+# The verdict on the gap (human level minus model) from its 95% interval: the difference is
+# tested, not the two intervals compared. Below MIN_GOLD_FOR_VERDICT gold examples, no verdict.
+GAP_MODEL_BELOW = "model_below_human_level"
+GAP_MODEL_ABOVE = "model_above_human_level"
+GAP_NOT_DISTINGUISHABLE = "not_distinguishable"
+GAP_TOO_FEW_GOLD = "too_few_gold"
+MIN_GOLD_FOR_VERDICT = 30
+
+
+def gap_verdict(gap: float | None, ci95: list[float] | None, n_gold: int) -> str | None:
+    """The verdict code of a gap with its 95% interval (None when there is no gap)."""
+    if gap is None or ci95 is None:
+        return None
+    if n_gold < MIN_GOLD_FOR_VERDICT:
+        return GAP_TOO_FEW_GOLD
+    if ci95[0] > 0:
+        return GAP_MODEL_BELOW
+    if ci95[1] < 0:
+        return GAP_MODEL_ABOVE
+    return GAP_NOT_DISTINGUISHABLE
+
+
 def _slice_row(
     value, n_gold: int, share: float, model: tuple[int, int], human: tuple[int, int]
 ) -> dict[str, Any]:
@@ -62,6 +84,7 @@ def _slice_row(
     gap = None
     if model_acc["value"] is not None and hlp["value"] is not None:
         gap = hlp["value"] - model_acc["value"]
+    ci95 = difference_interval(human[0], human[1], model[0], model[1]) if gap is not None else None
     return {
         "value": value,
         "n_gold": n_gold,
@@ -70,7 +93,8 @@ def _slice_row(
         "hlp": hlp,
         "n_hlp": human[1],
         "gap": gap,
-        "gap_ci95": difference_interval(human[0], human[1], model[0], model[1]) if gap is not None else None,
+        "gap_ci95": ci95,
+        "gap_verdict": gap_verdict(gap, ci95, n_gold),
     }
 
 
@@ -105,7 +129,11 @@ def model_report(
     overall = _slice_row(
         None, n_gold, 1.0, (int(model_correct.sum()), n_gold), (int(hlp_correct.sum()), hlp_correct.size)
     )
-    out["gap"], out["gap_ci95"] = overall["gap"], overall["gap_ci95"]
+    out["gap"], out["gap_ci95"], out["gap_verdict"] = (
+        overall["gap"],
+        overall["gap_ci95"],
+        overall["gap_verdict"],
+    )
     if member_examples is None or not slice_names:
         return out
     n_slices = len(slice_names)

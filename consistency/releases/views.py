@@ -20,7 +20,7 @@ from core.htmx import render_page_or_partial
 from core.jobs.services import job_retry
 from projects.access import project_role_required
 from projects.models import Role, TaskType
-from projects.selectors import metadata_fields
+from projects.selectors import metadata_fields, tag_vocabulary
 
 REVIEWERS = (Role.MANAGER, Role.SME)
 BLOCK_SIZE = 256 * 1024
@@ -47,9 +47,27 @@ class ReleaseForm(forms.Form):
     dev = forms.FloatField(min_value=0, max_value=1, initial=0.1)
     test = forms.FloatField(min_value=0, max_value=1, initial=0.1)
     stratify_field = forms.ChoiceField(required=False, choices=[("", "label only")])
+    include_tags = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Keep only examples with at least one of these tags (none ticked: every example).",
+    )
+    exclude_tags = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Leave out examples with any of these tags.",
+    )
 
-    def __init__(self, *args, fields: list[str], task_type: str = TaskType.SINGLE, **kwargs):
+    def __init__(
+        self, *args, fields: list[str], task_type: str = TaskType.SINGLE, tags: list[str] = (), **kwargs
+    ):
         super().__init__(*args, **kwargs)
+        if tags:
+            for name in ("include_tags", "exclude_tags"):
+                self.fields[name].choices = [(tag, tag) for tag in tags]
+        else:  # a project without tags has nothing to filter by
+            self.fields.pop("include_tags")
+            self.fields.pop("exclude_tags")
         if task_type == TaskType.SPANS:  # splits of span releases are not stratified by answer
             self.fields["stratify_field"].choices = [("", "none")] + [(f, f) for f in fields]
         else:
@@ -72,6 +90,8 @@ class ReleaseForm(forms.Form):
             "min_posterior": data.get("min_posterior", ReleasePolicy().min_posterior),
             "ratios": [data["train"], data["dev"], data["test"]],
             "stratify_field": data["stratify_field"],
+            "include_tags": data.get("include_tags", []),
+            "exclude_tags": data.get("exclude_tags", []),
         }
 
 
@@ -80,7 +100,10 @@ class ReleaseForm(forms.Form):
 def release_list(request, slug):
     project = request.project
     form = ReleaseForm(
-        request.POST or None, fields=metadata_fields(project=project), task_type=project.task_type
+        request.POST or None,
+        fields=metadata_fields(project=project),
+        task_type=project.task_type,
+        tags=tag_vocabulary(project=project),
     )
     if request.method == "POST" and form.is_valid():
         try:

@@ -8,6 +8,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
@@ -333,20 +334,26 @@ def resolutions_current(*, project: Project) -> QuerySet[Resolution]:
     return Resolution.objects.filter(project=project, superseded_by__isnull=True)
 
 
-def gold_labels(*, project: Project) -> dict[int, tuple[int, int]]:
-    """{example id: (label id, the SME's user id)} from each example's current (newest) resolution
-    with a gold label. The SME is kept so that nobody's labels are scored against their own decision."""
-    gold: dict[int, tuple[int, int]] = {}
+def gold_labels(*, project: Project) -> dict[int, tuple[Any, int]]:
+    """{example id: (the SME's answer, the SME's user id)} from each example's current (newest)
+    resolution with a gold answer. The answer is a label id on a single-label project, a tuple of
+    label ids on a multi-label one, a tuple of (start, end, label id) on a span project. The SME is
+    kept so that nobody's labels are scored against their own decision."""
+    gold: dict[int, tuple[Any, int]] = {}
     rows = (
         resolutions_current(project=project)
         .order_by("created_at", "id")
-        .values_list("example_id", "verdict", "label_id", "sme_id")
+        .values_list("example_id", "verdict", "label_id", "labels", "spans", "sme_id")
     )
-    for example_id, verdict, label_id, sme_id in rows:
-        if verdict == Resolution.Verdict.GOLD:
-            gold[example_id] = (label_id, sme_id)
-        else:
+    for example_id, verdict, label_id, labels, spans, sme_id in rows:
+        if verdict != Resolution.Verdict.GOLD:
             gold.pop(example_id, None)  # a newer exclusion replaces an older gold label
+        elif spans is not None:
+            gold[example_id] = (tuple(tuple(span) for span in spans), sme_id)
+        elif labels is not None:
+            gold[example_id] = (tuple(labels), sme_id)
+        else:
+            gold[example_id] = (label_id, sme_id)
     return gold
 
 

@@ -186,6 +186,14 @@ class SpanWriteSerializer(ClosedSerializer):
     label = serializers.CharField(
         max_length=100, validators=[SOME_TEXT], help_text="A label of the project, its name or its id."
     )
+    text = serializers.CharField(
+        required=False,
+        allow_blank=False,
+        trim_whitespace=False,
+        max_length=100_000,
+        help_text="Optional: the text the span covers. When given it must be the text at `start`..`end`, "
+        "which catches offsets counted in another unit (UTF-16 code units, bytes).",
+    )
 
 
 def _spans_errors_by_field(detail) -> dict:

@@ -156,14 +156,16 @@ def label_set_clean(*, project: Project, label_ids) -> list[int]:
     empty only when the project allows "none of these". Returned sorted (as stored)."""
     if isinstance(label_ids, str | bytes) or not hasattr(label_ids, "__iter__"):
         raise _refuse("labels", "Give the labels as a list.")
-    known = {str(label.pk): label.pk for label in labels_for_labeling(project=project)}
+    project_labels = labels_for_labeling(project=project)
+    known = {str(label.pk): label.pk for label in project_labels}
     chosen: list[int] = []
     for value in label_ids:
         pk = known.get(str(value).strip())
         if pk is None:
             raise _refuse("labels", f"{str(value)[:100]!r} is not one of this project's labels.")
         if pk in chosen:
-            raise _refuse("labels", f"A label is given twice ({str(value)[:100]!r}); give each label once.")
+            name = next(label.name for label in project_labels if label.pk == pk)
+            raise _refuse("labels", f"A label is given twice ({name!r}); give each label once.")
         chosen.append(pk)
     if not chosen and not project.allow_empty_label_set:
         raise _refuse("labels", EMPTY_SET_REFUSED)

@@ -46,7 +46,7 @@ def test_bad_label_sets_are_refused_naming_the_field(multi_project, raters):
     lease = post(api, f"{BASE}/assignments/next/").json()
     cases = [
         ({"labels": ["bug", "no-such-label"]}, "labels", "Item 2"),
-        ({"labels": ["bug", "bug"]}, "labels", "twice"),
+        ({"labels": ["bug", "bug"]}, "labels", "given twice ('bug')"),
         ({"labels": []}, "labels", "none of these"),
         ({"label": "bug"}, "label", "multi-label"),
         ({"label": "bug", "labels": ["bug"]}, "label", "not both"),

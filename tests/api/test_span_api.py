@@ -106,6 +106,22 @@ def test_bad_spans_are_refused_naming_the_span_and_field(span_project, raters, s
     assert not Annotation.objects.exists()
 
 
+def test_a_span_may_say_its_text_which_must_match_the_offsets(span_project, raters):
+    """A script that counted UTF-16 units (the emoji as two) names the text it meant: refused by
+    span and field, nothing stored; the right offsets with the same text are stored."""
+    api = token_client(raters[0])
+    lease = lease_of(api)["id"]
+    wrong = {"start": 3, "end": 15, "label": "PER", "text": "Ada Lovelace"}
+    response = post(api, f"{BASE}/annotations/", {"assignment": lease, "spans": [wrong]})
+    assert response.status_code == 400
+    assert "is not the text at" in str(response.json()["spans[0].text"])
+    assert not Annotation.objects.exists()
+    right = {**wrong, "start": 2, "end": 14}
+    saved = post(api, f"{BASE}/annotations/", {"assignment": lease, "spans": [right]})
+    assert saved.status_code == 201, saved.json()
+    assert saved.json()["spans"] == [{"start": 2, "end": 14, "label": "PER"}]
+
+
 def test_the_other_shapes_are_refused_by_name(span_project, project, raters):
     api = token_client(raters[0])
     lease = lease_of(api)
@@ -159,6 +175,7 @@ def test_the_schema_documents_spans(client):
     item = submit["items"]
     if "$ref" in item:
         item = components[item["$ref"].rsplit("/", 1)[1]]
-    assert set(item["properties"]) == {"start", "end", "label"}
+    assert set(item["properties"]) == {"start", "end", "label", "text"}
+    assert set(item["required"]) == {"start", "end", "label"}
     assert "spans" in components["Annotation"]["properties"]
     assert "spans_may_nest" in components["Assignment"]["properties"]

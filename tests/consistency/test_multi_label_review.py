@@ -2,40 +2,22 @@
 majority, and the case resolves to a set (ConsensusLabel.labels), revisable, with rationale; a
 single label or an unknown one is refused by name."""
 
-import uuid
-
 import pytest
 from django.urls import reverse
 
 from consistency.review import services as review_services
 from consistency.review.models import Resolution
 from core.errors import ApplicationError
-from labeling.models import ConsensusLabel, Disagreement
-from labeling.services import annotations as labeling
-from tests.factories import ExampleFactory
+from labeling.models import ConsensusLabel
+from tests.consistency.multi_label_cases import ids, multi_case_make
 
 pytestmark = pytest.mark.django_db
-
-
-def ids(project, *names):
-    return sorted(project.labels.get(name=name).pk for name in names)
 
 
 @pytest.fixture
 def case(multi_project, raters):
     """Three raters, three different sets: {billing, bug}, {bug}, {feature}: queued."""
-    project = multi_project
-    example = ExampleFactory(project=project, text="Charged twice, then the app crashed")
-    for user, names in zip(raters, [("billing", "bug"), ("bug",), ("feature",)], strict=True):
-        assignment = labeling.assignment_next(project=project, user=user)
-        labeling.annotation_submit(
-            project=project,
-            user=user,
-            example_id=assignment.example_id,
-            labels=ids(project, *names),
-            client_token=uuid.uuid4(),
-        )
-    return Disagreement.objects.get(example=example, status="open")
+    return multi_case_make(multi_project, raters)
 
 
 def test_the_sme_resolves_a_case_to_a_set_from_the_page(multi_project, case, sme_client):

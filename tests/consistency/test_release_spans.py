@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from consistency.releases.exports import release_export_get, release_formats
-from consistency.releases.formats.conll import bio_tags
+from consistency.releases.formats.conll import bio_tags, conll_write
 from consistency.releases.models import DatasetReleaseItem
 from consistency.releases.selectors import release_diff
 from consistency.releases.services import release_build
@@ -217,6 +217,16 @@ def test_conll_file_is_bio_per_token_with_an_id_comment_per_example(ner, manager
     assert blocks["s-03"] == [("Nothing", "O"), ("to", "O"), ("see", "O"), ("here", "O"), (".", "O")]
     assert blocks["s-04"][0] == ("AdaLovelace", "B-PER")
     assert blocks["s-05"] == [("I", "O"), ("\U0001f600", "O"), ("Ada", "B-PER")]
+
+
+def test_a_label_with_spaces_is_one_whitespace_free_tag():
+    """CoNLL readers split lines on whitespace: `B-error code` would read as three columns."""
+    out = io.BytesIO()
+    line = {"external_id": "x", "split": "train", "text": "Got E 42 today",
+            "spans": [{"start": 4, "end": 8, "label": "error  code"}]}  # fmt: skip
+    conll_write([line], out=out)
+    rows = [row.split() for row in out.getvalue().decode().splitlines()[2:-1]]
+    assert rows == [["Got", "O"], ["E", "B-error_code"], ["42", "I-error_code"], ["today", "O"]]
 
 
 def test_label_studio_tasks_carry_utf16_offsets_and_import_back(ner, manager, decided, tmp_path):

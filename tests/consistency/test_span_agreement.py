@@ -279,3 +279,45 @@ def test_span_report_has_the_report_keys_and_the_split_labels():
             p["exact"]["value"] for p in report["span_pairs"] if row["rater"] in (p["rater_a"], p["rater_b"])
         ]
         assert row["mean_span_f1"] == pytest.approx(np.mean(mine))
+
+
+def loo_by_hand(items, raters, spans):
+    """Per rater (defined, matches): the others' majority is every span more than half of them
+    marked; a span exactly half of them marked makes the example a tie (not counted)."""
+    answers: dict = {}
+    for row, (item, rater) in enumerate(zip(items, raters, strict=True)):
+        answers.setdefault(item, {})[rater] = {tuple(s[1:]) for s in spans if s[0] == row}
+    out: dict = {}
+    for by_rater in answers.values():
+        for rater, mine in by_rater.items():
+            others = [a for r, a in by_rater.items() if r != rater]
+            counts: dict = {}
+            for answer in others:
+                for span in answer:
+                    counts[span] = counts.get(span, 0) + 1
+            defined, match = out.get(rater, (0, 0))
+            if others and not any(2 * c == len(others) for c in counts.values()):
+                majority = {span for span, c in counts.items() if 2 * c > len(others)}
+                defined, match = defined + 1, match + (mine == majority)
+            out[rater] = (defined, match)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("seed", "n_raters", "nested"), [(0, 3, False), (1, 4, True), (2, 2, False), (3, 5, True)]
+)
+def test_agreement_with_the_others_majority_equals_a_direct_count(seed, n_raters, nested):
+    _, items, raters, spans = generate(seed, n_items=60, n_raters=n_raters, nested=nested)
+    keep = np.random.default_rng(seed).random(len(items)) > 0.15  # some raters skip some items
+    rows = np.flatnonzero(keep)
+    renumber = np.full(len(items), -1)
+    renumber[rows] = np.arange(len(rows))
+    spans = spans[keep[spans[:, 0]]]
+    spans[:, 0] = renumber[spans[:, 0]]
+    items, raters = items[keep], raters[keep]
+    data = sp._Spans(items, raters, spans, 3)
+    n_def, n_match = sp.loo_majority_agreement(data)
+    expected = loo_by_hand(items.tolist(), raters.tolist(), spans.tolist())
+    got = {st._py(code): (int(n_def[i]), int(n_match[i])) for i, code in enumerate(data.base.rater_codes)}
+    assert got == expected
+    assert sum(match for _, match in expected.values()) > 0  # the data has matches to count

@@ -102,3 +102,33 @@ def test_the_multi_label_page_works_without_javascript(browser, live_server, mul
         assert [names(project, a) for a in stored] == [["billing", "other"], []]
     finally:
         context.close()
+
+
+def test_the_sme_decides_a_label_set_with_the_keyboard(page, login, multi_project, raters, sme):
+    """Label keys tick and untick the gold set (starting from the per-label majority), Enter
+    decides; the next case's "." decides "none of these" where the project allows it."""
+    from consistency.review.models import Resolution
+    from tests.consistency.multi_label_cases import multi_case_make
+
+    project = multi_project
+    project.allow_empty_label_set = True
+    project.save()
+    by_name = dict(project.labels.values_list("name", "pk"))
+    first = multi_case_make(project, raters, external_id="m-1")
+    second = multi_case_make(project, raters, external_id="m-2")
+    login(sme)
+    page.goto(f"/projects/support/review/{first.pk}/")
+    page.wait_for_selector("#gold-set")
+    assert page.locator("#gold-set input:checked").count() == 1  # bug: 2 of 3
+    page.keyboard.press("1")  # billing on
+    page.keyboard.press("3")  # feature on
+    page.keyboard.press("3")  # feature off again
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "wanted => document.querySelector('#review-item').dataset.disagreementId === wanted",
+        arg=str(second.pk),
+    )
+    page.keyboard.press(".")
+    page.wait_for_function("() => !document.querySelector('#gold-set')")
+    decided = {r.disagreement_id: sorted(r.labels) for r in Resolution.objects.all()}
+    assert decided == {first.pk: sorted([by_name["billing"], by_name["bug"]]), second.pk: []}

@@ -99,6 +99,17 @@ def test_model_report_per_slice_equals_counts_by_hand(project, seeded):
         assert row["share"] == pytest.approx(size / n_examples)
         low, high = row["gap_ci95"]
         assert low <= row["gap"] <= high
+    # 32 gold examples: enough for a verdict, which follows the gap's own interval.
+    low, high = report["gap_ci95"]
+    expected = (
+        "model_below_human_level"
+        if low > 0
+        else "model_above_human_level"
+        if high < 0
+        else "not_distinguishable"
+    )
+    assert report["gap_verdict"] == expected
+    assert "on 32 gold examples" in report["gap_sentence"]
     kappa = report["model_kappa_vs_consensus"]
     assert kappa["n"] == 32
     assert kappa["ci95"][0] < kappa["value"] < kappa["ci95"][1]
@@ -134,3 +145,33 @@ def test_report_without_gold_or_slices_has_no_figures():
     )
     assert report["model_accuracy"] == {"value": None, "ci95": None}
     assert (report["n_gold"], report["gap"], report["slices"]) == (0, None, [])
+
+
+@pytest.mark.parametrize(
+    ("gap", "ci95", "n_gold", "verdict", "words"),
+    [
+        (0.2, [0.05, 0.33], 40, "model_below_human_level", "The model is below human level"),
+        (-0.2, [-0.33, -0.05], 40, "model_above_human_level", "The model is above human level"),
+        (-0.125, [-0.29, 0.017], 40, "not_distinguishable", "cannot be told apart"),
+        (0.4, [0.1, 0.6], 29, "too_few_gold", "needs at least 30 gold examples"),
+        (None, None, 0, None, "No verdict"),
+    ],
+)
+def test_the_gap_verdict_tests_the_difference(gap, ci95, n_gold, verdict, words):
+    """Overlapping intervals of model and HLP are not a verdict: the gap's interval is."""
+    from consistency.quality.messages import gap_sentence
+
+    assert stats.gap_verdict(gap, ci95, n_gold) == verdict
+    assert words in gap_sentence(verdict=verdict, gap=gap, ci95=ci95, n_gold=n_gold)
+
+
+def test_the_page_and_the_command_say_the_verdict(project, seeded, manager_client):
+    from projects.models import PredictionSet
+
+    out = io.StringIO()
+    call_command("model_report", project.slug, "--model", "clf", stdout=out)
+    model = PredictionSet.objects.get(project=project, model_name="clf")
+    page = manager_client.get(f"/projects/{project.slug}/quality/models/{model.pk}/").content.decode()
+    sentence = _report(project)["gap_sentence"]
+    assert sentence in out.getvalue()
+    assert sentence.replace("'", "&#x27;") in page

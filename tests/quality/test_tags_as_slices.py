@@ -104,3 +104,39 @@ def test_tags_are_agreement_slices_and_release_filters(project, examples, manage
     assert dropped.n_items == 3
     with pytest.raises(PolicyError):
         ReleasePolicy.from_dict({"include_tags": ["Not A Tag"]})
+
+
+def test_the_release_page_filters_by_tags(
+    manager_client, project, examples, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    from consistency.releases.models import DatasetRelease
+
+    url = reverse("consistency:releases", args=[project.slug])
+    assert b'name="exclude_tags"' not in manager_client.get(url).content  # no tags: nothing to offer
+    ExampleTag.objects.bulk_create(
+        [
+            ExampleTag(project=project, example=e, name="chat")
+            for e in examples
+            if e.metadata["channel"] == "chat"
+        ]
+        + [ExampleTag(project=project, example=examples[0], name="tricky")]
+    )
+    page = manager_client.get(url).content.decode()
+    assert 'name="include_tags" value="chat"' in page
+    assert 'name="exclude_tags" value="tricky"' in page
+    form = {"tag": "", "sources": ["unanimous"], "min_agreement": "0", "min_posterior": "0.9",
+            "train": "0.8", "dev": "0.1", "test": "0.1", "stratify_field": ""}  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        response = manager_client.post(url, {**form, "tag": "no-chat", "exclude_tags": ["chat"]})
+    assert response.status_code == 302
+    release = DatasetRelease.objects.get(project=project, tag="no-chat")
+    assert (release.policy["exclude_tags"], release.policy["include_tags"], release.n_items) == (
+        ["chat"],
+        [],
+        3,
+    )
+    refused = manager_client.post(url, {**form, "include_tags": ["no-such-tag"]})
+    assert refused.status_code == 400
+    assert b"no-such-tag" in refused.content

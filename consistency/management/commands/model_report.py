@@ -52,6 +52,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{prediction_set.display_name} on {report['n_gold']} gold examples")
         self.stdout.write(f"  model accuracy {_share(report['model_accuracy'])}")
         self.stdout.write(f"  human level    {_share(report['hlp'])} ({report['n_hlp']} annotations)")
+        self.stdout.write(f"  {report['gap_sentence']}")
         kappa = report["model_kappa_vs_consensus"]
         if kappa["value"] is not None:
             self.stdout.write(
@@ -66,7 +67,8 @@ class Command(BaseCommand):
             )
             self.stdout.write(
                 f"  {row['value']!s:<24} share {row['share']:.3f}  n_gold {row['n_gold']:>5}  "
-                f"model {_share(row['model_accuracy'])}  HLP {_share(row['hlp'])}  gap {gap}"
+                f"model {_share(row['model_accuracy'])}  HLP {_share(row['hlp'])}  gap {gap}  "
+                f"{row['gap_verdict'] or ''}"
             )
 
 

@@ -11,7 +11,9 @@ same the labeling page moves by and token-level agreement counts. Tags:
 - where spans nest, a token takes the outermost span (the one starting first, then the longest;
   also when two spans that do not overlap each other touch the same token), so the inner spans
   are not in this file: the JSONL and Parquet files keep them;
-- two spans next to each other start with their own `B-`, whatever their labels.
+- two spans next to each other start with their own `B-`, whatever their labels;
+- a label's whitespace becomes `_` in its tag (`B-error_code`): CoNLL readers split lines on
+  whitespace, so a tag may hold none.
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ def bio_tags(text: str, spans: Sequence[Sequence]) -> list[tuple[str, str]]:
     return tagged
 
 
+def _tag_name(label: str) -> str:
+    return "_".join(str(label).split())
+
+
 def _one_line(value: str) -> str:
     return " ".join(str(value).splitlines())
 
@@ -58,7 +64,7 @@ def conll_write(lines: Iterable[dict], *, out: IO[bytes]) -> int:
     parts: list[str] = []
     size = 0
     for line in lines:
-        spans = [(span["start"], span["end"], span["label"]) for span in line.get("spans") or ()]
+        spans = [(span["start"], span["end"], _tag_name(span["label"])) for span in line.get("spans") or ()]
         block = [f"# id = {_one_line(line['external_id'])}\n# split = {line.get('split', '')}\n"]
         block += [f"{token}\t{tag}\n" for token, tag in bio_tags(line.get("text") or "", spans)]
         block.append("\n")
