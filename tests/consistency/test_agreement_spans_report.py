@@ -96,3 +96,15 @@ def test_dashboard_and_command_show_span_agreement(manager_client, span_project)
     out = StringIO()
     call_command("agreement", "support", "--json", stdout=out)
     assert json.loads(out.getvalue())["task_type"] == "spans"
+    # The table says span F1, the boundary-vs-label breakdown and F1 per label, not only the
+    # token coefficients.
+    out = StringIO()
+    call_command("agreement", "support", stdout=out)
+    result = agreement_report_compute(project_id=span_project.pk).result
+    text = out.getvalue()
+    exact = result["span_f1"]["exact"]
+    low, high = exact["ci95"]
+    assert f"span F1 exact          {exact['value']:.3f}  [{low:.3f}, {high:.3f}]" in text
+    assert "each span against each other rater's: the same span" in text
+    for row in result["per_label"]:
+        assert f"  {row['label']:<18} {row['exact']['value']:>9.3f}" in text

@@ -47,6 +47,15 @@ class Command(BaseCommand):
             self.stdout.write(_table(report.result))
 
 
+RELATION_WORDS = {
+    "exact": "the same span",
+    "label": "same place, other label",
+    "boundary": "other boundaries",
+    "boundary_and_label": "other boundaries and label",
+    "missing": "nothing there",
+}
+
+
 def _dumps(result: dict) -> str:
     return json.dumps(result, indent=2, ensure_ascii=False)
 
@@ -62,8 +71,15 @@ def _table(result: dict) -> str:
         f"{'coefficient':<20} {'value':>7}  95% interval",
     ]
     label_sets = result.get("distance") == "masi"
+    spans = result.get("span_f1") is not None
     if label_sets:
         lines.insert(1, "label sets: Krippendorff's alpha uses the MASI distance")
+    if spans:
+        lines.insert(
+            1,
+            f"spans: {result['n_spans']} spans over {result['n_tokens']} tokens; the kappa and alpha "
+            "below compare each token's label (or none)",
+        )
     for name in COEFFICIENTS:
         estimate = result[name]
         ci = estimate["ci95"]
@@ -84,6 +100,23 @@ def _table(result: dict) -> str:
                 f"{_number(coefficient['after']['value'])}, change {_number(difference['value'])}{interval}: "
                 f"{verdict}"
             )
+    if spans:
+        for match in ("exact", "overlap"):
+            estimate = result["span_f1"][match]
+            ci = estimate["ci95"]
+            interval = f"[{_number(ci[0])}, {_number(ci[1])}]" if ci else (estimate["reason"] or "")
+            lines.append(f"{'span F1 ' + match:<20} {_number(estimate['value']):>7}  {interval}")
+        shares = result["breakdown"]["shares"]
+        lines += [
+            "",
+            "each span against each other rater's: "
+            + ", ".join(f"{RELATION_WORDS.get(kind, kind)} {share:.0%}" for kind, share in shares.items()),
+            "",
+            f"{'per label':<20} {'exact F1':>9} {'overlap F1':>11}  spans",
+        ]
+        for row in result["per_label"]:
+            exact, overlap = _number(row["exact"]["value"]), _number(row["overlap"]["value"])
+            lines.append(f"  {row['label']:<18} {exact:>9} {overlap:>11}  {row['n_ratings']}")
     if label_sets:
         lines += ["", f"{'per label (presence)':<20} {'alpha':>7} {'kappa':>7}"]
         for row in result["per_label"]:
