@@ -10,6 +10,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import NamedTuple
 
 from django.core.files.storage import default_storage
@@ -27,7 +28,7 @@ from consistency.releases.policy import (
 )
 from consistency.review.models import Resolution
 from consistency.review.selectors import resolutions_current
-from core.errors import Conflict, NotFound
+from core.errors import ApplicationError, Conflict, NotFound
 from labeling.models import Annotation, ConsensusLabel
 from projects.models import Example, ExampleTag, GuidelineVersion, Label, Project
 
@@ -591,13 +592,20 @@ def _order_by_external_id() -> str:
     return 'i.external_id COLLATE "C"' if connection.vendor == "postgresql" else "i.external_id"
 
 
-class _CopyRows:
-    """The sink of a COPY TO: psycopg2 writes one row per call; every ROW_BATCH rows are parsed
-    (COPY's CSV with control characters as delimiter and quote, C-speed csv.reader) and handed on."""
+class CopyRows:
+    """The sink of a COPY TO of file rows (FILE_ROW_SQL): psycopg2 writes one row per call; every
+    ROW_BATCH rows are parsed (COPY's CSV with control characters as delimiter and quote, C-speed
+    csv.reader) and handed on. The rows must come in strictly ascending external id order (code
+    point order, as PostgreSQL's COLLATE "C"): a batch out of order stops the build. `count` is
+    the number of rows handed on."""
+
+    COPY_OPTIONS = "WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')"
 
     def __init__(self, handle: Callable[[list[tuple]], None]):
         self.handle = handle
         self.parts: list[bytes] = []
+        self.count = 0
+        self.last: str | None = None
 
     def write(self, data: bytes) -> None:
         self.parts.append(data)
@@ -611,26 +619,30 @@ class _CopyRows:
         self.parts = []
         reader = csv.reader(io.StringIO(text, newline=""), delimiter="\x02", quotechar="\x01")
         # A CSV COPY cannot tell NULL from empty text: the rationale comes with an "x" in front.
-        self.handle(
-            [
-                (
-                    r[0],
-                    r[1],
-                    r[2],
-                    r[3],
-                    r[4],
-                    r[5] or None,
-                    r[6],
-                    r[7],
-                    r[8],
-                    r[9][1:] if r[9] else None,
-                    r[10] or None,
-                    r[11] or None,
-                    r[12] or None,
-                )
-                for r in reader
-            ]
-        )
+        rows = [
+            (
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5] or None,
+                r[6],
+                r[7],
+                r[8],
+                r[9][1:] if r[9] else None,
+                r[10] or None,
+                r[11] or None,
+                r[12] or None,
+            )
+            for r in reader
+        ]
+        ids = [row[0] for row in rows]
+        if (self.last is not None and ids[0] <= self.last) or any(a >= b for a, b in pairwise(ids)):
+            raise ApplicationError("The release's rows came out of external id order.")
+        self.last = ids[-1]
+        self.count += len(rows)
+        self.handle(rows)
 
 
 # A span item's spans as the files give them: objects {"start", "end", "label"} in its order. Only
@@ -639,6 +651,15 @@ SPAN_OBJECTS_SQL = (
     "CASE WHEN i.spans IS NULL THEN NULL ELSE (SELECT coalesce(jsonb_agg(jsonb_build_object("
     "'start', x.v -> 0, 'end', x.v -> 1, 'label', x.v -> 2) ORDER BY x.n), '[]'::jsonb) "
     "FROM jsonb_array_elements(i.spans) WITH ORDINALITY AS x(v, n))::text END"
+)
+
+
+# A file row (the writers' tuple) of an item `i` and its example `e`, every value as text.
+FILE_ROW_SQL = (
+    "i.external_id, e.text, i.label, i.source, i.split, round(i.agreement::numeric, 4), "
+    "i.n_raters, i.guideline_versions::text, e.metadata::text, "
+    "CASE WHEN i.rationale IS NULL THEN NULL ELSE 'x' || i.rationale END, i.raters::text, "
+    f"i.labels::text, {SPAN_OBJECTS_SQL}"
 )
 
 
@@ -652,19 +673,12 @@ def release_rows(*, release: DatasetRelease, handle: Callable[[list[tuple]], Non
         f"WHERE i.release_id = {int(release.pk)} ORDER BY {_order_by_external_id()}"
     )
     if connection.vendor == "postgresql":
-        sql = (
-            "SELECT i.external_id, e.text, i.label, i.source, i.split, round(i.agreement::numeric, 4), "
-            "i.n_raters, i.guideline_versions::text, e.metadata::text, "
-            "CASE WHEN i.rationale IS NULL THEN NULL ELSE 'x' || i.rationale END, i.raters::text, "
-            f"i.labels::text, {SPAN_OBJECTS_SQL} " + sql_from
-        )
-        sink = _CopyRows(handle)
+        sql = f"SELECT {FILE_ROW_SQL} {sql_from}"
+        sink = CopyRows(handle)
         with transaction.atomic(), connection.cursor() as cursor:
             # Room to sort the rows in memory; no JIT (its compiling cost more than it saved).
             cursor.execute(f"SET LOCAL jit = off; SET LOCAL work_mem = '256MB'; {ONE_PROCESS_SQL}")
-            cursor.cursor.copy_expert(
-                f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')", sink
-            )
+            cursor.cursor.copy_expert(f"COPY ({sql}) TO STDOUT {CopyRows.COPY_OPTIONS}", sink)
         sink.flush()
         return
     sql = (

@@ -13,9 +13,11 @@ How a build works (`release_build_run`, a core.jobs job of kind "release"):
    SplitAssigner, one INSERT ... SELECT of the items (_items_write_sql). Elsewhere the candidates
    stream through the same pure functions in Python (_items_write_python); a test holds both
    paths to the same items.
-3. Write: one query streams the items joined to their examples in external id order
-   (selectors.release_rows; COPY on PostgreSQL) through one writer per format
-   (consistency.releases.writers), all formats in the same pass, on every database.
+3. Write: the items' file rows (each joined to its example) reach one writer per format
+   (consistency.releases.writers), all formats in the same pass, on every database, in external
+   id order. On PostgreSQL they stream out of the items' INSERT itself (COPY of its RETURNING
+   rows), so the files are written while the items go in; elsewhere one query reads them back
+   (selectors.release_rows).
 4. Store and hash: the files go to private storage; the JSONL's SHA-256 is computed as it is written.
 No stage holds all rows in Python: only counts per label, split and stratum, and a batch.
 """
@@ -27,16 +29,18 @@ import heapq
 import hmac
 import json
 import logging
+import os
+import secrets
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import IntegrityError, connection, transaction
 
 from consistency.agreement.selectors import report_latest_succeeded
@@ -316,15 +320,20 @@ def _dawid_skene_rows(
 
 
 def _build(release: DatasetRelease) -> None:
-    """Build a claimed release: (1) select the clean rows and hand out their splits, streaming into
-    the release's items; (2) write every format in one pass over the items joined to their
-    examples; (3) store the files and record their sizes and the JSONL's SHA-256."""
+    """Build a claimed release: (1) select the clean rows and hand out their splits into the
+    release's items; (2) write every format in one pass over the items' file rows (on PostgreSQL
+    streamed out of the items' insert while it runs); (3) store the files and record their sizes
+    and the JSONL's SHA-256."""
     project = release.project
     policy = ReleasePolicy.from_dict(release.policy)
     dawid_skene_fit: dict[str, Any] = {}
-    counts, n_items = _items_write(release, project, policy, dawid_skene_fit)
-    _progress(release, 60, f"Writing the files of {n_items} examples")
-    stored = _files_write(release, project, policy)
+    written: dict[str, Any] = {}
+
+    def items_write(write: RowsHandle) -> None:
+        written["counts"], written["n_items"] = _items_write(release, project, policy, dawid_skene_fit, write)
+
+    stored = _files_write(release, project, policy, items_write)
+    counts, n_items = written["counts"], written["n_items"]
     job_succeed(
         job=release,
         fields={
@@ -353,18 +362,29 @@ ITEM_COLUMNS = (
 ITEM_BATCH = 20_000
 
 
+RowsHandle = Callable[[list[tuple]], None]
+
+
+def _discard(rows: list[tuple]) -> None:
+    pass
+
+
 def _items_write(
-    release: DatasetRelease, project: Project, policy: ReleasePolicy, dawid_skene_fit: dict
+    release: DatasetRelease, project: Project, policy: ReleasePolicy, dawid_skene_fit: dict, write: RowsHandle
 ) -> tuple[dict[str, Any], int]:
-    """Select the clean rows, hand out their splits and write them into the release's items;
-    return the counts per label and split and the number of items. PostgreSQL does it in SQL
-    (_items_write_sql), other databases here in Python (_items_write_python): the same items."""
+    """Select the clean rows, hand out their splits and write them into the release's items, and
+    hand `write` the items' file rows in external id order (selectors.release_rows' tuples);
+    return the counts per label and split and the number of items. PostgreSQL does it in SQL,
+    the rows streamed out of the items' insert (_items_write_sql); other databases select in
+    Python (_items_write_python: the same items), then read the rows back."""
     with transaction.atomic():
         DatasetReleaseItem.objects.filter(release=release).delete()  # an interrupted run's rows
         if connection.vendor == "postgresql":
-            pairs, n_items = _items_write_sql(release, project, policy, dawid_skene_fit)
+            pairs, n_items = _items_write_sql(release, project, policy, dawid_skene_fit, write)
         else:
             pairs, n_items = _items_write_python(release, project, policy, dawid_skene_fit)
+            _progress(release, 60, f"Writing the files of {n_items} examples")
+            selectors.release_rows(release=release, handle=write)
         if project.task_type == TaskType.SPANS:
             label_pairs = _span_label_pairs(release)
     # pairs: (the item's label names, split) -> items. A multi-label item counts for each of its
@@ -409,7 +429,11 @@ _SPLIT_CODES = {split: index for index, split in enumerate(SPLITS)}
 
 
 def _items_write_sql(
-    release: DatasetRelease, project: Project, policy: ReleasePolicy, dawid_skene_fit: dict
+    release: DatasetRelease,
+    project: Project,
+    policy: ReleasePolicy,
+    dawid_skene_fit: dict,
+    write: RowsHandle = _discard,
 ) -> tuple[Counter, int]:
     """Stage 1 on PostgreSQL, without a row of it in Python: (1) the one query of the clean rows
     (selectors.release_clean_sql) fills a temporary table; (2) per label and stratum, the counts
@@ -451,6 +475,9 @@ def _items_write_sql(
         cursor.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")
         cursor.execute(f"DROP TABLE IF EXISTS {CLEAN_TABLE}")
         cursor.execute(f"CREATE TEMPORARY TABLE {CLEAN_TABLE} ON COMMIT DROP AS {sql}", params)
+        # Without statistics the planner guessed a few hundred new examples and joined them to
+        # their groups by nested loop over a materialized copy of the table.
+        cursor.execute(f"ANALYZE {CLEAN_TABLE}")
         _progress(release, 30, "Handing out splits")
         cursor.execute(
             "SELECT label_key, stratum, min(label), min(label_list::text), bool_or(spans IS NOT NULL), "
@@ -463,42 +490,78 @@ def _items_write_sql(
         pairs: Counter = Counter()
         sequences = []
         dealt: dict = {}
+        start = 0  # the new examples of earlier groups: where a group's numbers start
+        n_kept = 0
         for label_key, stratum, label, label_list, spans, *kept, n_new in groups:
             # A span group's items count per label later (_span_label_pairs).
             names = () if spans else (label,) if label_list is None else tuple(json.loads(label_list))
             for split, n in zip(SPLITS, kept, strict=True):
                 pairs[names, split] += n
+            n_kept += sum(kept)
             codes = _split_codes(dealt, tuple(kept), n_new, policy.ratios)
             for split, index in _SPLIT_CODES.items():
                 pairs[names, split] += codes.count(index, 0, n_new)
-            sequences.append((label_key, stratum, bytes(codes[:n_new])))
-        cursor.execute(
+            sequences.append((label_key, stratum, bytes(codes[:n_new]), start))
+            start += n_new
+        # The new examples are numbered in one sort by a single key, their group's index then
+        # their rank (bytes: PostgreSQL compares most pairs by their first 8 bytes alone); the
+        # n-th of them all, less the new examples of the groups before, is its place in its
+        # group. (A sort by label key, stratum and rank compared text under the database's
+        # collation and read each rank out of a wide row: 3 s for 700,000 items.) The groups'
+        # codes join in after the numbering: a sort must not carry them along.
+        insert = cursor.mogrify(
             f"INSERT INTO {DatasetReleaseItem._meta.db_table} (release_id, {', '.join(ITEM_COLUMNS)}) "
-            "SELECT %s, t.example_id, t.external_id, t.label, t.source, "
-            "coalesce(t.previous_split, (ARRAY['train', 'dev', 'test'])[get_byte(s.codes, t.n - 1) + 1]), "
-            "am.rounded, t.n_raters, t.versions, t.rationale, t.raters, t.label_list, t.spans "
-            # Numbered before the codes join in: the sort must not carry each group's codes along.
-            "FROM (SELECT *, row_number() OVER (PARTITION BY label_key, stratum, previous_split IS NULL "
-            f"ORDER BY rank)::int AS n FROM {CLEAN_TABLE}) t "
-            "JOIN unnest(%s::text[], %s::text[], %s::bytea[]) AS s(label_key, stratum, codes) "
-            "ON s.label_key = t.label_key AND s.stratum = t.stratum "
+            "SELECT %s, t.example_id, t.external_id, t.label, t.source, t.split, am.rounded, t.n_raters, "
+            "t.versions, t.rationale, t.raters, t.label_list, t.spans FROM ("
+            "SELECT n.example_id, n.external_id, n.label, n.source, n.agreement, n.n_raters, n.versions, "
+            "n.rationale, n.raters, n.label_list, n.spans, "
+            "(ARRAY['train', 'dev', 'test'])[get_byte(s.codes, n.position - s.start - 1) + 1] AS split "
+            "FROM (SELECT c.*, g.idx, row_number() OVER (ORDER BY int4send(g.idx::int) || c.rank)::int "
+            f"AS position FROM {CLEAN_TABLE} c "
+            "JOIN unnest(%s::text[], %s::text[]) WITH ORDINALITY AS g(label_key, stratum, idx) "
+            "ON g.label_key = c.label_key AND g.stratum = c.stratum WHERE c.previous_split IS NULL) n "
+            "JOIN unnest(%s::bytea[], %s::int[]) WITH ORDINALITY AS s(codes, start, idx) ON s.idx = n.idx "
+            "UNION ALL SELECT c.example_id, c.external_id, c.label, c.source, c.agreement, c.n_raters, "
+            "c.versions, c.rationale, c.raters, c.label_list, c.spans, c.previous_split "
+            f"FROM {CLEAN_TABLE} c WHERE c.previous_split IS NOT NULL) t "
             "LEFT JOIN unnest(%s::float8[], %s::float8[]) AS am(raw, rounded) ON am.raw = t.agreement "
-            # In the unique index's order: each item goes to the index's last page.
-            "ORDER BY t.external_id",
+            # In the unique index's order, each item goes to the index's last page (byte order:
+            # the index's own under a C or C.UTF-8 database, and a sort without the collation's
+            # comparisons; under another collation only the insert's locality suffers).
+            'ORDER BY t.external_id COLLATE "C"',
             [
                 release.pk,
                 [g[0] for g in sequences],
                 [g[1] for g in sequences],
                 [g[2] for g in sequences],
+                [g[3] for g in sequences],
                 agreements,
                 [round(float(value), 4) for value in agreements],
             ],
         )
-        n_items = cursor.rowcount
-        # The files' query joins these items next: planned on the statistics of the table before
-        # them (often none), it looked each example up by index, a second longer for 700,000.
+        _progress(release, 40, f"Writing the files of {n_kept + start} examples")
+        n_items = _items_insert_streamed(cursor, insert.decode(), write)
+        # The next release's selection joins these items (its previous splits): planned on the
+        # statistics of the table before them (often none), it looked each one up by index.
         cursor.execute(f"ANALYZE {DatasetReleaseItem._meta.db_table}")
     return pairs, n_items
+
+
+def _items_insert_streamed(cursor, insert: str, write: RowsHandle) -> int:
+    """Run the items' INSERT ... SELECT (in external id order) and hand `write` the file row of
+    each item as it goes in: one COPY of the insert's RETURNING rows, each joined to its example
+    (one index lookup per row, in a nested loop that keeps the insert's order; CopyRows checks
+    it), so Python writes the files on one core while PostgreSQL inserts on the other, and the
+    items are never read back. Returns the number of items."""
+    sink = selectors.CopyRows(write)
+    cursor.cursor.copy_expert(
+        f"COPY (WITH i AS ({insert} RETURNING *) SELECT {selectors.FILE_ROW_SQL} FROM i "
+        f"CROSS JOIN LATERAL (SELECT x.text, x.metadata FROM {selectors.EXAMPLE_TABLE} x "
+        f"WHERE x.id = i.example_id OFFSET 0) e) TO STDOUT {selectors.CopyRows.COPY_OPTIONS}",
+        sink,
+    )
+    sink.flush()
+    return sink.count
 
 
 def _split_codes(
@@ -680,16 +743,19 @@ def _items_insert(release: DatasetRelease, rows: list[tuple]) -> int:
 # Stages 2 and 3: every format in one pass, then stored and hashed.
 
 
-def _files_write(release: DatasetRelease, project: Project, policy: ReleasePolicy) -> dict[str, Any]:
-    """Write the JSONL and CSV files from one pass over the release's rows into temporary files,
-    then store them under their names; the fields the release records about them."""
+def _files_write(
+    release: DatasetRelease, project: Project, policy: ReleasePolicy, rows: Callable[[RowsHandle], None]
+) -> dict[str, Any]:
+    """Write the JSONL and CSV files from one pass over the release's file rows (`rows` hands
+    them, in batches, to the handle it is given) into temporary files, then store them under
+    their names; the fields the release records about them."""
     names = {
         "jsonl": f"releases/{project.pk}/{release.pk}-{release.tag}.jsonl",
         "csv": f"releases/{project.pk}/{release.pk}-{release.tag}.csv",
     }
     options = {"include_rationale": policy.include_rationale, "include_raters": policy.include_raters}
-    with tempfile.TemporaryFile() as jsonl_handle, tempfile.TemporaryFile() as csv_handle:
-        sinks = {"jsonl": HashingSink(jsonl_handle), "csv": HashingSink(csv_handle)}
+    with _files_stored(names) as handles:
+        sinks = {fmt: HashingSink(handle) for fmt, handle in handles.items()}
         writers = (
             JsonlWriter(sinks["jsonl"], **options),
             CsvWriter(
@@ -706,12 +772,10 @@ def _files_write(release: DatasetRelease, project: Project, policy: ReleasePolic
             for writer in writers:
                 writer.write_rows(rows)
 
-        selectors.release_rows(release=release, handle=write)
+        rows(write)
         for writer in writers:
             writer.finish()
         _progress(release, 90, "Storing the files")
-        for fmt, handle in (("jsonl", jsonl_handle), ("csv", csv_handle)):
-            _store(names[fmt], handle)
     return {
         "sha256": sinks["jsonl"].hexdigest(),
         "jsonl_file": names["jsonl"],
@@ -719,6 +783,63 @@ def _files_write(release: DatasetRelease, project: Project, policy: ReleasePolic
         "csv_file": names["csv"],
         "csv_bytes": sinks["csv"].size,
     }
+
+
+@contextlib.contextmanager
+def _files_stored(names: dict[str, str]) -> Iterator[dict[str, IO[bytes]]]:
+    """Binary files to write, one per key of `names`, stored under their names in private storage
+    (replacing a leftover) when the block ends without an error, and gone when it fails.
+
+    A local FileSystemStorage has each written in place: a file beside its final name (named after
+    it, so a dead build's leftovers removal finds it), renamed onto that name at the end, so the
+    files (hundreds of MB) are not copied once more. Another storage gets temporary files, saved
+    into it (_store)."""
+    local = isinstance(default_storage, FileSystemStorage)
+    with contextlib.ExitStack() as stack:
+        handles: dict[str, IO[bytes]] = {}
+        partials: dict[str, str] = {}
+        for key, name in names.items():
+            if local:
+                path = default_storage.path(name)
+                _directory_make(os.path.dirname(path))
+                partial = partials[key] = f"{path}.{secrets.token_hex(4)}.part"
+                # As FileSystemStorage.save opens a new file: the umask decides its mode.
+                handles[key] = stack.enter_context(
+                    os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb")
+                )
+                stack.callback(_remove_if_there, partial)
+            else:
+                handles[key] = stack.enter_context(tempfile.TemporaryFile())
+        yield handles
+        for key, name in names.items():
+            handle = handles[key]
+            if local:
+                handle.flush()
+                if default_storage.file_permissions_mode is not None:
+                    os.chmod(handle.fileno(), default_storage.file_permissions_mode)
+                os.replace(partials[key], default_storage.path(name))
+            else:
+                _store(name, handle)
+
+
+def _directory_make(path: str) -> None:
+    """A storage folder, made as FileSystemStorage.save makes one (with its permissions mode)."""
+    if os.path.isdir(path):
+        return
+    mode = default_storage.directory_permissions_mode
+    if mode is None:
+        os.makedirs(path, exist_ok=True)
+        return
+    old_umask = os.umask(0o777 & ~mode)
+    try:
+        os.makedirs(path, mode, exist_ok=True)
+    finally:
+        os.umask(old_umask)
+
+
+def _remove_if_there(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
 
 
 def _store(name: str, handle: IO[bytes]) -> None:

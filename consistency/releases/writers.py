@@ -137,6 +137,7 @@ class CsvWriter:
         self.copy_dialect = copy_dialect
         self.line_end = "\n" if copy_dialect else "\r\n"
         self._labels: dict[str, str] = {}
+        self._versions: dict[str, str] = {}
 
     def start(self) -> None:
         columns = list(CSV_COLUMNS)
@@ -165,6 +166,7 @@ class CsvWriter:
             return '"' + value.replace('"', '""') + '"'
 
         labels = self._labels  # a release has few labels: each is escaped once
+        version_cells = self._versions  # ... and few lists of guideline versions
         lines = []
         for (
             eid,
@@ -190,12 +192,23 @@ class CsvWriter:
                 label_cell = labels.get(label)
                 if label_cell is None:
                     label_cell = labels[label] = cell(label)
+            versions_cell = version_cells.get(versions)
+            if versions_cell is None:
+                versions_cell = version_cells[versions] = quoted(versions) if special(versions) else versions
+            # A text that is no formula is quoted here if it must be (a text with a quote: quoted
+            # without a search); the others go through cell(). Metadata with a key has a quote.
+            if text and text[0] not in first:
+                if '"' in text:
+                    text = '"' + text.replace('"', '""') + '"'
+                elif special(text):
+                    text = '"' + text + '"'
+            else:
+                text = cell(text)
+            if '"' in metadata or special(metadata):
+                metadata = quoted(metadata)
             line = (
-                f"{eid if eid and eid[0] not in first and not special(eid) else cell(eid)},"
-                f"{text if text and text[0] not in first and not special(text) else cell(text)},"
-                f"{label_cell},{source},{split},{agreement or ''},{n_raters},"
-                f"{quoted(versions) if special(versions) else versions},"
-                f"{quoted(metadata) if special(metadata) else metadata}"
+                f"{eid if eid and eid[0] not in first and not special(eid) else cell(eid)},{text},"
+                f"{label_cell},{source},{split},{agreement or ''},{n_raters},{versions_cell},{metadata}"
             )
             if rationale_on:
                 line += "," + ("" if rationale is None else cell(rationale))

@@ -39,8 +39,9 @@ def decided(project):
 
 
 def killed_mid_build(project, *, attempts=1) -> DatasetRelease:
-    """The state a SIGKILL left: items written and committed, half a JSONL file stored, the row
-    "building" with a heartbeat from before the kill, and no exception handler ever ran."""
+    """The state a SIGKILL left: items written and committed, half a JSONL file stored, half a CSV
+    file written in place, the row "building" with a heartbeat from before the kill, and no
+    exception handler ever ran."""
     release = release_create(project=project, user=None, tag="v1", run_in_background=False)
     DatasetRelease.objects.filter(pk=release.pk).update(
         status="building",
@@ -56,6 +57,10 @@ def killed_mid_build(project, *, attempts=1) -> DatasetRelease:
             release=release, external_id=f"orphan-{n}", label="bug", source="unanimous", split="train"
         )
     default_storage.save(f"releases/{project.pk}/{release.pk}-v1.jsonl", ContentFile(b'{"external_id": "e0"'))
+    # A file being written in place, beside its final name.
+    default_storage.save(
+        f"releases/{project.pk}/{release.pk}-v1.csv.5eed1e55.part", ContentFile(b"external_id,")
+    )
     return DatasetRelease.objects.get(pk=release.pk)
 
 
@@ -142,3 +147,17 @@ def test_a_release_waiting_for_a_worker_reads_as_building_in_the_api(decided, ma
     detail = manager_client.get(f"/api/v1/projects/{decided.slug}/releases/waiting/").json()
     assert (detail["status"], detail["job"]["state"]) == ("building", "queued")
     assert detail["progress_text"] == detail["job"]["progress_text"] == "Waiting for a worker"
+
+
+def test_a_build_that_fails_while_writing_leaves_no_file(decided, monkeypatch):
+    from consistency.releases.writers import CsvWriter
+
+    def broken(self, rows):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(CsvWriter, "write_rows", broken)
+    release = release_build(project=decided, user=None, tag="v1")
+
+    assert release.status == "failed"
+    assert not release.items.exists()
+    assert default_storage.listdir(f"releases/{decided.pk}")[1] == []

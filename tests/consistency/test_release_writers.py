@@ -131,3 +131,34 @@ def test_jsonl_lines_are_canonical_jsonb_text():
         if agreement is not None:  # jsonb keeps the number as written: 0.6667, not a float's repr
             expected = expected.replace('"agreement": 0.6667', f'"agreement": {agreement}')
         assert line == expected
+
+
+def test_rows_out_of_external_id_order_stop_the_build():
+    """The files are written in the order PostgreSQL streams the rows (out of the items' insert):
+    a row out of external id order, within a batch or across batches, is refused, not written."""
+    from consistency.releases.selectors import CopyRows
+    from core.errors import ApplicationError
+
+    def copy_line(external_id: str) -> bytes:
+        return (
+            "\x02".join(
+                [external_id, "text", "bug", "gold", "dev", "", "3", "[]", "{}", "", "", "", ""]
+            ).encode()
+            + b"\n"
+        )
+
+    batches = []
+    sink = CopyRows(batches.append)
+    for external_id in ("a", "b", "é"):  # code point order, as COLLATE "C"
+        sink.write(copy_line(external_id))
+    sink.flush()
+    assert [row[0] for row in batches[0]] == ["a", "b", "é"]
+    assert sink.count == 3
+    sink.write(copy_line("c"))  # after "é": out of order across batches
+    with pytest.raises(ApplicationError):
+        sink.flush()
+    sink = CopyRows(batches.append)
+    for external_id in ("a", "c", "b"):
+        sink.write(copy_line(external_id))
+    with pytest.raises(ApplicationError):
+        sink.flush()
