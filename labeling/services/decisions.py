@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from itertools import islice
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import Q
@@ -31,11 +32,11 @@ from django.utils import timezone
 from psycopg2.extras import execute_values
 
 from core.jobs.services import JobKind, job_enqueue, job_progress, job_requeue_failed, job_run, job_succeed
-from core.services import notice_send
+from core.models import Notice
 from labeling import decisions as review
 from labeling.models import Annotation, ConsensusLabel, Disagreement, LabelingEvent, decision_withdrawn_event
 from labeling.tasks import decisions_refresh_task
-from projects.models import Example, ImportBatch, Project, Role, TaskType
+from projects.models import Example, ImportBatch, Membership, Project, Role, TaskType
 from projects.services.imports import RETRY_RESETS, copy_text, import_batch_fail, unexpected_error
 
 logger = logging.getLogger(__name__)
@@ -663,17 +664,37 @@ def disagreement_detect(*, project: Project, example: Example) -> review.Outcome
     return outcome
 
 
+QUEUED_NOTICE = "queued"  # the kind of the notice an SME gets when cases wait
+
+
 def cases_queued_notify(*, project: Project) -> None:
-    """Tell the project's SMEs that new cases wait for review: one unread notice each, not one per case."""
-    smes = [m.user for m in project.memberships.filter(role=Role.SME).select_related("user")]
-    notice_send(
-        users=smes,
-        project=project,
-        kind="queued",
-        text=f"New cases wait in the review queue of {project.name}.",
-        url=reverse("consistency:review_queue", args=[project.slug]),
-        once_unread=True,
-    )
+    """Tell the project's SMEs that new cases wait for review: one unread notice each, not one per
+    case (none to an SME who still has one unread, nor to an inactive account), as
+    core.services.notice_send with `once_unread` would, in one statement: it runs on a labeler's
+    submit, where finding the SMEs and their unread notices through the ORM cost a fifth of the
+    request's CPU."""
+    text = f"New cases wait in the review queue of {project.name}."[:300]
+    url = reverse("consistency:review_queue", args=[project.slug])[:300]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Notice._meta.db_table} (user_id, project_id, kind, text, url, created_at) "
+            f"SELECT m.user_id, %s, %s, %s, %s, %s FROM {Membership._meta.db_table} m "
+            f"JOIN {get_user_model()._meta.db_table} u ON u.id = m.user_id "
+            "WHERE m.project_id = %s AND m.role = %s AND u.is_active AND NOT EXISTS "
+            f"(SELECT 1 FROM {Notice._meta.db_table} n WHERE n.user_id = m.user_id "
+            "AND n.project_id = %s AND n.kind = %s AND n.read_at IS NULL)",
+            [
+                project.pk,
+                QUEUED_NOTICE,
+                text,
+                url,
+                timezone.now(),
+                project.pk,
+                Role.SME,
+                project.pk,
+                QUEUED_NOTICE,
+            ],
+        )
 
 
 def disagreements_detect_all(*, project: Project) -> int:

@@ -97,3 +97,12 @@ def test_notices_are_private(client, project, labeler, manager):
     guideline_publish(project=project, user=manager, changelog="Secret changelog")
     assert "Secret changelog" not in client_for(manager).get(reverse("notices")).content.decode()
     assert client.get(reverse("notices")).status_code == 302
+
+
+def test_an_inactive_sme_and_other_roles_hear_nothing_of_new_cases(project, sme, raters, manager):
+    sme.is_active = False
+    sme.save(update_fields=["is_active"])
+    disagree(project, raters, "A")
+    assert kinds(sme) == []
+    assert kinds(manager) == []
+    assert not Notice.objects.filter(kind="queued").exists()
