@@ -7,7 +7,12 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 
-from core.request_limits import BoundedBodyStream, RequestBodyTooLarge, request_body_limit
+from core.request_limits import (
+    BoundedBodyStream,
+    RequestBodyTooLarge,
+    request_body_limit,
+    smallest_body_limit,
+)
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -45,14 +50,17 @@ class RequestBodyLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        limit = request_body_limit(request)
+        # The URL is resolved (for its own limit) only for a body that could pass the smallest limit.
         length = request.META.get("CONTENT_LENGTH") or ""
         if length.isdigit():
-            if int(length) > limit.body_bytes:
-                return _too_large(request, limit.message)
+            if int(length) > smallest_body_limit():
+                limit = request_body_limit(request)
+                if int(length) > limit.body_bytes:
+                    return _too_large(request, limit.message)
         elif "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower() and request.META.get(
             "wsgi.input_terminated"
         ):
+            limit = request_body_limit(request)
             request._stream = BoundedBodyStream(request.META["wsgi.input"], limit)
             request.META["CONTENT_LENGTH"] = str(min(limit.body_bytes, settings.DATA_UPLOAD_MAX_MEMORY_SIZE))
         return self.get_response(request)

@@ -68,6 +68,13 @@ def body_limit_for(request: HttpRequest) -> BodyLimit:
     )
 
 
+def smallest_body_limit() -> int:
+    """The smallest limit of any URL: a body no larger fits every URL's limit."""
+    return min(
+        settings.CONCORD_REQUEST_MAX_BYTES, settings.CONCORD_IMPORT_MAX_FILE_BYTES + UPLOAD_FORM_ALLOWANCE
+    )
+
+
 def request_body_limit(request: HttpRequest) -> BodyLimit:
     """The limit the middleware worked out for this request, or works it out now."""
     limit = getattr(request, "body_limit", None)
