@@ -432,20 +432,13 @@ def agreement_with_sme(
     r = base.n_raters
     hits, n = np.zeros(r, dtype=np.int64), np.zeros(r, dtype=np.int64)
     hit_cell, n_cell = np.zeros((r, q), dtype=np.int64), np.zeros((r, q), dtype=np.int64)
-    if gold and base.n_annotations:
-        item_code = base.item_codes[base.item]
-        keys = np.fromiter(gold.keys(), dtype=item_code.dtype, count=len(gold))
-        for row in np.nonzero(np.isin(item_code, keys))[0]:
-            truth, judge = gold[item_code[row].item()]
-            i = base.rater[row]
-            if judge is not None and st._py(base.rater_codes[i]) == judge:
-                continue
-            mine = data.indicator[row]
-            n[i] += 1
-            hits[i] += bool((mine == truth).all())
-            chosen = np.nonzero(truth)[0]
-            n_cell[i, chosen] += 1
-            hit_cell[i, chosen] += mine[chosen]
+    for row, i, truth in st.sme_scored_rows(base, gold):
+        mine = data.indicator[row]
+        n[i] += 1
+        hits[i] += bool((mine == truth).all())
+        chosen = np.nonzero(truth)[0]
+        n_cell[i, chosen] += 1
+        hit_cell[i, chosen] += mine[chosen]
     return st.sme_agreement_rows(hits, n, hit_cell, n_cell)
 
 

@@ -457,6 +457,7 @@ def agreement_compute(
     arrays = every.current_only()
     names = usernames(user_ids=arrays.raters)
     report(25, "Computing overall agreement")
+    sme = gold_codes(arrays=arrays, gold=gold)
     if arrays.multi:
         # Label sets: MASI alpha and per-label presence agreement; agreement with the SME by
         # whole set and per label the SME chose.
@@ -465,7 +466,7 @@ def agreement_compute(
             arrays.raters,
             arrays.label_sets,
             arrays.n_labels,
-            gold=gold_codes(arrays=arrays, gold=gold),
+            gold=sme,
             n_boot=n_boot,
         )
     elif arrays.span_task:
@@ -475,7 +476,7 @@ def agreement_compute(
             arrays.spans,
             arrays.tokens,
             arrays.n_labels,
-            gold=gold_codes(arrays=arrays, gold=gold),
+            gold=sme,
             n_boot=n_boot,
         )
     else:
@@ -486,7 +487,7 @@ def agreement_compute(
             max(arrays.n_labels, 1),
             ordinal=arrays.ordinal,
             weights=arrays.kappa_weights,
-            gold=gold_codes(arrays=arrays, gold=gold),
+            gold=sme,
             n_boot=n_boot,
         )
     result = _with_names(summary, arrays.label_names, names)

@@ -548,19 +548,14 @@ def agreement_with_sme(
     r = base.n_raters
     hits, n = np.zeros(r, dtype=np.int64), np.zeros(r, dtype=np.int64)
     hit_cell, n_cell = np.zeros((r, q), dtype=np.int64), np.zeros((r, q), dtype=np.int64)
-    if gold and base.n_annotations:
-        item_code = base.item_codes[base.item]
-        keys = np.fromiter(gold.keys(), dtype=item_code.dtype, count=len(gold))
-        rows = np.nonzero(np.isin(item_code, keys))[0]
+    scored = list(st.sme_scored_rows(base, gold))
+    if scored:
+        rows = np.fromiter((row for row, _, _ in scored), dtype=np.int64, count=len(scored))
         marked: dict[int, set] = {int(row): set() for row in rows}
         for k in np.nonzero(np.isin(data.ann, rows))[0]:
             marked[int(data.ann[k])].add((int(data.start[k]), int(data.end[k]), int(data.label[k])))
-        for row in rows:
-            truth, judge = gold[item_code[row].item()]
-            i = base.rater[row]
-            if judge is not None and st._py(base.rater_codes[i]) == judge:
-                continue
-            mine = marked[int(row)]
+        for row, i, truth in scored:
+            mine = marked[row]
             n[i] += 1
             hits[i] += mine == truth
             for span in truth:

@@ -765,6 +765,24 @@ def _agreement_with_sme(data: _Ratings, gold: Any) -> list[dict[str, Any]]:
     return sme_agreement_rows(hits, n, hit_cell, n_cell)
 
 
+def sme_scored_rows(
+    data: _Ratings, gold: Mapping[Any, tuple[Any, Any]] | None
+) -> Iterator[tuple[int, int, Any]]:
+    """(annotation row, rater index, the SME's answer) for each annotation on an item an SME
+    decided, where `gold` maps items to (answer, the SME's rater code or None); a rater's own
+    decision is not a test of them, so their annotation on it is left out. For answers that are
+    not single labels (sets, spans), whose agreement each kind counts its own way."""
+    if not gold or not data.n_annotations:
+        return
+    item_code = data.item_codes[data.item]
+    keys = np.fromiter(gold.keys(), dtype=item_code.dtype, count=len(gold))
+    for row in np.nonzero(np.isin(item_code, keys))[0]:
+        truth, judge = gold[item_code[row].item()]
+        i = int(data.rater[row])
+        if judge is None or _py(data.rater_codes[i]) != judge:
+            yield int(row), i, truth
+
+
 def sme_agreement_rows(
     hits: np.ndarray, n: np.ndarray, hit_cell: np.ndarray, n_cell: np.ndarray
 ) -> list[dict[str, Any]]:
