@@ -159,21 +159,12 @@ def first_manager_create(
     return user
 
 
-def notice_send(
-    *, users, project=None, kind: str, text: str, url: str = "", once_unread: bool = False
-) -> int:
-    """Leave a notice for each of `users` (inactive accounts skipped); returns how many. With
-    `once_unread`, someone who still has an unread notice of this kind for this project gets no
-    second one (newly queued cases: one "there are new cases" until they look)."""
+def notice_send(*, users, project=None, kind: str, text: str, url: str = "") -> int:
+    """Leave a notice for each of `users` (inactive accounts skipped); returns how many. (Newly
+    queued cases reach SMEs through labeling.services.decisions.cases_queued_notify: one unread
+    notice each until they look.)"""
     project_id = getattr(project, "pk", None)
     recipients = [u for u in users if getattr(u, "is_active", True)]
-    if once_unread and recipients:
-        waiting = set(
-            Notice.objects.filter(
-                user__in=recipients, project_id=project_id, kind=kind, read_at__isnull=True
-            ).values_list("user_id", flat=True)
-        )
-        recipients = [u for u in recipients if u.pk not in waiting]
     Notice.objects.bulk_create(
         Notice(user=u, project_id=project_id, kind=kind[:32], text=text[:300], url=url[:300])
         for u in recipients

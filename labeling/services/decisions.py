@@ -669,10 +669,9 @@ QUEUED_NOTICE = "queued"  # the kind of the notice an SME gets when cases wait
 
 def cases_queued_notify(*, project: Project) -> None:
     """Tell the project's SMEs that new cases wait for review: one unread notice each, not one per
-    case (none to an SME who still has one unread, nor to an inactive account), as
-    core.services.notice_send with `once_unread` would, in one statement: it runs on a labeler's
-    submit, where finding the SMEs and their unread notices through the ORM cost a fifth of the
-    request's CPU."""
+    case (none to an SME who still has one unread, nor to an inactive account), in one statement:
+    it runs on a labeler's submit, where finding the SMEs and their unread notices through the ORM
+    cost a fifth of the request's CPU."""
     text = f"New cases wait in the review queue of {project.name}."[:300]
     url = reverse("consistency:review_queue", args=[project.slug])[:300]
     with connection.cursor() as cursor:
