@@ -231,6 +231,7 @@ def main() -> None:
             for name, (client, credentials) in phases.items():
                 results[name].add(*asyncio.run(run_clients(client, credentials, args.seconds / args.rounds)))
         # Open loop through the API: what a labeler waits for at a realistic, steady pace.
+        print("open loop: started", file=sys.stderr, flush=True)  # a mark for a profiler to start on
         open_latencies, open_counters = asyncio.run(
             run_open_loop(port, all_tokens[: args.open_labelers], args.interval, args.open_seconds)
         )

@@ -169,10 +169,13 @@ def example_candidates(
     be given (in id order: first in, first out), its row locked (skipping rows others hold), as
     SQL and parameters: one statement, the columns of EXAMPLE_FIELDS; `exclude`: ids to pass over.
 
-    Every filter is an index probe per example: the (project, annotation_count, id) index drives
-    the scan; the rater's own assignment and annotation are looked up by their unique
-    (example, rater) indexes; live leases by the partial index on leased assignments. No query
-    here counts annotations. Plain SQL: the ORM took longer to build it than PostgreSQL to run it.
+    The (project, annotation_count, id) index drives the scan. An example whose seat hint says
+    its seats are all leased is passed over on its own columns: with hundreds of labelers the
+    head of each level is a run of such examples, which every walk crosses. The other filters are
+    index probes per example: the rater's own assignment and annotation by their unique
+    (example, rater) indexes; live leases (exact, where the hint passes) by the partial index on
+    leased assignments. No query here counts annotations. Plain SQL: the ORM took longer to build
+    it than PostgreSQL to run it.
     """
     # Scalar subqueries rather than NOT EXISTS: PostgreSQL keeps them as per-row probes of the
     # unique (example, rater) indexes instead of turning them into anti-joins that read every
@@ -186,6 +189,10 @@ def example_candidates(
         f"SELECT {', '.join(f'e.{column}' for column in EXAMPLE_COLUMNS)} FROM {Example._meta.db_table} AS e "
         "WHERE e.project_id = %s AND e.annotation_count = %s "
         "AND NOT (e.text = '' AND e.media_file = '') "  # imported without a text or media: nothing to label
+        # The seat hint first (columns of the row, no probe): while the leases it counted last,
+        # its seats are full if annotations plus leased seats reach k (projects.models.Example).
+        "AND (e.seats_leased_until IS NULL OR e.seats_leased_until <= %s "
+        "OR e.annotation_count + e.seats_leased < %s + e.extra_raters) "
         # The example's effective k is overlap + the extra raters granted on a split.
         f"AND (SELECT COUNT(*) FROM {Assignment._meta.db_table} AS live WHERE live.example_id = e.id "
         "AND live.status = %s AND live.expires_at > %s) < %s + e.extra_raters - e.annotation_count "
@@ -194,8 +201,9 @@ def example_candidates(
         f"AND COALESCE((SELECT mine.id FROM {Annotation._meta.db_table} AS mine WHERE mine.example_id = e.id "
         "AND mine.rater_id = %s AND mine.superseded_at IS NULL LIMIT 1), 0) < 1 "
     )
-    params = [project.pk, annotation_count, Assignment.Status.LEASED]
-    params += [connection.ops.adapt_datetimefield_value(now), project.overlap, user.pk, *held, user.pk]
+    at = connection.ops.adapt_datetimefield_value(now)
+    params = [project.pk, annotation_count, at, project.overlap, Assignment.Status.LEASED]
+    params += [at, project.overlap, user.pk, *held, user.pk]
     if exclude:
         sql += f"AND e.id NOT IN ({', '.join(['%s'] * len(exclude))}) "
         params += list(exclude)

@@ -277,6 +277,13 @@ class Example(models.Model):
     # Raters asked on top of the project's overlap because the votes split (adaptive overlap):
     # the example's effective k is overlap + extra_raters.
     extra_raters = models.PositiveSmallIntegerField(default=0, db_default=0)  # raw imports omit it
+    # A hint for choosing the next example, written by labeling when it leases a seat: how many
+    # seats were leased then and when the first of those leases ends. Until that time the example
+    # is passed over without looking at its leases if the hint says it is full (annotations plus
+    # leased seats reach its k). Freeing a seat lowers it; a path that forgets only hides the
+    # example until that time, and a hint that counts too few only costs the exact look.
+    seats_leased = models.PositiveSmallIntegerField(default=0, db_default=0)
+    seats_leased_until = models.DateTimeField(null=True, blank=True)
     # An image or audio example (imported from a ZIP): its file in private storage, named by its
     # content (media/<project>/<sha256>.<ext>), served only by projects.views.media. Text-only
     # examples leave these empty (db_default: raw imports omit them).

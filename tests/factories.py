@@ -1,9 +1,12 @@
 """factory_boy factories for every model, in one place."""
 
+from datetime import timedelta
+
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
-from labeling.models import Annotation
+from labeling.models import Annotation, Assignment
 from projects.models import Example, GuidelineVersion, Label, Membership, Project, Role
 
 PASSWORD = "concord-test-pw"
@@ -81,3 +84,14 @@ class AnnotationFactory(factory.django.DjangoModelFactory):
     example = factory.SubFactory(ExampleFactory)
     rater = factory.SubFactory(UserFactory)
     label = factory.SubFactory(LabelFactory, project=factory.SelfAttribute("..example.project"))
+
+
+def leases_run_out(pks, ago: timedelta = timedelta(seconds=1)) -> None:
+    """Time passes for these leases (assignment ids): they ended `ago` ago, and so did the seat
+    hints of their examples, which count them until then (projects.models.Example)."""
+    at = timezone.now() - ago
+    leases = Assignment.objects.filter(pk__in=list(pks))
+    leases.update(expires_at=at)
+    Example.objects.filter(pk__in=leases.values("example_id"), seats_leased_until__gt=at).update(
+        seats_leased_until=at
+    )

@@ -46,6 +46,10 @@ SKIP_NEEDS_REASON = "Say why you skip this example (for example: not in English)
 TOKEN_USED_MESSAGE = "This form was already used. Reload the page and try again."
 # The most leases a rater can hold in a project (the queue_position check constraint).
 MAX_QUEUE = 10
+EXAMPLES = Example._meta.db_table
+ASSIGNMENTS = Assignment._meta.db_table
+ANNOTATIONS = Annotation._meta.db_table
+EVENTS = LabelingEvent._meta.db_table
 # What a submit reads of the example it locks.
 LOCK_FIELDS = ("id", "project_id", "external_id", "annotation_count", "extra_raters")
 ASSIGNMENT_FIELDS = ("id", "project_id", "example_id", "rater_id", "status", "slot")
@@ -99,6 +103,8 @@ class _Seats:
         self.by_rater = {rater_id: (pk, statuses[pk]) for pk, rater_id, _, _, _ in rows}
         active = [(slot, statuses[pk]) for pk, _, _, slot, _ in rows if statuses[pk] in Assignment.ACTIVE]
         live_leases = sum(1 for _, status in active if status == leased)
+        # When the live leases end: with a new lease, the seat hint the candidate walk reads.
+        self.live_until = [expires for pk, _, _, _, expires in rows if statuses[pk] == leased]
         used = {slot for slot, _ in active}
         self.free_slot = None
         if example.annotation_count + live_leases < k:
@@ -389,9 +395,11 @@ def _claim(
     if (mine is not None and mine[1] != Assignment.Status.RELEASED) or seats.free_slot is None:
         return None
     expires_at = _lease_end(project, now)
+    hint = [len(seats.live_until) + 1, min([*seats.live_until, expires_at]), example.pk]
     if mine is None:
-        return _lease_insert(project, example, user, now, seats.free_slot, expires_at, position)
+        return _lease_insert(project, example, user, now, seats.free_slot, expires_at, position, hint)
     _event(example, user, LabelingEvent.Kind.LEASED, now, expires_at=expires_at.isoformat())
+    _seat_hint_write(hint)
     # The rater abandoned this example earlier and nobody filled it: give it back.
     assignment = Assignment.objects.select_related("example").get(pk=mine[0])
     assignment.status = Assignment.Status.LEASED
@@ -412,6 +420,22 @@ LEASE_COLUMNS = (
 )  # fmt: skip
 
 
+SEAT_HINT_SQL = f"UPDATE {EXAMPLES} SET seats_leased = %s, seats_leased_until = %s WHERE id = %s"
+# Freeing a seat: the hint may only count too few afterwards (projects.models.Example).
+SEAT_FREED_SQL = "seats_leased = CASE WHEN seats_leased > 0 THEN seats_leased - 1 ELSE 0 END"
+
+
+def _seat_hint_write(hint: list) -> None:
+    """Under the example's lock, after a lease: [seats leased, first of their ends, example id]."""
+    with connection.cursor() as cursor:
+        cursor.execute(SEAT_HINT_SQL, _seat_hint_params(hint))
+
+
+def _seat_hint_params(hint: list) -> list:
+    seats, until, example_id = hint
+    return [seats, connection.ops.adapt_datetimefield_value(until), example_id]
+
+
 def _insert_sql(table: str, columns: tuple[str, ...], returning: str = "") -> str:
     marks = ", ".join(["%s"] * len(columns))
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
@@ -426,8 +450,10 @@ def _lease_insert(
     slot: int,
     expires_at,
     position: int,
+    hint: list,
 ) -> Assignment:
-    """A new lease and its "leased" history row: one statement on PostgreSQL, two elsewhere."""
+    """A new lease, its "leased" history row and the example's seat hint (`hint`, as
+    _seat_hint_write takes it): one statement on PostgreSQL, three elsewhere."""
     at, until = (connection.ops.adapt_datetimefield_value(value) for value in (now, expires_at))
     details = json.dumps({"expires_at": expires_at.isoformat()})
     event = [project.pk, example.pk, user.pk, LabelingEvent.Kind.LEASED, at, details]
@@ -435,9 +461,13 @@ def _lease_insert(
     insert = _insert_sql(ASSIGNMENTS, LEASE_COLUMNS, returning="id")
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"WITH event AS ({_insert_sql(EVENTS, EVENT_COLUMNS)}) {insert}", event + lease)
+            cursor.execute(
+                f"WITH event AS ({_insert_sql(EVENTS, EVENT_COLUMNS)}), hint AS ({SEAT_HINT_SQL}) {insert}",
+                event + _seat_hint_params(hint) + lease,
+            )
         else:
             cursor.execute(_insert_sql(EVENTS, EVENT_COLUMNS), event)
+            cursor.execute(SEAT_HINT_SQL, _seat_hint_params(hint))
             cursor.execute(insert, lease)
         pk = cursor.fetchone()[0]
     assignment = Assignment(
@@ -531,10 +561,6 @@ def annotation_submit(
         raise ApplicationError("This label could not be saved. Reload the page and try again.") from None
 
 
-EXAMPLES = Example._meta.db_table
-ASSIGNMENTS = Assignment._meta.db_table
-ANNOTATIONS = Annotation._meta.db_table
-EVENTS = LabelingEvent._meta.db_table
 ANNOTATION_COLUMNS = (
     "created_at", "updated_at", "example_id", "rater_id", "label_id", "labels", "spans",
     "guideline_version_id", "ambiguous", "ambiguous_note", "note", "time_spent_ms", "client_token", "source",
@@ -586,7 +612,7 @@ def _submit_write(annotation: Annotation, assignment: Assignment) -> None:
         f"VALUES ({', '.join(['%s'] * len(values))}) RETURNING id"
     )
     submitted = f"UPDATE {ASSIGNMENTS} SET status = %s, slot = %s, updated_at = %s WHERE id = %s"
-    counted = f"UPDATE {EXAMPLES} SET annotation_count = annotation_count + 1 WHERE id = %s"
+    counted = f"UPDATE {EXAMPLES} SET annotation_count = annotation_count + 1, {SEAT_FREED_SQL} WHERE id = %s"
     marks = [Assignment.Status.SUBMITTED, assignment.slot, at, assignment.pk]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -657,11 +683,26 @@ def assignment_skip(
             return assignment
         if assignment.status == Assignment.Status.SUBMITTED:
             raise Conflict("You have already labeled this example; undo the label to skip it.")
+        assignment_was_leased = assignment.status == Assignment.Status.LEASED
         assignment.status = Assignment.Status.SKIPPED
         assignment.skip_reason = reason
         assignment.save(update_fields=["status", "skip_reason", "updated_at"])
+        if assignment_was_leased:
+            with connection.cursor() as cursor:
+                cursor.execute(f"UPDATE {EXAMPLES} SET {SEAT_FREED_SQL} WHERE id = %s", [example.pk])
         _event(example, user, LabelingEvent.Kind.SKIPPED, timezone.now(), reason=reason)
         return assignment
+
+
+def _seats_freed_unlocked(example_ids: list[int]) -> None:
+    """Lower the seat hints of examples whose leases were released without holding their locks.
+    Examples another transaction holds are left as they are (waiting for them could deadlock with
+    a claim that frees this rater's expired lease there): their hint then hides them at most until
+    its time passes."""
+    if not example_ids:
+        return
+    free = Example.objects.filter(pk__in=example_ids).select_for_update(skip_locked=True).values("pk")
+    Example.objects.filter(pk__in=free, seats_leased__gt=0).update(seats_leased=F("seats_leased") - 1)
 
 
 def annotation_undo(*, project: Project, user: AbstractBaseUser) -> Assignment:
@@ -684,9 +725,11 @@ def annotation_undo(*, project: Project, user: AbstractBaseUser) -> Assignment:
         now = timezone.now()
         # The label goes from the current rows; the history keeps what it was.
         _event(example, user, LabelingEvent.Kind.UNDONE, now, **_annotation_values(project, annotation))
-        Assignment.objects.filter(project=project, rater=user, status=Assignment.Status.LEASED).exclude(
-            example=example
-        ).update(status=Assignment.Status.RELEASED, updated_at=now)
+        others = Assignment.objects.filter(project=project, rater=user, status=Assignment.Status.LEASED)
+        others = others.exclude(example=example)
+        freed = list(others.values_list("example_id", flat=True))
+        others.update(status=Assignment.Status.RELEASED, updated_at=now)
+        _seats_freed_unlocked(freed)
         annotation.delete()
         Example.objects.filter(pk=example.pk).update(
             annotation_count=Greatest(F("annotation_count") - 1, Value(0))

@@ -5,11 +5,9 @@ submits by client token, 409 for a lease that is lost or someone else's, skip an
 import uuid
 from datetime import timedelta
 
-from django.utils import timezone
-
-from labeling.models import Annotation, Assignment
+from labeling.models import Annotation
 from projects.models import Example
-from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory
+from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory, leases_run_out
 
 from .conftest import token_client
 
@@ -110,7 +108,7 @@ def test_someone_elses_lease_and_a_lost_lease_are_409s_with_a_message(project, m
     assert foreign.status_code == 409
     assert "another labeler's" in foreign.json()["detail"]
     # The lease runs out, the seat goes to someone else, who labels the example: k is reached.
-    Assignment.objects.filter(pk=lease["id"]).update(expires_at=timezone.now() - timedelta(minutes=1))
+    leases_run_out([lease["id"]], ago=timedelta(minutes=1))
     taken = post(token_client(second), f"{BASE}/assignments/next/").json()
     assert taken["example"]["id"] == example.pk
     assert submit(token_client(second), taken["id"]).status_code == 201

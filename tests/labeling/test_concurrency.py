@@ -11,7 +11,6 @@ import time
 import traceback
 import uuid
 from collections import Counter
-from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -22,7 +21,7 @@ from core.errors import ApplicationError
 from labeling.models import Annotation, Assignment
 from labeling.services import annotations as services
 from projects.models import Example, Role
-from tests.factories import LabelFactory, MembershipFactory, ProjectFactory, UserFactory
+from tests.factories import LabelFactory, MembershipFactory, ProjectFactory, UserFactory, leases_run_out
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -84,9 +83,7 @@ def test_parallel_labelers_fill_every_example_exactly_k_times():
         # Takes a queue of examples and walks away: the leases run out and are never used.
         start.wait()
         queue = services.lease_queue(project=project, user=user)
-        Assignment.objects.filter(pk__in=[a.pk for a in queue]).update(
-            expires_at=timezone.now() - timedelta(seconds=1)
-        )
+        leases_run_out([a.pk for a in queue])
 
     @in_thread
     def twin_submit(user, assignment, token, seed, results):
@@ -101,9 +98,7 @@ def test_parallel_labelers_fill_every_example_exactly_k_times():
             return
         if roll < 0.13:
             # Abandoned, then submitted late: honoured while the slot is free, else refused.
-            Assignment.objects.filter(pk=assignment.pk).update(
-                expires_at=timezone.now() - timedelta(seconds=1)
-            )
+            leases_run_out([assignment.pk])
             time.sleep(rng.random() * 0.05)
             try:
                 annotation = submit(user, assignment, token, rng)

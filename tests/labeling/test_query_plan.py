@@ -1,13 +1,23 @@
 """The next-example query stays an index walk on a large project: PostgreSQL's plan must not
 scan the annotation or assignment tables, whose size grows with every label."""
 
+import json
+
 import pytest
 from django.db import connection
 from django.utils import timezone
 
+from labeling.models import Assignment
 from labeling.selectors import example_candidates
 from projects.models import Role
-from tests.factories import LabelFactory, MembershipFactory, ProjectFactory, UserFactory
+from tests.factories import (
+    ExampleFactory,
+    LabelFactory,
+    MembershipFactory,
+    ProjectFactory,
+    UserFactory,
+    leases_run_out,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -89,3 +99,44 @@ def test_next_example_query_uses_indexes_not_table_scans():
         # The rater's own history is probed per candidate through the (example, rater) indexes.
         assert "annotation_one_current_per_rater_and_example" in plan, plan
         assert "assignment_one_per_rater_and_example" in plan, plan
+
+
+def _subplan_loops(plan: dict, table: str) -> int:
+    """How many times the plan's probes of `table` ran (EXPLAIN ANALYZE's loops, summed)."""
+    loops = plan["Actual Loops"] if plan.get("Relation Name") == table else 0
+    return loops + sum(_subplan_loops(child, table) for child in plan.get("Plans", []))
+
+
+def test_a_run_of_fully_leased_examples_is_crossed_without_probing_their_leases():
+    """With many labelers, the head of a level is a run of examples whose last seats are leased:
+    every walk crosses it. Their seat hints skip them on their own columns, so the leases are
+    probed for the free example found after the run, not once per leased example."""
+    from labeling.services.annotations import assignment_next
+
+    project = ProjectFactory(slug="busy", overlap=1)
+    LabelFactory(project=project, shortcut_key="1")
+    examples = ExampleFactory.create_batch(60, project=project)
+    raters = [UserFactory(username=f"busy{n}") for n in range(41)]
+    for rater in raters:
+        MembershipFactory(user=rater, project=project, role=Role.LABELER)
+    for rater in raters[:40]:
+        assert assignment_next(project=project, user=rater) is not None
+    leased = Assignment.objects.filter(project=project, status=Assignment.Status.LEASED)
+    held = set(leased.values_list("example_id", flat=True))
+    assert len(held) == 40  # k = 1: each leased example is full
+
+    sql, params = example_candidates(project=project, user=raters[40], annotation_count=0, now=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0][0]["Plan"]
+        cursor.execute(sql, params)
+        first_free = cursor.fetchone()[0]
+    assert first_free == min(e.pk for e in examples if e.pk not in held)
+    assert _subplan_loops(plan, "labeling_assignment") <= 3, json.dumps(plan, indent=1)
+
+    # A hint whose leases have ended hides nothing: the exact look decides again.
+    leases_run_out(leased.values_list("pk", flat=True))
+    sql, params = example_candidates(project=project, user=raters[40], annotation_count=0, now=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        assert cursor.fetchone()[0] == examples[0].pk

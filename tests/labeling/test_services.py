@@ -12,7 +12,7 @@ from core.errors import AccessDenied, ApplicationError, NotFound
 from labeling.models import Annotation, Assignment
 from labeling.services import annotations as services
 from projects.models import Example
-from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory
+from tests.factories import AnnotationFactory, ExampleFactory, GuidelineVersionFactory, leases_run_out
 
 pytestmark = pytest.mark.django_db
 
@@ -101,7 +101,7 @@ def test_an_abandoned_lease_returns_the_example_to_the_pool(project, make_labele
     first, second = make_labeler("first"), make_labeler("second")
     lease = services.assignment_next(project=project, user=first)
     assert services.assignment_next(project=project, user=second) is None  # held by first
-    Assignment.objects.filter(pk=lease.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    leases_run_out([lease.pk])
 
     taken = services.assignment_next(project=project, user=second)
     assert taken is not None
@@ -112,7 +112,7 @@ def test_an_abandoned_lease_returns_the_example_to_the_pool(project, make_labele
 
 def test_a_rater_gets_their_own_expired_lease_back_when_nobody_took_it(project, examples, labeler):
     lease = services.assignment_next(project=project, user=labeler)
-    Assignment.objects.filter(pk=lease.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    leases_run_out([lease.pk], ago=timedelta(minutes=1))
     again = services.assignment_next(project=project, user=labeler)
     assert again.pk == lease.pk
     assert again.expires_at > timezone.now()
@@ -149,7 +149,7 @@ def test_a_stale_lease_taken_by_others_is_refused_with_a_message(project, make_l
     ExampleFactory(project=project)
     late, quick = make_labeler("late"), make_labeler("quick")
     lease = services.assignment_next(project=project, user=late)
-    Assignment.objects.filter(pk=lease.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    leases_run_out([lease.pk])
     submit(project, quick, services.assignment_next(project=project, user=quick))
 
     with pytest.raises(ApplicationError, match="ran out"):
@@ -160,7 +160,7 @@ def test_a_stale_lease_taken_by_others_is_refused_with_a_message(project, make_l
 def test_an_expired_lease_is_still_accepted_while_its_slot_is_free(project, examples, make_labeler):
     late, other = make_labeler("late"), make_labeler("other")
     lease = services.assignment_next(project=project, user=late)
-    Assignment.objects.filter(pk=lease.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    leases_run_out([lease.pk])
     # Another rater's request frees the expired slot, but the example still has room.
     services.assignment_next(project=project, user=other)
     lease.refresh_from_db()
@@ -184,6 +184,34 @@ def test_skip_frees_the_slot_and_the_example_never_comes_back(project, make_labe
     assert services.assignment_next(project=project, user=other).example_id == example.pk
     with pytest.raises(ApplicationError, match="skipped"):
         submit(project, skipper, lease)
+
+
+def test_the_seat_hint_counts_leased_seats_and_every_freed_seat_is_offered_again(project, make_labeler):
+    """k = 1 and one example: while it is leased, its hint says full and nobody else gets it; a
+    submit (the seat turns into a label), a skip and an undo that releases the lease each give it
+    back at once, not when the hint's lease would have ended."""
+    project.overlap = 1
+    project.save()
+    first, second = ExampleFactory(project=project), ExampleFactory(project=project)
+    holder, other = make_labeler("holder"), make_labeler("other")
+
+    lease = services.assignment_next(project=project, user=holder)
+    example = Example.objects.get(pk=lease.example_id)
+    assert (example.pk, example.seats_leased, example.seats_leased_until) == (first.pk, 1, lease.expires_at)
+    assert services.assignment_next(project=project, user=other).example_id == second.pk
+
+    services.assignment_skip(project=project, user=holder, example_id=first.pk, reason="Not English")
+    assert Example.objects.get(pk=first.pk).seats_leased == 0
+    assert services.assignment_next(project=project, user=make_labeler("after-skip")).example_id == first.pk
+
+    # The undo of the holder's label on the second example releases their lease on a third.
+    third = ExampleFactory(project=project)
+    submit(project, other, Assignment.objects.get(rater=other))
+    assert Example.objects.get(pk=second.pk).seats_leased == 0  # the submit freed the seat
+    assert services.assignment_next(project=project, user=other).example_id == third.pk
+    services.annotation_undo(project=project, user=other)
+    assert Example.objects.get(pk=third.pk).seats_leased == 0
+    assert services.assignment_next(project=project, user=make_labeler("after-undo")).example_id == third.pk
 
 
 @pytest.mark.parametrize("reason", ["", "  \t "])
