@@ -26,7 +26,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.errors import NotFound
-from core.rawsql import models_from_row, select_columns
+from core.rawsql import execute, models_from_row, select_columns
 from labeling.models import Annotation, Assignment, ConsensusLabel, Disagreement
 from projects.models import Example, GuidelineVersion, Label, Project, Role
 from projects.selectors import guideline_in_force_memo, request_memo
@@ -68,12 +68,16 @@ def leases_held(*, project: Project, user: AbstractBaseUser) -> list[Assignment]
     labeled: the oldest hand-out first. At most lease_queue_size of them (one per queue position)."""
     found = []
     with connection.cursor() as cursor:
-        cursor.execute(
+        execute(
+            cursor,
             f"SELECT {select_columns((Assignment, 'a'), (Example, 'e'))} "
             f"FROM {Assignment._meta.db_table} AS a "
             f"JOIN {Example._meta.db_table} AS e ON e.id = a.example_id "
-            "WHERE a.project_id = %s AND a.rater_id = %s AND a.status = %s ORDER BY a.expires_at, a.id",
-            [project.pk, user.pk, Assignment.Status.LEASED],
+            # The status written out: a prepared statement's generic plan can then use the partial
+            # index of the rater's leases (one per queue position).
+            f"WHERE a.project_id = %s AND a.rater_id = %s AND a.status = '{Assignment.Status.LEASED}' "
+            "ORDER BY a.expires_at, a.id",
+            [project.pk, user.pk],
         )
         for row in cursor.fetchall():
             lease, lease.example = models_from_row(row, Assignment, Example)
@@ -88,7 +92,8 @@ def labels_for_labeling(*, project: Project) -> list[Label]:
 
 def _labels_read(project: Project) -> list[Label]:
     with connection.cursor() as cursor:
-        cursor.execute(
+        execute(
+            cursor,
             f"SELECT {select_columns((Label, 'l'))} FROM {Label._meta.db_table} AS l "
             "WHERE l.project_id = %s ORDER BY l.position, l.id",
             [project.pk],
@@ -195,14 +200,17 @@ def example_candidates(
         "OR e.annotation_count + e.seats_leased < %s + e.extra_raters) "
         # The example's effective k is overlap + the extra raters granted on a split.
         f"AND (SELECT COUNT(*) FROM {Assignment._meta.db_table} AS live WHERE live.example_id = e.id "
-        "AND live.status = %s AND live.expires_at > %s) < %s + e.extra_raters - e.annotation_count "
+        # The status written out, not a parameter: a prepared statement's generic plan can then
+        # still use the partial index of leased assignments.
+        f"AND live.status = '{Assignment.Status.LEASED}' AND live.expires_at > %s) "
+        "< %s + e.extra_raters - e.annotation_count "
         f"AND COALESCE((SELECT own.id FROM {Assignment._meta.db_table} AS own WHERE own.example_id = e.id "
         "AND own.rater_id = %s AND own.status IN (%s, %s, %s) LIMIT 1), 0) < 1 "
         f"AND COALESCE((SELECT mine.id FROM {Annotation._meta.db_table} AS mine WHERE mine.example_id = e.id "
         "AND mine.rater_id = %s AND mine.superseded_at IS NULL LIMIT 1), 0) < 1 "
     )
     at = connection.ops.adapt_datetimefield_value(now)
-    params = [project.pk, annotation_count, at, project.overlap, Assignment.Status.LEASED]
+    params = [project.pk, annotation_count, at, project.overlap]
     params += [at, project.overlap, user.pk, *held, user.pk]
     if exclude:
         sql += f"AND e.id NOT IN ({', '.join(['%s'] * len(exclude))}) "

@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import QuerySet
 
-from core.rawsql import model_from_row
+from core.rawsql import execute, model_from_row
 from labeling.models import Annotation, Assignment
 from projects.models import Example, Label, Membership, Project, Role
 
@@ -77,7 +77,8 @@ def assignment_get_api(*, project: Project, assignment_id: int) -> Assignment | 
     """One assignment of the project (anyone's: the view tells the caller's own from a foreign one)."""
     fields = ("id", "project_id", "example_id", "rater_id")
     with connection.cursor() as cursor:
-        cursor.execute(
+        execute(
+            cursor,
             f"SELECT {', '.join(fields)} FROM {Assignment._meta.db_table} WHERE id = %s AND project_id = %s",
             [assignment_id, project.pk],
         )

@@ -19,7 +19,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from core.errors import AccessDenied, ApplicationError, Conflict, NotFound
-from core.rawsql import model_from_row, values_from_rows
+from core.rawsql import execute, model_from_row, values_from_rows
 from labeling import hooks
 from labeling.models import Annotation, Assignment, LabelingEvent
 from labeling.selectors import (
@@ -79,8 +79,8 @@ class _Seats:
         leased, released = Assignment.Status.LEASED, Assignment.Status.RELEASED
         fields = ("id", "rater_id", "status", "slot", "expires_at")
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT {', '.join(fields)} FROM {ASSIGNMENTS} WHERE example_id = %s", [example.pk]
+            execute(
+                cursor, f"SELECT {', '.join(fields)} FROM {ASSIGNMENTS} WHERE example_id = %s", [example.pk]
             )
             rows = values_from_rows(Assignment, fields, cursor.fetchall())
         expired = {pk for pk, _, status, _, expires in rows if status == leased and expires <= now}
@@ -290,9 +290,14 @@ def _queue_fill(
         # A lease is cheap to lose in a crash (the example just returns to the pool), so its
         # commit does not wait for the WAL flush. The candidate walk stops at the first free
         # example, but its estimated cost (a whole index range) would trigger JIT compilation,
-        # which costs more than the query itself.
+        # which costs more than the query itself, and keep PostgreSQL planning it afresh on
+        # every call instead of using the prepared statement's plan, which is the same index
+        # walk (tests/labeling/test_query_plan.py checks both).
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit = off; SET LOCAL jit = off")
+            cursor.execute(
+                "SET LOCAL synchronous_commit = off; SET LOCAL jit = off; "
+                "SET LOCAL plan_cache_mode = force_generic_plan"
+            )
     if leases is None:
         leases = leases_held(project=project, user=user)
     kept = [lease for lease in leases if lease.expires_at > now]
@@ -348,7 +353,7 @@ def _claim_next(
                 project=project, user=user, annotation_count=count, now=now, exclude=tried
             )
             with connection.cursor() as cursor:
-                cursor.execute(sql, params)
+                execute(cursor, sql, params)
                 row = cursor.fetchone()
             if row is None:
                 break
@@ -461,7 +466,8 @@ def _lease_insert(
     insert = _insert_sql(ASSIGNMENTS, LEASE_COLUMNS, returning="id")
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(
+            execute(
+                cursor,
                 f"WITH event AS ({_insert_sql(EVENTS, EVENT_COLUMNS)}), hint AS ({SEAT_HINT_SQL}) {insert}",
                 event + _seat_hint_params(hint) + lease,
             )
@@ -580,7 +586,8 @@ def _lock_for_submit(project: Project, example_id, user: AbstractBaseUser) -> tu
     except (ValueError, TypeError):
         raise NotFound("Example not found.") from None
     with connection.cursor() as cursor:
-        cursor.execute(
+        execute(
+            cursor,
             "SELECT e.external_id, e.annotation_count, e.extra_raters, a.id, a.status, a.slot "
             f"FROM {EXAMPLES} AS e JOIN {ASSIGNMENTS} AS a ON a.example_id = e.id AND a.rater_id = %s "
             f"WHERE e.id = %s AND e.project_id = %s{_for_update()}",
@@ -616,7 +623,8 @@ def _submit_write(annotation: Annotation, assignment: Assignment) -> None:
     marks = [Assignment.Status.SUBMITTED, assignment.slot, at, assignment.pk]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(
+            execute(
+                cursor,
                 f"WITH submitted AS ({submitted}), counted AS ({counted}) {insert}",
                 [*marks, annotation.example_id, *values],
             )

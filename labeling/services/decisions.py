@@ -33,6 +33,7 @@ from psycopg2.extras import execute_values
 
 from core.jobs.services import JobKind, job_enqueue, job_progress, job_requeue_failed, job_run, job_succeed
 from core.models import Notice
+from core.rawsql import execute
 from labeling import decisions as review
 from labeling.models import Annotation, ConsensusLabel, Disagreement, LabelingEvent, decision_withdrawn_event
 from labeling.tasks import decisions_refresh_task
@@ -565,7 +566,7 @@ def _keep_withdrawn_decision(consensus: ConsensusLabel, example: Example, now, w
 
 def _fetch(sql: str, params: list) -> list[tuple]:
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        execute(cursor, sql, params)
         return cursor.fetchall()
 
 
@@ -675,7 +676,8 @@ def cases_queued_notify(*, project: Project) -> None:
     text = f"New cases wait in the review queue of {project.name}."[:300]
     url = reverse("consistency:review_queue", args=[project.slug])[:300]
     with connection.cursor() as cursor:
-        cursor.execute(
+        execute(
+            cursor,
             f"INSERT INTO {Notice._meta.db_table} (user_id, project_id, kind, text, url, created_at) "
             f"SELECT m.user_id, %s, %s, %s, %s, %s FROM {Membership._meta.db_table} m "
             f"JOIN {get_user_model()._meta.db_table} u ON u.id = m.user_id "

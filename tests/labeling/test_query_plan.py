@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from core.rawsql import execute, prepared_texts
 from labeling.models import Assignment
 from labeling.selectors import example_candidates
 from projects.models import Role
@@ -66,10 +67,20 @@ def _fill(project, raters, label):
         cursor.execute("ANALYZE projects_example; ANALYZE labeling_assignment; ANALYZE labeling_annotation;")
 
 
-def explain(sql: str, params: list) -> str:
+def explain(sql: str, params: list, *, generic: bool = False) -> str:
+    """The plan of `sql`; with `generic`, the plan PostgreSQL keeps for it as a prepared statement
+    (core.rawsql.execute) once it stops planning it per call."""
     with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN " + sql, params)
-        return "\n".join(row[0] for row in cursor.fetchall())
+        if not generic:
+            cursor.execute("EXPLAIN " + sql, params)
+            return "\n".join(row[0] for row in cursor.fetchall())
+        execute(cursor, sql, params)
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
+        try:
+            cursor.execute("EXPLAIN " + prepared_texts(sql)[2], params)
+            return "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("RESET plan_cache_mode")
 
 
 def test_next_example_query_uses_indexes_not_table_scans():
@@ -87,11 +98,10 @@ def test_next_example_query_uses_indexes_not_table_scans():
         )
         heavy_id = cursor.fetchone()[0]
     heavy = next(rater for rater in raters if rater.pk == heavy_id)
-    for count in (2, 1, 0):
-        plan = explain(
-            *example_candidates(project=project, user=heavy, annotation_count=count, now=timezone.now())
-        )
-        print(f"\n-- annotation_count={count}\n{plan}")
+    for count, generic in ((2, False), (1, False), (0, False), (2, True), (0, True)):
+        query = example_candidates(project=project, user=heavy, annotation_count=count, now=timezone.now())
+        plan = explain(*query, generic=generic)
+        print(f"\n-- annotation_count={count}{' (generic plan)' if generic else ''}\n{plan}")
         assert "Seq Scan on labeling_annotation" not in plan, plan
         assert "Seq Scan on labeling_assignment" not in plan, plan
         assert "Seq Scan on projects_example" not in plan, plan

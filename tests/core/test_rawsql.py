@@ -1,0 +1,60 @@
+"""core.rawsql.execute: the labeling path's hand-written statements run as prepared statements on
+PostgreSQL, prepared once per connection, with the same results as a plain execute."""
+
+import pytest
+from django.db import connection, transaction
+
+from core.rawsql import execute
+from projects.models import Example
+from tests.factories import ExampleFactory
+
+pytestmark = pytest.mark.django_db
+
+SQL = (
+    f"SELECT id, external_id FROM {Example._meta.db_table} "
+    "WHERE project_id = %s AND external_id LIKE 'x%%' AND id > %s ORDER BY id"
+)
+
+
+def prepared_names() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def run(params, sql: str = SQL) -> list[tuple]:
+    with connection.cursor() as cursor:
+        execute(cursor, sql, params)
+        return cursor.fetchall()
+
+
+def test_execute_gives_what_a_plain_execute_gives(project):
+    examples = [ExampleFactory(project=project, external_id=name) for name in ("x1", "y2", "x3")]
+    with connection.cursor() as cursor:
+        cursor.execute(SQL, [project.pk, 0])
+        plain = cursor.fetchall()
+    assert plain == [(examples[0].pk, "x1"), (examples[2].pk, "x3")]
+    assert run([project.pk, 0]) == plain
+    assert run([project.pk, examples[0].pk]) == plain[1:]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # the connection is closed and opened again
+def test_a_statement_is_prepared_once_per_connection_and_outlives_a_rollback(project):
+    sql = SQL + " -- this test's own statement"
+    before = prepared_names()
+    with transaction.atomic():
+        run([project.pk, 0], sql)
+        transaction.set_rollback(True)
+    added = prepared_names() - before
+    assert len(added) == 1  # prepared inside the rolled-back block, and still there
+    run([project.pk, 0], sql)
+    run([project.pk, 1], sql)
+    assert prepared_names() - before == added  # not prepared again
+
+    # A new connection has nothing prepared: the statement is prepared there on first use.
+    connection.close()
+    connection.connect()
+    assert not prepared_names() & added
+    assert run([project.pk, 0], sql) == []
+    assert prepared_names() & added == added
