@@ -27,7 +27,9 @@ def execute(cursor, sql: str, params=()) -> None:
     The PREPARE is not counted as a query (it goes to the driver's cursor), and it survives a
     rollback, so a statement is prepared once per connection whatever its transactions do."""
     db = cursor.db
-    if db.vendor != "postgresql":
+    if db.vendor != "postgresql" or not db.settings_dict["CONN_MAX_AGE"]:
+        # Nothing to keep a plan on: a connection per request (CONN_MAX_AGE 0) would prepare
+        # every statement on every request, one more round trip each.
         cursor.execute(sql, params)
         return
     found = _statements.get(sql)

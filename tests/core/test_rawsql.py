@@ -58,3 +58,13 @@ def test_a_statement_is_prepared_once_per_connection_and_outlives_a_rollback(pro
     assert not prepared_names() & added
     assert run([project.pk, 0], sql) == []
     assert prepared_names() & added == added
+
+
+@pytest.mark.postgres
+def test_without_persistent_connections_nothing_is_prepared(project, monkeypatch):
+    """A connection per request (CONN_MAX_AGE 0) would prepare every statement on every request."""
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
+    sql = SQL + " -- not prepared"
+    before = prepared_names()
+    assert run([project.pk, 0], sql) == []
+    assert prepared_names() == before
