@@ -212,6 +212,10 @@ def example_candidates(
     at = connection.ops.adapt_datetimefield_value(now)
     params = [project.pk, annotation_count, at, project.overlap]
     params += [at, project.overlap, user.pk, *held, user.pk]
+    if annotation_count >= project.overlap:
+        # Only examples granted extra raters take labels past the overlap: walking the rest at
+        # these counts would probe every complete example (example_split_count_idx instead).
+        sql += "AND e.extra_raters > 0 "
     if exclude:
         sql += f"AND e.id NOT IN ({', '.join(['%s'] * len(exclude))}) "
         params += list(exclude)

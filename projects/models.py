@@ -301,6 +301,14 @@ class Example(models.Model):
         ]
         indexes = [
             models.Index(fields=["project", "annotation_count", "id"], name="example_project_count_idx"),
+            # Examples granted extra raters (adaptive overlap): the only ones that can take a label
+            # at overlap labels or more, so choosing the next example at those counts does not
+            # walk every complete example.
+            models.Index(
+                fields=["project", "annotation_count", "id"],
+                condition=Q(extra_raters__gt=0),
+                name="example_split_count_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -10,7 +10,7 @@ from django.utils import timezone
 from core.rawsql import execute, prepared_texts
 from labeling.models import Assignment
 from labeling.selectors import example_candidates
-from projects.models import Role
+from projects.models import Example, Role
 from tests.factories import (
     ExampleFactory,
     LabelFactory,
@@ -150,3 +150,29 @@ def test_a_run_of_fully_leased_examples_is_crossed_without_probing_their_leases(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         assert cursor.fetchone()[0] == examples[0].pk
+
+
+def test_past_the_overlap_only_examples_granted_extra_raters_are_walked():
+    """With adaptive overlap (k = overlap + extra raters on a split), the walk starts at the counts
+    past the overlap, where most of a mature project's examples sit complete. Only examples granted
+    extra raters can take a label there: the walk reads those, not every complete example."""
+    project = ProjectFactory(slug="split", overlap=3, extra_raters_on_split=2)
+    label = LabelFactory(project=project, shortcut_key="1")
+    raters = [UserFactory(username=f"split{n}") for n in range(N_RATERS)]
+    for rater in raters:
+        MembershipFactory(user=rater, project=project, role=Role.LABELER)
+    _fill(project, raters, label)
+    split = Example.objects.filter(project=project, annotation_count=3).order_by("-id")[:2]
+    split_ids = sorted(example.pk for example in split)
+    Example.objects.filter(pk__in=split_ids).update(extra_raters=2)
+    newcomer = UserFactory(username="split-newcomer")
+
+    sql, params = example_candidates(project=project, user=newcomer, annotation_count=3, now=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0][0]["Plan"]
+        cursor.execute(sql, params)
+        assert cursor.fetchone()[0] == split_ids[0]
+    assert _subplan_loops(plan, "labeling_assignment") <= 2, json.dumps(plan, indent=1)
+    for generic in (False, True):
+        assert "example_split_count_idx" in explain(sql, params, generic=generic)
