@@ -190,6 +190,7 @@ if CONCORD_PROJECT_CREATORS not in ("staff", "managers", "everyone"):
 CONCORD_AGREEMENT_AUTO_REFRESH = env_bool("CONCORD_AGREEMENT_AUTO_REFRESH", True)
 CONCORD_AGREEMENT_DEBOUNCE_SECONDS = env_int("CONCORD_AGREEMENT_DEBOUNCE_SECONDS", 60)
 
+SESSION_ENGINE = "core.sessions"  # Django's database sessions, read with a prepared statement
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 X_FRAME_OPTIONS = "DENY"
