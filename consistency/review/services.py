@@ -548,7 +548,10 @@ def examples_relabel(
     Annotation.objects.filter(example_id__in=locked, superseded_at__isnull=True).update(
         superseded_at=now, updated_at=now
     )
-    Example.objects.filter(pk__in=locked).update(annotation_count=0, extra_raters=0)
+    # Every seat is freed, so the seat hint (projects.models.Example) counts none either.
+    Example.objects.filter(pk__in=locked).update(
+        annotation_count=0, extra_raters=0, seats_leased=0, seats_leased_until=None
+    )
     Assignment.objects.filter(example_id__in=locked).delete()
     decisions_withdrawn_record(project=project, example_ids=locked, why="sent back for relabeling")
     ConsensusLabel.objects.filter(example_id__in=locked).delete()

@@ -298,6 +298,19 @@ def test_relabeling_supersedes_resets_and_lets_the_same_raters_label_again(proje
     assert by_version[2]["n_annotations"] == 6
 
 
+def test_a_relabeled_example_is_offered_at_once_even_while_it_was_leased(project, raters):
+    """Relabeling frees every seat, leases included: with k = 1 an example leased when it is sent
+    back goes to the next labeler at once, not when the dropped lease would have ended."""
+    project.overlap = 1
+    project.save()
+    example = ExampleFactory(project=project)
+    holder, other = raters[0], raters[1]
+    assert labeling.assignment_next(project=project, user=holder).example_id == example.pk
+    assert labeling.assignment_next(project=project, user=other) is None  # its one seat is leased
+    assert services.examples_relabel(project=project, example_ids=[example.pk]) == 1
+    assert labeling.assignment_next(project=project, user=other).example_id == example.pk
+
+
 def test_relabel_disagreements_scope_takes_the_resolved_cases(project, raters, manager, sme):
     _publish(project, manager, "# v1", "first")
     example = split_example(project, raters)
