@@ -689,7 +689,8 @@ def cases_queued_notify(*, project: Project) -> None:
                 QUEUED_NOTICE,
                 text,
                 url,
-                timezone.now(),
+                # As the ORM writes it (on SQLite a naive UTC text, not an offset one).
+                connection.ops.adapt_datetimefield_value(timezone.now()),
                 project.pk,
                 Role.SME,
                 project.pk,
