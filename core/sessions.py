@@ -1,7 +1,7 @@
 """Sessions in the database, as Django's database backend keeps them, read with one prepared
 statement (core.rawsql.execute): every page request reads its session, and building and planning
-the ORM's query for it cost more than reading the row (a fifth of a labeling page's submit in a
-profile). Writes, deletes and expiry stay Django's."""
+the ORM's query for it cost more than reading the row (the read was 13% of a labeling page's
+submit in a profile). Writes, deletes and expiry stay Django's."""
 
 from types import SimpleNamespace
 
