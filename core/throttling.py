@@ -74,49 +74,46 @@ def _limits(request, view) -> list[tuple[str, str]]:
 
 class ApiRateThrottle(throttling.BaseThrottle):
     """Every rate limit of the API in one check, with one cache read for all of them and one write
-    per duration (two round trips to Redis instead of two per limit). Each limit keeps DRF's
-    sliding window (SimpleRateThrottle: the times of the requests in the last period, under the
-    same keys), and as with one DRF throttle per limit, a request counts against every limit that
-    lets it through even when another one refuses it."""
+    per duration (two round trips to Redis instead of two per limit). Each limit of `count`
+    requests per `period` is a generic cell rate (GCRA): one number per limit and caller, the time
+    at which its allowance would be whole again; a request adds period / count to it and is let
+    through while that stays within one period of now. So `count` requests may come at once,
+    then one every period / count, and what is kept does not grow with the rate (DRF's sliding
+    window kept the time of every request in the period, read and written whole on each
+    request). As with one DRF throttle per limit, a request counts against every limit that lets
+    it through even when another one refuses it."""
 
     cache = default_cache
     timer = time.time
-    cache_format = "throttle_%(scope)s_%(ident)s"
+    # Not DRF's "throttle_..." keys: those held lists of times, which this reads as nothing.
+    cache_format = "rate_%(scope)s_%(ident)s"
 
     def allow_request(self, request, view) -> bool:
         now = self.timer()
         checks = []
         for scope, who in _limits(request, view):
-            count, duration = _rate(scope)
+            count, period = _rate(scope)
             if count is not None:
-                checks.append((self.cache_format % {"scope": scope, "ident": who}, count, duration))
+                checks.append((self.cache_format % {"scope": scope, "ident": who}, count, period))
         stored = self.cache.get_many([key for key, _, _ in checks])
-        histories: dict[str, list[float]] = {}
-        writes: dict[int, dict[str, list[float]]] = {}
+        full_at: dict[str, float] = {}
+        writes: dict[int, dict[str, float]] = {}
         self.waits = []
-        for key, count, duration in checks:
-            history = histories.get(key, stored.get(key, []))
-            while history and history[-1] <= now - duration:
-                history.pop()
-            if len(history) >= count:
-                self.waits.append(_wait(history, count, duration, now))
+        for key, count, period in checks:
+            value = full_at.get(key, stored.get(key))
+            step = period / count
+            after = max(value if isinstance(value, float) else now, now) + step
+            if after - now > period + 1e-6:  # (1e-6: the sum of `count` steps may round up)
+                self.waits.append(after - period - now)
                 continue
-            history.insert(0, now)
-            histories[key] = history
-            writes.setdefault(duration, {})[key] = history
-        for duration, entries in writes.items():
-            self.cache.set_many(entries, duration)
+            full_at[key] = after
+            writes.setdefault(period, {})[key] = after
+        for period, entries in writes.items():
+            self.cache.set_many(entries, period)
         return not self.waits
 
     def wait(self) -> float | None:
-        return max((wait for wait in self.waits if wait is not None), default=None)
-
-
-def _wait(history: list[float], count: int, duration: int, now: float) -> float | None:
-    """Seconds until the next request would be allowed, as SimpleRateThrottle.wait says it."""
-    remaining = duration - (now - history[-1]) if history else duration
-    available = count - len(history) + 1
-    return None if available <= 0 else remaining / float(available)
+        return max(self.waits, default=None)
 
 
 def login_lockout_response(request, original_response=None, credentials=None):

@@ -122,3 +122,56 @@ def test_labeling_writes_count_under_their_own_rate_not_the_write_rate(project, 
     assert (
         managing.patch(f"{BASE}/", {"lease_minutes": 25}, content_type="application/json").status_code == 429
     )
+
+
+def test_a_rate_lets_its_count_through_at_once_then_one_each_share_of_the_period(rates, manager):
+    """count/period: `count` requests at once, then one every period / count (not a new burst
+    when a fixed minute turns); what is kept per limit is one number whatever the rate, and a
+    value in the old form (DRF's list of request times) counts as nothing."""
+    from django.test import RequestFactory
+    from rest_framework.request import Request
+
+    from core.throttling import ApiRateThrottle
+
+    rates(user="3/min")
+    clock = [1000.0]
+
+    class Throttle(ApiRateThrottle):
+        timer = staticmethod(lambda: clock[0])
+
+    request = Request(RequestFactory().get("/api/v1/projects/"))
+    request.user = manager
+
+    def allowed() -> bool:
+        return Throttle().allow_request(request, view=None)
+
+    cache.set(f"rate_user_user-{manager.pk}", [999.0] * 50, 60)  # the old form: ignored
+    assert [allowed() for _ in range(4)] == [True, True, True, False]
+    throttle = Throttle()
+    assert not throttle.allow_request(request, view=None)
+    assert throttle.wait() == pytest.approx(20.0)  # 60 s / 3
+    clock[0] += 19.0
+    assert not allowed()
+    clock[0] += 1.0
+    assert [allowed(), allowed()] == [True, False]
+    clock[0] += 60.0  # a whole period idle: the full count again, no more
+    assert [allowed() for _ in range(4)] == [True, True, True, False]
+    assert isinstance(cache.get(f"rate_user_user-{manager.pk}"), float)
+
+
+def test_a_high_rate_lets_exactly_its_count_through_at_once(rates, manager):
+    """600 steps of 0.1 s add up to a hair over 60 s in floating point: the 600th still passes."""
+    from django.test import RequestFactory
+    from rest_framework.request import Request
+
+    from core.throttling import ApiRateThrottle
+
+    rates(user="600/min")
+
+    class Throttle(ApiRateThrottle):
+        timer = staticmethod(lambda: 5000.0)
+
+    request = Request(RequestFactory().get("/api/v1/projects/"))
+    request.user = manager
+    answers = [Throttle().allow_request(request, view=None) for _ in range(601)]
+    assert answers == [True] * 600 + [False]
