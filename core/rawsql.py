@@ -15,8 +15,10 @@ _statements: dict[str, tuple[str, str, str]] = {}
 _PLACEHOLDER = re.compile(r"%([%s])")
 
 
-def execute(cursor, sql: str, params=()) -> None:
+def execute(cursor, sql: str, params=(), before: str = "") -> None:
     """Run `sql` (with %s placeholders, %% for a percent sign) on `cursor`, a Django cursor.
+    `before`, PostgreSQL only: statements without parameters (each ending in ";") sent in the
+    same round trip ahead of it, such as a transaction's SET LOCAL settings.
 
     On PostgreSQL as a prepared statement of the cursor's connection, prepared on first use:
     PostgreSQL then plans it once per connection (its plan cache keeps the plan once it proves as
@@ -27,10 +29,12 @@ def execute(cursor, sql: str, params=()) -> None:
     The PREPARE is not counted as a query (it goes to the driver's cursor), and it survives a
     rollback, so a statement is prepared once per connection whatever its transactions do."""
     db = cursor.db
+    if before and (db.vendor != "postgresql" or "%" in before or not before.rstrip().endswith(";")):
+        raise ValueError("`before`: PostgreSQL statements without parameters, each ending in ';'")
     if db.vendor != "postgresql" or not db.settings_dict["CONN_MAX_AGE"]:
         # Nothing to keep a plan on: a connection per request (CONN_MAX_AGE 0) would prepare
         # every statement on every request, one more round trip each.
-        cursor.execute(sql, params)
+        cursor.execute(before + sql, params)
         return
     found = _statements.get(sql)
     if found is None:
@@ -44,7 +48,7 @@ def execute(cursor, sql: str, params=()) -> None:
         with db.wrap_database_errors, raw.cursor() as driver:
             driver.execute(prepare)
         state[1].add(name)
-    cursor.execute(run, params)
+    cursor.execute(before + run, params)
 
 
 def prepared_texts(sql: str) -> tuple[str, str, str]:

@@ -286,23 +286,14 @@ def _queue_fill(
     project: Project, user: AbstractBaseUser, leases: list[Assignment] | None, size: int
 ) -> list[Assignment]:
     now = timezone.now()
-    if connection.vendor == "postgresql":
-        # A lease is cheap to lose in a crash (the example just returns to the pool), so its
-        # commit does not wait for the WAL flush. The candidate walk stops at the first free
-        # example, but its estimated cost (a whole index range) would trigger JIT compilation,
-        # which costs more than the query itself, and keep PostgreSQL planning it afresh on
-        # every call instead of using the prepared statement's plan, which is the same index
-        # walk (tests/labeling/test_query_plan.py checks both).
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SET LOCAL synchronous_commit = off; SET LOCAL jit = off; "
-                "SET LOCAL plan_cache_mode = force_generic_plan"
-            )
+    # The transaction's settings (LEASE_SETTINGS), sent with its first statement that needs them.
+    pending = [LEASE_SETTINGS] if connection.vendor == "postgresql" else []
     if leases is None:
         leases = leases_held(project=project, user=user)
     kept = [lease for lease in leases if lease.expires_at > now]
     for lease in leases:
         if lease.expires_at <= now:
+            _settings_send(pending)
             renewed = _lease_renew(project, lease, now)
             if renewed is not None:
                 kept.append(renewed)
@@ -312,14 +303,34 @@ def _queue_fill(
     count = k - 1  # label counts above the last one found empty stay empty in this transaction
     while len(kept) < size:
         position = next(p for p in range(1, MAX_QUEUE + 1) if p not in taken)
-        assignment = _honeypot_claim(project, user, now, position)
+        assignment = _honeypot_claim(project, user, now, position, pending)
         if assignment is None:
-            assignment, count = _claim_next(project, user, now, position, count)
+            assignment, count = _claim_next(project, user, now, position, count, pending)
         if assignment is None:
             break
         kept.append(assignment)
         taken.add(position)
     return sorted(kept, key=lambda lease: (lease.expires_at, lease.pk))
+
+
+# The lease transaction on PostgreSQL. A lease is cheap to lose in a crash (the example just
+# returns to the pool), so its commit does not wait for the WAL flush. The candidate walk stops at
+# the first free example, but its estimated cost (a whole index range) would trigger JIT
+# compilation, which costs more than the query itself, and keep PostgreSQL planning it afresh on
+# every call instead of using the prepared statement's plan, which is the same index walk
+# (tests/labeling/test_query_plan.py checks both). Sent ahead of the candidate walk in its round
+# trip, or alone before a statement of another kind comes first.
+LEASE_SETTINGS = (
+    "SET LOCAL synchronous_commit = off; SET LOCAL jit = off; "
+    "SET LOCAL plan_cache_mode = force_generic_plan; "
+)
+
+
+def _settings_send(pending: list[str]) -> None:
+    """Send the transaction's settings now if they are still pending (see LEASE_SETTINGS)."""
+    if pending:
+        with connection.cursor() as cursor:
+            cursor.execute(pending.pop())
 
 
 def _lease_renew(project: Project, lease: Assignment, now: datetime) -> Assignment | None:
@@ -343,9 +354,15 @@ def _lease_renew(project: Project, lease: Assignment, now: datetime) -> Assignme
 
 
 def _claim_next(
-    project: Project, user: AbstractBaseUser, now: datetime, position: int, start_count: int
+    project: Project,
+    user: AbstractBaseUser,
+    now: datetime,
+    position: int,
+    start_count: int,
+    pending: list[str],
 ) -> tuple[Assignment | None, int]:
-    """Walk the candidates from `start_count` labels down and lease the first free one."""
+    """Walk the candidates from `start_count` labels down and lease the first free one (the
+    transaction's `pending` settings go with the first step of the walk)."""
     for count in range(start_count, -1, -1):
         tried: list[int] = []
         for _ in range(CANDIDATE_ATTEMPTS):
@@ -353,7 +370,7 @@ def _claim_next(
                 project=project, user=user, annotation_count=count, now=now, exclude=tried
             )
             with connection.cursor() as cursor:
-                execute(cursor, sql, params)
+                execute(cursor, sql, params, before=pending.pop() if pending else "")
                 row = cursor.fetchone()
             if row is None:
                 break
@@ -369,7 +386,7 @@ _honeypot_draw = random.Random()  # noqa: S311 (a sampling rate, not a secret); 
 
 
 def _honeypot_claim(
-    project: Project, user: AbstractBaseUser, now: datetime, position: int
+    project: Project, user: AbstractBaseUser, now: datetime, position: int, pending: list[str]
 ) -> Assignment | None:
     """At the project's honeypot rate, a gold example with a free seat instead of the usual choice.
 
@@ -379,6 +396,7 @@ def _honeypot_claim(
     """
     if project.honeypot_rate <= 0 or _honeypot_draw.random() >= project.honeypot_rate:
         return None
+    _settings_send(pending)
     candidates = honeypot_candidates(project=project, user=user, now=now)
     for example in candidates.select_for_update(skip_locked=True, of=("self",))[:CANDIDATE_ATTEMPTS]:
         assignment = _claim(project, example, user, now, position)

@@ -68,3 +68,23 @@ def test_without_persistent_connections_nothing_is_prepared(project, monkeypatch
     before = prepared_names()
     assert run([project.pk, 0], sql) == []
     assert prepared_names() == before
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("kept", [True, False])
+def test_statements_sent_before_go_in_the_same_round_trip_and_the_result_is_the_last(
+    project, monkeypatch, kept
+):
+    """`before` (a transaction's settings) runs ahead of the statement, prepared or not; the rows
+    are the statement's."""
+    if not kept:
+        monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
+    example = ExampleFactory(project=project, external_id="x1")
+    with transaction.atomic(), connection.cursor() as cursor:
+        execute(cursor, SQL, [project.pk, 0], before="SET LOCAL jit = off; ")
+        assert cursor.fetchall() == [(example.pk, "x1")]
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
+    for wrong in ("SET LOCAL work_mem = '1%%'; ", "SET LOCAL jit = off"):
+        with pytest.raises(ValueError, match="before"), connection.cursor() as cursor:
+            execute(cursor, SQL, [project.pk, 0], before=wrong)

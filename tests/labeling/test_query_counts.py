@@ -4,7 +4,7 @@ not need.
 The limits are the counts reached on PostgreSQL (savepoints included, since tests run inside a
 transaction); a change that adds a query fails here. Elsewhere the submit's write takes three
 statements instead of one, and a new lease three (lease, event, the example's seat hint) instead
-of one, but the lease transaction has no settings statement."""
+of one."""
 
 import uuid
 
@@ -19,7 +19,7 @@ from tests.factories import ExampleFactory, GuidelineVersionFactory
 pytestmark = pytest.mark.django_db
 
 SUBMIT_SPLIT = 0 if connection.vendor == "postgresql" else 2  # the submit's write, not on PostgreSQL
-LEASE_SPLIT = 0 if connection.vendor == "postgresql" else 1  # a lease's writes, less the settings
+LEASE_SPLIT = 0 if connection.vendor == "postgresql" else 2  # a lease's writes
 PAGE = "/projects/support/label/"
 API = "/api/v1/projects/support"
 
@@ -28,14 +28,15 @@ API = "/api/v1/projects/support"
 PAGE_NEXT_HELD = 7
 # A background submit that also tops the queue up by one example, k = 3 and no example started:
 # 4 (session, user, membership, labels) + 5 (the submit: lock example and assignment, one write
-# for annotation, assignment and count, one read for the decision rules; 2 savepoints) + 9 (leases;
-# lease transaction: settings, 3 levels of the candidate walk, seats, lease with its event; 2
-# savepoints).
-PAGE_SUBMIT = 18 + SUBMIT_SPLIT + LEASE_SPLIT
+# for annotation, assignment and count, one read for the decision rules; 2 savepoints) + 8 (leases;
+# lease transaction: 3 levels of the candidate walk, the first with the transaction's settings,
+# seats, lease with its event; 2 savepoints).
+PAGE_SUBMIT = 17 + SUBMIT_SPLIT + LEASE_SPLIT
 API_NEXT_HELD = 3  # token, membership, lease
-# ... and the lease transaction (savepoint, settings, 3 levels of the candidate walk, seats, lease
-# with its event, savepoint), and the guideline version in force, read once per process.
-API_NEXT_CLAIM = 12 + LEASE_SPLIT
+# ... and the lease transaction (savepoint, 3 levels of the candidate walk, the first with the
+# transaction's settings, seats, lease with its event, savepoint), and the guideline version in
+# force, read once per process.
+API_NEXT_CLAIM = 11 + LEASE_SPLIT
 API_SUBMIT = (
     9 + SUBMIT_SPLIT
 )  # token, membership, assignment, labels, the submit transaction (5, savepoints included)
@@ -85,3 +86,29 @@ def test_queries_per_next_and_submit_through_the_api(work, labeler, django_asser
     assert saved.status_code == 201
     assert saved.json()["example"] == lease.json()["example"]["id"]
     assert saved.json()["guideline_version"] == 1
+
+
+@pytest.mark.postgres
+def test_the_lease_transaction_settings_travel_with_the_candidate_walk(work, labeler):
+    """On PostgreSQL the lease transaction's settings (no WAL flush wait, no JIT, the prepared
+    statement's generic plan) are sent in the candidate walk's round trip, ahead of it, not as a
+    statement of their own; they hold for the rest of the transaction (here: the test's)."""
+    from django.test.utils import CaptureQueriesContext
+
+    from labeling.services.annotations import LEASE_SETTINGS
+
+    api = token_client(labeler)
+    with CaptureQueriesContext(connection) as queries:
+        assert api.post(f"{API}/assignments/next/", content_type="application/json").status_code == 200
+    texts = [query["sql"] for query in queries.captured_queries]
+    with_settings = [text for text in texts if text.startswith(LEASE_SETTINGS)]
+    assert len(with_settings) == 1
+    assert with_settings[0][len(LEASE_SETTINGS) :].startswith(("EXECUTE", "SELECT"))  # the walk
+    assert not [text for text in texts if text.startswith("SET") and text not in with_settings]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "off"
+        cursor.execute("SHOW plan_cache_mode")
+        assert cursor.fetchone()[0] == "force_generic_plan"
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
