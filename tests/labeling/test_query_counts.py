@@ -112,3 +112,33 @@ def test_the_lease_transaction_settings_travel_with_the_candidate_walk(work, lab
         assert cursor.fetchone()[0] == "force_generic_plan"
         cursor.execute("SHOW jit")
         assert cursor.fetchone()[0] == "off"
+
+
+@pytest.mark.postgres
+def test_a_submit_that_queues_a_case_writes_it_with_its_versions_and_notice_in_one_statement(
+    work, raters, sme, django_assert_max_num_queries
+):
+    """The third label of a split example queues it: the case, its guideline version and the SME's
+    notice are one statement on top of the submit's own."""
+    from core.models import Notice
+    from labeling.models import Disagreement
+
+    example = work.examples.order_by("pk").first()
+    for n, rater in enumerate(raters):
+        api = token_client(rater)
+        api.post(f"{API}/annotations/", {}, content_type="application/json")  # stamps the token
+        lease = Assignment.objects.create(
+            project=work, example=example, rater=rater, status="leased", slot=n + 1,
+            expires_at=example.created_at.replace(year=2100),
+        )  # fmt: skip
+        label = ["bug", "billing", "feature"][n]
+        body = {"assignment": lease.pk, "label": label, "client_token": str(uuid.uuid4())}
+        if n < 2:
+            assert api.post(f"{API}/annotations/", body, content_type="application/json").status_code == 201
+            continue
+        with django_assert_max_num_queries(API_SUBMIT + 1):
+            assert api.post(f"{API}/annotations/", body, content_type="application/json").status_code == 201
+    case = Disagreement.objects.get(example=example, status="open")
+    assert case.reason == "split"
+    assert [v.number for v in case.guideline_versions.all()] == [1]
+    assert Notice.objects.filter(user=sme, kind="queued", read_at__isnull=True).count() == 1
