@@ -6,8 +6,10 @@ import functools
 import hashlib
 import re
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 
 _converters: dict[tuple, list] = {}
 _select_lists: dict[tuple, str] = {}
@@ -69,13 +71,13 @@ def prepared_texts(sql: str) -> tuple[str, str, str]:
     return name, f"PREPARE {name} AS {numbered}", f"EXECUTE {name}{arguments}"
 
 
-def _column_converters(model: type[Model], fields: tuple[str, ...]) -> list:
-    key = (connection.vendor, model, fields)
+def _column_converters(model: type[Model], fields: tuple[str, ...], db=connection) -> list:
+    key = (db.vendor, model, fields)
     if key not in _converters:
         found = []
         for name in fields:
             column = model._meta.get_field(name).get_col(model._meta.db_table)
-            functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+            functions = db.ops.get_db_converters(column) + column.get_db_converters(db)
             found.append((column, functions))
         _converters[key] = found
     return _converters[key]
@@ -83,21 +85,36 @@ def _column_converters(model: type[Model], fields: tuple[str, ...]) -> list:
 
 def model_from_row(model: type[Model], fields: tuple[str, ...], row) -> Model:
     """An instance of `model` as loaded by the ORM with only `fields` (attnames, in the row's
-    order): any other field is read from the database when asked for."""
-    return model.from_db(connection.alias, fields, values_from_rows(model, fields, [row])[0])
+    order): any other field is read from the database when asked for.
+
+    Built as Model.from_db builds it (the values in the instance's __dict__, its state "in the
+    database"), without running Model.__init__, which set each value through the field list
+    and cost several times more than the row's read on the labeling path; a model with init
+    signal receivers (none of Concord's) is built by from_db itself."""
+    db = connections[DEFAULT_DB_ALIAS]
+    values = _converted(model, fields, row, db)
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return model.from_db(db.alias, fields, values)
+    instance = model.__new__(model)
+    instance.__dict__.update(zip(fields, values, strict=True))
+    state = instance._state = ModelState()
+    state.adding = False
+    state.db = db.alias
+    return instance
+
+
+def _converted(model: type[Model], fields: tuple[str, ...], row, db) -> list:
+    values = list(row)
+    for position, (column, functions) in enumerate(_column_converters(model, fields, db)):
+        for function in functions:
+            values[position] = function(values[position], column, db)
+    return values
 
 
 def values_from_rows(model: type[Model], fields: tuple[str, ...], rows) -> list[tuple]:
     """Rows of `fields` (attnames) of `model`, converted as the ORM's values_list converts them."""
-    converters = _column_converters(model, fields)
-    found = []
-    for row in rows:
-        values = list(row)
-        for position, (column, functions) in enumerate(converters):
-            for function in functions:
-                values[position] = function(values[position], column, connection)
-        found.append(tuple(values))
-    return found
+    db = connections[DEFAULT_DB_ALIAS]
+    return [tuple(_converted(model, fields, row, db)) for row in rows]
 
 
 @functools.cache

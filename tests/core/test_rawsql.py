@@ -88,3 +88,43 @@ def test_statements_sent_before_go_in_the_same_round_trip_and_the_result_is_the_
     for wrong in ("SET LOCAL work_mem = '1%%'; ", "SET LOCAL jit = off"):
         with pytest.raises(ValueError, match="before"), connection.cursor() as cursor:
             execute(cursor, SQL, [project.pk, 0], before=wrong)
+
+
+def test_an_instance_from_a_row_is_the_one_the_orm_loads(project):
+    """model_from_row builds the instance without Model.__init__: the same values and state as the
+    ORM's, deferred fields read on access, relations followed, and a save updates the row."""
+    from django.db.models.signals import post_init
+
+    from core.rawsql import model_from_row
+
+    example = ExampleFactory(project=project, external_id="x1", metadata={"channel": "email"})
+    fields = ("id", "project_id", "external_id", "metadata")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, project_id, external_id, metadata FROM {Example._meta.db_table} WHERE id = %s",
+            [example.pk],
+        )
+        row = cursor.fetchone()
+    built = model_from_row(Example, fields, row)
+    loaded = Example.objects.only(*fields).get(pk=example.pk)
+    assert {name: getattr(built, name) for name in fields} == {name: getattr(loaded, name) for name in fields}
+    assert built.metadata == {"channel": "email"}  # converted as the ORM converts it
+    assert (built._state.adding, built._state.db) == (False, "default")
+    assert built.get_deferred_fields() == loaded.get_deferred_fields()
+    assert built.text == example.text  # deferred: read when asked for
+    assert built.project == project
+    built.external_id = "x2"
+    built.save(update_fields=["external_id"])
+    assert list(Example.objects.filter(project=project).values_list("external_id", flat=True)) == ["x2"]
+
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(receiver, sender=Example)
+    try:
+        again = model_from_row(Example, fields, row)
+    finally:
+        post_init.disconnect(receiver, sender=Example)
+    assert seen == [again]  # a model with init receivers is built by from_db, which runs them
