@@ -60,7 +60,7 @@ def sessions_for(usernames: list[str]) -> list[str]:
     for user in get_user_model().objects.filter(username__in=usernames).order_by("username"):
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[BACKEND_SESSION_KEY] = "core.sessions.AccountBackend"  # what a login names
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
         cookies.append(f"sessionid={session.session_key}")

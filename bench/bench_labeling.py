@@ -191,7 +191,7 @@ def setup_data(n_examples: int, n_labelers: int) -> tuple[list[dict], int]:
     for user in labelers:
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[BACKEND_SESSION_KEY] = "core.sessions.AccountBackend"  # what a login names
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
         csrf = get_random_string(32)

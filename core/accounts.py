@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 
 from core.errors import ApplicationError
 from core.services import FirstRunClosed, first_manager_create
+from core.sessions import LOGIN_BACKEND
 
 
 class FirstRunForm(forms.Form):
@@ -37,7 +38,7 @@ def first_run(request):
             for field, errors in exc.extra.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend=LOGIN_BACKEND)
             return redirect("projects:create")
     return render(request, "registration/first_run.html", {"form": form}, status=400 if form.errors else 200)
 

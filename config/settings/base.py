@@ -124,7 +124,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # django-axes first: a locked-out account or address is refused before any password is hashed.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "core.sessions.AccountBackend",  # logins; the user's row read with one prepared statement
+    "django.contrib.auth.backends.ModelBackend",  # only for sessions signed in before the one above
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "projects:list"

@@ -9,6 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import ApplicationError
+from core.sessions import LOGIN_BACKEND
 from projects.access import project_role_required
 from projects.forms import InvitationAccountForm, InvitationForm
 from projects.models import Role
@@ -74,7 +75,7 @@ def invitation_accept(request, token):
             membership = services.invitation_accept(token=token, user=request.user)
         elif form.is_valid():
             membership = services.invitation_accept_new_account(token=token, **form.cleaned_data)
-            login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, membership.user, backend=LOGIN_BACKEND)
         else:
             return render(request, "projects/invitation.html", context, status=400)
     except services.InvitationRefused as exc:
