@@ -112,10 +112,10 @@ def _background_answer(request, annotation) -> JsonResponse:
         queue = services.lease_queue(project=project, user=request.user, membership=request.membership)
     except ApplicationError:
         queue = []  # the label is saved; the script asks again when its queue runs dry
+    # Without the request: the items need none of the context processors (user, messages,
+    # notices), which every background submit would otherwise run.
     html = render_to_string(
-        QUEUE_ITEMS,
-        {"project": project, "items": [_lease_item(project, assignment) for assignment in queue]},
-        request=request,
+        QUEUE_ITEMS, {"project": project, "items": [_lease_item(project, assignment) for assignment in queue]}
     )
     undoable = (
         selectors.annotation_answer_text(project=project, annotation=annotation)
