@@ -90,12 +90,21 @@ def labels_for_labeling(*, project: Project) -> list[Label]:
     return request_memo(project, "labels", lambda: _labels_read(project))
 
 
+def labels_keep(*, project: Project, labels: list[Label]) -> None:
+    """Labels read with another statement (in LABEL_ORDER) kept as labels_for_labeling's for the
+    request."""
+    request_memo(project, "labels", lambda: labels)
+
+
+LABEL_ORDER = "l.position, l.id"  # button order
+
+
 def _labels_read(project: Project) -> list[Label]:
     with connection.cursor() as cursor:
         execute(
             cursor,
             f"SELECT {select_columns((Label, 'l'))} FROM {Label._meta.db_table} AS l "
-            "WHERE l.project_id = %s ORDER BY l.position, l.id",
+            f"WHERE l.project_id = %s ORDER BY {LABEL_ORDER}",
             [project.pk],
         )
         return [models_from_row(row, Label)[0] for row in cursor.fetchall()]

@@ -63,10 +63,13 @@ def _lease_response(request, assignment, *, status_code: int = status.HTTP_200_O
     return Response(assignment_payload(assignment, context=context), status=status_code)
 
 
-def _own_assignment(request, assignment_id: int, *, in_path: bool = False):
+def _own_assignment(request, assignment_id: int, *, in_path: bool = False, with_labels: bool = False):
     """The caller's assignment: when the project has none of that id, 404 for an address and 400
-    naming the field for a body; 409 when it is another labeler's."""
-    assignment = assignment_get_api(project=request.project, assignment_id=assignment_id)
+    naming the field for a body; 409 when it is another labeler's. `with_labels`: the project's
+    labels are read with it (selectors.assignment_get_api)."""
+    assignment = assignment_get_api(
+        project=request.project, assignment_id=assignment_id, with_labels=with_labels
+    )
     if assignment is None and in_path:
         raise exceptions.NotFound("Assignment not found.")
     if assignment is None:
@@ -165,7 +168,7 @@ class AnnotationListApi(ProjectScopedMixin, generics.ListAPIView):
             form = AnnotationSubmitSerializer(data=request.data)
             form.is_valid(raise_exception=True)
             data = form.validated_data
-        assignment = _own_assignment(request, data["assignment"])
+        assignment = _own_assignment(request, data["assignment"], with_labels=True)
         labels = labels_for_labeling(project=request.project)
         label_id, label_ids = None, None
         spans = [dict(span) for span in data["spans"]] if "spans" in data else None

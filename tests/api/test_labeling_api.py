@@ -141,3 +141,27 @@ def test_skip_gives_the_example_back_for_good_and_undo_takes_a_label_back(projec
     assert submit(api, undone.json()["id"], label="feature").status_code == 409
     assert post(api, f"{BASE}/annotations/undo/").status_code == 200
     assert post(api, f"{BASE}/annotations/undo/").status_code == 409
+
+
+def test_the_submit_reads_its_assignment_and_the_labels_in_one_statement(project, labeler, other_project):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from labeling.api.selectors import assignment_get_api
+    from labeling.selectors import labels_for_labeling
+    from projects.selectors import membership_get
+
+    ExampleFactory(project=project)
+    lease = post(token_client(labeler), f"{BASE}/assignments/next/").json()
+    scoped = membership_get(user=labeler, slug=project.slug).project  # carries the request's memo
+    with CaptureQueriesContext(connection) as queries:
+        found = assignment_get_api(project=scoped, assignment_id=lease["id"], with_labels=True)
+        labels = labels_for_labeling(project=scoped)
+    assert len(queries.captured_queries) == 1
+    assert (found.pk, found.rater_id, found.example_id) == (lease["id"], labeler.pk, lease["example"]["id"])
+    assert [label.name for label in labels] == ["billing", "bug", "feature", "other"]  # button order
+    # No such assignment: None, the labels read all the same; another project's: not found.
+    assert assignment_get_api(project=scoped, assignment_id=10**9, with_labels=True) is None
+    assert assignment_get_api(project=other_project, assignment_id=lease["id"], with_labels=True) is None
+    other_project.labels.all().delete()  # no label rows to carry it: read on its own
+    assert assignment_get_api(project=other_project, assignment_id=lease["id"], with_labels=True) is None

@@ -37,9 +37,8 @@ API_NEXT_HELD = 3  # token, membership, lease
 # transaction's settings, seats, lease with its event, savepoint), and the guideline version in
 # force, read once per process.
 API_NEXT_CLAIM = 11 + LEASE_SPLIT
-API_SUBMIT = (
-    9 + SUBMIT_SPLIT
-)  # token, membership, assignment, labels, the submit transaction (5, savepoints included)
+# token, membership, the assignment with the labels, the submit transaction (5, savepoints included)
+API_SUBMIT = 8 + SUBMIT_SPLIT
 
 
 @pytest.fixture
