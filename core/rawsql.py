@@ -71,6 +71,13 @@ def prepared_texts(sql: str) -> tuple[str, str, str]:
     return name, f"PREPARE {name} AS {numbered}", f"EXECUTE {name}{arguments}"
 
 
+def insert_sql(table: str, columns: tuple[str, ...], returning: str = "") -> str:
+    """INSERT of one row of `columns` into `table` (%s placeholders), RETURNING `returning` if given."""
+    marks = ", ".join(["%s"] * len(columns))
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+    return f"{sql} RETURNING {returning}" if returning else sql
+
+
 def _column_converters(model: type[Model], fields: tuple[str, ...], db=connection) -> list:
     key = (db.vendor, model, fields)
     if key not in _converters:

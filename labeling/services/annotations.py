@@ -19,7 +19,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from core.errors import AccessDenied, ApplicationError, Conflict, NotFound
-from core.rawsql import execute, model_from_row, values_from_rows
+from core.rawsql import execute, insert_sql, model_from_row, values_from_rows
 from labeling import hooks
 from labeling.models import Annotation, Assignment, LabelingEvent
 from labeling.selectors import (
@@ -459,12 +459,6 @@ def _seat_hint_params(hint: list) -> list:
     return [seats, connection.ops.adapt_datetimefield_value(until), example_id]
 
 
-def _insert_sql(table: str, columns: tuple[str, ...], returning: str = "") -> str:
-    marks = ", ".join(["%s"] * len(columns))
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
-    return f"{sql} RETURNING {returning}" if returning else sql
-
-
 def _lease_insert(
     project: Project,
     example: Example,
@@ -481,16 +475,16 @@ def _lease_insert(
     details = json.dumps({"expires_at": expires_at.isoformat()})
     event = [project.pk, example.pk, user.pk, LabelingEvent.Kind.LEASED, at, details]
     lease = [at, at, project.pk, example.pk, user.pk, Assignment.Status.LEASED, slot, until, "", position]
-    insert = _insert_sql(ASSIGNMENTS, LEASE_COLUMNS, returning="id")
+    insert = insert_sql(ASSIGNMENTS, LEASE_COLUMNS, returning="id")
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             execute(
                 cursor,
-                f"WITH event AS ({_insert_sql(EVENTS, EVENT_COLUMNS)}), hint AS ({SEAT_HINT_SQL}) {insert}",
+                f"WITH event AS ({insert_sql(EVENTS, EVENT_COLUMNS)}), hint AS ({SEAT_HINT_SQL}) {insert}",
                 event + _seat_hint_params(hint) + lease,
             )
         else:
-            cursor.execute(_insert_sql(EVENTS, EVENT_COLUMNS), event)
+            cursor.execute(insert_sql(EVENTS, EVENT_COLUMNS), event)
             cursor.execute(SEAT_HINT_SQL, _seat_hint_params(hint))
             cursor.execute(insert, lease)
         pk = cursor.fetchone()[0]
@@ -632,10 +626,7 @@ def _submit_write(annotation: Annotation, assignment: Assignment) -> None:
     fields = [Annotation._meta.get_field(name) for name in ANNOTATION_COLUMNS]
     values = [field.get_db_prep_save(getattr(annotation, field.attname), connection) for field in fields]
     at = connection.ops.adapt_datetimefield_value(now)
-    insert = (
-        f"INSERT INTO {ANNOTATIONS} ({', '.join(ANNOTATION_COLUMNS)}) "
-        f"VALUES ({', '.join(['%s'] * len(values))}) RETURNING id"
-    )
+    insert = insert_sql(ANNOTATIONS, ANNOTATION_COLUMNS, returning="id")
     submitted = f"UPDATE {ASSIGNMENTS} SET status = %s, slot = %s, updated_at = %s WHERE id = %s"
     counted = f"UPDATE {EXAMPLES} SET annotation_count = annotation_count + 1, {SEAT_FREED_SQL} WHERE id = %s"
     marks = [Assignment.Status.SUBMITTED, assignment.slot, at, assignment.pk]

@@ -33,7 +33,7 @@ from psycopg2.extras import execute_values
 
 from core.jobs.services import JobKind, job_enqueue, job_progress, job_requeue_failed, job_run, job_succeed
 from core.models import Notice
-from core.rawsql import execute
+from core.rawsql import execute, insert_sql
 from labeling import decisions as review
 from labeling.models import Annotation, ConsensusLabel, Disagreement, LabelingEvent, decision_withdrawn_event
 from labeling.tasks import decisions_refresh_task
@@ -128,6 +128,19 @@ def _answer_columns(project: Project, answer) -> tuple:
     )
 
 
+def _consensus_row(project: Project, example_id: int, source: str, outcome: review.Outcome, at) -> tuple:
+    """An accepted outcome as a consensus row's raw values, in CONSENSUS_COLUMNS order; `at`, the
+    decision time as the ORM writes it (connection.ops.adapt_datetimefield_value)."""
+    return (
+        example_id,
+        *_answer_columns(project, outcome.label),
+        str(source),
+        outcome.share,
+        outcome.n_votes,
+        at,
+    )
+
+
 def _same(a: float | None, b: float | None) -> bool:
     return (a is None and b is None) or (a is not None and b is not None and abs(a - b) < 1e-9)
 
@@ -167,20 +180,17 @@ def _insert(cursor, table: str, columns: tuple[str, ...], rows: list[tuple], ret
     if returning:
         found = []
         for row in rows:  # SQLite: one statement per row, to get each id back
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
-                f"RETURNING {returning}",
-                row,
-            )
+            cursor.execute(insert_sql(table, columns, returning), row)
             found.append(cursor.fetchone())
         return found
-    cursor.executemany(
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})", rows
-    )
+    cursor.executemany(insert_sql(table, columns), rows)
     return []
 
 
 CONSENSUS = ConsensusLabel._meta.db_table
+CONSENSUS_COLUMNS = (
+    "example_id", "label_id", "labels", "spans", "source", "agreement", "n_raters", "decided_at",
+)  # fmt: skip
 DISAGREEMENTS = Disagreement._meta.db_table
 VERSIONS = Disagreement.guideline_versions.through._meta.db_table
 
@@ -322,16 +332,7 @@ def _apply(project: Project, ids: list[int], state: _ChunkState) -> DecisionCoun
                     consensus_drop.append(example_id)
                     if (current[0], current[1]) != (source, outcome.label):
                         consensus_withdrawn.append(example_id)
-                consensus_new.append(
-                    (
-                        example_id,
-                        *_answer_columns(project, outcome.label),
-                        str(source),
-                        outcome.share,
-                        outcome.n_votes,
-                        now,
-                    )
-                )
+                consensus_new.append(_consensus_row(project, example_id, source, outcome, now))
                 changed = True
             if open_row is not None:
                 disagreements_drop.append(open_row[0])
@@ -390,10 +391,7 @@ def _apply(project: Project, ids: list[int], state: _ChunkState) -> DecisionCoun
             where, params = _in("example_id", consensus_drop)
             cursor.execute(f"DELETE FROM {CONSENSUS} WHERE {where}", params)
         if consensus_new:
-            columns = (
-                "example_id", "label_id", "labels", "spans", "source", "agreement", "n_raters", "decided_at",
-            )  # fmt: skip
-            _insert(cursor, CONSENSUS, columns, consensus_new)
+            _insert(cursor, CONSENSUS, CONSENSUS_COLUMNS, consensus_new)
         if disagreements_drop:
             # Open disagreements have no resolution (resolving closes them): only their versions go.
             where, params = _in("disagreement_id", disagreements_drop)
@@ -625,26 +623,20 @@ def disagreement_detect(*, project: Project, example: Example) -> review.Outcome
             if outcome.kind == review.ACCEPT_UNANIMOUS
             else ConsensusLabel.Source.MAJORITY
         )
-        answer = _answer_fields(project, outcome.label)
-        decision = {**answer, "source": source, "agreement": outcome.share, "n_raters": outcome.n_votes}
         if consensus is None:
             with connection.cursor() as cursor:
                 execute(
                     cursor,
-                    f"INSERT INTO {CONSENSUS} (example_id, label_id, labels, spans, source, agreement, "
-                    "n_raters, decided_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                    [
-                        example.pk,
-                        *_answer_columns(project, outcome.label),
-                        source,
-                        outcome.share,
-                        outcome.n_votes,
-                        connection.ops.adapt_datetimefield_value(now),
-                    ],
+                    insert_sql(CONSENSUS, CONSENSUS_COLUMNS),
+                    _consensus_row(
+                        project, example.pk, source, outcome, connection.ops.adapt_datetimefield_value(now)
+                    ),
                 )
         else:
+            answer = _answer_fields(project, outcome.label)
             if (*consensus[2:], consensus[1]) != (*answer.values(), source):
                 _consensus_withdraw(consensus[0], example, now)
+            decision = {**answer, "source": source, "agreement": outcome.share, "n_raters": outcome.n_votes}
             ConsensusLabel.objects.filter(pk=consensus[0]).update(decided_at=now, **decision)
         if open_id is not None:
             Disagreement.objects.filter(pk=open_id).delete()
@@ -685,7 +677,6 @@ def _case_open(project: Project, example: Example, fields: dict, versions: set[i
         cases_queued_notify(project=project)
         disagreement.guideline_versions.add(*versions)
         return
-    through = Disagreement.guideline_versions.through._meta.db_table
     notice_sql, notice_params = _queued_notice(project)
     with connection.cursor() as cursor:
         execute(
@@ -693,7 +684,7 @@ def _case_open(project: Project, example: Example, fields: dict, versions: set[i
             f"WITH d AS (INSERT INTO {DISAGREEMENTS} (project_id, example_id, status, reason, label_a_id, "
             "label_b_id, majority_share, reason_detail, created_at) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, '', %s) RETURNING id), "
-            f"v AS (INSERT INTO {through} (disagreement_id, guidelineversion_id) "
+            f"v AS (INSERT INTO {VERSIONS} (disagreement_id, guidelineversion_id) "
             "SELECT d.id, x FROM d CROSS JOIN unnest(%s::bigint[]) AS x) " + notice_sql,
             [
                 project.pk,

@@ -63,6 +63,7 @@ from core.jobs.services import (
     job_stop_reason,
     job_succeed,
 )
+from core.rawsql import insert_sql
 from projects.importing import (
     MAX_ERRORS_KEPT,
     MEDIA_FORMAT,
@@ -431,7 +432,7 @@ def staging_load(
                 if source.exhausted:
                     return staged
                 progress(reader, staged, force=True)
-        insert = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"
+        insert = insert_sql(table, tuple(name for name, _, _ in columns))
         while chunk := list(islice(rows, SQLITE_CHUNK_ROWS)):
             cursor.executemany(insert, chunk)
             staged += len(chunk)

@@ -327,3 +327,31 @@ def test_disagreements_detect_all_queues_and_accepts_like_labeling(project, make
     assert ConsensusLabel.objects.get().example.external_id == "u"
     assert Annotation.objects.count() == 6
     assert timezone.now() >= ConsensusLabel.objects.get().decided_at
+
+
+@pytest.mark.django_db
+def test_both_paths_store_the_decision_time_as_the_orm_does(project, make_labelers):
+    """The one-example path and the set-based path write a consensus row with plain SQL: its
+    decided_at is stored in the ORM's form (on SQLite a naive UTC text, not an offset one)."""
+    from django.db import connection
+
+    raters = make_labelers(3)
+    one = _example_with_votes(project, "one", ["bug", "bug", "bug"], raters)
+    many = _example_with_votes(project, "many", ["bug", "bug", "bug"], raters)
+    with transaction.atomic():
+        disagreement_detect(project=project, example=Example.objects.select_for_update().get(pk=one.pk))
+    examples_decide(project=project, example_ids=[many.pk])
+    orm = ConsensusLabel.objects.get(example=one)
+    orm.pk = None
+    orm.example = ExampleFactory(project=project, external_id="by-the-orm")
+    orm.save()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT e.external_id, CAST(c.decided_at AS TEXT) FROM consistency_consensuslabel c "
+            "JOIN projects_example e ON e.id = c.example_id WHERE e.project_id = %s ORDER BY e.external_id",
+            [project.pk],
+        )
+        stored = dict(cursor.fetchall())
+    # The text as stored: with or without an offset, and the separator between date and time.
+    shape = {name: (value[10], "+" in value[10:] or value.endswith("Z")) for name, value in stored.items()}
+    assert shape["one"] == shape["many"] == shape["by-the-orm"]
