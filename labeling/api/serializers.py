@@ -167,6 +167,20 @@ class AssignmentSerializer(serializers.Serializer):
         return self.context["spans_may_nest"]
 
 
+class AnnotationWithNextSerializer(AnnotationSerializer):
+    """The answer to a submit that asked for `next`: the annotation, and the lease to label next."""
+
+    next = AssignmentSerializer(
+        allow_null=True,
+        required=False,  # a response-only serializer: "not required" keeps `next` optional there
+        help_text="Your next lease, as assignments/next/ answers it; null when nothing is left. Only "
+        "when the request asked for it.",
+    )
+
+    class Meta(AnnotationSerializer.Meta):
+        fields = [*AnnotationSerializer.Meta.fields, "next"]
+
+
 def _text(limit: int, help_text: str) -> serializers.CharField:
     return serializers.CharField(
         required=False,
@@ -253,6 +267,12 @@ class AnnotationSubmitSerializer(ClosedSerializer):
     note = _text(2000, "A note for reviewers.")
     time_spent_ms = serializers.IntegerField(
         required=False, min_value=0, max_value=MAX_TIME_SPENT_MS, help_text="Time spent on the example."
+    )
+    next = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="true: the answer also brings your next lease as `next` (what assignments/next/ "
+        "would answer, or null when nothing is left), so a label costs one request instead of two.",
     )
 
     def to_internal_value(self, data):
@@ -385,8 +405,12 @@ def annotation_submit_data(data) -> dict | None:
     given = [name for name in ("label", "labels", "spans") if name in data]
     if len(given) != 1 or not _whole(data.get("assignment"), 1, _MAX_ID):
         return None
-    found: dict = {"assignment": data["assignment"], "ambiguous": data.get("ambiguous", False)}
-    if type(found["ambiguous"]) is not bool:
+    found: dict = {
+        "assignment": data["assignment"],
+        "ambiguous": data.get("ambiguous", False),
+        "next": data.get("next", False),
+    }
+    if type(found["ambiguous"]) is not bool or type(found["next"]) is not bool:
         return None
     if "label" in data:
         found["label"] = _some_text(data["label"])

@@ -19,6 +19,7 @@ from labeling.api.serializers import (
     AnnotationFilterSerializer,
     AnnotationSerializer,
     AnnotationSubmitSerializer,
+    AnnotationWithNextSerializer,
     AssignmentSerializer,
     AssignmentSkipSerializer,
     annotation_payload,
@@ -50,6 +51,11 @@ class LabelingMixin(ProjectScopedMixin):
 
 
 def _lease_response(request, assignment, *, status_code: int = status.HTTP_200_OK) -> Response:
+    return Response(_lease_payload(request, assignment), status=status_code)
+
+
+def _lease_payload(request, assignment) -> dict:
+    """A lease as the API shows it (AssignmentSerializer's JSON)."""
     project = request.project
     version = guideline_stamp(project=project)
     context = {
@@ -60,7 +66,17 @@ def _lease_response(request, assignment, *, status_code: int = status.HTTP_200_O
         "allow_empty_label_set": project.allow_empty_label_set,
         "spans_may_nest": project.spans_may_nest,
     }
-    return Response(assignment_payload(assignment, context=context), status=status_code)
+    return assignment_payload(assignment, context=context)
+
+
+def _next_lease(request) -> dict | None:
+    """The caller's lease to label now, as assignments/next/ gives it (None: nothing is left).
+    One lease at a time through the API (a script asks again after each submit); a page the same
+    labeler has open may hold more, and the first of them is the one returned."""
+    queue = services.lease_queue(
+        project=request.project, user=request.user, size=1, membership=request.membership
+    )
+    return _lease_payload(request, queue[0]) if queue else None
 
 
 def _own_assignment(request, assignment_id: int, *, in_path: bool = False, with_labels: bool = False):
@@ -91,14 +107,10 @@ class AssignmentNextApi(LabelingMixin, APIView):
         },
     )
     def post(self, request, slug: str):
-        # One lease at a time through the API (a script asks again after each submit); a page
-        # the same labeler has open may hold more, and the first of them is the one returned.
-        queue = services.lease_queue(
-            project=request.project, user=request.user, size=1, membership=request.membership
-        )
-        if not queue:
+        lease = _next_lease(request)
+        if lease is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return _lease_response(request, queue[0])
+        return Response(lease)
 
 
 class AssignmentSkipApi(LabelingMixin, APIView):
@@ -127,7 +139,9 @@ class AnnotationListApi(ProjectScopedMixin, generics.ListAPIView):
 
     POST (labelers): your label for the example your lease holds. The same `client_token` again
     returns the first annotation (200) and stores nothing; a lease that was lost (it expired and
-    other labelers completed the example) or is someone else's is a 409."""
+    other labelers completed the example) or is someone else's is a 409. With `next: true` the
+    answer also brings the lease to label next (`next`; null when nothing is left), so a script
+    labels with one request per example, as the labeling page does."""
 
     serializer_class = AnnotationSerializer
     query_serializer_class = AnnotationFilterSerializer
@@ -157,8 +171,13 @@ class AnnotationListApi(ProjectScopedMixin, generics.ListAPIView):
     @extend_schema(
         request=AnnotationSubmitSerializer,
         responses={
-            201: AnnotationSerializer,
-            200: OpenApiResponse(AnnotationSerializer, description="A replay: the annotation of this token."),
+            201: OpenApiResponse(
+                AnnotationWithNextSerializer, description="Saved; `next` only when the request asks for it."
+            ),
+            200: OpenApiResponse(
+                AnnotationWithNextSerializer,
+                description="A replay: the annotation of this token (with `next`: your lease now).",
+            ),
             409: CONFLICT,
         },
     )
@@ -204,7 +223,10 @@ class AnnotationListApi(ProjectScopedMixin, generics.ListAPIView):
         annotation.rater = request.user
         code = status.HTTP_200_OK if annotation.replay else status.HTTP_201_CREATED
         names = {label.pk: label.name for label in labels}
-        return Response(annotation_payload(annotation, label_names=names), status=code)
+        payload = annotation_payload(annotation, label_names=names)
+        if data["next"]:
+            payload["next"] = _next_lease(request)
+        return Response(payload, status=code)
 
 
 class AnnotationUndoApi(LabelingMixin, APIView):

@@ -165,3 +165,47 @@ def test_the_submit_reads_its_assignment_and_the_labels_in_one_statement(project
     assert assignment_get_api(project=other_project, assignment_id=lease["id"], with_labels=True) is None
     other_project.labels.all().delete()  # no label rows to carry it: read on its own
     assert assignment_get_api(project=other_project, assignment_id=lease["id"], with_labels=True) is None
+
+
+def test_a_submit_can_bring_the_next_lease_so_a_label_costs_one_request(project, raters):
+    from labeling.models import Assignment
+
+    examples = {ExampleFactory(project=project).pk for _ in range(3)}
+    api = token_client(raters[0])
+    lease = post(api, f"{BASE}/assignments/next/").json()
+    token = str(uuid.uuid4())
+    saved = submit(api, lease["id"], client_token=token, next=True)
+    assert saved.status_code == 201
+    body = saved.json()
+    following = body.pop("next")
+    # The annotation as a plain submit shows it, and the lease that assignments/next/ now gives.
+    assert body["example"] == lease["example"]["id"]
+    assert body["label"] == "bug"
+    assert following["example"]["id"] in examples - {lease["example"]["id"]}
+    assert post(api, f"{BASE}/assignments/next/").json() == following
+    # A replay stores nothing and claims nothing: the same annotation, the lease held now.
+    again = submit(api, lease["id"], client_token=token, next=True)
+    assert again.status_code == 200
+    assert again.json() == {**body, "next": following}
+    assert Assignment.objects.filter(rater=raters[0], status="leased").count() == 1
+    # Labeling on from each answer's lease until nothing is left: null, as next's 204.
+    labeled = [body["example"]]
+    while following is not None:
+        answer = submit(api, following["id"], label="feature", next=True)
+        assert answer.status_code == 201
+        labeled.append(answer.json()["example"])
+        following = answer.json()["next"]
+    assert sorted(labeled) == sorted(examples)
+    assert Annotation.objects.filter(rater=raters[0]).count() == 3
+    assert "next" not in submit(api, lease["id"], client_token=token).json()  # only when asked
+
+
+def test_next_in_a_submit_must_be_a_boolean(project, raters):
+    ExampleFactory(project=project)
+    api = token_client(raters[0])
+    lease = post(api, f"{BASE}/assignments/next/").json()
+    for value in ("yes", 1, None):
+        response = submit(api, lease["id"], next=value)
+        assert response.status_code == 400, value
+        assert "next" in response.json(), response.json()
+    assert not Annotation.objects.exists()

@@ -39,6 +39,9 @@ API_NEXT_HELD = 3  # token, membership, lease
 API_NEXT_CLAIM = 11 + LEASE_SPLIT
 # token, membership, the assignment with the labels, the submit transaction (5, savepoints included)
 API_SUBMIT = 8 + SUBMIT_SPLIT
+# A submit that brings the next lease: the submit, then next's claim without a second token and
+# membership read, nor the guideline version (read once per process: API_NEXT_CLAIM counts it).
+API_SUBMIT_WITH_NEXT = API_SUBMIT + API_NEXT_CLAIM - 3
 
 
 @pytest.fixture
@@ -85,6 +88,15 @@ def test_queries_per_next_and_submit_through_the_api(work, labeler, django_asser
     assert saved.status_code == 201
     assert saved.json()["example"] == lease.json()["example"]["id"]
     assert saved.json()["guideline_version"] == 1
+    # The same with the next lease in the answer: one request, the two steps' queries but for a
+    # second token and membership read.
+    following = api.post(f"{API}/assignments/next/", content_type="application/json").json()
+    body = {"assignment": following["id"], "label": "bug", "client_token": str(uuid.uuid4()), "next": True}
+    with django_assert_max_num_queries(API_SUBMIT_WITH_NEXT):
+        saved = api.post(f"{API}/annotations/", body, content_type="application/json")
+    assert saved.status_code == 201
+    labeled = (lease.json()["example"]["id"], following["example"]["id"])
+    assert saved.json()["next"]["example"]["id"] not in labeled
 
 
 @pytest.mark.postgres
