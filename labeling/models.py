@@ -52,10 +52,13 @@ class Assignment(TimeStampedModel):
                 name="assignment_active_slot_unique",
             ),
             # At most lease_queue_size leases per rater and project, one per queue position: a
-            # reload or a second tab gets the same examples back.
+            # reload or a second tab gets the same examples back. The condition names the position
+            # (NULLs never conflict in a unique index, so the constraint is the same) so that no
+            # query that does not can use the index: the walk's count of an example's live leases,
+            # planned on statistics that saw few leases, scanned it whole for each candidate.
             models.UniqueConstraint(
                 fields=["project", "rater", "queue_position"],
-                condition=Q(status="leased"),
+                condition=Q(status="leased", queue_position__isnull=False),
                 name="assignment_lease_queue_position_unique",
             ),
             models.CheckConstraint(

@@ -73,8 +73,8 @@ def leases_held(*, project: Project, user: AbstractBaseUser) -> list[Assignment]
             f"SELECT {select_columns((Assignment, 'a'), (Example, 'e'))} "
             f"FROM {Assignment._meta.db_table} AS a "
             f"JOIN {Example._meta.db_table} AS e ON e.id = a.example_id "
-            # The status written out: a prepared statement's generic plan can then use the partial
-            # index of the rater's leases (one per queue position).
+            # By the (project, rater, status) index: the rater's leases are the entries it holds
+            # under this status.
             f"WHERE a.project_id = %s AND a.rater_id = %s AND a.status = '{Assignment.Status.LEASED}' "
             "ORDER BY a.expires_at, a.id",
             [project.pk, user.pk],
@@ -210,7 +210,7 @@ def example_candidates(
         # The example's effective k is overlap + the extra raters granted on a split.
         f"AND (SELECT COUNT(*) FROM {Assignment._meta.db_table} AS live WHERE live.example_id = e.id "
         # The status written out, not a parameter: a prepared statement's generic plan can then
-        # still use the partial index of leased assignments.
+        # still use the partial index of live leases by example (assignment_live_idx).
         f"AND live.status = '{Assignment.Status.LEASED}' AND live.expires_at > %s) "
         "< %s + e.extra_raters - e.annotation_count "
         f"AND COALESCE((SELECT own.id FROM {Assignment._meta.db_table} AS own WHERE own.example_id = e.id "

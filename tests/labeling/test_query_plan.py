@@ -176,3 +176,41 @@ def test_past_the_overlap_only_examples_granted_extra_raters_are_walked():
     assert _subplan_loops(plan, "labeling_assignment") <= 2, json.dumps(plan, indent=1)
     for generic in (False, True):
         assert "example_split_count_idx" in explain(sql, params, generic=generic)
+
+
+def test_live_leases_are_probed_by_example_not_by_scanning_every_lease():
+    """The live-lease count of a candidate reads that example's leases through the partial index
+    of live leases by example. The statistics of a mature project see almost no leased rows (here:
+    analyzed before anyone held one), and the planner, taking both partial indexes of leased rows
+    for tiny, scanned the lease queues' index whole instead: every live lease of every labeler
+    for each probe, a cost that grew with the number of people labeling."""
+    from django.test.utils import CaptureQueriesContext
+
+    from labeling.selectors import leases_held
+    from labeling.services.annotations import assignment_next
+
+    project = ProjectFactory(slug="crowd", overlap=3)
+    label = LabelFactory(project=project, shortcut_key="1")
+    raters = [UserFactory(username=f"crowd{n}") for n in range(N_RATERS)]
+    for rater in raters:
+        MembershipFactory(user=rater, project=project, role=Role.LABELER)
+    _fill(project, raters, label)  # analyzed with no lease among the assignments
+    for rater in raters[:-1]:
+        assert assignment_next(project=project, user=rater) is not None
+    assert Assignment.objects.filter(project=project, status=Assignment.Status.LEASED).count() >= N_RATERS - 1
+    newcomer = raters[-1]
+    for count, generic in ((2, False), (0, False), (2, True), (0, True)):
+        query = example_candidates(project=project, user=newcomer, annotation_count=count, now=timezone.now())
+        plan = explain(*query, generic=generic)
+        assert "assignment_live_idx" in plan, plan
+        assert "assignment_lease_queue_position_unique" not in plan, plan
+    # A rater's own leases are read by the (project, rater, status) index.
+    with CaptureQueriesContext(connection) as queries:
+        leases_held(project=project, user=raters[0])
+    for mode in ("auto", "force_generic_plan"):
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET plan_cache_mode = {mode}")
+            cursor.execute("EXPLAIN " + queries.captured_queries[-1]["sql"])
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            cursor.execute("RESET plan_cache_mode")
+        assert "assignment_rater_status_idx" in plan, plan
