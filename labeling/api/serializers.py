@@ -173,7 +173,8 @@ class AnnotationWithNextSerializer(AnnotationSerializer):
     next = AssignmentSerializer(
         allow_null=True,
         required=False,  # a response-only serializer: "not required" keeps `next` optional there
-        help_text="Your next lease, as assignments/next/ answers it; null when nothing is left. Only "
+        help_text="Your next lease, as assignments/next/ answers it; null when none is held for you now "
+        "(nothing is left, or rarely your other requests took the queue: assignments/next/ tells). Only "
         "when the request asked for it.",
     )
 

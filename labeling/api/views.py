@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import AllowListOrderingFilter, ConflictSerializer, CursorPagination, query_params_validate
-from core.errors import Conflict
+from core.errors import ApplicationError, Conflict
 from labeling.api.selectors import (
     annotation_list_api,
     assignment_get_api,
@@ -225,7 +225,12 @@ class AnnotationListApi(ProjectScopedMixin, generics.ListAPIView):
         names = {label.pk: label.name for label in labels}
         payload = annotation_payload(annotation, label_names=names)
         if data["next"]:
-            payload["next"] = _next_lease(request)
+            try:
+                payload["next"] = _next_lease(request)
+            except ApplicationError:
+                # The label is saved and its answer stands; no lease could be held just now (the
+                # same labeler's other requests took the queue positions): assignments/next/ asks again.
+                payload["next"] = None
         return Response(payload, status=code)
 
 

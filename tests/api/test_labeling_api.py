@@ -209,3 +209,22 @@ def test_next_in_a_submit_must_be_a_boolean(project, raters):
         assert response.status_code == 400, value
         assert "next" in response.json(), response.json()
     assert not Annotation.objects.exists()
+
+
+def test_a_saved_label_stands_when_no_next_lease_can_be_held(project, raters, monkeypatch):
+    from core.errors import ApplicationError
+    from labeling.api import views
+
+    ExampleFactory(project=project)
+    ExampleFactory(project=project)
+    api = token_client(raters[0])
+    lease = post(api, f"{BASE}/assignments/next/").json()
+
+    def lost_races(**kwargs):
+        raise ApplicationError("Could not reserve an example just now; please try again.")
+
+    monkeypatch.setattr(views.services, "lease_queue", lost_races)
+    saved = submit(api, lease["id"], next=True)
+    assert saved.status_code == 201
+    assert saved.json()["next"] is None
+    assert Annotation.objects.filter(rater=raters[0]).count() == 1
