@@ -176,6 +176,10 @@ class Phase:
     def rps(self) -> float:
         return len(self.all) / self.elapsed
 
+    @property
+    def labels_per_second(self) -> float:
+        return self.counters["labels"] / self.elapsed
+
 
 def p95(values: list[float]) -> float:
     return sorted(values)[int(0.95 * len(values))] * 1000 if values else float("inf")
@@ -267,13 +271,15 @@ def main() -> None:
         print(f"{title:<28}{phase.rps:8.0f} req/s   {percentiles(phase.all)}")
         print(f"  next                                    {percentiles(phase.latencies['next'])}")
         print(f"  submit                                  {percentiles(phase.latencies['submit'])}")
-        labels_ps = phase.counters["labels"] / phase.elapsed
-        print(f"  labels saved              {labels_ps:8.0f} /s     errors: {phase.counters['errors']}")
+        print(
+            f"  labels saved              {phase.labels_per_second:8.0f} /s     "
+            f"errors: {phase.counters['errors']}"
+        )
     print()
     for name, title in (("page", "labeling page"), ("api", "labeling API "), ("api_chained", "API, chained")):
         phase = results[name]
         share = phase.rps / base.rps
-        labels = phase.counters["labels"] / phase.elapsed / base.rps
+        labels = phase.labels_per_second / base.rps
         print(
             f"{title}: next+submit throughput = {share:.0%} of trivial in requests/s "
             f"({labels:.1%} in labels/s), p95 {p95(phase.all):.1f} ms"

@@ -53,9 +53,9 @@ class Assignment(TimeStampedModel):
             ),
             # At most lease_queue_size leases per rater and project, one per queue position: a
             # reload or a second tab gets the same examples back. The condition names the position
-            # (NULLs never conflict in a unique index, so the constraint is the same) so that no
-            # query that does not can use the index: the walk's count of an example's live leases,
-            # planned on statistics that saw few leases, scanned it whole for each candidate.
+            # (NULLs never conflict in a unique index, so the constraint is the same), so only a
+            # query that names it too can use the index: the walk's count of an example's live
+            # leases, planned on statistics that saw few leases, scanned it whole per candidate.
             models.UniqueConstraint(
                 fields=["project", "rater", "queue_position"],
                 condition=Q(status="leased", queue_position__isnull=False),

@@ -50,10 +50,6 @@ class LabelingMixin(ProjectScopedMixin):
     write_throttle_scope = "labeling"
 
 
-def _lease_response(request, assignment, *, status_code: int = status.HTTP_200_OK) -> Response:
-    return Response(_lease_payload(request, assignment), status=status_code)
-
-
 def _lease_payload(request, assignment) -> dict:
     """A lease as the API shows it (AssignmentSerializer's JSON)."""
     project = request.project
@@ -241,4 +237,4 @@ class AnnotationUndoApi(LabelingMixin, APIView):
     @extend_schema(request=None, responses={200: AssignmentSerializer, 409: CONFLICT})
     def post(self, request, slug: str):
         assignment = services.annotation_undo(project=request.project, user=request.user)
-        return _lease_response(request, assignment)
+        return Response(_lease_payload(request, assignment))
