@@ -159,6 +159,28 @@ def copy_baseline(release) -> tuple[float, int]:
     return time.perf_counter() - start, sink.size
 
 
+def selection_alone(release) -> float:
+    """The build's first stage without the rest: `COPY (<the clean rows' query>) TO STDOUT`, the
+    same query with the same settings the build runs, its rows discarded (no temporary table, no
+    splits, no items, no files). Whatever a build does after it, it cannot take less time than
+    this query (on PostgreSQL the selection is what decides which rows a release holds)."""
+    from django.db import connection, transaction
+
+    from consistency.releases import selectors
+    from consistency.releases.policy import ReleasePolicy
+
+    policy = ReleasePolicy.from_dict(release.policy)
+    sql, params = selectors.release_clean_sql(project=release.project, policy=policy, previous=None)
+    sink = CountingSink()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(selectors.ONE_PROCESS_SQL)
+        cursor.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")
+        statement = cursor.mogrify(sql, params).decode()
+        start = time.perf_counter()
+        cursor.cursor.copy_expert(f"COPY ({statement}) TO STDOUT", sink, size=256 * 1024)
+        return time.perf_counter() - start
+
+
 def stage_timers() -> dict[str, float]:
     """Time the build's stages by wrapping them in place: the files' pass (_files_write) runs the
     items' write (_items_write) inside it, which on PostgreSQL selects, then streams the file rows
@@ -328,6 +350,13 @@ def main() -> None:
           f"COPY's rows/s (target >= 50%); peak RSS growth during build +{build_rss.growth_mb:.0f} MiB "
           "(target < 50 MiB)")  # fmt: skip
     print(stage_report(stages))
+    select_seconds = min(selection_alone(release), selection_alone(release))
+    print(
+        f"ceiling: the clean rows' query alone (COPY of its rows, nothing written) {select_seconds:.2f} s "
+        f"= {select_seconds / copy_seconds:.1f}x the COPY above: a build that selects its rows at all "
+        f"reaches at most {copy_seconds / select_seconds:.0%} of COPY's rows/s; this one reaches "
+        f"{select_seconds / build_seconds:.0%} of that ceiling"
+    )
 
     client = Client()
     client.force_login(user)

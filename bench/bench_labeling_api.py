@@ -7,12 +7,16 @@ Usage (PostgreSQL only; the database is created and migrated if missing):
 
 The same data as bench_labeling.py (about 2.3 annotations per example). `--labelers` closed-loop
 clients (each sends its next request when the previous one is answered), with keep-alive, run
-four phases: the trivial endpoint (/healthz), the page (GET the work area, POST the label), the
-API by token (next, then submit with a client token), and the API chained (each submit asks for
-the next lease, `next: true`: one request per label, as the page's background submit). The
-phases take turns (`--rounds`), so load from elsewhere on the machine falls on all of them.
-Prints each phase's requests/s and labels/s as a share of the trivial endpoint's requests/s, and
-p50/p95/p99 latency. gunicorn runs as the README's production command does (`--workers` one per
+five phases: the trivial endpoint (/healthz), the page (GET the work area, POST the label), the
+API by token (next, then submit with a client token), the API chained (each submit asks for
+the next lease, `next: true`: one request per label, as the page's background submit), and the
+ceiling: the cheapest authenticated API request there is, assignments/next/ while a lease is
+held (the token, the membership and the held lease: three indexed reads, no write, no
+transaction). No label can be served faster than that request, so its share of the trivial
+endpoint bounds what next + submit can reach on this server. The phases take turns
+(`--rounds`), so load from elsewhere on the machine falls on all of them. Prints each phase's
+requests/s and labels/s as a share of the trivial endpoint's requests/s, and p50/p95/p99
+latency. gunicorn runs as the README's production command does (`--workers` one per
 core, `--threads 8`).
 """
 
@@ -92,6 +96,18 @@ async def api_client(port, token, stop_at, latencies, counters, *, chained: bool
         latencies["submit"].append(time.perf_counter() - began)
         lease = json.loads(body)["next"] if chained and status == 201 else None
         counters["labels" if status == 201 else "errors"] += 1
+
+
+async def held_lease_client(port, token, stop_at, latencies, counters):
+    """The ceiling: assignments/next/ again and again while a lease is held (the first call takes
+    it). Each answer is the same lease, read by the request's three indexed reads."""
+    conn = Connection(port)
+    auth = {"Authorization": f"Bearer {token}"}
+    while time.perf_counter() < stop_at:
+        began = time.perf_counter()
+        status, _ = await conn.request("POST", f"/api/v1/projects/{SLUG}/assignments/next/", auth)
+        latencies["next"].append(time.perf_counter() - began)
+        counters["errors"] += status != 200
 
 
 async def open_loop_labeler(port, token, first_at, interval, stop_at, latencies, counters):
@@ -225,6 +241,9 @@ def main() -> None:
     def api_chained(token, stop_at, latencies, counters):
         return api_client(port, token, stop_at, latencies, counters, chained=True)
 
+    def api_held(token, stop_at, latencies, counters):
+        return held_lease_client(port, token, stop_at, latencies, counters)
+
     async def trivial(_credential, stop_at, latencies, counters):
         conn = Connection(port)
         while time.perf_counter() < stop_at:
@@ -238,6 +257,7 @@ def main() -> None:
         "page": (page, cookies),
         "api": (api, tokens),
         "api_chained": (api_chained, tokens),
+        "api_held": (api_held, tokens),
     }
     results = {name: Phase() for name in phases}
     try:
@@ -285,6 +305,12 @@ def main() -> None:
             f"({labels:.1%} in labels/s), p95 {p95(phase.all):.1f} ms"
         )
     print(f"API / page throughput = {results['api'].rps / results['page'].rps:.2f}")
+    held = results["api_held"]
+    print(
+        f"ceiling: an API request reading a held lease (3 indexed reads, no write) "
+        f"{held.rps:.0f} req/s = {held.rps / base.rps:.0%} of trivial (p95 {p95(held.all):.1f} ms); "
+        f"next + submit at {results['api'].rps / held.rps:.0%} of it"
+    )
     for name, target in (("page", 0.15), ("api", 0.25), ("api_chained", 0.25)):
         share = results[name].rps / base.rps
         print(f"  {name}: {'OK' if share >= target else 'MISSED'} (target >= {target:.0%})")
