@@ -54,8 +54,9 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=50_000)
     parser.add_argument("--labels", type=int, default=100)
     parser.add_argument("--pace", type=float, default=0.4, help="seconds between label keys")
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
-    parser.add_argument("--threads", type=int, default=4)
+    # As the README's production command: gthread, about one worker per core, 8 threads each.
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--port", type=int, default=8767)
     args = parser.parse_args()
 

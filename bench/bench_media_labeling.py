@@ -143,8 +143,9 @@ def main() -> None:
     parser.add_argument("--labelers", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15, help="per phase, over all rounds")
     parser.add_argument("--rounds", type=int, default=3, help="turns the phases take")
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
-    parser.add_argument("--threads", type=int, default=4)
+    # As the README's production command: gthread, about one worker per core, 8 threads each.
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--port", type=int, default=8767)
     args = parser.parse_args()
 
