@@ -173,8 +173,7 @@ def selection_alone(release) -> float:
     sql, params = selectors.release_clean_sql(project=release.project, policy=policy, previous=None)
     sink = CountingSink()
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(selectors.ONE_PROCESS_SQL)
-        cursor.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")
+        cursor.execute(selectors.BUILD_SETTINGS_SQL)
         statement = cursor.mogrify(sql, params).decode()
         start = time.perf_counter()
         cursor.cursor.copy_expert(f"COPY ({statement}) TO STDOUT", sink, size=256 * 1024)

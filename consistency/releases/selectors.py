@@ -34,9 +34,14 @@ from projects.models import Example, ExampleTag, GuidelineVersion, Label, Projec
 
 DIFF_LIST_LIMIT = 500
 ROW_BATCH = 5_000
-# A build's statements run in one process: parallel workers each built a hash join's inner side
-# again (all votes summed up per worker), for no gain on a shared database server.
-ONE_PROCESS_SQL = "SET LOCAL max_parallel_workers_per_gather = 0"
+# The settings of a build's big statements (the clean rows' query, reading a release's rows back):
+# one process, as parallel workers each built a hash join's inner side again (all votes summed up
+# per worker), for no gain on a shared database server; room to sum up a million examples' votes
+# and to sort their rows in memory (no spill to disk); no JIT, whose compiling took a second, more
+# than it saved.
+BUILD_SETTINGS_SQL = (
+    "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL work_mem = '256MB'; SET LOCAL jit = off"
+)
 
 
 def release_list(*, project: Project) -> QuerySet[DatasetRelease]:
@@ -676,8 +681,7 @@ def release_rows(*, release: DatasetRelease, handle: Callable[[list[tuple]], Non
         sql = f"SELECT {FILE_ROW_SQL} {sql_from}"
         sink = CopyRows(handle)
         with transaction.atomic(), connection.cursor() as cursor:
-            # Room to sort the rows in memory; no JIT (its compiling cost more than it saved).
-            cursor.execute(f"SET LOCAL jit = off; SET LOCAL work_mem = '256MB'; {ONE_PROCESS_SQL}")
+            cursor.execute(BUILD_SETTINGS_SQL)
             cursor.cursor.copy_expert(f"COPY ({sql}) TO STDOUT {CopyRows.COPY_OPTIONS}", sink)
         sink.flush()
         return

@@ -469,10 +469,7 @@ def _items_write_sql(
         spans=project.task_type == TaskType.SPANS,
     )
     with connection.cursor() as cursor:
-        cursor.execute(selectors.ONE_PROCESS_SQL)
-        # Room to sum up a million examples' votes in memory (no spill to disk). No JIT: compiling
-        # the plan took a second, more than it saved.
-        cursor.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")
+        cursor.execute(selectors.BUILD_SETTINGS_SQL)
         cursor.execute(f"DROP TABLE IF EXISTS {CLEAN_TABLE}")
         cursor.execute(f"CREATE TEMPORARY TABLE {CLEAN_TABLE} ON COMMIT DROP AS {sql}", params)
         # Without statistics the planner guessed a few hundred new examples and joined them to
