@@ -32,6 +32,7 @@ from bench.bench_labeling import (  # noqa: E402  (after the settings module is 
     ensure_database,
     percentiles,
     run_trivial,
+    server_arguments,
     start_server,
 )
 
@@ -262,9 +263,7 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=1_000_000)
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=15)
-    # As the README's production command: gthread, about one worker per core, 8 threads each.
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--threads", type=int, default=8)
+    server_arguments(parser)
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--keep", action="store_true", help="keep the bench project afterwards")
     parser.add_argument("--reuse", action="store_true", help="use the bench project a --keep run left")

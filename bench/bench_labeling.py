@@ -411,6 +411,13 @@ async def run_labelers(port, cookies, seconds):
     return requests / elapsed, counters["labels"] / elapsed, latencies, counters
 
 
+def server_arguments(parser: argparse.ArgumentParser) -> None:
+    """--workers and --threads of the gunicorn start_server runs, defaulting to the README's
+    production command: gthread, about one worker per core, 8 threads each."""
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--threads", type=int, default=8)
+
+
 def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
     """gunicorn serving Concord plus /healthz (bench.bench_labeling:app), given up to two minutes
     to start on a busy machine; no control socket, so benchmarks running side by side never share one."""
@@ -449,9 +456,7 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=400_000)
     parser.add_argument("--labelers", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15)
-    # As the README's production command: gthread, about one worker per core, 8 threads each.
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--threads", type=int, default=8)
+    server_arguments(parser)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--keep", action="store_true", help="keep the bench project afterwards")
     args = parser.parse_args()

@@ -41,6 +41,7 @@ from bench.bench_labeling import (  # noqa: E402 - the path and settings above c
     explain_next_query,
     labeler_client,
     percentiles,
+    server_arguments,
     setup_data,
     start_server,
 )
@@ -98,14 +99,14 @@ async def api_client(port, token, stop_at, latencies, counters, *, chained: bool
         counters["labels" if status == 201 else "errors"] += 1
 
 
-async def held_lease_client(port, token, stop_at, latencies, counters):
-    """The ceiling: assignments/next/ again and again while a lease is held (the first call takes
-    it). Each answer is the same lease, read by the request's three indexed reads."""
+async def repeat_client(port, method, path, headers, stop_at, latencies, counters):
+    """One request again and again (the trivial endpoint; the ceiling: assignments/next/ while a
+    lease is held, the first call taking it, each answer the same lease read by the request's
+    three indexed reads); anything but 200 is an error."""
     conn = Connection(port)
-    auth = {"Authorization": f"Bearer {token}"}
     while time.perf_counter() < stop_at:
         began = time.perf_counter()
-        status, _ = await conn.request("POST", f"/api/v1/projects/{SLUG}/assignments/next/", auth)
+        status, _ = await conn.request(method, path, headers)
         latencies["next"].append(time.perf_counter() - began)
         counters["errors"] += status != 200
 
@@ -209,9 +210,7 @@ def main() -> None:
     parser.add_argument("--labelers", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15, help="per phase, over all rounds")
     parser.add_argument("--rounds", type=int, default=3, help="turns the phases take")
-    # As the README's production command: gthread, about one worker per core, 8 threads each.
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--threads", type=int, default=8)
+    server_arguments(parser)
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--open-labelers", type=int, default=200, help="open loop: labelers")
     parser.add_argument("--interval", type=float, default=2.0, help="open loop: seconds per label")
@@ -242,15 +241,12 @@ def main() -> None:
         return api_client(port, token, stop_at, latencies, counters, chained=True)
 
     def api_held(token, stop_at, latencies, counters):
-        return held_lease_client(port, token, stop_at, latencies, counters)
+        auth = {"Authorization": f"Bearer {token}"}
+        path = f"/api/v1/projects/{SLUG}/assignments/next/"
+        return repeat_client(port, "POST", path, auth, stop_at, latencies, counters)
 
-    async def trivial(_credential, stop_at, latencies, counters):
-        conn = Connection(port)
-        while time.perf_counter() < stop_at:
-            began = time.perf_counter()
-            status, _ = await conn.request("GET", "/healthz", {})
-            latencies["next"].append(time.perf_counter() - began)
-            counters["errors"] += status != 200
+    def trivial(_credential, stop_at, latencies, counters):
+        return repeat_client(port, "GET", "/healthz", {}, stop_at, latencies, counters)
 
     phases = {
         "trivial": (trivial, cookies),

@@ -23,7 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"  # never the production default
 
-from bench.bench_labeling import SLUG, drop_project, ensure_database, setup_data, start_server  # noqa: E402
+from bench.bench_labeling import (  # noqa: E402
+    SLUG,
+    drop_project,
+    ensure_database,
+    server_arguments,
+    setup_data,
+    start_server,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -54,9 +61,7 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=50_000)
     parser.add_argument("--labels", type=int, default=100)
     parser.add_argument("--pace", type=float, default=0.4, help="seconds between label keys")
-    # As the README's production command: gthread, about one worker per core, 8 threads each.
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--threads", type=int, default=8)
+    server_arguments(parser)
     parser.add_argument("--port", type=int, default=8767)
     args = parser.parse_args()
 

@@ -36,6 +36,7 @@ from bench.bench_labeling import (  # noqa: E402 - the path and settings above c
     ensure_database,
     labeler_client,
     percentiles,
+    server_arguments,
     setup_data,
     start_server,
 )
@@ -143,9 +144,7 @@ def main() -> None:
     parser.add_argument("--labelers", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15, help="per phase, over all rounds")
     parser.add_argument("--rounds", type=int, default=3, help="turns the phases take")
-    # As the README's production command: gthread, about one worker per core, 8 threads each.
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--threads", type=int, default=8)
+    server_arguments(parser)
     parser.add_argument("--port", type=int, default=8767)
     args = parser.parse_args()
 
